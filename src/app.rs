@@ -1,0 +1,45 @@
+//! `AppState` (the shared services) and the assembly of routes and middleware.
+//!
+//! This module owns which path goes to which handler and the error-catching layer that gives
+//! every failure the Confluent JSON error body. Handlers live in `api/`, services elsewhere.
+
+use poem::endpoint::BoxEndpoint;
+use poem::{get, EndpointExt, IntoEndpoint, Response, Route};
+
+use crate::api;
+use crate::config::Config;
+use crate::error::catch_all;
+use crate::metadata::{Metadata, MetadataError};
+
+/// Services shared by all requests. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub metadata: Metadata,
+}
+
+/// Why the application could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot set up the Kafka metadata client")]
+    Metadata(#[from] MetadataError),
+}
+
+impl AppState {
+    pub fn new(config: &Config) -> Result<AppState, AppError> {
+        Ok(AppState {
+            metadata: Metadata::new(config)?,
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
+    Route::new()
+        .at("/", get(api::topics::root))
+        .at("/topics", get(api::topics::list_topics))
+        .at("/brokers", get(api::topics::list_brokers))
+        .data(state)
+        .catch_all_error(catch_all)
+        .into_endpoint()
+        .boxed()
+}

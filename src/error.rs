@@ -1,0 +1,229 @@
+//! `ProxyError`, the only error type handlers return, and its table to
+//! `(HTTP status, error_code, message)`.
+//!
+//! This is the single place where status codes and Confluent error codes are chosen
+//! (decisions.md, "Error codes"). Services return their own error enums; `src/api/` converts them
+//! into `ProxyError`. Every error body is `{"error_code": N, "message": "..."}`, including the
+//! framework's own 404/405/406/413/415 answers, which [`catch_all`] rewrites.
+
+use poem::http::StatusCode;
+use poem::error::ResponseError;
+use poem::Response;
+use serde::Serialize;
+
+/// The media type of every non-records response, errors included.
+pub const V2_JSON: &str = "application/vnd.kafka.v2+json";
+
+/// Everything a request can fail with, in client-facing terms.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("Topic not found.")]
+    TopicNotFound { topic: String },
+    #[error("Partition not found.")]
+    PartitionNotFound { topic: String, partition: i32 },
+    #[error("HTTP 404 Not Found")]
+    RouteNotFound,
+    #[error("HTTP 405 Method Not Allowed")]
+    MethodNotAllowed,
+    #[error("HTTP 406 Not Acceptable")]
+    NotAcceptable,
+    #[error("HTTP 413 Payload Too Large")]
+    PayloadTooLarge,
+    #[error("HTTP 415 Unsupported Media Type")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    MalformedJson { message: String },
+    /// Kafka failed in a way a retry may fix (timeouts, no leader, transport).
+    #[error("Kafka error: {message}")]
+    KafkaRetriable { message: String },
+    /// Kafka failed for good.
+    #[error("Kafka error: {message}")]
+    Kafka { message: String },
+    /// A bug or an unexpected state; the client sees nothing but "Internal Server Error".
+    #[error("Internal Server Error")]
+    Internal {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// The JSON error body of the Confluent REST Proxy.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error_code: u32,
+    pub message: String,
+}
+
+impl ProxyError {
+    /// The table: HTTP status and Confluent `error_code` of each variant.
+    pub fn status_and_code(&self) -> (StatusCode, u32) {
+        use ProxyError::*;
+        match self {
+            TopicNotFound { .. } => (StatusCode::NOT_FOUND, 40401),
+            PartitionNotFound { .. } => (StatusCode::NOT_FOUND, 40402),
+            RouteNotFound => (StatusCode::NOT_FOUND, 404),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 405),
+            NotAcceptable => (StatusCode::NOT_ACCEPTABLE, 406),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 413),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
+            MalformedJson { .. } => (StatusCode::BAD_REQUEST, 400),
+            KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
+            Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
+            Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error_code: self.status_and_code().1,
+            message: self.to_string(),
+        }
+    }
+
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ProxyError::Internal {
+            source: source.into(),
+        }
+    }
+}
+
+impl poem::error::ResponseError for ProxyError {
+    fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn as_response(&self) -> Response {
+        let (status, _) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %ErrorChain(self), "request failed");
+        }
+        error_response(status, &self.body())
+    }
+}
+
+/// Renders an error and its sources on one line, for logs.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
+    // Serializing two plain fields cannot fail; fall back to a fixed body anyway.
+    let json = serde_json::to_vec(body)
+        .unwrap_or_else(|_| br#"{"error_code":500,"message":"Internal Server Error"}"#.to_vec());
+    Response::builder()
+        .status(status)
+        .content_type(V2_JSON)
+        .body(json)
+}
+
+/// Turns any error that escaped a handler (poem's routing, extractor and body errors, and our
+/// own) into the Confluent JSON error body.
+pub async fn catch_all(err: poem::Error) -> Response {
+    if let Some(e) = err.downcast_ref::<ProxyError>() {
+        return e.as_response();
+    }
+    let status = err.status();
+    let mapped = match status {
+        StatusCode::NOT_FOUND => ProxyError::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ProxyError::MethodNotAllowed,
+        StatusCode::NOT_ACCEPTABLE => ProxyError::NotAcceptable,
+        StatusCode::PAYLOAD_TOO_LARGE => ProxyError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ProxyError::UnsupportedMediaType,
+        StatusCode::BAD_REQUEST => ProxyError::MalformedJson {
+            message: err.to_string(),
+        },
+        s if s.is_client_error() => {
+            return error_response(
+                s,
+                &ErrorBody {
+                    error_code: u32::from(s.as_u16()),
+                    message: err.to_string(),
+                },
+            )
+        }
+        _ => ProxyError::internal(err.to_string()),
+    };
+    mapped.as_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error table, pinned: status, code and client message of every variant.
+    #[test]
+    fn error_table() {
+        let rows: Vec<(ProxyError, u16, u32, &str)> = vec![
+            (
+                ProxyError::TopicNotFound { topic: "t".into() },
+                404,
+                40401,
+                "Topic not found.",
+            ),
+            (
+                ProxyError::PartitionNotFound {
+                    topic: "t".into(),
+                    partition: 3,
+                },
+                404,
+                40402,
+                "Partition not found.",
+            ),
+            (ProxyError::RouteNotFound, 404, 404, "HTTP 404 Not Found"),
+            (ProxyError::MethodNotAllowed, 405, 405, "HTTP 405 Method Not Allowed"),
+            (ProxyError::NotAcceptable, 406, 406, "HTTP 406 Not Acceptable"),
+            (ProxyError::PayloadTooLarge, 413, 413, "HTTP 413 Payload Too Large"),
+            (
+                ProxyError::UnsupportedMediaType,
+                415,
+                415,
+                "HTTP 415 Unsupported Media Type",
+            ),
+            (
+                ProxyError::MalformedJson {
+                    message: "expected value at line 1 column 2".into(),
+                },
+                400,
+                400,
+                "expected value at line 1 column 2",
+            ),
+            (
+                ProxyError::KafkaRetriable {
+                    message: "timed out".into(),
+                },
+                500,
+                50003,
+                "Kafka error: timed out",
+            ),
+            (
+                ProxyError::Kafka {
+                    message: "broken".into(),
+                },
+                500,
+                50002,
+                "Kafka error: broken",
+            ),
+            (
+                ProxyError::internal("secret detail"),
+                500,
+                500,
+                "Internal Server Error",
+            ),
+        ];
+        for (err, status, code, message) in rows {
+            let (s, c) = err.status_and_code();
+            assert_eq!((s.as_u16(), c), (status, code), "{err:?}");
+            assert_eq!(err.body().message, message, "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The `kafka-rest` binary: arguments -> `Config` -> bind -> serve until a signal.
+//!
+//! Nothing else happens here; the server itself is `kafka_rest::run`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use kafka_rest::Config;
+use tracing_subscriber::EnvFilter;
+
+/// A Kafka REST Proxy compatible with the Confluent REST Proxy v2 API.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// A Confluent-style `kafka-rest.properties` file. `KAFKA_REST_*` environment variables
+    /// override its values.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    // A bad configuration is one line on stderr naming the key, and exit code 2.
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("kafka-rest: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match serve(config) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kafka-rest: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = config
+        .listeners
+        .first()
+        .context("no listener configured")?
+        .clone();
+    if config.listeners.len() > 1 {
+        tracing::warn!("only the first of several `listeners` is served: {}", listener.bind_addr());
+    }
+    let tcp = tokio::net::TcpListener::bind(listener.bind_addr())
+        .await
+        .with_context(|| format!("cannot listen on {}", listener.bind_addr()))?;
+    let local = tcp.local_addr().context("listener has no local address")?;
+    tracing::info!(address = %local, bootstrap = %config.bootstrap_servers, "kafka-rest listening on http://{local}");
+    kafka_rest::run(tcp, config, shutdown_signal()).await?;
+    tracing::info!("kafka-rest stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,285 @@
+//! Test harness shared by the integration tests: the running stack's addresses, a proxy started
+//! in-process on port 0 or as the real binary, unique topic and group names, and native rdkafka
+//! clients to set up topics and to read back what Kafka really holds.
+//!
+//! The stack itself is started by `cargo xtask stack up` (or `cargo xtask ci`), never here.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+/// Addresses of the running stack, from the environment `cargo xtask` sets.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub bootstrap: String,
+    pub registry_url: String,
+}
+
+/// The stack, or `None` (after one line on stderr) when no stack is configured. Under
+/// `cargo xtask test`/`ci` (`KAFKA_REST_REQUIRE_STACK=1`) a missing stack is a failure.
+pub fn stack() -> Option<Stack> {
+    match std::env::var("KAFKA_BOOTSTRAP") {
+        Ok(bootstrap) if !bootstrap.is_empty() => Some(Stack {
+            bootstrap,
+            registry_url: std::env::var("SCHEMA_REGISTRY_URL").unwrap_or_default(),
+        }),
+        _ => {
+            if std::env::var_os("KAFKA_REST_REQUIRE_STACK").is_some() {
+                panic!("KAFKA_BOOTSTRAP is not set but KAFKA_REST_REQUIRE_STACK is: start the stack with `cargo xtask stack up`");
+            }
+            eprintln!("skipped: no stack (run `cargo xtask stack up` and set KAFKA_BOOTSTRAP, or use `cargo xtask test`)");
+            None
+        }
+    }
+}
+
+/// `let stack = require_stack!();` at the top of an integration test.
+#[macro_export]
+macro_rules! require_stack {
+    () => {
+        match $crate::common::stack() {
+            Some(stack) => stack,
+            None => return,
+        }
+    };
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}-{n}-{}", std::process::id(), &id[..8])
+}
+
+/// A topic name no other test uses.
+pub fn rand_topic(prefix: &str) -> String {
+    unique(&format!("it-{prefix}"))
+}
+
+/// A consumer group name no other test uses.
+pub fn rand_group(prefix: &str) -> String {
+    unique(&format!("it-group-{prefix}"))
+}
+
+/// Base properties for a proxy in front of the stack.
+pub fn proxy_properties(stack: &Stack) -> kafka_rest::config::Properties {
+    let mut props = kafka_rest::config::Properties::default();
+    props
+        .set("bootstrap.servers", stack.bootstrap.clone())
+        .set("listeners", "http://127.0.0.1:0")
+        .set("schema.registry.url", stack.registry_url.clone());
+    props
+}
+
+/// A proxy running inside the test process on a free port; stops when dropped.
+pub struct TestProxy {
+    pub base: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), kafka_rest::RunError>>>,
+}
+
+impl TestProxy {
+    pub async fn start(stack: &Stack) -> TestProxy {
+        TestProxy::start_with(proxy_properties(stack)).await
+    }
+
+    pub async fn start_with(props: kafka_rest::config::Properties) -> TestProxy {
+        let config = kafka_rest::Config::from_properties(&props).expect("test config is valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(kafka_rest::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        TestProxy {
+            base: format!("http://{addr}"),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task did not panic")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The real `kafka-rest` binary, started with a config file; killed when dropped.
+pub struct BinaryProxy {
+    pub base: String,
+    child: Child,
+}
+
+impl BinaryProxy {
+    /// Starts the binary and waits (bounded) for its "listening" log line.
+    pub fn start(config_file: &std::path::Path) -> BinaryProxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-rest"))
+            .arg("--config")
+            .arg(config_file)
+            .env("KAFKA_REST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kafka-rest");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(pos) = line.find("listening on http://") {
+                    let addr = line[pos + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("kafka-rest did not report its listening address within 20 s");
+            }
+        };
+        BinaryProxy { base, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for BinaryProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn admin(stack: &Stack) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .create()
+        .expect("admin client")
+}
+
+/// Creates a topic and waits until every partition has a leader.
+pub async fn create_topic(stack: &Stack, name: &str, partitions: i32) {
+    let admin = admin(stack);
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .expect("create_topics request");
+    for r in results {
+        r.expect("topic created");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(name), Duration::from_secs(5))
+            .expect("metadata");
+        let ready = md.topics().iter().any(|t| {
+            t.name() == name
+                && t.error().is_none()
+                && t.partitions().len() == partitions as usize
+                && t.partitions().iter().all(|p| p.leader() >= 0)
+        });
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "topic {name} has no leaders after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Topic names the cluster reports, internal ones included.
+pub fn cluster_topics(stack: &Stack) -> Vec<String> {
+    let md = admin(stack)
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .expect("metadata");
+    md.topics().iter().map(|t| t.name().to_string()).collect()
+}
+
+/// Commits an offset for `group` on partition 0 of `topic` with a native consumer, which makes
+/// the broker create `__consumer_offsets`.
+pub fn commit_native(stack: &Stack, group: &str, topic: &str, offset: i64) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
+        .expect("partition offset");
+    consumer
+        .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+}
+
+/// Reads every partition of `topic` from the beginning with a native consumer until `count`
+/// records arrived or `timeout` passed.
+pub fn read_all(stack: &Stack, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .set("group.id", unique("it-readback"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    for t in md.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .expect("partition");
+        }
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < count && Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            out.push(m.expect("record").detach());
+        }
+    }
+    out.sort_by_key(|m| (m.partition(), m.offset()));
+    out
+}

@@ -1,0 +1,106 @@
+//! `cargo xtask`: every developer task of this repository, one subcommand each.
+//!
+//! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
+//! `ci.rs` (the CI sequence), `tidy.rs` (house rules as tests).
+
+// xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
+#![allow(clippy::disallowed_methods)]
+
+mod ci;
+mod stack;
+mod tidy;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Developer tasks for kafka-rest")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Manage the local Kafka (KRaft) and Schema Registry stack.
+    Stack {
+        #[command(subcommand)]
+        action: StackCmd,
+    },
+    /// Start the stack, then run the proxy in the foreground on 127.0.0.1:8082.
+    Up,
+    /// Run the integration tests against the local stack (started if needed, left running).
+    Test {
+        /// Arguments passed to the test binary (a name filter, --nocapture, ...).
+        args: Vec<String>,
+    },
+    /// Everything CI runs: fmt, clippy, unit tests, the stack, integration tests, teardown.
+    Ci,
+}
+
+#[derive(Subcommand)]
+enum StackCmd {
+    /// Resolve and start Kafka and the registry (idempotent).
+    Up {
+        /// Number of Kafka nodes (1, or 3 for failover tests).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        brokers: u8,
+    },
+    /// Stop exactly the processes `stack up` started and remove their data.
+    Down,
+    /// Show what runs.
+    Status,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Stack { action } => match action {
+            StackCmd::Up { brokers } => stack::up(brokers).map(|_| ()),
+            StackCmd::Down => stack::down(),
+            StackCmd::Status => stack::status(),
+        },
+        Cmd::Up => up(),
+        Cmd::Test { args } => ci::test(&args),
+        Cmd::Ci => ci::ci(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
+}
+
+/// `cargo xtask up`: the stack, then the proxy in the foreground with the shipped config.
+fn up() -> Result<()> {
+    let info = stack::up(1)?;
+    ci::cargo(&["build", "--bin", "kafka-rest"], &[])?;
+    let root = workspace_root();
+    let config = root.join("config/kafka-rest.properties");
+    println!("[up] proxy on http://127.0.0.1:8082 (Ctrl-C stops the proxy; `cargo xtask stack down` stops the stack)");
+    println!("[up] try: curl -s http://127.0.0.1:8082/topics");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    use std::os::unix::process::CommandExt;
+    // Replace this process, so that Ctrl-C goes straight to the proxy.
+    let err = std::process::Command::new(cargo)
+        .args(["run", "--quiet", "--bin", "kafka-rest", "--", "--config"])
+        .arg(&config)
+        .env("KAFKA_REST_BOOTSTRAP_SERVERS", &info.bootstrap)
+        .env("KAFKA_REST_SCHEMA_REGISTRY_URL", &info.registry_url)
+        .current_dir(&root)
+        .exec();
+    Err(err).context("cannot start the proxy")
+}
