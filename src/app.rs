@@ -37,6 +37,16 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
     Route::new()
         .at("/", get(api::topics::root))
         .at("/topics", get(api::topics::list_topics))
+        .at("/topics/:topic", get(api::topics::get_topic))
+        .at("/topics/:topic/partitions", get(api::topics::list_partitions))
+        .at(
+            "/topics/:topic/partitions/:partition",
+            get(api::topics::get_partition),
+        )
+        .at(
+            "/topics/:topic/partitions/:partition/offsets",
+            get(api::topics::get_offsets),
+        )
         .at("/brokers", get(api::topics::list_brokers))
         .data(state)
         .catch_all_error(catch_all)

@@ -342,6 +342,8 @@ pub struct Config {
     pub debug: bool,
     /// `metadata.timeout.ms` (ours): bound on one metadata request to Kafka.
     pub metadata_timeout: Duration,
+    /// `metadata.cache.ms` (ours): how long one cluster metadata snapshot answers requests.
+    pub metadata_cache: Duration,
     /// `shutdown.graceful.ms`: how long in-flight requests may finish after a shutdown signal.
     pub shutdown_graceful: Duration,
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
@@ -387,6 +389,7 @@ const KNOWN_KEYS: &[&str] = &[
     "access.control.expose.headers",
     "debug",
     "metadata.timeout.ms",
+    "metadata.cache.ms",
     "shutdown.graceful.ms",
 ];
 
@@ -531,6 +534,7 @@ impl Config {
             access_control_expose_headers: reader.string("access.control.expose.headers", ""),
             debug: reader.bool("debug", false)?,
             metadata_timeout: reader.millis("metadata.timeout.ms", 5_000)?,
+            metadata_cache: reader.millis("metadata.cache.ms", 1_000)?,
             shutdown_graceful: reader.millis("shutdown.graceful.ms", 5_000)?,
             warnings,
         })

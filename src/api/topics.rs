@@ -1,22 +1,94 @@
-//! Handlers for the root and the topic metadata endpoints.
+//! Handlers for the root, topic, partition and broker metadata endpoints.
+
+use std::collections::BTreeMap;
 
 use poem::handler;
-use poem::web::Data;
+use poem::web::{Data, Path};
+use serde::Serialize;
 
 use super::V2Json;
 use crate::app::AppState;
 use crate::error::ProxyError;
-use crate::metadata::MetadataError;
+use crate::metadata::{MetadataError, PartitionInfo, PartitionOffsets};
 
 impl From<MetadataError> for ProxyError {
     fn from(e: MetadataError) -> Self {
         match e {
+            MetadataError::UnknownTopic { topic } => ProxyError::TopicNotFound { topic },
+            MetadataError::UnknownPartition { topic, partition } => {
+                ProxyError::PartitionNotFound { topic, partition }
+            }
             MetadataError::Request(source) => ProxyError::KafkaRetriable {
                 message: source.to_string(),
             },
             other => ProxyError::internal(other),
         }
     }
+}
+
+#[derive(Serialize)]
+struct Replica {
+    broker: i32,
+    leader: bool,
+    in_sync: bool,
+}
+
+#[derive(Serialize)]
+struct Partition {
+    partition: i32,
+    leader: i32,
+    replicas: Vec<Replica>,
+}
+
+impl From<PartitionInfo> for Partition {
+    fn from(p: PartitionInfo) -> Self {
+        Partition {
+            partition: p.partition,
+            leader: p.leader,
+            replicas: p
+                .replicas
+                .into_iter()
+                .map(|r| Replica {
+                    broker: r.broker,
+                    leader: r.leader,
+                    in_sync: r.in_sync,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Topic {
+    name: String,
+    configs: BTreeMap<String, Option<String>>,
+    partitions: Vec<Partition>,
+}
+
+#[derive(Serialize)]
+struct Offsets {
+    beginning_offset: i64,
+    end_offset: i64,
+}
+
+impl From<PartitionOffsets> for Offsets {
+    fn from(o: PartitionOffsets) -> Self {
+        Offsets {
+            beginning_offset: o.beginning_offset,
+            end_offset: o.end_offset,
+        }
+    }
+}
+
+/// A partition path segment; anything but a non-negative integer names no partition.
+fn partition_id(topic: &str, raw: &str) -> Result<i32, ProxyError> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|p| *p >= 0)
+        .ok_or_else(|| ProxyError::PartitionNotFound {
+            topic: topic.to_string(),
+            partition: -1,
+        })
 }
 
 /// `GET /`: a liveness no-op answering `{}`, as Confluent does.
@@ -29,6 +101,52 @@ pub async fn root() -> V2Json<serde_json::Map<String, serde_json::Value>> {
 #[handler]
 pub async fn list_topics(state: Data<&AppState>) -> Result<V2Json<Vec<String>>, ProxyError> {
     Ok(V2Json(state.metadata.topic_names().await?))
+}
+
+/// `GET /topics/{topic}`: name, every config and the partitions.
+#[handler]
+pub async fn get_topic(
+    state: Data<&AppState>,
+    Path(topic): Path<String>,
+) -> Result<V2Json<Topic>, ProxyError> {
+    let info = state.metadata.topic(&topic).await?;
+    Ok(V2Json(Topic {
+        name: info.name,
+        configs: info.configs,
+        partitions: info.partitions.into_iter().map(Partition::from).collect(),
+    }))
+}
+
+/// `GET /topics/{topic}/partitions`.
+#[handler]
+pub async fn list_partitions(
+    state: Data<&AppState>,
+    Path(topic): Path<String>,
+) -> Result<V2Json<Vec<Partition>>, ProxyError> {
+    let partitions = state.metadata.partitions(&topic).await?;
+    Ok(V2Json(partitions.into_iter().map(Partition::from).collect()))
+}
+
+/// `GET /topics/{topic}/partitions/{partition}`.
+#[handler]
+pub async fn get_partition(
+    state: Data<&AppState>,
+    Path((topic, partition)): Path<(String, String)>,
+) -> Result<V2Json<Partition>, ProxyError> {
+    let partition = partition_id(&topic, &partition)?;
+    let info = state.metadata.partition(&topic, partition).await?;
+    Ok(V2Json(info.into()))
+}
+
+/// `GET /topics/{topic}/partitions/{partition}/offsets`.
+#[handler]
+pub async fn get_offsets(
+    state: Data<&AppState>,
+    Path((topic, partition)): Path<(String, String)>,
+) -> Result<V2Json<Offsets>, ProxyError> {
+    let partition = partition_id(&topic, &partition)?;
+    let offsets = state.metadata.offsets(&topic, partition).await?;
+    Ok(V2Json(offsets.into()))
 }
 
 /// `GET /brokers`: `{"brokers": [ids]}`.

@@ -1,17 +1,19 @@
-//! Cluster metadata: topics and brokers, read through one shared Kafka client.
+//! Cluster metadata: topics, partitions, replicas, offsets and brokers, read through one shared
+//! Kafka client with a short-lived snapshot cache.
 //!
 //! This module owns the long-lived admin client that every metadata request goes through (never
-//! a new connection per request) and the translation of librdkafka metadata into plain values.
-//! It knows nothing about HTTP; `src/api/` maps its errors to status codes.
+//! a new connection per request), the snapshot cache, and the translation of librdkafka
+//! metadata into plain values. It knows nothing about HTTP; `src/api/` maps its errors.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rdkafka::admin::AdminClient;
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::KafkaError;
-use rdkafka::metadata::Metadata as RdMetadata;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::ClientConfig;
+use tokio::sync::Mutex;
 
 use crate::config::Config;
 
@@ -25,12 +27,92 @@ pub const INTERNAL_TOPICS: &[&str] = &[
 /// What can go wrong while reading metadata.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
+    #[error("topic {topic:?} not found")]
+    UnknownTopic { topic: String },
+    #[error("partition {partition} of topic {topic:?} not found")]
+    UnknownPartition { topic: String, partition: i32 },
     #[error("cannot create the Kafka metadata client")]
     Client(#[source] KafkaError),
     #[error("metadata request to Kafka failed")]
     Request(#[source] KafkaError),
+    #[error("describe configs of topic {topic:?} failed: {code:?}")]
+    Configs { topic: String, code: RDKafkaErrorCode },
     #[error("metadata task was cancelled")]
     Cancelled(#[source] tokio::task::JoinError),
+}
+
+/// One replica of a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub broker: i32,
+    pub leader: bool,
+    pub in_sync: bool,
+}
+
+/// One partition: its leader (-1 when none) and replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub partition: i32,
+    pub leader: i32,
+    pub replicas: Vec<Replica>,
+}
+
+/// A topic as `GET /topics/{topic}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    /// Every config of the topic; sensitive values are `None`.
+    pub configs: BTreeMap<String, Option<String>>,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// First and next offset of a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub beginning_offset: i64,
+    pub end_offset: i64,
+}
+
+/// An owned copy of one cluster metadata response.
+#[derive(Debug, Default)]
+struct Snapshot {
+    brokers: Vec<i32>,
+    /// Topic name -> partitions sorted by id. Topics with an error are left out.
+    topics: BTreeMap<String, Vec<PartitionInfo>>,
+}
+
+impl Snapshot {
+    fn from_rdkafka(md: &rdkafka::metadata::Metadata) -> Snapshot {
+        let mut brokers: Vec<i32> = md.brokers().iter().map(|b| b.id()).collect();
+        brokers.sort_unstable();
+        let topics = md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| {
+                let mut partitions: Vec<PartitionInfo> = t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionInfo {
+                        partition: p.id(),
+                        leader: p.leader(),
+                        replicas: p
+                            .replicas()
+                            .iter()
+                            .map(|&broker| Replica {
+                                broker,
+                                leader: broker == p.leader(),
+                                in_sync: p.isr().contains(&broker),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                partitions.sort_by_key(|p| p.partition);
+                (t.name().to_string(), partitions)
+            })
+            .collect();
+        Snapshot { brokers, topics }
+    }
 }
 
 /// The shared metadata client. Cheap to clone.
@@ -40,6 +122,10 @@ pub struct Metadata {
     admin: Arc<AdminClient<DefaultClientContext>>,
     /// Bound on one metadata round trip (`metadata.timeout.ms`).
     timeout: Duration,
+    /// How long a snapshot answers requests before it is fetched again (`metadata.cache.ms`).
+    max_age: Duration,
+    /// The latest snapshot. Held across a refresh, so concurrent requests share one fetch.
+    cache: Arc<Mutex<Option<(Instant, Arc<Snapshot>)>>>,
 }
 
 impl Metadata {
@@ -54,37 +140,137 @@ impl Metadata {
         Ok(Metadata {
             admin: Arc::new(admin),
             timeout: config.metadata_timeout,
+            max_age: config.metadata_cache,
+            cache: Arc::new(Mutex::new(None)),
         })
     }
 
-    /// Runs a blocking metadata request off the async runtime.
-    async fn fetch(&self, topic: Option<String>) -> Result<RdMetadata, MetadataError> {
+    /// The cached snapshot, or a fresh one when it is older than `max_age` (or `fresh` is set).
+    async fn snapshot(&self, fresh: bool) -> Result<Arc<Snapshot>, MetadataError> {
+        let mut cache = self.cache.lock().await;
+        if let Some((at, snap)) = cache.as_ref() {
+            if !fresh && at.elapsed() < self.max_age {
+                return Ok(Arc::clone(snap));
+            }
+        }
         let admin = Arc::clone(&self.admin);
         let timeout = self.timeout;
-        tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(topic.as_deref(), timeout))
-            .await
-            .map_err(MetadataError::Cancelled)?
-            .map_err(MetadataError::Request)
+        // All topics, never one by name: a named request could auto-create the topic.
+        let snap = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map(|md| Snapshot::from_rdkafka(&md))
+        })
+        .await
+        .map_err(MetadataError::Cancelled)?
+        .map_err(MetadataError::Request)?;
+        let snap = Arc::new(snap);
+        *cache = Some((Instant::now(), Arc::clone(&snap)));
+        Ok(snap)
+    }
+
+    /// The partitions of `topic`, refreshing once if the cached snapshot does not know it.
+    pub async fn partitions(&self, topic: &str) -> Result<Vec<PartitionInfo>, MetadataError> {
+        for fresh in [false, true] {
+            if let Some(p) = self.snapshot(fresh).await?.topics.get(topic) {
+                return Ok(p.clone());
+            }
+        }
+        Err(MetadataError::UnknownTopic {
+            topic: topic.to_string(),
+        })
+    }
+
+    /// One partition of `topic`.
+    pub async fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionInfo, MetadataError> {
+        let partitions = self.partitions(topic).await?;
+        partitions
+            .into_iter()
+            .find(|p| p.partition == partition)
+            .ok_or_else(|| MetadataError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            })
     }
 
     /// Names of the user-visible topics, sorted.
     pub async fn topic_names(&self) -> Result<Vec<String>, MetadataError> {
-        let metadata = self.fetch(None).await?;
-        let mut names: Vec<String> = metadata
-            .topics()
-            .iter()
-            .map(|t| t.name().to_string())
+        let snap = self.snapshot(false).await?;
+        Ok(snap
+            .topics
+            .keys()
             .filter(|name| !INTERNAL_TOPICS.contains(&name.as_str()))
-            .collect();
-        names.sort();
-        Ok(names)
+            .cloned()
+            .collect())
     }
 
     /// Ids of the live brokers, sorted.
     pub async fn broker_ids(&self) -> Result<Vec<i32>, MetadataError> {
-        let metadata = self.fetch(None).await?;
-        let mut ids: Vec<i32> = metadata.brokers().iter().map(|b| b.id()).collect();
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(self.snapshot(false).await?.brokers.clone())
+    }
+
+    /// Name, every config and the partitions of `topic`.
+    pub async fn topic(&self, topic: &str) -> Result<TopicInfo, MetadataError> {
+        let partitions = self.partitions(topic).await?;
+        let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+        let results = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
+            .await
+            .map_err(MetadataError::Request)?;
+        let mut configs = BTreeMap::new();
+        for result in results {
+            match result {
+                Ok(resource) => {
+                    for entry in resource.entries {
+                        let value = if entry.is_sensitive { None } else { entry.value };
+                        configs.insert(entry.name, value);
+                    }
+                }
+                Err(RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                    return Err(MetadataError::UnknownTopic {
+                        topic: topic.to_string(),
+                    })
+                }
+                Err(code) => {
+                    return Err(MetadataError::Configs {
+                        topic: topic.to_string(),
+                        code,
+                    })
+                }
+            }
+        }
+        Ok(TopicInfo {
+            name: topic.to_string(),
+            configs,
+            partitions,
+        })
+    }
+
+    /// The beginning and end offsets of one partition.
+    pub async fn offsets(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionOffsets, MetadataError> {
+        self.partition(topic, partition).await?;
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.timeout;
+        let name = topic.to_string();
+        let (low, high) = tokio::task::spawn_blocking(move || {
+            admin.inner().fetch_watermarks(&name, partition, timeout)
+        })
+        .await
+        .map_err(MetadataError::Cancelled)?
+        .map_err(MetadataError::Request)?;
+        Ok(PartitionOffsets {
+            beginning_offset: low,
+            end_offset: high,
+        })
     }
 }

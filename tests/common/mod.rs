@@ -283,3 +283,38 @@ pub fn read_all(stack: &Stack, topic: &str, count: usize, timeout: Duration) -> 
     out.sort_by_key(|m| (m.partition(), m.offset()));
     out
 }
+
+/// Writes `count` records with a native producer to one partition and waits for them.
+pub async fn produce_native(stack: &Stack, topic: &str, partition: i32, count: usize) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..count {
+        let payload = format!("record-{i}");
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic)
+                    .partition(partition)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("delivered");
+    }
+}
+
+/// GET a path and return status, content type and JSON body.
+pub async fn get_json(url: &str) -> (u16, String, serde_json::Value) {
+    let resp = reqwest::get(url).await.expect("GET");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.json().await.expect("JSON body");
+    (status, content_type, body)
+}

@@ -72,3 +72,99 @@ async fn brokers_lists_the_cluster_brokers() {
     assert_eq!(body, serde_json::json!({ "brokers": expected }));
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn topic_details_show_configs_partitions_and_replicas() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("detail");
+    common::create_topic(&stack, &topic, 3).await;
+    let proxy = TestProxy::start(&stack).await;
+
+    let (status, ct, body) = common::get_json(&proxy.url(&format!("/topics/{topic}"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ct, "application/vnd.kafka.v2+json");
+    assert_eq!(body["name"], topic.as_str());
+    // All configs, not only overrides.
+    assert_eq!(body["configs"]["cleanup.policy"], "delete", "{body}");
+    assert!(body["configs"].as_object().map_or(0, |c| c.len()) > 10, "{body}");
+    let partitions = body["partitions"].as_array().expect("partitions array");
+    assert_eq!(partitions.len(), 3);
+    for (i, p) in partitions.iter().enumerate() {
+        assert_eq!(p["partition"], i);
+        let leader = p["leader"].as_i64().expect("leader id");
+        assert!(leader >= 0, "{p}");
+        assert_eq!(
+            p["replicas"],
+            serde_json::json!([{ "broker": leader, "leader": true, "in_sync": true }])
+        );
+    }
+
+    let (status, _, list) =
+        common::get_json(&proxy.url(&format!("/topics/{topic}/partitions"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(&list, &body["partitions"]);
+
+    let (status, _, one) =
+        common::get_json(&proxy.url(&format!("/topics/{topic}/partitions/2"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(&one, &body["partitions"][2]);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn partition_offsets_match_what_kafka_holds() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("offsets");
+    common::create_topic(&stack, &topic, 2).await;
+    common::produce_native(&stack, &topic, 1, 7).await;
+    let proxy = TestProxy::start(&stack).await;
+    let (status, ct, body) =
+        common::get_json(&proxy.url(&format!("/topics/{topic}/partitions/1/offsets"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ct, "application/vnd.kafka.v2+json");
+    assert_eq!(
+        body,
+        serde_json::json!({ "beginning_offset": 0, "end_offset": 7 })
+    );
+    let (_, _, empty) =
+        common::get_json(&proxy.url(&format!("/topics/{topic}/partitions/0/offsets"))).await;
+    assert_eq!(
+        empty,
+        serde_json::json!({ "beginning_offset": 0, "end_offset": 0 })
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_topics_and_partitions_are_40401_and_40402() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("known");
+    common::create_topic(&stack, &topic, 1).await;
+    let missing = common::rand_topic("missing");
+    let proxy = TestProxy::start(&stack).await;
+    let cases = [
+        (format!("/topics/{missing}"), 40401),
+        (format!("/topics/{missing}/partitions"), 40401),
+        (format!("/topics/{missing}/partitions/0"), 40401),
+        (format!("/topics/{missing}/partitions/0/offsets"), 40401),
+        (format!("/topics/{topic}/partitions/5"), 40402),
+        (format!("/topics/{topic}/partitions/5/offsets"), 40402),
+        (format!("/topics/{topic}/partitions/-1"), 40402),
+        (format!("/topics/{topic}/partitions/abc"), 40402),
+    ];
+    for (path, code) in cases {
+        let (status, ct, body) = common::get_json(&proxy.url(&path)).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(ct, "application/vnd.kafka.v2+json", "{path}");
+        assert_eq!(body["error_code"], code, "{path}: {body}");
+        let message = if code == 40401 {
+            "Topic not found."
+        } else {
+            "Partition not found."
+        };
+        assert_eq!(body["message"], message, "{path}: {body}");
+    }
+    // The missing topic was not auto-created by looking it up.
+    assert!(!common::cluster_topics(&stack).contains(&missing));
+    proxy.stop().await;
+}
