@@ -38,7 +38,10 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/", get(api::topics::root))
         .at("/topics", get(api::topics::list_topics))
         .at("/topics/:topic", get(api::topics::get_topic))
-        .at("/topics/:topic/partitions", get(api::topics::list_partitions))
+        .at(
+            "/topics/:topic/partitions",
+            get(api::topics::list_partitions),
+        )
         .at(
             "/topics/:topic/partitions/:partition",
             get(api::topics::get_partition),

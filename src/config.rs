@@ -394,7 +394,13 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
-const PREFIXES: &[&str] = &["schema.registry.", "client.", "producer.", "consumer.", "admin."];
+const PREFIXES: &[&str] = &[
+    "schema.registry.",
+    "client.",
+    "producer.",
+    "consumer.",
+    "admin.",
+];
 
 impl Config {
     /// File (if any), then the process environment, then validation.
@@ -411,7 +417,10 @@ impl Config {
     /// the role's own map (`producer.*`, `consumer.*` or `admin.*`), later ones winning.
     pub fn kafka_settings(&self, role: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut settings = BTreeMap::new();
-        settings.insert("bootstrap.servers".to_string(), self.bootstrap_servers.clone());
+        settings.insert(
+            "bootstrap.servers".to_string(),
+            self.bootstrap_servers.clone(),
+        );
         settings.extend(self.client.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings.extend(role.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings
@@ -453,10 +462,7 @@ impl Config {
                         map.insert(stripped.to_string(), entry.value.clone());
                     }
                 }
-                None => warnings.push(format!(
-                    "{}: unknown setting `{key}` ignored",
-                    entry.origin
-                )),
+                None => warnings.push(format!("{}: unknown setting `{key}` ignored", entry.origin)),
             }
         }
 
@@ -654,9 +660,7 @@ fn parse_listener(item: &str) -> Result<Listener, String> {
             .ok_or_else(|| "missing :port".to_string())?;
         (host.to_string(), port)
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("invalid port {port:?}"))?;
+    let port: u16 = port.parse().map_err(|_| format!("invalid port {port:?}"))?;
     Ok(Listener { scheme, host, port })
 }
 
@@ -703,7 +707,11 @@ mod tests {
         );
         assert_eq!(env_var_to_key("PATH"), None);
         assert_eq!(env_var_to_key("KAFKA_REST_"), None);
-        for key in ["bootstrap.servers", "a-b.c_d", "consumer.request.timeout.ms"] {
+        for key in [
+            "bootstrap.servers",
+            "a-b.c_d",
+            "consumer.request.timeout.ms",
+        ] {
             assert_eq!(env_var_to_key(&key_to_env_var(key)).as_deref(), Some(key));
         }
     }
@@ -751,12 +759,23 @@ mod tests {
              schema.registry.basic.auth.user.info=u:p\nconsumer.request.timeout.ms=250\n",
         )
         .expect("valid config");
-        assert_eq!(c.client.get("security.protocol").map(String::as_str), Some("SSL"));
-        assert_eq!(c.producer.get("linger.ms").map(String::as_str), Some("10"));
-        assert_eq!(c.consumer.get("max.poll.records").map(String::as_str), Some("5"));
-        assert_eq!(c.admin.get("request.timeout.ms").map(String::as_str), Some("7"));
         assert_eq!(
-            c.schema_registry.get("basic.auth.user.info").map(String::as_str),
+            c.client.get("security.protocol").map(String::as_str),
+            Some("SSL")
+        );
+        assert_eq!(c.producer.get("linger.ms").map(String::as_str), Some("10"));
+        assert_eq!(
+            c.consumer.get("max.poll.records").map(String::as_str),
+            Some("5")
+        );
+        assert_eq!(
+            c.admin.get("request.timeout.ms").map(String::as_str),
+            Some("7")
+        );
+        assert_eq!(
+            c.schema_registry
+                .get("basic.auth.user.info")
+                .map(String::as_str),
             Some("u:p")
         );
         // The proxy's own consumer.* keys are not passed to librdkafka.
@@ -782,16 +801,21 @@ mod tests {
     #[test]
     fn bad_values_are_errors_naming_the_key() {
         let cases = [
-            ("consumer.request.timeout.ms=soon", "consumer.request.timeout.ms"),
-            ("consumer.instance.timeout.ms=-5", "consumer.instance.timeout.ms"),
+            (
+                "consumer.request.timeout.ms=soon",
+                "consumer.request.timeout.ms",
+            ),
+            (
+                "consumer.instance.timeout.ms=-5",
+                "consumer.instance.timeout.ms",
+            ),
             ("debug=yes", "debug"),
             ("fetch.min.bytes=10000001", "fetch.min.bytes"),
             ("schema.registry.url=localhost:8081", "schema.registry.url"),
             ("port=99999", "port"),
         ];
         for (line, key) in cases {
-            let err = config(&format!("bootstrap.servers=k:9092\n{line}"))
-                .expect_err(line);
+            let err = config(&format!("bootstrap.servers=k:9092\n{line}")).expect_err(line);
             let msg = err.to_string();
             assert!(msg.contains(&format!("`{key}`")), "{line}: {msg}");
             assert!(!msg.contains('\n'), "one line: {msg}");
@@ -810,8 +834,14 @@ mod tests {
         let c = config("bootstrap.servers=k:9092\nbootstrap.server=typo\nconsumer.threads=4\n")
             .expect("valid config");
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-        assert!(c.warnings.iter().any(|w| w.contains("unknown setting `bootstrap.server`")));
-        assert!(c.warnings.iter().any(|w| w.contains("`consumer.threads` has no effect")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("unknown setting `bootstrap.server`")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("`consumer.threads` has no effect")));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! into `ProxyError`. Every error body is `{"error_code": N, "message": "..."}`, including the
 //! framework's own 404/405/406/413/415 answers, which [`catch_all`] rewrites.
 
-use poem::http::StatusCode;
 use poem::error::ResponseError;
+use poem::http::StatusCode;
 use poem::Response;
 use serde::Serialize;
 
@@ -180,9 +180,24 @@ mod tests {
                 "Partition not found.",
             ),
             (ProxyError::RouteNotFound, 404, 404, "HTTP 404 Not Found"),
-            (ProxyError::MethodNotAllowed, 405, 405, "HTTP 405 Method Not Allowed"),
-            (ProxyError::NotAcceptable, 406, 406, "HTTP 406 Not Acceptable"),
-            (ProxyError::PayloadTooLarge, 413, 413, "HTTP 413 Payload Too Large"),
+            (
+                ProxyError::MethodNotAllowed,
+                405,
+                405,
+                "HTTP 405 Method Not Allowed",
+            ),
+            (
+                ProxyError::NotAcceptable,
+                406,
+                406,
+                "HTTP 406 Not Acceptable",
+            ),
+            (
+                ProxyError::PayloadTooLarge,
+                413,
+                413,
+                "HTTP 413 Payload Too Large",
+            ),
             (
                 ProxyError::UnsupportedMediaType,
                 415,

@@ -56,7 +56,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("no listener configured")?
         .clone();
     if config.listeners.len() > 1 {
-        tracing::warn!("only the first of several `listeners` is served: {}", listener.bind_addr());
+        tracing::warn!(
+            "only the first of several `listeners` is served: {}",
+            listener.bind_addr()
+        );
     }
     let tcp = tokio::net::TcpListener::bind(listener.bind_addr())
         .await

@@ -124,7 +124,9 @@ pub async fn list_partitions(
     Path(topic): Path<String>,
 ) -> Result<V2Json<Vec<Partition>>, ProxyError> {
     let partitions = state.metadata.partitions(&topic).await?;
-    Ok(V2Json(partitions.into_iter().map(Partition::from).collect()))
+    Ok(V2Json(
+        partitions.into_iter().map(Partition::from).collect(),
+    ))
 }
 
 /// `GET /topics/{topic}/partitions/{partition}`.
@@ -151,9 +153,7 @@ pub async fn get_offsets(
 
 /// `GET /brokers`: `{"brokers": [ids]}`.
 #[handler]
-pub async fn list_brokers(
-    state: Data<&AppState>,
-) -> Result<V2Json<serde_json::Value>, ProxyError> {
+pub async fn list_brokers(state: Data<&AppState>) -> Result<V2Json<serde_json::Value>, ProxyError> {
     let ids = state.metadata.broker_ids().await?;
     Ok(V2Json(serde_json::json!({ "brokers": ids })))
 }

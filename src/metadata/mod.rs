@@ -36,7 +36,10 @@ pub enum MetadataError {
     #[error("metadata request to Kafka failed")]
     Request(#[source] KafkaError),
     #[error("describe configs of topic {topic:?} failed: {code:?}")]
-    Configs { topic: String, code: RDKafkaErrorCode },
+    Configs {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
     #[error("metadata task was cancelled")]
     Cancelled(#[source] tokio::task::JoinError),
 }
@@ -115,6 +118,9 @@ impl Snapshot {
     }
 }
 
+/// A snapshot and when it was fetched.
+type CachedSnapshot = (Instant, Arc<Snapshot>);
+
 /// The shared metadata client. Cheap to clone.
 #[derive(Clone)]
 pub struct Metadata {
@@ -125,7 +131,7 @@ pub struct Metadata {
     /// How long a snapshot answers requests before it is fetched again (`metadata.cache.ms`).
     max_age: Duration,
     /// The latest snapshot. Held across a refresh, so concurrent requests share one fetch.
-    cache: Arc<Mutex<Option<(Instant, Arc<Snapshot>)>>>,
+    cache: Arc<Mutex<Option<CachedSnapshot>>>,
 }
 
 impl Metadata {
@@ -228,7 +234,11 @@ impl Metadata {
             match result {
                 Ok(resource) => {
                     for entry in resource.entries {
-                        let value = if entry.is_sensitive { None } else { entry.value };
+                        let value = if entry.is_sensitive {
+                            None
+                        } else {
+                            entry.value
+                        };
                         configs.insert(entry.name, value);
                     }
                 }

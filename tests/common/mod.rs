@@ -223,7 +223,10 @@ pub async fn create_topic(stack: &Stack, name: &str, partitions: i32) {
         if ready {
             return;
         }
-        assert!(Instant::now() < deadline, "topic {name} has no leaders after 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "topic {name} has no leaders after 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -34,7 +34,10 @@ fn a_bad_config_value_is_one_line_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {stderr}");
-    assert!(lines[0].contains("`consumer.request.timeout.ms`"), "{stderr}");
+    assert!(
+        lines[0].contains("`consumer.request.timeout.ms`"),
+        "{stderr}"
+    );
     assert!(lines[0].contains("kafka-rest.properties:2"), "{stderr}");
 }
 
@@ -65,7 +68,9 @@ async fn the_binary_serves_topics_from_its_config_file() {
         ),
     );
     let proxy = BinaryProxy::start(&path);
-    let resp = reqwest::get(proxy.url("/topics")).await.expect("GET /topics");
+    let resp = reqwest::get(proxy.url("/topics"))
+        .await
+        .expect("GET /topics");
     assert_eq!(resp.status(), 200);
     let topics: serde_json::Value = resp.json().await.expect("json");
     assert!(topics.is_array(), "{topics}");

@@ -30,7 +30,9 @@ async fn topics_lists_new_topics_and_hides_internal_ones() {
     assert!(common::cluster_topics(&stack).contains(&"__consumer_offsets".to_string()));
 
     let proxy = TestProxy::start(&stack).await;
-    let resp = reqwest::get(proxy.url("/topics")).await.expect("GET /topics");
+    let resp = reqwest::get(proxy.url("/topics"))
+        .await
+        .expect("GET /topics");
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"],
@@ -86,7 +88,10 @@ async fn topic_details_show_configs_partitions_and_replicas() {
     assert_eq!(body["name"], topic.as_str());
     // All configs, not only overrides.
     assert_eq!(body["configs"]["cleanup.policy"], "delete", "{body}");
-    assert!(body["configs"].as_object().map_or(0, |c| c.len()) > 10, "{body}");
+    assert!(
+        body["configs"].as_object().map_or(0, |c| c.len()) > 10,
+        "{body}"
+    );
     let partitions = body["partitions"].as_array().expect("partitions array");
     assert_eq!(partitions.len(), 3);
     for (i, p) in partitions.iter().enumerate() {

@@ -18,10 +18,19 @@ pub fn ci() -> Result<()> {
     let started = Instant::now();
     let mut steps = Steps::new(7);
     steps.run("system packages", ensure_system_packages)?;
-    steps.run("cargo fmt --check", || cargo(&["fmt", "--all", "--check"], &[]))?;
+    steps.run("cargo fmt --check", || {
+        cargo(&["fmt", "--all", "--check"], &[])
+    })?;
     steps.run("cargo clippy -D warnings", || {
         cargo(
-            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
             &[],
         )
     })?;
@@ -103,7 +112,10 @@ impl Steps {
         let result = f();
         let secs = started.elapsed().as_secs_f64();
         match &result {
-            Ok(_) => println!("[ci] step {}/{}: {name} ok ({secs:.1}s)", self.done, self.total),
+            Ok(_) => println!(
+                "[ci] step {}/{}: {name} ok ({secs:.1}s)",
+                self.done, self.total
+            ),
             Err(e) => println!(
                 "[ci] step {}/{}: {name} FAILED after {secs:.1}s: {e:#}",
                 self.done, self.total

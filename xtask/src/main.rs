@@ -78,10 +78,7 @@ fn main() -> std::process::ExitCode {
 /// The repository root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest)
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
 /// `cargo xtask up`: the stack, then the proxy in the foreground with the shipped config.

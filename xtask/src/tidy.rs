@@ -30,7 +30,11 @@ mod tests {
     fn sources() -> Vec<(PathBuf, String)> {
         let root = crate::workspace_root();
         let files = rust_files(&root, &["src", "tests", "xtask/src"]);
-        assert!(files.len() > 5, "found too few sources under {}", root.display());
+        assert!(
+            files.len() > 5,
+            "found too few sources under {}",
+            root.display()
+        );
         files
             .into_iter()
             .map(|p| {
@@ -75,7 +79,12 @@ mod tests {
         let mut bad = Vec::new();
         let root = crate::workspace_root();
         let mut files: Vec<PathBuf> = sources().into_iter().map(|(p, _)| p).collect();
-        for extra in ["README.md", "ARCHITECTURE.md", "config/kafka-rest.properties", ".ci/run"] {
+        for extra in [
+            "README.md",
+            "ARCHITECTURE.md",
+            "config/kafka-rest.properties",
+            ".ci/run",
+        ] {
             files.push(root.join(extra));
         }
         for path in files {
@@ -94,8 +103,17 @@ mod tests {
         let root = crate::workspace_root();
         let run = std::fs::read_to_string(root.join(".ci/run")).unwrap_or_default();
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
-        assert!(run.contains("cargo xtask ci"), ".ci/run must call `cargo xtask ci`");
-        assert!(readme.contains("cargo xtask ci"), "README must show `cargo xtask ci`");
-        assert!(readme.contains("cargo xtask up"), "README must show `cargo xtask up`");
+        assert!(
+            run.contains("cargo xtask ci"),
+            ".ci/run must call `cargo xtask ci`"
+        );
+        assert!(
+            readme.contains("cargo xtask ci"),
+            "README must show `cargo xtask ci`"
+        );
+        assert!(
+            readme.contains("cargo xtask up"),
+            "README must show `cargo xtask up`"
+        );
     }
 }
