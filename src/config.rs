@@ -346,6 +346,12 @@ pub struct Config {
     pub metadata_cache: Duration,
     /// `shutdown.graceful.ms`: how long in-flight requests may finish after a shutdown signal.
     pub shutdown_graceful: Duration,
+    /// Number of shared Kafka producers (`produce.pool.size`, 1..=16).
+    pub produce_pool_size: usize,
+    /// Longest a produce request waits for queue space and delivery (`produce.timeout.ms`).
+    pub produce_timeout: Duration,
+    /// Largest request body accepted (`request.body.max.bytes`); larger ones get 413.
+    pub request_body_max_bytes: usize,
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
     pub warnings: Vec<String>,
 }
@@ -391,6 +397,9 @@ const KNOWN_KEYS: &[&str] = &[
     "metadata.timeout.ms",
     "metadata.cache.ms",
     "shutdown.graceful.ms",
+    "produce.pool.size",
+    "produce.timeout.ms",
+    "request.body.max.bytes",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -508,6 +517,27 @@ impl Config {
             },
         )?;
 
+        let produce_pool_size = reader.u64("produce.pool.size", 1)?;
+        reader.check("produce.pool.size", &produce_pool_size.to_string(), |_| {
+            match produce_pool_size {
+                1..=16 => Ok(()),
+                _ => Err("must be between 1 and 16".into()),
+            }
+        })?;
+        let produce_timeout = reader.millis("produce.timeout.ms", 30_000)?;
+        reader.check(
+            "produce.timeout.ms",
+            &produce_timeout.as_millis().to_string(),
+            |_| {
+                if produce_timeout >= Duration::from_millis(1) {
+                    Ok(())
+                } else {
+                    Err("must be at least 1".into())
+                }
+            },
+        )?;
+        let request_body_max_bytes = reader.u64("request.body.max.bytes", 64 << 20)?;
+
         let mut take = |prefix: &str| maps.remove(prefix).unwrap_or_default();
         let (schema_registry, client, producer, consumer, admin) = (
             take("schema.registry."),
@@ -542,6 +572,9 @@ impl Config {
             metadata_timeout: reader.millis("metadata.timeout.ms", 5_000)?,
             metadata_cache: reader.millis("metadata.cache.ms", 1_000)?,
             shutdown_graceful: reader.millis("shutdown.graceful.ms", 5_000)?,
+            produce_pool_size: usize::try_from(produce_pool_size).unwrap_or(1),
+            produce_timeout,
+            request_body_max_bytes: usize::try_from(request_body_max_bytes).unwrap_or(usize::MAX),
             warnings,
         })
     }

@@ -33,6 +33,21 @@ pub enum ProxyError {
     UnsupportedMediaType,
     #[error("{message}")]
     MalformedJson { message: String },
+    /// JSON of the wrong shape (a field of the wrong type).
+    #[error("{message}")]
+    BadRequest { message: String },
+    /// A request field the v2 API does not know (decisions 4).
+    #[error("Unrecognized field: {field}")]
+    UnrecognizedField { field: String },
+    /// A request that is well-formed JSON but breaks a constraint (no body, no records).
+    #[error("{message}")]
+    Unprocessable { message: String },
+    /// A record whose data is invalid for its embedded format (decisions 3).
+    #[error("{message}")]
+    InvalidRecord { message: String },
+    /// An embedded format this proxy cannot produce or consume yet.
+    #[error("The {format} embedded format is not supported by this proxy yet.")]
+    FormatNotSupported { format: &'static str },
     /// Kafka failed in a way a retry may fix (timeouts, no leader, transport).
     #[error("Kafka error: {message}")]
     KafkaRetriable { message: String },
@@ -67,6 +82,11 @@ impl ProxyError {
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 413),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
             MalformedJson { .. } => (StatusCode::BAD_REQUEST, 400),
+            BadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
+            UnrecognizedField { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
+            Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
+            InvalidRecord { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
+            FormatNotSupported { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
             KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
@@ -211,6 +231,44 @@ mod tests {
                 400,
                 400,
                 "expected value at line 1 column 2",
+            ),
+            (
+                ProxyError::BadRequest {
+                    message: "Invalid request: invalid type".into(),
+                },
+                400,
+                400,
+                "Invalid request: invalid type",
+            ),
+            (
+                ProxyError::UnrecognizedField {
+                    field: "timestamp".into(),
+                },
+                422,
+                422,
+                "Unrecognized field: timestamp",
+            ),
+            (
+                ProxyError::Unprocessable {
+                    message: "records may not be empty".into(),
+                },
+                422,
+                422,
+                "records may not be empty",
+            ),
+            (
+                ProxyError::InvalidRecord {
+                    message: "Record 2: value is not valid base64".into(),
+                },
+                422,
+                42203,
+                "Record 2: value is not valid base64",
+            ),
+            (
+                ProxyError::FormatNotSupported { format: "avro" },
+                415,
+                415,
+                "The avro embedded format is not supported by this proxy yet.",
             ),
             (
                 ProxyError::KafkaRetriable {

@@ -8,6 +8,8 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod metadata;
+pub mod produce;
+pub mod records;
 
 use std::future::Future;
 

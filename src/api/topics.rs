@@ -81,7 +81,7 @@ impl From<PartitionOffsets> for Offsets {
 }
 
 /// A partition path segment; anything but a non-negative integer names no partition.
-fn partition_id(topic: &str, raw: &str) -> Result<i32, ProxyError> {
+pub(crate) fn partition_id(topic: &str, raw: &str) -> Result<i32, ProxyError> {
     raw.parse::<i32>()
         .ok()
         .filter(|p| *p >= 0)

@@ -132,6 +132,8 @@ pub struct Metadata {
     max_age: Duration,
     /// The latest snapshot. Held across a refresh, so concurrent requests share one fetch.
     cache: Arc<Mutex<Option<CachedSnapshot>>>,
+    /// The brokers' `auto.create.topics.enable`, read on first need.
+    auto_create: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl Metadata {
@@ -148,6 +150,7 @@ impl Metadata {
             timeout: config.metadata_timeout,
             max_age: config.metadata_cache,
             cache: Arc::new(Mutex::new(None)),
+            auto_create: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -186,6 +189,56 @@ impl Metadata {
         Err(MetadataError::UnknownTopic {
             topic: topic.to_string(),
         })
+    }
+
+    /// The partitions of `topic` from a fresh metadata request (for a partition the cached
+    /// snapshot may not know yet).
+    pub async fn partitions_refreshed(
+        &self,
+        topic: &str,
+    ) -> Result<Vec<PartitionInfo>, MetadataError> {
+        match self.snapshot(true).await?.topics.get(topic) {
+            Some(p) => Ok(p.clone()),
+            None => Err(MetadataError::UnknownTopic {
+                topic: topic.to_string(),
+            }),
+        }
+    }
+
+    /// Whether the brokers create a topic on its first use (`auto.create.topics.enable`),
+    /// asked once per process; `false` when the brokers cannot be asked.
+    pub async fn broker_auto_creates_topics(&self) -> bool {
+        let answer = self
+            .auto_create
+            .get_or_try_init(|| async {
+                let broker = self
+                    .snapshot(false)
+                    .await?
+                    .brokers
+                    .first()
+                    .copied()
+                    .unwrap_or(1);
+                let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+                let results = self
+                    .admin
+                    .describe_configs([&ResourceSpecifier::Broker(broker)], &opts)
+                    .await
+                    .map_err(MetadataError::Request)?;
+                let enabled = results.into_iter().flatten().any(|resource| {
+                    resource.entries.iter().any(|e| {
+                        e.name == "auto.create.topics.enable" && e.value.as_deref() == Some("true")
+                    })
+                });
+                Ok::<bool, MetadataError>(enabled)
+            })
+            .await;
+        match answer {
+            Ok(enabled) => *enabled,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::ErrorChain(&e), "cannot read auto.create.topics.enable of the brokers");
+                false
+            }
+        }
     }
 
     /// One partition of `topic`.

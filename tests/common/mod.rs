@@ -199,8 +199,21 @@ pub fn admin(stack: &Stack) -> AdminClient<DefaultClientContext> {
 
 /// Creates a topic and waits until every partition has a leader.
 pub async fn create_topic(stack: &Stack, name: &str, partitions: i32) {
+    create_topic_with(stack, name, partitions, &[]).await
+}
+
+/// Creates a topic with topic configs and waits until every partition has a leader.
+pub async fn create_topic_with(
+    stack: &Stack,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) {
     let admin = admin(stack);
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        topic = topic.set(k, v);
+    }
     let results = admin
         .create_topics([&topic], &AdminOptions::new())
         .await
@@ -320,4 +333,70 @@ pub async fn get_json(url: &str) -> (u16, String, serde_json::Value) {
         .to_string();
     let body = resp.json().await.expect("JSON body");
     (status, content_type, body)
+}
+
+/// Kafka's `Utils.murmur2`, the hash of the Java client's default partitioner, written out
+/// independently of the proxy (which relies on librdkafka's `murmur2_random`).
+pub fn java_murmur2(data: &[u8]) -> i32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let length = data.len();
+    let mut h: u32 = seed ^ (length as u32);
+    let chunks = length / 4;
+    for i in 0..chunks {
+        let i4 = i * 4;
+        let mut k = u32::from_le_bytes([data[i4], data[i4 + 1], data[i4 + 2], data[i4 + 3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let tail = &data[chunks * 4..];
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(m);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition the Java client's default partitioner picks for a keyed record.
+pub fn java_partition(key: &[u8], partitions: i32) -> i32 {
+    (java_murmur2(key) & 0x7fff_ffff) % partitions
+}
+
+/// POST a body with a content type; returns status, content type and the JSON body (or
+/// `Value::Null` when the body is not JSON).
+pub async fn post_json(
+    url: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, String, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = resp.bytes().await.expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, ct, json)
 }

@@ -5,5 +5,6 @@
 mod common;
 
 mod errors;
+mod produce;
 mod startup;
 mod topics;

@@ -1,0 +1,204 @@
+//! Handlers for `POST /topics/{topic}` and `POST /topics/{topic}/partitions/{partition}`.
+//!
+//! Owns the HTTP side of producing: the embedded format from `Content-Type`, the body size
+//! limit, the checks that the topic and every target partition exist (404 at once instead of a
+//! hang, decisions 2), and the v2 produce response with one entry per record in request order
+//! (decisions 14). Decoding is `records/`, sending is `produce/`.
+
+use poem::http::{header, StatusCode};
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde::Serialize;
+
+use super::topics::partition_id;
+use crate::app::AppState;
+use crate::error::{ProxyError, V2_JSON};
+use crate::metadata::MetadataError;
+use crate::produce::{FailureKind, RecordOutcome};
+use crate::records::{self, EmbeddedFormat, ProduceBatch, RecordError};
+
+impl From<RecordError> for ProxyError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::MalformedJson(message) => ProxyError::MalformedJson { message },
+            RecordError::WrongShape(message) => ProxyError::BadRequest { message },
+            RecordError::UnknownField(field) => ProxyError::UnrecognizedField { field },
+            RecordError::Empty(message) => ProxyError::Unprocessable {
+                message: message.to_string(),
+            },
+            e @ RecordError::InvalidRecord { .. } => ProxyError::InvalidRecord {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// One entry of the produce response.
+#[derive(Serialize)]
+struct PartitionOffset {
+    partition: Option<i32>,
+    offset: Option<i64>,
+    error_code: Option<u32>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ProduceResponse {
+    offsets: Vec<PartitionOffset>,
+    key_schema_id: Option<i32>,
+    value_schema_id: Option<i32>,
+}
+
+/// `POST /topics/{topic}`: produce records; each goes to its own `partition`, else where the
+/// key's murmur2 hash (or, without a key, the partitioner) puts it.
+#[handler]
+pub async fn produce_to_topic(
+    req: &Request,
+    body: Body,
+    state: Data<&AppState>,
+    Path(topic): Path<String>,
+) -> Result<Response, ProxyError> {
+    produce(req, body, &state, topic, None).await
+}
+
+/// `POST /topics/{topic}/partitions/{partition}`: produce records to one partition (a record's
+/// own `partition` still wins).
+#[handler]
+pub async fn produce_to_partition(
+    req: &Request,
+    body: Body,
+    state: Data<&AppState>,
+    Path((topic, partition)): Path<(String, String)>,
+) -> Result<Response, ProxyError> {
+    let partition = partition_id(&topic, &partition)?;
+    produce(req, body, &state, topic, Some(partition)).await
+}
+
+async fn produce(
+    req: &Request,
+    body: Body,
+    state: &AppState,
+    topic: String,
+    path_partition: Option<i32>,
+) -> Result<Response, ProxyError> {
+    let format = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(EmbeddedFormat::from_media_type)
+        .ok_or(ProxyError::UnsupportedMediaType)?;
+    let bytes = body
+        .into_bytes_limit(state.request_body_max_bytes)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => ProxyError::PayloadTooLarge,
+            other => ProxyError::BadRequest {
+                message: format!("Cannot read the request body: {other}"),
+            },
+        })?;
+    if format.uses_schema() {
+        return Err(ProxyError::FormatNotSupported {
+            format: format.name(),
+        });
+    }
+    let batch = records::decode_produce(format, &bytes)?;
+    check_partitions(state, &topic, path_partition, &batch).await?;
+    let outcomes = state
+        .producers
+        .produce(&topic, path_partition, &batch.records)
+        .await;
+    Ok(produce_response(outcomes, None, None))
+}
+
+/// 404 before anything is sent when the topic or a target partition does not exist, unless the
+/// broker creates topics on first use (then the produce creates it, decisions 2).
+async fn check_partitions(
+    state: &AppState,
+    topic: &str,
+    path_partition: Option<i32>,
+    batch: &ProduceBatch,
+) -> Result<(), ProxyError> {
+    let targets = || {
+        batch
+            .records
+            .iter()
+            .filter_map(|r| r.partition.or(path_partition))
+    };
+    let partitions = match state.metadata.partitions(topic).await {
+        Ok(p) => p,
+        Err(MetadataError::UnknownTopic { .. })
+            if path_partition.is_none()
+                && targets().next().is_none()
+                && state.metadata.broker_auto_creates_topics().await =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let known = |p: i32| partitions.iter().any(|info| info.partition == p);
+    if let Some(missing) = targets().find(|&p| !known(p)) {
+        // The partition may be new: look once more before refusing.
+        let fresh = state.metadata.partitions_refreshed(topic).await?;
+        if !fresh.iter().any(|info| info.partition == missing) {
+            return Err(ProxyError::PartitionNotFound {
+                topic: topic.to_string(),
+                partition: missing,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The v2 produce response; 401/403 when a record failed for authentication/authorization,
+/// else 200 even when some records failed (confluent-v2-api 2.4).
+fn produce_response(
+    outcomes: Vec<RecordOutcome>,
+    key_schema_id: Option<i32>,
+    value_schema_id: Option<i32>,
+) -> Response {
+    let mut status = StatusCode::OK;
+    let offsets = outcomes
+        .into_iter()
+        .map(|o| match o {
+            RecordOutcome::Delivered { partition, offset } => PartitionOffset {
+                partition: Some(partition),
+                offset: Some(offset),
+                error_code: None,
+                error: None,
+            },
+            RecordOutcome::Failed(f) => {
+                let code = match f.kind {
+                    FailureKind::Authentication => 40101,
+                    FailureKind::Authorization => 40301,
+                    FailureKind::Retriable => 50003,
+                    FailureKind::Other => 50002,
+                };
+                if status == StatusCode::OK {
+                    status = match f.kind {
+                        FailureKind::Authentication => StatusCode::UNAUTHORIZED,
+                        FailureKind::Authorization => StatusCode::FORBIDDEN,
+                        _ => StatusCode::OK,
+                    };
+                }
+                PartitionOffset {
+                    partition: None,
+                    offset: None,
+                    error_code: Some(code),
+                    error: Some(f.message),
+                }
+            }
+        })
+        .collect();
+    let body = ProduceResponse {
+        offsets,
+        key_schema_id,
+        value_schema_id,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(json) => Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, V2_JSON)
+            .body(json),
+        Err(e) => poem::error::ResponseError::as_response(&ProxyError::internal(e)),
+    }
+}

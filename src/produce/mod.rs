@@ -1,0 +1,328 @@
+//! The producer pool: a few long-lived, shared rdkafka producers that every produce request goes
+//! through, and the per-record outcome of a batch.
+//!
+//! This module owns the producer settings (idempotent, `acks=all`, Java-compatible murmur2
+//! partitioning unless the operator overrides them), the enqueue-then-await flow of one request,
+//! waiting for queue space up to the request's deadline, and the classification of delivery
+//! failures into retriable (50003) and other (50002) Kafka errors. It knows nothing about HTTP.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::records::ProduceRecord;
+
+/// Why the pool could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProducePoolError {
+    #[error("cannot create Kafka producer {index}")]
+    Create {
+        index: usize,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// How one record of a request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Delivered { partition: i32, offset: i64 },
+    Failed(DeliveryFailure),
+}
+
+/// A record Kafka did not acknowledge, in the terms of the v2 produce response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// The classes of per-record failure the v2 API distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Kafka rejected the client's credentials.
+    Authentication,
+    /// The client may not write to the topic.
+    Authorization,
+    /// A retry may succeed (timeouts, leader moves, not enough replicas).
+    Retriable,
+    /// A retry will not help (record too large, invalid record, ...).
+    Other,
+}
+
+/// The shared producers. Cheap to clone.
+#[derive(Clone)]
+pub struct ProducerPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    /// Created at start, dropped (after `flush`) at shutdown.
+    producers: Vec<FutureProducer>,
+    /// Round-robin cursor over `producers`; one request uses one producer.
+    next: AtomicUsize,
+    /// Longest a request waits for queue space and delivery reports (`produce.timeout.ms`).
+    timeout: Duration,
+}
+
+/// librdkafka settings the proxy chooses unless `client.*` / `producer.*` say otherwise.
+fn default_settings(config: &Config) -> BTreeMap<String, String> {
+    let timeout_ms = config.produce_timeout.as_millis().to_string();
+    [
+        ("acks", "all".to_string()),
+        ("enable.idempotence", "true".to_string()),
+        ("partitioner", "murmur2_random".to_string()),
+        ("linger.ms", "5".to_string()),
+        // A delivery report always arrives before the request's own deadline.
+        ("message.timeout.ms", timeout_ms),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+impl ProducerPool {
+    /// Creates `produce.pool.size` producers. librdkafka connects lazily, so this succeeds
+    /// without a broker.
+    pub fn new(config: &Config) -> Result<ProducerPool, ProducePoolError> {
+        let mut settings = default_settings(config);
+        settings.extend(config.kafka_settings(&config.producer));
+        let producers = (0..config.produce_pool_size)
+            .map(|index| {
+                let mut client = ClientConfig::new();
+                for (k, v) in &settings {
+                    client.set(k, v);
+                }
+                client.set("client.id", config.client_id(&format!("producer-{index}")));
+                client
+                    .create::<FutureProducer>()
+                    .map_err(|source| ProducePoolError::Create { index, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ProducerPool {
+            inner: Arc::new(PoolInner {
+                producers,
+                next: AtomicUsize::new(0),
+                timeout: config.produce_timeout,
+            }),
+        })
+    }
+
+    fn pick(&self) -> &FutureProducer {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.producers.len();
+        &self.inner.producers[i]
+    }
+
+    /// Sends every record of one request to `topic` and waits for all delivery reports, which
+    /// come back in request order. A record's own partition wins over `default_partition`.
+    ///
+    /// Records are enqueued in order (so librdkafka batches them and, being idempotent, keeps
+    /// their order per partition); when the local queue is full the enqueue waits for space
+    /// until the deadline. A record not acknowledged by the deadline is reported as a retriable
+    /// failure, never as delivered.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        default_partition: Option<i32>,
+        records: &[ProduceRecord],
+    ) -> Vec<RecordOutcome> {
+        let deadline = Instant::now() + self.inner.timeout;
+        let producer = self.pick();
+        let mut pending: Vec<Result<DeliveryFuture, DeliveryFailure>> =
+            Vec::with_capacity(records.len());
+        for record in records {
+            pending.push(enqueue(producer, topic, default_partition, record, deadline).await);
+        }
+        // Slack past the deadline: librdkafka's own `message.timeout.ms` normally reports first.
+        let hard_deadline = deadline + Duration::from_secs(1);
+        let waits = pending.into_iter().map(|p| async move {
+            match p {
+                Err(failure) => RecordOutcome::Failed(failure),
+                Ok(future) => match tokio::time::timeout_at(hard_deadline, future).await {
+                    Ok(Ok(Ok(delivery))) => RecordOutcome::Delivered {
+                        partition: delivery.partition,
+                        offset: delivery.offset,
+                    },
+                    Ok(Ok(Err((err, _message)))) => RecordOutcome::Failed(classify(&err)),
+                    Ok(Err(_canceled)) => RecordOutcome::Failed(DeliveryFailure {
+                        kind: FailureKind::Other,
+                        message: "The producer was closed before the record was delivered.".into(),
+                    }),
+                    Err(_elapsed) => RecordOutcome::Failed(DeliveryFailure {
+                        kind: FailureKind::Retriable,
+                        message: "Delivery report not received before the request deadline.".into(),
+                    }),
+                },
+            }
+        });
+        join_all(waits).await
+    }
+
+    /// Waits (up to `timeout`) until every enqueued record is delivered or failed. Called on
+    /// shutdown, from a blocking thread since librdkafka's flush blocks.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for p in &pool.inner.producers {
+                p.flush(timeout)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or(Ok(()))
+    }
+}
+
+/// Enqueues one record, waiting for queue space until `deadline`.
+async fn enqueue(
+    producer: &FutureProducer,
+    topic: &str,
+    default_partition: Option<i32>,
+    record: &ProduceRecord,
+    deadline: Instant,
+) -> Result<DeliveryFuture, DeliveryFailure> {
+    let headers = (!record.headers.is_empty()).then(|| {
+        record.headers.iter().fold(
+            OwnedHeaders::new_with_capacity(record.headers.len()),
+            |h, x| {
+                h.insert(KafkaHeader {
+                    key: &x.name,
+                    value: x.value.as_deref(),
+                })
+            },
+        )
+    });
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+        if let Some(k) = &record.key {
+            r = r.key(k.as_slice());
+        }
+        if let Some(v) = &record.value {
+            r = r.payload(v.as_slice());
+        }
+        if let Some(p) = record.partition.or(default_partition) {
+            r = r.partition(p);
+        }
+        if let Some(h) = &headers {
+            r = r.headers(h.clone());
+        }
+        match producer.send_result(r) {
+            Ok(future) => return Ok(future),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                if Instant::now() + backoff > deadline {
+                    return Err(DeliveryFailure {
+                        kind: FailureKind::Retriable,
+                        message: "The producer queue stayed full until the request deadline."
+                            .into(),
+                    });
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+            Err((err, _)) => return Err(classify(&err)),
+        }
+    }
+}
+
+/// Sorts a Kafka error into the per-record classes of the v2 produce response.
+pub fn classify(err: &KafkaError) -> DeliveryFailure {
+    let kind = match err.rdkafka_error_code() {
+        Some(code) => classify_code(code),
+        None => FailureKind::Other,
+    };
+    DeliveryFailure {
+        kind,
+        message: err.to_string(),
+    }
+}
+
+fn classify_code(code: RDKafkaErrorCode) -> FailureKind {
+    use RDKafkaErrorCode::*;
+    match code {
+        SaslAuthenticationFailed | Authentication => FailureKind::Authentication,
+        TopicAuthorizationFailed
+        | ClusterAuthorizationFailed
+        | TransactionalIdAuthorizationFailed => FailureKind::Authorization,
+        MessageTimedOut
+        | RequestTimedOut
+        | OperationTimedOut
+        | TimedOutQueue
+        | QueueFull
+        | LeaderNotAvailable
+        | NotLeaderForPartition
+        | NotEnoughReplicas
+        | NotEnoughReplicasAfterAppend
+        | NetworkException
+        | BrokerNotAvailable
+        | AllBrokersDown
+        | BrokerTransportFailure
+        | UnknownTopicOrPartition
+        | NotCoordinator
+        | CoordinatorNotAvailable
+        | KafkaStorageError
+        | FencedLeaderEpoch
+        | UnknownLeaderEpoch
+        | OffsetNotAvailable
+        | PreferredLeaderNotAvailable
+        | ThrottlingQuotaExceeded => FailureKind::Retriable,
+        _ => FailureKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_errors_are_classified_like_confluent() {
+        let rows = [
+            (RDKafkaErrorCode::MessageTimedOut, FailureKind::Retriable),
+            (RDKafkaErrorCode::NotEnoughReplicas, FailureKind::Retriable),
+            (
+                RDKafkaErrorCode::NotLeaderForPartition,
+                FailureKind::Retriable,
+            ),
+            (RDKafkaErrorCode::MessageSizeTooLarge, FailureKind::Other),
+            (RDKafkaErrorCode::InvalidRecord, FailureKind::Other),
+            (
+                RDKafkaErrorCode::TopicAuthorizationFailed,
+                FailureKind::Authorization,
+            ),
+            (
+                RDKafkaErrorCode::SaslAuthenticationFailed,
+                FailureKind::Authentication,
+            ),
+        ];
+        for (code, kind) in rows {
+            let failure = classify(&KafkaError::MessageProduction(code));
+            assert_eq!(failure.kind, kind, "{code:?}");
+            assert!(!failure.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn proxy_defaults_are_idempotent_and_java_compatible_but_overridable() {
+        let mut props = crate::config::Properties::default();
+        props
+            .set("bootstrap.servers", "127.0.0.1:9092")
+            .set("producer.acks", "1")
+            .set("produce.timeout.ms", "7000");
+        let config = Config::from_properties(&props).expect("valid");
+        let mut settings = default_settings(&config);
+        assert_eq!(settings["enable.idempotence"], "true");
+        assert_eq!(settings["partitioner"], "murmur2_random");
+        assert_eq!(settings["message.timeout.ms"], "7000");
+        settings.extend(config.kafka_settings(&config.producer));
+        assert_eq!(settings["acks"], "1");
+    }
+}

@@ -1,0 +1,521 @@
+//! Pure (sans-io) record codecs: the embedded formats of the v2 API and the decoding of a
+//! produce request body into the exact bytes that go to Kafka.
+//!
+//! This module owns the wire rules of the `binary` and `json` embedded formats (confluent-v2-api
+//! 5.10: binary writes the base64-decoded bytes, json writes the compact JSON text) and the
+//! validation of every record before anything is sent (decisions 3 and 4). It knows nothing
+//! about Kafka clients, HTTP or status codes: `src/api/` maps [`RecordError`] to the error table.
+
+use base64::Engine as _;
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The embedded formats of the v2 API, selected by the media type of a produce request or a
+/// records call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmbeddedFormat {
+    Binary,
+    Json,
+    Avro,
+    JsonSchema,
+    Protobuf,
+}
+
+impl EmbeddedFormat {
+    pub const ALL: [EmbeddedFormat; 5] = [
+        EmbeddedFormat::Binary,
+        EmbeddedFormat::Json,
+        EmbeddedFormat::Avro,
+        EmbeddedFormat::JsonSchema,
+        EmbeddedFormat::Protobuf,
+    ];
+
+    /// The vendor media type of this format, e.g. `application/vnd.kafka.json.v2+json`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            EmbeddedFormat::Binary => "application/vnd.kafka.binary.v2+json",
+            EmbeddedFormat::Json => "application/vnd.kafka.json.v2+json",
+            EmbeddedFormat::Avro => "application/vnd.kafka.avro.v2+json",
+            EmbeddedFormat::JsonSchema => "application/vnd.kafka.jsonschema.v2+json",
+            EmbeddedFormat::Protobuf => "application/vnd.kafka.protobuf.v2+json",
+        }
+    }
+
+    /// The format a media type names (parameters such as `charset` are ignored), if any.
+    pub fn from_media_type(media_type: &str) -> Option<EmbeddedFormat> {
+        let essence = media_type.split(';').next().unwrap_or_default().trim();
+        EmbeddedFormat::ALL
+            .into_iter()
+            .find(|f| f.media_type().eq_ignore_ascii_case(essence))
+    }
+
+    /// The name used in the create-consumer `format` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            EmbeddedFormat::Binary => "binary",
+            EmbeddedFormat::Json => "json",
+            EmbeddedFormat::Avro => "avro",
+            EmbeddedFormat::JsonSchema => "jsonschema",
+            EmbeddedFormat::Protobuf => "protobuf",
+        }
+    }
+
+    /// Whether records of this format go through the Schema Registry.
+    pub fn uses_schema(self) -> bool {
+        matches!(
+            self,
+            EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf
+        )
+    }
+}
+
+/// Why a produce request body was rejected before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The body is not JSON at all.
+    #[error("{0}")]
+    MalformedJson(String),
+    /// JSON of the wrong shape: a field of the wrong type, a missing required field.
+    #[error("{0}")]
+    WrongShape(String),
+    /// A field the v2 API does not know.
+    #[error("Unrecognized field: {0}")]
+    UnknownField(String),
+    /// No body, or `records` missing or empty.
+    #[error("{0}")]
+    Empty(&'static str),
+    /// One record's data is invalid for the embedded format.
+    #[error("Record {index}: {problem}")]
+    InvalidRecord { index: usize, problem: String },
+}
+
+/// One record as it will be handed to the producer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceRecord {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// The record's own `partition`, which wins over a partition in the path.
+    pub partition: Option<i32>,
+    pub headers: Vec<Header>,
+}
+
+/// A record header (our extension, decisions 16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// The schema references of a produce request (used by the schema formats only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaRefs {
+    pub key_schema: Option<String>,
+    pub key_schema_id: Option<i32>,
+    pub value_schema: Option<String>,
+    pub value_schema_id: Option<i32>,
+}
+
+/// A decoded produce request for a format without schemas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceBatch {
+    pub records: Vec<ProduceRecord>,
+    pub schemas: SchemaRefs,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestIn<'a> {
+    #[serde(borrow, default)]
+    records: Option<Vec<RecordIn<'a>>>,
+    #[serde(default)]
+    key_schema: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    key_schema_id: Option<i32>,
+    #[serde(default)]
+    value_schema: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    value_schema_id: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordIn<'a> {
+    #[serde(borrow, default)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    partition: Option<i32>,
+    #[serde(default)]
+    headers: Option<Vec<HeaderIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderIn {
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// An integer that may also arrive as a numeric string (Jackson's scalar coercion accepts
+/// `"partition": "1"`).
+fn lenient_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrString {
+        Int(i64),
+        Str(String),
+    }
+    match Option::<IntOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(IntOrString::Int(n)) => i32::try_from(n)
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("integer {n} is out of range"))),
+        Some(IntOrString::Str(s)) => s
+            .trim()
+            .parse::<i32>()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("expected an integer, found {s:?}"))),
+    }
+}
+
+/// Decodes and validates a whole produce request body for the `binary` or `json` format.
+///
+/// Every record is converted before the caller sends any, so one bad record rejects the request
+/// and nothing is half-written.
+pub fn decode_produce(format: EmbeddedFormat, body: &[u8]) -> Result<ProduceBatch, RecordError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(RecordError::Empty("Request body is missing."));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|e| RecordError::MalformedJson(format!("Request body is not UTF-8: {e}")))?;
+    let request: RequestIn<'_> = serde_json::from_str(text).map_err(classify)?;
+    let records_in = request
+        .records
+        .filter(|r| !r.is_empty())
+        .ok_or(RecordError::Empty("records may not be empty"))?;
+    let mut records = Vec::with_capacity(records_in.len());
+    for (index, r) in records_in.into_iter().enumerate() {
+        let invalid = |problem: String| RecordError::InvalidRecord { index, problem };
+        let key = encode_data(format, r.key).map_err(|p| invalid(format!("key {p}")))?;
+        let value = encode_data(format, r.value).map_err(|p| invalid(format!("value {p}")))?;
+        let headers = r
+            .headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| {
+                let value = match h.value {
+                    None => None,
+                    Some(v) => Some(
+                        decode_base64(&v)
+                            .map_err(|p| invalid(format!("header {:?} value {p}", h.name)))?,
+                    ),
+                };
+                Ok(Header {
+                    name: h.name,
+                    value,
+                })
+            })
+            .collect::<Result<Vec<Header>, RecordError>>()?;
+        records.push(ProduceRecord {
+            key,
+            value,
+            partition: r.partition,
+            headers,
+        });
+    }
+    Ok(ProduceBatch {
+        records,
+        schemas: SchemaRefs {
+            key_schema: request.key_schema,
+            key_schema_id: request.key_schema_id,
+            value_schema: request.value_schema,
+            value_schema_id: request.value_schema_id,
+        },
+    })
+}
+
+/// Maps a serde_json error to the request error it stands for.
+fn classify(e: serde_json::Error) -> RecordError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            RecordError::MalformedJson(format!("Malformed JSON: {e}"))
+        }
+        Category::Data => {
+            let text = e.to_string();
+            // serde's own wording: "unknown field `NAME`, expected one of ...".
+            if let Some(rest) = text.strip_prefix("unknown field `") {
+                if let Some(end) = rest.find('`') {
+                    return RecordError::UnknownField(rest[..end].to_string());
+                }
+            }
+            RecordError::WrongShape(format!("Invalid request: {text}"))
+        }
+    }
+}
+
+/// The bytes of one key or value; `None` (absent or JSON null) is a Kafka null.
+fn encode_data(format: EmbeddedFormat, data: Option<&RawValue>) -> Result<Option<Vec<u8>>, String> {
+    let Some(raw) = data else { return Ok(None) };
+    let text = raw.get();
+    if text == "null" {
+        return Ok(None);
+    }
+    match format {
+        EmbeddedFormat::Binary => {
+            let s: String = serde_json::from_str(text).map_err(|_| {
+                format!(
+                    "must be a base64 string or null, found {}",
+                    abbreviate(text)
+                )
+            })?;
+            decode_base64(&s).map(Some)
+        }
+        EmbeddedFormat::Json => Ok(Some(compact_json(text))),
+        other => Err(format!(
+            "cannot be encoded here: the {} format goes through the schema codec",
+            other.name()
+        )),
+    }
+}
+
+/// Standard base64 with padding, as Jackson's `byte[]` binding accepts it (also without the
+/// trailing padding).
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    STANDARD
+        .decode(s)
+        .or_else(|_| STANDARD_NO_PAD.decode(s))
+        .map_err(|e| format!("is not valid base64 ({e})"))
+}
+
+/// Standard base64 with padding.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The compact form of a JSON text: whitespace outside strings removed, everything else (key
+/// order, number spelling, escapes) kept exactly as the client wrote it.
+pub fn compact_json(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            if b == b'"' {
+                in_string = true;
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn abbreviate(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(format: EmbeddedFormat, body: &str) -> Result<ProduceBatch, RecordError> {
+        decode_produce(format, body.as_bytes())
+    }
+
+    #[test]
+    fn media_types_select_formats_ignoring_parameters_and_case() {
+        for f in EmbeddedFormat::ALL {
+            assert_eq!(EmbeddedFormat::from_media_type(f.media_type()), Some(f));
+        }
+        assert_eq!(
+            EmbeddedFormat::from_media_type("Application/VND.kafka.json.v2+json; charset=utf-8"),
+            Some(EmbeddedFormat::Json)
+        );
+        assert_eq!(
+            EmbeddedFormat::from_media_type("application/vnd.kafka.v2+json"),
+            None
+        );
+        assert_eq!(EmbeddedFormat::from_media_type("application/json"), None);
+    }
+
+    #[test]
+    fn binary_records_are_base64_decoded() {
+        let batch = decode(
+            EmbeddedFormat::Binary,
+            r#"{"records":[{"key":"a2V5","value":"dmFsdWU=","partition":1},{"value":null},{"key":null,"value":"AP8="}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(batch.records.len(), 3);
+        assert_eq!(batch.records[0].key.as_deref(), Some(&b"key"[..]));
+        assert_eq!(batch.records[0].value.as_deref(), Some(&b"value"[..]));
+        assert_eq!(batch.records[0].partition, Some(1));
+        assert_eq!(batch.records[1].key, None);
+        assert_eq!(batch.records[1].value, None);
+        assert_eq!(batch.records[2].value.as_deref(), Some(&[0u8, 255][..]));
+    }
+
+    #[test]
+    fn json_records_keep_the_clients_text_without_whitespace() {
+        let batch = decode(
+            EmbeddedFormat::Json,
+            r#"{"records":[{"key":"k 1","value":{ "z" : 1, "a" : [ 1.50, 12345678901234567890123 ], "s": "a \" b" }}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(batch.records[0].key.as_deref(), Some(&br#""k 1""#[..]));
+        assert_eq!(
+            String::from_utf8_lossy(batch.records[0].value.as_deref().unwrap_or_default()),
+            r#"{"z":1,"a":[1.50,12345678901234567890123],"s":"a \" b"}"#
+        );
+    }
+
+    #[test]
+    fn headers_are_decoded_and_partitions_coerced_from_strings() {
+        let batch = decode(
+            EmbeddedFormat::Json,
+            r#"{"records":[{"value":1,"partition":"2","headers":[{"name":"h","value":"aGk="},{"name":"n","value":null},{"name":"m"}]}]}"#,
+        )
+        .expect("valid");
+        let r = &batch.records[0];
+        assert_eq!(r.partition, Some(2));
+        assert_eq!(
+            r.headers,
+            vec![
+                Header {
+                    name: "h".into(),
+                    value: Some(b"hi".to_vec())
+                },
+                Header {
+                    name: "n".into(),
+                    value: None
+                },
+                Header {
+                    name: "m".into(),
+                    value: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn schema_fields_are_accepted_and_kept() {
+        let batch = decode(
+            EmbeddedFormat::Json,
+            r#"{"value_schema_id":"7","key_schema":"\"string\"","records":[{"value":1}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(batch.schemas.value_schema_id, Some(7));
+        assert_eq!(batch.schemas.key_schema.as_deref(), Some("\"string\""));
+    }
+
+    #[test]
+    fn bad_bodies_are_rejected_with_their_kind() {
+        use RecordError::*;
+        let rows: Vec<(EmbeddedFormat, &str, RecordError)> = vec![
+            (EmbeddedFormat::Json, "", Empty("Request body is missing.")),
+            (
+                EmbeddedFormat::Json,
+                "  \n",
+                Empty("Request body is missing."),
+            ),
+            (
+                EmbeddedFormat::Json,
+                "{}",
+                Empty("records may not be empty"),
+            ),
+            (
+                EmbeddedFormat::Json,
+                r#"{"records":[]}"#,
+                Empty("records may not be empty"),
+            ),
+            (
+                EmbeddedFormat::Json,
+                r#"{"records":null}"#,
+                Empty("records may not be empty"),
+            ),
+            (
+                EmbeddedFormat::Json,
+                r#"{"records":[{"value":1,"timestamp":5}]}"#,
+                UnknownField("timestamp".into()),
+            ),
+            (
+                EmbeddedFormat::Json,
+                r#"{"records":[{"value":1}],"extra":true}"#,
+                UnknownField("extra".into()),
+            ),
+            (
+                EmbeddedFormat::Binary,
+                r#"{"records":[{"value":"aGk="},{"value":"not base64!"}]}"#,
+                InvalidRecord {
+                    index: 1,
+                    problem: "value is not valid base64 (Invalid symbol 32, offset 3.)".into(),
+                },
+            ),
+            (
+                EmbeddedFormat::Binary,
+                r#"{"records":[{"key":5}]}"#,
+                InvalidRecord {
+                    index: 0,
+                    problem: "key must be a base64 string or null, found 5".into(),
+                },
+            ),
+        ];
+        for (format, body, expected) in rows {
+            assert_eq!(decode(format, body), Err(expected), "{body}");
+        }
+        assert!(matches!(
+            decode(EmbeddedFormat::Json, r#"{"records":[{"value":1}"#),
+            Err(MalformedJson(_))
+        ));
+        assert!(matches!(
+            decode(EmbeddedFormat::Json, r#"{"records":5}"#),
+            Err(WrongShape(_))
+        ));
+        assert!(matches!(
+            decode(
+                EmbeddedFormat::Json,
+                r#"{"records":[{"value":1,"partition":"x"}]}"#
+            ),
+            Err(WrongShape(_))
+        ));
+        assert!(matches!(
+            decode(
+                EmbeddedFormat::Json,
+                r#"{"records":[{"value":1,"partition":99999999999}]}"#
+            ),
+            Err(WrongShape(_))
+        ));
+        assert!(matches!(
+            decode_produce(EmbeddedFormat::Json, &[0xff, 0xfe]),
+            Err(MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn compact_json_keeps_strings_intact() {
+        assert_eq!(
+            compact_json("[ \"a  b\\\\\" , \"\\\" x\" ]"),
+            b"[\"a  b\\\\\",\"\\\" x\"]".to_vec()
+        );
+    }
+}
