@@ -528,3 +528,88 @@ async fn bad_produce_requests_are_rejected_before_anything_is_sent() {
     assert!(!common::cluster_topics(&stack).contains(&missing));
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_producer_queue_is_waited_out_not_dropped() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("queuefull");
+    common::create_topic(&stack, &topic, 1).await;
+    let mut props = common::proxy_properties(&stack);
+    // A tiny local queue: most of the 500 records must wait for space.
+    props.set("producer.queue.buffering.max.messages", "10");
+    let proxy = TestProxy::start_with(props).await;
+    let records: Vec<Value> = (0..500).map(|i| json!({ "value": i })).collect();
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}")),
+        JSON,
+        json!({ "records": records }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reported = offsets(&body);
+    assert_eq!(reported, (0..500).map(|i| (0, i)).collect::<Vec<_>>());
+    let got = common::read_all(&stack, &topic, 500, Duration::from_secs(20));
+    assert_eq!(got.len(), 500);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn records_kafka_cannot_acknowledge_get_50003_by_the_deadline() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("unacked");
+    common::create_topic(&stack, &topic, 1).await;
+    let mut props = common::proxy_properties(&stack);
+    // Metadata comes from the real cluster, but the producers can reach no broker.
+    props
+        .set("producer.bootstrap.servers", "127.0.0.1:1")
+        .set("produce.timeout.ms", "1500");
+    let proxy = TestProxy::start_with(props).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}")),
+        JSON,
+        r#"{"records":[{"value":1},{"value":2}]}"#,
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    for entry in body["offsets"].as_array().expect("offsets") {
+        assert_eq!(entry["error_code"], 50003, "{body}");
+        assert_eq!(entry["partition"], Value::Null);
+        assert_eq!(entry["offset"], Value::Null);
+        assert!(entry["error"].is_string());
+    }
+    // Bounded by the deadline (plus slack), never a hang.
+    assert!(waited < Duration::from_secs(10), "took {waited:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn records_kafka_refuses_for_good_get_50002_and_the_rest_still_land() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("toolarge");
+    common::create_topic_with(&stack, &topic, 1, &[("max.message.bytes", "200")]).await;
+    let proxy = TestProxy::start(&stack).await;
+    let large = "x".repeat(2000);
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}/partitions/0")),
+        JSON,
+        json!({ "records": [{ "value": large }] }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["offsets"][0]["error_code"], 50002, "{body}");
+    assert_eq!(body["offsets"][0]["offset"], Value::Null, "{body}");
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}/partitions/0")),
+        JSON,
+        r#"{"records":[{"value":"small"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["offsets"][0]["error_code"], Value::Null, "{body}");
+    let got = common::read_all(&stack, &topic, 1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload(), Some(&br#""small""#[..]));
+    proxy.stop().await;
+}

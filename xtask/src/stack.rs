@@ -88,6 +88,7 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
         }
     }
     if let Some(info) = running().filter(|info| info.brokers == brokers) {
+        create_quickstart_topics(brokers)?;
         eprintln!("[stack] reusing running stack ({brokers} broker(s))");
         print_summary(&info);
         return Ok(info);
@@ -136,6 +137,7 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
         return Err(err);
     }
 
+    create_quickstart_topics(brokers)?;
     let info = stack_info(brokers, !launched.is_empty());
     if info.started_now {
         eprintln!(
@@ -1136,6 +1138,43 @@ fn start_kafka(paths: &Paths, java: &Path, node: u8) -> Result<u32> {
     let pid = child.id();
     write_pid(paths, Component::Kafka(node), pid)?;
     Ok(pid)
+}
+
+/// Topics of the Confluent quickstart, created up front so that its curl commands work verbatim
+/// although the local brokers do not create topics on first use (`auto.create.topics.enable`
+/// is off, so tests can see 40401 for unknown topics).
+const QUICKSTART_TOPICS: &[&str] = &[
+    "jsontest",
+    "binarytest",
+    "avrotest",
+    "jsonschematest",
+    "protobuftest",
+];
+
+/// Creates the quickstart topics that do not exist yet.
+fn create_quickstart_topics(brokers: u8) -> Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap(brokers))
+        .set_log_level(RDKafkaLogLevel::Emerg)
+        .create()
+        .context("cannot create a Kafka admin client for the local stack")?;
+    let replication = i32::from(brokers.min(3));
+    let topics: Vec<NewTopic<'_>> = QUICKSTART_TOPICS
+        .iter()
+        .map(|name| NewTopic::new(name, 1, TopicReplication::Fixed(replication)))
+        .collect();
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let results = futures::executor::block_on(admin.create_topics(&topics, &opts))
+        .context("cannot create the quickstart topics")?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("cannot create quickstart topic {name}: {code}"),
+        }
+    }
+    Ok(())
 }
 
 fn metadata_client(bootstrap: &str) -> Result<BaseConsumer> {
