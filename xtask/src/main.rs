@@ -6,6 +6,7 @@
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
 
+mod bench;
 mod ci;
 mod stack;
 mod tidy;
@@ -38,6 +39,21 @@ enum Cmd {
     },
     /// Everything CI runs: fmt, clippy, unit tests, the stack, integration tests, teardown.
     Ci,
+    /// Benchmarks: the proxy against a native Kafka client on the same broker, same run.
+    Bench {
+        /// A reduced set (one short run per scenario), under 3 minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Drive another Confluent-v2-compatible proxy at this base URL instead of ours.
+        #[arg(long)]
+        target: Option<String>,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Only scenarios whose id starts with one of these (repeatable), e.g. `--only P1`.
+        #[arg(long)]
+        only: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +81,17 @@ fn main() -> std::process::ExitCode {
         Cmd::Up => up(),
         Cmd::Test { args } => ci::test(&args),
         Cmd::Ci => ci::ci(),
+        Cmd::Bench {
+            quick,
+            target,
+            json,
+            only,
+        } => bench::bench(bench::BenchArgs {
+            quick,
+            target,
+            json,
+            only,
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

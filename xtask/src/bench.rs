@@ -1,0 +1,1010 @@
+//! `cargo xtask bench`: throughput, latency and memory of the proxy against a native rdkafka
+//! client doing the same work on the same broker, in the same invocation.
+//!
+//! Owns the scenarios (P1-P3 produce, L1 latency, M1 memory), the load generator (a minimal
+//! HTTP/1.1 keep-alive client over N connections, so that the generator costs as little CPU as
+//! possible on a machine it shares with the proxy and the broker), the native baseline, the
+//! sampling of the proxy's CPU and RSS from `/proc`, and the report (table and JSON). The stack
+//! comes from `stack.rs`; the proxy is the release binary, or any v2 proxy given by `--target`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::stack;
+
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BenchArgs {
+    /// A reduced set (one short run per scenario) for routine checks.
+    pub quick: bool,
+    /// Base URL of another Confluent-v2-compatible proxy to drive instead of ours.
+    pub target: Option<String>,
+    /// Where to write the results as JSON.
+    pub json: Option<PathBuf>,
+    /// Only the scenarios whose id starts with one of these (e.g. `P1`, `L1`).
+    pub only: Vec<String>,
+}
+
+/// Timing of one scenario run.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    warmup: Duration,
+    measure: Duration,
+    runs: usize,
+}
+
+/// One side (proxy or native) of one scenario, after the median run was picked.
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    records_per_s: f64,
+    requests_per_s: f64,
+    mb_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    errors: u64,
+    /// Proxy CPU seconds per million records (proxy side, our proxy only).
+    cpu_s_per_m: Option<f64>,
+    /// Peak RSS of the proxy in MiB during the run (proxy side, our proxy only).
+    peak_rss_mib: Option<f64>,
+}
+
+/// A finished scenario: both sides and what is compared.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    what: String,
+    proxy: Measured,
+    native: Option<Measured>,
+    note: String,
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let timing = if args.quick {
+        Timing {
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs(3),
+            runs: 1,
+        }
+    } else {
+        Timing {
+            warmup: Duration::from_secs(2),
+            measure: Duration::from_secs(10),
+            runs: 3,
+        }
+    };
+    let started = Instant::now();
+    let info = stack::up(1)?;
+    let mut proxy = match &args.target {
+        Some(url) => ProxyUnderTest::external(url)?,
+        None => ProxyUnderTest::start(&info.bootstrap, &info.registry_url)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the bench runtime")?;
+    let result = runtime.block_on(run_all(&args, timing, &info.bootstrap, &mut proxy));
+    proxy.stop();
+    let rows = result?;
+    print_table(&rows);
+    if let Some(path) = &args.json {
+        write_json(path, &rows, &args, timing)?;
+        println!("[bench] results written to {}", path.display());
+    }
+    println!("[bench] done in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn wanted(args: &BenchArgs, id: &str) -> bool {
+    args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|o| id.to_ascii_uppercase().starts_with(&o.to_ascii_uppercase()))
+}
+
+async fn run_all(
+    args: &BenchArgs,
+    timing: Timing,
+    bootstrap: &str,
+    proxy: &mut ProxyUnderTest,
+) -> Result<Vec<Row>> {
+    let admin = admin(bootstrap)?;
+    let mut rows = Vec::new();
+
+    if wanted(args, "M1") {
+        if let Some(rss) = proxy.rss_mib() {
+            rows.push(Row {
+                id: "M1-idle".into(),
+                what: "proxy RSS, idle after start".into(),
+                proxy: Measured {
+                    peak_rss_mib: Some(rss),
+                    ..Measured::default()
+                },
+                native: None,
+                note: "target <= 30 MiB".into(),
+            });
+        }
+    }
+
+    // (id, what, format, records per request, connections)
+    let produce_scenarios: [(&str, &str, Format, usize, usize); 4] = [
+        (
+            "P1-16",
+            "produce JSON, 100 x 100 B per request, 16 conns",
+            Format::Json,
+            100,
+            16,
+        ),
+        (
+            "P1-64",
+            "produce JSON, 100 x 100 B per request, 64 conns",
+            Format::Json,
+            100,
+            64,
+        ),
+        (
+            "P2-64",
+            "produce JSON, 1 record per request, 64 conns",
+            Format::Json,
+            1,
+            64,
+        ),
+        (
+            "P3-16",
+            "produce binary, 100 x 100 B per request, 16 conns",
+            Format::Binary,
+            100,
+            16,
+        ),
+    ];
+    let mut p2_max_rps = None;
+    for (id, what, format, batch, conns) in produce_scenarios {
+        if !wanted(args, id) {
+            continue;
+        }
+        let topic = fresh_topic(&admin, &format!("bench-{}", id.to_ascii_lowercase())).await?;
+        println!(
+            "[bench] {id}: {what} ({} run(s) of {}s + {}s warm-up per side)",
+            timing.runs,
+            timing.measure.as_secs(),
+            timing.warmup.as_secs()
+        );
+        let work = ProduceWork {
+            topic: topic.clone(),
+            format,
+            batch,
+            connections: conns,
+        };
+        let proxy_side = median_of(timing.runs, |run| {
+            let work = work.clone();
+            let proxy = &*proxy;
+            async move {
+                println!("[bench] {id}: proxy run {}/{} ...", run + 1, timing.runs);
+                proxy_produce(proxy, &work, timing, None).await
+            }
+        })
+        .await?;
+        let native_side = median_of(timing.runs, |run| {
+            let work = work.clone();
+            async move {
+                println!("[bench] {id}: native run {}/{} ...", run + 1, timing.runs);
+                native_produce(bootstrap, &work, timing, None).await
+            }
+        })
+        .await?;
+        if id.starts_with("P2") {
+            p2_max_rps = Some(proxy_side.requests_per_s);
+        }
+        let note = match id {
+            "P2-64" => format!(
+                "target >= 25000 req/s; got {:.0}",
+                proxy_side.requests_per_s
+            ),
+            _ => format!(
+                "target proxy/native >= 0.60; got {:.2}",
+                ratio(proxy_side.records_per_s, native_side.records_per_s)
+            ),
+        };
+        rows.push(Row {
+            id: id.into(),
+            what: what.into(),
+            proxy: proxy_side,
+            native: Some(native_side),
+            note,
+        });
+        delete_topic(&admin, &topic).await;
+    }
+
+    if wanted(args, "L1") {
+        let topic = fresh_topic(&admin, "bench-l1").await?;
+        // About half the P2 maximum, measured now if P2 did not run.
+        let max = match p2_max_rps {
+            Some(rps) => rps,
+            None => {
+                let probe = ProduceWork {
+                    topic: topic.clone(),
+                    format: Format::Json,
+                    batch: 1,
+                    connections: 64,
+                };
+                let short = Timing {
+                    warmup: Duration::from_secs(1),
+                    measure: Duration::from_secs(3),
+                    runs: 1,
+                };
+                println!("[bench] L1: probing the single-record maximum ...");
+                proxy_produce(proxy, &probe, short, None)
+                    .await?
+                    .requests_per_s
+            }
+        };
+        let rate = (max / 2.0).max(100.0);
+        println!("[bench] L1: single-record produce at {rate:.0} req/s, proxy then native");
+        let work = ProduceWork {
+            topic: topic.clone(),
+            format: Format::Json,
+            batch: 1,
+            connections: 32,
+        };
+        let proxy_side = median_of(timing.runs, |run| {
+            let work = work.clone();
+            let proxy = &*proxy;
+            async move {
+                println!("[bench] L1: proxy run {}/{} ...", run + 1, timing.runs);
+                proxy_produce(proxy, &work, timing, Some(rate)).await
+            }
+        })
+        .await?;
+        let native_side = median_of(timing.runs, |run| {
+            let work = work.clone();
+            async move {
+                println!("[bench] L1: native run {}/{} ...", run + 1, timing.runs);
+                native_produce(bootstrap, &work, timing, Some(rate)).await
+            }
+        })
+        .await?;
+        let note = format!(
+            "target p99 overhead <= 2 ms; got {:.2} ms",
+            proxy_side.p99_ms - native_side.p99_ms
+        );
+        rows.push(Row {
+            id: "L1".into(),
+            what: format!("latency, 1 record per request at {rate:.0} req/s"),
+            proxy: proxy_side,
+            native: Some(native_side),
+            note,
+        });
+        delete_topic(&admin, &topic).await;
+    }
+    Ok(rows)
+}
+
+/// Runs `f` `runs` times and keeps the run with the median records/s.
+async fn median_of<F, Fut>(runs: usize, mut f: F) -> Result<Measured>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<Measured>>,
+{
+    let mut all = Vec::with_capacity(runs);
+    for run in 0..runs {
+        all.push(f(run).await?);
+    }
+    all.sort_by(|a, b| a.records_per_s.total_cmp(&b.records_per_s));
+    Ok(all.swap_remove(all.len() / 2))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Binary,
+}
+
+/// The produce work both sides do.
+#[derive(Debug, Clone)]
+struct ProduceWork {
+    topic: String,
+    format: Format,
+    /// Records per request.
+    batch: usize,
+    /// Concurrent connections (proxy) or concurrent request loops (native).
+    connections: usize,
+}
+
+/// A value of about 100 bytes; JSON text for the json format, raw bytes for binary.
+fn record_value(i: usize) -> String {
+    format!("{{\"id\":{i:08},\"name\":\"bench-record\",\"payload\":\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghij\"}}")
+}
+
+impl ProduceWork {
+    /// The HTTP request one connection sends again and again, and the Kafka bytes per request.
+    fn http_request(&self, host: &str, base_path: &str) -> (Vec<u8>, usize) {
+        let mut kafka_bytes = 0;
+        let records: Vec<Value> = (0..self.batch)
+            .map(|i| {
+                let v = record_value(i);
+                kafka_bytes += v.len();
+                match self.format {
+                    Format::Json => {
+                        json!({ "value": serde_json::from_str::<Value>(&v).unwrap_or(Value::Null) })
+                    }
+                    Format::Binary => json!({ "value": base64_encode(v.as_bytes()) }),
+                }
+            })
+            .collect();
+        let body = json!({ "records": records }).to_string();
+        let content_type = match self.format {
+            Format::Json => "application/vnd.kafka.json.v2+json",
+            Format::Binary => "application/vnd.kafka.binary.v2+json",
+        };
+        let head = format!(
+            "POST {base_path}/topics/{} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nAccept: application/vnd.kafka.v2+json\r\nContent-Length: {}\r\n\r\n",
+            self.topic,
+            body.len()
+        );
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body.as_bytes());
+        (bytes, kafka_bytes)
+    }
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Counters shared by the request loops of one run.
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Drives the proxy with `work.connections` keep-alive connections for warm-up plus the measured
+/// window. With `rate`, requests are paced to that many per second in total.
+async fn proxy_produce(
+    proxy: &ProxyUnderTest,
+    work: &ProduceWork,
+    timing: Timing,
+    rate: Option<f64>,
+) -> Result<Measured> {
+    let (request, kafka_bytes) = work.http_request(&proxy.host, &proxy.base_path);
+    let request = Arc::new(request);
+    let counters = Arc::new(Counters::default());
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..work.connections {
+        let request = Arc::clone(&request);
+        let counters = Arc::clone(&counters);
+        let measuring = Arc::clone(&measuring);
+        let stop = Arc::clone(&stop);
+        let addr = proxy.addr.clone();
+        let interval = rate.map(|r| Duration::from_secs_f64(work.connections as f64 / r));
+        let offset = interval.map(|i| i.mul_f64(c as f64 / work.connections as f64));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut conn = HttpConn::connect(&addr).await?;
+            let mut next = tokio::time::Instant::now() + offset.unwrap_or_default();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(interval) = interval {
+                    tokio::time::sleep_until(next).await;
+                    next += interval;
+                }
+                let sent = Instant::now();
+                let (status, body) = conn.roundtrip(&request).await?;
+                let ok = status == 200 && !contains(&body, b"\"error_code\":5");
+                if measuring.load(Ordering::Relaxed) {
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    counters.requests.fetch_add(1, Ordering::Relaxed);
+                    if !ok {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Ok::<Vec<u32>, anyhow::Error>(latencies)
+        }));
+    }
+    tokio::time::sleep(timing.warmup).await;
+    let cpu_before = proxy.cpu_seconds();
+    let sampler = proxy.rss_sampler();
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(timing.measure).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu_after = proxy.cpu_seconds();
+    stop.store(true, Ordering::Relaxed);
+    let peak_rss = sampler.map(RssSampler::finish);
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.context("load task panicked")??);
+    }
+    let requests = counters.requests.load(Ordering::Relaxed);
+    let records = requests * work.batch as u64;
+    Ok(summarize(
+        requests,
+        records,
+        requests * kafka_bytes as u64,
+        counters.errors.load(Ordering::Relaxed),
+        elapsed,
+        latencies,
+        match (cpu_before, cpu_after) {
+            (Some(a), Some(b)) if records > 0 => Some((b - a) / records as f64 * 1e6),
+            _ => None,
+        },
+        peak_rss,
+    ))
+}
+
+/// The same work done natively: each loop enqueues one request's records on a shared producer
+/// with the proxy's settings and awaits their delivery reports.
+async fn native_produce(
+    bootstrap: &str,
+    work: &ProduceWork,
+    timing: Timing,
+    rate: Option<f64>,
+) -> Result<Measured> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .set_log_level(RDKafkaLogLevel::Emerg)
+        .create()
+        .context("cannot create the native producer")?;
+    let values: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..work.batch)
+            .map(|i| record_value(i).into_bytes())
+            .collect(),
+    );
+    let kafka_bytes: usize = values.iter().map(Vec::len).sum();
+    let counters = Arc::new(Counters::default());
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..work.connections {
+        let producer = producer.clone();
+        let values = Arc::clone(&values);
+        let counters = Arc::clone(&counters);
+        let measuring = Arc::clone(&measuring);
+        let stop = Arc::clone(&stop);
+        let topic = work.topic.clone();
+        let interval = rate.map(|r| Duration::from_secs_f64(work.connections as f64 / r));
+        let offset = interval.map(|i| i.mul_f64(c as f64 / work.connections as f64));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut next = tokio::time::Instant::now() + offset.unwrap_or_default();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(interval) = interval {
+                    tokio::time::sleep_until(next).await;
+                    next += interval;
+                }
+                let sent = Instant::now();
+                let mut futures = Vec::with_capacity(values.len());
+                for v in values.iter() {
+                    let record: FutureRecord<'_, [u8], [u8]> =
+                        FutureRecord::to(&topic).payload(v.as_slice());
+                    futures.push(producer.send(record, Duration::from_secs(30)));
+                }
+                let results = futures::future::join_all(futures).await;
+                let ok = results.iter().all(Result::is_ok);
+                if measuring.load(Ordering::Relaxed) {
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    counters.requests.fetch_add(1, Ordering::Relaxed);
+                    if !ok {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(timing.warmup).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(timing.measure).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.context("native task panicked")?);
+    }
+    let requests = counters.requests.load(Ordering::Relaxed);
+    Ok(summarize(
+        requests,
+        requests * work.batch as u64,
+        requests * kafka_bytes as u64,
+        counters.errors.load(Ordering::Relaxed),
+        elapsed,
+        latencies,
+        None,
+        None,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    requests: u64,
+    records: u64,
+    bytes: u64,
+    errors: u64,
+    elapsed: f64,
+    mut latencies: Vec<u32>,
+    cpu_s_per_m: Option<f64>,
+    peak_rss_mib: Option<f64>,
+) -> Measured {
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        f64::from(latencies[i]) / 1000.0
+    };
+    Measured {
+        records_per_s: records as f64 / elapsed,
+        requests_per_s: requests as f64 / elapsed,
+        mb_per_s: bytes as f64 / elapsed / 1e6,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        errors,
+        cpu_s_per_m,
+        peak_rss_mib,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One keep-alive HTTP/1.1 connection; requests are sent one at a time (no pipelining).
+struct HttpConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl HttpConn {
+    async fn connect(addr: &str) -> Result<HttpConn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_nodelay(true).ok();
+        Ok(HttpConn {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+        })
+    }
+
+    /// Sends one request and reads the whole response: status and body.
+    async fn roundtrip(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>)> {
+        self.stream.write_all(request).await.context("write")?;
+        self.buf.clear();
+        let head_end = loop {
+            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
+                break pos + 4;
+            }
+            self.read_more().await?;
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).context("response head")?;
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("response status")?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .context("the proxy answered without Content-Length")?;
+        while self.buf.len() < head_end + length {
+            self.read_more().await?;
+        }
+        Ok((status, self.buf[head_end..head_end + length].to_vec()))
+    }
+
+    async fn read_more(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await.context("read")?;
+        if n == 0 {
+            bail!("the proxy closed the connection");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The proxy being measured: our release binary (with /proc sampling) or an external URL.
+struct ProxyUnderTest {
+    /// `host:port` to connect to.
+    addr: String,
+    /// The `Host` header value.
+    host: String,
+    /// A path prefix of the external proxy's base URL (empty for ours).
+    base_path: String,
+    child: Option<Child>,
+}
+
+impl ProxyUnderTest {
+    fn external(url: &str) -> Result<ProxyUnderTest> {
+        let rest = url
+            .strip_prefix("http://")
+            .context("--target must be an http:// URL")?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let addr = if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        println!("[bench] driving the proxy at {url}");
+        Ok(ProxyUnderTest {
+            addr,
+            host: authority.to_string(),
+            base_path: path.to_string(),
+            child: None,
+        })
+    }
+
+    /// Builds the release binary and starts it on a free port in front of the stack.
+    fn start(bootstrap: &str, registry_url: &str) -> Result<ProxyUnderTest> {
+        println!("[bench] building the release proxy (cargo build --release) ...");
+        crate::ci::cargo(&["build", "--release", "--bin", "kafka-rest"], &[])?;
+        let binary = target_dir().join("release").join("kafka-rest");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("cannot find a free port")?
+            .port();
+        let log = std::env::temp_dir().join(format!("kafka-rest-bench-{port}.log"));
+        let log_file = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let child = Command::new(&binary)
+            .env("KAFKA_REST_LISTENERS", format!("http://127.0.0.1:{port}"))
+            .env("KAFKA_REST_BOOTSTRAP_SERVERS", bootstrap)
+            .env("KAFKA_REST_SCHEMA_REGISTRY_URL", registry_url)
+            .env("KAFKA_REST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if Instant::now() > deadline {
+                bail!(
+                    "the proxy did not listen on {addr} within 20 s (log: {})",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Let librdkafka connect before the idle RSS is read.
+        std::thread::sleep(Duration::from_secs(1));
+        println!(
+            "[bench] proxy pid {} on http://{addr} (log: {})",
+            child.id(),
+            log.display()
+        );
+        Ok(ProxyUnderTest {
+            host: addr.clone(),
+            addr,
+            base_path: String::new(),
+            child: Some(child),
+        })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn cpu_seconds(&self) -> Option<f64> {
+        self.pid().and_then(proc_cpu_seconds)
+    }
+
+    fn rss_mib(&self) -> Option<f64> {
+        self.pid().and_then(proc_rss_mib)
+    }
+
+    fn rss_sampler(&self) -> Option<RssSampler> {
+        self.pid().map(RssSampler::start)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"))
+}
+
+/// utime + stime of a process, in seconds.
+fn proc_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn proc_rss_mib(pid: u32) -> Option<f64> {
+    proc_status_kib(pid, "VmRSS:").map(|kib| kib / 1024.0)
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Samples a process's RSS every 100 ms on its own thread; `finish` returns the peak in MiB.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peak: f64 = 0.0;
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(rss) = proc_rss_mib(pid) {
+                    peak = peak.max(rss);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak
+        });
+        RssSampler { stop, thread }
+    }
+
+    fn finish(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0.0)
+    }
+}
+
+fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set_log_level(RDKafkaLogLevel::Emerg)
+        .create()
+        .context("cannot create a Kafka admin client")
+}
+
+/// Creates a 3-partition topic with a unique name and waits for it to be usable.
+async fn fresh_topic(admin: &AdminClient<DefaultClientContext>, prefix: &str) -> Result<String> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let name = format!("{prefix}-{stamp}");
+    let topic = NewTopic::new(&name, 3, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .context("create_topics")?;
+    for r in results {
+        r.map_err(|(t, code)| anyhow::anyhow!("cannot create {t}: {code}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(&name), Duration::from_secs(5))
+            .context("metadata")?;
+        let ready = md.topics().iter().any(|t| {
+            t.name() == name
+                && t.error().is_none()
+                && t.partitions().len() == 3
+                && t.partitions().iter().all(|p| p.leader() >= 0)
+        });
+        if ready {
+            return Ok(name);
+        }
+        if Instant::now() > deadline {
+            bail!("topic {name} has no leaders after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn delete_topic(admin: &AdminClient<DefaultClientContext>, topic: &str) {
+    let _ = admin.delete_topics(&[topic], &AdminOptions::new()).await;
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| scenario | side | records/s | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | CPU s / M rec | peak RSS MiB | proxy/native |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let fmt_opt = |v: Option<f64>, digits: usize| {
+            v.map(|x| format!("{x:.digits$}"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let m = &row.proxy;
+        let ratio_text = row
+            .native
+            .as_ref()
+            .map(|n| format!("{:.2}", ratio(m.records_per_s, n.records_per_s)))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {} | proxy | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            row.id,
+            m.records_per_s,
+            m.requests_per_s,
+            m.mb_per_s,
+            m.p50_ms,
+            m.p99_ms,
+            m.p999_ms,
+            m.errors,
+            fmt_opt(m.cpu_s_per_m, 1),
+            fmt_opt(m.peak_rss_mib, 1),
+            ratio_text
+        );
+        if let Some(n) = &row.native {
+            println!(
+                "| {} | native | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | - | - | |",
+                row.id,
+                n.records_per_s,
+                n.requests_per_s,
+                n.mb_per_s,
+                n.p50_ms,
+                n.p99_ms,
+                n.p999_ms,
+                n.errors
+            );
+        }
+    }
+    println!();
+    for row in rows {
+        println!("{}: {} ({})", row.id, row.what, row.note);
+    }
+}
+
+fn measured_json(m: &Measured) -> Value {
+    json!({
+        "records_per_s": m.records_per_s,
+        "requests_per_s": m.requests_per_s,
+        "mb_per_s": m.mb_per_s,
+        "p50_ms": m.p50_ms,
+        "p99_ms": m.p99_ms,
+        "p999_ms": m.p999_ms,
+        "errors": m.errors,
+        "cpu_s_per_million_records": m.cpu_s_per_m,
+        "peak_rss_mib": m.peak_rss_mib,
+    })
+}
+
+fn write_json(path: &Path, rows: &[Row], args: &BenchArgs, timing: Timing) -> Result<()> {
+    let scenarios: BTreeMap<&str, Value> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                json!({
+                    "what": r.what,
+                    "proxy": measured_json(&r.proxy),
+                    "native": r.native.as_ref().map(measured_json),
+                    "ratio_records_per_s": r.native.as_ref().map(|n| ratio(r.proxy.records_per_s, n.records_per_s)),
+                    "note": r.note,
+                }),
+            )
+        })
+        .collect();
+    let doc = json!({
+        "quick": args.quick,
+        "target": args.target,
+        "warmup_s": timing.warmup.as_secs_f64(),
+        "measure_s": timing.measure.as_secs_f64(),
+        "runs": timing.runs,
+        "scenarios": scenarios,
+    });
+    let text = serde_json::to_string_pretty(&doc).context("serialize results")?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"Kafka"), "S2Fma2E=");
+    }
+
+    #[test]
+    fn records_are_about_100_bytes() {
+        let len = record_value(7).len();
+        assert!((90..=110).contains(&len), "{len}");
+    }
+
+    #[test]
+    fn summary_percentiles_pick_the_right_ranks() {
+        let lat: Vec<u32> = (1..=1000).map(|i| i * 1000).collect();
+        let m = summarize(1000, 1000, 0, 0, 1.0, lat, None, None);
+        assert_eq!(m.p50_ms, 500.0);
+        assert_eq!(m.p99_ms, 990.0);
+        assert_eq!(m.p999_ms, 999.0);
+    }
+}
