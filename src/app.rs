@@ -20,6 +20,8 @@ pub struct AppState {
     pub producers: ProducerPool,
     /// Largest request body read (`request.body.max.bytes`).
     pub request_body_max_bytes: usize,
+    /// Longest wait for a whole request body (`request.body.timeout.ms`).
+    pub request_body_timeout: std::time::Duration,
 }
 
 /// Why the application could not be assembled.
@@ -37,6 +39,7 @@ impl AppState {
             metadata: Metadata::new(config)?,
             producers: ProducerPool::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
+            request_body_timeout: config.request_body_timeout,
         })
     }
 }
@@ -63,6 +66,8 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
             get(api::topics::get_offsets),
         )
         .at("/brokers", get(api::topics::list_brokers))
+        .at("/health/live", get(api::health::live))
+        .at("/health/ready", get(api::health::ready))
         .around(api::negotiate)
         .data(state)
         .catch_all_error(catch_all)

@@ -352,6 +352,11 @@ pub struct Config {
     pub produce_timeout: Duration,
     /// Largest request body accepted (`request.body.max.bytes`); larger ones get 413.
     pub request_body_max_bytes: usize,
+    /// Longest a client may take to send a request body (`request.body.timeout.ms`).
+    pub request_body_timeout: Duration,
+    /// A connection with no byte read or written for this long is closed
+    /// (`connection.idle.timeout.ms`); longer than any wait of a request.
+    pub connection_idle_timeout: Duration,
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
     pub warnings: Vec<String>,
 }
@@ -400,6 +405,8 @@ const KNOWN_KEYS: &[&str] = &[
     "produce.pool.size",
     "produce.timeout.ms",
     "request.body.max.bytes",
+    "request.body.timeout.ms",
+    "connection.idle.timeout.ms",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -537,6 +544,26 @@ impl Config {
             },
         )?;
         let request_body_max_bytes = reader.u64("request.body.max.bytes", 64 << 20)?;
+        let request_body_timeout = reader.millis("request.body.timeout.ms", 30_000)?;
+        let consumer_request_timeout = reader.millis("consumer.request.timeout.ms", 1_000)?;
+        let connection_idle_timeout = reader.millis("connection.idle.timeout.ms", 60_000)?;
+        // The idle timer also runs while a request waits on Kafka, so it must outlast the
+        // longest such wait.
+        let longest_wait = produce_timeout.max(consumer_request_timeout) + Duration::from_secs(1);
+        reader.check(
+            "connection.idle.timeout.ms",
+            &connection_idle_timeout.as_millis().to_string(),
+            |_| {
+                if connection_idle_timeout > longest_wait {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "must be more than {} ms (produce.timeout.ms or consumer.request.timeout.ms, plus 1 s)",
+                        longest_wait.as_millis()
+                    ))
+                }
+            },
+        )?;
 
         let mut take = |prefix: &str| maps.remove(prefix).unwrap_or_default();
         let (schema_registry, client, producer, consumer, admin) = (
@@ -561,7 +588,7 @@ impl Config {
             consumer,
             admin,
             consumer_instance_timeout: reader.millis("consumer.instance.timeout.ms", 300_000)?,
-            consumer_request_timeout: reader.millis("consumer.request.timeout.ms", 1_000)?,
+            consumer_request_timeout,
             consumer_request_max_bytes: reader.u64("consumer.request.max.bytes", 64 << 20)?,
             fetch_min_bytes,
             access_control_allow_origin: reader.string("access.control.allow.origin", ""),
@@ -575,6 +602,8 @@ impl Config {
             produce_pool_size: usize::try_from(produce_pool_size).unwrap_or(1),
             produce_timeout,
             request_body_max_bytes: usize::try_from(request_body_max_bytes).unwrap_or(usize::MAX),
+            request_body_timeout,
+            connection_idle_timeout,
             warnings,
         })
     }
@@ -846,6 +875,12 @@ mod tests {
             ("fetch.min.bytes=10000001", "fetch.min.bytes"),
             ("schema.registry.url=localhost:8081", "schema.registry.url"),
             ("port=99999", "port"),
+            ("produce.pool.size=0", "produce.pool.size"),
+            ("produce.timeout.ms=0", "produce.timeout.ms"),
+            ("request.body.max.bytes=-1", "request.body.max.bytes"),
+            ("request.body.timeout.ms=x", "request.body.timeout.ms"),
+            // Shorter than a produce request may wait for Kafka (30 s by default).
+            ("connection.idle.timeout.ms=10000", "connection.idle.timeout.ms"),
         ];
         for (line, key) in cases {
             let err = config(&format!("bootstrap.servers=k:9092\n{line}")).expect_err(line);

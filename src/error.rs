@@ -29,6 +29,15 @@ pub enum ProxyError {
     NotAcceptable,
     #[error("HTTP 413 Payload Too Large")]
     PayloadTooLarge,
+    /// The client did not send the whole body within `request.body.timeout.ms`.
+    #[error("Request body not received within {timeout_ms} ms.")]
+    BodyTimeout { timeout_ms: u128 },
+    /// The proxy cannot reach Kafka (readiness probe).
+    #[error("Not ready: Kafka metadata is unreachable.")]
+    NotReady {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("HTTP 415 Unsupported Media Type")]
     UnsupportedMediaType,
     #[error("{message}")]
@@ -80,6 +89,8 @@ impl ProxyError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 405),
             NotAcceptable => (StatusCode::NOT_ACCEPTABLE, 406),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 413),
+            BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, 408),
+            NotReady { .. } => (StatusCode::SERVICE_UNAVAILABLE, 503),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
             MalformedJson { .. } => (StatusCode::BAD_REQUEST, 400),
             BadRequest { .. } => (StatusCode::BAD_REQUEST, 400),

@@ -37,6 +37,7 @@ pub async fn run(
     let state = app::AppState::new(&config)?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     Server::new_with_acceptor(acceptor)
+        .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app::routes(state), shutdown, Some(config.shutdown_graceful))
         .await?;
     Ok(())

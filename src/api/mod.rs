@@ -4,6 +4,7 @@
 //! Endpoint shapes live here by hand until the OpenAPI-generated interface replaces them. This
 //! module also owns content negotiation of the `Accept` header (decisions 15).
 
+pub mod health;
 pub mod produce;
 pub mod topics;
 
@@ -25,6 +26,25 @@ impl<T: Serialize + Send> IntoResponse for V2Json<T> {
                 .body(body),
             Err(e) => poem::error::ResponseError::as_response(&ProxyError::internal(e)),
         }
+    }
+}
+
+/// Reads a whole request body, bounded in size (413) and in time (408), so a client that
+/// trickles its body cannot hold a request open for ever.
+pub async fn read_body(
+    body: poem::Body,
+    max_bytes: usize,
+    timeout: std::time::Duration,
+) -> Result<bytes::Bytes, ProxyError> {
+    match tokio::time::timeout(timeout, body.into_bytes_limit(max_bytes)).await {
+        Err(_elapsed) => Err(ProxyError::BodyTimeout {
+            timeout_ms: timeout.as_millis(),
+        }),
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => Err(ProxyError::PayloadTooLarge),
+        Ok(Err(other)) => Err(ProxyError::BadRequest {
+            message: format!("Cannot read the request body: {other}"),
+        }),
+        Ok(Ok(bytes)) => Ok(bytes),
     }
 }
 

@@ -87,15 +87,12 @@ async fn produce(
         .and_then(|v| v.to_str().ok())
         .and_then(EmbeddedFormat::from_media_type)
         .ok_or(ProxyError::UnsupportedMediaType)?;
-    let bytes = body
-        .into_bytes_limit(state.request_body_max_bytes)
-        .await
-        .map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => ProxyError::PayloadTooLarge,
-            other => ProxyError::BadRequest {
-                message: format!("Cannot read the request body: {other}"),
-            },
-        })?;
+    let bytes = super::read_body(
+        body,
+        state.request_body_max_bytes,
+        state.request_body_timeout,
+    )
+    .await?;
     if format.uses_schema() {
         return Err(ProxyError::FormatNotSupported {
             format: format.name(),

@@ -6,5 +6,6 @@ mod common;
 
 mod errors;
 mod produce;
+mod reliability;
 mod startup;
 mod topics;
