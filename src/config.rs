@@ -880,7 +880,10 @@ mod tests {
             ("request.body.max.bytes=-1", "request.body.max.bytes"),
             ("request.body.timeout.ms=x", "request.body.timeout.ms"),
             // Shorter than a produce request may wait for Kafka (30 s by default).
-            ("connection.idle.timeout.ms=10000", "connection.idle.timeout.ms"),
+            (
+                "connection.idle.timeout.ms=10000",
+                "connection.idle.timeout.ms",
+            ),
         ];
         for (line, key) in cases {
             let err = config(&format!("bootstrap.servers=k:9092\n{line}")).expect_err(line);

@@ -183,7 +183,7 @@ impl BinaryProxy {
     }
 
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
-    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+    pub async fn terminate(&mut self, within: Duration) -> Option<i32> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -195,7 +195,7 @@ impl BinaryProxy {
             if Instant::now() > deadline {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

@@ -220,7 +220,7 @@ async fn sigterm_mid_load_exits_cleanly_and_loses_no_acknowledged_record() {
         assert!(Instant::now() < deadline, "no load reached Kafka");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let code = tokio::task::block_in_place(|| proxy.terminate(Duration::from_secs(15)));
+    let code = proxy.terminate(Duration::from_secs(15)).await;
     assert_eq!(code, Some(0), "the proxy exits 0 on SIGTERM");
 
     let mut acked = Vec::new();
