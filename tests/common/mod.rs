@@ -417,3 +417,81 @@ pub async fn post_json(
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     (status, ct, json)
 }
+
+/// A real nginx (Debian's, installed by `cargo xtask ci`) balancing round robin over several
+/// proxies on a free loopback port; stopped when dropped.
+pub struct Nginx {
+    pub base: String,
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstreams` (`host:port` each) and waits until it listens.
+    pub fn start(upstreams: &[String]) -> Nginx {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("nginx is installed (`cargo xtask ci` installs Debian's nginx-light)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("kafka-rest-it-nginx-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("nginx dir");
+        let servers: String = upstreams
+            .iter()
+            .map(|u| format!("    server {u};\n"))
+            .collect();
+        let d = dir.display();
+        let conf = format!(
+            "user root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               upstream proxies {{\n{servers}  }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://proxies;\n\
+                   proxy_set_header Host $http_host;\n      proxy_next_upstream off;\n    }}\n  }}\n}}\n"
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("nginx.conf");
+        let child = Command::new(binary)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nginx");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen within 10 s: {}",
+                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+            );
+            std::thread::yield_now();
+        }
+        Nginx {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod balancer;
 mod errors;
 mod produce;
 mod reliability;

@@ -10,8 +10,13 @@ use anyhow::{bail, Context, Result};
 
 use crate::stack;
 
-/// Debian packages the Rust build needs (rdkafka's bundled librdkafka with SSL and zlib).
-const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev"];
+/// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
+/// nginx, the real load balancer in front of several proxy instances in the tests.
+const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev", "nginx-light"];
+
+/// Debian's `policy-rc.d` hook: while it exists and exits 101, package installs start no
+/// services (nginx would otherwise start a system-wide server on port 80).
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
@@ -174,7 +179,17 @@ fn ensure_system_packages() -> Result<()> {
         Ok(())
     };
     apt(&["update", "-q"])?;
-    let mut args = vec!["install", "-y", "-q"];
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend(missing.iter().copied());
-    apt(&args)
+    let ours = !std::path::Path::new(POLICY_RC_D).exists()
+        && std::fs::write(POLICY_RC_D, "#!/bin/sh\nexit 101\n").is_ok()
+        && Command::new("chmod")
+            .args(["755", POLICY_RC_D])
+            .status()
+            .is_ok_and(|s| s.success());
+    let result = apt(&args);
+    if ours {
+        let _ = std::fs::remove_file(POLICY_RC_D);
+    }
+    result
 }
