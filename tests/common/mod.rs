@@ -495,3 +495,171 @@ impl Drop for Nginx {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The number of brokers of the running stack (`KAFKA_REST_STACK_BROKERS`, set by xtask).
+pub fn stack_brokers() -> u8 {
+    std::env::var("KAFKA_REST_STACK_BROKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// `let stack = require_brokers!(3);`: the stack, when it has that many brokers; otherwise the
+/// test says why on one line and returns (CI runs the fault tests on a 3-broker stack).
+#[macro_export]
+macro_rules! require_brokers {
+    ($n:expr) => {{
+        let stack = $crate::require_stack!();
+        if $crate::common::stack_brokers() < $n {
+            eprintln!(
+                "skipped: needs a {}-broker stack (`cargo xtask test --brokers 3 faults::`)",
+                $n
+            );
+            return;
+        }
+        stack
+    }};
+}
+
+/// The pid of Kafka node `node` of the stack, from the stack's pid files.
+pub fn broker_pid(node: i32) -> u32 {
+    let dir =
+        std::env::var("KAFKA_REST_STACK_PIDS").expect("KAFKA_REST_STACK_PIDS is set by xtask");
+    let path = std::path::Path::new(&dir).join(format!("kafka-{node}.pid"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// A broker this test killed with SIGKILL; `restart` starts it again with its own command line
+/// and records the new pid where `cargo xtask stack down` will find it.
+pub struct KilledBroker {
+    node: i32,
+    argv: Vec<String>,
+    cwd: std::path::PathBuf,
+}
+
+/// SIGKILLs Kafka node `node` and waits until it is gone.
+pub fn kill_broker(node: i32) -> KilledBroker {
+    let pid = broker_pid(node);
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).expect("broker cmdline");
+    let argv: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+    send_signal(pid, "-KILL");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "broker {node} (pid {pid}) did not die"
+        );
+        std::thread::yield_now();
+    }
+    KilledBroker { node, argv, cwd }
+}
+
+impl KilledBroker {
+    // The restarted broker belongs to the stack, not to this test: `cargo xtask stack down`
+    // stops it by the pid recorded here, so it is deliberately never waited for.
+    #[allow(clippy::zombie_processes)]
+    pub fn restart(self) {
+        let dir = std::env::var("KAFKA_REST_STACK_PIDS").expect("KAFKA_REST_STACK_PIDS");
+        let log_dir = std::path::Path::new(&dir)
+            .parent()
+            .expect("stack dir")
+            .join("logs");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_dir.join(format!("kafka-{}.log", self.node)))
+            .expect("broker log");
+        let err = log.try_clone().expect("log handle");
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .expect("restart broker");
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("kafka-{}.pid", self.node)),
+            format!("{}\n", child.id()),
+        )
+        .expect("pid file");
+    }
+}
+
+/// Freezes (SIGSTOP) or thaws (SIGCONT) every broker of the stack.
+pub fn freeze_brokers(brokers: u8, frozen: bool) {
+    for node in 1..=i32::from(brokers) {
+        send_signal(broker_pid(node), if frozen { "-STOP" } else { "-CONT" });
+    }
+}
+
+/// The leader of one partition, or -1.
+pub fn partition_leader(stack: &Stack, topic: &str, partition: i32) -> i32 {
+    let md = admin(stack)
+        .inner()
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    md.topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .and_then(|t| t.partitions().iter().find(|p| p.id() == partition))
+        .map(|p| p.leader())
+        .unwrap_or(-1)
+}
+
+/// Creates a topic replicated on three brokers with `min.insync.replicas=2`.
+pub async fn create_replicated_topic(stack: &Stack, name: &str, partitions: i32) {
+    let admin = admin(stack);
+    let topic =
+        NewTopic::new(name, partitions, TopicReplication::Fixed(3)).set("min.insync.replicas", "2");
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .expect("create_topics request");
+    for r in results {
+        r.expect("topic created");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(name), Duration::from_secs(5))
+            .expect("metadata");
+        let ready = md.topics().iter().any(|t| {
+            t.name() == name
+                && t.partitions().len() == partitions as usize
+                && t.partitions()
+                    .iter()
+                    .all(|p| p.leader() >= 0 && p.isr().len() == 3)
+        });
+        if ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {name} not fully replicated after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 
 mod balancer;
 mod errors;
+mod faults;
 mod produce;
 mod reliability;
 mod startup;

@@ -21,7 +21,7 @@ const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(8);
+    let mut steps = Steps::new(11);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -45,20 +45,28 @@ pub fn ci() -> Result<()> {
     steps.run("build integration tests", || {
         cargo(&["test", "--test", "it", "--no-run"], &[])
     })?;
-    let info = steps.run("stack up", || stack::up(1))?;
+    let info = steps.run("stack up (1 broker)", || stack::up(1))?;
+    let skip = ["--skip".to_string(), "faults::".to_string()];
     let tests = steps.run("integration tests against the stack", || {
-        integration_tests(&info)
+        integration_tests_with(&info, &skip)
     });
-    let down = steps.run("stack down", || {
-        if info.started_now {
-            stack::down()
-        } else {
-            println!("[ci] the stack was already running before ci; leaving it up");
-            Ok(())
-        }
-    });
+    // The fault tests kill brokers of a three-node cluster, which cannot run beside the
+    // one-node stack; a stack that ran before ci is brought back afterwards.
+    let down = steps.run("stack down", stack::down);
     tests?;
     down?;
+    let info3 = steps.run("stack up (3 brokers)", || stack::up(3))?;
+    let only = ["faults::".to_string(), "--test-threads=1".to_string()];
+    let faults = steps.run("fault tests against the 3-broker stack", || {
+        integration_tests_with(&info3, &only)
+    });
+    let down3 = steps.run("stack down", stack::down);
+    faults?;
+    down3?;
+    if !info.started_now {
+        println!("[ci] restarting the 1-broker stack that ran before ci");
+        stack::up(1)?;
+    }
     println!(
         "[ci] all {} steps passed in {:.0}s",
         steps.total,
@@ -68,13 +76,9 @@ pub fn ci() -> Result<()> {
 }
 
 /// `cargo xtask test`: integration tests against a running stack (started if needed, left up).
-pub fn test(extra: &[String]) -> Result<()> {
-    let info = stack::up(1)?;
+pub fn test(brokers: u8, extra: &[String]) -> Result<()> {
+    let info = stack::up(brokers)?;
     integration_tests_with(&info, extra)
-}
-
-fn integration_tests(info: &stack::StackInfo) -> Result<()> {
-    integration_tests_with(info, &[])
 }
 
 fn integration_tests_with(info: &stack::StackInfo, extra: &[String]) -> Result<()> {
@@ -83,12 +87,16 @@ fn integration_tests_with(info: &stack::StackInfo, extra: &[String]) -> Result<(
         args.push("--");
         args.extend(extra.iter().map(String::as_str));
     }
+    let brokers = info.brokers.to_string();
+    let pids = stack::pid_dir().display().to_string();
     cargo(
         &args,
         &[
             ("KAFKA_BOOTSTRAP", info.bootstrap.as_str()),
             ("SCHEMA_REGISTRY_URL", info.registry_url.as_str()),
             ("KAFKA_REST_REQUIRE_STACK", "1"),
+            ("KAFKA_REST_STACK_BROKERS", brokers.as_str()),
+            ("KAFKA_REST_STACK_PIDS", pids.as_str()),
         ],
     )
     .with_context(|| {

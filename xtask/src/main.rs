@@ -34,7 +34,11 @@ enum Cmd {
     Up,
     /// Run the integration tests against the local stack (started if needed, left running).
     Test {
+        /// The stack to run against: 1 broker, or 3 for the `faults::` tests.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        brokers: u8,
         /// Arguments passed to the test binary (a name filter, --nocapture, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Everything CI runs: fmt, clippy, unit tests, the stack, integration tests, teardown.
@@ -79,7 +83,7 @@ fn main() -> std::process::ExitCode {
             StackCmd::Status => stack::status(),
         },
         Cmd::Up => up(),
-        Cmd::Test { args } => ci::test(&args),
+        Cmd::Test { brokers, args } => ci::test(brokers, &args),
         Cmd::Ci => ci::ci(),
         Cmd::Bench {
             quick,

@@ -284,6 +284,11 @@ pub fn log_dir() -> PathBuf {
     Paths::new().logs
 }
 
+/// Where the stack records its pids (`kafka-N.pid`, `registry.pid`); fault tests read it.
+pub fn pid_dir() -> PathBuf {
+    Paths::new().pids
+}
+
 // ---------------------------------------------------------------------------------------------
 // Paths and components
 
