@@ -81,7 +81,9 @@ fn default_settings(config: &Config) -> BTreeMap<String, String> {
         ("acks", "all".to_string()),
         ("enable.idempotence", "true".to_string()),
         ("partitioner", "murmur2_random".to_string()),
-        ("linger.ms", "5".to_string()),
+        // One request is often one record: a short linger keeps its latency low, and batches
+        // still form from concurrent requests while earlier ones are in flight.
+        ("linger.ms", "1".to_string()),
         // A delivery report always arrives before the request's own deadline.
         ("message.timeout.ms", timeout_ms),
     ]

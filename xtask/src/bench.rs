@@ -37,7 +37,13 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
     /// Only the scenarios whose id starts with one of these (e.g. `P1`, `L1`).
     pub only: Vec<String>,
+    /// Proxy settings (`key=value`) for this run; `producer.*` and `client.*` ones apply to the
+    /// native producer too, so both sides keep the same librdkafka settings.
+    pub set: Vec<String>,
 }
+
+/// The proxy's default `linger.ms`, mirrored by the native producer.
+const NATIVE_LINGER_MS: &str = "1";
 
 /// Timing of one scenario run.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +97,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let info = stack::up(1)?;
     let mut proxy = match &args.target {
         Some(url) => ProxyUnderTest::external(url)?,
-        None => ProxyUnderTest::start(&info.bootstrap, &info.registry_url)?,
+        None => ProxyUnderTest::start(&info.bootstrap, &info.registry_url, &args.set)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -125,6 +131,8 @@ async fn run_all(
     proxy: &mut ProxyUnderTest,
 ) -> Result<Vec<Row>> {
     let admin = admin(bootstrap)?;
+    let overrides = native_overrides(&args.set);
+    let overrides = &overrides;
     let mut rows = Vec::new();
 
     if wanted(args, "M1") {
@@ -204,7 +212,7 @@ async fn run_all(
             let work = work.clone();
             async move {
                 println!("[bench] {id}: native run {}/{} ...", run + 1, timing.runs);
-                native_produce(bootstrap, &work, timing, None).await
+                native_produce(bootstrap, &work, timing, None, overrides).await
             }
         })
         .await?;
@@ -275,7 +283,7 @@ async fn run_all(
             let work = work.clone();
             async move {
                 println!("[bench] L1: native run {}/{} ...", run + 1, timing.runs);
-                native_produce(bootstrap, &work, timing, Some(rate)).await
+                native_produce(bootstrap, &work, timing, Some(rate), overrides).await
             }
         })
         .await?;
@@ -475,14 +483,20 @@ async fn native_produce(
     work: &ProduceWork,
     timing: Timing,
     rate: Option<f64>,
+    overrides: &[(String, String)],
 ) -> Result<Measured> {
-    let producer: FutureProducer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random")
-        .set("linger.ms", "5")
-        .set_log_level(RDKafkaLogLevel::Emerg)
+        .set("linger.ms", NATIVE_LINGER_MS)
+        .set_log_level(RDKafkaLogLevel::Emerg);
+    for (k, v) in overrides {
+        config.set(k, v);
+    }
+    let producer: FutureProducer = config
         .create()
         .context("cannot create the native producer")?;
     let values: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -691,7 +705,7 @@ impl ProxyUnderTest {
     }
 
     /// Builds the release binary and starts it on a free port in front of the stack.
-    fn start(bootstrap: &str, registry_url: &str) -> Result<ProxyUnderTest> {
+    fn start(bootstrap: &str, registry_url: &str, set: &[String]) -> Result<ProxyUnderTest> {
         println!("[bench] building the release proxy (cargo build --release) ...");
         crate::ci::cargo(&["build", "--release", "--bin", "kafka-rest"], &[])?;
         let binary = target_dir().join("release").join("kafka-rest");
@@ -702,7 +716,14 @@ impl ProxyUnderTest {
         let log = std::env::temp_dir().join(format!("kafka-rest-bench-{port}.log"));
         let log_file = std::fs::File::create(&log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        for item in set {
+            let (key, value) = item
+                .split_once('=')
+                .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+            command.env(proxy_env_name(key), value);
+        }
+        let child = command
             .env("KAFKA_REST_LISTENERS", format!("http://127.0.0.1:{port}"))
             .env("KAFKA_REST_BOOTSTRAP_SERVERS", bootstrap)
             .env("KAFKA_REST_SCHEMA_REGISTRY_URL", registry_url)
@@ -760,6 +781,33 @@ impl ProxyUnderTest {
             let _ = child.wait();
         }
     }
+}
+
+/// The `KAFKA_REST_*` variable of a config key (Confluent image rules: `.` -> `_`,
+/// `-` -> `__`, `_` -> `___`).
+fn proxy_env_name(key: &str) -> String {
+    let mut out = String::from("KAFKA_REST_");
+    for c in key.chars() {
+        match c {
+            '.' => out.push('_'),
+            '-' => out.push_str("__"),
+            '_' => out.push_str("___"),
+            c => out.push(c.to_ascii_uppercase()),
+        }
+    }
+    out
+}
+
+/// librdkafka settings of `--set producer.*` / `client.*`, for the native producer.
+fn native_overrides(set: &[String]) -> Vec<(String, String)> {
+    set.iter()
+        .filter_map(|item| item.split_once('='))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("producer.")
+                .or_else(|| k.strip_prefix("client."))
+                .map(|k| (k.to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 fn target_dir() -> PathBuf {

@@ -57,6 +57,10 @@ enum Cmd {
         /// Only scenarios whose id starts with one of these (repeatable), e.g. `--only P1`.
         #[arg(long)]
         only: Vec<String>,
+        /// A proxy setting for this run, `KEY=VALUE` (repeatable); `producer.*`/`client.*`
+        /// settings apply to the native producer too.
+        #[arg(long)]
+        set: Vec<String>,
     },
 }
 
@@ -90,11 +94,13 @@ fn main() -> std::process::ExitCode {
             target,
             json,
             only,
+            set,
         } => bench::bench(bench::BenchArgs {
             quick,
             target,
             json,
             only,
+            set,
         }),
     };
     match result {
