@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::stack;
+use crate::{codegen, stack};
 
 /// Debian packages the Rust build needs (rdkafka's bundled librdkafka with SSL and zlib).
 const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev"];
@@ -16,7 +16,7 @@ const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev"];
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(8);
+    let mut steps = Steps::new(10);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -37,6 +37,11 @@ pub fn ci() -> Result<()> {
     steps.run("unit tests", || {
         cargo(&["test", "--workspace", "--lib", "--bins"], &[])
     })?;
+    steps.run("lint the OpenAPI contract", codegen::lint_spec)?;
+    steps.run(
+        "generated SDKs match the contract (codegen --check)",
+        || codegen::codegen(true),
+    )?;
     steps.run("build integration tests", || {
         cargo(&["test", "--test", "it", "--no-run"], &[])
     })?;

@@ -1,12 +1,14 @@
 //! `cargo xtask`: every developer task of this repository, one subcommand each.
 //!
 //! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
-//! `ci.rs` (the CI sequence), `tidy.rs` (house rules as tests).
+//! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
+//! sequence), `tidy.rs` (house rules as tests).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
 
 mod ci;
+mod codegen;
 mod stack;
 mod tidy;
 
@@ -36,7 +38,16 @@ enum Cmd {
         /// Arguments passed to the test binary (a name filter, --nocapture, ...).
         args: Vec<String>,
     },
-    /// Everything CI runs: fmt, clippy, unit tests, the stack, integration tests, teardown.
+    /// Validate the OpenAPI contract (openapi/kafka-rest-v2.yaml) with openapi-spec-validator.
+    LintSpec,
+    /// Regenerate the SDKs under generated/sdk from the OpenAPI contract.
+    Codegen {
+        /// Change nothing; fail, naming the files, if generated/sdk is not what codegen writes.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Everything CI runs: fmt, clippy, unit tests, spec lint, codegen check, the stack,
+    /// integration tests, teardown.
     Ci,
 }
 
@@ -64,6 +75,8 @@ fn main() -> std::process::ExitCode {
         },
         Cmd::Up => up(),
         Cmd::Test { args } => ci::test(&args),
+        Cmd::LintSpec => codegen::lint_spec(),
+        Cmd::Codegen { check } => codegen::codegen(check),
         Cmd::Ci => ci::ci(),
     };
     match result {
