@@ -16,7 +16,7 @@ const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev"];
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(10);
+    let mut steps = Steps::new(11);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])

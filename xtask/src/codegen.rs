@@ -1,5 +1,5 @@
-//! `cargo xtask codegen [--check]` and `cargo xtask lint-spec`: everything derived from the
-//! contract `openapi/kafka-rest-v2.yaml`.
+//! `cargo xtask codegen [--check]`, `cargo xtask lint-spec` and `cargo xtask sdk-test`:
+//! everything derived from the contract `openapi/kafka-rest-v2.yaml`.
 //!
 //! Owns the tools that read the contract and where they live (under the cache root's `tools/`,
 //! resolved once), the write/check modes and the tree comparison behind `--check`. What each
@@ -122,6 +122,11 @@ pub fn codegen(check: bool) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `cargo xtask sdk-test`: offline smoke checks of the committed SDKs (see `sdk::smoke`).
+pub fn sdk_test() -> Result<()> {
+    sdk::smoke(&crate::workspace_root(), &tools_dir())
 }
 
 /// `cargo xtask lint-spec`: validate the contract with openapi-spec-validator; any finding fails.

@@ -46,8 +46,10 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Everything CI runs: fmt, clippy, unit tests, spec lint, codegen check, the stack,
-    /// integration tests, teardown.
+    /// Smoke-check the generated SDKs offline (python compileall, go vet).
+    SdkTest,
+    /// Everything CI runs: fmt, clippy, unit tests, spec lint, codegen check, SDK smoke checks,
+    /// the stack, integration tests, teardown.
     Ci,
 }
 
@@ -77,6 +79,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Test { args } => ci::test(&args),
         Cmd::LintSpec => codegen::lint_spec(),
         Cmd::Codegen { check } => codegen::codegen(check),
+        Cmd::SdkTest => codegen::sdk_test(),
         Cmd::Ci => ci::ci(),
     };
     match result {

@@ -1261,8 +1261,8 @@ within each partition. The call answers as soon as records are available, and
 otherwise after the timeout with `[]`.
 
 The `Accept` type must match the instance's `format`: binary instances read with
-`application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`,
-`*/*` or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and
+`application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a
+wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and
 avro, jsonschema and protobuf instances with any of the three schema types. When
 `Accept` lists several types, the one that matches the instance's `format` is used.
 

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// One generated SDK.
 #[derive(Debug)]
@@ -142,6 +142,58 @@ pub fn generate(
         .args(sdk.args);
     super::run_logged(command, log, "Java 11+ (`java`) to run openapi-generator")
         .with_context(|| format!("generating the {} SDK failed", sdk.dir))
+}
+
+/// `cargo xtask sdk-test`: the offline smoke checks of the committed SDKs. Python must
+/// byte-compile (`python3 -m compileall`) and Go must pass `go vet`; both only need the
+/// toolchain. A missing toolchain is reported and skipped, a failing check fails.
+/// TypeScript (`tsc`) and Java (`mvn compile`) need downloads and are left to their users.
+pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
+    let sdk_dir = root.join(super::SDK_DIR);
+    let mut failed = Vec::new();
+
+    let mut python = Command::new("python3");
+    python
+        .args(["-m", "compileall", "-q"])
+        .arg(sdk_dir.join("python").join("kafka_rest_client"))
+        // Byte code goes to the cache, not into the committed tree.
+        .env("PYTHONPYCACHEPREFIX", cache.join("pycache"));
+    check(&mut failed, "python: compileall", python)?;
+
+    let mut go = Command::new("go");
+    go.args(["vet", "./..."])
+        .current_dir(sdk_dir.join("go"))
+        // Never download a Go toolchain for the go.mod's `go` line; the local one is newer.
+        .env("GOTOOLCHAIN", "local");
+    check(&mut failed, "go: go vet", go)?;
+
+    if !failed.is_empty() {
+        bail!("SDK smoke checks failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Runs one smoke check with inherited output; records a failure, skips a missing program.
+fn check(failed: &mut Vec<String>, name: &str, mut command: Command) -> Result<()> {
+    let started = std::time::Instant::now();
+    match command.status() {
+        Ok(status) if status.success() => eprintln!(
+            "[sdk-test] {name}: ok ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(status) => {
+            eprintln!("[sdk-test] {name}: FAILED ({status})");
+            failed.push(name.to_string());
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => eprintln!(
+            "[sdk-test] {name}: skipped, {:?} is not installed",
+            command.get_program()
+        ),
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot run {:?}", command.get_program()))
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2243,7 +2243,7 @@ class ConsumersApi:
     ) -> List[ConsumerRecord]:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, `*/*` or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
@@ -2327,7 +2327,7 @@ class ConsumersApi:
     ) -> ApiResponse[List[ConsumerRecord]]:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, `*/*` or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
@@ -2411,7 +2411,7 @@ class ConsumersApi:
     ) -> RESTResponseType:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, `*/*` or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
