@@ -28,7 +28,7 @@ class ProduceRecordHeader(BaseModel):
     A Kafka record header to write.
     """ # noqa: E501
     name: StrictStr = Field(json_schema_extra={"examples": ["trace-id"]})
-    value: Optional[Union[StrictBytes, StrictStr]] = Field(default=None, description="Header value as a base64 string; missing or `null` for a header without value.", json_schema_extra={"examples": ["WVdKak1USXo="]})
+    value: Optional[Union[StrictBytes, StrictStr]] = Field(default=None, description="Header value as a base64 string; missing or `null` for a header without value.")
     __properties: ClassVar[List[str]] = ["name", "value"]
 
     model_config = ConfigDict(
