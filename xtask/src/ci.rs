@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::stack;
+use crate::{codegen, stack};
 
 /// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
 /// nginx, the real load balancer in front of several proxy instances in the tests.
@@ -21,7 +21,7 @@ const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(11);
+    let mut steps = Steps::new(14);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -42,6 +42,12 @@ pub fn ci() -> Result<()> {
     steps.run("unit tests", || {
         cargo(&["test", "--workspace", "--lib", "--bins"], &[])
     })?;
+    steps.run("lint the OpenAPI contract", codegen::lint_spec)?;
+    steps.run(
+        "generated SDKs match the contract (codegen --check)",
+        || codegen::codegen(true),
+    )?;
+    steps.run("generated SDKs compile (sdk-test)", codegen::sdk_test)?;
     steps.run("build integration tests", || {
         cargo(&["test", "--test", "it", "--no-run"], &[])
     })?;

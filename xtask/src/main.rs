@@ -1,13 +1,15 @@
 //! `cargo xtask`: every developer task of this repository, one subcommand each.
 //!
 //! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
-//! `ci.rs` (the CI sequence), `tidy.rs` (house rules as tests).
+//! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
+//! sequence), `tidy.rs` (house rules as tests).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
 
 mod bench;
 mod ci;
+mod codegen;
 mod stack;
 mod tidy;
 
@@ -41,7 +43,18 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Everything CI runs: fmt, clippy, unit tests, the stack, integration tests, teardown.
+    /// Validate the OpenAPI contract (openapi/kafka-rest-v2.yaml) with openapi-spec-validator.
+    LintSpec,
+    /// Regenerate the SDKs under generated/sdk from the OpenAPI contract.
+    Codegen {
+        /// Change nothing; fail, naming the files, if generated/sdk is not what codegen writes.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Smoke-check the generated SDKs offline (python compileall, go vet).
+    SdkTest,
+    /// Everything CI runs: fmt, clippy, unit tests, spec lint, codegen check, SDK smoke checks,
+    /// the stack, integration tests, teardown.
     Ci,
     /// Benchmarks: the proxy against a native Kafka client on the same broker, same run.
     Bench {
@@ -88,6 +101,9 @@ fn main() -> std::process::ExitCode {
         },
         Cmd::Up => up(),
         Cmd::Test { brokers, args } => ci::test(brokers, &args),
+        Cmd::LintSpec => codegen::lint_spec(),
+        Cmd::Codegen { check } => codegen::codegen(check),
+        Cmd::SdkTest => codegen::sdk_test(),
         Cmd::Ci => ci::ci(),
         Cmd::Bench {
             quick,

@@ -339,7 +339,9 @@ impl Paths {
     }
 }
 
-fn cache_root() -> PathBuf {
+/// The root of every download and all local state: `$KAFKA_REST_CACHE`, else
+/// `$XDG_CACHE_HOME/kafka-rest`, else `$HOME/.cache/kafka-rest`.
+pub(crate) fn cache_root() -> PathBuf {
     let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
     if let Some(dir) = non_empty("KAFKA_REST_CACHE") {
         return PathBuf::from(dir);

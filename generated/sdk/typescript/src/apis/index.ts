@@ -1,0 +1,8 @@
+/* tslint:disable */
+/* eslint-disable */
+export * from './BrokersApi';
+export * from './ConsumersApi';
+export * from './PartitionsApi';
+export * from './ProduceApi';
+export * from './RootApi';
+export * from './TopicsApi';

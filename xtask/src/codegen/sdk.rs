@@ -1,0 +1,219 @@
+//! The client SDKs generated from the contract: which openapi-generator generator and options
+//! each language uses, which generator files are left out, and one generator run.
+//!
+//! Owns the per-language settings only; where the jar comes from and how the output reaches
+//! `generated/sdk/` (or is compared with it) is `codegen.rs`.
+//!
+//! Output is byte-for-byte reproducible: the generator version is pinned, Java's generation
+//! timestamp is hidden, and nothing machine-specific (paths, dates, user names) reaches the
+//! files. CI scaffolding, git helpers, test stubs and build wrappers the generator would add
+//! are listed in each `.openapi-generator-ignore`, which this module writes before the run
+//! (openapi-generator never overwrites an existing one).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// One generated SDK.
+#[derive(Debug)]
+pub struct Sdk {
+    /// Folder under `generated/sdk/`.
+    pub dir: &'static str,
+    /// openapi-generator generator name (`-g`).
+    pub generator: &'static str,
+    /// Further command line arguments (library, additional properties, git ids).
+    pub args: &'static [&'static str],
+    /// Lines of `.openapi-generator-ignore` after the header (gitignore syntax).
+    pub ignore: &'static [&'static str],
+}
+
+/// First line of every `.openapi-generator-ignore`.
+const IGNORE_HEADER: &str =
+    "# Written by `cargo xtask codegen` (xtask/src/codegen/sdk.rs); do not edit.\n\
+     # Files openapi-generator would write that this repository does not want.\n";
+
+/// The SDKs, in generation order.
+pub const SDKS: &[Sdk] = &[
+    Sdk {
+        dir: "python",
+        generator: "python",
+        args: &[
+            "--additional-properties=packageName=kafka_rest_client,projectName=kafka-rest-client,\
+             packageVersion=0.1.0",
+        ],
+        ignore: &[
+            ".github/**",
+            ".gitlab-ci.yml",
+            ".travis.yml",
+            "git_push.sh",
+            "test/**",
+            "test-requirements.txt",
+            "tox.ini",
+        ],
+    },
+    Sdk {
+        dir: "typescript",
+        generator: "typescript-fetch",
+        args: &[
+            "--additional-properties=npmName=kafka-rest-client,npmVersion=0.1.0,supportsES6=true",
+        ],
+        ignore: &[".github/**", ".travis.yml", "git_push.sh"],
+    },
+    Sdk {
+        dir: "go",
+        generator: "go",
+        args: &[
+            "--additional-properties=packageName=kafkarest,packageVersion=0.1.0,withGoMod=true",
+            // The module path becomes github.com/kafka-rest/kafka-rest-go; a placeholder
+            // until the SDK is published.
+            "--git-user-id=kafka-rest",
+            "--git-repo-id=kafka-rest-go",
+        ],
+        ignore: &[
+            ".github/**",
+            ".travis.yml",
+            "git_push.sh",
+            "api/**",
+            "test/**",
+        ],
+    },
+    Sdk {
+        dir: "java",
+        generator: "java",
+        args: &[
+            "--library=native",
+            "--additional-properties=groupId=io.kafkarest,artifactId=kafka-rest-client,\
+             artifactVersion=0.1.0,invokerPackage=io.kafkarest.client,\
+             apiPackage=io.kafkarest.client.api,modelPackage=io.kafkarest.client.model,\
+             hideGenerationTimestamp=true",
+        ],
+        ignore: &[
+            ".github/**",
+            ".travis.yml",
+            "git_push.sh",
+            "api/**",
+            "src/test/**",
+            // Maven only: no Gradle or sbt build, and no wrapper jar in the repository.
+            "build.gradle",
+            "build.sbt",
+            "settings.gradle",
+            "gradle.properties",
+            "gradle/**",
+            "gradlew",
+            "gradlew.bat",
+            "src/main/AndroidManifest.xml",
+        ],
+    },
+];
+
+/// Generates `sdk` from `spec` into the empty or missing folder `out`; the generator's output
+/// goes to `log`.
+pub fn generate(
+    java: &Path,
+    jar: &Path,
+    spec: &Path,
+    sdk: &Sdk,
+    out: &Path,
+    log: &Path,
+) -> Result<()> {
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let ignore_file = out.join(".openapi-generator-ignore");
+    let mut ignore = IGNORE_HEADER.to_string();
+    for line in sdk.ignore {
+        ignore.push_str(line);
+        ignore.push('\n');
+    }
+    fs::write(&ignore_file, ignore)
+        .with_context(|| format!("cannot write {}", ignore_file.display()))?;
+
+    let mut command = Command::new(java);
+    command
+        .arg("-jar")
+        .arg(jar)
+        .arg("generate")
+        .arg("--input-spec")
+        .arg(spec)
+        .arg("--generator-name")
+        .arg(sdk.generator)
+        .arg("--output")
+        .arg(out)
+        .args(sdk.args);
+    super::run_logged(command, log, "Java 11+ (`java`) to run openapi-generator")
+        .with_context(|| format!("generating the {} SDK failed", sdk.dir))
+}
+
+/// `cargo xtask sdk-test`: the offline smoke checks of the committed SDKs. Python must
+/// byte-compile (`python3 -m compileall`) and Go must pass `go vet`; both only need the
+/// toolchain. A missing toolchain is reported and skipped, a failing check fails.
+/// TypeScript (`tsc`) and Java (`mvn compile`) need downloads and are left to their users.
+pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
+    let sdk_dir = root.join(super::SDK_DIR);
+    let mut failed = Vec::new();
+
+    let mut python = Command::new("python3");
+    python
+        .args(["-m", "compileall", "-q"])
+        .arg(sdk_dir.join("python").join("kafka_rest_client"))
+        // Byte code goes to the cache, not into the committed tree.
+        .env("PYTHONPYCACHEPREFIX", cache.join("pycache"));
+    check(&mut failed, "python: compileall", python)?;
+
+    let mut go = Command::new("go");
+    go.args(["vet", "./..."])
+        .current_dir(sdk_dir.join("go"))
+        // Never download a Go toolchain for the go.mod's `go` line; the local one is newer.
+        .env("GOTOOLCHAIN", "local");
+    check(&mut failed, "go: go vet", go)?;
+
+    if !failed.is_empty() {
+        bail!("SDK smoke checks failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Runs one smoke check with inherited output; records a failure, skips a missing program.
+fn check(failed: &mut Vec<String>, name: &str, mut command: Command) -> Result<()> {
+    let started = std::time::Instant::now();
+    match command.status() {
+        Ok(status) if status.success() => eprintln!(
+            "[sdk-test] {name}: ok ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(status) => {
+            eprintln!("[sdk-test] {name}: FAILED ({status})");
+            failed.push(name.to_string());
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => eprintln!(
+            "[sdk-test] {name}: skipped, {:?} is not installed",
+            command.get_program()
+        ),
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot run {:?}", command.get_program()))
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_folders_are_unique_and_ignore_ci_scaffolding() {
+        let mut dirs: Vec<&str> = SDKS.iter().map(|s| s.dir).collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        assert_eq!(dirs.len(), SDKS.len());
+        for sdk in SDKS {
+            for unwanted in [".github/**", ".travis.yml", "git_push.sh"] {
+                assert!(
+                    sdk.ignore.contains(&unwanted),
+                    "{} must ignore {unwanted}",
+                    sdk.dir
+                );
+            }
+        }
+    }
+}
