@@ -47,7 +47,7 @@ impl AppState {
 /// The whole HTTP application.
 pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
     Route::new()
-        .at("/", get(api::topics::root))
+        .at("/", get(api::topics::root).post(api::topics::post_root))
         .at("/topics", get(api::topics::list_topics))
         .at(
             "/topics/:topic",

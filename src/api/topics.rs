@@ -97,6 +97,47 @@ pub async fn root() -> V2Json<serde_json::Map<String, serde_json::Value>> {
     V2Json(serde_json::Map::new())
 }
 
+/// `POST /`: accepts any JSON object of string values (or no body) and answers `{}`, as
+/// Confluent does.
+#[handler]
+pub async fn post_root(
+    req: &poem::Request,
+    body: poem::Body,
+    state: Data<&AppState>,
+) -> Result<V2Json<serde_json::Map<String, serde_json::Value>>, ProxyError> {
+    let bytes = super::read_body(
+        body,
+        state.request_body_max_bytes,
+        state.request_body_timeout,
+    )
+    .await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(V2Json(serde_json::Map::new()));
+    }
+    let content_type = req
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(crate::error::V2_JSON) {
+        return Err(ProxyError::UnsupportedMediaType);
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ProxyError::MalformedJson {
+            message: format!("Malformed JSON: {e}"),
+        })?;
+    let all_strings = value
+        .as_object()
+        .is_some_and(|o| o.values().all(serde_json::Value::is_string));
+    if !all_strings {
+        return Err(ProxyError::Unprocessable {
+            message: "The body must be a JSON object of string values.".into(),
+        });
+    }
+    Ok(V2Json(serde_json::Map::new()))
+}
+
 /// `GET /topics`: the names of all topics except Kafka's internal ones.
 #[handler]
 pub async fn list_topics(state: Data<&AppState>) -> Result<V2Json<Vec<String>>, ProxyError> {

@@ -173,3 +173,26 @@ async fn unknown_topics_and_partitions_are_40401_and_40402() {
     assert!(!common::cluster_topics(&stack).contains(&missing));
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn post_root_accepts_an_object_of_strings() {
+    let stack = require_stack!();
+    let proxy = TestProxy::start(&stack).await;
+    let v2 = "application/vnd.kafka.v2+json";
+    let cases = [
+        (v2, r#"{"a":"b"}"#, 200, None),
+        (v2, "", 200, None),
+        (v2, r#"{"a":1}"#, 422, Some(422)),
+        (v2, "[1", 400, Some(400)),
+        ("text/plain", r#"{"a":"b"}"#, 415, Some(415)),
+    ];
+    for (ct, body, status, code) in cases {
+        let (got, _, json) = common::post_json(&proxy.url("/"), ct, body).await;
+        assert_eq!(got, status, "{ct} {body}: {json}");
+        match code {
+            None => assert_eq!(json, serde_json::json!({})),
+            Some(code) => assert_eq!(json["error_code"], code, "{json}"),
+        }
+    }
+    proxy.stop().await;
+}

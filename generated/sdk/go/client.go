@@ -53,6 +53,8 @@ type APIClient struct {
 
 	ConsumersAPI *ConsumersAPIService
 
+	HealthAPI *HealthAPIService
+
 	PartitionsAPI *PartitionsAPIService
 
 	ProduceAPI *ProduceAPIService
@@ -80,6 +82,7 @@ func NewAPIClient(cfg *Configuration) *APIClient {
 	// API Services
 	c.BrokersAPI = (*BrokersAPIService)(&c.common)
 	c.ConsumersAPI = (*ConsumersAPIService)(&c.common)
+	c.HealthAPI = (*HealthAPIService)(&c.common)
 	c.PartitionsAPI = (*PartitionsAPIService)(&c.common)
 	c.ProduceAPI = (*ProduceAPIService)(&c.common)
 	c.RootAPI = (*RootAPIService)(&c.common)

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BrokersApi",
     "ConsumersApi",
+    "HealthApi",
     "PartitionsApi",
     "ProduceApi",
     "RootApi",
@@ -45,6 +46,7 @@ __all__ = [
     "CreateConsumerRequest",
     "CreateConsumerResponse",
     "ErrorResponse",
+    "HealthStatus",
     "Partition",
     "PartitionOffsets",
     "PartitionReplica",
@@ -66,6 +68,7 @@ __all__ = [
 # import apis into sdk package
 from kafka_rest_client.api.brokers_api import BrokersApi as BrokersApi
 from kafka_rest_client.api.consumers_api import ConsumersApi as ConsumersApi
+from kafka_rest_client.api.health_api import HealthApi as HealthApi
 from kafka_rest_client.api.partitions_api import PartitionsApi as PartitionsApi
 from kafka_rest_client.api.produce_api import ProduceApi as ProduceApi
 from kafka_rest_client.api.root_api import RootApi as RootApi
@@ -95,6 +98,7 @@ from kafka_rest_client.models.consumer_record_header import ConsumerRecordHeader
 from kafka_rest_client.models.create_consumer_request import CreateConsumerRequest as CreateConsumerRequest
 from kafka_rest_client.models.create_consumer_response import CreateConsumerResponse as CreateConsumerResponse
 from kafka_rest_client.models.error_response import ErrorResponse as ErrorResponse
+from kafka_rest_client.models.health_status import HealthStatus as HealthStatus
 from kafka_rest_client.models.partition import Partition as Partition
 from kafka_rest_client.models.partition_offsets import PartitionOffsets as PartitionOffsets
 from kafka_rest_client.models.partition_replica import PartitionReplica as PartitionReplica

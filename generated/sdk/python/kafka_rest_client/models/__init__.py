@@ -25,6 +25,7 @@ from kafka_rest_client.models.consumer_record_header import ConsumerRecordHeader
 from kafka_rest_client.models.create_consumer_request import CreateConsumerRequest
 from kafka_rest_client.models.create_consumer_response import CreateConsumerResponse
 from kafka_rest_client.models.error_response import ErrorResponse
+from kafka_rest_client.models.health_status import HealthStatus
 from kafka_rest_client.models.partition import Partition
 from kafka_rest_client.models.partition_offsets import PartitionOffsets
 from kafka_rest_client.models.partition_replica import PartitionReplica

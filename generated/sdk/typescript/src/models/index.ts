@@ -12,6 +12,7 @@ export * from './ConsumerRecordHeader';
 export * from './CreateConsumerRequest';
 export * from './CreateConsumerResponse';
 export * from './ErrorResponse';
+export * from './HealthStatus';
 export * from './Partition';
 export * from './PartitionOffsets';
 export * from './PartitionReplica';
