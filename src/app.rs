@@ -3,18 +3,26 @@
 //! This module owns which path goes to which handler and the error-catching layer that gives
 //! every failure the Confluent JSON error body. Handlers live in `api/`, services elsewhere.
 
+use std::sync::Arc;
+
 use poem::endpoint::BoxEndpoint;
-use poem::{get, EndpointExt, IntoEndpoint, Response, Route};
+use poem::{delete, get, post, EndpointExt, IntoEndpoint, Response, Route};
 
 use crate::api;
+use crate::api::consumers::BaseUriRules;
 use crate::config::Config;
+use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::catch_all;
 use crate::metadata::{Metadata, MetadataError};
 
-/// Services shared by all requests. Cheap to clone.
+/// Services shared by all requests. Cheap to clone (poem clones it into every request).
 #[derive(Clone)]
 pub struct AppState {
     pub metadata: Metadata,
+    /// The consumer instances of this process.
+    pub consumers: ConsumerManager,
+    /// How consumer `base_uri`s are built.
+    pub base_uri: Arc<BaseUriRules>,
 }
 
 /// Why the application could not be assembled.
@@ -25,9 +33,14 @@ pub enum AppError {
 }
 
 impl AppState {
+    /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
+    /// expiry task).
     pub fn new(config: &Config) -> Result<AppState, AppError> {
+        let metadata = Metadata::new(config)?;
         Ok(AppState {
-            metadata: Metadata::new(config)?,
+            consumers: ConsumerManager::new(ManagerSettings::from_config(config), metadata.clone()),
+            metadata,
+            base_uri: Arc::new(BaseUriRules::from_config(config)),
         })
     }
 }
@@ -51,6 +64,41 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
             get(api::topics::get_offsets),
         )
         .at("/brokers", get(api::topics::list_brokers))
+        .at("/consumers/:group", post(api::consumers::create))
+        .at(
+            "/consumers/:group/instances/:instance",
+            delete(api::consumers::delete),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/subscription",
+            post(api::consumers::subscribe)
+                .get(api::consumers::get_subscription)
+                .delete(api::consumers::unsubscribe),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/assignments",
+            post(api::consumers::assign).get(api::consumers::get_assignments),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/offsets",
+            post(api::consumers::commit_offsets).get(api::consumers::committed_offsets),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions",
+            post(api::consumers::seek),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions/beginning",
+            post(api::consumers::seek_to_beginning),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions/end",
+            post(api::consumers::seek_to_end),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/records",
+            get(api::consumers::records),
+        )
         .data(state)
         .catch_all_error(catch_all)
         .into_endpoint()

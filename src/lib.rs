@@ -6,8 +6,10 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod consume;
 pub mod error;
 pub mod metadata;
+pub mod records;
 
 use std::future::Future;
 
@@ -26,16 +28,20 @@ pub enum RunError {
 }
 
 /// Serves the proxy on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish for up to `shutdown.graceful.ms`.
+/// finish for up to `shutdown.graceful.ms`, then closes every consumer instance (committing
+/// what auto-commit owes and leaving their groups).
 pub async fn run(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let state = app::AppState::new(&config)?;
+    let consumers = state.consumers.clone();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    Server::new_with_acceptor(acceptor)
+    let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app::routes(state), shutdown, Some(config.shutdown_graceful))
-        .await?;
+        .await;
+    consumers.shutdown().await;
+    served?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //!
 //! Endpoint shapes live here by hand until the OpenAPI-generated interface replaces them.
 
+pub mod consumers;
+pub mod media;
 pub mod topics;
 
 use poem::http::header;
