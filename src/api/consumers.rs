@@ -58,6 +58,9 @@ impl From<ConsumeError> for ProxyError {
                     message: format!("Invalid topic_pattern: {pattern}"),
                 }
             }
+            ConsumeError::PatternRejected { pattern } => ProxyError::InvalidRequest {
+                message: format!("Invalid topic_pattern: {pattern}"),
+            },
             e @ ConsumeError::InvalidOffset { .. } => ProxyError::InvalidRequest {
                 message: e.to_string(),
             },
@@ -318,7 +321,8 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+    // A JSON `null` body is no body, as Jackson reads it.
+    serde_json::from_slice::<Option<T>>(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => {

@@ -214,6 +214,62 @@ pub(super) async fn close(consumer: Arc<KafkaConsumer>, auto_commit: bool) {
     }
 }
 
+/// Pause between seek attempts on a partition librdkafka is not fetching yet.
+const SEEK_RETRY: Duration = Duration::from_millis(20);
+
+/// Seeks partitions, waiting (up to [`KAFKA_CALL_TIMEOUT`]) for those librdkafka does not fetch
+/// yet: right after an assignment it first looks up the committed offset, and refuses a seek
+/// (`_STATE`) until then. Runs on a blocking thread.
+fn seek_when_fetching(
+    consumer: &KafkaConsumer,
+    mut pending: Vec<(TopicPartition, Offset)>,
+) -> KafkaResult<()> {
+    let deadline = Instant::now() + KAFKA_CALL_TIMEOUT;
+    loop {
+        let mut tpl = TopicPartitionList::new();
+        for (tp, offset) in &pending {
+            tpl.add_partition_offset(&tp.topic, tp.partition, *offset)?;
+        }
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let result = consumer.seek_partitions(tpl, remaining)?;
+        let mut retry = Vec::new();
+        for elem in result.elements() {
+            match elem.error() {
+                Ok(()) => {}
+                Err(KafkaError::OffsetFetch(RDKafkaErrorCode::State))
+                    if Instant::now() < deadline =>
+                {
+                    let tp = TopicPartition {
+                        topic: elem.topic().to_string(),
+                        partition: elem.partition(),
+                    };
+                    if let Some(p) = pending.iter().find(|(p, _)| *p == tp) {
+                        retry.push(p.clone());
+                    }
+                }
+                Err(e) => {
+                    return Err(KafkaError::Seek(format!(
+                        "{}-{}: {}",
+                        elem.topic(),
+                        elem.partition(),
+                        e.rdkafka_error_code()
+                            .map_or_else(|| e.to_string(), |c| c.to_string())
+                    )))
+                }
+            }
+        }
+        if retry.is_empty() {
+            return Ok(());
+        }
+        pending = retry;
+        // A blocking thread (see `blocking`), not a runtime worker.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(SEEK_RETRY);
+    }
+}
+
 /// librdkafka's "nothing to commit", which is not a failure for us.
 pub(super) fn is_no_offset(e: &KafkaError) -> bool {
     e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset)
@@ -290,12 +346,23 @@ impl State {
         // Validate here, so a bad pattern is the client's error and not a silent nothing.
         anchored_pattern(&pattern)?;
         let consumer = self.consumer(instance)?;
-        // librdkafka treats a topic starting with `^` as a regular expression.
-        let regex = format!("^(?:{pattern})$");
-        blocking(&consumer, "subscribe", move |c| {
+        // librdkafka treats a topic starting with `^` as a regular expression. Its engine has
+        // no `(?:`, so the anchoring group captures; a pattern it cannot compile is refused.
+        let regex = format!("^({pattern})$");
+        match blocking(&consumer, "subscribe", move |c| {
             c.subscribe(&[regex.as_str()])
         })
-        .await?;
+        .await
+        {
+            // librdkafka refuses a subscription locally only for an invalid argument.
+            Err(ConsumeError::Kafka {
+                source: KafkaError::Subscription(_),
+                ..
+            }) => {
+                return Err(ConsumeError::PatternRejected { pattern });
+            }
+            other => other?,
+        }
         self.buffer.clear();
         self.mode = Mode::Pattern(pattern);
         Ok(())
@@ -428,13 +495,7 @@ impl State {
                 .iter()
                 .any(|(tp, _)| tp.topic == topic && tp.partition == partition)
         });
-        blocking(&consumer, "seek", move |c| {
-            for (tp, offset) in &positions {
-                c.seek(&tp.topic, tp.partition, *offset, KAFKA_CALL_TIMEOUT)?;
-            }
-            Ok(())
-        })
-        .await
+        blocking(&consumer, "seek", move |c| seek_when_fetching(c, positions)).await
     }
 
     /// Commits offsets synchronously. With entries, each commits `offset + 1` (Confluent);

@@ -66,6 +66,8 @@ pub enum ConsumeError {
         #[source]
         source: regex::Error,
     },
+    #[error("librdkafka cannot use topic_pattern {pattern:?}")]
+    PatternRejected { pattern: String },
     #[error("invalid offset {offset} for partition {partition} of topic {topic:?}")]
     InvalidOffset {
         topic: String,

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod consume;
 mod errors;
 mod startup;
 mod topics;
