@@ -571,26 +571,31 @@ async fn commits_cover_only_records_returned_to_the_client() {
     )
     .await;
     let deadline = Instant::now() + PATIENCE;
-    let first = loop {
-        let a = rest.records(&instance, None, "?max_bytes=24").await;
-        assert_eq!(a.status, 200);
-        if !a.body.as_array().expect("array").is_empty() {
-            break a.body;
-        }
+    let mut returned = Vec::new();
+    while returned.len() < 3 {
         assert!(Instant::now() < deadline, "no records");
-    };
+        let a = rest
+            .records(&instance, None, "?max_bytes=24&timeout=500")
+            .await;
+        assert_eq!(a.status, 200);
+        let batch = a.body.as_array().expect("array").clone();
+        assert!(batch.len() <= 3, "24 bytes hold three records: {batch:?}");
+        returned.extend(batch);
+    }
+    let n = returned.len() as i64;
+    assert!(n < 10);
     assert_eq!(
-        offsets_of(first.as_array().expect("array")),
-        vec![(0, 0), (0, 1), (0, 2)]
+        offsets_of(&returned),
+        (0..n).map(|o| (0, o)).collect::<Vec<_>>()
     );
     let commit = rest
         .call("POST", &format!("{instance}/offsets"), None, None, None)
         .await;
     assert_eq!(commit.status, 200, "{commit:?}");
-    assert_eq!(committed(&stack, &manual, &topic, 0), Some(3));
+    assert_eq!(committed(&stack, &manual, &topic, 0), Some(n));
     rest.call("DELETE", &instance, None, None, None).await;
     // Auto-commit off: the delete committed nothing more.
-    assert_eq!(committed(&stack, &manual, &topic, 0), Some(3));
+    assert_eq!(committed(&stack, &manual, &topic, 0), Some(n));
 
     // Auto-commit on: deleting the instance commits what was returned, not what was fetched.
     let auto = common::rand_group("c-returned-auto");
@@ -614,10 +619,15 @@ async fn commits_cover_only_records_returned_to_the_client() {
             .await;
         returned.extend(a.body.as_array().expect("array").iter().cloned());
     }
-    assert_eq!(offsets_of(&returned), vec![(0, 0), (0, 1), (0, 2), (0, 3)]);
+    let n = returned.len() as i64;
+    assert!(n < 10);
+    assert_eq!(
+        offsets_of(&returned),
+        (0..n).map(|o| (0, o)).collect::<Vec<_>>()
+    );
     let deleted = rest.call("DELETE", &instance, None, None, None).await;
     assert_eq!(deleted.status, 204);
-    assert_eq!(committed(&stack, &auto, &topic, 0), Some(4));
+    assert_eq!(committed(&stack, &auto, &topic, 0), Some(n));
     proxy.stop().await;
 }
 
@@ -674,7 +684,8 @@ async fn seek_moves_to_offsets_timestamps_beginning_and_end() {
     assert_eq!(offsets_of(&records), vec![(0, 2), (0, 3), (0, 4)]);
     assert_eq!(records[0]["timestamp"], t0 + 120_000);
 
-    // A seek during buffered reading drops what the proxy held: max_bytes leaves records behind.
+    // A seek drops what the proxy held: with 2-byte records, max_bytes=3 returns one record and
+    // keeps the next in the instance; seeking to the end must not return it.
     rest.expect_204(
         &format!("{instance}/positions/beginning"),
         partitions.clone(),
@@ -682,7 +693,7 @@ async fn seek_moves_to_offsets_timestamps_beginning_and_end() {
     .await;
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let a = rest.records(&instance, None, "?max_bytes=2").await;
+        let a = rest.records(&instance, None, "?max_bytes=3").await;
         if let Some(first) = a.body.as_array().and_then(|r| r.first()) {
             assert_eq!(first["offset"], 0);
             break;
