@@ -4,16 +4,20 @@
 //! error-catching layer that gives every failure the Confluent JSON error body. Handlers live
 //! in `api/`, services elsewhere.
 
+use std::sync::Arc;
+
 use poem::endpoint::BoxEndpoint;
-use poem::{get, EndpointExt, IntoEndpoint, Response, Route};
+use poem::{delete, get, post, EndpointExt, IntoEndpoint, Response, Route};
 
 use crate::api;
+use crate::api::consumers::BaseUriRules;
 use crate::config::Config;
+use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::catch_all;
 use crate::metadata::{Metadata, MetadataError};
 use crate::produce::{ProducePoolError, ProducerPool};
 
-/// Services shared by all requests. Cheap to clone.
+/// Services shared by all requests. Cheap to clone (poem clones it into every request).
 #[derive(Clone)]
 pub struct AppState {
     pub metadata: Metadata,
@@ -22,6 +26,10 @@ pub struct AppState {
     pub request_body_max_bytes: usize,
     /// Longest wait for a whole request body (`request.body.timeout.ms`).
     pub request_body_timeout: std::time::Duration,
+    /// The consumer instances of this process.
+    pub consumers: ConsumerManager,
+    /// How consumer `base_uri`s are built.
+    pub base_uri: Arc<BaseUriRules>,
 }
 
 /// Why the application could not be assembled.
@@ -34,12 +42,17 @@ pub enum AppError {
 }
 
 impl AppState {
+    /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
+    /// expiry task).
     pub fn new(config: &Config) -> Result<AppState, AppError> {
+        let metadata = Metadata::new(config)?;
         Ok(AppState {
-            metadata: Metadata::new(config)?,
             producers: ProducerPool::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
+            consumers: ConsumerManager::new(ManagerSettings::from_config(config), metadata.clone()),
+            metadata,
+            base_uri: Arc::new(BaseUriRules::from_config(config)),
         })
     }
 }
@@ -68,6 +81,41 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
         .at("/brokers", get(api::topics::list_brokers))
         .at("/health/live", get(api::health::live))
         .at("/health/ready", get(api::health::ready))
+        .at("/consumers/:group", post(api::consumers::create))
+        .at(
+            "/consumers/:group/instances/:instance",
+            delete(api::consumers::delete),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/subscription",
+            post(api::consumers::subscribe)
+                .get(api::consumers::get_subscription)
+                .delete(api::consumers::unsubscribe),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/assignments",
+            post(api::consumers::assign).get(api::consumers::get_assignments),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/offsets",
+            post(api::consumers::commit_offsets).get(api::consumers::committed_offsets),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions",
+            post(api::consumers::seek),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions/beginning",
+            post(api::consumers::seek_to_beginning),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/positions/end",
+            post(api::consumers::seek_to_end),
+        )
+        .at(
+            "/consumers/:group/instances/:instance/records",
+            get(api::consumers::records),
+        )
         .around(api::negotiate)
         .data(state)
         .catch_all_error(catch_all)

@@ -330,6 +330,8 @@ pub struct Config {
     /// `fetch.min.bytes` (proxy side): answer a records call early once this many bytes wait;
     /// -1 disables it.
     pub fetch_min_bytes: i64,
+    /// `consumer.instances.max` (ours): how many consumer instances this process keeps at once.
+    pub consumer_instances_max: usize,
     /// `access.control.allow.origin`; CORS is on when non-empty.
     pub access_control_allow_origin: String,
     /// `access.control.allow.methods`.
@@ -394,6 +396,7 @@ const KNOWN_KEYS: &[&str] = &[
     "consumer.request.timeout.ms",
     "consumer.request.max.bytes",
     "fetch.min.bytes",
+    "consumer.instances.max",
     "access.control.allow.origin",
     "access.control.allow.methods",
     "access.control.allow.headers",
@@ -591,6 +594,7 @@ impl Config {
             consumer_request_timeout,
             consumer_request_max_bytes: reader.u64("consumer.request.max.bytes", 64 << 20)?,
             fetch_min_bytes,
+            consumer_instances_max: reader.usize("consumer.instances.max", 500)?,
             access_control_allow_origin: reader.string("access.control.allow.origin", ""),
             access_control_allow_methods: reader.string("access.control.allow.methods", ""),
             access_control_allow_headers: reader.string("access.control.allow.headers", ""),
@@ -665,6 +669,10 @@ impl Reader<'_> {
     }
 
     fn u64(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        self.parsed(key, default, "a non-negative integer")
+    }
+
+    fn usize(&self, key: &str, default: usize) -> Result<usize, ConfigError> {
         self.parsed(key, default, "a non-negative integer")
     }
 
@@ -805,6 +813,7 @@ mod tests {
         assert_eq!(c.consumer_request_timeout, Duration::from_secs(1));
         assert_eq!(c.consumer_request_max_bytes, 67_108_864);
         assert_eq!(c.fetch_min_bytes, -1);
+        assert_eq!(c.consumer_instances_max, 500);
         assert_eq!(
             c.schema_registry_url.as_deref(),
             Some("http://localhost:8081")
@@ -872,6 +881,7 @@ mod tests {
                 "consumer.instance.timeout.ms",
             ),
             ("debug=yes", "debug"),
+            ("consumer.instances.max=many", "consumer.instances.max"),
             ("fetch.min.bytes=10000001", "fetch.min.bytes"),
             ("schema.registry.url=localhost:8081", "schema.registry.url"),
             ("port=99999", "port"),

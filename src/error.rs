@@ -57,6 +57,33 @@ pub enum ProxyError {
     /// An embedded format this proxy cannot produce or consume yet.
     #[error("The {format} embedded format is not supported by this proxy yet.")]
     FormatNotSupported { format: &'static str },
+    /// A request body that parses but breaks a rule (missing field, wrong type, bad value).
+    #[error("{message}")]
+    InvalidRequest { message: String },
+    #[error("Consumer instance not found.")]
+    ConsumerInstanceNotFound { group: String, instance: String },
+    #[error("Consumer with specified consumer ID already exists in the specified consumer group.")]
+    ConsumerAlreadyExists { group: String, instance: String },
+    /// A consumer call that Kafka's state does not allow (subscribe while assigned, seek of an
+    /// unassigned partition, reading before subscribe or assign).
+    #[error("Illegal state: {message}")]
+    IllegalState { message: String },
+    /// A records call whose `Accept` asks for another reader than the instance's format.
+    #[error("The requested embedded data format does not match the deserializer for this consumer instance")]
+    ConsumerFormatMismatch,
+    /// Consumed bytes that the instance's format cannot read.
+    #[error("{message}")]
+    Deserialization { message: String },
+    #[error("Invalid consumer configuration: {message}")]
+    InvalidConsumerConfig { message: String },
+    /// A create-consumer value outside its allowed range (`fetch.min.bytes`).
+    #[error("Invalid consumer configuration. It does not abide by the constraints: {message}")]
+    InvalidConsumerConfigConstraint { message: String },
+    #[error("Too many consumer instances: the limit of {limit} is reached")]
+    TooManyConsumerInstances { limit: usize },
+    /// A feature this proxy does not serve yet (reading the schema formats).
+    #[error("{message}")]
+    NotImplemented { message: String },
     /// Kafka failed in a way a retry may fix (timeouts, no leader, transport).
     #[error("Kafka error: {message}")]
     KafkaRetriable { message: String },
@@ -98,6 +125,16 @@ impl ProxyError {
             Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             InvalidRecord { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
             FormatNotSupported { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
+            InvalidRequest { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
+            ConsumerInstanceNotFound { .. } => (StatusCode::NOT_FOUND, 40403),
+            ConsumerAlreadyExists { .. } => (StatusCode::CONFLICT, 40902),
+            IllegalState { .. } => (StatusCode::CONFLICT, 40903),
+            ConsumerFormatMismatch => (StatusCode::NOT_ACCEPTABLE, 40601),
+            Deserialization { .. } => (StatusCode::REQUEST_TIMEOUT, 40801),
+            InvalidConsumerConfig { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42204),
+            InvalidConsumerConfigConstraint { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 40001),
+            TooManyConsumerInstances { .. } => (StatusCode::TOO_MANY_REQUESTS, 429),
+            NotImplemented { .. } => (StatusCode::NOT_IMPLEMENTED, 501),
             KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
@@ -280,6 +317,84 @@ mod tests {
                 415,
                 415,
                 "The avro embedded format is not supported by this proxy yet.",
+            ),
+            (
+                ProxyError::InvalidRequest {
+                    message: "Invalid format type.".into(),
+                },
+                422,
+                422,
+                "Invalid format type.",
+            ),
+            (
+                ProxyError::ConsumerInstanceNotFound {
+                    group: "g".into(),
+                    instance: "i".into(),
+                },
+                404,
+                40403,
+                "Consumer instance not found.",
+            ),
+            (
+                ProxyError::ConsumerAlreadyExists {
+                    group: "g".into(),
+                    instance: "i".into(),
+                },
+                409,
+                40902,
+                "Consumer with specified consumer ID already exists in the specified consumer group.",
+            ),
+            (
+                ProxyError::IllegalState {
+                    message: "not subscribed".into(),
+                },
+                409,
+                40903,
+                "Illegal state: not subscribed",
+            ),
+            (
+                ProxyError::ConsumerFormatMismatch,
+                406,
+                40601,
+                "The requested embedded data format does not match the deserializer for this consumer instance",
+            ),
+            (
+                ProxyError::Deserialization {
+                    message: "not JSON".into(),
+                },
+                408,
+                40801,
+                "not JSON",
+            ),
+            (
+                ProxyError::InvalidConsumerConfig {
+                    message: "bad reset".into(),
+                },
+                422,
+                42204,
+                "Invalid consumer configuration: bad reset",
+            ),
+            (
+                ProxyError::InvalidConsumerConfigConstraint {
+                    message: "too big".into(),
+                },
+                422,
+                40001,
+                "Invalid consumer configuration. It does not abide by the constraints: too big",
+            ),
+            (
+                ProxyError::TooManyConsumerInstances { limit: 3 },
+                429,
+                429,
+                "Too many consumer instances: the limit of 3 is reached",
+            ),
+            (
+                ProxyError::NotImplemented {
+                    message: "later".into(),
+                },
+                501,
+                501,
+                "later",
             ),
             (
                 ProxyError::KafkaRetriable {

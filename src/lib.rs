@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod consume;
 pub mod error;
 pub mod metadata;
 pub mod produce;
@@ -28,17 +29,27 @@ pub enum RunError {
 }
 
 /// Serves the proxy on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish for up to `shutdown.graceful.ms`.
+/// finish for up to `shutdown.graceful.ms`, then closes every consumer instance (committing
+/// what auto-commit owes and leaving their groups).
 pub async fn run(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let state = app::AppState::new(&config)?;
+    let consumers = state.consumers.clone();
+    let producers = state.producers.clone();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    Server::new_with_acceptor(acceptor)
+    let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app::routes(state), shutdown, Some(config.shutdown_graceful))
-        .await?;
+        .await;
+    // In-flight requests are done (or cut off): close the consumers (commit what auto-commit
+    // owes, leave the groups) and flush records a request enqueued before its response was cut.
+    consumers.shutdown().await;
+    if let Err(e) = producers.flush(config.shutdown_graceful).await {
+        tracing::warn!(error = %e, "producers not fully flushed at shutdown");
+    }
+    served?;
     Ok(())
 }

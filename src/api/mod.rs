@@ -4,7 +4,9 @@
 //! Endpoint shapes live here by hand until the OpenAPI-generated interface replaces them. This
 //! module also owns content negotiation of the `Accept` header (decisions 15).
 
+pub mod consumers;
 pub mod health;
+pub mod media;
 pub mod produce;
 pub mod topics;
 

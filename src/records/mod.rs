@@ -5,6 +5,11 @@
 //! 5.10: binary writes the base64-decoded bytes, json writes the compact JSON text) and the
 //! validation of every record before anything is sent (decisions 3 and 4). It knows nothing
 //! about Kafka clients, HTTP or status codes: `src/api/` maps [`RecordError`] to the error table.
+//! The rendering of consumed records lives in `consumed.rs`.
+
+mod consumed;
+
+pub use consumed::*;
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer};
@@ -20,6 +25,15 @@ pub enum EmbeddedFormat {
     Avro,
     JsonSchema,
     Protobuf,
+}
+
+/// Which reader a format needs. Confluent checks a records call's `Accept` against the instance
+/// by this class, so avro, jsonschema and protobuf instances accept each other's types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderClass {
+    Binary,
+    Json,
+    Schema,
 }
 
 impl EmbeddedFormat {
@@ -58,6 +72,24 @@ impl EmbeddedFormat {
             EmbeddedFormat::Avro => "avro",
             EmbeddedFormat::JsonSchema => "jsonschema",
             EmbeddedFormat::Protobuf => "protobuf",
+        }
+    }
+
+    /// Parses a `format` field of a create-consumer request, ignoring case.
+    pub fn parse(name: &str) -> Option<EmbeddedFormat> {
+        EmbeddedFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The reader class of this format (see [`ReaderClass`]).
+    pub fn reader_class(self) -> ReaderClass {
+        match self {
+            EmbeddedFormat::Binary => ReaderClass::Binary,
+            EmbeddedFormat::Json => ReaderClass::Json,
+            EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
+                ReaderClass::Schema
+            }
         }
     }
 
@@ -290,11 +322,6 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
         .decode(s)
         .or_else(|_| STANDARD_NO_PAD.decode(s))
         .map_err(|e| format!("is not valid base64 ({e})"))
-}
-
-/// Standard base64 with padding.
-pub fn encode_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The compact form of a JSON text: whitespace outside strings removed, everything else (key

@@ -5,6 +5,7 @@
 mod common;
 
 mod balancer;
+mod consume;
 mod errors;
 mod faults;
 mod produce;

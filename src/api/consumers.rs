@@ -1,0 +1,976 @@
+//! Handlers of the v2 consumer API: instances, subscriptions, assignments, offsets, positions
+//! and records.
+//!
+//! Each handler checks the media types, decodes the body into domain values, makes one call on
+//! the consumer manager (`consume/`) and encodes the answer. This module also owns the
+//! `base_uri` rules of a new instance (confluent-v2-api 5.1), which depend on the request.
+
+use poem::http::{header, StatusCode};
+use poem::web::{Data, Path, Query};
+use poem::{handler, Body, Request, Response};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{media, V2Json};
+use crate::app::AppState;
+use crate::config::{Config, Listener};
+use crate::consume::{
+    ConsumeError, CreateInstance, OffsetCommit, SeekPosition, SeekTarget, Subscription,
+    TopicPartition,
+};
+use crate::error::{ErrorChain, ProxyError};
+use crate::records::EmbeddedFormat;
+
+/// Largest body a consumer control call reads; their bodies are lists of partitions.
+pub const CONTROL_BODY_LIMIT: usize = 1 << 20;
+
+impl From<ConsumeError> for ProxyError {
+    fn from(e: ConsumeError) -> Self {
+        match e {
+            ConsumeError::InstanceNotFound { group, instance } => {
+                ProxyError::ConsumerInstanceNotFound { group, instance }
+            }
+            ConsumeError::InstanceExists { group, instance } => {
+                ProxyError::ConsumerAlreadyExists { group, instance }
+            }
+            ConsumeError::TooManyInstances { limit } => {
+                ProxyError::TooManyConsumerInstances { limit }
+            }
+            ConsumeError::InvalidConfig { key, value, reason } => {
+                ProxyError::InvalidConsumerConfig {
+                    message: format!("Invalid value {value} for configuration {key}: {reason}"),
+                }
+            }
+            e @ ConsumeError::FetchMinBytesOutOfRange { .. } => {
+                ProxyError::InvalidConsumerConfigConstraint {
+                    message: e.to_string(),
+                }
+            }
+            ConsumeError::Create(source) => ProxyError::InvalidConsumerConfig {
+                message: source.to_string(),
+            },
+            ConsumeError::IllegalState { message } => ProxyError::IllegalState { message },
+            ConsumeError::InvalidPattern { pattern, source } => {
+                tracing::debug!(error = %source, "bad topic_pattern");
+                ProxyError::InvalidRequest {
+                    message: format!("Invalid topic_pattern: {pattern}"),
+                }
+            }
+            ConsumeError::PatternRejected { pattern } => ProxyError::InvalidRequest {
+                message: format!("Invalid topic_pattern: {pattern}"),
+            },
+            e @ ConsumeError::InvalidOffset { .. } => ProxyError::InvalidRequest {
+                message: e.to_string(),
+            },
+            ConsumeError::FormatMismatch { .. } => ProxyError::ConsumerFormatMismatch,
+            ConsumeError::FormatNotImplemented { format } => ProxyError::NotImplemented {
+                message: format!(
+                    "Reading records in the {format} format is not supported yet; \
+                     use a binary or json consumer instance."
+                ),
+            },
+            e @ ConsumeError::Undecodable { .. } => ProxyError::Deserialization {
+                message: ErrorChain(&e).to_string(),
+            },
+            ConsumeError::Kafka { operation, source } => {
+                let message = format!("{operation}: {source}");
+                if is_retriable(&source) {
+                    ProxyError::KafkaRetriable { message }
+                } else {
+                    ProxyError::Kafka { message }
+                }
+            }
+            other => ProxyError::internal(other),
+        }
+    }
+}
+
+/// Kafka failures a retry may fix (Java's `RetriableException` family), answered as 50003.
+fn is_retriable(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            OperationTimedOut
+                | RequestTimedOut
+                | MessageTimedOut
+                | BrokerTransportFailure
+                | AllBrokersDown
+                | NetworkException
+                | CoordinatorLoadInProgress
+                | CoordinatorNotAvailable
+                | NotCoordinator
+                | LeaderNotAvailable
+                | NotLeaderForPartition
+                | RebalanceInProgress
+        )
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies. Unknown fields are refused (422 "Unrecognized field: NAME"); numbers may come
+// as strings and strings as numbers or booleans, as Jackson coerces them in Confluent.
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    /// Deprecated alias of `name` that wins over it (Confluent).
+    id: Option<String>,
+    format: Option<String>,
+    #[serde(rename = "auto.offset.reset")]
+    auto_offset_reset: Option<Value>,
+    #[serde(rename = "auto.commit.enable")]
+    auto_commit_enable: Option<Value>,
+    #[serde(rename = "fetch.min.bytes", alias = "responseMinBytes")]
+    fetch_min_bytes: Option<Value>,
+    #[serde(rename = "consumer.request.timeout.ms", alias = "requestWaitMs")]
+    request_timeout_ms: Option<Value>,
+}
+
+#[derive(Serialize)]
+pub struct CreatedBody {
+    instance_id: String,
+    base_uri: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeBody {
+    topics: Option<Vec<String>>,
+    topic_pattern: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct TopicsBody {
+    topics: Vec<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionBody {
+    topic: String,
+    #[serde(deserialize_with = "lenient::int")]
+    partition: i32,
+}
+
+impl From<PartitionBody> for TopicPartition {
+    fn from(p: PartitionBody) -> Self {
+        TopicPartition {
+            topic: p.topic,
+            partition: p.partition,
+        }
+    }
+}
+
+impl From<TopicPartition> for PartitionBody {
+    fn from(p: TopicPartition) -> Self {
+        PartitionBody {
+            topic: p.topic,
+            partition: p.partition,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionsBody {
+    partitions: Vec<PartitionBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetBody {
+    topic: String,
+    #[serde(deserialize_with = "lenient::int")]
+    partition: i32,
+    #[serde(deserialize_with = "lenient::int")]
+    offset: i64,
+    #[serde(default)]
+    metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetsBody {
+    offsets: Vec<OffsetBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampBody {
+    topic: String,
+    #[serde(deserialize_with = "lenient::int")]
+    partition: i32,
+    timestamp: String,
+    #[serde(default)]
+    #[allow(dead_code)] // accepted as in Confluent; a seek has no use for it
+    metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeekBody {
+    #[serde(default)]
+    offsets: Vec<OffsetBody>,
+    #[serde(default)]
+    timestamps: Vec<TimestampBody>,
+}
+
+#[derive(Serialize)]
+pub struct CommittedBody {
+    offsets: Vec<CommittedEntry>,
+}
+
+#[derive(Serialize)]
+struct CommittedEntry {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    metadata: String,
+}
+
+#[derive(Deserialize)]
+pub struct RecordsQuery {
+    timeout: Option<i64>,
+    max_bytes: Option<i64>,
+}
+
+/// Serde helpers for integers that Jackson would also take as strings.
+mod lenient {
+    use serde::de::{Error, Visitor};
+    use serde::Deserializer;
+
+    pub fn int<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        struct IntVisitor;
+        impl Visitor<'_> for IntVisitor {
+            type Value = i64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+                i64::try_from(v).map_err(|_| E::custom(format!("integer {v} is too large")))
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<i64, E> {
+                v.trim()
+                    .parse()
+                    .map_err(|_| E::custom(format!("expected an integer, found {v:?}")))
+            }
+        }
+        let v = d.deserialize_any(IntVisitor)?;
+        T::try_from(v).map_err(|_| D::Error::custom(format!("integer {v} is out of range")))
+    }
+}
+
+/// A JSON scalar as text (Jackson's coercion into a string field).
+fn text_field(name: &str, v: Option<Value>) -> Result<Option<String>, ProxyError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(ProxyError::InvalidRequest {
+            message: format!("{name} must be a string"),
+        }),
+    }
+}
+
+/// A JSON integer, or a string holding one.
+fn int_field(name: &str, v: Option<Value>) -> Result<Option<i64>, ProxyError> {
+    let bad = || ProxyError::InvalidRequest {
+        message: format!("{name} must be an integer"),
+    };
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Reads a control call's body; `None` when it is empty.
+async fn json_body<T: DeserializeOwned>(
+    req: &Request,
+    body: Body,
+) -> Result<Option<T>, ProxyError> {
+    media::check_control_content_type(req.header(header::CONTENT_TYPE.as_str()))?;
+    let bytes = body
+        .into_bytes_limit(CONTROL_BODY_LIMIT)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => ProxyError::PayloadTooLarge,
+            other => ProxyError::MalformedJson {
+                message: other.to_string(),
+            },
+        })?;
+    parse_json(&bytes)
+}
+
+/// Parses a body; an empty one is `None`. Errors follow Confluent: malformed JSON is 400, an
+/// unknown field is 422 "Unrecognized field: NAME", any other mismatch is 422.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    // A JSON `null` body is no body, as Jackson reads it.
+    serde_json::from_slice::<Option<T>>(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                let message = e.to_string();
+                match unknown_field(&message) {
+                    Some(field) => ProxyError::UnrecognizedField { field },
+                    None => ProxyError::InvalidRequest {
+                        message: strip_location(&message),
+                    },
+                }
+            }
+            Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
+                message: e.to_string(),
+            },
+        }
+    })
+}
+
+/// The field name of serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(name, _)| name.to_string())
+}
+
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn required<T>(body: Option<T>) -> Result<T, ProxyError> {
+    body.ok_or_else(|| ProxyError::InvalidRequest {
+        message: "Request body is empty".into(),
+    })
+}
+
+fn accept(req: &Request) -> Option<&str> {
+    req.header(header::ACCEPT.as_str())
+}
+
+fn no_content() -> Response {
+    Response::builder().status(StatusCode::NO_CONTENT).finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// base_uri
+
+/// What the `base_uri` of a new instance is built from (confluent-v2-api 5.1).
+#[derive(Debug, Clone, Default)]
+pub struct BaseUriRules {
+    pub advertised_listeners: Vec<Listener>,
+    pub host_name: String,
+    pub listeners: Vec<Listener>,
+    pub port: u16,
+}
+
+impl BaseUriRules {
+    pub fn from_config(config: &Config) -> BaseUriRules {
+        BaseUriRules {
+            advertised_listeners: config.advertised_listeners.clone(),
+            host_name: config.host_name.clone(),
+            listeners: config.listeners.clone(),
+            port: config.port,
+        }
+    }
+
+    /// `<scheme>://<authority>/consumers/<group>/instances/<instance>`, where the authority is
+    /// the first advertised listener of the request's scheme, else `host.name` (with the
+    /// listener's port only when the request named a port), else the request's `Host`.
+    /// Group and instance are not URL-encoded (as in Confluent).
+    pub fn base_uri(&self, scheme: &str, host: &str, group: &str, instance: &str) -> String {
+        let authority = if let Some(l) = self
+            .advertised_listeners
+            .iter()
+            .find(|l| l.scheme.eq_ignore_ascii_case(scheme))
+        {
+            authority(&l.host, Some(l.port))
+        } else if !self.host_name.is_empty() {
+            let port = has_port(host).then(|| {
+                self.listeners
+                    .iter()
+                    .rev()
+                    .find(|l| l.scheme.eq_ignore_ascii_case(scheme))
+                    .map_or(self.port, |l| l.port)
+            });
+            authority(&self.host_name, port)
+        } else {
+            host.to_string()
+        };
+        format!("{scheme}://{authority}/consumers/{group}/instances/{instance}")
+    }
+}
+
+fn authority(host: &str, port: Option<u16>) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
+/// Whether a `Host` value carries an explicit port (`h:1`, `[::1]:1`, not `[::1]`).
+fn has_port(host: &str) -> bool {
+    let after_bracket = match host.rfind(']') {
+        Some(i) => &host[i + 1..],
+        None => host,
+    };
+    after_bracket
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The authority the client used: the `Host` header, else the address it connected to.
+fn request_host(req: &Request) -> String {
+    match req.header(header::HOST.as_str()).filter(|h| !h.is_empty()) {
+        Some(host) => host.to_string(),
+        None => req
+            .local_addr()
+            .as_socket_addr()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "localhost".to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps of seek requests
+
+/// Parses an ISO-8601 instant as Jackson reads `java.time.Instant`
+/// (`2024-01-01T00:00:00Z`, optional fraction, `Z` or a `±HH:MM` offset) into milliseconds
+/// since the epoch.
+fn parse_instant_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = s.split_once(['T', 't'])?;
+    let mut d = date.splitn(3, '-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset_secs) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let i = time.rfind(['+', '-'])?;
+        let (c, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':')?;
+        let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+        (c, sign * (oh * 3600 + om * 60))
+    };
+    let (hms, fraction) = match clock.split_once('.') {
+        Some((hms, f)) => (hms, f),
+        None => (clock, ""),
+    };
+    let mut t = hms.splitn(3, ':');
+    let hour: i64 = t.next()?.parse().ok()?;
+    let minute: i64 = t.next()?.parse().ok()?;
+    let second: i64 = t.next()?.parse().ok()?;
+    if hour > 23 || minute > 59 || second > 60 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(secs * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
+#[handler]
+pub async fn create(
+    state: Data<&AppState>,
+    req: &Request,
+    Path(group): Path<String>,
+    body: Body,
+) -> Result<V2Json<CreatedBody>, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: CreateBody = json_body(req, body).await?.unwrap_or_default();
+    let format = match body.format.as_deref() {
+        None => None,
+        Some(name) => {
+            Some(
+                EmbeddedFormat::parse(name).ok_or_else(|| ProxyError::InvalidRequest {
+                    message: "Invalid format type.".into(),
+                })?,
+            )
+        }
+    };
+    let request = CreateInstance {
+        name: body.id.or(body.name),
+        format,
+        auto_offset_reset: text_field("auto.offset.reset", body.auto_offset_reset)?,
+        auto_commit_enable: text_field("auto.commit.enable", body.auto_commit_enable)?,
+        fetch_min_bytes: int_field("fetch.min.bytes", body.fetch_min_bytes)?,
+        request_timeout_ms: int_field("consumer.request.timeout.ms", body.request_timeout_ms)?,
+    };
+    let name = state.consumers.create(&group, request).await?;
+    let base_uri =
+        state
+            .base_uri
+            .base_uri(req.scheme().as_str(), &request_host(req), &group, &name);
+    Ok(V2Json(CreatedBody {
+        instance_id: name,
+        base_uri,
+    }))
+}
+
+/// `DELETE /consumers/{group}/instances/{instance}`: commits what auto-commit owes, leaves the
+/// group and removes the instance.
+#[handler]
+pub async fn delete(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    state.consumers.delete(&group, &instance).await?;
+    Ok(no_content())
+}
+
+/// `POST .../subscription`: `topics` (wins when present) or `topic_pattern`.
+#[handler]
+pub async fn subscribe(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: SubscribeBody = required(json_body(req, body).await?)?;
+    let subscription = match (body.topics, body.topic_pattern) {
+        (Some(topics), _) => Subscription::Topics(topics),
+        (None, Some(pattern)) => Subscription::Pattern(pattern),
+        (None, None) => {
+            return Err(ProxyError::InvalidRequest {
+                message: "A subscription needs topics or topic_pattern".into(),
+            })
+        }
+    };
+    state
+        .consumers
+        .subscribe(&group, &instance, subscription)
+        .await?;
+    Ok(no_content())
+}
+
+/// `GET .../subscription`: `{"topics": [...]}`.
+#[handler]
+pub async fn get_subscription(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+) -> Result<V2Json<TopicsBody>, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let topics = state.consumers.subscription(&group, &instance).await?;
+    Ok(V2Json(TopicsBody { topics }))
+}
+
+/// `DELETE .../subscription`: ends the subscription (or manual assignment).
+#[handler]
+pub async fn unsubscribe(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    state.consumers.unsubscribe(&group, &instance).await?;
+    Ok(no_content())
+}
+
+/// `POST .../assignments`: assigns partitions by hand.
+#[handler]
+pub async fn assign(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: PartitionsBody = required(json_body(req, body).await?)?;
+    let partitions = body.partitions.into_iter().map(Into::into).collect();
+    state
+        .consumers
+        .assign(&group, &instance, partitions)
+        .await?;
+    Ok(no_content())
+}
+
+/// `GET .../assignments`: `{"partitions": [{topic, partition}]}`.
+#[handler]
+pub async fn get_assignments(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+) -> Result<V2Json<PartitionsBody>, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let partitions = state.consumers.assignment(&group, &instance).await?;
+    Ok(V2Json(PartitionsBody {
+        partitions: partitions.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `POST .../offsets`: with a body, commits `offset + 1` of each entry; without, commits every
+/// record returned so far. Synchronous; answers `[]`.
+#[handler]
+pub async fn commit_offsets(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<V2Json<Vec<Value>>, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: Option<OffsetsBody> = json_body(req, body).await?;
+    let offsets = body.map(|b| {
+        b.offsets
+            .into_iter()
+            .map(|o| OffsetCommit {
+                partition: TopicPartition {
+                    topic: o.topic,
+                    partition: o.partition,
+                },
+                offset: o.offset,
+                metadata: o.metadata,
+            })
+            .collect()
+    });
+    state.consumers.commit(&group, &instance, offsets).await?;
+    Ok(V2Json(Vec::new()))
+}
+
+/// `GET .../offsets` with a body `{"partitions": [...]}`: the group's committed offsets;
+/// partitions without one are left out.
+#[handler]
+pub async fn committed_offsets(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<V2Json<CommittedBody>, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let Some(body): Option<PartitionsBody> = json_body(req, body).await? else {
+        // Confluent answers a missing body like an unknown partition.
+        return Err(ProxyError::PartitionNotFound {
+            topic: String::new(),
+            partition: -1,
+        });
+    };
+    let partitions = body.partitions.into_iter().map(Into::into).collect();
+    let committed = state
+        .consumers
+        .committed(&group, &instance, partitions)
+        .await?;
+    Ok(V2Json(CommittedBody {
+        offsets: committed
+            .into_iter()
+            .map(|c| CommittedEntry {
+                topic: c.partition.topic,
+                partition: c.partition.partition,
+                offset: c.offset,
+                metadata: c.metadata,
+            })
+            .collect(),
+    }))
+}
+
+/// `POST .../positions`: seeks to offsets (read next from exactly `offset`) and/or to the
+/// first record at or after a timestamp.
+#[handler]
+pub async fn seek(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: SeekBody = required(json_body(req, body).await?)?;
+    let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
+    for o in body.offsets {
+        if o.offset < 0 {
+            return Err(ProxyError::InvalidRequest {
+                message: format!("offsets.offset must not be negative, was {}", o.offset),
+            });
+        }
+        targets.push(SeekTarget {
+            partition: TopicPartition {
+                topic: o.topic,
+                partition: o.partition,
+            },
+            position: SeekPosition::Offset(o.offset),
+        });
+    }
+    for t in body.timestamps {
+        let ms = parse_instant_ms(&t.timestamp).ok_or_else(|| ProxyError::InvalidRequest {
+            message: format!(
+                "timestamps.timestamp must be an ISO-8601 instant such as 2024-01-01T00:00:00Z, was {:?}",
+                t.timestamp
+            ),
+        })?;
+        targets.push(SeekTarget {
+            partition: TopicPartition {
+                topic: t.topic,
+                partition: t.partition,
+            },
+            position: SeekPosition::Timestamp(ms),
+        });
+    }
+    state.consumers.seek(&group, &instance, targets).await?;
+    Ok(no_content())
+}
+
+async fn seek_all(
+    state: &AppState,
+    req: &Request,
+    group: &str,
+    instance: &str,
+    body: Body,
+    position: SeekPosition,
+) -> Result<Response, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let body: PartitionsBody = required(json_body(req, body).await?)?;
+    let targets = body
+        .partitions
+        .into_iter()
+        .map(|p| SeekTarget {
+            partition: p.into(),
+            position,
+        })
+        .collect();
+    state.consumers.seek(group, instance, targets).await?;
+    Ok(no_content())
+}
+
+/// `POST .../positions/beginning`.
+#[handler]
+pub async fn seek_to_beginning(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ProxyError> {
+    seek_all(
+        &state,
+        req,
+        &group,
+        &instance,
+        body,
+        SeekPosition::Beginning,
+    )
+    .await
+}
+
+/// `POST .../positions/end`.
+#[handler]
+pub async fn seek_to_end(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ProxyError> {
+    seek_all(&state, req, &group, &instance, body, SeekPosition::End).await
+}
+
+/// `GET .../records?timeout=&max_bytes=`: the `Accept` type picks the reader, which must match
+/// the instance's format; the response carries that type.
+#[handler]
+pub async fn records(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((group, instance)): Path<(String, String)>,
+    Query(query): Query<RecordsQuery>,
+) -> Result<Response, ProxyError> {
+    let negotiated = media::negotiate_records(accept(req))?;
+    let (_, body) = state
+        .consumers
+        .read(
+            &group,
+            &instance,
+            negotiated.format,
+            query.timeout,
+            query.max_bytes,
+            |records| serde_json::to_vec(records).map_err(Into::into),
+        )
+        .await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, negotiated.media_type)
+        .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(scheme: &str, host: &str, port: u16) -> Listener {
+        Listener {
+            scheme: scheme.into(),
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn base_uri_prefers_the_advertised_listener_of_the_request_scheme() {
+        let rules = BaseUriRules {
+            advertised_listeners: vec![
+                listener("https", "secure.example", 443),
+                listener("http", "proxy.example", 8082),
+            ],
+            host_name: "ignored.example".into(),
+            listeners: vec![listener("http", "0.0.0.0", 8082)],
+            port: 8082,
+        };
+        assert_eq!(
+            rules.base_uri("http", "10.0.0.1:9999", "g", "i"),
+            "http://proxy.example:8082/consumers/g/instances/i"
+        );
+    }
+
+    #[test]
+    fn base_uri_uses_host_name_with_a_port_only_when_the_request_had_one() {
+        let rules = BaseUriRules {
+            advertised_listeners: vec![listener("https", "secure.example", 443)],
+            host_name: "rest.example".into(),
+            listeners: vec![
+                listener("http", "0.0.0.0", 8082),
+                listener("http", "0.0.0.0", 8090),
+            ],
+            port: 7000,
+        };
+        assert_eq!(
+            rules.base_uri("http", "10.0.0.1:1234", "g", "i"),
+            "http://rest.example:8090/consumers/g/instances/i"
+        );
+        assert_eq!(
+            rules.base_uri("http", "10.0.0.1", "g", "i"),
+            "http://rest.example/consumers/g/instances/i"
+        );
+        let no_listener = BaseUriRules {
+            listeners: vec![],
+            ..rules
+        };
+        assert_eq!(
+            no_listener.base_uri("http", "[::1]:1", "g", "i"),
+            "http://rest.example:7000/consumers/g/instances/i"
+        );
+    }
+
+    #[test]
+    fn base_uri_falls_back_to_the_host_header_without_encoding() {
+        let rules = BaseUriRules::default();
+        assert_eq!(
+            rules.base_uri("http", "127.0.0.1:8082", "my group", "a/b"),
+            "http://127.0.0.1:8082/consumers/my group/instances/a/b"
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_and_ports_detected() {
+        assert_eq!(authority("::1", Some(80)), "[::1]:80");
+        assert!(has_port("[::1]:80"));
+        assert!(!has_port("[::1]"));
+        assert!(has_port("h:1"));
+        assert!(!has_port("h"));
+    }
+
+    #[test]
+    fn instants_parse_like_java_instant() {
+        assert_eq!(parse_instant_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_instant_ms("2024-01-01T00:00:00Z"),
+            Some(1_704_067_200_000)
+        );
+        assert_eq!(
+            parse_instant_ms("2024-02-29T12:30:15.5Z"),
+            Some(1_709_209_815_500)
+        );
+        assert_eq!(parse_instant_ms("1970-01-01T01:00:00.123+01:00"), Some(123));
+        assert_eq!(parse_instant_ms("1969-12-31T23:59:59Z"), Some(-1000));
+        for bad in [
+            "2024-01-01",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T25:00:00Z",
+        ] {
+            assert_eq!(parse_instant_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_follow_confluent_json_rules() {
+        let empty: Option<CreateBody> = parse_json(b"  ").expect("empty is fine");
+        assert!(empty.is_none());
+        match parse_json::<CreateBody>(br#"{"nmae":"x"}"#) {
+            Err(ProxyError::UnrecognizedField { field }) => assert_eq!(field, "nmae"),
+            other => panic!("unexpected {:?}", other.err()),
+        }
+        assert!(matches!(
+            parse_json::<CreateBody>(b"{\"name\":"),
+            Err(ProxyError::MalformedJson { .. })
+        ));
+        assert!(matches!(
+            parse_json::<PartitionsBody>(br#"{"partitions":[{"topic":"t"}]}"#),
+            Err(ProxyError::InvalidRequest { .. })
+        ));
+        let p: PartitionsBody = parse_json(br#"{"partitions":[{"topic":"t","partition":"3"}]}"#)
+            .expect("lenient partition")
+            .expect("present");
+        assert_eq!(p.partitions[0].partition, 3);
+    }
+
+    #[test]
+    fn create_fields_coerce_scalars_like_jackson() {
+        let c: CreateBody =
+            parse_json(br#"{"format":"json","auto.commit.enable":false,"fetch.min.bytes":"10"}"#)
+                .expect("valid")
+                .expect("present");
+        assert_eq!(
+            text_field("auto.commit.enable", c.auto_commit_enable).expect("text"),
+            Some("false".to_string())
+        );
+        assert_eq!(
+            int_field("fetch.min.bytes", c.fetch_min_bytes).expect("int"),
+            Some(10)
+        );
+        assert!(int_field("x", Some(Value::String("ten".into()))).is_err());
+        let alias: CreateBody = parse_json(br#"{"requestWaitMs":250}"#)
+            .expect("alias")
+            .expect("present");
+        assert_eq!(
+            int_field("t", alias.request_timeout_ms).expect("int"),
+            Some(250)
+        );
+    }
+}

@@ -1,0 +1,675 @@
+//! The consumer manager: the consumer instances this process owns, keyed by (group, name),
+//! their creation with the right librdkafka settings, the one task that expires idle
+//! instances, and closing them all at shutdown.
+//!
+//! Each call looks its instance up here, then runs under that instance's lock
+//! (`instance.rs` for control calls, `reader.rs` for records). This module knows nothing about
+//! HTTP: `api/consumers.rs` turns requests into these calls and [`ConsumeError`] into status
+//! codes.
+
+pub mod decoder;
+pub mod instance;
+pub mod reader;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::time::{Duration, Instant};
+
+use rdkafka::error::KafkaError;
+use rdkafka::ClientConfig;
+
+use crate::config::Config;
+use crate::metadata::Metadata;
+use crate::records::{ConsumedRecord, DecodeError, EmbeddedFormat};
+use decoder::Decoder;
+use instance::{Instance, InstanceContext, InstanceSettings, KafkaConsumer, Mode};
+use reader::ReadLimits;
+
+/// What rendering a records response may fail with (it is the caller's code).
+pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The range Confluent allows for `fetch.min.bytes`.
+pub const FETCH_MIN_BYTES_RANGE: std::ops::RangeInclusive<i64> = -1..=10_000_000;
+
+/// librdkafka settings the proxy picks for its consumers unless the operator sets them with
+/// `consumer.*` or `client.*`: a small prefetch queue per instance (librdkafka's defaults,
+/// 100000 messages and 64 MiB, are meant for one consumer per process, not hundreds).
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("queued.min.messages", "1000"),
+    ("queued.max.messages.kbytes", "1024"),
+];
+
+/// Everything that can go wrong in a consumer call, in domain terms.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("consumer instance {instance:?} of group {group:?} not found")]
+    InstanceNotFound { group: String, instance: String },
+    #[error("consumer instance {instance:?} already exists in group {group:?}")]
+    InstanceExists { group: String, instance: String },
+    #[error("the limit of {limit} consumer instances is reached")]
+    TooManyInstances { limit: usize },
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    InvalidConfig {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("fetch.min.bytes must be between -1 and 10000000, was {value}")]
+    FetchMinBytesOutOfRange { value: i64 },
+    #[error("cannot create the Kafka consumer")]
+    Create(#[source] KafkaError),
+    #[error("{message}")]
+    IllegalState { message: String },
+    #[error("invalid topic_pattern {pattern:?}")]
+    InvalidPattern {
+        pattern: String,
+        #[source]
+        source: regex::Error,
+    },
+    #[error("librdkafka cannot use topic_pattern {pattern:?}")]
+    PatternRejected { pattern: String },
+    #[error("invalid offset {offset} for partition {partition} of topic {topic:?}")]
+    InvalidOffset {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+    #[error("the {requested} format does not match the {actual} format of this instance")]
+    FormatMismatch {
+        requested: &'static str,
+        actual: &'static str,
+    },
+    #[error("reading records in the {format} format is not supported yet")]
+    FormatNotImplemented { format: &'static str },
+    #[error("cannot deserialize the record at offset {offset} of partition {partition} of topic {topic:?}")]
+    Undecodable {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("Kafka {operation} failed")]
+    Kafka {
+        operation: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("rendering the records failed")]
+    Render(#[source] RenderError),
+    #[error("a Kafka call was cancelled")]
+    Cancelled(#[source] tokio::task::JoinError),
+}
+
+/// A partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// One entry of a commit with a body: the last offset processed (Kafka gets `offset + 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetCommit {
+    pub partition: TopicPartition,
+    pub offset: i64,
+    pub metadata: Option<String>,
+}
+
+/// A committed offset as Kafka holds it (the next offset to read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub partition: TopicPartition,
+    pub offset: i64,
+    pub metadata: String,
+}
+
+/// Where a seek moves a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekPosition {
+    /// The next offset to read (no `+ 1`).
+    Offset(i64),
+    /// The first offset whose timestamp is at or after this time (ms since the epoch).
+    Timestamp(i64),
+    Beginning,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeekTarget {
+    pub partition: TopicPartition,
+    pub position: SeekPosition,
+}
+
+/// A subscription request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    Topics(Vec<String>),
+    Pattern(String),
+}
+
+/// A create-consumer request, already checked for shape by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInstance {
+    pub name: Option<String>,
+    pub format: Option<EmbeddedFormat>,
+    pub auto_offset_reset: Option<String>,
+    pub auto_commit_enable: Option<String>,
+    pub fetch_min_bytes: Option<i64>,
+    pub request_timeout_ms: Option<i64>,
+}
+
+/// The proxy-wide consumer settings, taken from `Config` once.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    /// librdkafka settings of every consumer: bootstrap, `client.*`, `consumer.*`.
+    pub kafka: BTreeMap<String, String>,
+    /// The proxy `id`, part of generated instance names and client ids.
+    pub id: String,
+    /// `consumer.instance.timeout.ms`.
+    pub instance_timeout: Duration,
+    /// `consumer.request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `consumer.request.max.bytes`.
+    pub request_max_bytes: u64,
+    /// `fetch.min.bytes` (proxy side), -1 off.
+    pub fetch_min_bytes: i64,
+    /// `consumer.instances.max`.
+    pub max_instances: usize,
+}
+
+impl ManagerSettings {
+    pub fn from_config(config: &Config) -> ManagerSettings {
+        ManagerSettings {
+            kafka: config.kafka_settings(&config.consumer),
+            id: config.id.clone(),
+            instance_timeout: config.consumer_instance_timeout,
+            request_timeout: config.consumer_request_timeout,
+            request_max_bytes: config.consumer_request_max_bytes,
+            fetch_min_bytes: config.fetch_min_bytes,
+            max_instances: config.consumer_instances_max,
+        }
+    }
+}
+
+type Key = (String, String);
+
+/// The consumer instances of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct ConsumerManager {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: ManagerSettings,
+    /// For the topic names a pattern subscription currently matches.
+    metadata: Metadata,
+    /// Live instances. Held only for map operations, never across an await.
+    instances: StdMutex<HashMap<Key, Arc<Instance>>>,
+    /// The expiry task; aborted at shutdown. It also ends when the manager is dropped.
+    expiry: StdMutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ConsumerManager {
+    /// Creates the manager and starts its expiry task; must run inside a tokio runtime.
+    pub fn new(settings: ManagerSettings, metadata: Metadata) -> ConsumerManager {
+        let shared = Arc::new(Shared {
+            settings,
+            metadata,
+            instances: StdMutex::new(HashMap::new()),
+            expiry: StdMutex::new(None),
+        });
+        let task = tokio::spawn(expire_idle_instances(Arc::downgrade(&shared)));
+        *lock(&shared.expiry) = Some(task);
+        ConsumerManager { shared }
+    }
+
+    fn settings(&self) -> &ManagerSettings {
+        &self.shared.settings
+    }
+
+    /// The instance, touched so that its idle time restarts.
+    fn get(&self, group: &str, name: &str) -> Result<Arc<Instance>, ConsumeError> {
+        let instances = lock(&self.shared.instances);
+        let instance = instances
+            .get(&(group.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| ConsumeError::InstanceNotFound {
+                group: group.to_string(),
+                instance: name.to_string(),
+            })?;
+        instance.touch();
+        Ok(instance)
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.shared.instances).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Creates an instance in `group` and returns its name.
+    pub async fn create(&self, group: &str, req: CreateInstance) -> Result<String, ConsumeError> {
+        let settings = self.settings();
+        let instance_settings = self.instance_settings(&req)?;
+        let name = match req.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => generated_name(&settings.id),
+        };
+        let key = (group.to_string(), name.clone());
+        self.check_room(&key)?;
+
+        let mut client = ClientConfig::new();
+        for (k, v) in CONSUMER_DEFAULTS {
+            client.set(*k, *v);
+        }
+        for (k, v) in &settings.kafka {
+            client.set(k, v);
+        }
+        let auto_commit = instance_settings.auto_commit.to_string();
+        client
+            .set("group.id", group)
+            .set("client.id", format!("{}-{name}", client_id(&settings.id)))
+            .set("enable.auto.commit", auto_commit.as_str())
+            // Offsets are stored by the reader after a response is built, never by librdkafka
+            // when it hands a record over: commits cover only what clients received.
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false");
+        if let Some(reset) = req.auto_offset_reset.as_deref() {
+            client.set("auto.offset.reset", auto_offset_reset(reset)?);
+        }
+        let consumer: KafkaConsumer = tokio::task::spawn_blocking(move || {
+            client.create_with_context(InstanceContext::default())
+        })
+        .await
+        .map_err(ConsumeError::Cancelled)?
+        .map_err(ConsumeError::Create)?;
+
+        let instance = Arc::new(Instance::new(
+            group.to_string(),
+            name.clone(),
+            instance_settings,
+            consumer,
+        ));
+        let inserted = {
+            let mut instances = lock(&self.shared.instances);
+            match self.room_in(&instances, &key) {
+                Ok(()) => {
+                    instances.insert(key, Arc::clone(&instance));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = inserted {
+            // Lost a race with a create of the same name, or the cap was reached meanwhile.
+            close_instance(&instance).await;
+            return Err(e);
+        }
+        tracing::info!(group, instance = %name, format = instance.settings.format.name(), "consumer instance created");
+        Ok(name)
+    }
+
+    fn check_room(&self, key: &Key) -> Result<(), ConsumeError> {
+        self.room_in(&lock(&self.shared.instances), key)
+    }
+
+    fn room_in(
+        &self,
+        instances: &HashMap<Key, Arc<Instance>>,
+        key: &Key,
+    ) -> Result<(), ConsumeError> {
+        if instances.contains_key(key) {
+            return Err(ConsumeError::InstanceExists {
+                group: key.0.clone(),
+                instance: key.1.clone(),
+            });
+        }
+        if instances.len() >= self.settings().max_instances {
+            return Err(ConsumeError::TooManyInstances {
+                limit: self.settings().max_instances,
+            });
+        }
+        Ok(())
+    }
+
+    fn instance_settings(&self, req: &CreateInstance) -> Result<InstanceSettings, ConsumeError> {
+        let settings = self.settings();
+        let fetch_min_bytes = req.fetch_min_bytes.unwrap_or(settings.fetch_min_bytes);
+        if !FETCH_MIN_BYTES_RANGE.contains(&fetch_min_bytes) {
+            return Err(ConsumeError::FetchMinBytesOutOfRange {
+                value: fetch_min_bytes,
+            });
+        }
+        let request_timeout = match req.request_timeout_ms {
+            None => settings.request_timeout,
+            Some(ms) if ms >= 0 => Duration::from_millis(ms.unsigned_abs()),
+            Some(ms) => {
+                return Err(ConsumeError::InvalidConfig {
+                    key: "consumer.request.timeout.ms".into(),
+                    value: ms.to_string(),
+                    reason: "must not be negative".into(),
+                })
+            }
+        };
+        let auto_commit = match req.auto_commit_enable.as_deref() {
+            None => match settings.kafka.get("enable.auto.commit") {
+                Some(v) => v.trim().eq_ignore_ascii_case("true"),
+                None => true,
+            },
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ConsumeError::InvalidConfig {
+                        key: "auto.commit.enable".into(),
+                        value: v.to_string(),
+                        reason: "expected true or false".into(),
+                    })
+                }
+            },
+        };
+        Ok(InstanceSettings {
+            format: req.format.unwrap_or(EmbeddedFormat::Binary),
+            request_timeout,
+            // 0 and -1 both mean "answer as soon as there is a record".
+            fetch_min_bytes: u64::try_from(fetch_min_bytes).ok().filter(|b| *b > 0),
+            auto_commit,
+        })
+    }
+
+    /// Removes the instance; it commits what auto-commit owes and leaves its group before
+    /// this returns.
+    pub async fn delete(&self, group: &str, name: &str) -> Result<(), ConsumeError> {
+        let removed = lock(&self.shared.instances).remove(&(group.to_string(), name.to_string()));
+        let instance = removed.ok_or_else(|| ConsumeError::InstanceNotFound {
+            group: group.to_string(),
+            instance: name.to_string(),
+        })?;
+        close_instance(&instance).await;
+        tracing::info!(group, instance = name, "consumer instance deleted");
+        Ok(())
+    }
+
+    pub async fn subscribe(
+        &self,
+        group: &str,
+        name: &str,
+        subscription: Subscription,
+    ) -> Result<(), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let mut state = instance.lock().await?;
+        match subscription {
+            Subscription::Topics(topics) => state.subscribe_topics(&instance, topics).await,
+            Subscription::Pattern(pattern) => state.subscribe_pattern(&instance, pattern).await,
+        }
+    }
+
+    /// The subscribed topics; for a pattern, the existing topics it matches (as Java does).
+    pub async fn subscription(&self, group: &str, name: &str) -> Result<Vec<String>, ConsumeError> {
+        let instance = self.get(group, name)?;
+        let mode = instance.lock().await?.mode.clone();
+        match mode {
+            Mode::Topics(topics) => Ok(topics),
+            Mode::Pattern(pattern) => {
+                let regex = instance::anchored_pattern(&pattern)?;
+                let names = self.shared.metadata.topic_names().await.map_err(|e| {
+                    ConsumeError::IllegalState {
+                        message: format!("cannot list topics: {e}"),
+                    }
+                })?;
+                Ok(names.into_iter().filter(|t| regex.is_match(t)).collect())
+            }
+            Mode::Idle | Mode::Assigned => Ok(Vec::new()),
+        }
+    }
+
+    pub async fn unsubscribe(&self, group: &str, name: &str) -> Result<(), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let mut state = instance.lock().await?;
+        state.unsubscribe(&instance).await
+    }
+
+    pub async fn assign(
+        &self,
+        group: &str,
+        name: &str,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<(), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let mut state = instance.lock().await?;
+        state.assign(&instance, partitions).await
+    }
+
+    pub async fn assignment(
+        &self,
+        group: &str,
+        name: &str,
+    ) -> Result<Vec<TopicPartition>, ConsumeError> {
+        let instance = self.get(group, name)?;
+        let state = instance.lock().await?;
+        state.assignment(&instance).await
+    }
+
+    pub async fn commit(
+        &self,
+        group: &str,
+        name: &str,
+        offsets: Option<Vec<OffsetCommit>>,
+    ) -> Result<(), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let state = instance.lock().await?;
+        state.commit(&instance, offsets).await
+    }
+
+    pub async fn committed(
+        &self,
+        group: &str,
+        name: &str,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<Vec<CommittedOffset>, ConsumeError> {
+        let instance = self.get(group, name)?;
+        let state = instance.lock().await?;
+        state.committed(&instance, partitions).await
+    }
+
+    pub async fn seek(
+        &self,
+        group: &str,
+        name: &str,
+        targets: Vec<SeekTarget>,
+    ) -> Result<(), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let mut state = instance.lock().await?;
+        state.seek(&instance, targets).await
+    }
+
+    /// A records call. `requested` is the format the client asked for; it must be of the same
+    /// reader class as the instance's. `render` turns the records into the response while the
+    /// instance is still locked; their offsets are stored only after it succeeded.
+    pub async fn read<T>(
+        &self,
+        group: &str,
+        name: &str,
+        requested: EmbeddedFormat,
+        timeout_ms: Option<i64>,
+        max_bytes: Option<i64>,
+        render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
+    ) -> Result<(EmbeddedFormat, T), ConsumeError> {
+        let instance = self.get(group, name)?;
+        let format = instance.settings.format;
+        if requested.reader_class() != format.reader_class() {
+            return Err(ConsumeError::FormatMismatch {
+                requested: requested.name(),
+                actual: format.name(),
+            });
+        }
+        let decoder = Decoder::for_format(format).ok_or(ConsumeError::FormatNotImplemented {
+            format: format.name(),
+        })?;
+        let limits = ReadLimits::new(
+            timeout_ms,
+            max_bytes,
+            instance.settings.request_timeout,
+            self.settings().request_max_bytes,
+            instance.settings.fetch_min_bytes,
+        );
+        let mut state = instance.lock().await?;
+        let out = reader::read(&instance, &mut state, decoder, limits, render).await?;
+        instance.touch();
+        Ok((format, out))
+    }
+
+    /// Closes every instance (commit what auto-commit owes, leave the group) and stops the
+    /// expiry task. Called once the HTTP server has stopped.
+    pub async fn shutdown(&self) {
+        if let Some(task) = lock(&self.shared.expiry).take() {
+            task.abort();
+        }
+        let all: Vec<Arc<Instance>> = lock(&self.shared.instances)
+            .drain()
+            .map(|(_, i)| i)
+            .collect();
+        if !all.is_empty() {
+            tracing::info!(count = all.len(), "closing consumer instances");
+        }
+        futures::future::join_all(all.iter().map(|i| close_instance(i))).await;
+    }
+
+    /// Removes and closes instances idle for longer than `consumer.instance.timeout.ms`.
+    /// An instance busy with a call is not idle, whatever its last-used time says.
+    async fn expire(&self, now: Instant) {
+        let timeout = self.settings().instance_timeout;
+        let mut closing = Vec::new();
+        {
+            let mut instances = lock(&self.shared.instances);
+            instances.retain(|_, instance| {
+                if instance.idle_for(now) <= timeout {
+                    return true;
+                }
+                match instance.try_lock() {
+                    Some(mut state) => {
+                        if let Some(consumer) = state.consumer.take() {
+                            closing.push((
+                                consumer,
+                                instance.settings.auto_commit,
+                                instance.group.clone(),
+                                instance.name.clone(),
+                            ));
+                        }
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
+        futures::future::join_all(closing.into_iter().map(
+            |(consumer, auto_commit, group, name)| async move {
+                tracing::info!(%group, instance = %name, "consumer instance expired");
+                instance::close(consumer, auto_commit).await;
+            },
+        ))
+        .await;
+    }
+}
+
+/// Takes the consumer out of the instance (later calls answer "not found") and closes it.
+async fn close_instance(instance: &Instance) {
+    let mut state = match instance.lock().await {
+        Ok(state) => state,
+        Err(_) => return, // already closed
+    };
+    state.buffer.clear();
+    let consumer = state.consumer.take();
+    drop(state);
+    if let Some(consumer) = consumer {
+        instance::close(consumer, instance.settings.auto_commit).await;
+    }
+}
+
+/// The one background task of the manager: checks for idle instances every second (or more
+/// often when the timeout is shorter), until the manager is dropped or shut down.
+async fn expire_idle_instances(shared: Weak<Shared>) {
+    let period = match shared.upgrade() {
+        Some(s) => (s.settings.instance_timeout / 2)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+        None => return,
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        ConsumerManager { shared }.expire(Instant::now()).await;
+    }
+}
+
+/// `rest-consumer-[<id>-]<uuid>`, as Confluent names instances created without a name.
+fn generated_name(id: &str) -> String {
+    let uuid = uuid::Uuid::new_v4();
+    if id.is_empty() {
+        format!("rest-consumer-{uuid}")
+    } else {
+        format!("rest-consumer-{id}-{uuid}")
+    }
+}
+
+fn client_id(id: &str) -> String {
+    if id.is_empty() {
+        "kafka-rest-consumer".to_string()
+    } else {
+        format!("kafka-rest-{id}-consumer")
+    }
+}
+
+/// Maps the Java consumer's `auto.offset.reset` values (and librdkafka's synonyms) to
+/// librdkafka's; anything else is a bad consumer configuration.
+fn auto_offset_reset(value: &str) -> Result<&'static str, ConsumeError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "earliest" | "smallest" | "beginning" => Ok("earliest"),
+        "latest" | "largest" | "end" => Ok("latest"),
+        "none" | "error" => Ok("error"),
+        _ => Err(ConsumeError::InvalidConfig {
+            key: "auto.offset.reset".into(),
+            value: value.to_string(),
+            reason: "expected earliest, latest or none".into(),
+        }),
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these short map locks leaves consistent data behind.
+    match m.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_carry_the_proxy_id() {
+        assert!(generated_name("").starts_with("rest-consumer-"));
+        let name = generated_name("p1");
+        assert!(name.starts_with("rest-consumer-p1-"), "{name}");
+        assert_eq!(name.len(), "rest-consumer-p1-".len() + 36);
+        assert_ne!(generated_name("p1"), generated_name("p1"));
+    }
+
+    #[test]
+    fn auto_offset_reset_accepts_java_and_librdkafka_names() {
+        assert_eq!(auto_offset_reset("EARLIEST").ok(), Some("earliest"));
+        assert_eq!(auto_offset_reset("largest").ok(), Some("latest"));
+        assert_eq!(auto_offset_reset("none").ok(), Some("error"));
+        assert!(matches!(
+            auto_offset_reset("sometimes"),
+            Err(ConsumeError::InvalidConfig { ref key, .. }) if key == "auto.offset.reset"
+        ));
+    }
+}

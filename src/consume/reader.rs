@@ -1,0 +1,312 @@
+//! The records call: collect records from one instance within a time and byte budget, hand
+//! them to the caller to render, then store their offsets.
+//!
+//! This module owns the answer-early rule (decisions 7), the byte limit with its oversize-first
+//! exception (decisions 8), keeping a record that does not fit for the next call, and storing
+//! offsets only of records actually returned (decisions 9). It runs under the instance lock
+//! held by the caller, and never blocks: `StreamConsumer::recv` is awaited, not polled with a
+//! timeout.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::FutureExt;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::OwnedMessage;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::time::Instant;
+
+use super::decoder::Decoder;
+use super::instance::{Instance, Mode, State};
+use super::{ConsumeError, RenderError};
+use crate::records::ConsumedRecord;
+
+/// Pause after an error event from librdkafka before asking again, so that a repeating error
+/// (a broker that is down) does not spin the task until the deadline.
+const ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The budget of one records call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest wait for records.
+    pub wait: Duration,
+    /// Most key+value bytes in the response; a first record larger than this is returned alone.
+    pub max_bytes: u64,
+    /// Answer once this many bytes are collected; `None` answers as soon as any record is there.
+    pub min_bytes: Option<u64>,
+}
+
+impl ReadLimits {
+    /// `timeout` and `max_bytes` from the query (absent or not positive: the instance's own
+    /// limit), combined with the instance and proxy limits as Confluent does: the query can only
+    /// shorten the wait and lower the byte limit.
+    pub fn new(
+        timeout_ms: Option<i64>,
+        max_bytes: Option<i64>,
+        request_timeout: Duration,
+        request_max_bytes: u64,
+        min_bytes: Option<u64>,
+    ) -> ReadLimits {
+        let wait = match timeout_ms {
+            Some(ms) if ms > 0 => request_timeout.min(Duration::from_millis(ms.unsigned_abs())),
+            _ => request_timeout,
+        };
+        let max_bytes = match max_bytes {
+            Some(b) if b > 0 => request_max_bytes.min(b.unsigned_abs()),
+            _ => request_max_bytes,
+        };
+        ReadLimits {
+            wait,
+            max_bytes,
+            min_bytes,
+        }
+    }
+}
+
+/// What the collection loop decided about the buffered records.
+#[derive(Debug, Default)]
+struct Collected {
+    records: Vec<ConsumedRecord>,
+    bytes: u64,
+    /// No more records can go into this response (byte limit, or an undecodable record next).
+    full: bool,
+}
+
+/// Reads one response's worth of records, renders them with `render` while the instance is
+/// still locked, and then stores their offsets so that commits cover exactly what was
+/// returned. Records left in the buffer (a record that did not fit, or did not decode) are
+/// first in line for the next call.
+pub async fn read<T>(
+    instance: &Instance,
+    state: &mut State,
+    decoder: Decoder,
+    limits: ReadLimits,
+    render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
+) -> Result<T, ConsumeError> {
+    if state.mode == Mode::Idle {
+        return Err(ConsumeError::IllegalState {
+            message: "Consumer is not subscribed to any topics or assigned any partitions".into(),
+        });
+    }
+    let consumer = state.consumer(instance)?;
+    let deadline = Instant::now() + limits.wait;
+    let mut collected = Collected::default();
+    state.drop_revoked();
+    loop {
+        collect(&state.buffer, decoder, limits.max_bytes, &mut collected)?;
+        if collected.full {
+            break;
+        }
+        let enough = match limits.min_bytes {
+            Some(min) => collected.bytes >= min,
+            None => !collected.records.is_empty(),
+        };
+        let next = if enough {
+            if limits.min_bytes.is_some() {
+                break;
+            }
+            // Records are ready: add only those librdkafka already holds, then answer.
+            match consumer.recv().now_or_never() {
+                Some(next) => next,
+                None => break,
+            }
+        } else {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(next) => next,
+                Err(_elapsed) => break,
+            }
+        };
+        instance.touch();
+        match next {
+            // Into the buffer before anything else can happen: a cancelled call loses nothing.
+            Ok(message) => state.buffer.push_back(message.detach()),
+            Err(e) => {
+                tracing::debug!(
+                    group = %instance.group,
+                    instance = %instance.name,
+                    error = %e,
+                    "consumer error event while reading"
+                );
+                if collected.records.is_empty() {
+                    tokio::time::sleep_until(deadline.min(Instant::now() + ERROR_BACKOFF)).await;
+                }
+            }
+        }
+        // A rebalance inside recv() may have revoked partitions of buffered records.
+        if state.drop_revoked() > 0 {
+            collected = Collected::default();
+        }
+    }
+
+    let rendered = render(&collected.records).map_err(ConsumeError::Render)?;
+    let returned = collected.records.len();
+    store_offsets(instance, &consumer, state.buffer.drain(..returned));
+    Ok(rendered)
+}
+
+/// Decodes buffered records, after those already collected, while they fit.
+fn collect(
+    buffer: &VecDeque<OwnedMessage>,
+    decoder: Decoder,
+    max_bytes: u64,
+    collected: &mut Collected,
+) -> Result<(), ConsumeError> {
+    while let Some(message) = buffer.get(collected.records.len()) {
+        let size = decoder.size(message);
+        let first = collected.records.is_empty();
+        if !first && collected.bytes.saturating_add(size) > max_bytes {
+            collected.full = true;
+            return Ok(());
+        }
+        match decoder.decode(message) {
+            Ok(record) => {
+                collected.records.push(record);
+                collected.bytes = collected.bytes.saturating_add(size);
+            }
+            // The undecodable record stays first in the buffer: this call answers with it, the
+            // next call too, until a seek moves past it.
+            Err(source) if first => {
+                return Err(ConsumeError::Undecodable {
+                    topic: message.topic().to_string(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    source,
+                })
+            }
+            // Return what decoded; the bad record answers the next call.
+            Err(_) => {
+                collected.full = true;
+                return Ok(());
+            }
+        }
+        if collected.bytes >= max_bytes {
+            collected.full = true;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Stores the offsets of returned records; auto-commit and the empty-body commit commit
+/// exactly these. A partition revoked meanwhile cannot be stored, which is right: its new
+/// owner reads it again from the committed offset.
+fn store_offsets(
+    instance: &Instance,
+    consumer: &super::instance::KafkaConsumer,
+    returned: impl Iterator<Item = OwnedMessage>,
+) {
+    let mut tpl = TopicPartitionList::new();
+    for m in returned {
+        // Records of one partition come in offset order, so the last one wins.
+        let next = Offset::Offset(m.offset() + 1);
+        match tpl.find_partition(m.topic(), m.partition()) {
+            Some(mut elem) => {
+                let _ = elem.set_offset(next);
+            }
+            None => {
+                let _ = tpl.add_partition_offset(m.topic(), m.partition(), next);
+            }
+        }
+    }
+    if tpl.count() == 0 {
+        return;
+    }
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        tracing::debug!(
+            group = %instance.group,
+            instance = %instance.name,
+            error = %e,
+            "cannot store offsets of returned records (partition revoked?)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Timestamp;
+
+    fn buffer(values: &[&[u8]]) -> VecDeque<OwnedMessage> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                OwnedMessage::new(
+                    Some(v.to_vec()),
+                    None,
+                    "t".into(),
+                    Timestamp::NotAvailable,
+                    0,
+                    i as i64,
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    fn offsets(c: &Collected) -> Vec<i64> {
+        c.records.iter().map(|r| r.offset).collect()
+    }
+
+    #[test]
+    fn records_are_taken_while_they_fit_and_the_next_one_waits() {
+        let buf = buffer(&[b"aaaa", b"bbbb", b"cccc"]);
+        let mut c = Collected::default();
+        collect(&buf, Decoder::Binary, 10, &mut c).expect("binary decodes");
+        assert_eq!((offsets(&c), c.bytes, c.full), (vec![0, 1], 8, true));
+
+        // Exactly at the limit is allowed.
+        let mut c = Collected::default();
+        collect(&buf, Decoder::Binary, 8, &mut c).expect("binary decodes");
+        assert_eq!((offsets(&c), c.full), (vec![0, 1], true));
+
+        // Room left and nothing more buffered: not full, the caller may wait for more.
+        let mut c = Collected::default();
+        collect(&buf, Decoder::Binary, 100, &mut c).expect("binary decodes");
+        assert_eq!((offsets(&c), c.bytes, c.full), (vec![0, 1, 2], 12, false));
+    }
+
+    #[test]
+    fn a_first_record_larger_than_the_limit_is_returned_alone() {
+        let buf = buffer(&[b"0123456789", b"x"]);
+        let mut c = Collected::default();
+        collect(&buf, Decoder::Binary, 3, &mut c).expect("binary decodes");
+        assert_eq!((offsets(&c), c.full), (vec![0], true));
+    }
+
+    #[test]
+    fn an_undecodable_record_fails_the_call_only_when_it_comes_first() {
+        let buf = buffer(&[b"1", b"not json", b"2"]);
+        let mut c = Collected::default();
+        collect(&buf, Decoder::Json, 100, &mut c).expect("the first record decodes");
+        assert_eq!((offsets(&c), c.full), (vec![0], true));
+
+        let bad = buffer(&[b"not json", b"2"]);
+        let err = collect(&bad, Decoder::Json, 100, &mut Collected::default())
+            .expect_err("bad record first");
+        assert!(
+            matches!(err, ConsumeError::Undecodable { offset: 0, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_query_only_shortens_the_wait_and_lowers_the_byte_limit() {
+        let second = Duration::from_secs(1);
+        let limits = ReadLimits::new(None, None, second, 1000, None);
+        assert_eq!((limits.wait, limits.max_bytes), (second, 1000));
+        let limits = ReadLimits::new(Some(200), Some(10), second, 1000, Some(5));
+        assert_eq!(
+            limits,
+            ReadLimits {
+                wait: Duration::from_millis(200),
+                max_bytes: 10,
+                min_bytes: Some(5)
+            }
+        );
+        let limits = ReadLimits::new(Some(60_000), Some(1 << 40), second, 1000, None);
+        assert_eq!((limits.wait, limits.max_bytes), (second, 1000));
+        let limits = ReadLimits::new(Some(-1), Some(0), second, 1000, None);
+        assert_eq!((limits.wait, limits.max_bytes), (second, 1000));
+    }
+}
