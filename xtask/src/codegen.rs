@@ -11,6 +11,7 @@
 //! `--check` compares the scratch tree with the committed one and names every file that
 //! differs, is new or is missing.
 
+pub mod rust_server;
 pub mod sdk;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,10 @@ use anyhow::{bail, ensure, Context, Result};
 pub const SPEC: &str = "openapi/kafka-rest-v2.yaml";
 /// Where the SDKs go, relative to the repository root.
 const SDK_DIR: &str = "generated/sdk";
+/// Where the Rust server crate `kafka-rest-api` goes, relative to the repository root.
+const SERVER_DIR: &str = "generated/rust-server";
+/// The document the server serves, as poem-openapi derives it, relative to the repository root.
+const SERVED_SPEC: &str = "openapi/served/kafka-rest-v2.json";
 
 const GENERATOR_VERSION: &str = "7.25.0";
 const DEPENDENCY_PLUGIN: &str = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
@@ -54,12 +59,117 @@ How to choose the embedded format (binary, json, avro, jsonschema, protobuf) fro
 see the section \"SDKs\" of the repository's README.md.
 ";
 
-/// `cargo xtask codegen`: regenerate every SDK; with `check`, only compare.
-pub fn codegen(check: bool) -> Result<()> {
+/// `cargo xtask codegen`: regenerate the Rust server crate, the served document and every
+/// SDK; with `check`, only compare. `server_only` skips the SDKs (quicker while working on the
+/// server; `--check` in CI always covers everything).
+pub fn codegen(check: bool, server_only: bool) -> Result<()> {
     let started = Instant::now();
     let root = crate::workspace_root();
     let spec = root.join(SPEC);
     ensure!(spec.exists(), "the contract {} is missing", spec.display());
+    let mut differences = Vec::new();
+
+    // The Rust server crate.
+    let server_started = Instant::now();
+    let server_scratch = Scratch::new("codegen-server")?;
+    rust_server::generate(&root, &spec, &server_scratch.path)?;
+    eprintln!(
+        "[codegen] {SERVER_DIR}: {} files in {:.1}s",
+        list_files(&server_scratch.path)?.len(),
+        server_started.elapsed().as_secs_f64()
+    );
+    let server_target = root.join(SERVER_DIR);
+    if check {
+        differences.extend(compare_trees(
+            &server_target,
+            &server_scratch.path,
+            Path::new(SERVER_DIR),
+        )?);
+    } else {
+        remove_dir_if_exists(&server_target)?;
+        copy_tree(&server_scratch.path, &server_target)?;
+        eprintln!("[codegen] wrote {SERVER_DIR}");
+    }
+
+    // The document poem-openapi derives from the adapter: built from the committed crate, which
+    // in check mode is only meaningful when that crate is up to date.
+    if !check || differences.is_empty() {
+        let served_started = Instant::now();
+        let served = served_document(&root)?;
+        let served_path = root.join(SERVED_SPEC);
+        if check {
+            let committed = fs::read_to_string(&served_path).unwrap_or_default();
+            if committed != served {
+                differences.push(format!("differs: {SERVED_SPEC}"));
+            }
+        } else {
+            if let Some(parent) = served_path.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            fs::write(&served_path, &served)
+                .with_context(|| format!("cannot write {}", served_path.display()))?;
+            eprintln!(
+                "[codegen] wrote {SERVED_SPEC} in {:.1}s",
+                served_started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    if !server_only {
+        sdks(&spec, check, &mut differences)?;
+    }
+
+    if check {
+        if !differences.is_empty() {
+            for line in &differences {
+                eprintln!("[codegen] {line}");
+            }
+            bail!(
+                "{} file(s) differ from what `cargo xtask codegen` writes; run it and commit the \
+                 result",
+                differences.len()
+            );
+        }
+        eprintln!(
+            "[codegen] everything generated is up to date ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!("[codegen] done in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Runs the generated crate's `served-spec` binary and returns what it prints.
+fn served_document(root: &Path) -> Result<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "kafka-rest-api",
+            "--bin",
+            "served-spec",
+        ])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    ensure!(
+        output.status.success(),
+        "`cargo run -p kafka-rest-api --bin served-spec` failed ({})",
+        output.status
+    );
+    String::from_utf8(output.stdout).context("the served document is not UTF-8")
+}
+
+/// Regenerates every SDK, or (with `check`) adds the files that differ to `differences`.
+fn sdks(spec: &Path, check: bool, differences: &mut Vec<String>) -> Result<()> {
+    let started = Instant::now();
+    let root = crate::workspace_root();
     let jar = generator_jar()?;
     let scratch = Scratch::new("codegen")?;
     for sdk in sdk::SDKS {
@@ -73,7 +183,7 @@ pub fn codegen(check: bool) -> Result<()> {
             .join("logs")
             .join(format!("codegen-{}.log", sdk.dir));
         fresh_log(&log)?;
-        sdk::generate(&java(), &jar, &spec, sdk, &out, &log)?;
+        sdk::generate(&java(), &jar, spec, sdk, &out, &log)?;
         reject_unstable_output(&out)?;
         let files = list_files(&out)?.len();
         eprintln!(
@@ -87,21 +197,7 @@ pub fn codegen(check: bool) -> Result<()> {
 
     let target = root.join(SDK_DIR);
     if check {
-        let differences = compare_trees(&target, &scratch.path)?;
-        if !differences.is_empty() {
-            for line in &differences {
-                eprintln!("[codegen] {line}");
-            }
-            bail!(
-                "{} file(s) under {SDK_DIR} differ from what `cargo xtask codegen` writes; run it \
-                 and commit the result",
-                differences.len()
-            );
-        }
-        eprintln!(
-            "[codegen] {SDK_DIR} is up to date ({:.1}s)",
-            started.elapsed().as_secs_f64()
-        );
+        differences.extend(compare_trees(&target, &scratch.path, Path::new(SDK_DIR))?);
         return Ok(());
     }
 
@@ -399,13 +495,14 @@ fn list_files(dir: &Path) -> Result<BTreeSet<PathBuf>> {
     Ok(out)
 }
 
-/// Lines naming each file that is only in `committed`, only in `fresh`, or differs.
-fn compare_trees(committed: &Path, fresh: &Path) -> Result<Vec<String>> {
+/// Lines naming each file that is only in `committed`, only in `fresh`, or differs; files are
+/// shown under `shown_dir`.
+fn compare_trees(committed: &Path, fresh: &Path, shown_dir: &Path) -> Result<Vec<String>> {
     let old = list_files(committed)?;
     let new = list_files(fresh)?;
     let mut lines = Vec::new();
     for rel in old.union(&new) {
-        let shown = Path::new(SDK_DIR).join(rel);
+        let shown = shown_dir.join(rel);
         match (old.contains(rel), new.contains(rel)) {
             (true, false) => lines.push(format!(
                 "stale:   {} (committed, but codegen no longer writes it)",
@@ -483,7 +580,8 @@ mod tests {
         write(&committed.path, "python/old.py", "x");
         write(&fresh.path, "java/New.java", "y");
 
-        let lines = compare_trees(&committed.path, &fresh.path).expect("compare");
+        let lines =
+            compare_trees(&committed.path, &fresh.path, Path::new(SDK_DIR)).expect("compare");
 
         assert_eq!(
             lines,
@@ -503,7 +601,8 @@ mod tests {
         let fresh = Scratch::new("test-same-b").expect("scratch");
         write(&committed.path, "a/b/c.txt", "x");
         write(&fresh.path, "a/b/c.txt", "x");
-        let lines = compare_trees(&committed.path, &fresh.path).expect("compare");
+        let lines =
+            compare_trees(&committed.path, &fresh.path, Path::new(SDK_DIR)).expect("compare");
         assert!(lines.is_empty(), "{lines:?}");
     }
 }

@@ -45,11 +45,15 @@ enum Cmd {
     },
     /// Validate the OpenAPI contract (openapi/kafka-rest-v2.yaml) with openapi-spec-validator.
     LintSpec,
-    /// Regenerate the SDKs under generated/sdk from the OpenAPI contract.
+    /// Regenerate everything under generated/ (the Rust server crate and the SDKs) and
+    /// openapi/served/ from the OpenAPI contract.
     Codegen {
-        /// Change nothing; fail, naming the files, if generated/sdk is not what codegen writes.
+        /// Change nothing; fail, naming the files, if anything generated is out of date.
         #[arg(long)]
         check: bool,
+        /// Only the Rust server crate and the served document, not the SDKs.
+        #[arg(long)]
+        server_only: bool,
     },
     /// Smoke-check the generated SDKs offline (python compileall, go vet).
     SdkTest,
@@ -102,7 +106,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Up => up(),
         Cmd::Test { brokers, args } => ci::test(brokers, &args),
         Cmd::LintSpec => codegen::lint_spec(),
-        Cmd::Codegen { check } => codegen::codegen(check),
+        Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
         Cmd::SdkTest => codegen::sdk_test(),
         Cmd::Ci => ci::ci(),
         Cmd::Bench {
