@@ -1,13 +1,14 @@
-//! `AppState` (the shared services) and the assembly of routes and middleware.
+//! `AppState` (the shared services) and the assembly of the HTTP application.
 //!
-//! This module owns which path goes to which handler, the `Accept` negotiation layer and the
-//! error-catching layer that gives every failure the Confluent JSON error body. Handlers live
-//! in `api/`, services elsewhere.
+//! This module mounts the generated adapter `V2Api` (which routes every path and method of the
+//! contract to `api::Service`), the served OpenAPI document and Swagger UI, the `Accept`
+//! negotiation layer and the error-catching layer that gives every failure the Confluent JSON
+//! error body. The operations live in `api/`, services elsewhere.
 
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
-use poem::{delete, get, post, EndpointExt, IntoEndpoint, Response, Route};
+use poem::{EndpointExt, IntoEndpoint, Response, Route};
 
 use crate::api;
 use crate::api::consumers::BaseUriRules;
@@ -57,67 +58,20 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
+/// `/openapi.yaml`, and Swagger UI at `/docs`.
 pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
+    let api = kafka_rest_api::openapi_service(api::Service::new(state));
+    let spec_json = api.spec_endpoint();
+    let spec_yaml = api.spec_endpoint_yaml();
+    let swagger_ui = api.swagger_ui();
     Route::new()
-        .at("/", get(api::topics::root).post(api::topics::post_root))
-        .at("/topics", get(api::topics::list_topics))
-        .at(
-            "/topics/:topic",
-            get(api::topics::get_topic).post(api::produce::produce_to_topic),
-        )
-        .at(
-            "/topics/:topic/partitions",
-            get(api::topics::list_partitions),
-        )
-        .at(
-            "/topics/:topic/partitions/:partition",
-            get(api::topics::get_partition).post(api::produce::produce_to_partition),
-        )
-        .at(
-            "/topics/:topic/partitions/:partition/offsets",
-            get(api::topics::get_offsets),
-        )
-        .at("/brokers", get(api::topics::list_brokers))
-        .at("/health/live", get(api::health::live))
-        .at("/health/ready", get(api::health::ready))
-        .at("/consumers/:group", post(api::consumers::create))
-        .at(
-            "/consumers/:group/instances/:instance",
-            delete(api::consumers::delete),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/subscription",
-            post(api::consumers::subscribe)
-                .get(api::consumers::get_subscription)
-                .delete(api::consumers::unsubscribe),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/assignments",
-            post(api::consumers::assign).get(api::consumers::get_assignments),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/offsets",
-            post(api::consumers::commit_offsets).get(api::consumers::committed_offsets),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/positions",
-            post(api::consumers::seek),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/positions/beginning",
-            post(api::consumers::seek_to_beginning),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/positions/end",
-            post(api::consumers::seek_to_end),
-        )
-        .at(
-            "/consumers/:group/instances/:instance/records",
-            get(api::consumers::records),
-        )
-        .around(api::negotiate)
-        .data(state)
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .nest("/docs", swagger_ui)
+        // The negotiation layer covers the API only: the document and Swagger UI answer any
+        // `Accept`.
+        .nest("/", api.around(api::negotiate))
         .catch_all_error(catch_all)
         .into_endpoint()
         .boxed()

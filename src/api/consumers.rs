@@ -1,19 +1,24 @@
-//! Handlers of the v2 consumer API: instances, subscriptions, assignments, offsets, positions
-//! and records.
+//! The consumer operations of `KafkaRestV2`: instances, subscriptions, assignments, offsets,
+//! positions and records.
 //!
-//! Each handler checks the media types, decodes the body into domain values, makes one call on
+//! Each operation checks the media types, decodes the body into domain values, makes one call on
 //! the consumer manager (`consume/`) and encodes the answer. This module also owns the
 //! `base_uri` rules of a new instance (confluent-v2-api 5.1), which depend on the request.
 
-use poem::http::{header, StatusCode};
-use poem::web::{Data, Path, Query};
-use poem::{handler, Body, Request, Response};
+use kafka_rest_api::{
+    media as vnd, models, AssignPartitionsResponse, CommitOffsetsResponse, CreateConsumerResponse,
+    DeleteConsumerResponse, GetAssignmentsResponse, GetCommittedOffsetsResponse,
+    GetSubscriptionResponse, RawBody, RawResponse, ReadRecordsResponse, SeekResponse,
+    SubscribeResponse, UnsubscribeResponse, Vnd,
+};
+use poem::http::{header, HeaderValue};
+use poem::Request;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{media, V2Json};
+use super::media;
 use crate::app::AppState;
 use crate::config::{Config, Listener};
 use crate::consume::{
@@ -130,12 +135,6 @@ struct CreateBody {
     request_timeout_ms: Option<Value>,
 }
 
-#[derive(Serialize)]
-pub struct CreatedBody {
-    instance_id: String,
-    base_uri: String,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubscribeBody {
@@ -143,12 +142,7 @@ struct SubscribeBody {
     topic_pattern: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct TopicsBody {
-    topics: Vec<String>,
-}
-
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PartitionBody {
     topic: String,
@@ -165,16 +159,7 @@ impl From<PartitionBody> for TopicPartition {
     }
 }
 
-impl From<TopicPartition> for PartitionBody {
-    fn from(p: TopicPartition) -> Self {
-        PartitionBody {
-            topic: p.topic,
-            partition: p.partition,
-        }
-    }
-}
-
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionsBody {
     partitions: Vec<PartitionBody>,
@@ -217,25 +202,6 @@ struct SeekBody {
     offsets: Vec<OffsetBody>,
     #[serde(default)]
     timestamps: Vec<TimestampBody>,
-}
-
-#[derive(Serialize)]
-pub struct CommittedBody {
-    offsets: Vec<CommittedEntry>,
-}
-
-#[derive(Serialize)]
-struct CommittedEntry {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    metadata: String,
-}
-
-#[derive(Deserialize)]
-pub struct RecordsQuery {
-    timeout: Option<i64>,
-    max_bytes: Option<i64>,
 }
 
 /// Serde helpers for integers that Jackson would also take as strings.
@@ -298,12 +264,12 @@ fn int_field(name: &str, v: Option<Value>) -> Result<Option<i64>, ProxyError> {
 }
 
 /// Reads a control call's body; `None` when it is empty.
-async fn json_body<T: DeserializeOwned>(
-    req: &Request,
-    body: Body,
+async fn json_body<T: DeserializeOwned, S, M>(
+    body: RawBody<S, M>,
 ) -> Result<Option<T>, ProxyError> {
-    media::check_control_content_type(req.header(header::CONTENT_TYPE.as_str()))?;
+    media::check_control_content_type(body.content_type())?;
     let bytes = body
+        .into_body()
         .into_bytes_limit(CONTROL_BODY_LIMIT)
         .await
         .map_err(|e| match e {
@@ -362,10 +328,6 @@ fn required<T>(body: Option<T>) -> Result<T, ProxyError> {
 
 fn accept(req: &Request) -> Option<&str> {
     req.header(header::ACCEPT.as_str())
-}
-
-fn no_content() -> Response {
-    Response::builder().status(StatusCode::NO_CONTENT).finish()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,15 +472,14 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 // Handlers
 
 /// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
-#[handler]
 pub async fn create(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path(group): Path<String>,
-    body: Body,
-) -> Result<V2Json<CreatedBody>, ProxyError> {
+    group: String,
+    body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
+) -> Result<CreateConsumerResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: CreateBody = json_body(req, body).await?.unwrap_or_default();
+    let body: CreateBody = json_body(body).await?.unwrap_or_default();
     let format = match body.format.as_deref() {
         None => None,
         Some(name) => {
@@ -542,35 +503,37 @@ pub async fn create(
         state
             .base_uri
             .base_uri(req.scheme().as_str(), &request_host(req), &group, &name);
-    Ok(V2Json(CreatedBody {
-        instance_id: name,
-        base_uri,
-    }))
+    Ok(CreateConsumerResponse::Ok(Vnd::new(
+        models::CreateConsumerResponse {
+            instance_id: name,
+            base_uri,
+        },
+    )))
 }
 
 /// `DELETE /consumers/{group}/instances/{instance}`: commits what auto-commit owes, leaves the
 /// group and removes the instance.
-#[handler]
 pub async fn delete(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+) -> Result<DeleteConsumerResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
     state.consumers.delete(&group, &instance).await?;
-    Ok(no_content())
+    Ok(DeleteConsumerResponse::NoContent)
 }
 
 /// `POST .../subscription`: `topics` (wins when present) or `topic_pattern`.
-#[handler]
 pub async fn subscribe(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+    body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
+) -> Result<SubscribeResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: SubscribeBody = required(json_body(req, body).await?)?;
+    let body: SubscribeBody = required(json_body(body).await?)?;
     let subscription = match (body.topics, body.topic_pattern) {
         (Some(topics), _) => Subscription::Topics(topics),
         (None, Some(pattern)) => Subscription::Pattern(pattern),
@@ -584,76 +547,84 @@ pub async fn subscribe(
         .consumers
         .subscribe(&group, &instance, subscription)
         .await?;
-    Ok(no_content())
+    Ok(SubscribeResponse::NoContent)
 }
 
 /// `GET .../subscription`: `{"topics": [...]}`.
-#[handler]
 pub async fn get_subscription(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-) -> Result<V2Json<TopicsBody>, ProxyError> {
+    group: String,
+    instance: String,
+) -> Result<GetSubscriptionResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
     let topics = state.consumers.subscription(&group, &instance).await?;
-    Ok(V2Json(TopicsBody { topics }))
+    Ok(GetSubscriptionResponse::Ok(Vnd::new(
+        models::Subscription { topics },
+    )))
 }
 
 /// `DELETE .../subscription`: ends the subscription (or manual assignment).
-#[handler]
 pub async fn unsubscribe(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+) -> Result<UnsubscribeResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
     state.consumers.unsubscribe(&group, &instance).await?;
-    Ok(no_content())
+    Ok(UnsubscribeResponse::NoContent)
 }
 
 /// `POST .../assignments`: assigns partitions by hand.
-#[handler]
 pub async fn assign(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+    body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
+) -> Result<AssignPartitionsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: PartitionsBody = required(json_body(req, body).await?)?;
+    let body: PartitionsBody = required(json_body(body).await?)?;
     let partitions = body.partitions.into_iter().map(Into::into).collect();
     state
         .consumers
         .assign(&group, &instance, partitions)
         .await?;
-    Ok(no_content())
+    Ok(AssignPartitionsResponse::NoContent)
 }
 
 /// `GET .../assignments`: `{"partitions": [{topic, partition}]}`.
-#[handler]
 pub async fn get_assignments(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-) -> Result<V2Json<PartitionsBody>, ProxyError> {
+    group: String,
+    instance: String,
+) -> Result<GetAssignmentsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
     let partitions = state.consumers.assignment(&group, &instance).await?;
-    Ok(V2Json(PartitionsBody {
-        partitions: partitions.into_iter().map(Into::into).collect(),
-    }))
+    Ok(GetAssignmentsResponse::Ok(Vnd::new(models::Assignment {
+        partitions: partitions
+            .into_iter()
+            .map(|p| models::AssignedPartition {
+                topic: p.topic,
+                partition: p.partition,
+            })
+            .collect(),
+    })))
 }
 
 /// `POST .../offsets`: with a body, commits `offset + 1` of each entry; without, commits every
 /// record returned so far. Synchronous; answers `[]`.
-#[handler]
 pub async fn commit_offsets(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<V2Json<Vec<Value>>, ProxyError> {
+    group: String,
+    instance: String,
+    body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
+) -> Result<CommitOffsetsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: Option<OffsetsBody> = json_body(req, body).await?;
+    let body: Option<OffsetsBody> = json_body(body).await?;
     let offsets = body.map(|b| {
         b.offsets
             .into_iter()
@@ -668,20 +639,20 @@ pub async fn commit_offsets(
             .collect()
     });
     state.consumers.commit(&group, &instance, offsets).await?;
-    Ok(V2Json(Vec::new()))
+    Ok(CommitOffsetsResponse::Ok(Vnd::new(Vec::new())))
 }
 
 /// `GET .../offsets` with a body `{"partitions": [...]}`: the group's committed offsets;
 /// partitions without one are left out.
-#[handler]
 pub async fn committed_offsets(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<V2Json<CommittedBody>, ProxyError> {
+    group: String,
+    instance: String,
+    body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
+) -> Result<GetCommittedOffsetsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let Some(body): Option<PartitionsBody> = json_body(req, body).await? else {
+    let Some(body): Option<PartitionsBody> = json_body(body).await? else {
         // Confluent answers a missing body like an unknown partition.
         return Err(ProxyError::PartitionNotFound {
             topic: String::new(),
@@ -693,30 +664,32 @@ pub async fn committed_offsets(
         .consumers
         .committed(&group, &instance, partitions)
         .await?;
-    Ok(V2Json(CommittedBody {
-        offsets: committed
-            .into_iter()
-            .map(|c| CommittedEntry {
-                topic: c.partition.topic,
-                partition: c.partition.partition,
-                offset: c.offset,
-                metadata: c.metadata,
-            })
-            .collect(),
-    }))
+    Ok(GetCommittedOffsetsResponse::Ok(Vnd::new(
+        models::CommittedOffsets {
+            offsets: committed
+                .into_iter()
+                .map(|c| models::CommittedOffset {
+                    topic: c.partition.topic,
+                    partition: c.partition.partition,
+                    offset: c.offset,
+                    metadata: c.metadata,
+                })
+                .collect(),
+        },
+    )))
 }
 
 /// `POST .../positions`: seeks to offsets (read next from exactly `offset`) and/or to the
 /// first record at or after a timestamp.
-#[handler]
 pub async fn seek(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+    body: RawBody<models::SeekRequest, vnd::SeekBody>,
+) -> Result<SeekResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: SeekBody = required(json_body(req, body).await?)?;
+    let body: SeekBody = required(json_body(body).await?)?;
     let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
     for o in body.offsets {
         if o.offset < 0 {
@@ -748,19 +721,20 @@ pub async fn seek(
         });
     }
     state.consumers.seek(&group, &instance, targets).await?;
-    Ok(no_content())
+    Ok(SeekResponse::NoContent)
 }
 
-async fn seek_all(
+/// `POST .../positions/beginning` and `.../positions/end`: every listed partition to `position`.
+pub async fn seek_all<S, M>(
     state: &AppState,
     req: &Request,
-    group: &str,
-    instance: &str,
-    body: Body,
+    group: String,
+    instance: String,
+    body: RawBody<S, M>,
     position: SeekPosition,
-) -> Result<Response, ProxyError> {
+) -> Result<(), ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: PartitionsBody = required(json_body(req, body).await?)?;
+    let body: PartitionsBody = required(json_body(body).await?)?;
     let targets = body
         .partitions
         .into_iter()
@@ -769,49 +743,20 @@ async fn seek_all(
             position,
         })
         .collect();
-    state.consumers.seek(group, instance, targets).await?;
-    Ok(no_content())
-}
-
-/// `POST .../positions/beginning`.
-#[handler]
-pub async fn seek_to_beginning(
-    state: Data<&AppState>,
-    req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ProxyError> {
-    seek_all(
-        &state,
-        req,
-        &group,
-        &instance,
-        body,
-        SeekPosition::Beginning,
-    )
-    .await
-}
-
-/// `POST .../positions/end`.
-#[handler]
-pub async fn seek_to_end(
-    state: Data<&AppState>,
-    req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ProxyError> {
-    seek_all(&state, req, &group, &instance, body, SeekPosition::End).await
+    state.consumers.seek(&group, &instance, targets).await?;
+    Ok(())
 }
 
 /// `GET .../records?timeout=&max_bytes=`: the `Accept` type picks the reader, which must match
 /// the instance's format; the response carries that type.
-#[handler]
 pub async fn records(
-    state: Data<&AppState>,
+    state: &AppState,
     req: &Request,
-    Path((group, instance)): Path<(String, String)>,
-    Query(query): Query<RecordsQuery>,
-) -> Result<Response, ProxyError> {
+    group: String,
+    instance: String,
+    timeout: Option<i64>,
+    max_bytes: Option<i64>,
+) -> Result<ReadRecordsResponse, ProxyError> {
     let negotiated = media::negotiate_records(accept(req))?;
     let (_, body) = state
         .consumers
@@ -819,14 +764,15 @@ pub async fn records(
             &group,
             &instance,
             negotiated.format,
-            query.timeout,
-            query.max_bytes,
+            timeout,
+            max_bytes,
             |records| serde_json::to_vec(records).map_err(Into::into),
         )
         .await?;
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, negotiated.media_type)
-        .body(body))
+    Ok(ReadRecordsResponse::Ok(RawResponse::new(
+        HeaderValue::from_static(negotiated.media_type),
+        body,
+    )))
 }
 
 #[cfg(test)]

@@ -1,23 +1,23 @@
 //! Health probes for load balancers and orchestrators: `GET /health/live` (the process serves
 //! HTTP) and `GET /health/ready` (and it can reach Kafka's metadata).
 
-use poem::handler;
-use poem::web::Data;
+use kafka_rest_api::models::{HealthStatus, HealthStatusStatus};
+use kafka_rest_api::{HealthLiveResponse, HealthReadyResponse, Vnd};
 
-use super::V2Json;
 use crate::app::AppState;
 use crate::error::ProxyError;
 
 /// `GET /health/live`: 200 `{"status":"UP"}` while the process serves HTTP.
-#[handler]
-pub async fn live() -> V2Json<serde_json::Value> {
-    V2Json(serde_json::json!({ "status": "UP" }))
+pub fn live() -> HealthLiveResponse {
+    HealthLiveResponse::Ok(Vnd::new(HealthStatus {
+        status: HealthStatusStatus::Up,
+        brokers: None,
+    }))
 }
 
 /// `GET /health/ready`: 200 `{"status":"UP","brokers":N}` while Kafka metadata is reachable
 /// (answered from the metadata snapshot, at most `metadata.cache.ms` old); 503 otherwise.
-#[handler]
-pub async fn ready(state: Data<&AppState>) -> Result<V2Json<serde_json::Value>, ProxyError> {
+pub async fn ready(state: &AppState) -> Result<HealthReadyResponse, ProxyError> {
     let brokers = state
         .metadata
         .broker_ids()
@@ -28,7 +28,8 @@ pub async fn ready(state: Data<&AppState>) -> Result<V2Json<serde_json::Value>, 
             source: "the cluster reports no brokers".into(),
         });
     }
-    Ok(V2Json(
-        serde_json::json!({ "status": "UP", "brokers": brokers.len() }),
-    ))
+    Ok(HealthReadyResponse::Ok(Vnd::new(HealthStatus {
+        status: HealthStatusStatus::Up,
+        brokers: Some(i32::try_from(brokers.len()).unwrap_or(i32::MAX)),
+    })))
 }

@@ -1,8 +1,11 @@
-//! HTTP handlers. Each one turns the request into domain values, makes one service call and
-//! turns the result (or the service error, through `ProxyError`) back into a response.
+//! `impl KafkaRestV2 for Service`: the generated port trait of the v2 API, implemented with
+//! the proxy's services. Each method turns the generated types into domain values, makes one
+//! service call and turns the result (or the service error, through `ProxyError`) back into
+//! the operation's response enum; the per-tag modules hold the bodies of those methods.
 //!
-//! Endpoint shapes live here by hand until the OpenAPI-generated interface replaces them. This
-//! module also owns content negotiation of the `Accept` header (decisions 15).
+//! Routing, the derived OpenAPI document and the response types come from the generated crate
+//! `kafka-rest-api` (`generated/rust-server`). This module also owns content negotiation of the
+//! `Accept` header (decisions 15) and reading request bodies within their limits.
 
 pub mod consumers;
 pub mod health;
@@ -10,25 +13,292 @@ pub mod media;
 pub mod produce;
 pub mod topics;
 
+use kafka_rest_api::{media as vnd, models, KafkaRestV2, Lenient, RawBody};
 use poem::http::header;
 use poem::{Endpoint, IntoResponse, Request, Response};
-use serde::Serialize;
 
+use crate::app::AppState;
 use crate::error::{ProxyError, V2_JSON};
 use crate::records::EmbeddedFormat;
 
-/// A JSON body sent as `application/vnd.kafka.v2+json`.
-pub struct V2Json<T>(pub T);
+/// The v2 API over the proxy's services; what the generated adapter `V2Api` calls.
+#[derive(Clone)]
+pub struct Service {
+    state: AppState,
+}
 
-impl<T: Serialize + Send> IntoResponse for V2Json<T> {
-    fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
-                .header(header::CONTENT_TYPE, V2_JSON)
-                .body(body),
-            Err(e) => poem::error::ResponseError::as_response(&ProxyError::internal(e)),
-        }
+impl Service {
+    pub fn new(state: AppState) -> Self {
+        Service { state }
     }
+}
+
+impl KafkaRestV2 for Service {
+    type Error = ProxyError;
+
+    async fn get_root(
+        &self,
+        _request: &Request,
+    ) -> Result<kafka_rest_api::GetRootResponse, ProxyError> {
+        Ok(topics::root())
+    }
+
+    async fn post_root(
+        &self,
+        _request: &Request,
+        body: RawBody<models::RootRequest, vnd::PostRootBody>,
+    ) -> Result<kafka_rest_api::PostRootResponse, ProxyError> {
+        topics::post_root(&self.state, body).await
+    }
+
+    async fn health_live(
+        &self,
+        _request: &Request,
+    ) -> Result<kafka_rest_api::HealthLiveResponse, ProxyError> {
+        Ok(health::live())
+    }
+
+    async fn health_ready(
+        &self,
+        _request: &Request,
+    ) -> Result<kafka_rest_api::HealthReadyResponse, ProxyError> {
+        health::ready(&self.state).await
+    }
+
+    async fn list_topics(
+        &self,
+        _request: &Request,
+    ) -> Result<kafka_rest_api::ListTopicsResponse, ProxyError> {
+        topics::list_topics(&self.state).await
+    }
+
+    async fn get_topic(
+        &self,
+        _request: &Request,
+        topic_name: String,
+    ) -> Result<kafka_rest_api::GetTopicResponse, ProxyError> {
+        topics::get_topic(&self.state, topic_name).await
+    }
+
+    async fn produce_to_topic(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
+    ) -> Result<kafka_rest_api::ProduceToTopicResponse, ProxyError> {
+        produce::produce_to_topic(&self.state, topic_name, body).await
+    }
+
+    async fn list_partitions(
+        &self,
+        _request: &Request,
+        topic_name: String,
+    ) -> Result<kafka_rest_api::ListPartitionsResponse, ProxyError> {
+        topics::list_partitions(&self.state, topic_name).await
+    }
+
+    async fn get_partition(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+    ) -> Result<kafka_rest_api::GetPartitionResponse, ProxyError> {
+        topics::get_partition(&self.state, topic_name, partition_id).await
+    }
+
+    async fn produce_to_partition(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+        body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
+    ) -> Result<kafka_rest_api::ProduceToPartitionResponse, ProxyError> {
+        produce::produce_to_partition(&self.state, topic_name, partition_id, body).await
+    }
+
+    async fn get_partition_offsets(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+    ) -> Result<kafka_rest_api::GetPartitionOffsetsResponse, ProxyError> {
+        topics::get_offsets(&self.state, topic_name, partition_id).await
+    }
+
+    async fn list_brokers(
+        &self,
+        _request: &Request,
+    ) -> Result<kafka_rest_api::ListBrokersResponse, ProxyError> {
+        topics::list_brokers(&self.state).await
+    }
+
+    async fn create_consumer(
+        &self,
+        request: &Request,
+        group_name: String,
+        body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
+    ) -> Result<kafka_rest_api::CreateConsumerResponse, ProxyError> {
+        consumers::create(&self.state, request, group_name, body).await
+    }
+
+    async fn delete_consumer(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+    ) -> Result<kafka_rest_api::DeleteConsumerResponse, ProxyError> {
+        consumers::delete(&self.state, request, group_name, instance).await
+    }
+
+    async fn get_subscription(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+    ) -> Result<kafka_rest_api::GetSubscriptionResponse, ProxyError> {
+        consumers::get_subscription(&self.state, request, group_name, instance).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
+    ) -> Result<kafka_rest_api::SubscribeResponse, ProxyError> {
+        consumers::subscribe(&self.state, request, group_name, instance, body).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+    ) -> Result<kafka_rest_api::UnsubscribeResponse, ProxyError> {
+        consumers::unsubscribe(&self.state, request, group_name, instance).await
+    }
+
+    async fn get_assignments(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+    ) -> Result<kafka_rest_api::GetAssignmentsResponse, ProxyError> {
+        consumers::get_assignments(&self.state, request, group_name, instance).await
+    }
+
+    async fn assign_partitions(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
+    ) -> Result<kafka_rest_api::AssignPartitionsResponse, ProxyError> {
+        consumers::assign(&self.state, request, group_name, instance, body).await
+    }
+
+    async fn get_committed_offsets(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
+    ) -> Result<kafka_rest_api::GetCommittedOffsetsResponse, ProxyError> {
+        consumers::committed_offsets(&self.state, request, group_name, instance, body).await
+    }
+
+    async fn commit_offsets(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        // Accepted for compatibility and ignored, whatever its value: every commit is
+        // synchronous.
+        _async: Option<Lenient<bool>>,
+        body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
+    ) -> Result<kafka_rest_api::CommitOffsetsResponse, ProxyError> {
+        consumers::commit_offsets(&self.state, request, group_name, instance, body).await
+    }
+
+    async fn seek(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::SeekRequest, vnd::SeekBody>,
+    ) -> Result<kafka_rest_api::SeekResponse, ProxyError> {
+        consumers::seek(&self.state, request, group_name, instance, body).await
+    }
+
+    async fn seek_to_beginning(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::PartitionsRequest, vnd::SeekToBeginningBody>,
+    ) -> Result<kafka_rest_api::SeekToBeginningResponse, ProxyError> {
+        consumers::seek_all(
+            &self.state,
+            request,
+            group_name,
+            instance,
+            body,
+            crate::consume::SeekPosition::Beginning,
+        )
+        .await?;
+        Ok(kafka_rest_api::SeekToBeginningResponse::NoContent)
+    }
+
+    async fn seek_to_end(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        body: RawBody<models::PartitionsRequest, vnd::SeekToEndBody>,
+    ) -> Result<kafka_rest_api::SeekToEndResponse, ProxyError> {
+        consumers::seek_all(
+            &self.state,
+            request,
+            group_name,
+            instance,
+            body,
+            crate::consume::SeekPosition::End,
+        )
+        .await?;
+        Ok(kafka_rest_api::SeekToEndResponse::NoContent)
+    }
+
+    async fn read_records(
+        &self,
+        request: &Request,
+        group_name: String,
+        instance: String,
+        timeout: Option<Lenient<i64>>,
+        max_bytes: Option<Lenient<i64>>,
+    ) -> Result<kafka_rest_api::ReadRecordsResponse, ProxyError> {
+        let timeout = query_int("timeout", timeout)?;
+        let max_bytes = query_int("max_bytes", max_bytes)?;
+        consumers::records(
+            &self.state,
+            request,
+            group_name,
+            instance,
+            timeout,
+            max_bytes,
+        )
+        .await
+    }
+}
+
+/// An optional integer query parameter; text that is not an integer is 400.
+fn query_int(name: &str, value: Option<Lenient<i64>>) -> Result<Option<i64>, ProxyError> {
+    value
+        .map(|v| {
+            v.into_result().map_err(|raw| ProxyError::BadRequest {
+                message: format!("Invalid query parameter {name}: {raw:?} is not an integer"),
+            })
+        })
+        .transpose()
 }
 
 /// Reads a whole request body, bounded in size (413) and in time (408), so a client that

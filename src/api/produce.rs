@@ -1,18 +1,19 @@
-//! Handlers for `POST /topics/{topic}` and `POST /topics/{topic}/partitions/{partition}`.
+//! The produce operations of `KafkaRestV2`: `POST /topics/{topic}` and
+//! `POST /topics/{topic}/partitions/{partition}`.
 //!
 //! Owns the HTTP side of producing: the embedded format from `Content-Type`, the body size
 //! limit, the checks that the topic and every target partition exist (404 at once instead of a
 //! hang, decisions 2), and the v2 produce response with one entry per record in request order
 //! (decisions 14). Decoding is `records/`, sending is `produce/`.
 
-use poem::http::{header, StatusCode};
-use poem::web::{Data, Path};
-use poem::{handler, Body, Request, Response};
-use serde::Serialize;
+use kafka_rest_api::{
+    media as vnd, models, Lenient, Nullable, ProduceToPartitionResponse, ProduceToTopicResponse,
+    RawBody, Vnd,
+};
 
 use super::topics::partition_id;
 use crate::app::AppState;
-use crate::error::{ProxyError, V2_JSON};
+use crate::error::ProxyError;
 use crate::metadata::MetadataError;
 use crate::produce::{FailureKind, RecordOutcome};
 use crate::records::{self, EmbeddedFormat, ProduceBatch, RecordError};
@@ -33,58 +34,61 @@ impl From<RecordError> for ProxyError {
     }
 }
 
-/// One entry of the produce response.
-#[derive(Serialize)]
-struct PartitionOffset {
-    partition: Option<i32>,
-    offset: Option<i64>,
-    error_code: Option<u32>,
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ProduceResponse {
-    offsets: Vec<PartitionOffset>,
-    key_schema_id: Option<i32>,
-    value_schema_id: Option<i32>,
+/// How a produce went as a whole: the status of its answer (confluent-v2-api 2.4).
+enum Produced {
+    /// 200, also when some records failed.
+    Ok(models::ProduceResponse),
+    /// 401: a record failed for authentication.
+    Unauthenticated(models::ProduceResponse),
+    /// 403: a record failed for authorization.
+    Unauthorized(models::ProduceResponse),
 }
 
 /// `POST /topics/{topic}`: produce records; each goes to its own `partition`, else where the
 /// key's murmur2 hash (or, without a key, the partitioner) puts it.
-#[handler]
 pub async fn produce_to_topic(
-    req: &Request,
-    body: Body,
-    state: Data<&AppState>,
-    Path(topic): Path<String>,
-) -> Result<Response, ProxyError> {
-    produce(req, body, &state, topic, None).await
+    state: &AppState,
+    topic: String,
+    body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
+) -> Result<ProduceToTopicResponse, ProxyError> {
+    let (content_type, body) = (body.content_type().map(str::to_owned), body.into_body());
+    Ok(
+        match produce(state, topic, None, content_type, body).await? {
+            Produced::Ok(r) => ProduceToTopicResponse::Ok(Vnd::new(r)),
+            Produced::Unauthenticated(r) => ProduceToTopicResponse::Unauthorized(Vnd::new(r)),
+            Produced::Unauthorized(r) => ProduceToTopicResponse::Forbidden(Vnd::new(r)),
+        },
+    )
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`: produce records to one partition (a record's
 /// own `partition` still wins).
-#[handler]
 pub async fn produce_to_partition(
-    req: &Request,
-    body: Body,
-    state: Data<&AppState>,
-    Path((topic, partition)): Path<(String, String)>,
-) -> Result<Response, ProxyError> {
-    let partition = partition_id(&topic, &partition)?;
-    produce(req, body, &state, topic, Some(partition)).await
+    state: &AppState,
+    topic: String,
+    raw_partition: Lenient<i32>,
+    body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
+) -> Result<ProduceToPartitionResponse, ProxyError> {
+    let partition = partition_id(&topic, raw_partition)?;
+    let (content_type, body) = (body.content_type().map(str::to_owned), body.into_body());
+    Ok(
+        match produce(state, topic, Some(partition), content_type, body).await? {
+            Produced::Ok(r) => ProduceToPartitionResponse::Ok(Vnd::new(r)),
+            Produced::Unauthenticated(r) => ProduceToPartitionResponse::Unauthorized(Vnd::new(r)),
+            Produced::Unauthorized(r) => ProduceToPartitionResponse::Forbidden(Vnd::new(r)),
+        },
+    )
 }
 
 async fn produce(
-    req: &Request,
-    body: Body,
     state: &AppState,
     topic: String,
     path_partition: Option<i32>,
-) -> Result<Response, ProxyError> {
-    let format = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    content_type: Option<String>,
+    body: poem::Body,
+) -> Result<Produced, ProxyError> {
+    let format = content_type
+        .as_deref()
         .and_then(EmbeddedFormat::from_media_type)
         .ok_or(ProxyError::UnsupportedMediaType)?;
     let bytes = super::read_body(
@@ -152,16 +156,16 @@ fn produce_response(
     outcomes: Vec<RecordOutcome>,
     key_schema_id: Option<i32>,
     value_schema_id: Option<i32>,
-) -> Response {
-    let mut status = StatusCode::OK;
+) -> Produced {
+    let mut status = None;
     let offsets = outcomes
         .into_iter()
         .map(|o| match o {
-            RecordOutcome::Delivered { partition, offset } => PartitionOffset {
-                partition: Some(partition),
-                offset: Some(offset),
-                error_code: None,
-                error: None,
+            RecordOutcome::Delivered { partition, offset } => models::ProduceOffset {
+                partition: Nullable(Some(partition)),
+                offset: Nullable(Some(offset)),
+                error_code: Nullable(None),
+                error: Nullable(None),
             },
             RecordOutcome::Failed(f) => {
                 let code = match f.kind {
@@ -170,32 +174,30 @@ fn produce_response(
                     FailureKind::Retriable => 50003,
                     FailureKind::Other => 50002,
                 };
-                if status == StatusCode::OK {
+                if status.is_none() {
                     status = match f.kind {
-                        FailureKind::Authentication => StatusCode::UNAUTHORIZED,
-                        FailureKind::Authorization => StatusCode::FORBIDDEN,
-                        _ => StatusCode::OK,
+                        FailureKind::Authentication => Some(FailureKind::Authentication),
+                        FailureKind::Authorization => Some(FailureKind::Authorization),
+                        _ => None,
                     };
                 }
-                PartitionOffset {
-                    partition: None,
-                    offset: None,
-                    error_code: Some(code),
-                    error: Some(f.message),
+                models::ProduceOffset {
+                    partition: Nullable(None),
+                    offset: Nullable(None),
+                    error_code: Nullable(Some(code)),
+                    error: Nullable(Some(f.message)),
                 }
             }
         })
         .collect();
-    let body = ProduceResponse {
+    let body = models::ProduceResponse {
         offsets,
-        key_schema_id,
-        value_schema_id,
+        key_schema_id: Nullable(key_schema_id),
+        value_schema_id: Nullable(value_schema_id),
     };
-    match serde_json::to_vec(&body) {
-        Ok(json) => Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, V2_JSON)
-            .body(json),
-        Err(e) => poem::error::ResponseError::as_response(&ProxyError::internal(e)),
+    match status {
+        Some(FailureKind::Authentication) => Produced::Unauthenticated(body),
+        Some(FailureKind::Authorization) => Produced::Unauthorized(body),
+        _ => Produced::Ok(body),
     }
 }

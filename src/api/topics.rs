@@ -1,12 +1,11 @@
-//! Handlers for the root, topic, partition and broker metadata endpoints.
+//! The root, topic, partition and broker metadata operations of `KafkaRestV2`.
 
-use std::collections::BTreeMap;
+use kafka_rest_api::{
+    media as vnd, models, GetPartitionOffsetsResponse, GetPartitionResponse, GetRootResponse,
+    GetTopicResponse, Lenient, ListBrokersResponse, ListPartitionsResponse, ListTopicsResponse,
+    Nullable, PostRootResponse, RawBody, Vnd,
+};
 
-use poem::handler;
-use poem::web::{Data, Path};
-use serde::Serialize;
-
-use super::V2Json;
 use crate::app::AppState;
 use crate::error::ProxyError;
 use crate::metadata::{MetadataError, PartitionInfo, PartitionOffsets};
@@ -26,63 +25,32 @@ impl From<MetadataError> for ProxyError {
     }
 }
 
-#[derive(Serialize)]
-struct Replica {
-    broker: i32,
-    leader: bool,
-    in_sync: bool,
-}
-
-#[derive(Serialize)]
-struct Partition {
-    partition: i32,
-    leader: i32,
-    replicas: Vec<Replica>,
-}
-
-impl From<PartitionInfo> for Partition {
-    fn from(p: PartitionInfo) -> Self {
-        Partition {
-            partition: p.partition,
-            leader: p.leader,
-            replicas: p
-                .replicas
-                .into_iter()
-                .map(|r| Replica {
-                    broker: r.broker,
-                    leader: r.leader,
-                    in_sync: r.in_sync,
-                })
-                .collect(),
-        }
+fn partition(p: PartitionInfo) -> models::Partition {
+    models::Partition {
+        partition: p.partition,
+        leader: p.leader,
+        replicas: p
+            .replicas
+            .into_iter()
+            .map(|r| models::PartitionReplica {
+                broker: r.broker,
+                leader: r.leader,
+                in_sync: r.in_sync,
+            })
+            .collect(),
     }
 }
 
-#[derive(Serialize)]
-struct Topic {
-    name: String,
-    configs: BTreeMap<String, Option<String>>,
-    partitions: Vec<Partition>,
-}
-
-#[derive(Serialize)]
-struct Offsets {
-    beginning_offset: i64,
-    end_offset: i64,
-}
-
-impl From<PartitionOffsets> for Offsets {
-    fn from(o: PartitionOffsets) -> Self {
-        Offsets {
-            beginning_offset: o.beginning_offset,
-            end_offset: o.end_offset,
-        }
+fn offsets(o: PartitionOffsets) -> models::PartitionOffsets {
+    models::PartitionOffsets {
+        beginning_offset: o.beginning_offset,
+        end_offset: o.end_offset,
     }
 }
 
 /// A partition path segment; anything but a non-negative integer names no partition.
-pub(crate) fn partition_id(topic: &str, raw: &str) -> Result<i32, ProxyError> {
-    raw.parse::<i32>()
+pub(crate) fn partition_id(topic: &str, raw: Lenient<i32>) -> Result<i32, ProxyError> {
+    raw.into_result()
         .ok()
         .filter(|p| *p >= 0)
         .ok_or_else(|| ProxyError::PartitionNotFound {
@@ -92,33 +60,27 @@ pub(crate) fn partition_id(topic: &str, raw: &str) -> Result<i32, ProxyError> {
 }
 
 /// `GET /`: a liveness no-op answering `{}`, as Confluent does.
-#[handler]
-pub async fn root() -> V2Json<serde_json::Map<String, serde_json::Value>> {
-    V2Json(serde_json::Map::new())
+pub fn root() -> GetRootResponse {
+    GetRootResponse::Ok(Vnd::new(models::EmptyObject {}))
 }
 
 /// `POST /`: accepts any JSON object of string values (or no body) and answers `{}`, as
 /// Confluent does.
-#[handler]
 pub async fn post_root(
-    req: &poem::Request,
-    body: poem::Body,
-    state: Data<&AppState>,
-) -> Result<V2Json<serde_json::Map<String, serde_json::Value>>, ProxyError> {
+    state: &AppState,
+    body: RawBody<models::RootRequest, vnd::PostRootBody>,
+) -> Result<PostRootResponse, ProxyError> {
+    let content_type = body.content_type().unwrap_or_default().to_string();
     let bytes = super::read_body(
-        body,
+        body.into_body(),
         state.request_body_max_bytes,
         state.request_body_timeout,
     )
     .await?;
+    let empty = || PostRootResponse::Ok(Vnd::new(models::EmptyObject {}));
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(V2Json(serde_json::Map::new()));
+        return Ok(empty());
     }
-    let content_type = req
-        .headers()
-        .get(poem::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if !essence.eq_ignore_ascii_case(crate::error::V2_JSON) {
         return Err(ProxyError::UnsupportedMediaType);
@@ -135,66 +97,67 @@ pub async fn post_root(
             message: "The body must be a JSON object of string values.".into(),
         });
     }
-    Ok(V2Json(serde_json::Map::new()))
+    Ok(empty())
 }
 
 /// `GET /topics`: the names of all topics except Kafka's internal ones.
-#[handler]
-pub async fn list_topics(state: Data<&AppState>) -> Result<V2Json<Vec<String>>, ProxyError> {
-    Ok(V2Json(state.metadata.topic_names().await?))
+pub async fn list_topics(state: &AppState) -> Result<ListTopicsResponse, ProxyError> {
+    Ok(ListTopicsResponse::Ok(Vnd::new(
+        state.metadata.topic_names().await?,
+    )))
 }
 
 /// `GET /topics/{topic}`: name, every config and the partitions.
-#[handler]
-pub async fn get_topic(
-    state: Data<&AppState>,
-    Path(topic): Path<String>,
-) -> Result<V2Json<Topic>, ProxyError> {
+pub async fn get_topic(state: &AppState, topic: String) -> Result<GetTopicResponse, ProxyError> {
     let info = state.metadata.topic(&topic).await?;
-    Ok(V2Json(Topic {
+    Ok(GetTopicResponse::Ok(Vnd::new(models::Topic {
         name: info.name,
-        configs: info.configs,
-        partitions: info.partitions.into_iter().map(Partition::from).collect(),
-    }))
+        configs: info
+            .configs
+            .into_iter()
+            .map(|(name, value)| (name, Nullable(value)))
+            .collect(),
+        partitions: info.partitions.into_iter().map(partition).collect(),
+    })))
 }
 
 /// `GET /topics/{topic}/partitions`.
-#[handler]
 pub async fn list_partitions(
-    state: Data<&AppState>,
-    Path(topic): Path<String>,
-) -> Result<V2Json<Vec<Partition>>, ProxyError> {
+    state: &AppState,
+    topic: String,
+) -> Result<ListPartitionsResponse, ProxyError> {
     let partitions = state.metadata.partitions(&topic).await?;
-    Ok(V2Json(
-        partitions.into_iter().map(Partition::from).collect(),
-    ))
+    Ok(ListPartitionsResponse::Ok(Vnd::new(
+        partitions.into_iter().map(partition).collect(),
+    )))
 }
 
 /// `GET /topics/{topic}/partitions/{partition}`.
-#[handler]
 pub async fn get_partition(
-    state: Data<&AppState>,
-    Path((topic, partition)): Path<(String, String)>,
-) -> Result<V2Json<Partition>, ProxyError> {
-    let partition = partition_id(&topic, &partition)?;
-    let info = state.metadata.partition(&topic, partition).await?;
-    Ok(V2Json(info.into()))
+    state: &AppState,
+    topic: String,
+    raw_partition: Lenient<i32>,
+) -> Result<GetPartitionResponse, ProxyError> {
+    let id = partition_id(&topic, raw_partition)?;
+    let info = state.metadata.partition(&topic, id).await?;
+    Ok(GetPartitionResponse::Ok(Vnd::new(partition(info))))
 }
 
 /// `GET /topics/{topic}/partitions/{partition}/offsets`.
-#[handler]
 pub async fn get_offsets(
-    state: Data<&AppState>,
-    Path((topic, partition)): Path<(String, String)>,
-) -> Result<V2Json<Offsets>, ProxyError> {
-    let partition = partition_id(&topic, &partition)?;
-    let offsets = state.metadata.offsets(&topic, partition).await?;
-    Ok(V2Json(offsets.into()))
+    state: &AppState,
+    topic: String,
+    raw_partition: Lenient<i32>,
+) -> Result<GetPartitionOffsetsResponse, ProxyError> {
+    let id = partition_id(&topic, raw_partition)?;
+    let found = state.metadata.offsets(&topic, id).await?;
+    Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
 }
 
 /// `GET /brokers`: `{"brokers": [ids]}`.
-#[handler]
-pub async fn list_brokers(state: Data<&AppState>) -> Result<V2Json<serde_json::Value>, ProxyError> {
-    let ids = state.metadata.broker_ids().await?;
-    Ok(V2Json(serde_json::json!({ "brokers": ids })))
+pub async fn list_brokers(state: &AppState) -> Result<ListBrokersResponse, ProxyError> {
+    let brokers = state.metadata.broker_ids().await?;
+    Ok(ListBrokersResponse::Ok(Vnd::new(models::BrokerList {
+        brokers,
+    })))
 }

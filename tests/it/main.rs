@@ -10,5 +10,6 @@ mod errors;
 mod faults;
 mod produce;
 mod reliability;
+mod spec;
 mod startup;
 mod topics;

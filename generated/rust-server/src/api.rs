@@ -801,7 +801,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
     fn post_root(
         &self,
         request: &Request,
-        body: RawBody<models::RootRequest, media::PostRootRequest>,
+        body: RawBody<models::RootRequest, media::PostRootBody>,
     ) -> impl Future<Output = Result<PostRootResponse, Self::Error>> + Send;
 
     /// Liveness probe
@@ -861,7 +861,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         &self,
         request: &Request,
         topic_name: String,
-        body: RawBody<models::ProduceRequest, media::ProduceToTopicRequest>,
+        body: RawBody<models::ProduceRequest, media::ProduceToTopicBody>,
     ) -> impl Future<Output = Result<ProduceToTopicResponse, Self::Error>> + Send;
 
     /// List the partitions of a topic
@@ -897,7 +897,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         topic_name: String,
         partition_id: Lenient<i32>,
-        body: RawBody<models::ProduceRequest, media::ProduceToPartitionRequest>,
+        body: RawBody<models::ProduceRequest, media::ProduceToPartitionBody>,
     ) -> impl Future<Output = Result<ProduceToPartitionResponse, Self::Error>> + Send;
 
     /// Get the first and next offsets of a partition
@@ -933,7 +933,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         &self,
         request: &Request,
         group_name: String,
-        body: RawBody<models::CreateConsumerRequest, media::CreateConsumerRequest>,
+        body: RawBody<models::CreateConsumerRequest, media::CreateConsumerBody>,
     ) -> impl Future<Output = Result<CreateConsumerResponse, Self::Error>> + Send;
 
     /// Delete a consumer instance
@@ -970,7 +970,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::SubscriptionRequest, media::SubscribeRequest>,
+        body: RawBody<models::SubscriptionRequest, media::SubscribeBody>,
     ) -> impl Future<Output = Result<SubscribeResponse, Self::Error>> + Send;
 
     /// Unsubscribe from all topics
@@ -1002,7 +1002,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::PartitionsRequest, media::AssignPartitionsRequest>,
+        body: RawBody<models::PartitionsRequest, media::AssignPartitionsBody>,
     ) -> impl Future<Output = Result<AssignPartitionsResponse, Self::Error>> + Send;
 
     /// Get committed offsets
@@ -1019,7 +1019,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsRequest>,
+        body: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsBody>,
     ) -> impl Future<Output = Result<GetCommittedOffsetsResponse, Self::Error>> + Send;
 
     /// Commit offsets
@@ -1034,7 +1034,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         group_name: String,
         instance: String,
         r#async: Option<Lenient<bool>>,
-        body: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsRequest>,
+        body: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsBody>,
     ) -> impl Future<Output = Result<CommitOffsetsResponse, Self::Error>> + Send;
 
     /// Seek to offsets or timestamps
@@ -1047,7 +1047,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::SeekRequest, media::SeekRequest>,
+        body: RawBody<models::SeekRequest, media::SeekBody>,
     ) -> impl Future<Output = Result<SeekResponse, Self::Error>> + Send;
 
     /// Seek to the beginning of partitions
@@ -1058,7 +1058,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::PartitionsRequest, media::SeekToBeginningRequest>,
+        body: RawBody<models::PartitionsRequest, media::SeekToBeginningBody>,
     ) -> impl Future<Output = Result<SeekToBeginningResponse, Self::Error>> + Send;
 
     /// Seek to the end of partitions
@@ -1070,7 +1070,7 @@ pub trait KafkaRestV2: Send + Sync + 'static {
         request: &Request,
         group_name: String,
         instance: String,
-        body: RawBody<models::PartitionsRequest, media::SeekToEndRequest>,
+        body: RawBody<models::PartitionsRequest, media::SeekToEndBody>,
     ) -> impl Future<Output = Result<SeekToEndResponse, Self::Error>> + Send;
 
     /// Read records
@@ -1143,7 +1143,7 @@ impl<S: KafkaRestV2> V2Api<S> {
     async fn post_root(
         &self,
         request: &Request,
-        body: RawBody<models::RootRequest, media::PostRootRequest>,
+        body: RawBody<models::RootRequest, media::PostRootBody>,
     ) -> poem::Result<PostRootResponse> {
         self.service
             .post_root(request, body)
@@ -1244,7 +1244,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// Name of the topic.
         #[oai(name = "topic_name")]
         topic_name: Path<String>,
-        body: RawBody<models::ProduceRequest, media::ProduceToTopicRequest>,
+        body: RawBody<models::ProduceRequest, media::ProduceToTopicBody>,
     ) -> poem::Result<ProduceToTopicResponse> {
         self.service
             .produce_to_topic(request, topic_name.0, body)
@@ -1323,7 +1323,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// Number of the partition, from 0.
         #[oai(name = "partition_id")]
         partition_id: Path<Lenient<i32>>,
-        body: RawBody<models::ProduceRequest, media::ProduceToPartitionRequest>,
+        body: RawBody<models::ProduceRequest, media::ProduceToPartitionBody>,
     ) -> poem::Result<ProduceToPartitionResponse> {
         self.service
             .produce_to_partition(request, topic_name.0, partition_id.0, body)
@@ -1392,7 +1392,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// Name of the consumer group.
         #[oai(name = "group_name")]
         group_name: Path<String>,
-        body: RawBody<models::CreateConsumerRequest, media::CreateConsumerRequest>,
+        body: RawBody<models::CreateConsumerRequest, media::CreateConsumerBody>,
     ) -> poem::Result<CreateConsumerResponse> {
         self.service
             .create_consumer(request, group_name.0, body)
@@ -1474,7 +1474,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::SubscriptionRequest, media::SubscribeRequest>,
+        body: RawBody<models::SubscriptionRequest, media::SubscribeBody>,
     ) -> poem::Result<SubscribeResponse> {
         self.service
             .subscribe(request, group_name.0, instance.0, body)
@@ -1551,7 +1551,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::PartitionsRequest, media::AssignPartitionsRequest>,
+        body: RawBody<models::PartitionsRequest, media::AssignPartitionsBody>,
     ) -> poem::Result<AssignPartitionsResponse> {
         self.service
             .assign_partitions(request, group_name.0, instance.0, body)
@@ -1583,7 +1583,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsRequest>,
+        body: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsBody>,
     ) -> poem::Result<GetCommittedOffsetsResponse> {
         self.service
             .get_committed_offsets(request, group_name.0, instance.0, body)
@@ -1616,7 +1616,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// arrives.
         #[oai(name = "async")]
         r#async: Query<Option<Lenient<bool>>>,
-        body: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsRequest>,
+        body: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsBody>,
     ) -> poem::Result<CommitOffsetsResponse> {
         self.service
             .commit_offsets(request, group_name.0, instance.0, r#async.0, body)
@@ -1644,7 +1644,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::SeekRequest, media::SeekRequest>,
+        body: RawBody<models::SeekRequest, media::SeekBody>,
     ) -> poem::Result<SeekResponse> {
         self.service
             .seek(request, group_name.0, instance.0, body)
@@ -1670,7 +1670,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::PartitionsRequest, media::SeekToBeginningRequest>,
+        body: RawBody<models::PartitionsRequest, media::SeekToBeginningBody>,
     ) -> poem::Result<SeekToBeginningResponse> {
         self.service
             .seek_to_beginning(request, group_name.0, instance.0, body)
@@ -1697,7 +1697,7 @@ impl<S: KafkaRestV2> V2Api<S> {
         /// The `instance_id` returned when the consumer instance was created.
         #[oai(name = "instance")]
         instance: Path<String>,
-        body: RawBody<models::PartitionsRequest, media::SeekToEndRequest>,
+        body: RawBody<models::PartitionsRequest, media::SeekToEndBody>,
     ) -> poem::Result<SeekToEndResponse> {
         self.service
             .seek_to_end(request, group_name.0, instance.0, body)
@@ -1771,7 +1771,7 @@ impl KafkaRestV2 for SpecOnly {
     async fn post_root(
         &self,
         _request: &Request,
-        _: RawBody<models::RootRequest, media::PostRootRequest>,
+        _: RawBody<models::RootRequest, media::PostRootBody>,
     ) -> Result<PostRootResponse, poem::Error> {
         Err(not_served())
     }
@@ -1800,7 +1800,7 @@ impl KafkaRestV2 for SpecOnly {
         &self,
         _request: &Request,
         _: String,
-        _: RawBody<models::ProduceRequest, media::ProduceToTopicRequest>,
+        _: RawBody<models::ProduceRequest, media::ProduceToTopicBody>,
     ) -> Result<ProduceToTopicResponse, poem::Error> {
         Err(not_served())
     }
@@ -1827,7 +1827,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: Lenient<i32>,
-        _: RawBody<models::ProduceRequest, media::ProduceToPartitionRequest>,
+        _: RawBody<models::ProduceRequest, media::ProduceToPartitionBody>,
     ) -> Result<ProduceToPartitionResponse, poem::Error> {
         Err(not_served())
     }
@@ -1849,7 +1849,7 @@ impl KafkaRestV2 for SpecOnly {
         &self,
         _request: &Request,
         _: String,
-        _: RawBody<models::CreateConsumerRequest, media::CreateConsumerRequest>,
+        _: RawBody<models::CreateConsumerRequest, media::CreateConsumerBody>,
     ) -> Result<CreateConsumerResponse, poem::Error> {
         Err(not_served())
     }
@@ -1877,7 +1877,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::SubscriptionRequest, media::SubscribeRequest>,
+        _: RawBody<models::SubscriptionRequest, media::SubscribeBody>,
     ) -> Result<SubscribeResponse, poem::Error> {
         Err(not_served())
     }
@@ -1905,7 +1905,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::PartitionsRequest, media::AssignPartitionsRequest>,
+        _: RawBody<models::PartitionsRequest, media::AssignPartitionsBody>,
     ) -> Result<AssignPartitionsResponse, poem::Error> {
         Err(not_served())
     }
@@ -1915,7 +1915,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsRequest>,
+        _: RawBody<models::PartitionsRequest, media::GetCommittedOffsetsBody>,
     ) -> Result<GetCommittedOffsetsResponse, poem::Error> {
         Err(not_served())
     }
@@ -1926,7 +1926,7 @@ impl KafkaRestV2 for SpecOnly {
         _: String,
         _: String,
         _: Option<Lenient<bool>>,
-        _: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsRequest>,
+        _: RawBody<models::CommitOffsetsRequest, media::CommitOffsetsBody>,
     ) -> Result<CommitOffsetsResponse, poem::Error> {
         Err(not_served())
     }
@@ -1936,7 +1936,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::SeekRequest, media::SeekRequest>,
+        _: RawBody<models::SeekRequest, media::SeekBody>,
     ) -> Result<SeekResponse, poem::Error> {
         Err(not_served())
     }
@@ -1946,7 +1946,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::PartitionsRequest, media::SeekToBeginningRequest>,
+        _: RawBody<models::PartitionsRequest, media::SeekToBeginningBody>,
     ) -> Result<SeekToBeginningResponse, poem::Error> {
         Err(not_served())
     }
@@ -1956,7 +1956,7 @@ impl KafkaRestV2 for SpecOnly {
         _request: &Request,
         _: String,
         _: String,
-        _: RawBody<models::PartitionsRequest, media::SeekToEndRequest>,
+        _: RawBody<models::PartitionsRequest, media::SeekToEndBody>,
     ) -> Result<SeekToEndResponse, poem::Error> {
         Err(not_served())
     }

@@ -16,9 +16,9 @@ impl MediaType for KafkaV2 {
 
 /// The request body of `post_root`.
 #[derive(Debug)]
-pub struct PostRootRequest;
+pub struct PostRootBody;
 
-impl RequestMedia for PostRootRequest {
+impl RequestMedia for PostRootBody {
     const CONTENT_TYPES: &'static [&'static str] = &["application/vnd.kafka.v2+json"];
     const REQUIRED: bool = false;
     const DESCRIPTION: Option<&'static str> = None;
@@ -26,9 +26,9 @@ impl RequestMedia for PostRootRequest {
 
 /// The request body of `produce_to_topic`.
 #[derive(Debug)]
-pub struct ProduceToTopicRequest;
+pub struct ProduceToTopicBody;
 
-impl RequestMedia for ProduceToTopicRequest {
+impl RequestMedia for ProduceToTopicBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.json.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -42,9 +42,9 @@ impl RequestMedia for ProduceToTopicRequest {
 
 /// The request body of `produce_to_partition`.
 #[derive(Debug)]
-pub struct ProduceToPartitionRequest;
+pub struct ProduceToPartitionBody;
 
-impl RequestMedia for ProduceToPartitionRequest {
+impl RequestMedia for ProduceToPartitionBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.json.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -58,9 +58,9 @@ impl RequestMedia for ProduceToPartitionRequest {
 
 /// The request body of `create_consumer`.
 #[derive(Debug)]
-pub struct CreateConsumerRequest;
+pub struct CreateConsumerBody;
 
-impl RequestMedia for CreateConsumerRequest {
+impl RequestMedia for CreateConsumerBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -75,9 +75,9 @@ impl RequestMedia for CreateConsumerRequest {
 
 /// The request body of `subscribe`.
 #[derive(Debug)]
-pub struct SubscribeRequest;
+pub struct SubscribeBody;
 
-impl RequestMedia for SubscribeRequest {
+impl RequestMedia for SubscribeBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -92,9 +92,9 @@ impl RequestMedia for SubscribeRequest {
 
 /// The request body of `assign_partitions`.
 #[derive(Debug)]
-pub struct AssignPartitionsRequest;
+pub struct AssignPartitionsBody;
 
-impl RequestMedia for AssignPartitionsRequest {
+impl RequestMedia for AssignPartitionsBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -109,9 +109,9 @@ impl RequestMedia for AssignPartitionsRequest {
 
 /// The request body of `get_committed_offsets`.
 #[derive(Debug)]
-pub struct GetCommittedOffsetsRequest;
+pub struct GetCommittedOffsetsBody;
 
-impl RequestMedia for GetCommittedOffsetsRequest {
+impl RequestMedia for GetCommittedOffsetsBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -126,9 +126,9 @@ impl RequestMedia for GetCommittedOffsetsRequest {
 
 /// The request body of `commit_offsets`.
 #[derive(Debug)]
-pub struct CommitOffsetsRequest;
+pub struct CommitOffsetsBody;
 
-impl RequestMedia for CommitOffsetsRequest {
+impl RequestMedia for CommitOffsetsBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -143,9 +143,9 @@ impl RequestMedia for CommitOffsetsRequest {
 
 /// The request body of `seek`.
 #[derive(Debug)]
-pub struct SeekRequest;
+pub struct SeekBody;
 
-impl RequestMedia for SeekRequest {
+impl RequestMedia for SeekBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -160,9 +160,9 @@ impl RequestMedia for SeekRequest {
 
 /// The request body of `seek_to_beginning`.
 #[derive(Debug)]
-pub struct SeekToBeginningRequest;
+pub struct SeekToBeginningBody;
 
-impl RequestMedia for SeekToBeginningRequest {
+impl RequestMedia for SeekToBeginningBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",
@@ -177,9 +177,9 @@ impl RequestMedia for SeekToBeginningRequest {
 
 /// The request body of `seek_to_end`.
 #[derive(Debug)]
-pub struct SeekToEndRequest;
+pub struct SeekToEndBody;
 
-impl RequestMedia for SeekToEndRequest {
+impl RequestMedia for SeekToEndBody {
     const CONTENT_TYPES: &'static [&'static str] = &[
         "application/vnd.kafka.v2+json",
         "application/vnd.kafka.binary.v2+json",

@@ -405,7 +405,6 @@ pub struct ConsumerRecordHeader {
     pub value: Nullable<ByteString>,
 }
 
-/// The values of `HealthStatusStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename = "HealthStatusStatus")]
 pub enum HealthStatusStatus {

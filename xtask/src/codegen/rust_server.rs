@@ -239,7 +239,7 @@ impl<'a> Generator<'a> {
             Some(body) => {
                 let body = self.request_body(body)?;
                 let (schema, content_types) = self.one_schema(&body.content, "request body")?;
-                let name = format!("{camel}Request");
+                let name = format!("{camel}Body");
                 self.markers.push(Marker::Request {
                     op: id.clone(),
                     name: name.clone(),
@@ -836,8 +836,7 @@ serde_json.workspace = true
     ) -> Result<()> {
         let _ = writeln!(
             enums,
-            "/// The values of `{name}`.\n\
-             #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]\n\
+            "#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]\n\
              #[oai(rename = {name:?})]\npub enum {name} {{"
         );
         for value in &st.enumeration {
