@@ -309,8 +309,15 @@ pub fn read_all(stack: &Stack, topic: &str, count: usize, timeout: Duration) -> 
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
     while out.len() < count && Instant::now() < deadline {
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            out.push(m.expect("record").detach());
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(m.detach()),
+            // A broker of the cluster restarting (fault tests): librdkafka reconnects itself.
+            Some(Err(rdkafka::error::KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
+                | rdkafka::types::RDKafkaErrorCode::AllBrokersDown,
+            ))) => {}
+            Some(Err(e)) => panic!("reading {topic} back failed: {e}"),
+            None => {}
         }
     }
     out.sort_by_key(|m| (m.partition(), m.offset()));

@@ -18,6 +18,9 @@ const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev", "ng
 /// services (nginx would otherwise start a system-wide server on port 80).
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
+/// Ports of the fault tests' three-node stack are the usual ones plus this.
+const FAULT_STACK_PORT_OFFSET: &str = "1000";
+
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
@@ -56,23 +59,28 @@ pub fn ci() -> Result<()> {
     let tests = steps.run("integration tests against the stack", || {
         integration_tests_with(&info, &skip)
     });
-    // The fault tests kill brokers of a three-node cluster, which cannot run beside the
-    // one-node stack; a stack that ran before ci is brought back afterwards.
-    let down = steps.run("stack down", stack::down);
+    let down = steps.run("stack down", || {
+        if info.started_now {
+            stack::down()
+        } else {
+            println!("[ci] the stack was already running before ci; leaving it up");
+            Ok(())
+        }
+    });
     tests?;
     down?;
-    let info3 = steps.run("stack up (3 brokers)", || stack::up(3))?;
+    // The fault tests kill and freeze brokers: they get a three-node stack of their own, on
+    // other ports and with its own state, so a development stack is never touched.
+    std::env::set_var("KAFKA_REST_STACK_PORT_OFFSET", FAULT_STACK_PORT_OFFSET);
+    let info3 = steps.run("stack up (3 brokers, for fault tests)", || stack::up(3))?;
     let only = ["faults::".to_string(), "--test-threads=1".to_string()];
     let faults = steps.run("fault tests against the 3-broker stack", || {
         integration_tests_with(&info3, &only)
     });
-    let down3 = steps.run("stack down", stack::down);
+    let down3 = steps.run("stack down (3 brokers)", stack::down);
+    std::env::remove_var("KAFKA_REST_STACK_PORT_OFFSET");
     faults?;
     down3?;
-    if !info.started_now {
-        println!("[ci] restarting the 1-broker stack that ran before ci");
-        stack::up(1)?;
-    }
     println!(
         "[ci] all {} steps passed in {:.0}s",
         steps.total,

@@ -35,7 +35,8 @@ const CLUSTER_ID: &str = "kafkarestlocalstack01A";
 const APICURIO_VERSION: &str = "3.3.3";
 const DEPENDENCY_PLUGIN: &str = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
 const HOST: &str = "127.0.0.1";
-const REGISTRY_PORT: u16 = 8081;
+/// The registry's port before `KAFKA_REST_STACK_PORT_OFFSET` (see [`port_offset`]).
+const REGISTRY_BASE_PORT: u16 = 8081;
 const REGISTRY_API: &str = "/apis/ccompat/v7";
 const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 /// Largest supported cluster; also bounds the scan for stale kafka pid files.
@@ -309,7 +310,11 @@ impl Paths {
     fn new() -> Self {
         let cache = cache_root();
         let kafka_home = cache.join(format!("kafka-{KAFKA_VERSION}"));
-        let stack = cache.join("stack");
+        // A stack on other ports (see `port_offset`) keeps its own state beside the usual one.
+        let stack = match port_offset() {
+            0 => cache.join("stack"),
+            n => cache.join(format!("stack-{n}")),
+        };
         Paths {
             kafka_libs: kafka_home.join("libs"),
             kafka_home,
@@ -428,12 +433,26 @@ struct Launched {
     pid: u32,
 }
 
+/// `KAFKA_REST_STACK_PORT_OFFSET` (default 0) is added to every port of the stack, so that a
+/// second stack (another checkout, or a 3-broker stack beside the usual one, each with its own
+/// `KAFKA_REST_CACHE`) can run on the same machine.
+fn port_offset() -> u16 {
+    std::env::var("KAFKA_REST_STACK_PORT_OFFSET")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn registry_port() -> u16 {
+    REGISTRY_BASE_PORT + port_offset()
+}
+
 fn broker_port(node: u8) -> u16 {
-    9091 + u16::from(node)
+    9091 + u16::from(node) + port_offset()
 }
 
 fn controller_port(node: u8) -> u16 {
-    19091 + u16::from(node)
+    19091 + u16::from(node) + port_offset()
 }
 
 fn bootstrap(brokers: u8) -> String {
@@ -444,7 +463,7 @@ fn bootstrap(brokers: u8) -> String {
 }
 
 fn registry_url() -> String {
-    format!("http://{HOST}:{REGISTRY_PORT}{REGISTRY_API}")
+    format!("http://{HOST}:{}{REGISTRY_API}", registry_port())
 }
 
 fn stack_info(brokers: u8, started_now: bool) -> StackInfo {
@@ -1275,19 +1294,26 @@ fn wait_for_kafka(paths: &Paths, brokers: u8, verbose: bool) -> Result<()> {
 // Registry
 
 fn start_registry(paths: &Paths, java: &Path) -> Result<u32> {
-    ensure_port_free(REGISTRY_PORT, "the schema registry", paths)?;
+    ensure_port_free(registry_port(), "the schema registry", paths)?;
     let log = Component::Registry.log_file(paths);
     eprintln!(
-        "[stack] starting registry (Apicurio {APICURIO_VERSION}, {}) on {HOST}:{REGISTRY_PORT} \
+        "[stack] starting registry (Apicurio {APICURIO_VERSION}, {}) on {HOST}:{} \
          (log: {})",
         java.display(),
+        registry_port(),
         log.display()
     );
     let mut command = Command::new(java);
     command
         .args(["-Xmx384m", "-XX:TieredStopAtLevel=1"])
         .arg(format!("-Dquarkus.http.host={HOST}"))
-        .arg(format!("-Dquarkus.http.port={REGISTRY_PORT}"))
+        .arg(format!("-Dquarkus.http.port={}", registry_port()))
+        // Quarkus's management interface (health, metrics) would bind *:9000.
+        .arg(format!("-Dquarkus.management.host={HOST}"))
+        .arg(format!(
+            "-Dquarkus.management.port={}",
+            9000 + port_offset()
+        ))
         .arg("-jar")
         .arg(paths.registry_jar())
         .current_dir(&paths.stack);
@@ -1355,7 +1381,7 @@ fn configure_registry() -> Result<()> {
 /// Minimal HTTP/1.1 client for the registry on 127.0.0.1; returns status and body.
 fn http_request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String)> {
     let timeout = Duration::from_secs(5);
-    let addr = SocketAddr::from(([127, 0, 0, 1], REGISTRY_PORT));
+    let addr = SocketAddr::from(([127, 0, 0, 1], registry_port()));
     let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream
@@ -1444,7 +1470,7 @@ fn start_and_wait(
             ensure_port_free(controller_port(node), &format!("kafka-{node}"), paths)?;
         }
         if !Component::Registry.state(paths).is_running() {
-            ensure_port_free(REGISTRY_PORT, "the schema registry", paths)?;
+            ensure_port_free(registry_port(), "the schema registry", paths)?;
         }
         format_kafka(paths, kafka_java, &unformatted)?;
         // Start every node before waiting: a multi-node quorum needs a majority of voters.
