@@ -86,9 +86,8 @@ pub fn codegen(check: bool, server_only: bool) -> Result<()> {
             Path::new(SERVER_DIR),
         )?);
     } else {
-        remove_dir_if_exists(&server_target)?;
-        copy_tree(&server_scratch.path, &server_target)?;
-        eprintln!("[codegen] wrote {SERVER_DIR}");
+        let changed = sync_tree(&server_scratch.path, &server_target)?;
+        eprintln!("[codegen] wrote {SERVER_DIR} ({changed} file(s) changed)");
     }
 
     // The document poem-openapi derives from the adapter: built from the committed crate, which
@@ -539,6 +538,33 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Makes `to` hold exactly the files of `from`, writing only files whose content differs (so
+/// cargo does not rebuild an unchanged crate); returns how many files were written or removed.
+fn sync_tree(from: &Path, to: &Path) -> Result<usize> {
+    let fresh = list_files(from)?;
+    let mut changed = 0;
+    for rel in list_files(to)?.difference(&fresh) {
+        fs::remove_file(to.join(rel))
+            .with_context(|| format!("cannot remove {}", to.join(rel).display()))?;
+        changed += 1;
+    }
+    for rel in &fresh {
+        let content = fs::read(from.join(rel))
+            .with_context(|| format!("cannot read {}", from.join(rel).display()))?;
+        let dest = to.join(rel);
+        if fs::read(&dest).ok().as_deref() == Some(content.as_slice()) {
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::write(&dest, content).with_context(|| format!("cannot write {}", dest.display()))?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 fn remove_dir_if_exists(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
@@ -593,6 +619,21 @@ mod tests {
                     .to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn sync_tree_writes_only_what_changed_and_removes_stale_files() {
+        let from = Scratch::new("test-sync-from").expect("scratch");
+        let to = Scratch::new("test-sync-to").expect("scratch");
+        write(&from.path, "src/same.rs", "same");
+        write(&to.path, "src/same.rs", "same");
+        write(&from.path, "src/new.rs", "new");
+        write(&to.path, "src/old.rs", "old");
+        assert_eq!(sync_tree(&from.path, &to.path).expect("sync"), 2);
+        assert!(compare_trees(&to.path, &from.path, Path::new("x"))
+            .expect("compare")
+            .is_empty());
+        assert_eq!(sync_tree(&from.path, &to.path).expect("sync again"), 0);
     }
 
     #[test]
