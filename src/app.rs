@@ -12,12 +12,15 @@ use crate::config::Config;
 use crate::error::catch_all;
 use crate::metadata::{Metadata, MetadataError};
 use crate::produce::{ProducePoolError, ProducerPool};
+use crate::schema::{RegistrySetupError, Schemas};
 
 /// Services shared by all requests. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub metadata: Metadata,
     pub producers: ProducerPool,
+    /// The Schema Registry client and schema caches, shared by produce and consume.
+    pub schemas: Schemas,
     /// Largest request body read (`request.body.max.bytes`).
     pub request_body_max_bytes: usize,
 }
@@ -29,6 +32,8 @@ pub enum AppError {
     Metadata(#[from] MetadataError),
     #[error("cannot set up the Kafka producers")]
     Producers(#[from] ProducePoolError),
+    #[error("cannot set up the Schema Registry client")]
+    Schemas(#[from] RegistrySetupError),
 }
 
 impl AppState {
@@ -36,6 +41,7 @@ impl AppState {
         Ok(AppState {
             metadata: Metadata::new(config)?,
             producers: ProducerPool::new(config)?,
+            schemas: Schemas::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
         })
     }
