@@ -519,10 +519,14 @@ impl Config {
                 Some(url)
             }
         };
-        let key_subject_name_strategy =
-            reader.parsed_with("schema.registry.key.subject.name.strategy", Default::default())?;
-        let value_subject_name_strategy =
-            reader.parsed_with("schema.registry.value.subject.name.strategy", Default::default())?;
+        let key_subject_name_strategy = reader.parsed_with(
+            "schema.registry.key.subject.name.strategy",
+            Default::default(),
+        )?;
+        let value_subject_name_strategy = reader.parsed_with(
+            "schema.registry.value.subject.name.strategy",
+            Default::default(),
+        )?;
         let schema_registry_cache_capacity = reader.u64("schema.registry.cache.capacity", 1000)?;
         reader.check(
             "schema.registry.cache.capacity",
@@ -943,10 +947,9 @@ mod tests {
         assert_eq!(d.key_subject_name_strategy, SubjectNameStrategy::TopicName);
         assert_eq!(d.schema_registry_request_timeout, Duration::from_secs(5));
         assert_eq!(d.schema_registry_cache_capacity, 1000);
-        let err = config(
-            "bootstrap.servers=k:9092\nschema.registry.value.subject.name.strategy=Nope\n",
-        )
-        .expect_err("unknown strategy");
+        let err =
+            config("bootstrap.servers=k:9092\nschema.registry.value.subject.name.strategy=Nope\n")
+                .expect_err("unknown strategy");
         assert!(err
             .to_string()
             .contains("`schema.registry.value.subject.name.strategy`"));

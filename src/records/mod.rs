@@ -267,7 +267,10 @@ fn decode_records<T>(
     ))
 }
 
-fn decode_headers(index: usize, headers: Option<Vec<HeaderIn>>) -> Result<Vec<Header>, RecordError> {
+fn decode_headers(
+    index: usize,
+    headers: Option<Vec<HeaderIn>>,
+) -> Result<Vec<Header>, RecordError> {
     headers
         .unwrap_or_default()
         .into_iter()

@@ -199,24 +199,32 @@ impl AvroSchema {
         path: &mut Path,
     ) -> Result<Value, String> {
         let schema = self.resolve(schema)?;
-        let mismatch = |expected: &str| path.error(format!("expected {expected}, found {}", kind(json)));
+        let mismatch =
+            |expected: &str| path.error(format!("expected {expected}, found {}", kind(json)));
         match schema {
             Schema::Null => match json {
                 Json::Null => Ok(Value::Null),
                 _ => Err(mismatch("null")),
             },
-            Schema::Boolean => json.as_bool().map(Value::Boolean).ok_or_else(|| mismatch("boolean")),
+            Schema::Boolean => json
+                .as_bool()
+                .map(Value::Boolean)
+                .ok_or_else(|| mismatch("boolean")),
             Schema::Int => {
                 let n = integer(json).ok_or_else(|| mismatch("int"))?;
                 i32::try_from(n)
                     .map(Value::Int)
                     .map_err(|_| path.error(format!("{n} is out of range for int")))
             }
-            Schema::Long => integer(json).map(Value::Long).ok_or_else(|| mismatch("long")),
+            Schema::Long => integer(json)
+                .map(Value::Long)
+                .ok_or_else(|| mismatch("long")),
             Schema::Float => floating(json)
                 .map(|f| Value::Float(f as f32))
                 .ok_or_else(|| mismatch("float")),
-            Schema::Double => floating(json).map(Value::Double).ok_or_else(|| mismatch("double")),
+            Schema::Double => floating(json)
+                .map(Value::Double)
+                .ok_or_else(|| mismatch("double")),
             Schema::String => json
                 .as_str()
                 .map(|s| Value::String(s.to_string()))
@@ -226,9 +234,9 @@ impl AvroSchema {
                 latin1(s).map(Value::Bytes).map_err(|e| path.error(e))
             }
             Schema::Fixed(f) => {
-                let s = json
-                    .as_str()
-                    .ok_or_else(|| mismatch(&format!("fixed {} as a string", f.name.fullname(None))))?;
+                let s = json.as_str().ok_or_else(|| {
+                    mismatch(&format!("fixed {} as a string", f.name.fullname(None)))
+                })?;
                 let bytes = latin1(s).map_err(|e| path.error(e))?;
                 if bytes.len() != f.size {
                     return Err(path.error(format!(
@@ -241,9 +249,9 @@ impl AvroSchema {
                 Ok(Value::Fixed(f.size, bytes))
             }
             Schema::Enum(e) => {
-                let s = json
-                    .as_str()
-                    .ok_or_else(|| mismatch(&format!("a symbol of enum {}", e.name.fullname(None))))?;
+                let s = json.as_str().ok_or_else(|| {
+                    mismatch(&format!("a symbol of enum {}", e.name.fullname(None)))
+                })?;
                 let index = e.symbols.iter().position(|x| x == s).ok_or_else(|| {
                     path.error(format!(
                         "{s:?} is not a symbol of enum {} ({})",
@@ -264,7 +272,9 @@ impl AvroSchema {
                 Ok(Value::Array(out))
             }
             Schema::Map(m) => {
-                let entries = json.as_object().ok_or_else(|| mismatch("map (an object)"))?;
+                let entries = json
+                    .as_object()
+                    .ok_or_else(|| mismatch("map (an object)"))?;
                 let mut out = HashMap::with_capacity(entries.len());
                 for (k, v) in entries {
                     path.push(format!("[{k:?}]"));
@@ -275,9 +285,9 @@ impl AvroSchema {
             }
             Schema::Union(u) => self.union_from_json(u, json, mode, path),
             Schema::Record(r) => {
-                let object = json
-                    .as_object()
-                    .ok_or_else(|| mismatch(&format!("record {} (an object)", r.name.fullname(None))))?;
+                let object = json.as_object().ok_or_else(|| {
+                    mismatch(&format!("record {} (an object)", r.name.fullname(None)))
+                })?;
                 let mut fields = Vec::with_capacity(r.fields.len());
                 let mut used = 0usize;
                 for field in &r.fields {
@@ -324,10 +334,7 @@ impl AvroSchema {
                 }
                 Ok(Value::Record(fields))
             }
-            other => Err(path.error(format!(
-                "unsupported schema type {}",
-                type_label(other)
-            ))),
+            other => Err(path.error(format!("unsupported schema type {}", type_label(other)))),
         }
     }
 
@@ -408,7 +415,9 @@ impl AvroSchema {
             (Value::Long(n), _) => {
                 let _ = write!(out, "{n}");
             }
-            (Value::Float(f), _) => push_float(out, f64::from(*f), f.is_finite().then(|| f.to_string())),
+            (Value::Float(f), _) => {
+                push_float(out, f64::from(*f), f.is_finite().then(|| f.to_string()))
+            }
             (Value::Double(f), _) => push_float(out, *f, None),
             (Value::String(s), _) | (Value::Enum(_, s), _) => push_str(out, s),
             (Value::Bytes(b), _) | (Value::Fixed(_, b), _) => {
@@ -550,5 +559,250 @@ fn kind(json: &Json) -> String {
         Json::String(_) => "a string".into(),
         Json::Array(_) => "an array".into(),
         Json::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema(text: &str) -> AvroSchema {
+        parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// Encodes, checks the exact Avro bytes, decodes and checks the rendered JSON.
+    fn round_trip(s: &AvroSchema, input: Json, bytes: &[u8], rendered: &str) {
+        let encoded = s.encode(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(encoded, bytes, "{input}");
+        assert_eq!(s.decode(&encoded).expect("decodes"), rendered, "{input}");
+    }
+
+    #[test]
+    fn the_quickstart_record_encodes_as_avro_binary() {
+        let s = schema(
+            r#"{"type": "record", "name": "User", "fields": [{"name": "name", "type": "string"}]}"#,
+        );
+        assert_eq!(s.name(), "User");
+        round_trip(
+            &s,
+            json!({"name": "testUser"}),
+            b"\x10testUser",
+            r#"{"name":"testUser"}"#,
+        );
+    }
+
+    #[test]
+    fn unions_are_wrapped_with_their_branch_name_and_null_stays_null() {
+        let s = schema(
+            r#"{"type":"record","name":"R","namespace":"ns","fields":[
+                {"name":"a","type":["null","string"]},
+                {"name":"b","type":["null",{"type":"record","name":"Inner","fields":[{"name":"x","type":"int"}]}]},
+                {"name":"c","type":["int","long"]}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"a": {"string": "x"}, "b": {"ns.Inner": {"x": 1}}, "c": {"long": 3}}),
+            &[2, 2, b'x', 2, 2, 2, 6],
+            r#"{"a":{"string":"x"},"b":{"ns.Inner":{"x":1}},"c":{"long":3}}"#,
+        );
+        round_trip(
+            &s,
+            json!({"a": null, "b": null, "c": {"int": -1}}),
+            &[0, 0, 0, 1],
+            r#"{"a":null,"b":null,"c":{"int":-1}}"#,
+        );
+        // The simple name of a named branch is accepted too.
+        assert_eq!(
+            s.encode(&json!({"a": null, "b": {"Inner": {"x": 1}}, "c": {"int": 0}}))
+                .expect("simple name"),
+            vec![0, 2, 2, 0, 0]
+        );
+        let err = s
+            .encode(&json!({"a": "x", "b": null, "c": {"int": 0}}))
+            .expect_err("unwrapped union");
+        assert!(
+            err.starts_with(".a: a union value must be null or an object"),
+            "{err}"
+        );
+        let err = s
+            .encode(&json!({"a": {"int": 1}, "b": null, "c": {"int": 0}}))
+            .expect_err("wrong branch");
+        assert_eq!(
+            err,
+            r#".a: "int" is not a branch of the union [null, string]"#
+        );
+    }
+
+    #[test]
+    fn a_top_level_union_decodes_unwrapped_like_the_confluent_consumer() {
+        let s = schema(r#"["null","string"]"#);
+        assert_eq!(s.name(), "union");
+        let bytes = s.encode(&json!({"string": "hi"})).expect("encodes");
+        assert_eq!(bytes, vec![2, 4, b'h', b'i']);
+        assert_eq!(s.decode(&bytes).expect("decodes"), r#""hi""#);
+        assert_eq!(s.encode(&Json::Null).expect("null branch"), vec![0]);
+        assert_eq!(s.decode(&[0]).expect("decodes"), "null");
+    }
+
+    #[test]
+    fn bytes_and_fixed_are_iso_8859_1_strings() {
+        let s = schema(
+            r#"{"type":"record","name":"B","fields":[
+                {"name":"b","type":"bytes"},
+                {"name":"f","type":{"type":"fixed","name":"F","size":2}}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"b": "\u{0}\u{ff}A", "f": "\u{80}z"}),
+            &[6, 0, 0xff, b'A', 0x80, b'z'],
+            "{\"b\":\"\\u0000\u{ff}A\",\"f\":\"\u{80}z\"}",
+        );
+        let err = s
+            .encode(&json!({"b": "€", "f": "ab"}))
+            .expect_err("not latin-1");
+        assert!(
+            err.starts_with(".b: bytes must be a string of code points"),
+            "{err}"
+        );
+        let err = s.encode(&json!({"b": "", "f": "abc"})).expect_err("size");
+        assert_eq!(err, ".f: fixed F needs 2 bytes, found 3");
+    }
+
+    #[test]
+    fn logical_types_travel_as_their_underlying_types() {
+        let s = schema(
+            r#"{"type":"record","name":"L","fields":[
+                {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}},
+                {"name":"price","type":{"type":"fixed","name":"Price","size":3,"logicalType":"decimal","precision":6,"scale":2}},
+                {"name":"day","type":{"type":"int","logicalType":"date"}},
+                {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+                {"name":"at_us","type":{"type":"long","logicalType":"timestamp-micros"}},
+                {"name":"id","type":{"type":"string","logicalType":"uuid"}},
+                {"name":"raw_id","type":{"type":"fixed","name":"U","size":16,"logicalType":"uuid"}}]}"#,
+        );
+        // 12345 (123.45 at scale 2) is 0x30 0x39.
+        let input = json!({
+            "amount": "\u{30}\u{39}",
+            "price": "\u{0}\u{30}\u{39}",
+            "day": 19000,
+            "at": 1_700_000_000_000_i64,
+            "at_us": -1,
+            "id": "8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e",
+            "raw_id": "0123456789abcdef"
+        });
+        let encoded = s.encode(&input).expect("encodes");
+        let mut expected = vec![4, 0x30, 0x39, 0, 0x30, 0x39];
+        expected.extend([0xf0, 0xa8, 0x02]); // zig-zag 19000
+        expected.extend([0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62]); // zig-zag 1.7e12
+        expected.push(1); // zig-zag -1
+        expected.push(72); // 36 characters
+        expected.extend(b"8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e");
+        expected.extend(b"0123456789abcdef");
+        assert_eq!(encoded, expected);
+        let rendered: Json =
+            serde_json::from_str(&s.decode(&encoded).expect("decodes")).expect("JSON");
+        assert_eq!(rendered, input);
+    }
+
+    #[test]
+    fn enums_arrays_maps_and_shared_named_types() {
+        let s = schema(
+            r#"{"type":"record","name":"C","fields":[
+                {"name":"e","type":{"type":"enum","name":"Suit","symbols":["SPADES","HEARTS"]}},
+                {"name":"xs","type":{"type":"array","items":"long"}},
+                {"name":"m","type":{"type":"map","values":"Suit"}},
+                {"name":"p","type":{"type":"record","name":"P","fields":[{"name":"v","type":"float"}]}},
+                {"name":"q","type":"P"}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"e": "HEARTS", "xs": [1, -2], "m": {"b": "SPADES"},
+                   "p": {"v": 1.1}, "q": {"v": "NaN"}}),
+            &[
+                2, // HEARTS
+                4, 2, 3, 0, // [1, -2]
+                2, 2, b'b', 0, 0, // {"b": SPADES}
+                0xcd, 0xcc, 0x8c, 0x3f, // 1.1f
+                0x00, 0x00, 0xc0, 0x7f, // NaN
+            ],
+            r#"{"e":"HEARTS","xs":[1,-2],"m":{"b":"SPADES"},"p":{"v":1.1},"q":{"v":"NaN"}}"#,
+        );
+        // Map entries render sorted by key, whatever order they were written in.
+        let two = s
+            .encode(
+                &json!({"e": "SPADES", "xs": [], "m": {"b": "SPADES", "a": "HEARTS"},
+                            "p": {"v": 0}, "q": {"v": "-Infinity"}}),
+            )
+            .expect("encodes");
+        assert_eq!(
+            s.decode(&two).expect("decodes"),
+            r#"{"e":"SPADES","xs":[],"m":{"a":"HEARTS","b":"SPADES"},"p":{"v":0.0},"q":{"v":"-Infinity"}}"#
+        );
+        let err = s
+            .encode(&json!({"e": "CLUBS", "xs": [], "m": {}, "p": {"v": 0}, "q": {"v": 0}}))
+            .expect_err("bad symbol");
+        assert_eq!(
+            err,
+            r#".e: "CLUBS" is not a symbol of enum Suit (SPADES, HEARTS)"#
+        );
+    }
+
+    #[test]
+    fn missing_fields_take_their_defaults_and_unknown_fields_are_refused() {
+        let s = schema(
+            r#"{"type":"record","name":"D","fields":[
+                {"name":"name","type":"string"},
+                {"name":"age","type":"int","default":7},
+                {"name":"nick","type":["null","string"],"default":null},
+                {"name":"tags","type":{"type":"array","items":"string"},"default":["a"]}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"name": "x"}),
+            &[2, b'x', 14, 0, 2, 2, b'a', 0],
+            r#"{"name":"x","age":7,"nick":null,"tags":["a"]}"#,
+        );
+        assert_eq!(
+            s.encode(&json!({"age": 1})).expect_err("no default"),
+            ".name: missing field (it has no default)"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "agee": 1}))
+                .expect_err("unknown field"),
+            "unknown field(s) agee for record D"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": 5})).expect_err("type"),
+            ".name: expected string, found 5"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "age": 1.5}))
+                .expect_err("not an int"),
+            ".age: expected int, found 1.5"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "age": 3_000_000_000_i64}))
+                .expect_err("range"),
+            ".age: 3000000000 is out of range for int"
+        );
+    }
+
+    #[test]
+    fn primitive_schemas_and_errors() {
+        let s = schema(r#""string""#);
+        assert_eq!(s.name(), "string");
+        round_trip(&s, json!("k"), &[2, b'k'], r#""k""#);
+        let s = schema(r#"{"type":"long"}"#);
+        round_trip(&s, json!(-3), &[5], "-3");
+        assert!(parse(r#"{"type":"recor"}"#).is_err());
+        assert!(parse("not json").is_err());
+        assert!(
+            parse(r#"{"type":"record","name":"X","fields":[{"name":"a","type":"nope"}]}"#).is_err()
+        );
+        assert!(
+            schema(r#""int""#).decode(&[0x80]).is_err(),
+            "truncated varint"
+        );
     }
 }

@@ -83,3 +83,66 @@ pub fn decode_document(payload: &[u8]) -> Result<String, String> {
     String::from_utf8(crate::records::compact_json(text))
         .map_err(|e| format!("payload is not UTF-8: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SCHEMA: &str = r#"{"title":"Order","type":"object","properties":{
+        "id":{"type":"integer"},"email":{"type":"string","format":"email"},
+        "tags":{"type":"array","items":{"type":"string"}}},"required":["id"]}"#;
+
+    #[test]
+    fn valid_documents_are_written_as_compact_json_text() {
+        let s = parse(SCHEMA).expect("parses");
+        assert_eq!(s.name(), "Order");
+        let text = r#"{ "tags": ["a b"], "id": 1.0e0, "email": "x@example.com" }"#;
+        let value: Json = serde_json::from_str(text).expect("JSON");
+        let payload = s.encode(&value, text).expect("valid");
+        assert_eq!(
+            payload,
+            br#"{"tags":["a b"],"id":1.0e0,"email":"x@example.com"}"#.to_vec()
+        );
+        assert_eq!(
+            s.decode(&payload).expect("decodes"),
+            r#"{"tags":["a b"],"id":1.0e0,"email":"x@example.com"}"#
+        );
+    }
+
+    #[test]
+    fn invalid_documents_name_the_place_and_the_rule() {
+        let s = parse(SCHEMA).expect("parses");
+        let bad = json!({"id": "seven", "email": "nope", "tags": [1]});
+        let err = s.encode(&bad, &bad.to_string()).expect_err("invalid");
+        assert!(err.starts_with("does not match the JSON schema: "), "{err}");
+        assert!(
+            err.contains("/id: \"seven\" is not of type \"integer\""),
+            "{err}"
+        );
+        assert!(err.contains("/email"), "formats are checked: {err}");
+        assert!(err.contains("/tags/0"), "{err}");
+        let err = s.encode(&json!({}), "{}").expect_err("required");
+        assert!(err.contains("\"id\" is a required property"), "{err}");
+        assert!(s.encode(&Json::Null, "null").is_err());
+    }
+
+    #[test]
+    fn schemas_default_to_draft_7_and_bad_ones_are_refused() {
+        let untitled = parse(r#"{"type":"string"}"#).expect("parses");
+        assert_eq!(untitled.name(), "record");
+        assert!(untitled.encode(&json!("x"), "\"x\"").is_ok());
+        assert!(parse(r#"{"type": 5}"#).is_err());
+        assert!(parse("[1]").is_err());
+        assert!(parse("{nope").is_err());
+        // Remote references are never fetched.
+        assert!(parse(r#"{"$ref":"https://example.com/schema.json"}"#).is_err());
+    }
+
+    #[test]
+    fn payloads_that_are_not_json_do_not_decode() {
+        assert!(decode_document(b"{\"a\":").is_err());
+        assert!(decode_document(&[0xff]).is_err());
+        assert_eq!(decode_document(b" [1, 2] ").expect("JSON"), "[1,2]");
+    }
+}

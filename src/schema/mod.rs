@@ -522,28 +522,28 @@ impl Inner {
             }
             SchemaRef::Id(id) => {
                 let context = |what: &str| {
-                    format!("Error serializing message. Error when fetching {side} schema {id}{what}")
+                    format!(
+                        "Error serializing message. Error when fetching {side} schema {id}{what}"
+                    )
                 };
-                let registered = self
-                    .registry
-                    .schema_by_id(id)
-                    .await
-                    .map_err(|source| SchemaError::Registry {
+                let registered = self.registry.schema_by_id(id).await.map_err(|source| {
+                    SchemaError::Registry {
                         context: context(""),
                         source,
-                    })?;
+                    }
+                })?;
                 if registered.schema_type != format.schema_type() {
                     return Err(SchemaError::SchemaMismatch(format!(
                         "Error serializing message. Schema {id} is a {} schema; the {format} format needs a {format} schema",
                         registered.schema_type.as_str()
                     )));
                 }
-                let schema = self.parsed(&registered).map_err(|problem| {
-                    SchemaError::InvalidSchema {
-                        side,
-                        problem: format!("schema {id} from the registry: {problem}"),
-                    }
-                })?;
+                let schema =
+                    self.parsed(&registered)
+                        .map_err(|problem| SchemaError::InvalidSchema {
+                            side,
+                            problem: format!("schema {id} from the registry: {problem}"),
+                        })?;
                 let subject = self
                     .strategy(side)
                     .subject(topic, side, schema.record_name());
@@ -597,5 +597,132 @@ impl Inner {
             .await
             .map_err(ById::Registry)?;
         self.parsed(&registered).map_err(ById::Unusable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confluent_prefix_is_magic_zero_and_a_big_endian_id() {
+        assert_eq!(frame(0x0102_0304), vec![0, 1, 2, 3, 4]);
+        assert_eq!(unframe(&[0, 0, 0, 1, 0, 9, 9]), Ok((256, &[9u8, 9][..])));
+        assert_eq!(unframe(&[0, 0, 0, 0, 7]), Ok((7, &[][..])));
+        assert!(unframe(&[1, 0, 0, 0, 7, 1]).is_err_and(|e| e.contains("magic byte 1")));
+        assert!(unframe(&[0, 0, 0]).is_err_and(|e| e.contains("too short")));
+        assert!(unframe(b"{\"a\":1}").is_err());
+    }
+
+    #[test]
+    fn subject_names_follow_the_strategy() {
+        let t = |s: &str| s.parse::<SubjectNameStrategy>().expect("known");
+        assert_eq!(t("TopicNameStrategy"), SubjectNameStrategy::TopicName);
+        assert_eq!(
+            t("io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"),
+            SubjectNameStrategy::TopicRecordName
+        );
+        assert_eq!(t("RECORD_NAME"), SubjectNameStrategy::RecordName);
+        assert!("Topic".parse::<SubjectNameStrategy>().is_err());
+        assert_eq!(
+            SubjectNameStrategy::TopicName.subject("orders", Side::Key, "x.Y"),
+            "orders-key"
+        );
+        assert_eq!(
+            SubjectNameStrategy::TopicName.subject("orders", Side::Value, "x.Y"),
+            "orders-value"
+        );
+        assert_eq!(
+            SubjectNameStrategy::RecordName.subject("orders", Side::Value, "x.Y"),
+            "x.Y"
+        );
+        assert_eq!(
+            SubjectNameStrategy::TopicRecordName.subject("orders", Side::Key, "x.Y"),
+            "orders-x.Y"
+        );
+    }
+
+    #[test]
+    fn every_format_frames_its_payload_and_decodes_its_own_bytes() {
+        let rows: [(SchemaFormat, &str, &str, Vec<u8>, &str); 3] = [
+            (
+                SchemaFormat::Avro,
+                r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#,
+                r#"{"name": "testUser"}"#,
+                [&[0u8, 0, 0, 0, 42][..], b"\x10testUser"].concat(),
+                r#"{"name":"testUser"}"#,
+            ),
+            (
+                SchemaFormat::JsonSchema,
+                r#"{"type":"object","properties":{"f1":{"type":"string"}}}"#,
+                r#"{"f1": "v"}"#,
+                [&[0u8, 0, 0, 0, 42][..], br#"{"f1":"v"}"#].concat(),
+                r#"{"f1":"v"}"#,
+            ),
+            (
+                SchemaFormat::Protobuf,
+                "syntax = \"proto3\";\nmessage MyRecord {\n  string f1 = 1;\n}\n",
+                r#"{"f1": "v"}"#,
+                vec![0, 0, 0, 0, 42, 0, 0x0a, 1, b'v'],
+                r#"{"f1":"v"}"#,
+            ),
+        ];
+        for (format, schema, input, wire, rendered) in rows {
+            let parsed = ParsedSchema::parse(format, schema).expect("parses");
+            let bytes = parsed.encode(42, input).expect("encodes");
+            assert_eq!(bytes, wire, "{format}");
+            let (id, payload) = unframe(&bytes).expect("framed");
+            assert_eq!(id, 42);
+            assert_eq!(
+                parsed.decode(payload).expect("decodes"),
+                rendered,
+                "{format}"
+            );
+        }
+    }
+
+    fn resolved(format: SchemaFormat, text: &str) -> ResolvedSchema {
+        ResolvedSchema {
+            id: 9,
+            subject: "t-value".into(),
+            schema: Arc::new(ParsedSchema::parse(format, text).expect("parses")),
+        }
+    }
+
+    #[test]
+    fn nulls_without_a_schema_are_kafka_nulls_and_with_one_go_through_it() {
+        assert_eq!(convert(0, Side::Key, None, None).expect("no schema"), None);
+        let nullable = resolved(SchemaFormat::Avro, r#"["null","string"]"#);
+        assert_eq!(
+            convert(0, Side::Value, Some(&nullable), None).expect("nullable"),
+            Some(vec![0, 0, 0, 0, 9, 0])
+        );
+        let record = resolved(
+            SchemaFormat::Avro,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#,
+        );
+        let err = convert(3, Side::Value, Some(&record), None).expect_err("not nullable");
+        assert_eq!(
+            err.to_string(),
+            "Record 3: value expected record R (an object), found null"
+        );
+        let err = convert(1, Side::Key, Some(&record), Some(r#"{"a":"x"}"#)).expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "Record 1: key .a: expected int, found \"x\""
+        );
+    }
+
+    #[test]
+    fn a_request_may_not_name_a_schema_twice() {
+        assert!(matches!(
+            schema_ref(Side::Value, Some("\"int\""), Some(3)),
+            Err(SchemaError::SchemaAndId { side: Side::Value })
+        ));
+        assert!(matches!(
+            schema_ref(Side::Key, None, Some(3)),
+            Ok(Some(SchemaRef::Id(3)))
+        ));
+        assert!(matches!(schema_ref(Side::Key, None, None), Ok(None)));
     }
 }

@@ -92,8 +92,9 @@ impl ProtobufSchema {
             ));
         }
         let options = DeserializeOptions::new().deny_unknown_fields(true);
-        let message = DynamicMessage::deserialize_with_options(self.message.clone(), json, &options)
-            .map_err(|e| format!("does not match message {}: {e}", self.message.full_name()))?;
+        let message =
+            DynamicMessage::deserialize_with_options(self.message.clone(), json, &options)
+                .map_err(|e| format!("does not match message {}: {e}", self.message.full_name()))?;
         Ok(message.encode_to_vec())
     }
 
@@ -184,4 +185,111 @@ fn read_varint(bytes: &[u8]) -> Result<(i64, &[u8]), String> {
         }
     }
     Err("truncated message indexes".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PROTO: &str = r#"
+        syntax = "proto3";
+        package shop;
+        import "google/protobuf/timestamp.proto";
+        message Order {
+          string order_id = 1;
+          int64 amount = 2;
+          repeated int32 lines = 3;
+          Customer customer = 4;
+          Status status = 5;
+          bytes blob = 6;
+          google.protobuf.Timestamp at = 7;
+          enum Status { NEW = 0; PAID = 1; }
+          message Customer { string name = 1; }
+        }
+        message Other { bool flag = 1; }
+    "#;
+
+    #[test]
+    fn the_first_message_is_used_and_json_names_or_proto_names_are_accepted() {
+        let s = parse(PROTO).expect("compiles");
+        assert_eq!(s.name(), "shop.Order");
+        assert_eq!(s.message_indexes(), vec![0]);
+        let bytes = s
+            .encode(&json!({"orderId": "o1", "amount": "5", "customer": {"name": "ann"}, "status": "PAID"}))
+            .expect("encodes");
+        let same = s
+            .encode(
+                &json!({"order_id": "o1", "amount": 5, "customer": {"name": "ann"}, "status": 1}),
+            )
+            .expect("encodes");
+        assert_eq!(bytes, same);
+        assert_eq!(
+            bytes,
+            vec![0x0a, 2, b'o', b'1', 0x10, 5, 0x22, 5, 0x0a, 3, b'a', b'n', b'n', 0x28, 1]
+        );
+        assert_eq!(
+            s.decode(&[0], &bytes).expect("decodes"),
+            r#"{"orderId":"o1","amount":"5","lines":[],"customer":{"name":"ann"},"status":"PAID","blob":""}"#
+        );
+    }
+
+    #[test]
+    fn defaults_are_rendered_and_well_known_types_use_their_json_form() {
+        let s = parse(PROTO).expect("compiles");
+        let bytes = s
+            .encode(&json!({"blob": "AAE=", "at": "2024-01-02T03:04:05Z", "lines": [1, 2]}))
+            .expect("encodes");
+        assert_eq!(
+            s.decode(&[0], &bytes).expect("decodes"),
+            r#"{"orderId":"","amount":"0","lines":[1,2],"status":"NEW","blob":"AAE=","at":"2024-01-02T03:04:05Z"}"#
+        );
+        // Another message of the file, by its index.
+        assert_eq!(
+            s.decode(&[1], &[8, 1]).expect("decodes"),
+            r#"{"flag":true}"#
+        );
+        assert_eq!(
+            s.decode(&[0, 0], &[0x0a, 1, b'x']).expect("nested"),
+            r#"{"name":"x"}"#
+        );
+        assert!(s.decode(&[2], &[]).is_err());
+    }
+
+    #[test]
+    fn bad_values_and_bad_schemas_are_refused() {
+        let s = parse(PROTO).expect("compiles");
+        let err = s.encode(&json!({"nope": 1})).expect_err("unknown field");
+        assert!(
+            err.starts_with("does not match message shop.Order"),
+            "{err}"
+        );
+        assert!(s.encode(&json!({"amount": "x"})).is_err());
+        assert!(s.encode(&json!([1])).is_err());
+        assert!(s.decode(&[0], &[0xff]).is_err());
+        assert!(parse("syntax = \"proto3\"; message {").is_err());
+        assert!(parse("syntax = \"proto3\";").is_err());
+        assert!(
+            parse("syntax = \"proto3\"; import \"other.proto\"; message A { Other o = 1; }")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn message_indexes_use_confluents_encoding() {
+        let mut out = Vec::new();
+        write_indexes(&[0], &mut out);
+        assert_eq!(out, vec![0]);
+        let mut out = Vec::new();
+        write_indexes(&[1, 2], &mut out);
+        assert_eq!(out, vec![4, 2, 4]);
+        out.extend([9, 9]);
+        assert_eq!(
+            read_indexes(&out).expect("reads"),
+            (vec![1, 2], &[9u8, 9][..])
+        );
+        assert_eq!(read_indexes(&[0, 7]).expect("reads"), (vec![0], &[7u8][..]));
+        assert!(read_indexes(&[]).is_err());
+        assert!(read_indexes(&[4, 2]).is_err());
+    }
 }

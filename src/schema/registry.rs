@@ -104,11 +104,13 @@ impl RegistryError {
     pub fn is_forbidden(&self) -> bool {
         matches!(
             self,
-            RegistryError::Rejected { status: 401 | 403, .. }
-                | RegistryError::Rejected {
-                    error_code: 40301,
-                    ..
-                }
+            RegistryError::Rejected {
+                status: 401 | 403,
+                ..
+            } | RegistryError::Rejected {
+                error_code: 40301,
+                ..
+            }
         )
     }
 }
@@ -163,7 +165,12 @@ impl Registry {
         let other = &settings.other;
         let mut urls = Vec::new();
         let mut url_credentials = None;
-        for raw in settings.url.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for raw in settings
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let mut url = Url::parse(raw).map_err(|e| RegistrySetupError::Url {
                 url: raw.to_string(),
                 reason: e.to_string(),
@@ -214,16 +221,19 @@ impl Registry {
             references: Option<Vec<serde_json::Value>>,
         }
         let answer: Answer = self
-            .call(reqwest::Method::GET, &["schemas", "ids", &id.to_string()], None)
+            .call(
+                reqwest::Method::GET,
+                &["schemas", "ids", &id.to_string()],
+                None,
+            )
             .await?;
-        let schema_type = SchemaType::from_registry(answer.schema_type.as_deref()).ok_or_else(
-            || {
+        let schema_type =
+            SchemaType::from_registry(answer.schema_type.as_deref()).ok_or_else(|| {
                 RegistryError::BadAnswer(format!(
                     "schema {id} has the unknown type {:?}",
                     answer.schema_type
                 ))
-            },
-        )?;
+            })?;
         let schema = Arc::new(RegisteredSchema {
             id,
             schema_type,
@@ -388,16 +398,14 @@ fn rejected(status: StatusCode, bytes: &[u8]) -> RegistryError {
         .as_ref()
         .and_then(|b| b.error_code)
         .unwrap_or_else(|| i64::from(status.as_u16()));
-    let message = parsed
-        .and_then(|b| b.message)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
-            if text.trim().is_empty() {
-                status.to_string()
-            } else {
-                text
-            }
-        });
+    let message = parsed.and_then(|b| b.message).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
+        if text.trim().is_empty() {
+            status.to_string()
+        } else {
+            text
+        }
+    });
     RegistryError::Rejected {
         status: status.as_u16(),
         error_code,
@@ -508,14 +516,19 @@ fn tls_from(
     };
     let mut trusted = Vec::new();
     if let Some(path) = get("ssl.truststore.location") {
-        let kind = get("ssl.truststore.type").unwrap_or("JKS").to_ascii_uppercase();
+        let kind = get("ssl.truststore.type")
+            .unwrap_or("JKS")
+            .to_ascii_uppercase();
         if kind != "PEM" {
             return Err(RegistrySetupError::Invalid {
                 key: "ssl.truststore.type",
                 reason: format!("{kind} trust stores are not supported; use PEM"),
             });
         }
-        trusted.push(("ssl.truststore.location", read("ssl.truststore.location", path)?));
+        trusted.push((
+            "ssl.truststore.location",
+            read("ssl.truststore.location", path)?,
+        ));
     }
     if let Some(pem) = get("ssl.truststore.certificates") {
         trusted.push(("ssl.truststore.certificates", pem.as_bytes().to_vec()));
@@ -527,7 +540,9 @@ fn tls_from(
     }
     if let Some(path) = get("ssl.keystore.location") {
         let bytes = read("ssl.keystore.location", path)?;
-        let kind = get("ssl.keystore.type").unwrap_or("JKS").to_ascii_uppercase();
+        let kind = get("ssl.keystore.type")
+            .unwrap_or("JKS")
+            .to_ascii_uppercase();
         let identity = match kind.as_str() {
             "PKCS12" => reqwest::Identity::from_pkcs12_der(
                 &bytes,
