@@ -158,11 +158,19 @@ impl ParsedSchema {
     }
 
     /// Converts the JSON text of one key or value to its framed wire bytes under schema `id`.
-    /// The text is JSON already (the request body parsed).
     pub fn encode(&self, id: i32, text: &str) -> Result<Vec<u8>, String> {
+        let mut bytes = self.encode_unstamped(text)?;
+        stamp(&mut bytes, id);
+        Ok(bytes)
+    }
+
+    /// Converts the JSON text of one key or value to wire bytes whose schema id is still 0:
+    /// the records of a request are converted before their schema is registered, and
+    /// [`stamp`]ed with the id afterwards. The text is JSON already (the request body parsed).
+    fn encode_unstamped(&self, text: &str) -> Result<Vec<u8>, String> {
         let json: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("is not JSON: {e}"))?;
-        let mut out = frame(id);
+        let mut out = frame(0);
         match self {
             ParsedSchema::Avro(s) => out.extend(s.encode(&json)?),
             ParsedSchema::Json(s) => out.extend(s.encode(&json, text)?),
@@ -194,6 +202,13 @@ pub fn frame(id: i32) -> Vec<u8> {
     out.push(0);
     out.extend_from_slice(&id.to_be_bytes());
     out
+}
+
+/// Writes the schema id into bytes made by [`frame`].
+fn stamp(bytes: &mut [u8], id: i32) {
+    if let Some(slot) = bytes.get_mut(1..5) {
+        slot.copy_from_slice(&id.to_be_bytes());
+    }
 }
 
 /// Splits framed bytes into schema id and payload.
@@ -363,18 +378,30 @@ impl Schemas {
         if value_ref.is_none() && batch.records.iter().any(|r| r.value.is_some()) {
             return Err(SchemaError::ValueSchemaMissing);
         }
+        // Schemas first (parsed, or fetched by id), then every record, then registration:
+        // a request with bad data leaves nothing behind, in Kafka or in the registry.
         let key = match key_ref {
-            Some(r) => Some(inner.resolve(topic, Side::Key, format, r).await?),
+            Some(r) => Some(inner.prepare(Side::Key, format, r).await?),
             None => None,
         };
         let value = match value_ref {
-            Some(r) => Some(inner.resolve(topic, Side::Value, format, r).await?),
+            Some(r) => Some(inner.prepare(Side::Value, format, r).await?),
             None => None,
         };
         let mut records = Vec::with_capacity(batch.records.len());
         for (index, r) in batch.records.into_iter().enumerate() {
-            let key = convert(index, Side::Key, key.as_ref(), r.key.as_deref())?;
-            let value = convert(index, Side::Value, value.as_ref(), r.value.as_deref())?;
+            let key = convert(
+                index,
+                Side::Key,
+                key.as_ref().map(|k| &*k.schema),
+                r.key.as_deref(),
+            )?;
+            let value = convert(
+                index,
+                Side::Value,
+                value.as_ref().map(|v| &*v.schema),
+                r.value.as_deref(),
+            )?;
             records.push(ProduceRecord {
                 key,
                 value,
@@ -382,10 +409,26 @@ impl Schemas {
                 headers: r.headers,
             });
         }
+        let key_schema_id = match &key {
+            Some(k) => Some(inner.confirm(topic, Side::Key, format, k).await?.id),
+            None => None,
+        };
+        let value_schema_id = match &value {
+            Some(v) => Some(inner.confirm(topic, Side::Value, format, v).await?.id),
+            None => None,
+        };
+        for r in &mut records {
+            if let (Some(bytes), Some(id)) = (r.key.as_mut(), key_schema_id) {
+                stamp(bytes, id);
+            }
+            if let (Some(bytes), Some(id)) = (r.value.as_mut(), value_schema_id) {
+                stamp(bytes, id);
+            }
+        }
         Ok(EncodedBatch {
             records,
-            key_schema_id: key.map(|k| k.id),
-            value_schema_id: value.map(|v| v.id),
+            key_schema_id,
+            value_schema_id,
         })
     }
 
@@ -435,27 +478,39 @@ fn schema_ref(
     }
 }
 
-/// The key or value bytes of one record: no data and no schema is a Kafka null; data (or a
-/// null) with a schema is converted, so a null goes through the schema too (confluent-v2-api
-/// 5.9; a schema that does not allow null refuses it).
+/// The key or value bytes of one record (schema id not yet stamped): no data and no schema is
+/// a Kafka null; data (or a null) with a schema is converted, so a null goes through the schema
+/// too (confluent-v2-api 5.9; a schema that does not allow null refuses it).
 fn convert(
     index: usize,
     side: Side,
-    schema: Option<&ResolvedSchema>,
+    schema: Option<&ParsedSchema>,
     text: Option<&str>,
 ) -> Result<Option<Vec<u8>>, SchemaError> {
     let Some(schema) = schema else {
         return Ok(None);
     };
     schema
-        .schema
-        .encode(schema.id, text.unwrap_or("null"))
+        .encode_unstamped(text.unwrap_or("null"))
         .map(Some)
         .map_err(|problem| SchemaError::InvalidRecord {
             index,
             side,
             problem,
         })
+}
+
+/// A side's schema before its registration is confirmed.
+struct Prepared {
+    schema: Arc<ParsedSchema>,
+    origin: Origin,
+}
+
+enum Origin {
+    /// Schema text from the request.
+    Text(String),
+    /// A schema id from the request, as the registry holds it.
+    Id(Arc<registry::RegisteredSchema>),
 }
 
 /// What a produce request names for one side.
@@ -478,15 +533,14 @@ impl Inner {
         }
     }
 
-    /// Schema text: parsed (cached), then looked up under its subject and registered there
-    /// if new. Schema id: fetched (cached), then required to be registered under the subject.
-    async fn resolve(
+    /// The parsed schema a side names: schema text is parsed (cached); a schema id is fetched
+    /// from the registry (cached) and parsed.
+    async fn prepare(
         &self,
-        topic: &str,
         side: Side,
         format: SchemaFormat,
         reference: SchemaRef,
-    ) -> Result<ResolvedSchema, SchemaError> {
+    ) -> Result<Prepared, SchemaError> {
         match reference {
             SchemaRef::Text(text) => {
                 let key = (format, text);
@@ -500,35 +554,17 @@ impl Inner {
                         parsed
                     }
                 };
-                let subject = self
-                    .strategy(side)
-                    .subject(topic, side, schema.record_name());
-                let id = self
-                    .registry
-                    .lookup_or_register(&subject, format.schema_type(), &key.1)
-                    .await
-                    .map_err(|source| SchemaError::Registry {
-                        context: format!(
-                            "Error serializing message. Error when registering the {side} schema under subject {subject}"
-                        ),
-                        source,
-                    })?;
-                self.parsed_by_id.insert(id, schema.clone());
-                Ok(ResolvedSchema {
-                    id,
-                    subject,
+                Ok(Prepared {
                     schema,
+                    origin: Origin::Text(key.1),
                 })
             }
             SchemaRef::Id(id) => {
-                let context = |what: &str| {
-                    format!(
-                        "Error serializing message. Error when fetching {side} schema {id}{what}"
-                    )
-                };
                 let registered = self.registry.schema_by_id(id).await.map_err(|source| {
                     SchemaError::Registry {
-                        context: context(""),
+                        context: format!(
+                            "Error serializing message. Error when fetching {side} schema {id}"
+                        ),
                         source,
                     }
                 })?;
@@ -544,29 +580,70 @@ impl Inner {
                             side,
                             problem: format!("schema {id} from the registry: {problem}"),
                         })?;
-                let subject = self
-                    .strategy(side)
-                    .subject(topic, side, schema.record_name());
+                Ok(Prepared {
+                    schema,
+                    origin: Origin::Id(registered),
+                })
+            }
+        }
+    }
+
+    /// The registration of a prepared schema under its subject: schema text is looked up and
+    /// registered if new (an incompatible schema is the registry's error); a schema id must be
+    /// registered under the subject already.
+    async fn confirm(
+        &self,
+        topic: &str,
+        side: Side,
+        format: SchemaFormat,
+        prepared: &Prepared,
+    ) -> Result<ResolvedSchema, SchemaError> {
+        let subject = self
+            .strategy(side)
+            .subject(topic, side, prepared.schema.record_name());
+        let id = match &prepared.origin {
+            Origin::Text(text) => {
+                let id = self
+                    .registry
+                    .lookup_or_register(&subject, format.schema_type(), text)
+                    .await
+                    .map_err(|source| SchemaError::Registry {
+                        context: format!(
+                            "Error serializing message. Error when registering the {side} schema under subject {subject}"
+                        ),
+                        source,
+                    })?;
+                // Later requests naming this id need no registry call either.
+                self.registry.remember(id, format.schema_type(), text);
+                self.parsed_by_id.insert(id, prepared.schema.clone());
+                id
+            }
+            Origin::Id(registered) => {
                 let found = self
                     .registry
                     .lookup(&subject, registered.schema_type, &registered.text)
                     .await
                     .map_err(|source| SchemaError::Registry {
-                        context: context(&format!(" under subject {subject}")),
+                        context: format!(
+                            "Error serializing message. Error when looking up {side} schema {} under subject {subject}",
+                            registered.id
+                        ),
                         source,
                     })?;
                 if found.is_none() {
                     return Err(SchemaError::SchemaMismatch(format!(
-                        "Error serializing message. Schema {id} is not registered under subject {subject}"
+                        "Error serializing message. Schema {} is not registered under subject {subject}",
+                        registered.id
                     )));
                 }
-                Ok(ResolvedSchema {
-                    id,
-                    subject,
-                    schema,
-                })
+                registered.id
             }
-        }
+        };
+        Ok(ResolvedSchema {
+            id,
+            subject,
+            schema: prepared.schema.clone(),
+        })
     }
 
     /// A registry schema parsed by its codec (cached by id).
@@ -681,23 +758,21 @@ mod tests {
         }
     }
 
-    fn resolved(format: SchemaFormat, text: &str) -> ResolvedSchema {
-        ResolvedSchema {
-            id: 9,
-            subject: "t-value".into(),
-            schema: Arc::new(ParsedSchema::parse(format, text).expect("parses")),
-        }
+    fn parsed(format: SchemaFormat, text: &str) -> ParsedSchema {
+        ParsedSchema::parse(format, text).expect("parses")
     }
 
     #[test]
     fn nulls_without_a_schema_are_kafka_nulls_and_with_one_go_through_it() {
         assert_eq!(convert(0, Side::Key, None, None).expect("no schema"), None);
-        let nullable = resolved(SchemaFormat::Avro, r#"["null","string"]"#);
-        assert_eq!(
-            convert(0, Side::Value, Some(&nullable), None).expect("nullable"),
-            Some(vec![0, 0, 0, 0, 9, 0])
-        );
-        let record = resolved(
+        let nullable = parsed(SchemaFormat::Avro, r#"["null","string"]"#);
+        let mut bytes = convert(0, Side::Value, Some(&nullable), None)
+            .expect("nullable")
+            .expect("bytes");
+        assert_eq!(bytes, vec![0, 0, 0, 0, 0, 0], "id stamped later");
+        stamp(&mut bytes, 9);
+        assert_eq!(bytes, vec![0, 0, 0, 0, 9, 0]);
+        let record = parsed(
             SchemaFormat::Avro,
             r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#,
         );
@@ -710,6 +785,11 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Record 1: key .a: expected int, found \"x\""
+        );
+        let json = parsed(SchemaFormat::JsonSchema, r#"{"type":["object","null"]}"#);
+        assert_eq!(
+            convert(0, Side::Value, Some(&json), None).expect("null allowed"),
+            Some(b"\0\0\0\0\0null".to_vec())
         );
     }
 

@@ -244,6 +244,22 @@ impl Registry {
         Ok(schema)
     }
 
+    /// Records that schema `id` has `text` (learned from a lookup or registration), so that a
+    /// later request naming the id needs no fetch. Keeps an entry already there.
+    pub fn remember(&self, id: i32, schema_type: SchemaType, text: &str) {
+        if self.inner.by_id.get(&id).is_none() {
+            self.inner.by_id.insert(
+                id,
+                Arc::new(RegisteredSchema {
+                    id,
+                    schema_type,
+                    text: text.to_string(),
+                    has_references: false,
+                }),
+            );
+        }
+    }
+
     /// The id of `text` under `subject` if it is registered there (`POST /subjects/{subject}`),
     /// `None` if the subject or the schema is unknown. Cached when found.
     pub async fn lookup(

@@ -6,5 +6,6 @@ mod common;
 
 mod errors;
 mod produce;
+mod schema;
 mod startup;
 mod topics;
