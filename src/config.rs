@@ -364,6 +364,9 @@ pub struct Config {
     pub produce_timeout: Duration,
     /// Largest request body accepted (`request.body.max.bytes`); larger ones get 413.
     pub request_body_max_bytes: usize,
+    /// `null.request.body.always.publishes.empty.record`: a null key or value in a schema
+    /// format is a Kafka null even when the request names a schema for it.
+    pub null_always_publishes_empty_record: bool,
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
     pub warnings: Vec<String>,
 }
@@ -412,6 +415,7 @@ const KNOWN_KEYS: &[&str] = &[
     "produce.pool.size",
     "produce.timeout.ms",
     "request.body.max.bytes",
+    "null.request.body.always.publishes.empty.record",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -612,6 +616,8 @@ impl Config {
             produce_pool_size: usize::try_from(produce_pool_size).unwrap_or(1),
             produce_timeout,
             request_body_max_bytes: usize::try_from(request_body_max_bytes).unwrap_or(usize::MAX),
+            null_always_publishes_empty_record: reader
+                .bool("null.request.body.always.publishes.empty.record", false)?,
             warnings,
         })
     }

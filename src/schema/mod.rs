@@ -320,6 +320,9 @@ struct Inner {
     registry: Registry,
     key_strategy: SubjectNameStrategy,
     value_strategy: SubjectNameStrategy,
+    /// `null.request.body.always.publishes.empty.record`: nulls are Kafka nulls even with a
+    /// schema.
+    null_is_kafka_null: bool,
     /// Parsed client schema texts, so a repeated schema is parsed once.
     parsed_by_text: BoundedCache<(SchemaFormat, String), Arc<ParsedSchema>>,
     /// Parsed registry schemas by id (schema ids on produce, every consumed record).
@@ -346,6 +349,7 @@ impl Schemas {
                 registry: Registry::new(&settings)?,
                 key_strategy: config.key_subject_name_strategy,
                 value_strategy: config.value_subject_name_strategy,
+                null_is_kafka_null: config.null_always_publishes_empty_record,
                 parsed_by_text: BoundedCache::new(capacity),
                 parsed_by_id: BoundedCache::new(capacity),
             })),
@@ -389,17 +393,24 @@ impl Schemas {
             None => None,
         };
         let mut records = Vec::with_capacity(batch.records.len());
+        // The schema a record's key or value goes through; none for a null when nulls are
+        // configured to be Kafka nulls.
+        let schema_for = |side: &Option<Prepared>, text: &Option<String>| match side {
+            Some(_) if text.is_none() && inner.null_is_kafka_null => None,
+            Some(p) => Some(p.schema.clone()),
+            None => None,
+        };
         for (index, r) in batch.records.into_iter().enumerate() {
             let key = convert(
                 index,
                 Side::Key,
-                key.as_ref().map(|k| &*k.schema),
+                schema_for(&key, &r.key).as_deref(),
                 r.key.as_deref(),
             )?;
             let value = convert(
                 index,
                 Side::Value,
-                value.as_ref().map(|v| &*v.schema),
+                schema_for(&value, &r.value).as_deref(),
                 r.value.as_deref(),
             )?;
             records.push(ProduceRecord {

@@ -878,3 +878,41 @@ async fn schema_record_name_strategies_choose_the_subject() {
     assert_eq!(status, 404);
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn schema_null_values_go_through_the_schema_unless_configured_as_kafka_nulls() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("schemanull");
+    common::create_topic(&stack, &topic, 1).await;
+    let nullable = r#"["null",{"type":"record","name":"V","fields":[{"name":"n","type":"int"}]}]"#;
+    let request = json!({
+        "key_schema": r#""string""#,
+        "value_schema": nullable,
+        "records": [{"key": "k", "value": null}, {"key": "k2", "value": {"V": {"n": 1}}}]
+    });
+    let proxy = TestProxy::start(&stack).await;
+    let (status, body) = produce(&proxy, &topic, AVRO, &request).await;
+    assert_eq!(status, 200, "{body}");
+    let value_id = body["value_schema_id"].as_i64().expect("value id") as i32;
+    proxy.stop().await;
+
+    let mut props = common::proxy_properties(&stack);
+    props.set("null.request.body.always.publishes.empty.record", "true");
+    let proxy = TestProxy::start_with(props).await;
+    let (status, body) = produce(&proxy, &topic, AVRO, &request).await;
+    assert_eq!(status, 200, "{body}");
+    proxy.stop().await;
+
+    let got = common::read_all(&stack, &topic, 4, Duration::from_secs(10));
+    assert_eq!(got.len(), 4);
+    // confluent-v2-api 5.9: a null with a schema is the schema's null (union branch 0)...
+    assert_eq!(
+        wire(got[0].payload().expect("a schema-typed null")),
+        (value_id, &[0u8][..])
+    );
+    assert_eq!(wire(got[1].key().expect("key")).1, &[4u8, b'k', b'2'][..]);
+    assert_eq!(wire(got[1].payload().expect("value")).1, &[2u8, 2][..]);
+    // With the setting, the null is a tombstone.
+    assert_eq!(got[2].payload(), None);
+    assert!(got[2].key().is_some());
+}
