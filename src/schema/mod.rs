@@ -804,6 +804,51 @@ mod tests {
         );
     }
 
+    fn schemas(url: &str) -> Schemas {
+        let mut props = crate::config::Properties::default();
+        props
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("schema.registry.url", url);
+        Schemas::new(&Config::from_properties(&props).expect("config")).expect("schemas")
+    }
+
+    #[tokio::test]
+    async fn undecodable_bytes_are_typed_errors() {
+        let none = schemas("");
+        assert!(matches!(
+            none.decode(SchemaFormat::Avro, &[0, 0, 0, 0, 1, 2]).await,
+            Err(DecodeError::RegistryNotConfigured)
+        ));
+        // Nothing listens on port 1: refused at once, never a hang.
+        let down = schemas("http://127.0.0.1:1");
+        assert!(matches!(
+            down.decode(SchemaFormat::Avro, b"plain text").await,
+            Err(DecodeError::Framing(_))
+        ));
+        assert!(matches!(
+            down.decode(SchemaFormat::Protobuf, &[0, 0, 0, 0]).await,
+            Err(DecodeError::Framing(_))
+        ));
+        match down.decode(SchemaFormat::Avro, &[0, 0, 0, 0, 7, 2]).await {
+            Err(DecodeError::Schema { id: 7, source }) => {
+                assert!(source.to_string().contains("did not answer"), "{source}")
+            }
+            other => panic!("expected a registry error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn schema_formats_without_a_registry_are_refused_first() {
+        let batch = crate::records::decode_schema_produce(br#"{"records":[{"value":1}]}"#)
+            .expect("decodes");
+        assert!(matches!(
+            schemas("")
+                .encode_batch("t", SchemaFormat::JsonSchema, batch)
+                .await,
+            Err(SchemaError::RegistryNotConfigured)
+        ));
+    }
+
     #[test]
     fn a_request_may_not_name_a_schema_twice() {
         assert!(matches!(
