@@ -10,5 +10,6 @@ mod errors;
 mod faults;
 mod produce;
 mod reliability;
+mod schema;
 mod startup;
 mod topics;
