@@ -17,12 +17,15 @@ use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::catch_all;
 use crate::metadata::{Metadata, MetadataError};
 use crate::produce::{ProducePoolError, ProducerPool};
+use crate::schema::{RegistrySetupError, Schemas};
 
 /// Services shared by all requests. Cheap to clone (poem clones it into every request).
 #[derive(Clone)]
 pub struct AppState {
     pub metadata: Metadata,
     pub producers: ProducerPool,
+    /// The Schema Registry client and schema caches, shared by produce and consume.
+    pub schemas: Schemas,
     /// Largest request body read (`request.body.max.bytes`).
     pub request_body_max_bytes: usize,
     /// Longest wait for a whole request body (`request.body.timeout.ms`).
@@ -40,6 +43,8 @@ pub enum AppError {
     Metadata(#[from] MetadataError),
     #[error("cannot set up the Kafka producers")]
     Producers(#[from] ProducePoolError),
+    #[error("cannot set up the Schema Registry client")]
+    Schemas(#[from] RegistrySetupError),
 }
 
 impl AppState {
@@ -49,6 +54,7 @@ impl AppState {
         let metadata = Metadata::new(config)?;
         Ok(AppState {
             producers: ProducerPool::new(config)?,
+            schemas: Schemas::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
             consumers: ConsumerManager::new(ManagerSettings::from_config(config), metadata.clone()),

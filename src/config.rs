@@ -10,6 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::schema::SubjectNameStrategy;
+
 /// Where a property value came from, so that an error can point at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -313,6 +315,16 @@ pub struct Config {
     pub schema_registry_url: Option<String>,
     /// Other `schema.registry.*` settings, prefix stripped.
     pub schema_registry: BTreeMap<String, String>,
+    /// `schema.registry.key.subject.name.strategy`: the subject of key schemas.
+    pub key_subject_name_strategy: SubjectNameStrategy,
+    /// `schema.registry.value.subject.name.strategy`: the subject of value schemas.
+    pub value_subject_name_strategy: SubjectNameStrategy,
+    /// `schema.registry.http.connect.timeout.ms`: bound on connecting to the registry.
+    pub schema_registry_connect_timeout: Duration,
+    /// `schema.registry.http.read.timeout.ms`: bound on one whole registry call.
+    pub schema_registry_request_timeout: Duration,
+    /// `schema.registry.cache.capacity` (ours): entries in each schema cache.
+    pub schema_registry_cache_capacity: usize,
     /// `client.*`: librdkafka settings for every client, prefix stripped.
     pub client: BTreeMap<String, String>,
     /// `producer.*`, prefix stripped; win over `client.*` for producers.
@@ -359,6 +371,9 @@ pub struct Config {
     /// A connection with no byte read or written for this long is closed
     /// (`connection.idle.timeout.ms`); longer than any wait of a request.
     pub connection_idle_timeout: Duration,
+    /// `null.request.body.always.publishes.empty.record`: a null key or value in a schema
+    /// format is a Kafka null even when the request names a schema for it.
+    pub null_always_publishes_empty_record: bool,
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
     pub warnings: Vec<String>,
 }
@@ -410,6 +425,7 @@ const KNOWN_KEYS: &[&str] = &[
     "request.body.max.bytes",
     "request.body.timeout.ms",
     "connection.idle.timeout.ms",
+    "null.request.body.always.publishes.empty.record",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -517,6 +533,23 @@ impl Config {
                 Some(url)
             }
         };
+        let key_subject_name_strategy = reader.parsed_with(
+            "schema.registry.key.subject.name.strategy",
+            Default::default(),
+        )?;
+        let value_subject_name_strategy = reader.parsed_with(
+            "schema.registry.value.subject.name.strategy",
+            Default::default(),
+        )?;
+        let schema_registry_cache_capacity = reader.u64("schema.registry.cache.capacity", 1000)?;
+        reader.check(
+            "schema.registry.cache.capacity",
+            &schema_registry_cache_capacity.to_string(),
+            |_| match schema_registry_cache_capacity {
+                1..=1_000_000 => Ok(()),
+                _ => Err("must be between 1 and 1000000".into()),
+            },
+        )?;
         let fetch_min_bytes = reader.i64("fetch.min.bytes", -1)?;
         reader.check(
             "fetch.min.bytes",
@@ -586,6 +619,14 @@ impl Config {
             bootstrap_servers,
             schema_registry_url,
             schema_registry,
+            key_subject_name_strategy,
+            value_subject_name_strategy,
+            schema_registry_connect_timeout: reader
+                .millis("schema.registry.http.connect.timeout.ms", 2_000)?,
+            schema_registry_request_timeout: reader
+                .millis("schema.registry.http.read.timeout.ms", 5_000)?,
+            schema_registry_cache_capacity: usize::try_from(schema_registry_cache_capacity)
+                .unwrap_or(1000),
             client,
             producer,
             consumer,
@@ -608,6 +649,8 @@ impl Config {
             request_body_max_bytes: usize::try_from(request_body_max_bytes).unwrap_or(usize::MAX),
             request_body_timeout,
             connection_idle_timeout,
+            null_always_publishes_empty_record: reader
+                .bool("null.request.body.always.publishes.empty.record", false)?,
             warnings,
         })
     }
@@ -661,6 +704,22 @@ impl Reader<'_> {
                 .trim()
                 .parse()
                 .map_err(|_| self.invalid(key, e.value.trim(), format!("expected {what}"))),
+        }
+    }
+
+    /// A value parsed by its type's `FromStr`, whose error text says what is expected.
+    fn parsed_with<T: std::str::FromStr<Err = String>>(
+        &self,
+        key: &str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.props.get(key) {
+            None => Ok(default),
+            Some(e) => e
+                .value
+                .trim()
+                .parse()
+                .map_err(|reason| self.invalid(key, e.value.trim(), reason)),
         }
     }
 
@@ -923,6 +982,31 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.contains("`consumer.threads` has no effect")));
+    }
+
+    #[test]
+    fn subject_name_strategies_accept_class_and_short_names() {
+        let c = config(
+            "bootstrap.servers=k:9092\n\
+             schema.registry.key.subject.name.strategy=io.confluent.kafka.serializers.subject.RecordNameStrategy\n\
+             schema.registry.value.subject.name.strategy=TopicRecordNameStrategy\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.key_subject_name_strategy, SubjectNameStrategy::RecordName);
+        assert_eq!(
+            c.value_subject_name_strategy,
+            SubjectNameStrategy::TopicRecordName
+        );
+        let d = config("bootstrap.servers=k:9092").expect("valid config");
+        assert_eq!(d.key_subject_name_strategy, SubjectNameStrategy::TopicName);
+        assert_eq!(d.schema_registry_request_timeout, Duration::from_secs(5));
+        assert_eq!(d.schema_registry_cache_capacity, 1000);
+        let err =
+            config("bootstrap.servers=k:9092\nschema.registry.value.subject.name.strategy=Nope\n")
+                .expect_err("unknown strategy");
+        assert!(err
+            .to_string()
+            .contains("`schema.registry.value.subject.name.strategy`"));
     }
 
     #[test]

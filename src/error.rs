@@ -54,6 +54,25 @@ pub enum ProxyError {
     /// A record whose data is invalid for its embedded format (decisions 3).
     #[error("{message}")]
     InvalidRecord { message: String },
+    /// A schema-format request with keys but no key schema.
+    #[error("Request includes keys but does not include key schema")]
+    KeySchemaMissing,
+    /// A schema-format request with values but no value schema.
+    #[error("Request includes values but does not include value schema")]
+    ValueSchemaMissing,
+    /// Schema text that does not parse, or a registry schema this proxy cannot use.
+    #[error("Invalid schema: {message}")]
+    InvalidSchema { message: String },
+    /// A schema format used while `schema.registry.url` is empty.
+    #[error("Payload error. Schema Registry must be configured when using schemas.")]
+    SchemaRegistryNotConfigured,
+    /// The registry failed or refused (unreachable, incompatible schema, id not under the
+    /// subject); the message carries the registry's own words.
+    #[error("{message}")]
+    SchemaRegistry { message: String },
+    /// The registry refused the proxy's credentials.
+    #[error("{message}")]
+    SchemaRegistryForbidden { message: String },
     /// An embedded format this proxy cannot produce or consume yet.
     #[error("The {format} embedded format is not supported by this proxy yet.")]
     FormatNotSupported { format: &'static str },
@@ -124,6 +143,12 @@ impl ProxyError {
             UnrecognizedField { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             InvalidRecord { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
+            KeySchemaMissing => (StatusCode::UNPROCESSABLE_ENTITY, 42201),
+            ValueSchemaMissing => (StatusCode::UNPROCESSABLE_ENTITY, 42202),
+            InvalidSchema { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42205),
+            SchemaRegistryNotConfigured => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
+            SchemaRegistry { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42207),
+            SchemaRegistryForbidden { .. } => (StatusCode::FORBIDDEN, 40301),
             FormatNotSupported { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
             InvalidRequest { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             ConsumerInstanceNotFound { .. } => (StatusCode::NOT_FOUND, 40403),
@@ -311,6 +336,48 @@ mod tests {
                 422,
                 42203,
                 "Record 2: value is not valid base64",
+            ),
+            (
+                ProxyError::KeySchemaMissing,
+                422,
+                42201,
+                "Request includes keys but does not include key schema",
+            ),
+            (
+                ProxyError::ValueSchemaMissing,
+                422,
+                42202,
+                "Request includes values but does not include value schema",
+            ),
+            (
+                ProxyError::InvalidSchema {
+                    message: "value schema: unknown type".into(),
+                },
+                422,
+                42205,
+                "Invalid schema: value schema: unknown type",
+            ),
+            (
+                ProxyError::SchemaRegistryNotConfigured,
+                422,
+                42206,
+                "Payload error. Schema Registry must be configured when using schemas.",
+            ),
+            (
+                ProxyError::SchemaRegistry {
+                    message: "Error serializing message. incompatible".into(),
+                },
+                422,
+                42207,
+                "Error serializing message. incompatible",
+            ),
+            (
+                ProxyError::SchemaRegistryForbidden {
+                    message: "Error serializing message. forbidden".into(),
+                },
+                403,
+                40301,
+                "Error serializing message. forbidden",
             ),
             (
                 ProxyError::FormatNotSupported { format: "avro" },

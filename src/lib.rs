@@ -11,6 +11,7 @@ pub mod error;
 pub mod metadata;
 pub mod produce;
 pub mod records;
+pub mod schema;
 
 use std::future::Future;
 

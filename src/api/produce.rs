@@ -4,7 +4,8 @@
 //! Owns the HTTP side of producing: the embedded format from `Content-Type`, the body size
 //! limit, the checks that the topic and every target partition exist (404 at once instead of a
 //! hang, decisions 2), and the v2 produce response with one entry per record in request order
-//! (decisions 14). Decoding is `records/`, sending is `produce/`.
+//! (decisions 14). Decoding is `records/`, schema resolution and conversion of the schema formats
+//! is `schema/`, sending is `produce/`.
 
 use kafka_rest_api::{
     media as vnd, models, Lenient, Nullable, ProduceToPartitionResponse, ProduceToTopicResponse,
@@ -16,7 +17,8 @@ use crate::app::AppState;
 use crate::error::ProxyError;
 use crate::metadata::MetadataError;
 use crate::produce::{FailureKind, RecordOutcome};
-use crate::records::{self, EmbeddedFormat, ProduceBatch, RecordError};
+use crate::records::{self, EmbeddedFormat, RecordError};
+use crate::schema::{SchemaError, SchemaFormat};
 
 impl From<RecordError> for ProxyError {
     fn from(e: RecordError) -> Self {
@@ -28,6 +30,36 @@ impl From<RecordError> for ProxyError {
                 message: message.to_string(),
             },
             e @ RecordError::InvalidRecord { .. } => ProxyError::InvalidRecord {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<SchemaError> for ProxyError {
+    fn from(e: SchemaError) -> Self {
+        if e.is_registry_forbidden() {
+            return ProxyError::SchemaRegistryForbidden {
+                message: e.to_string(),
+            };
+        }
+        match e {
+            SchemaError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
+            SchemaError::KeySchemaMissing => ProxyError::KeySchemaMissing,
+            SchemaError::ValueSchemaMissing => ProxyError::ValueSchemaMissing,
+            e @ SchemaError::SchemaAndId { .. } => ProxyError::Unprocessable {
+                message: e.to_string(),
+            },
+            e @ SchemaError::InvalidSchema { .. } => ProxyError::InvalidSchema {
+                message: e.to_string(),
+            },
+            e @ (SchemaError::Registry { .. } | SchemaError::SchemaMismatch(_)) => {
+                tracing::info!(error = %crate::error::ErrorChain(&e), "schema registry call failed");
+                ProxyError::SchemaRegistry {
+                    message: e.to_string(),
+                }
+            }
+            e @ SchemaError::InvalidRecord { .. } => ProxyError::InvalidRecord {
                 message: e.to_string(),
             },
         }
@@ -97,18 +129,37 @@ async fn produce(
         state.request_body_timeout,
     )
     .await?;
-    if format.uses_schema() {
-        return Err(ProxyError::FormatNotSupported {
-            format: format.name(),
-        });
+    match SchemaFormat::of(format) {
+        None => {
+            let batch = records::decode_produce(format, &bytes)?;
+            let targets = batch.records.iter().map(|r| r.partition);
+            check_partitions(state, &topic, path_partition, targets).await?;
+            let outcomes = state
+                .producers
+                .produce(&topic, path_partition, &batch.records)
+                .await;
+            Ok(produce_response(outcomes, None, None))
+        }
+        Some(schema_format) => {
+            let batch = records::decode_schema_produce(&bytes)?;
+            let targets = batch.records.iter().map(|r| r.partition);
+            // The topic is checked before any schema is registered for it.
+            check_partitions(state, &topic, path_partition, targets).await?;
+            let encoded = state
+                .schemas
+                .encode_batch(&topic, schema_format, batch)
+                .await?;
+            let outcomes = state
+                .producers
+                .produce(&topic, path_partition, &encoded.records)
+                .await;
+            Ok(produce_response(
+                outcomes,
+                encoded.key_schema_id,
+                encoded.value_schema_id,
+            ))
+        }
     }
-    let batch = records::decode_produce(format, &bytes)?;
-    check_partitions(state, &topic, path_partition, &batch).await?;
-    let outcomes = state
-        .producers
-        .produce(&topic, path_partition, &batch.records)
-        .await;
-    Ok(produce_response(outcomes, None, None))
 }
 
 /// 404 before anything is sent when the topic or a target partition does not exist, unless the
@@ -117,13 +168,12 @@ async fn check_partitions(
     state: &AppState,
     topic: &str,
     path_partition: Option<i32>,
-    batch: &ProduceBatch,
+    record_partitions: impl Iterator<Item = Option<i32>> + Clone,
 ) -> Result<(), ProxyError> {
     let targets = || {
-        batch
-            .records
-            .iter()
-            .filter_map(|r| r.partition.or(path_partition))
+        record_partitions
+            .clone()
+            .filter_map(|p| p.or(path_partition))
     };
     let partitions = match state.metadata.partitions(topic).await {
         Ok(p) => p,

@@ -213,11 +213,67 @@ fn lenient_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error>
     }
 }
 
+/// One record of a produce request in a schema format: key and value are the client's JSON
+/// text (`None` when absent or null), converted later by the schema codec (`src/schema/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaRecord {
+    pub key: Option<String>,
+    pub value: Option<String>,
+    /// The record's own `partition`, which wins over a partition in the path.
+    pub partition: Option<i32>,
+    pub headers: Vec<Header>,
+}
+
+/// A decoded produce request for a schema format (avro, jsonschema, protobuf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaBatch {
+    pub records: Vec<SchemaRecord>,
+    pub schemas: SchemaRefs,
+}
+
 /// Decodes and validates a whole produce request body for the `binary` or `json` format.
 ///
 /// Every record is converted before the caller sends any, so one bad record rejects the request
 /// and nothing is half-written.
 pub fn decode_produce(format: EmbeddedFormat, body: &[u8]) -> Result<ProduceBatch, RecordError> {
+    let (records, schemas) = decode_records(body, |index, r| {
+        let invalid = |problem: String| RecordError::InvalidRecord { index, problem };
+        let key = encode_data(format, r.key).map_err(|p| invalid(format!("key {p}")))?;
+        let value = encode_data(format, r.value).map_err(|p| invalid(format!("value {p}")))?;
+        Ok(ProduceRecord {
+            key,
+            value,
+            partition: r.partition,
+            headers: decode_headers(index, r.headers)?,
+        })
+    })?;
+    Ok(ProduceBatch { records, schemas })
+}
+
+/// Decodes a produce request body for a schema format: the request's shape, headers and
+/// partitions are checked here; keys and values stay JSON text for the schema codec.
+pub fn decode_schema_produce(body: &[u8]) -> Result<SchemaBatch, RecordError> {
+    let data = |raw: Option<&RawValue>| {
+        raw.map(RawValue::get)
+            .filter(|text| *text != "null")
+            .map(str::to_string)
+    };
+    let (records, schemas) = decode_records(body, |index, r| {
+        Ok(SchemaRecord {
+            key: data(r.key),
+            value: data(r.value),
+            partition: r.partition,
+            headers: decode_headers(index, r.headers)?,
+        })
+    })?;
+    Ok(SchemaBatch { records, schemas })
+}
+
+/// Parses the request envelope and hands each record to `convert`, in order.
+fn decode_records<T>(
+    body: &[u8],
+    mut convert: impl FnMut(usize, RecordIn<'_>) -> Result<T, RecordError>,
+) -> Result<(Vec<T>, SchemaRefs), RecordError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RecordError::Empty("Request body is missing."));
     }
@@ -230,43 +286,40 @@ pub fn decode_produce(format: EmbeddedFormat, body: &[u8]) -> Result<ProduceBatc
         .ok_or(RecordError::Empty("records may not be empty"))?;
     let mut records = Vec::with_capacity(records_in.len());
     for (index, r) in records_in.into_iter().enumerate() {
-        let invalid = |problem: String| RecordError::InvalidRecord { index, problem };
-        let key = encode_data(format, r.key).map_err(|p| invalid(format!("key {p}")))?;
-        let value = encode_data(format, r.value).map_err(|p| invalid(format!("value {p}")))?;
-        let headers = r
-            .headers
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| {
-                let value = match h.value {
-                    None => None,
-                    Some(v) => Some(
-                        decode_base64(&v)
-                            .map_err(|p| invalid(format!("header {:?} value {p}", h.name)))?,
-                    ),
-                };
-                Ok(Header {
-                    name: h.name,
-                    value,
-                })
-            })
-            .collect::<Result<Vec<Header>, RecordError>>()?;
-        records.push(ProduceRecord {
-            key,
-            value,
-            partition: r.partition,
-            headers,
-        });
+        records.push(convert(index, r)?);
     }
-    Ok(ProduceBatch {
+    Ok((
         records,
-        schemas: SchemaRefs {
+        SchemaRefs {
             key_schema: request.key_schema,
             key_schema_id: request.key_schema_id,
             value_schema: request.value_schema,
             value_schema_id: request.value_schema_id,
         },
-    })
+    ))
+}
+
+fn decode_headers(
+    index: usize,
+    headers: Option<Vec<HeaderIn>>,
+) -> Result<Vec<Header>, RecordError> {
+    headers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| {
+            let value = match h.value {
+                None => None,
+                Some(v) => Some(decode_base64(&v).map_err(|p| RecordError::InvalidRecord {
+                    index,
+                    problem: format!("header {:?} value {p}", h.name),
+                })?),
+            };
+            Ok(Header {
+                name: h.name,
+                value,
+            })
+        })
+        .collect()
 }
 
 /// Maps a serde_json error to the request error it stands for.
@@ -536,6 +589,30 @@ mod tests {
             decode_produce(EmbeddedFormat::Json, &[0xff, 0xfe]),
             Err(MalformedJson(_))
         ));
+    }
+
+    #[test]
+    fn schema_records_keep_the_clients_json_text_and_treat_null_as_absent() {
+        let batch = decode_schema_produce(
+            br#"{"value_schema_id":3,"records":[{"key":{"a": 1},"value":{"string":"x"},"partition":0},{"value":null},{"key":"k","headers":[{"name":"h","value":"aGk="}]}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(batch.schemas.value_schema_id, Some(3));
+        let r = &batch.records;
+        assert_eq!(r[0].key.as_deref(), Some(r#"{"a": 1}"#));
+        assert_eq!(r[0].value.as_deref(), Some(r#"{"string":"x"}"#));
+        assert_eq!(r[0].partition, Some(0));
+        assert_eq!((r[1].key.as_deref(), r[1].value.as_deref()), (None, None));
+        assert_eq!(r[2].key.as_deref(), Some(r#""k""#));
+        assert_eq!(r[2].headers[0].value.as_deref(), Some(&b"hi"[..]));
+        assert_eq!(
+            decode_schema_produce(br#"{"records":[{"value":1,"extra":2}]}"#),
+            Err(RecordError::UnknownField("extra".into()))
+        );
+        assert_eq!(
+            decode_schema_produce(br#"{"records":[]}"#),
+            Err(RecordError::Empty("records may not be empty"))
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod produce;
 mod reliability;
+mod schema;
 mod spec;
 mod startup;
 mod topics;

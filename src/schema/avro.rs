@@ -1,0 +1,808 @@
+//! The Avro codec: schema text to a parsed schema, the v2 API's JSON form of a value to Avro
+//! binary, and Avro binary back to that JSON form.
+//!
+//! The JSON form is Avro's own JSON encoding, as the Confluent converters use it (Avro's
+//! `JsonDecoder` on produce, `JsonEncoder` on consume): a union value other than null is wrapped
+//! in an object naming its branch (`{"string": "x"}`), `bytes` and `fixed` are strings whose code
+//! points are the byte values (ISO-8859-1), enums are their symbol, maps are objects. Logical
+//! types are annotations only: a `decimal` travels as its bytes, a `date` as its int, a
+//! `timestamp-millis` as its long, a `uuid` as its string, exactly as in Java without logical type
+//! conversions. To get that, values are encoded and decoded with a copy of the schema whose
+//! `logicalType` attributes are removed, so apache-avro never reinterprets them.
+//!
+//! Pure: no registry, no Kafka. The wire prefix (magic byte, schema id) is `schema/mod.rs`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
+use apache_avro::types::Value;
+use serde_json::Value as Json;
+
+/// A parsed Avro schema, ready to convert values.
+#[derive(Debug)]
+pub struct AvroSchema {
+    /// The schema without logical types: what values are encoded and decoded with.
+    schema: Schema,
+    /// Named types (records, enums, fixed) by full name, to follow references.
+    names: HashMap<String, Schema>,
+    /// The full name of a named top-level type, or the type name ("string", "union", ...).
+    name: String,
+}
+
+/// Parses Avro schema text. The error is the parser's message.
+pub fn parse(text: &str) -> Result<AvroSchema, String> {
+    let mut json: Json =
+        serde_json::from_str(text).map_err(|e| format!("the schema is not JSON: {e}"))?;
+    strip_logical_types(&mut json);
+    let schema = Schema::parse(&json).map_err(|e| e.to_string())?;
+    let mut names = HashMap::new();
+    collect_names(&schema, &mut names);
+    let name = match &schema {
+        Schema::Record(RecordSchema { name, .. }) => name.fullname(None),
+        Schema::Enum(e) => e.name.fullname(None),
+        Schema::Fixed(f) => f.name.fullname(None),
+        other => type_label(other),
+    };
+    Ok(AvroSchema {
+        schema,
+        names,
+        name,
+    })
+}
+
+/// Removes every `logicalType` attribute (but not inside `default` values, which are data).
+fn strip_logical_types(json: &mut Json) {
+    match json {
+        Json::Object(map) => {
+            map.remove("logicalType");
+            for (key, value) in map.iter_mut() {
+                if key != "default" {
+                    strip_logical_types(value);
+                }
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(strip_logical_types),
+        _ => {}
+    }
+}
+
+fn collect_names(schema: &Schema, names: &mut HashMap<String, Schema>) {
+    match schema {
+        Schema::Record(r) => {
+            names.insert(r.name.fullname(None), schema.clone());
+            for f in &r.fields {
+                collect_names(&f.schema, names);
+            }
+        }
+        Schema::Enum(e) => {
+            names.insert(e.name.fullname(None), schema.clone());
+        }
+        Schema::Fixed(f) => {
+            names.insert(f.name.fullname(None), schema.clone());
+        }
+        Schema::Array(a) => collect_names(&a.items, names),
+        Schema::Map(m) => collect_names(&m.types, names),
+        Schema::Union(u) => u.variants().iter().for_each(|s| collect_names(s, names)),
+        Schema::Decimal(d) => collect_names(&d.inner, names),
+        _ => {}
+    }
+}
+
+/// The label of a union branch in Avro's JSON encoding (and the name of an unnamed type).
+fn type_label(schema: &Schema) -> String {
+    match schema {
+        Schema::Null => "null".into(),
+        Schema::Boolean => "boolean".into(),
+        Schema::Int => "int".into(),
+        Schema::Long => "long".into(),
+        Schema::Float => "float".into(),
+        Schema::Double => "double".into(),
+        Schema::Bytes => "bytes".into(),
+        Schema::String => "string".into(),
+        Schema::Array(_) => "array".into(),
+        Schema::Map(_) => "map".into(),
+        Schema::Union(_) => "union".into(),
+        Schema::Record(r) => r.name.fullname(None),
+        Schema::Enum(e) => e.name.fullname(None),
+        Schema::Fixed(f) => f.name.fullname(None),
+        Schema::Ref { name } => name.fullname(None),
+        // Logical types are stripped before parsing; these only name their underlying type.
+        Schema::Decimal(d) => type_label(&d.inner),
+        Schema::BigDecimal | Schema::Duration => "bytes".into(),
+        Schema::Uuid => "string".into(),
+        Schema::Date | Schema::TimeMillis => "int".into(),
+        _ => "long".into(),
+    }
+}
+
+/// Where in a value a problem is, as `$.field[2].inner`, for error messages.
+#[derive(Default)]
+struct Path(Vec<String>);
+
+impl Path {
+    fn push(&mut self, part: String) {
+        self.0.push(part);
+    }
+    fn pop(&mut self) {
+        self.0.pop();
+    }
+    fn error(&self, problem: impl std::fmt::Display) -> String {
+        if self.0.is_empty() {
+            problem.to_string()
+        } else {
+            format!("{}: {problem}", self.0.concat())
+        }
+    }
+}
+
+/// How JSON is read: request data (unions wrapped) or a schema default (unions unwrapped, the
+/// value being of the first branch, as the Avro specification has it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Data,
+    Default,
+}
+
+impl AvroSchema {
+    /// The name a record-name subject strategy uses: the full name of a named type, else the
+    /// type name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Converts the JSON form of one value to Avro binary (without the wire prefix).
+    pub fn encode(&self, json: &Json) -> Result<Vec<u8>, String> {
+        let mut path = Path::default();
+        let value = self.value_of(&self.schema, json, Mode::Data, &mut path)?;
+        apache_avro::to_avro_datum(&self.schema, value)
+            .map_err(|e| format!("cannot encode the value: {e}"))
+    }
+
+    /// Converts Avro binary (without the wire prefix) to its JSON form, as compact JSON text.
+    ///
+    /// A top-level union renders its branch value unwrapped, as the Confluent consumer does
+    /// (it renders the deserialized object with that object's own schema).
+    pub fn decode(&self, payload: &[u8]) -> Result<String, String> {
+        let mut reader = payload;
+        let value = apache_avro::from_avro_datum(&self.schema, &mut reader, None)
+            .map_err(|e| format!("invalid Avro data: {e}"))?;
+        let mut out = String::new();
+        match (&self.schema, &value) {
+            (Schema::Union(u), Value::Union(i, inner)) => {
+                let branch = u
+                    .variants()
+                    .get(*i as usize)
+                    .ok_or_else(|| format!("union branch {i} is out of range"))?;
+                self.render(branch, inner, &mut out)?;
+            }
+            _ => self.render(&self.schema, &value, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String> {
+        match schema {
+            Schema::Ref { name } => self
+                .names
+                .get(&name.fullname(None))
+                .ok_or_else(|| format!("unknown type {}", name.fullname(None))),
+            other => Ok(other),
+        }
+    }
+
+    fn value_of(
+        &self,
+        schema: &Schema,
+        json: &Json,
+        mode: Mode,
+        path: &mut Path,
+    ) -> Result<Value, String> {
+        let schema = self.resolve(schema)?;
+        let mismatch =
+            |expected: &str| path.error(format!("expected {expected}, found {}", kind(json)));
+        match schema {
+            Schema::Null => match json {
+                Json::Null => Ok(Value::Null),
+                _ => Err(mismatch("null")),
+            },
+            Schema::Boolean => json
+                .as_bool()
+                .map(Value::Boolean)
+                .ok_or_else(|| mismatch("boolean")),
+            Schema::Int => {
+                let n = integer(json).ok_or_else(|| mismatch("int"))?;
+                i32::try_from(n)
+                    .map(Value::Int)
+                    .map_err(|_| path.error(format!("{n} is out of range for int")))
+            }
+            Schema::Long => integer(json)
+                .map(Value::Long)
+                .ok_or_else(|| mismatch("long")),
+            Schema::Float => floating(json)
+                .map(|f| Value::Float(f as f32))
+                .ok_or_else(|| mismatch("float")),
+            Schema::Double => floating(json)
+                .map(Value::Double)
+                .ok_or_else(|| mismatch("double")),
+            Schema::String => json
+                .as_str()
+                .map(|s| Value::String(s.to_string()))
+                .ok_or_else(|| mismatch("string")),
+            Schema::Bytes => {
+                let s = json.as_str().ok_or_else(|| mismatch("bytes as a string"))?;
+                latin1(s).map(Value::Bytes).map_err(|e| path.error(e))
+            }
+            Schema::Fixed(f) => {
+                let s = json.as_str().ok_or_else(|| {
+                    mismatch(&format!("fixed {} as a string", f.name.fullname(None)))
+                })?;
+                let bytes = latin1(s).map_err(|e| path.error(e))?;
+                if bytes.len() != f.size {
+                    return Err(path.error(format!(
+                        "fixed {} needs {} bytes, found {}",
+                        f.name.fullname(None),
+                        f.size,
+                        bytes.len()
+                    )));
+                }
+                Ok(Value::Fixed(f.size, bytes))
+            }
+            Schema::Enum(e) => {
+                let s = json.as_str().ok_or_else(|| {
+                    mismatch(&format!("a symbol of enum {}", e.name.fullname(None)))
+                })?;
+                let index = e.symbols.iter().position(|x| x == s).ok_or_else(|| {
+                    path.error(format!(
+                        "{s:?} is not a symbol of enum {} ({})",
+                        e.name.fullname(None),
+                        e.symbols.join(", ")
+                    ))
+                })?;
+                Ok(Value::Enum(index as u32, s.to_string()))
+            }
+            Schema::Array(a) => {
+                let items = json.as_array().ok_or_else(|| mismatch("array"))?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    out.push(self.value_of(&a.items, item, mode, path)?);
+                    path.pop();
+                }
+                Ok(Value::Array(out))
+            }
+            Schema::Map(m) => {
+                let entries = json
+                    .as_object()
+                    .ok_or_else(|| mismatch("map (an object)"))?;
+                let mut out = HashMap::with_capacity(entries.len());
+                for (k, v) in entries {
+                    path.push(format!("[{k:?}]"));
+                    out.insert(k.clone(), self.value_of(&m.types, v, mode, path)?);
+                    path.pop();
+                }
+                Ok(Value::Map(out))
+            }
+            Schema::Union(u) => self.union_from_json(u, json, mode, path),
+            Schema::Record(r) => {
+                let object = json.as_object().ok_or_else(|| {
+                    mismatch(&format!("record {} (an object)", r.name.fullname(None)))
+                })?;
+                let mut fields = Vec::with_capacity(r.fields.len());
+                let mut used = 0usize;
+                for field in &r.fields {
+                    let found = object.get(&field.name).or_else(|| {
+                        field
+                            .aliases
+                            .iter()
+                            .flatten()
+                            .find_map(|alias| object.get(alias))
+                    });
+                    path.push(format!(".{}", field.name));
+                    let value = match (found, &field.default) {
+                        (Some(v), _) => {
+                            used += 1;
+                            self.value_of(&field.schema, v, mode, path)?
+                        }
+                        (None, Some(default)) => {
+                            self.value_of(&field.schema, default, Mode::Default, path)?
+                        }
+                        (None, None) => {
+                            return Err(path.error("missing field (it has no default)"));
+                        }
+                    };
+                    path.pop();
+                    fields.push((field.name.clone(), value));
+                }
+                if used < object.len() {
+                    let unknown: Vec<&str> = object
+                        .keys()
+                        .filter(|k| {
+                            !r.fields.iter().any(|f| {
+                                &f.name == *k || f.aliases.iter().flatten().any(|a| a == *k)
+                            })
+                        })
+                        .map(String::as_str)
+                        .collect();
+                    if !unknown.is_empty() {
+                        return Err(path.error(format!(
+                            "unknown field(s) {} for record {}",
+                            unknown.join(", "),
+                            r.name.fullname(None)
+                        )));
+                    }
+                }
+                Ok(Value::Record(fields))
+            }
+            other => Err(path.error(format!("unsupported schema type {}", type_label(other)))),
+        }
+    }
+
+    fn union_from_json(
+        &self,
+        union: &UnionSchema,
+        json: &Json,
+        mode: Mode,
+        path: &mut Path,
+    ) -> Result<Value, String> {
+        let branches = union.variants();
+        if mode == Mode::Default {
+            // A default is a value of the first branch, unwrapped; be lenient and try the rest.
+            let mut first_error = None;
+            for (i, branch) in branches.iter().enumerate() {
+                match self.value_of(branch, json, Mode::Default, path) {
+                    Ok(v) => return Ok(Value::Union(i as u32, Box::new(v))),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            return Err(first_error.unwrap_or_else(|| path.error("empty union")));
+        }
+        let labels: Vec<String> = branches.iter().map(type_label).collect();
+        if json.is_null() {
+            return match branches.iter().position(|b| matches!(b, Schema::Null)) {
+                Some(i) => Ok(Value::Union(i as u32, Box::new(Value::Null))),
+                None => Err(path.error(format!(
+                    "null is not allowed by the union [{}]",
+                    labels.join(", ")
+                ))),
+            };
+        }
+        let wrapped = json.as_object().filter(|o| o.len() == 1);
+        let Some((label, inner)) = wrapped.and_then(|o| o.iter().next()) else {
+            return Err(path.error(format!(
+                "a union value must be null or an object with one of the keys {} (e.g. {{\"{}\": ...}}), found {}",
+                labels.join(", "),
+                labels.iter().find(|l| *l != "null").map(String::as_str).unwrap_or("null"),
+                kind(json)
+            )));
+        };
+        let index = labels
+            .iter()
+            .position(|l| l == label)
+            .or_else(|| {
+                // Leniency: the simple name of a named type, when only one branch has it.
+                let mut matches = labels
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.rsplit('.').next() == Some(label.as_str()));
+                match (matches.next(), matches.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            })
+            .ok_or_else(|| {
+                path.error(format!(
+                    "{label:?} is not a branch of the union [{}]",
+                    labels.join(", ")
+                ))
+            })?;
+        path.push(format!("[{label:?}]"));
+        let value = self.value_of(&branches[index], inner, Mode::Data, path)?;
+        path.pop();
+        Ok(Value::Union(index as u32, Box::new(value)))
+    }
+
+    fn render(&self, schema: &Schema, value: &Value, out: &mut String) -> Result<(), String> {
+        let schema = self.resolve(schema)?;
+        match (value, schema) {
+            (Value::Null, _) => out.push_str("null"),
+            (Value::Boolean(b), _) => out.push_str(if *b { "true" } else { "false" }),
+            (Value::Int(n), _) => {
+                let _ = write!(out, "{n}");
+            }
+            (Value::Long(n), _) => {
+                let _ = write!(out, "{n}");
+            }
+            (Value::Float(f), _) => {
+                push_float(out, f64::from(*f), f.is_finite().then(|| f.to_string()))
+            }
+            (Value::Double(f), _) => push_float(out, *f, None),
+            (Value::String(s), _) | (Value::Enum(_, s), _) => push_str(out, s),
+            (Value::Bytes(b), _) | (Value::Fixed(_, b), _) => {
+                let text: String = b.iter().map(|&byte| char::from(byte)).collect();
+                push_str(out, &text);
+            }
+            (Value::Array(items), Schema::Array(a)) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.render(&a.items, item, out)?;
+                }
+                out.push(']');
+            }
+            (Value::Map(entries), Schema::Map(m)) => {
+                // Sorted, so that the same record always renders the same way.
+                let mut keys: Vec<&String> = entries.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_str(out, k);
+                    out.push(':');
+                    if let Some(v) = entries.get(k) {
+                        self.render(&m.types, v, out)?;
+                    }
+                }
+                out.push('}');
+            }
+            (Value::Record(fields), Schema::Record(r)) => {
+                out.push('{');
+                for (i, ((name, v), field)) in fields.iter().zip(&r.fields).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_str(out, name);
+                    out.push(':');
+                    self.render(&field.schema, v, out)?;
+                }
+                out.push('}');
+            }
+            (Value::Union(i, inner), Schema::Union(u)) => {
+                let branch = u
+                    .variants()
+                    .get(*i as usize)
+                    .ok_or_else(|| format!("union branch {i} is out of range"))?;
+                if matches!(**inner, Value::Null) {
+                    out.push_str("null");
+                } else {
+                    out.push('{');
+                    push_str(out, &type_label(branch));
+                    out.push(':');
+                    self.render(branch, inner, out)?;
+                    out.push('}');
+                }
+            }
+            (other, schema) => {
+                return Err(format!(
+                    "decoded value {other:?} does not fit schema type {}",
+                    type_label(schema)
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a JSON number; NaN and the infinities as the strings Jackson writes for them.
+fn push_float(out: &mut String, f: f64, shortest_f32: Option<String>) {
+    if f.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if f == f64::INFINITY {
+        out.push_str("\"Infinity\"");
+    } else if f == f64::NEG_INFINITY {
+        out.push_str("\"-Infinity\"");
+    } else if let Some(text) = shortest_f32 {
+        // A float's shortest decimal form (1.1, not 1.100000023841858), as Java prints it.
+        out.push_str(&text);
+        if !text.contains(['.', 'e', 'E']) {
+            out.push_str(".0");
+        }
+    } else {
+        match serde_json::Number::from_f64(f) {
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
+            None => out.push_str("null"),
+        }
+    }
+}
+
+fn push_str(out: &mut String, s: &str) {
+    // Serializing a string to JSON cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// An integral JSON number.
+fn integer(json: &Json) -> Option<i64> {
+    json.as_i64()
+}
+
+/// A JSON number, or one of the strings Avro's JSON decoder accepts for special values.
+fn floating(json: &Json) -> Option<f64> {
+    match json {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The bytes of a string whose code points are byte values (ISO-8859-1).
+fn latin1(s: &str) -> Result<Vec<u8>, String> {
+    s.chars()
+        .map(|c| {
+            u8::try_from(u32::from(c)).map_err(|_| {
+                format!(
+                    "bytes must be a string of code points U+0000..U+00FF (ISO-8859-1), found {c:?}"
+                )
+            })
+        })
+        .collect()
+}
+
+fn kind(json: &Json) -> String {
+    match json {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) if s.len() <= 40 => format!("{s:?}"),
+        Json::String(_) => "a string".into(),
+        Json::Array(_) => "an array".into(),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema(text: &str) -> AvroSchema {
+        parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// Encodes, checks the exact Avro bytes, decodes and checks the rendered JSON.
+    fn round_trip(s: &AvroSchema, input: Json, bytes: &[u8], rendered: &str) {
+        let encoded = s.encode(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(encoded, bytes, "{input}");
+        assert_eq!(s.decode(&encoded).expect("decodes"), rendered, "{input}");
+    }
+
+    #[test]
+    fn the_quickstart_record_encodes_as_avro_binary() {
+        let s = schema(
+            r#"{"type": "record", "name": "User", "fields": [{"name": "name", "type": "string"}]}"#,
+        );
+        assert_eq!(s.name(), "User");
+        round_trip(
+            &s,
+            json!({"name": "testUser"}),
+            b"\x10testUser",
+            r#"{"name":"testUser"}"#,
+        );
+    }
+
+    #[test]
+    fn unions_are_wrapped_with_their_branch_name_and_null_stays_null() {
+        let s = schema(
+            r#"{"type":"record","name":"R","namespace":"ns","fields":[
+                {"name":"a","type":["null","string"]},
+                {"name":"b","type":["null",{"type":"record","name":"Inner","fields":[{"name":"x","type":"int"}]}]},
+                {"name":"c","type":["int","long"]}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"a": {"string": "x"}, "b": {"ns.Inner": {"x": 1}}, "c": {"long": 3}}),
+            &[2, 2, b'x', 2, 2, 2, 6],
+            r#"{"a":{"string":"x"},"b":{"ns.Inner":{"x":1}},"c":{"long":3}}"#,
+        );
+        round_trip(
+            &s,
+            json!({"a": null, "b": null, "c": {"int": -1}}),
+            &[0, 0, 0, 1],
+            r#"{"a":null,"b":null,"c":{"int":-1}}"#,
+        );
+        // The simple name of a named branch is accepted too.
+        assert_eq!(
+            s.encode(&json!({"a": null, "b": {"Inner": {"x": 1}}, "c": {"int": 0}}))
+                .expect("simple name"),
+            vec![0, 2, 2, 0, 0]
+        );
+        let err = s
+            .encode(&json!({"a": "x", "b": null, "c": {"int": 0}}))
+            .expect_err("unwrapped union");
+        assert!(
+            err.starts_with(".a: a union value must be null or an object"),
+            "{err}"
+        );
+        let err = s
+            .encode(&json!({"a": {"int": 1}, "b": null, "c": {"int": 0}}))
+            .expect_err("wrong branch");
+        assert_eq!(
+            err,
+            r#".a: "int" is not a branch of the union [null, string]"#
+        );
+    }
+
+    #[test]
+    fn a_top_level_union_decodes_unwrapped_like_the_confluent_consumer() {
+        let s = schema(r#"["null","string"]"#);
+        assert_eq!(s.name(), "union");
+        let bytes = s.encode(&json!({"string": "hi"})).expect("encodes");
+        assert_eq!(bytes, vec![2, 4, b'h', b'i']);
+        assert_eq!(s.decode(&bytes).expect("decodes"), r#""hi""#);
+        assert_eq!(s.encode(&Json::Null).expect("null branch"), vec![0]);
+        assert_eq!(s.decode(&[0]).expect("decodes"), "null");
+    }
+
+    #[test]
+    fn bytes_and_fixed_are_iso_8859_1_strings() {
+        let s = schema(
+            r#"{"type":"record","name":"B","fields":[
+                {"name":"b","type":"bytes"},
+                {"name":"f","type":{"type":"fixed","name":"F","size":2}}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"b": "\u{0}\u{ff}A", "f": "\u{80}z"}),
+            &[6, 0, 0xff, b'A', 0x80, b'z'],
+            "{\"b\":\"\\u0000\u{ff}A\",\"f\":\"\u{80}z\"}",
+        );
+        let err = s
+            .encode(&json!({"b": "€", "f": "ab"}))
+            .expect_err("not latin-1");
+        assert!(
+            err.starts_with(".b: bytes must be a string of code points"),
+            "{err}"
+        );
+        let err = s.encode(&json!({"b": "", "f": "abc"})).expect_err("size");
+        assert_eq!(err, ".f: fixed F needs 2 bytes, found 3");
+    }
+
+    #[test]
+    fn logical_types_travel_as_their_underlying_types() {
+        let s = schema(
+            r#"{"type":"record","name":"L","fields":[
+                {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}},
+                {"name":"price","type":{"type":"fixed","name":"Price","size":3,"logicalType":"decimal","precision":6,"scale":2}},
+                {"name":"day","type":{"type":"int","logicalType":"date"}},
+                {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+                {"name":"at_us","type":{"type":"long","logicalType":"timestamp-micros"}},
+                {"name":"id","type":{"type":"string","logicalType":"uuid"}},
+                {"name":"raw_id","type":{"type":"fixed","name":"U","size":16,"logicalType":"uuid"}}]}"#,
+        );
+        // 12345 (123.45 at scale 2) is 0x30 0x39.
+        let input = json!({
+            "amount": "\u{30}\u{39}",
+            "price": "\u{0}\u{30}\u{39}",
+            "day": 19000,
+            "at": 1_700_000_000_000_i64,
+            "at_us": -1,
+            "id": "8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e",
+            "raw_id": "0123456789abcdef"
+        });
+        let encoded = s.encode(&input).expect("encodes");
+        let mut expected = vec![4, 0x30, 0x39, 0, 0x30, 0x39];
+        expected.extend([0xf0, 0xa8, 0x02]); // zig-zag 19000
+        expected.extend([0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62]); // zig-zag 1.7e12
+        expected.push(1); // zig-zag -1
+        expected.push(72); // 36 characters
+        expected.extend(b"8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e");
+        expected.extend(b"0123456789abcdef");
+        assert_eq!(encoded, expected);
+        let rendered: Json =
+            serde_json::from_str(&s.decode(&encoded).expect("decodes")).expect("JSON");
+        assert_eq!(rendered, input);
+    }
+
+    #[test]
+    fn enums_arrays_maps_and_shared_named_types() {
+        let s = schema(
+            r#"{"type":"record","name":"C","fields":[
+                {"name":"e","type":{"type":"enum","name":"Suit","symbols":["SPADES","HEARTS"]}},
+                {"name":"xs","type":{"type":"array","items":"long"}},
+                {"name":"m","type":{"type":"map","values":"Suit"}},
+                {"name":"p","type":{"type":"record","name":"P","fields":[{"name":"v","type":"float"}]}},
+                {"name":"q","type":"P"}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"e": "HEARTS", "xs": [1, -2], "m": {"b": "SPADES"},
+                   "p": {"v": 1.1}, "q": {"v": "NaN"}}),
+            &[
+                2, // HEARTS
+                4, 2, 3, 0, // [1, -2]
+                2, 2, b'b', 0, 0, // {"b": SPADES}
+                0xcd, 0xcc, 0x8c, 0x3f, // 1.1f
+                0x00, 0x00, 0xc0, 0x7f, // NaN
+            ],
+            r#"{"e":"HEARTS","xs":[1,-2],"m":{"b":"SPADES"},"p":{"v":1.1},"q":{"v":"NaN"}}"#,
+        );
+        // Map entries render sorted by key, whatever order they were written in.
+        let two = s
+            .encode(
+                &json!({"e": "SPADES", "xs": [], "m": {"b": "SPADES", "a": "HEARTS"},
+                            "p": {"v": 0}, "q": {"v": "-Infinity"}}),
+            )
+            .expect("encodes");
+        assert_eq!(
+            s.decode(&two).expect("decodes"),
+            r#"{"e":"SPADES","xs":[],"m":{"a":"HEARTS","b":"SPADES"},"p":{"v":0.0},"q":{"v":"-Infinity"}}"#
+        );
+        let err = s
+            .encode(&json!({"e": "CLUBS", "xs": [], "m": {}, "p": {"v": 0}, "q": {"v": 0}}))
+            .expect_err("bad symbol");
+        assert_eq!(
+            err,
+            r#".e: "CLUBS" is not a symbol of enum Suit (SPADES, HEARTS)"#
+        );
+    }
+
+    #[test]
+    fn missing_fields_take_their_defaults_and_unknown_fields_are_refused() {
+        let s = schema(
+            r#"{"type":"record","name":"D","fields":[
+                {"name":"name","type":"string"},
+                {"name":"age","type":"int","default":7},
+                {"name":"nick","type":["null","string"],"default":null},
+                {"name":"tags","type":{"type":"array","items":"string"},"default":["a"]}]}"#,
+        );
+        round_trip(
+            &s,
+            json!({"name": "x"}),
+            &[2, b'x', 14, 0, 2, 2, b'a', 0],
+            r#"{"name":"x","age":7,"nick":null,"tags":["a"]}"#,
+        );
+        assert_eq!(
+            s.encode(&json!({"age": 1})).expect_err("no default"),
+            ".name: missing field (it has no default)"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "agee": 1}))
+                .expect_err("unknown field"),
+            "unknown field(s) agee for record D"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": 5})).expect_err("type"),
+            ".name: expected string, found 5"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "age": 1.5}))
+                .expect_err("not an int"),
+            ".age: expected int, found 1.5"
+        );
+        assert_eq!(
+            s.encode(&json!({"name": "x", "age": 3_000_000_000_i64}))
+                .expect_err("range"),
+            ".age: 3000000000 is out of range for int"
+        );
+    }
+
+    #[test]
+    fn primitive_schemas_and_errors() {
+        let s = schema(r#""string""#);
+        assert_eq!(s.name(), "string");
+        round_trip(&s, json!("k"), &[2, b'k'], r#""k""#);
+        let s = schema(r#"{"type":"long"}"#);
+        round_trip(&s, json!(-3), &[5], "-3");
+        assert!(parse(r#"{"type":"recor"}"#).is_err());
+        assert!(parse("not json").is_err());
+        assert!(
+            parse(r#"{"type":"record","name":"X","fields":[{"name":"a","type":"nope"}]}"#).is_err()
+        );
+        assert!(
+            schema(r#""int""#).decode(&[0x80]).is_err(),
+            "truncated varint"
+        );
+    }
+}
