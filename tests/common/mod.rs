@@ -82,6 +82,29 @@ pub fn proxy_properties(stack: &Stack) -> kafka_rest::config::Properties {
     props
 }
 
+/// A free loopback port, bound before the proxy's configuration is built, so that the
+/// configuration can name the port (`listeners`, `advertised.listeners`).
+pub struct TestListener {
+    listener: tokio::net::TcpListener,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub port: u16,
+}
+
+impl TestListener {
+    pub async fn bind() -> TestListener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        TestListener {
+            listener,
+            base: format!("http://{addr}"),
+            port: addr.port(),
+        }
+    }
+}
+
 /// A proxy running inside the test process on a free port; stops when dropped.
 pub struct TestProxy {
     pub base: String,
@@ -95,17 +118,21 @@ impl TestProxy {
     }
 
     pub async fn start_with(props: kafka_rest::config::Properties) -> TestProxy {
+        TestProxy::start_on(TestListener::bind().await, props).await
+    }
+
+    /// Serves on an already bound listener, whose address `props` may name.
+    pub async fn start_on(
+        listener: TestListener,
+        props: kafka_rest::config::Properties,
+    ) -> TestProxy {
         let config = kafka_rest::Config::from_properties(&props).expect("test config is valid");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
-        let addr = listener.local_addr().expect("local address");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(kafka_rest::run(listener, config, async {
+        let task = tokio::spawn(kafka_rest::run(listener.listener, config, async {
             let _ = rx.await;
         }));
         TestProxy {
-            base: format!("http://{addr}"),
+            base: listener.base,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -284,6 +311,24 @@ pub fn commit_native(stack: &Stack, group: &str, topic: &str, offset: i64) {
     consumer
         .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
         .expect("commit");
+}
+
+/// The group's committed offset of one partition, read by a native consumer of that group.
+pub fn committed(stack: &Stack, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let tpl = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    match tpl.elements()[0].offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
 }
 
 /// Reads every partition of `topic` from the beginning with a native consumer until `count`
