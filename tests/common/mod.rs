@@ -463,6 +463,33 @@ pub async fn post_json(
     (status, ct, json)
 }
 
+/// One HTTP call with an optional `Accept` and an optional `vnd.kafka.v2+json` body; returns
+/// the status and the JSON body (`Value::Null` when empty or not JSON).
+pub async fn call(
+    method: &str,
+    url: &str,
+    accept: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(accept) = accept {
+        req = req.header("accept", accept);
+    }
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/vnd.kafka.v2+json")
+            .body(body.to_string());
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// A real nginx (Debian's, installed by `cargo xtask ci`) balancing round robin over several
 /// proxies on a free loopback port; stopped when dropped.
 pub struct Nginx {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use serde_json::{json, Value};
 
-use crate::common::{self, Nginx, TestListener, TestProxy};
+use crate::common::{self, call, Nginx, TestListener, TestProxy};
 use crate::require_stack;
 
 async fn instance(stack: &common::Stack, id: &str) -> TestProxy {
@@ -75,28 +75,6 @@ async fn self_naming_instance(stack: &common::Stack, id: &str, naming: SelfNamin
         SelfNaming::HostName => props.set("host.name", "127.0.0.1"),
     };
     TestProxy::start_on(listener, props).await
-}
-
-/// One HTTP call; the status and the JSON body (`Null` when empty).
-async fn call(method: &str, url: &str, accept: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = client.request(method, url);
-    if let Some(accept) = accept {
-        req = req.header("accept", accept);
-    }
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/vnd.kafka.v2+json")
-            .body(body.to_string());
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let bytes = resp.bytes().await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 /// The same call sent to the proxy that does not own the instance: 404 / 40403.
