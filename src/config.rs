@@ -635,7 +635,7 @@ impl Config {
             consumer_request_timeout,
             consumer_request_max_bytes: reader.u64("consumer.request.max.bytes", 64 << 20)?,
             fetch_min_bytes,
-            consumer_instances_max: reader.usize("consumer.instances.max", 500)?,
+            consumer_instances_max: reader.usize("consumer.instances.max", 1000)?,
             access_control_allow_origin: reader.string("access.control.allow.origin", ""),
             access_control_allow_methods: reader.string("access.control.allow.methods", ""),
             access_control_allow_headers: reader.string("access.control.allow.headers", ""),
@@ -872,7 +872,7 @@ mod tests {
         assert_eq!(c.consumer_request_timeout, Duration::from_secs(1));
         assert_eq!(c.consumer_request_max_bytes, 67_108_864);
         assert_eq!(c.fetch_min_bytes, -1);
-        assert_eq!(c.consumer_instances_max, 500);
+        assert_eq!(c.consumer_instances_max, 1000);
         assert_eq!(
             c.schema_registry_url.as_deref(),
             Some("http://localhost:8081")

@@ -39,6 +39,8 @@ fn main() -> std::process::ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    #[cfg(unix)]
+    raise_open_files_limit(config.consumer_instances_max);
     match serve(config) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -69,6 +71,52 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     kafka_rest::run(tcp, config, shutdown_signal()).await?;
     tracing::info!("kafka-rest stopped");
     Ok(())
+}
+
+/// File descriptors one consumer instance holds on a one-broker cluster, measured with
+/// `cargo xtask bench --only M1`: the wake-up pipes of librdkafka's internal, broker and group
+/// coordinator threads, and two connections. Each further broker adds a pipe and possibly a
+/// connection.
+#[cfg(unix)]
+const FDS_PER_CONSUMER_INSTANCE: u64 = 8;
+
+/// Raises the soft limit of open files to the hard limit, as the JVM does for the Confluent
+/// proxy: services often start with a soft limit of 1024, which would stop this process at
+/// about a hundred consumer instances. Warns when the limit stays below what
+/// `consumer.instances.max` instances need.
+#[cfg(unix)]
+fn raise_open_files_limit(max_instances: usize) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open files limit");
+            return;
+        }
+    };
+    let mut limit = soft;
+    if soft < hard {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => {
+                tracing::debug!(from = soft, to = hard, "raised the open files limit");
+                limit = hard;
+            }
+            Err(e) => tracing::warn!(error = %e, soft, hard, "cannot raise the open files limit"),
+        }
+    }
+    // Room for HTTP connections and the shared Kafka clients besides the consumers.
+    let needed = u64::try_from(max_instances)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(FDS_PER_CONSUMER_INSTANCE)
+        .saturating_add(1024);
+    if limit < needed {
+        tracing::warn!(
+            limit,
+            needed,
+            "the open files limit is below what consumer.instances.max instances need; \
+             raise it (ulimit -n, systemd LimitNOFILE) or lower consumer.instances.max"
+        );
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -117,6 +117,13 @@ pub async fn read<T>(
             }
         };
         instance.touch();
+        // Rebalance callbacks run inside recv(), before it returns the next message. Records of
+        // the partitions they revoked are dropped before that message is buffered: it may
+        // already belong to the next assignment of the same partition, and librdkafka would
+        // not deliver it again.
+        if state.drop_revoked() > 0 {
+            collected = Collected::default();
+        }
         match next {
             // Into the buffer before anything else can happen: a cancelled call loses nothing.
             Ok(message) => state.buffer.push_back(message.detach()),
@@ -132,10 +139,12 @@ pub async fn read<T>(
                 }
             }
         }
-        // A rebalance inside recv() may have revoked partitions of buffered records.
-        if state.drop_revoked() > 0 {
-            collected = Collected::default();
-        }
+    }
+    // The last recv() may have run a revocation without returning a message (or the deadline
+    // cut it off): never answer with records of a partition this instance no longer owns.
+    if state.drop_revoked() > 0 {
+        collected = Collected::default();
+        collect(&state.buffer, decoder, limits.max_bytes, &mut collected)?;
     }
 
     let rendered = render(&collected.records).map_err(ConsumeError::Render)?;

@@ -82,6 +82,29 @@ pub fn proxy_properties(stack: &Stack) -> kafka_rest::config::Properties {
     props
 }
 
+/// A free loopback port, bound before the proxy's configuration is built, so that the
+/// configuration can name the port (`listeners`, `advertised.listeners`).
+pub struct TestListener {
+    listener: tokio::net::TcpListener,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub port: u16,
+}
+
+impl TestListener {
+    pub async fn bind() -> TestListener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        TestListener {
+            listener,
+            base: format!("http://{addr}"),
+            port: addr.port(),
+        }
+    }
+}
+
 /// A proxy running inside the test process on a free port; stops when dropped.
 pub struct TestProxy {
     pub base: String,
@@ -95,17 +118,21 @@ impl TestProxy {
     }
 
     pub async fn start_with(props: kafka_rest::config::Properties) -> TestProxy {
+        TestProxy::start_on(TestListener::bind().await, props).await
+    }
+
+    /// Serves on an already bound listener, whose address `props` may name.
+    pub async fn start_on(
+        listener: TestListener,
+        props: kafka_rest::config::Properties,
+    ) -> TestProxy {
         let config = kafka_rest::Config::from_properties(&props).expect("test config is valid");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
-        let addr = listener.local_addr().expect("local address");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(kafka_rest::run(listener, config, async {
+        let task = tokio::spawn(kafka_rest::run(listener.listener, config, async {
             let _ = rx.await;
         }));
         TestProxy {
-            base: format!("http://{addr}"),
+            base: listener.base,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -286,6 +313,24 @@ pub fn commit_native(stack: &Stack, group: &str, topic: &str, offset: i64) {
         .expect("commit");
 }
 
+/// The group's committed offset of one partition, read by a native consumer of that group.
+pub fn committed(stack: &Stack, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let tpl = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    match tpl.elements()[0].offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
 /// Reads every partition of `topic` from the beginning with a native consumer until `count`
 /// records arrived or `timeout` passed.
 pub fn read_all(stack: &Stack, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
@@ -423,6 +468,33 @@ pub async fn post_json(
     let bytes = resp.bytes().await.expect("body");
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     (status, ct, json)
+}
+
+/// One HTTP call with an optional `Accept` and an optional `vnd.kafka.v2+json` body; returns
+/// the status and the JSON body (`Value::Null` when empty or not JSON).
+pub async fn call(
+    method: &str,
+    url: &str,
+    accept: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(accept) = accept {
+        req = req.header("accept", accept);
+    }
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/vnd.kafka.v2+json")
+            .body(body.to_string());
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// A real nginx (Debian's, installed by `cargo xtask ci`) balancing round robin over several

@@ -5,13 +5,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
-use crate::common::{self, Stack, TestProxy};
+use crate::common::{self, committed, Stack, TestProxy};
 use crate::require_stack;
 
 const V2: &str = "application/vnd.kafka.v2+json";
@@ -193,24 +192,6 @@ async fn produce(stack: &Stack, topic: &str, partition: i32, recs: &[Rec]) -> Ve
         offsets.push(delivery.offset);
     }
     offsets
-}
-
-/// The group's committed offset of one partition, read by a native consumer of that group.
-fn committed(stack: &Stack, group: &str, topic: &str, partition: i32) -> Option<i64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack.bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(topic, partition);
-    let tpl = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets");
-    match tpl.elements()[0].offset() {
-        Offset::Offset(o) => Some(o),
-        _ => None,
-    }
 }
 
 /// How many members the group has, as the broker sees it.
@@ -1536,6 +1517,376 @@ async fn idle_instances_expire_and_leave_their_group() {
     assert_eq!(
         (gone.status, gone.body["error_code"].as_i64()),
         (404, Some(40403))
+    );
+    proxy.stop().await;
+}
+
+/// `(partition, offset)` of every record in `records`, with its value checked against the
+/// `p{partition}-{offset}` that [`produce_labelled`] wrote there.
+fn labelled_offsets(records: &[Value]) -> Vec<(i64, i64)> {
+    let out = offsets_of(records);
+    for (r, (p, o)) in records.iter().zip(&out) {
+        assert_eq!(r["value"], b64(&format!("p{p}-{o}")), "{r}");
+    }
+    out
+}
+
+/// Writes `per_partition` records `p{partition}-{offset}` to each of `partitions` partitions.
+async fn produce_labelled(stack: &Stack, topic: &str, partitions: i32, per_partition: i64) {
+    for p in 0..partitions {
+        let recs: Vec<Rec> = (0..per_partition)
+            .map(|o| value(format!("p{p}-{o}")))
+            .collect();
+        let offsets = produce(stack, topic, p, &recs).await;
+        assert_eq!(offsets, (0..per_partition).collect::<Vec<_>>());
+    }
+}
+
+/// The partitions of one instance's assignment.
+async fn assigned(rest: &Rest, instance: &str) -> BTreeSet<i64> {
+    let a = rest.get(&format!("{instance}/assignments")).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| p["partition"].as_i64().expect("partition"))
+        .collect()
+}
+
+/// Whether the assignments are non-empty, disjoint and together cover `0..partitions`.
+fn split_settled(assignments: &[BTreeSet<i64>], partitions: i64) -> bool {
+    let total: usize = assignments.iter().map(BTreeSet::len).sum();
+    let union: BTreeSet<i64> = assignments.iter().flatten().copied().collect();
+    assignments.iter().all(|a| !a.is_empty())
+        && total == union.len()
+        && union == (0..partitions).collect()
+}
+
+#[tokio::test]
+async fn two_instances_in_one_group_share_the_partitions_and_see_each_record_once() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("c-share");
+    let group = common::rand_group("c-share");
+    common::create_topic(&stack, &topic, 4).await;
+    let proxy = TestProxy::start(&stack).await;
+    let rest = Rest::new(&proxy);
+    let mut instances = Vec::new();
+    for name in ["a", "b"] {
+        let instance = rest
+            .create(
+                &group,
+                json!({"name": name, "auto.offset.reset": "earliest"}),
+            )
+            .await;
+        rest.expect_204(
+            &format!("{instance}/subscription"),
+            json!({"topics": [topic]}),
+        )
+        .await;
+        instances.push(instance);
+    }
+
+    // Both join while the topic is empty, so the split is settled before anything is read.
+    let deadline = Instant::now() + PATIENCE;
+    let assignments = loop {
+        let mut assignments = Vec::new();
+        for instance in &instances {
+            let a = rest.records(instance, None, "?timeout=200").await;
+            assert_eq!((a.status, &a.body), (200, &json!([])), "{a:?}");
+            assignments.push(assigned(&rest, instance).await);
+        }
+        if split_settled(&assignments, 4) {
+            break assignments;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group never split the partitions: {assignments:?}"
+        );
+    };
+
+    produce_labelled(&stack, &topic, 4, 25).await;
+    let mut seen: Vec<Vec<(i64, i64)>> = vec![Vec::new(); instances.len()];
+    let deadline = Instant::now() + PATIENCE;
+    while seen.iter().map(Vec::len).sum::<usize>() < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "only {:?} records after {PATIENCE:?}",
+            seen.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        for (i, instance) in instances.iter().enumerate() {
+            let a = rest.records(instance, None, "?timeout=200").await;
+            assert_eq!(a.status, 200, "{a:?}");
+            seen[i].extend(labelled_offsets(a.body.as_array().expect("array")));
+        }
+    }
+    // Nothing more is waiting for either of them.
+    for instance in &instances {
+        let a = rest.records(instance, None, "?timeout=500").await;
+        assert_eq!(a.body, json!([]), "a record came twice");
+    }
+    for (records, partitions) in seen.iter().zip(&assignments) {
+        assert!(
+            records.iter().all(|(p, _)| partitions.contains(p)),
+            "an instance read a partition it was not assigned: {partitions:?} {records:?}"
+        );
+        assert_eq!(records.len(), partitions.len() * 25);
+    }
+    let mut all: Vec<(i64, i64)> = seen.concat();
+    all.sort();
+    let expected: Vec<(i64, i64)> = (0..4).flat_map(|p| (0..25).map(move |o| (p, o))).collect();
+    assert_eq!(all, expected, "every record exactly once");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_instance_joining_takes_over_partitions_after_the_committed_offsets() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("c-rebalance");
+    let group = common::rand_group("c-rebalance");
+    common::create_topic(&stack, &topic, 4).await;
+    // A hundred 5- or 6-byte records, 25 per partition.
+    produce_labelled(&stack, &topic, 4, 25).await;
+    let proxy = TestProxy::start(&stack).await;
+    let rest = Rest::new(&proxy);
+    let first = rest
+        .create(
+            &group,
+            json!({"name": "first", "auto.offset.reset": "earliest"}),
+        )
+        .await;
+    rest.expect_204(&format!("{first}/subscription"), json!({"topics": [topic]}))
+        .await;
+
+    // The first instance alone owns all four partitions; it returns part of the topic and
+    // commits exactly that.
+    let deadline = Instant::now() + PATIENCE;
+    let mut before = Vec::new();
+    while before.len() < 30 {
+        assert!(Instant::now() < deadline, "read {} of 30", before.len());
+        let a = rest
+            .records(&first, None, "?max_bytes=30&timeout=500")
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        before.extend(labelled_offsets(a.body.as_array().expect("array")));
+    }
+    assert!(before.len() < 50, "max_bytes kept most of the topic back");
+    let commit = rest
+        .call("POST", &format!("{first}/offsets"), None, Some(V2), None)
+        .await;
+    assert_eq!(commit.status, 200, "{commit:?}");
+    let committed_at: Vec<i64> = (0..4)
+        .map(|p| committed(&stack, &group, &topic, p).unwrap_or(0))
+        .collect();
+    for p in 0..4 {
+        let next = before
+            .iter()
+            .filter(|(bp, _)| *bp == p)
+            .map(|(_, o)| o + 1)
+            .max()
+            .unwrap_or(0);
+        assert_eq!(committed_at[p as usize], next, "partition {p}");
+    }
+
+    // A second instance joins; both keep reading until the group has split the partitions and
+    // every record was returned. Until the split, the first instance takes one record per
+    // call (its calls let librdkafka run the rebalance), so most of the rest is handed over.
+    let second = rest
+        .create(
+            &group,
+            json!({"name": "second", "auto.offset.reset": "earliest"}),
+        )
+        .await;
+    rest.expect_204(
+        &format!("{second}/subscription"),
+        json!({"topics": [topic]}),
+    )
+    .await;
+    let instances = [&first, &second];
+    let mut after: Vec<Vec<(i64, i64)>> = vec![Vec::new(); 2];
+    let mut settled = false;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let queries = [
+            if settled {
+                "?max_bytes=30&timeout=200"
+            } else {
+                "?max_bytes=1&timeout=200"
+            },
+            "?max_bytes=30&timeout=200",
+        ];
+        for (i, instance) in instances.iter().enumerate() {
+            let a = rest.records(instance, None, queries[i]).await;
+            assert_eq!(a.status, 200, "{a:?}");
+            after[i].extend(labelled_offsets(a.body.as_array().expect("array")));
+        }
+        let returned = before.len() + after.iter().map(Vec::len).sum::<usize>();
+        let mut assignments = Vec::new();
+        for instance in instances {
+            assignments.push(assigned(&rest, instance).await);
+        }
+        settled = split_settled(&assignments, 4);
+        if returned >= 100 && settled {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let all: BTreeSet<(i64, i64)> = before
+                .iter()
+                .chain(after.iter().flatten())
+                .copied()
+                .collect();
+            let missing: Vec<(i64, i64)> = (0..4)
+                .flat_map(|p| (0..25).map(move |o| (p, o)))
+                .filter(|r| !all.contains(r))
+                .collect();
+            panic!("{returned} of 100 records, missing {missing:?}, assignments {assignments:?}");
+        }
+    }
+    for instance in instances {
+        let a = rest.records(instance, None, "?timeout=500").await;
+        assert_eq!(a.body, json!([]), "a record came twice");
+    }
+
+    // No committed record came again, the second instance took partitions over, and together
+    // the two returned every record exactly once.
+    for &(p, o) in after.iter().flatten() {
+        assert!(
+            o >= committed_at[p as usize],
+            "committed record {p}/{o} returned again"
+        );
+    }
+    assert!(!after[1].is_empty(), "the second instance read nothing");
+    let mut all: Vec<(i64, i64)> = before
+        .iter()
+        .chain(after.iter().flatten())
+        .copied()
+        .collect();
+    all.sort();
+    let expected: Vec<(i64, i64)> = (0..4).flat_map(|p| (0..25).map(move |o| (p, o))).collect();
+    assert_eq!(all, expected, "every record exactly once");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_recreated_instance_resumes_at_the_committed_offset_and_seeks_exactly() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("c-resume");
+    let group = common::rand_group("c-resume");
+    common::create_topic(&stack, &topic, 1).await;
+    // Ten 8-byte records.
+    common::produce_native(&stack, &topic, 0, 10).await;
+    let proxy = TestProxy::start(&stack).await;
+    let rest = Rest::new(&proxy);
+    let settings =
+        json!({"name": "resumer", "auto.offset.reset": "earliest", "auto.commit.enable": "false"});
+    let instance = rest.create(&group, settings.clone()).await;
+    rest.expect_204(
+        &format!("{instance}/subscription"),
+        json!({"topics": [topic]}),
+    )
+    .await;
+    let read_at_least = |n: usize, returned: Vec<Value>| {
+        let rest = &rest;
+        let instance = &instance;
+        async move {
+            let mut returned = returned;
+            let deadline = Instant::now() + PATIENCE;
+            while returned.len() < n {
+                assert!(Instant::now() < deadline, "read {} of {n}", returned.len());
+                let a = rest
+                    .records(instance, None, "?max_bytes=16&timeout=500")
+                    .await;
+                assert_eq!(a.status, 200, "{a:?}");
+                returned.extend(a.body.as_array().expect("array").iter().cloned());
+            }
+            returned
+        }
+    };
+    let returned = read_at_least(3, Vec::new()).await;
+    let n = returned.len() as i64;
+    let commit = rest
+        .call("POST", &format!("{instance}/offsets"), None, Some(V2), None)
+        .await;
+    assert_eq!(commit.status, 200, "{commit:?}");
+    assert_eq!(committed(&stack, &group, &topic, 0), Some(n));
+    // Two more records returned but never committed.
+    let returned = read_at_least(returned.len() + 2, returned).await;
+    let m = returned.len() as i64;
+    assert!(m < 10, "max_bytes kept records back");
+    assert_eq!(
+        offsets_of(&returned),
+        (0..m).map(|o| (0, o)).collect::<Vec<_>>()
+    );
+    let deleted = rest.call("DELETE", &instance, None, None, None).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert_eq!(committed(&stack, &group, &topic, 0), Some(n));
+
+    // The same name in the same group is free again, and reading resumes at the committed
+    // offset: the returned but uncommitted records come again, the committed ones do not.
+    let again = rest.create(&group, settings).await;
+    assert_eq!(again, instance);
+    rest.expect_204(
+        &format!("{instance}/subscription"),
+        json!({"topics": [topic]}),
+    )
+    .await;
+    let rest_of_topic = rest.read_until(&instance, None, (10 - n) as usize).await;
+    assert_eq!(
+        offsets_of(&rest_of_topic),
+        (n..10).map(|o| (0, o)).collect::<Vec<_>>()
+    );
+    assert_eq!(rest_of_topic[0]["value"], b64(&format!("record-{n}")));
+
+    // A seek on the group-assigned partition: the next record is exactly the one asked for.
+    rest.expect_204(
+        &format!("{instance}/positions"),
+        json!({"offsets": [{"topic": topic, "partition": 0, "offset": 2}]}),
+    )
+    .await;
+    let from_two = rest.read_until(&instance, None, 8).await;
+    assert_eq!(
+        offsets_of(&from_two),
+        (2..10).map(|o| (0, o)).collect::<Vec<_>>()
+    );
+    assert_eq!(from_two[0]["value"], b64("record-2"));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_records_call_with_records_waiting_answers_at_once() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("c-waiting");
+    common::create_topic(&stack, &topic, 1).await;
+    common::produce_native(&stack, &topic, 0, 5).await;
+    let proxy = TestProxy::start(&stack).await;
+    let rest = Rest::new(&proxy);
+    let instance = rest
+        .create(
+            &common::rand_group("c-waiting"),
+            json!({"auto.offset.reset": "earliest", "consumer.request.timeout.ms": 20000}),
+        )
+        .await;
+    rest.expect_204(
+        &format!("{instance}/assignments"),
+        json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    // The first record comes alone (it is larger than max_bytes); the rest are then fetched
+    // and waiting.
+    let first = rest.records(&instance, None, "?max_bytes=1").await;
+    assert_eq!(
+        offsets_of(first.body.as_array().expect("array")),
+        vec![(0, 0)],
+        "{first:?}"
+    );
+    let started = Instant::now();
+    let waiting = rest.records(&instance, None, "?timeout=20000").await;
+    let took = started.elapsed();
+    let offsets = offsets_of(waiting.body.as_array().expect("array"));
+    assert_eq!(offsets.first(), Some(&(0, 1)), "{waiting:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "a 20 s records call with records waiting took {took:?}"
     );
     proxy.stop().await;
 }

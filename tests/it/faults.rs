@@ -1,6 +1,6 @@
 //! Kafka faults on the three-broker stack (`cargo xtask test --brokers 3 faults::`, run by CI
-//! one test at a time): a partition leader killed under load, and every broker down at once.
-//! Each test leaves the cluster whole again.
+//! one test at a time): a partition leader killed under load or under reading consumers, and
+//! every broker down at once. Each test leaves the cluster whole again.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use serde_json::{json, Value};
 
-use crate::common::{self, TestProxy};
+use crate::common::{self, call, TestProxy};
 use crate::require_brokers;
 
 /// What one producing client saw: values acknowledged with an offset, and failed records.
@@ -250,5 +250,231 @@ async fn with_every_broker_down_requests_fail_fast_and_recover_without_a_restart
         .collect();
     assert!(values.contains(&&br#""before""#[..]));
     assert!(values.contains(&&br#""after""#[..]));
+    proxy.stop().await;
+}
+
+/// Writes `values` to partition 0 with a native producer (acks=all), waiting for each; the
+/// delivery timeout covers a leader election.
+async fn produce_values(stack: &common::Stack, topic: &str, values: &[String]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .set("acks", "all")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .expect("producer");
+    for v in values {
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic).partition(0).payload(v),
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("delivered");
+    }
+}
+
+/// Reads through the proxy until records at `count` different offsets arrived (fails after
+/// `within`); returns every record returned, repeats included.
+async fn read_records(instance: &str, count: usize, within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    let mut out: Vec<Value> = Vec::new();
+    let distinct = |out: &[Value]| {
+        out.iter()
+            .map(|r| r["offset"].as_i64())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    while distinct(&out) < count {
+        assert!(
+            Instant::now() < deadline,
+            "{instance}: only {} of {count} records after {within:?}",
+            distinct(&out)
+        );
+        let (status, batch) = call(
+            "GET",
+            &format!("{instance}/records?timeout=1000"),
+            Some("application/vnd.kafka.binary.v2+json"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{instance}: {batch}");
+        out.extend(batch.as_array().expect("array").iter().cloned());
+    }
+    out
+}
+
+/// `(offset, value)` of binary records.
+fn offsets_and_values(records: &[Value]) -> Vec<(i64, String)> {
+    use base64::Engine;
+    records
+        .iter()
+        .map(|r| {
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(r["value"].as_str().expect("value"))
+                .expect("base64");
+            (
+                r["offset"].as_i64().expect("offset"),
+                String::from_utf8(value).expect("utf-8"),
+            )
+        })
+        .collect()
+}
+
+/// Commits everything returned so far, retrying while the group coordinator moves.
+async fn commit_returned(instance: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = call("POST", &format!("{instance}/offsets"), None, None).await;
+        if status == 200 {
+            assert_eq!(body, json!([]));
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{instance}: commit still fails after {within:?}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_keep_reading_after_the_partition_leader_moves_and_lose_no_committed_record() {
+    let stack = require_brokers!(3);
+    let topic = common::rand_topic("consume-failover");
+    common::create_replicated_topic(&stack, &topic, 1).await;
+    let first: Vec<String> = (0..50).map(|i| format!("before-{i}")).collect();
+    produce_values(&stack, &topic, &first).await;
+    let proxy = TestProxy::start(&stack).await;
+
+    // One instance under group management, one with a manual assignment; each in its own group,
+    // committing only by hand.
+    let mut instances = Vec::new();
+    for (mode, body) in [
+        ("subscribed", json!({"topics": [topic]})),
+        (
+            "assigned",
+            json!({"partitions": [{"topic": topic, "partition": 0}]}),
+        ),
+    ] {
+        let group = common::rand_group(&format!("consume-failover-{mode}"));
+        let (status, created) = call(
+            "POST",
+            &proxy.url(&format!("/consumers/{group}")),
+            None,
+            Some(json!({"name": mode, "auto.offset.reset": "earliest", "auto.commit.enable": "false"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let instance = created["base_uri"].as_str().expect("base_uri").to_string();
+        let target = if mode == "subscribed" {
+            "subscription"
+        } else {
+            "assignments"
+        };
+        let (status, answer) =
+            call("POST", &format!("{instance}/{target}"), None, Some(body)).await;
+        assert_eq!(status, 204, "{answer}");
+        instances.push((group, instance));
+    }
+
+    // Before the fault: each reads the first 50 records and commits them.
+    for (group, instance) in &instances {
+        let records = read_records(instance, 50, Duration::from_secs(30)).await;
+        let expected: Vec<(i64, String)> = first
+            .iter()
+            .enumerate()
+            .map(|(o, v)| (o as i64, v.clone()))
+            .collect();
+        assert_eq!(offsets_and_values(&records), expected);
+        commit_returned(instance, Duration::from_secs(30)).await;
+        assert_eq!(common::committed(&stack, group, &topic, 0), Some(50));
+    }
+
+    let old_leader = common::partition_leader(&stack, &topic, 0);
+    assert!(old_leader > 0);
+    let killed = common::kill_broker(old_leader);
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let leader = common::partition_leader(&stack, &topic, 0);
+            if leader > 0 && leader != old_leader {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no new leader within 60 s");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let second: Vec<String> = (0..50).map(|i| format!("after-{i}")).collect();
+        produce_values(&stack, &topic, &second).await;
+
+        // The same instances read on from the new leader: nothing committed comes again, and
+        // nothing after it is missing.
+        for (group, instance) in &instances {
+            let records = read_records(instance, 50, Duration::from_secs(90)).await;
+            let got = offsets_and_values(&records);
+            assert!(
+                got.iter().all(|(o, _)| *o >= 50),
+                "{instance}: a committed record came again: {got:?}"
+            );
+            let distinct: BTreeMap<i64, String> = got.into_iter().collect();
+            let expected: BTreeMap<i64, String> = second
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (50 + i as i64, v.clone()))
+                .collect();
+            assert_eq!(distinct, expected, "{instance}");
+            commit_returned(instance, Duration::from_secs(60)).await;
+            assert_eq!(common::committed(&stack, group, &topic, 0), Some(100));
+        }
+    });
+    let result = futures::FutureExt::catch_unwind(outcome).await;
+    killed.restart();
+    // The cluster is whole again before the next test, whatever happened above.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::admin(&stack)
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .map(|md| md.brokers().len())
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the killed broker did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+
+    // With the broker back, a new instance of each group starts right after the commits.
+    produce_values(&stack, &topic, &["last".to_string()]).await;
+    for (group, instance) in &instances {
+        let (status, _) = call("DELETE", instance, None, None).await;
+        assert_eq!(status, 204);
+        let (status, created) = call(
+            "POST",
+            &proxy.url(&format!("/consumers/{group}")),
+            None,
+            Some(json!({"auto.offset.reset": "earliest"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let again = created["base_uri"].as_str().expect("base_uri");
+        let (status, answer) = call(
+            "POST",
+            &format!("{again}/assignments"),
+            None,
+            Some(json!({"partitions": [{"topic": topic, "partition": 0}]})),
+        )
+        .await;
+        assert_eq!(status, 204, "{answer}");
+        let records = read_records(again, 1, Duration::from_secs(30)).await;
+        assert_eq!(
+            offsets_and_values(&records[..1]),
+            vec![(100, "last".to_string())]
+        );
+    }
     proxy.stop().await;
 }

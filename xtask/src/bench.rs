@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: throughput, latency and memory of the proxy against a native rdkafka
 //! client doing the same work on the same broker, in the same invocation.
 //!
-//! Owns the scenarios (P1-P3 produce, L1 latency, M1 memory), the load generator (a minimal
+//! Owns the scenarios (P1-P3 produce, L1 latency, M1 memory, threads and descriptors of the
+//! idle proxy and of 1, 100 and 1000 idle consumer instances), the load generator (a minimal
 //! HTTP/1.1 keep-alive client over N connections, so that the generator costs as little CPU as
 //! possible on a machine it shares with the proxy and the broker), the native baseline, the
 //! sampling of the proxy's CPU and RSS from `/proc`, and the report (table and JSON). The stack
@@ -67,6 +68,10 @@ struct Measured {
     cpu_s_per_m: Option<f64>,
     /// Peak RSS of the proxy in MiB during the run (proxy side, our proxy only).
     peak_rss_mib: Option<f64>,
+    /// Threads of the proxy process (`/proc/PID/task`), where the scenario samples them.
+    threads: Option<usize>,
+    /// Open file descriptors of the proxy process (`/proc/PID/fd`), where sampled.
+    open_fds: Option<usize>,
 }
 
 /// A finished scenario: both sides and what is compared.
@@ -136,17 +141,31 @@ async fn run_all(
     let mut rows = Vec::new();
 
     if wanted(args, "M1") {
-        if let Some(rss) = proxy.rss_mib() {
+        if let Some(sample) = proxy.sample() {
             rows.push(Row {
                 id: "M1-idle".into(),
                 what: "proxy RSS, idle after start".into(),
-                proxy: Measured {
-                    peak_rss_mib: Some(rss),
-                    ..Measured::default()
-                },
+                proxy: sample.measured(),
                 native: None,
                 note: "target <= 30 MiB".into(),
             });
+        }
+    }
+    if wanted(args, "M1-consumers") {
+        match proxy.pid() {
+            Some(_) => {
+                let counts: &[usize] = if args.quick {
+                    &M1_INSTANCES[..2]
+                } else {
+                    &M1_INSTANCES
+                };
+                let topic = fresh_topic(&admin, "bench-m1", 1).await?;
+                for &count in counts {
+                    rows.push(idle_consumers(proxy, &topic, count).await?);
+                }
+                delete_topic(&admin, &topic).await;
+            }
+            None => println!("[bench] M1-consumers: skipped (needs /proc of our own proxy)"),
         }
     }
 
@@ -186,7 +205,7 @@ async fn run_all(
         if !wanted(args, id) {
             continue;
         }
-        let topic = fresh_topic(&admin, &format!("bench-{}", id.to_ascii_lowercase())).await?;
+        let topic = fresh_topic(&admin, &format!("bench-{}", id.to_ascii_lowercase()), 3).await?;
         println!(
             "[bench] {id}: {what} ({} run(s) of {}s + {}s warm-up per side)",
             timing.runs,
@@ -242,7 +261,7 @@ async fn run_all(
     if wanted(args, "C1") {
         let records = if timing.runs == 1 { 200_000 } else { 1_000_000 };
         println!("[bench] C1: filling a 3-partition topic with {records} records of ~100 B ...");
-        let topic = fresh_topic(&admin, "bench-c1").await?;
+        let topic = fresh_topic(&admin, "bench-c1", 3).await?;
         fill_topic(bootstrap, &topic, records).await?;
         println!("[bench] C1: proxy, 4 instances in one group ...");
         let proxy_side = proxy_consume(proxy, &topic, records).await?;
@@ -263,7 +282,7 @@ async fn run_all(
     }
 
     if wanted(args, "L1") {
-        let topic = fresh_topic(&admin, "bench-l1").await?;
+        let topic = fresh_topic(&admin, "bench-l1", 3).await?;
         // About half the P2 maximum, measured now if P2 did not run.
         let max = match p2_max_rps {
             Some(rps) => rps,
@@ -324,6 +343,255 @@ async fn run_all(
         delete_topic(&admin, &topic).await;
     }
     Ok(rows)
+}
+
+/// Instance counts of the M1-consumers scenario; `--quick` runs the first two.
+const M1_INSTANCES: [usize; 3] = [1, 100, 1000];
+
+/// Concurrent HTTP connections that create, join and delete the M1 instances.
+const M1_CONNECTIONS: usize = 16;
+
+/// Bound on creating and joining all instances of one M1 step. Both must stay well under the
+/// proxy's `consumer.instance.timeout.ms` and librdkafka's `max.poll.interval.ms` (5 min each),
+/// or the first instances would expire or leave their groups before the sample is taken.
+const M1_JOIN_DEADLINE: Duration = Duration::from_secs(240);
+
+/// How long the idle CPU use of the M1 instances is measured.
+const M1_IDLE_WINDOW: Duration = Duration::from_secs(5);
+
+/// M1-consumers: `count` consumer instances, each in its own group and subscribed to `topic`
+/// (so each is a member of its group with the partition assigned), created through the HTTP
+/// API; the proxy's RSS, threads and file descriptors with all of them alive, then again after
+/// they were deleted.
+async fn idle_consumers(proxy: &ProxyUnderTest, topic: &str, count: usize) -> Result<Row> {
+    let id = format!("M1-consumers-{count}");
+    let before = proxy.sample().context("cannot read /proc of the proxy")?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let prefix = format!("bench-m1-{stamp}-{count}");
+    println!("[bench] {id}: creating {count} consumer instance(s), each in its own group ...");
+    let started = Instant::now();
+    let deadline = Instant::now() + M1_JOIN_DEADLINE;
+    for_each_instance(proxy, count, |conn, i| {
+        let instance = M1Instance::new(proxy, &prefix, i);
+        let topic = topic.to_string();
+        async move { instance.create_and_subscribe(conn, &topic).await }
+    })
+    .await?;
+    let create_s = started.elapsed().as_secs_f64();
+    println!("[bench] {id}: {count} created and subscribed in {create_s:.1}s; waiting until each holds its partition ...");
+    for_each_instance(proxy, count, |conn, i| {
+        let instance = M1Instance::new(proxy, &prefix, i);
+        async move { instance.wait_joined(conn, deadline).await }
+    })
+    .await?;
+    let join_s = started.elapsed().as_secs_f64();
+    println!("[bench] {id}: all {count} joined after {join_s:.1}s");
+    // Let the blocking threads of the creations go idle and the allocator settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = proxy.sample().context("cannot read /proc of the proxy")?;
+    tokio::time::sleep(M1_IDLE_WINDOW).await;
+    let idle = proxy.sample().context("cannot read /proc of the proxy")?;
+    let idle_cpu_pct = (idle.cpu_s - held.cpu_s) / M1_IDLE_WINDOW.as_secs_f64() * 100.0;
+
+    println!("[bench] {id}: deleting the {count} instance(s) ...");
+    for_each_instance(proxy, count, |conn, i| {
+        let instance = M1Instance::new(proxy, &prefix, i);
+        async move { instance.delete(conn).await }
+    })
+    .await?;
+    let after = proxy.sample().context("cannot read /proc of the proxy")?;
+
+    let per = |x: f64, base: f64| (x - base) / count as f64;
+    let note = format!(
+        "{count} live instances: +{:.2} MiB RSS, +{:.2} threads (librdkafka: +{:.2}), +{:.2} fds per instance over the proxy before; \
+         threads by name {}; idle CPU {idle_cpu_pct:.1}% of a core; joined in {join_s:.1}s; \
+         after deleting all: {:.1} MiB RSS, {} threads, {} fds (before: {:.1} MiB, {} threads, {} fds)",
+        per(held.rss_mib, before.rss_mib),
+        per(held.threads as f64, before.threads as f64),
+        per(held.librdkafka_threads() as f64, before.librdkafka_threads() as f64),
+        per(held.fds as f64, before.fds as f64),
+        held.threads_by_name(),
+        after.rss_mib,
+        after.threads,
+        after.fds,
+        before.rss_mib,
+        before.threads,
+        before.fds,
+    );
+    Ok(Row {
+        id,
+        what: format!("{count} idle consumer instance(s), one group each, subscribed and joined"),
+        proxy: held.measured(),
+        native: None,
+        note,
+    })
+}
+
+/// Runs `f` for instances `0..count` over [`M1_CONNECTIONS`] keep-alive connections; each
+/// connection takes the next index when it is done with one.
+async fn for_each_instance<F, Fut>(proxy: &ProxyUnderTest, count: usize, f: F) -> Result<()>
+where
+    F: Fn(HttpConn, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpConn>>,
+{
+    let next = AtomicU64::new(0);
+    let worker = |_| async {
+        let mut conn = HttpConn::connect(&proxy.addr).await?;
+        loop {
+            let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap_or(usize::MAX);
+            if i >= count {
+                return Ok::<(), anyhow::Error>(());
+            }
+            conn = f(conn, i).await?;
+        }
+    };
+    let workers = futures::future::join_all((0..M1_CONNECTIONS.min(count)).map(worker)).await;
+    workers.into_iter().collect()
+}
+
+/// One instance of the M1-consumers scenario: its group, and the requests made to it.
+struct M1Instance {
+    /// `Host` header.
+    host: String,
+    group: String,
+    /// `/consumers/<group>` under the proxy's base path.
+    group_path: String,
+    /// `/consumers/<group>/instances/m1` under the proxy's base path.
+    path: String,
+}
+
+impl M1Instance {
+    fn new(proxy: &ProxyUnderTest, prefix: &str, i: usize) -> M1Instance {
+        let group = format!("{prefix}-{i}");
+        let group_path = format!("{}/consumers/{group}", proxy.base_path);
+        M1Instance {
+            host: proxy.host.clone(),
+            path: format!("{group_path}/instances/m1"),
+            group_path,
+            group,
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, accept: &str, body: Option<&str>) -> Vec<u8> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\n",
+            self.host
+        );
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/vnd.kafka.v2+json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            head.push_str("Content-Length: 0\r\n\r\n");
+        }
+        head.into_bytes()
+    }
+
+    async fn call(
+        &self,
+        conn: &mut HttpConn,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: Option<&str>,
+        expected: u16,
+    ) -> Result<Vec<u8>> {
+        let (status, answer) = conn
+            .roundtrip(&self.request(method, path, accept, body))
+            .await?;
+        if status != expected {
+            bail!(
+                "{method} {path} answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        Ok(answer)
+    }
+
+    async fn create_and_subscribe(&self, mut conn: HttpConn, topic: &str) -> Result<HttpConn> {
+        let v2 = "application/vnd.kafka.v2+json";
+        let create = json!({"name": "m1", "format": "binary", "auto.offset.reset": "earliest"});
+        self.call(
+            &mut conn,
+            "POST",
+            &self.group_path,
+            v2,
+            Some(&create.to_string()),
+            200,
+        )
+        .await?;
+        let subscribe = json!({ "topics": [topic] });
+        let path = format!("{}/subscription", self.path);
+        self.call(
+            &mut conn,
+            "POST",
+            &path,
+            v2,
+            Some(&subscribe.to_string()),
+            204,
+        )
+        .await?;
+        Ok(conn)
+    }
+
+    /// Reads (which lets librdkafka apply the group's assignment) until the instance holds
+    /// the partition: it is then a member of its group.
+    async fn wait_joined(&self, mut conn: HttpConn, deadline: Instant) -> Result<HttpConn> {
+        let records = format!("{}/records?timeout=100", self.path);
+        let assignments = format!("{}/assignments", self.path);
+        loop {
+            self.call(
+                &mut conn,
+                "GET",
+                &records,
+                "application/vnd.kafka.binary.v2+json",
+                None,
+                200,
+            )
+            .await?;
+            let body = self
+                .call(
+                    &mut conn,
+                    "GET",
+                    &assignments,
+                    "application/vnd.kafka.v2+json",
+                    None,
+                    200,
+                )
+                .await?;
+            let partitions: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if partitions["partitions"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty())
+            {
+                return Ok(conn);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "group {} gave its instance no partition within {}s",
+                    self.group,
+                    M1_JOIN_DEADLINE.as_secs()
+                );
+            }
+        }
+    }
+
+    async fn delete(&self, mut conn: HttpConn) -> Result<HttpConn> {
+        self.call(
+            &mut conn,
+            "DELETE",
+            &self.path,
+            "application/vnd.kafka.v2+json",
+            None,
+            204,
+        )
+        .await?;
+        Ok(conn)
+    }
 }
 
 /// Runs `f` `runs` times and keeps the run with the median records/s.
@@ -818,6 +1086,7 @@ fn summarize(
         errors,
         cpu_s_per_m,
         peak_rss_mib,
+        ..Measured::default()
     }
 }
 
@@ -988,8 +1257,9 @@ impl ProxyUnderTest {
         self.pid().and_then(proc_cpu_seconds)
     }
 
-    fn rss_mib(&self) -> Option<f64> {
-        self.pid().and_then(proc_rss_mib)
+    /// RSS, threads, file descriptors and CPU time of our proxy right now.
+    fn sample(&self) -> Option<ProcSample> {
+        self.pid().and_then(ProcSample::take)
     }
 
     fn rss_sampler(&self) -> Option<RssSampler> {
@@ -1070,6 +1340,75 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// One look at a process in `/proc`.
+#[derive(Debug, Clone, Default)]
+struct ProcSample {
+    rss_mib: f64,
+    threads: usize,
+    /// Thread counts by name (`/proc/PID/task/TID/comm`) with trailing digits and dashes
+    /// dropped, so `rdk:broker1` and `rdk:broker-1` count as `rdk:broker`.
+    by_name: BTreeMap<String, usize>,
+    fds: usize,
+    /// utime + stime so far.
+    cpu_s: f64,
+}
+
+impl ProcSample {
+    fn take(pid: u32) -> Option<ProcSample> {
+        let mut by_name = BTreeMap::new();
+        let mut threads = 0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            threads += 1;
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let name = comm
+                .trim()
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+                .to_string();
+            *by_name.entry(name).or_insert(0) += 1;
+        }
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+        Some(ProcSample {
+            rss_mib: proc_rss_mib(pid)?,
+            threads,
+            by_name,
+            fds,
+            cpu_s: proc_cpu_seconds(pid)?,
+        })
+    }
+
+    fn measured(&self) -> Measured {
+        Measured {
+            peak_rss_mib: Some(self.rss_mib),
+            threads: Some(self.threads),
+            open_fds: Some(self.fds),
+            ..Measured::default()
+        }
+    }
+
+    /// Threads librdkafka started (its threads are named `rdk:*`).
+    fn librdkafka_threads(&self) -> usize {
+        self.by_name
+            .iter()
+            .filter(|(name, _)| name.starts_with("rdk:"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// `name=count` pairs, most frequent first.
+    fn threads_by_name(&self) -> String {
+        let mut names: Vec<(&String, &usize)> = self.by_name.iter().collect();
+        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        names
+            .iter()
+            .map(|(name, n)| format!("{name}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// Samples a process's RSS every 100 ms on its own thread; `finish` returns the peak in MiB.
 struct RssSampler {
     stop: Arc<AtomicBool>,
@@ -1107,14 +1446,18 @@ fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {
         .context("cannot create a Kafka admin client")
 }
 
-/// Creates a 3-partition topic with a unique name and waits for it to be usable.
-async fn fresh_topic(admin: &AdminClient<DefaultClientContext>, prefix: &str) -> Result<String> {
+/// Creates a topic with a unique name and waits for it to be usable.
+async fn fresh_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    prefix: &str,
+    partitions: i32,
+) -> Result<String> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default();
     let name = format!("{prefix}-{stamp}");
-    let topic = NewTopic::new(&name, 3, TopicReplication::Fixed(1));
+    let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
     let results = admin
         .create_topics([&topic], &AdminOptions::new())
         .await
@@ -1131,7 +1474,7 @@ async fn fresh_topic(admin: &AdminClient<DefaultClientContext>, prefix: &str) ->
         let ready = md.topics().iter().any(|t| {
             t.name() == name
                 && t.error().is_none()
-                && t.partitions().len() == 3
+                && t.partitions().len() == usize::try_from(partitions).unwrap_or_default()
                 && t.partitions().iter().all(|p| p.leader() >= 0)
         });
         if ready {
@@ -1159,9 +1502,9 @@ fn ratio(a: f64, b: f64) -> f64 {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| scenario | side | records/s | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | CPU s / M rec | peak RSS MiB | proxy/native |"
+        "| scenario | side | records/s | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | CPU s / M rec | peak RSS MiB | threads | proxy/native |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let fmt_opt = |v: Option<f64>, digits: usize| {
             v.map(|x| format!("{x:.digits$}"))
@@ -1174,7 +1517,7 @@ fn print_table(rows: &[Row]) {
             .map(|n| format!("{:.2}", ratio(m.records_per_s, n.records_per_s)))
             .unwrap_or_else(|| "-".into());
         println!(
-            "| {} | proxy | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            "| {} | proxy | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
             row.id,
             m.records_per_s,
             m.requests_per_s,
@@ -1185,11 +1528,12 @@ fn print_table(rows: &[Row]) {
             m.errors,
             fmt_opt(m.cpu_s_per_m, 1),
             fmt_opt(m.peak_rss_mib, 1),
+            m.threads.map_or_else(|| "-".into(), |t| t.to_string()),
             ratio_text
         );
         if let Some(n) = &row.native {
             println!(
-                "| {} | native | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | - | - | |",
+                "| {} | native | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | - | - | - | |",
                 row.id,
                 n.records_per_s,
                 n.requests_per_s,
@@ -1218,6 +1562,8 @@ fn measured_json(m: &Measured) -> Value {
         "errors": m.errors,
         "cpu_s_per_million_records": m.cpu_s_per_m,
         "peak_rss_mib": m.peak_rss_mib,
+        "threads": m.threads,
+        "open_fds": m.open_fds,
     })
 }
 
