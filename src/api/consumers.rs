@@ -287,6 +287,19 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    if start.is_some_and(|i| bytes[i] != b'{' && bytes[i] != b'n') {
+        // serde would read a struct from an array too (`["name"]`): JSON that is not an
+        // object (or null) is of the wrong shape, once it is known to be JSON at all.
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
+            ProxyError::MalformedJson {
+                message: e.to_string(),
+            }
+        })?;
+        return Err(ProxyError::InvalidRequest {
+            message: "The request body must be a JSON object".into(),
+        });
+    }
     // A JSON `null` body is no body, as Jackson reads it.
     serde_json::from_slice::<Option<T>>(bytes).map_err(|e| {
         use serde_json::error::Category;
@@ -886,6 +899,19 @@ mod tests {
             parse_json::<CreateBody>(b"{\"name\":"),
             Err(ProxyError::MalformedJson { .. })
         ));
+        for not_an_object in [&br#"["x"]"#[..], b" 5", br#""name""#, b"true"] {
+            match parse_json::<CreateBody>(not_an_object) {
+                Err(ProxyError::InvalidRequest { message }) => {
+                    assert_eq!(message, "The request body must be a JSON object")
+                }
+                other => panic!("{not_an_object:?}: {:?}", other.err()),
+            }
+        }
+        assert!(matches!(
+            parse_json::<CreateBody>(b"[\"x\""),
+            Err(ProxyError::MalformedJson { .. })
+        ));
+        assert!(parse_json::<CreateBody>(b"null").expect("null").is_none());
         assert!(matches!(
             parse_json::<PartitionsBody>(br#"{"partitions":[{"topic":"t"}]}"#),
             Err(ProxyError::InvalidRequest { .. })
