@@ -159,7 +159,9 @@ pub enum ProduceToTopicResponse {
     /// * `40101` / `40301`: see the 401 and 403 answers.
     #[oai(status = 200)]
     Ok(Vnd<media::KafkaV2, models::ProduceResponse>),
-    /// `400`: the body is not valid JSON; the message names the line and column.
+    /// `400`: the body is not valid JSON (the message names the line and column), or it is
+    /// JSON of the wrong shape: not an object, or a field of the wrong type (as Confluent
+    /// answers JSON mapping errors).
     #[oai(status = 400)]
     BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// At least one record failed with `40101` (Kafka rejected the proxy's credentials). The
@@ -187,11 +189,13 @@ pub enum ProduceToTopicResponse {
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// Nothing was written.
     /// * `422`: no body, `records` missing or empty, unknown field ("Unrecognized field:
-    ///   NAME"), a field of the wrong type, or both a schema and a schema id for the same side.
+    ///   NAME"), or both a schema and a schema id for the same side.
     /// * `42201`: a key is given but no key schema (`key_schema` or `key_schema_id`), in a
     ///   schema format.
     /// * `42202`: a value is given but no value schema, in a schema format.
-    /// * `42203`: invalid record data: a binary key or value that is not valid base64, or a
+    /// * `42203`: invalid record data: a binary key or value that is not valid base64, a
+    ///   json key or value that a consumer could not read back (nested deeper than 128
+    ///   levels, a number outside the range of a double, an unpaired surrogate escape), or a
     ///   key or value that does not match its schema; the message names the record index.
     /// * `42205`: a schema text that cannot be parsed.
     /// * `42206`: a schema format was used but no Schema Registry is configured.
@@ -261,7 +265,9 @@ pub enum ProduceToPartitionResponse {
     /// * `40101` / `40301`: see the 401 and 403 answers.
     #[oai(status = 200)]
     Ok(Vnd<media::KafkaV2, models::ProduceResponse>),
-    /// `400`: the body is not valid JSON; the message names the line and column.
+    /// `400`: the body is not valid JSON (the message names the line and column), or it is
+    /// JSON of the wrong shape: not an object, or a field of the wrong type (as Confluent
+    /// answers JSON mapping errors).
     #[oai(status = 400)]
     BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// At least one record failed with `40101` (Kafka rejected the proxy's credentials). The
@@ -290,11 +296,13 @@ pub enum ProduceToPartitionResponse {
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// Nothing was written.
     /// * `422`: no body, `records` missing or empty, unknown field ("Unrecognized field:
-    ///   NAME"), a field of the wrong type, or both a schema and a schema id for the same side.
+    ///   NAME"), or both a schema and a schema id for the same side.
     /// * `42201`: a key is given but no key schema (`key_schema` or `key_schema_id`), in a
     ///   schema format.
     /// * `42202`: a value is given but no value schema, in a schema format.
-    /// * `42203`: invalid record data: a binary key or value that is not valid base64, or a
+    /// * `42203`: invalid record data: a binary key or value that is not valid base64, a
+    ///   json key or value that a consumer could not read back (nested deeper than 128
+    ///   levels, a number outside the range of a double, an unpaired surrogate escape), or a
     ///   key or value that does not match its schema; the message names the record index.
     /// * `42205`: a schema text that cannot be parsed.
     /// * `42206`: a schema format was used but no Schema Registry is configured.
@@ -534,8 +542,9 @@ pub enum AssignPartitionsResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
@@ -570,8 +579,9 @@ pub enum GetCommittedOffsetsResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
@@ -605,8 +615,9 @@ pub enum CommitOffsetsResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
@@ -644,8 +655,9 @@ pub enum SeekResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
@@ -683,8 +695,9 @@ pub enum SeekToBeginningResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
@@ -722,8 +735,9 @@ pub enum SeekToEndResponse {
     /// five embedded format types.
     #[oai(status = 415)]
     UnsupportedMediaType(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `422`: no body (where one is required), unknown field ("Unrecognized field: NAME"), a
-    /// missing required field or a field of the wrong type.
+    /// `422`: no body (where one is required), a body that is not a JSON object, unknown
+    /// field ("Unrecognized field: NAME"), a missing required field or a field of the wrong
+    /// type.
     #[oai(status = 422)]
     UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
