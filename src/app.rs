@@ -2,19 +2,20 @@
 //!
 //! This module mounts the generated adapter `V2Api` (which routes every path and method of the
 //! contract to `api::Service`), the served OpenAPI document and Swagger UI, the `Accept`
-//! negotiation layer and the error-catching layer that gives every failure the Confluent JSON
-//! error body. The operations live in `api/`, services elsewhere.
+//! negotiation layer, a layer that turns a panicking handler into a 500, and the error-catching
+//! layer that gives every failure the Confluent JSON error body. The operations live in `api/`, services elsewhere.
 
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
+use poem::middleware::CatchPanic;
 use poem::{EndpointExt, IntoEndpoint, Response, Route};
 
 use crate::api;
 use crate::api::consumers::BaseUriRules;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
-use crate::error::catch_all;
+use crate::error::{catch_all, panic_response};
 use crate::metadata::{Metadata, MetadataError};
 use crate::produce::{ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySetupError, Schemas};
@@ -78,6 +79,7 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))
+        .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(catch_all)
         .into_endpoint()
         .boxed()

@@ -219,6 +219,18 @@ fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
         .body(json)
 }
 
+/// The answer to a request whose handler panicked (poem's `CatchPanic` calls this): a plain
+/// 500 for the client, the panic message in the log. No panic is expected; this keeps a bug
+/// from dropping the connection without an answer.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    ProxyError::internal(format!("request handler panicked: {message}")).as_response()
+}
+
 /// Turns any error that escaped a handler (poem's routing, extractor and body errors, and our
 /// own) into the Confluent JSON error body.
 pub async fn catch_all(err: poem::Error) -> Response {

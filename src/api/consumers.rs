@@ -79,6 +79,17 @@ impl From<ConsumeError> for ProxyError {
             e @ ConsumeError::Undecodable { .. } => ProxyError::Deserialization {
                 message: ErrorChain(&e).to_string(),
             },
+            // Kafka does not know a partition the request named (a commit to a partition
+            // that does not exist): the client's mistake, as on produce.
+            ConsumeError::Kafka { source, .. }
+                if source.rdkafka_error_code()
+                    == Some(RDKafkaErrorCode::UnknownTopicOrPartition) =>
+            {
+                ProxyError::PartitionNotFound {
+                    topic: String::new(),
+                    partition: -1,
+                }
+            }
             ConsumeError::Kafka { operation, source } => {
                 let message = format!("{operation}: {source}");
                 if is_retriable(&source) {
@@ -150,13 +161,46 @@ struct PartitionBody {
     partition: i32,
 }
 
-impl From<PartitionBody> for TopicPartition {
-    fn from(p: PartitionBody) -> Self {
-        TopicPartition {
-            topic: p.topic,
-            partition: p.partition,
-        }
+impl TryFrom<PartitionBody> for TopicPartition {
+    type Error = ProxyError;
+
+    fn try_from(p: PartitionBody) -> Result<Self, ProxyError> {
+        topic_partition(p.topic, p.partition)
     }
+}
+
+/// A partition named in a request body: a topic that librdkafka can be given (not empty, no
+/// NUL character, which its C strings cannot carry) and a partition that is not negative.
+fn topic_partition(topic: String, partition: i32) -> Result<TopicPartition, ProxyError> {
+    if partition < 0 {
+        return Err(ProxyError::InvalidRequest {
+            message: format!("partition must not be negative, was {partition}"),
+        });
+    }
+    Ok(TopicPartition {
+        topic: topic_name(topic)?,
+        partition,
+    })
+}
+
+/// A topic name from a request body, checked as [`topic_partition`] says.
+fn topic_name(topic: String) -> Result<String, ProxyError> {
+    if topic.is_empty() {
+        return Err(ProxyError::InvalidRequest {
+            message: "topic must not be empty".into(),
+        });
+    }
+    no_nul("topic", topic)
+}
+
+/// Text that goes to librdkafka as a C string cannot hold a NUL character.
+fn no_nul(field: &str, text: String) -> Result<String, ProxyError> {
+    if text.contains('\0') {
+        return Err(ProxyError::InvalidRequest {
+            message: format!("{field} must not contain a NUL character"),
+        });
+    }
+    Ok(text)
 }
 
 #[derive(Deserialize)]
@@ -263,13 +307,11 @@ fn int_field(name: &str, v: Option<Value>) -> Result<Option<i64>, ProxyError> {
     }
 }
 
-/// Reads a control call's body; `None` when it is empty.
-async fn json_body<T: DeserializeOwned, S, M>(
-    body: RawBody<S, M>,
-) -> Result<Option<T>, ProxyError> {
+/// Reads a control call's body (at most [`CONTROL_BODY_LIMIT`] bytes) after checking its
+/// media type; the `decode_*` functions below turn the bytes into domain values.
+async fn control_body<S, M>(body: RawBody<S, M>) -> Result<bytes::Bytes, ProxyError> {
     media::check_control_content_type(body.content_type())?;
-    let bytes = body
-        .into_body()
+    body.into_body()
         .into_bytes_limit(CONTROL_BODY_LIMIT)
         .await
         .map_err(|e| match e {
@@ -277,8 +319,7 @@ async fn json_body<T: DeserializeOwned, S, M>(
             other => ProxyError::MalformedJson {
                 message: other.to_string(),
             },
-        })?;
-    parse_json(&bytes)
+        })
 }
 
 /// Parses a body; an empty one is `None`. Errors follow Confluent: malformed JSON is 400, an
@@ -482,17 +523,12 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Handlers
+// Request body decoders: the bytes of a control call's body to domain values. Pure, so that the
+// fuzz targets (`fuzz/`) can drive them with any bytes.
 
-/// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
-pub async fn create(
-    state: &AppState,
-    req: &Request,
-    group: String,
-    body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
-) -> Result<CreateConsumerResponse, ProxyError> {
-    media::check_control_accept(accept(req))?;
-    let body: CreateBody = json_body(body).await?.unwrap_or_default();
+/// `POST /consumers/{group}`: an empty body takes every default.
+pub fn decode_create(bytes: &[u8]) -> Result<CreateInstance, ProxyError> {
+    let body: CreateBody = parse_json(bytes)?.unwrap_or_default();
     let format = match body.format.as_deref() {
         None => None,
         Some(name) => {
@@ -503,14 +539,112 @@ pub async fn create(
             )
         }
     };
-    let request = CreateInstance {
-        name: body.id.or(body.name),
+    Ok(CreateInstance {
+        name: body
+            .id
+            .or(body.name)
+            .map(|n| no_nul("name", n))
+            .transpose()?,
         format,
         auto_offset_reset: text_field("auto.offset.reset", body.auto_offset_reset)?,
         auto_commit_enable: text_field("auto.commit.enable", body.auto_commit_enable)?,
         fetch_min_bytes: int_field("fetch.min.bytes", body.fetch_min_bytes)?,
         request_timeout_ms: int_field("consumer.request.timeout.ms", body.request_timeout_ms)?,
-    };
+    })
+}
+
+/// `POST .../subscription`: `topics` (wins when present) or `topic_pattern`.
+pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription, ProxyError> {
+    let body: SubscribeBody = required(parse_json(bytes)?)?;
+    match (body.topics, body.topic_pattern) {
+        (Some(topics), _) => Ok(Subscription::Topics(
+            topics
+                .into_iter()
+                .map(topic_name)
+                .collect::<Result<_, _>>()?,
+        )),
+        (None, Some(pattern)) => Ok(Subscription::Pattern(no_nul("topic_pattern", pattern)?)),
+        (None, None) => Err(ProxyError::InvalidRequest {
+            message: "A subscription needs topics or topic_pattern".into(),
+        }),
+    }
+}
+
+/// `{"partitions": [...]}` of assign and the seeks to the beginning or end; required.
+pub fn decode_partitions(bytes: &[u8]) -> Result<Vec<TopicPartition>, ProxyError> {
+    let body: PartitionsBody = required(parse_json(bytes)?)?;
+    body.partitions.into_iter().map(TryInto::try_into).collect()
+}
+
+/// `GET .../offsets`: `{"partitions": [...]}`, or `None` without a body.
+pub fn decode_committed_request(bytes: &[u8]) -> Result<Option<Vec<TopicPartition>>, ProxyError> {
+    let body: Option<PartitionsBody> = parse_json(bytes)?;
+    body.map(|b| b.partitions.into_iter().map(TryInto::try_into).collect())
+        .transpose()
+}
+
+/// `POST .../offsets`: the offsets to commit, or `None` (commit everything returned) without
+/// a body.
+pub fn decode_commit(bytes: &[u8]) -> Result<Option<Vec<OffsetCommit>>, ProxyError> {
+    let body: Option<OffsetsBody> = parse_json(bytes)?;
+    body.map(|b| {
+        b.offsets
+            .into_iter()
+            .map(|o| {
+                Ok(OffsetCommit {
+                    partition: topic_partition(o.topic, o.partition)?,
+                    offset: o.offset,
+                    metadata: o.metadata,
+                })
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+/// `POST .../positions`: seeks to offsets (read next from exactly `offset`) and to the first
+/// record at or after a timestamp.
+pub fn decode_seek(bytes: &[u8]) -> Result<Vec<SeekTarget>, ProxyError> {
+    let body: SeekBody = required(parse_json(bytes)?)?;
+    let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
+    for o in body.offsets {
+        if o.offset < 0 {
+            return Err(ProxyError::InvalidRequest {
+                message: format!("offsets.offset must not be negative, was {}", o.offset),
+            });
+        }
+        targets.push(SeekTarget {
+            partition: topic_partition(o.topic, o.partition)?,
+            position: SeekPosition::Offset(o.offset),
+        });
+    }
+    for t in body.timestamps {
+        let ms = parse_instant_ms(&t.timestamp).ok_or_else(|| ProxyError::InvalidRequest {
+            message: format!(
+                "timestamps.timestamp must be an ISO-8601 instant such as 2024-01-01T00:00:00Z, was {:?}",
+                t.timestamp
+            ),
+        })?;
+        targets.push(SeekTarget {
+            partition: topic_partition(t.topic, t.partition)?,
+            position: SeekPosition::Timestamp(ms),
+        });
+    }
+    Ok(targets)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
+pub async fn create(
+    state: &AppState,
+    req: &Request,
+    group: String,
+    body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
+) -> Result<CreateConsumerResponse, ProxyError> {
+    media::check_control_accept(accept(req))?;
+    let request = decode_create(&control_body(body).await?)?;
     let name = state.consumers.create(&group, request).await?;
     let base_uri =
         state
@@ -546,16 +680,7 @@ pub async fn subscribe(
     body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
 ) -> Result<SubscribeResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: SubscribeBody = required(json_body(body).await?)?;
-    let subscription = match (body.topics, body.topic_pattern) {
-        (Some(topics), _) => Subscription::Topics(topics),
-        (None, Some(pattern)) => Subscription::Pattern(pattern),
-        (None, None) => {
-            return Err(ProxyError::InvalidRequest {
-                message: "A subscription needs topics or topic_pattern".into(),
-            })
-        }
-    };
+    let subscription = decode_subscription(&control_body(body).await?)?;
     state
         .consumers
         .subscribe(&group, &instance, subscription)
@@ -598,8 +723,7 @@ pub async fn assign(
     body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
 ) -> Result<AssignPartitionsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: PartitionsBody = required(json_body(body).await?)?;
-    let partitions = body.partitions.into_iter().map(Into::into).collect();
+    let partitions = decode_partitions(&control_body(body).await?)?;
     state
         .consumers
         .assign(&group, &instance, partitions)
@@ -637,20 +761,7 @@ pub async fn commit_offsets(
     body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
 ) -> Result<CommitOffsetsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: Option<OffsetsBody> = json_body(body).await?;
-    let offsets = body.map(|b| {
-        b.offsets
-            .into_iter()
-            .map(|o| OffsetCommit {
-                partition: TopicPartition {
-                    topic: o.topic,
-                    partition: o.partition,
-                },
-                offset: o.offset,
-                metadata: o.metadata,
-            })
-            .collect()
-    });
+    let offsets = decode_commit(&control_body(body).await?)?;
     state.consumers.commit(&group, &instance, offsets).await?;
     Ok(CommitOffsetsResponse::Ok(Vnd::new(Vec::new())))
 }
@@ -665,14 +776,13 @@ pub async fn committed_offsets(
     body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
 ) -> Result<GetCommittedOffsetsResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let Some(body): Option<PartitionsBody> = json_body(body).await? else {
+    let Some(partitions) = decode_committed_request(&control_body(body).await?)? else {
         // Confluent answers a missing body like an unknown partition.
         return Err(ProxyError::PartitionNotFound {
             topic: String::new(),
             partition: -1,
         });
     };
-    let partitions = body.partitions.into_iter().map(Into::into).collect();
     let committed = state
         .consumers
         .committed(&group, &instance, partitions)
@@ -702,37 +812,7 @@ pub async fn seek(
     body: RawBody<models::SeekRequest, vnd::SeekBody>,
 ) -> Result<SeekResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: SeekBody = required(json_body(body).await?)?;
-    let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
-    for o in body.offsets {
-        if o.offset < 0 {
-            return Err(ProxyError::InvalidRequest {
-                message: format!("offsets.offset must not be negative, was {}", o.offset),
-            });
-        }
-        targets.push(SeekTarget {
-            partition: TopicPartition {
-                topic: o.topic,
-                partition: o.partition,
-            },
-            position: SeekPosition::Offset(o.offset),
-        });
-    }
-    for t in body.timestamps {
-        let ms = parse_instant_ms(&t.timestamp).ok_or_else(|| ProxyError::InvalidRequest {
-            message: format!(
-                "timestamps.timestamp must be an ISO-8601 instant such as 2024-01-01T00:00:00Z, was {:?}",
-                t.timestamp
-            ),
-        })?;
-        targets.push(SeekTarget {
-            partition: TopicPartition {
-                topic: t.topic,
-                partition: t.partition,
-            },
-            position: SeekPosition::Timestamp(ms),
-        });
-    }
+    let targets = decode_seek(&control_body(body).await?)?;
     state.consumers.seek(&group, &instance, targets).await?;
     Ok(SeekResponse::NoContent)
 }
@@ -747,12 +827,10 @@ pub async fn seek_all<S, M>(
     position: SeekPosition,
 ) -> Result<(), ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: PartitionsBody = required(json_body(body).await?)?;
-    let targets = body
-        .partitions
+    let targets = decode_partitions(&control_body(body).await?)?
         .into_iter()
-        .map(|p| SeekTarget {
-            partition: p.into(),
+        .map(|partition| SeekTarget {
+            partition,
             position,
         })
         .collect();
@@ -920,6 +998,53 @@ mod tests {
             .expect("lenient partition")
             .expect("present");
         assert_eq!(p.partitions[0].partition, 3);
+    }
+
+    #[test]
+    fn partitions_librdkafka_cannot_take_are_refused_with_422() {
+        let invalid = |r: Result<(), ProxyError>| match r {
+            Err(ProxyError::InvalidRequest { message }) => message,
+            other => panic!("expected 422, got {other:?}"),
+        };
+        let partitions = |b: &[u8]| decode_partitions(b).map(|_| ());
+        assert!(invalid(partitions(
+            br#"{"partitions":[{"topic":"t","partition":-1}]}"#
+        ))
+        .contains("negative"));
+        assert!(invalid(partitions(
+            br#"{"partitions":[{"topic":"","partition":0}]}"#
+        ))
+        .contains("empty"));
+        assert!(invalid(partitions(
+            br#"{"partitions":[{"topic":"a\u0000b","partition":0}]}"#
+        ))
+        .contains("NUL"));
+        assert!(invalid(
+            decode_commit(br#"{"offsets":[{"topic":"t","partition":-2,"offset":1}]}"#).map(|_| ())
+        )
+        .contains("negative"));
+        assert!(invalid(
+            decode_seek(br#"{"timestamps":[{"topic":"\u0000","partition":0,"timestamp":"2024-01-01T00:00:00Z"}]}"#)
+                .map(|_| ())
+        )
+        .contains("NUL"));
+        assert!(
+            invalid(decode_subscription(br#"{"topics":["ok",""]}"#).map(|_| ())).contains("empty")
+        );
+        assert!(
+            invalid(decode_subscription(br#"{"topic_pattern":"a\u0000"}"#).map(|_| ()))
+                .contains("NUL")
+        );
+        assert!(invalid(decode_create(br#"{"name":"a\u0000"}"#).map(|_| ())).contains("NUL"));
+        assert_eq!(
+            decode_partitions(br#"{"partitions":[{"topic":"t","partition":"2"}]}"#).expect("valid"),
+            vec![TopicPartition {
+                topic: "t".into(),
+                partition: 2
+            }]
+        );
+        assert_eq!(decode_committed_request(b" ").expect("no body"), None);
+        assert_eq!(decode_commit(b"").expect("no body"), None);
     }
 
     #[test]
