@@ -742,3 +742,130 @@ pub async fn create_replicated_topic(stack: &Stack, name: &str, partitions: i32)
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An HTTP answer read off the wire by [`raw_request`].
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The `Content-Type` header, or empty.
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends one request exactly as given (any method, an unencoded path, any header bytes, any
+/// body) on a fresh connection with `Connection: close`, and reads the answer until the server
+/// closes. The body is written from another thread, so a server that answers early (413) and
+/// closes is seen answering, not as a failed write. `None` when no HTTP answer came within
+/// `within`.
+pub async fn raw_request(
+    base: &str,
+    method: &str,
+    path: &[u8],
+    headers: &[(String, Vec<u8>)],
+    body: Option<Vec<u8>>,
+    within: Duration,
+) -> Option<RawAnswer> {
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut head = Vec::new();
+    head.extend_from_slice(method.as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path);
+    head.extend_from_slice(b" HTTP/1.1\r\nHost: bad-input.test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    }
+    if let Some(body) = &body {
+        head.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connect to the proxy");
+        stream.set_read_timeout(Some(within)).expect("read timeout");
+        let mut writer = stream.try_clone().expect("clone the stream");
+        let sender = std::thread::spawn(move || {
+            // The server may answer and close before it read everything; that is allowed.
+            let _ = writer.write_all(&head);
+            if let Some(body) = body {
+                for chunk in body.chunks(64 << 10) {
+                    if writer.write_all(chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 64 << 10];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                // A reset after the answer was read (the server closed with unread body bytes).
+                Err(_) => break,
+            }
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        let _ = sender.join();
+        parse_answer(&raw)
+    })
+    .await
+    .expect("raw request thread")
+}
+
+/// Splits an HTTP/1.1 answer into status, content type and (de-chunked) body.
+fn parse_answer(raw: &[u8]) -> Option<RawAnswer> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let mut content_type = String::new();
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = value.to_string();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.eq_ignore_ascii_case("chunked");
+        }
+    }
+    let mut body = raw[end + 4..].to_vec();
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&rest[..line_end])
+                    .split(';')
+                    .next()?
+                    .trim(),
+                16,
+            )
+            .ok()?;
+            rest = &rest[line_end + 2..];
+            if size == 0 || rest.len() < size {
+                break;
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = rest.get(size + 2..).unwrap_or_default();
+        }
+        body = out;
+    }
+    Some(RawAnswer {
+        status,
+        content_type,
+        body,
+    })
+}

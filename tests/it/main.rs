@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bad_input;
 mod balancer;
 mod consume;
 mod errors;
