@@ -34,6 +34,7 @@ pub struct AvroSchema {
 pub fn parse(text: &str) -> Result<AvroSchema, String> {
     let mut json: Json =
         serde_json::from_str(text).map_err(|e| format!("the schema is not JSON: {e}"))?;
+    check_names(&json)?;
     strip_logical_types(&mut json);
     let schema = Schema::parse(&json).map_err(|e| e.to_string())?;
     let mut names = HashMap::new();
@@ -49,6 +50,82 @@ pub fn parse(text: &str) -> Result<AvroSchema, String> {
         names,
         name,
     })
+}
+
+/// Checks every name in type positions of a schema (type references, `name`, `namespace`,
+/// `aliases`, field names) against the Avro specification before apache-avro sees them: its
+/// parser panics on some invalid names (`"name": ")Q"`) instead of returning an error.
+fn check_names(schema: &Json) -> Result<(), String> {
+    match schema {
+        Json::String(name) => check_name("type", name),
+        Json::Array(branches) => branches.iter().try_for_each(check_names),
+        Json::Object(map) => {
+            if let Some(Json::String(name)) = map.get("name") {
+                check_name("name", name)?;
+            }
+            if let Some(Json::String(namespace)) = map.get("namespace") {
+                if !namespace.is_empty() {
+                    check_name("namespace", namespace)?;
+                }
+            }
+            check_aliases(map)?;
+            for key in ["type", "items", "values"] {
+                if let Some(inner) = map.get(key) {
+                    check_names(inner)?;
+                }
+            }
+            for field in map
+                .get("fields")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(Json::String(name)) = field.get("name") {
+                    check_name("field name", name)?;
+                }
+                if let Some(field) = field.as_object() {
+                    check_aliases(field)?;
+                }
+                if let Some(inner) = field.get("type") {
+                    check_names(inner)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_aliases(map: &serde_json::Map<String, Json>) -> Result<(), String> {
+    for alias in map
+        .get("aliases")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Json::String(alias) = alias {
+            check_name("alias", alias)?;
+        }
+    }
+    Ok(())
+}
+
+/// A full name: dot-separated parts of `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let part = |p: &str| {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if name.split('.').all(part) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid {what} {name:?}: Avro names are dot-separated parts of letters, digits and _ that do not start with a digit"
+        ))
+    }
 }
 
 /// Removes every `logicalType` attribute (but not inside `default` values, which are data).
@@ -1005,6 +1082,25 @@ mod tests {
         })
         .expect_err("endless");
         assert!(err.contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn invalid_names_are_refused_before_apache_avro_panics_on_them() {
+        for text in [
+            r#"{"type":"record","name":")Q","fields":[]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"fixed","name":"9f","size":1}}]}"#,
+            r#"{"type":"record","name":"R","aliases":["a-b"],"fields":[]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","aliases":["x y"],"type":"int"}]}"#,
+            r#"["null","no such-type"]"#,
+            r#"{"type":"enum","name":"E","namespace":"a..b","symbols":["A"]}"#,
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.starts_with("invalid "), "{text}: {err}");
+        }
+        assert!(
+            parse(r#"{"type":"record","name":"ns.R","fields":[{"name":"_a1","type":"int"}]}"#)
+                .is_ok()
+        );
     }
 
     #[test]
