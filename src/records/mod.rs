@@ -381,7 +381,7 @@ fn encode_data(format: EmbeddedFormat, data: Option<&RawValue>) -> Result<Option
 /// Checks that a json-format key or value is JSON a consumer can read back: the request
 /// parser only checks its syntax (keeping the client's text), so this walks it once more with
 /// the full parser, which refuses what a records call could not render: nesting deeper than
-/// serde_json's limit of 128, numbers outside the range of a double (`1e400`) and unpaired
+/// serde_json's limit (127 levels), numbers outside the range of a double (`1e400`) and unpaired
 /// UTF-16 surrogate escapes (`"\ud800"`).
 pub fn check_json(text: &str) -> Result<(), String> {
     serde_json::from_str::<ValidJson>(text)

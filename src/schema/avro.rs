@@ -494,9 +494,9 @@ impl AvroSchema {
 }
 
 /// How deep a decoded value may nest (records, arrays, maps and union wrappers, each one
-/// level): as deep as the JSON a client may send (serde_json's limit), so that whatever this
-/// codec renders, a JSON parser with the usual limit can read back.
-pub const MAX_DEPTH: usize = 128;
+/// level): as deep as serde_json reads (127 levels, the limit a client's JSON has on produce
+/// too), so that whatever this codec renders, a parser with the usual limits reads back.
+pub const MAX_DEPTH: usize = 127;
 
 /// The largest JSON text one value renders to. Items that take no bytes (nulls, empty
 /// records) would otherwise let a few bytes of block count render gigabytes.
@@ -1101,6 +1101,31 @@ mod tests {
             parse(r#"{"type":"record","name":"ns.R","fields":[{"name":"_a1","type":"int"}]}"#)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_deepest_value_that_decodes_is_json_that_serde_json_reads() {
+        let s = schema(
+            r#"{"type":"array","items":["null",{"type":"array","items":["null","string"]}]}"#,
+        );
+        let l = schema(
+            r#"{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}"#,
+        );
+        let mut deepest = None;
+        for depth in 1..200 {
+            let mut payload = vec![2u8; depth];
+            payload.push(0);
+            match l.decode(&payload) {
+                Ok(text) => deepest = Some(text),
+                Err(e) => {
+                    assert!(e.contains("nested deeper than 127"), "{e}");
+                    break;
+                }
+            }
+        }
+        let text = deepest.expect("shallow lists decode");
+        serde_json::from_str::<Json>(&text).expect("serde_json reads the deepest value");
+        assert!(s.decode(&[2, 2, 2, 2, 0, 0, 0]).is_ok());
     }
 
     #[test]

@@ -194,8 +194,8 @@ pub enum ProduceToTopicResponse {
     ///   schema format.
     /// * `42202`: a value is given but no value schema, in a schema format.
     /// * `42203`: invalid record data: a binary key or value that is not valid base64, a
-    ///   json key or value that a consumer could not read back (nested deeper than 128
-    ///   levels, a number outside the range of a double, an unpaired surrogate escape), or a
+    ///   json key or value that a consumer could not read back (nested more than 127
+    ///   levels deep, a number outside the range of a double, an unpaired surrogate escape), or a
     ///   key or value that does not match its schema; the message names the record index.
     /// * `42205`: a schema text that cannot be parsed.
     /// * `42206`: a schema format was used but no Schema Registry is configured.
@@ -301,8 +301,8 @@ pub enum ProduceToPartitionResponse {
     ///   schema format.
     /// * `42202`: a value is given but no value schema, in a schema format.
     /// * `42203`: invalid record data: a binary key or value that is not valid base64, a
-    ///   json key or value that a consumer could not read back (nested deeper than 128
-    ///   levels, a number outside the range of a double, an unpaired surrogate escape), or a
+    ///   json key or value that a consumer could not read back (nested more than 127
+    ///   levels deep, a number outside the range of a double, an unpaired surrogate escape), or a
     ///   key or value that does not match its schema; the message names the record index.
     /// * `42205`: a schema text that cannot be parsed.
     /// * `42206`: a schema format was used but no Schema Registry is configured.
