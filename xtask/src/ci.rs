@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{codegen, stack};
+use crate::{codegen, fuzz, stack};
 
 /// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
 /// nginx, the real load balancer in front of several proxy instances in the tests.
@@ -18,13 +18,16 @@ const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev", "ng
 /// services (nginx would otherwise start a system-wide server on port 80).
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
+/// The fuzzing budget of a CI run, all targets together.
+const CI_FUZZ_SECONDS: u64 = 60;
+
 /// Ports of the fault tests' three-node stack are the usual ones plus this.
 const FAULT_STACK_PORT_OFFSET: &str = "1000";
 
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(14);
+    let mut steps = Steps::new(15);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -44,6 +47,13 @@ pub fn ci() -> Result<()> {
     })?;
     steps.run("unit tests", || {
         cargo(&["test", "--workspace", "--lib", "--bins"], &[])
+    })?;
+    steps.run("fuzz the request decoders and record codecs (60 s)", || {
+        fuzz::fuzz(fuzz::FuzzArgs {
+            seconds: CI_FUZZ_SECONDS,
+            targets: Vec::new(),
+            asan: false,
+        })
     })?;
     steps.run("lint the OpenAPI contract", codegen::lint_spec)?;
     steps.run(

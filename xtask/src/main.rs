@@ -2,7 +2,7 @@
 //!
 //! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
 //! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
-//! sequence), `tidy.rs` (house rules as tests).
+//! sequence), `fuzz.rs` (libFuzzer runs), `tidy.rs` (house rules as tests).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod codegen;
+mod fuzz;
 mod stack;
 mod tidy;
 
@@ -57,9 +58,23 @@ enum Cmd {
     },
     /// Smoke-check the generated SDKs offline (python compileall, go vet).
     SdkTest,
-    /// Everything CI runs: fmt, clippy, unit tests, spec lint, codegen check, SDK smoke checks,
-    /// the stack, integration tests, teardown.
+    /// Everything CI runs: fmt, clippy, unit tests, a 60 s fuzz run, spec lint, codegen check,
+    /// SDK smoke checks, the stack, integration tests, teardown.
     Ci,
+    /// Fuzz the request decoders and record codecs with libFuzzer (cargo-fuzz, installed on
+    /// first use), a time budget split over the targets in fuzz/.
+    Fuzz {
+        /// Seconds of fuzzing in all, split evenly over the targets.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (repeatable): produce_body, consumer_requests, avro, jsonschema,
+        /// protobuf.
+        #[arg(long)]
+        target: Vec<String>,
+        /// Build with AddressSanitizer (uses RUSTC_BOOTSTRAP=1 for its nightly flags).
+        #[arg(long)]
+        asan: bool,
+    },
     /// Benchmarks: the proxy against a native Kafka client on the same broker, same run.
     Bench {
         /// A reduced set (one short run per scenario), under 3 minutes.
@@ -109,6 +124,15 @@ fn main() -> std::process::ExitCode {
         Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
         Cmd::SdkTest => codegen::sdk_test(),
         Cmd::Ci => ci::ci(),
+        Cmd::Fuzz {
+            seconds,
+            target,
+            asan,
+        } => fuzz::fuzz(fuzz::FuzzArgs {
+            seconds,
+            targets: target,
+            asan,
+        }),
         Cmd::Bench {
             quick,
             target,
