@@ -68,8 +68,10 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             check(media::negotiate_records(Some(value)), |chosen| {
-                assert!(EmbeddedFormat::from_media_type(chosen.media_type).is_some()
-                    || chosen.media_type == kafka_rest::error::V2_JSON)
+                assert!(
+                    EmbeddedFormat::from_media_type(chosen.media_type).is_some()
+                        || chosen.media_type == kafka_rest::error::V2_JSON
+                )
             });
             check(media::check_control_accept(Some(value)), |()| {});
             check(media::check_control_content_type(Some(value)), |()| {});
