@@ -2,29 +2,27 @@
 //! client doing the same work on the same broker, in the same invocation.
 //!
 //! Owns the scenarios (P1-P3 produce, L1 latency, M1 memory, threads and descriptors of the
-//! idle proxy and of 1, 100 and 1000 idle consumer instances), the load generator (a minimal
-//! HTTP/1.1 keep-alive client over N connections, so that the generator costs as little CPU as
-//! possible on a machine it shares with the proxy and the broker), the native baseline, the
-//! sampling of the proxy's CPU and RSS from `/proc`, and the report (table and JSON). The stack
-//! comes from `stack.rs`; the proxy is the release binary, or any v2 proxy given by `--target`.
+//! idle proxy and of 1, 100 and 1000 idle consumer instances), the load they put on N
+//! keep-alive connections, the native baseline and the report (table and JSON). The stack
+//! comes from `stack.rs`; the proxy under test (the release binary, or any v2 proxy given by
+//! `--target`), its HTTP client and the `/proc` sampling from `proxy.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::proxy::{
+    admin, base64_encode, delete_topic, fresh_topic, http_request, HttpConn, ProcSample,
+    ProxyUnderTest, RssSampler,
+};
 use crate::stack;
 
 /// What `cargo xtask bench` was asked to do.
@@ -102,7 +100,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let info = stack::up(1)?;
     let mut proxy = match &args.target {
         Some(url) => ProxyUnderTest::external(url)?,
-        None => ProxyUnderTest::start(&info.bootstrap, &info.registry_url, &args.set)?,
+        None => ProxyUnderTest::start("bench", &info.bootstrap, &info.registry_url, &args.set)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -145,7 +143,7 @@ async fn run_all(
             rows.push(Row {
                 id: "M1-idle".into(),
                 what: "proxy RSS, idle after start".into(),
-                proxy: sample.measured(),
+                proxy: measured(&sample),
                 native: None,
                 note: "target <= 30 MiB".into(),
             });
@@ -424,7 +422,7 @@ async fn idle_consumers(proxy: &ProxyUnderTest, topic: &str, count: usize) -> Re
     Ok(Row {
         id,
         what: format!("{count} idle consumer instance(s), one group each, subscribed and joined"),
-        proxy: held.measured(),
+        proxy: measured(&held),
         native: None,
         note,
     })
@@ -476,19 +474,8 @@ impl M1Instance {
     }
 
     fn request(&self, method: &str, path: &str, accept: &str, body: Option<&str>) -> Vec<u8> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\n",
-            self.host
-        );
-        if let Some(body) = body {
-            head.push_str(&format!(
-                "Content-Type: application/vnd.kafka.v2+json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            head.push_str("Content-Length: 0\r\n\r\n");
-        }
-        head.into_bytes()
+        let body = body.map(|b| ("application/vnd.kafka.v2+json", b));
+        http_request(&self.host, "", method, path, accept, body)
     }
 
     async fn call(
@@ -660,27 +647,6 @@ impl ProduceWork {
         bytes.extend_from_slice(body.as_bytes());
         (bytes, kafka_bytes)
     }
-}
-
-fn base64_encode(data: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(TABLE[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Counters shared by the request loops of one run.
@@ -1090,203 +1056,18 @@ fn summarize(
     }
 }
 
+/// The bench row of one look at the proxy.
+fn measured(sample: &ProcSample) -> Measured {
+    Measured {
+        peak_rss_mib: Some(sample.rss_mib),
+        threads: Some(sample.threads),
+        open_fds: Some(sample.fds),
+        ..Measured::default()
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// One keep-alive HTTP/1.1 connection; requests are sent one at a time (no pipelining).
-struct HttpConn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl HttpConn {
-    async fn connect(addr: &str) -> Result<HttpConn> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_nodelay(true).ok();
-        Ok(HttpConn {
-            stream,
-            buf: Vec::with_capacity(16 * 1024),
-        })
-    }
-
-    /// Sends one request and reads the whole response: status and body.
-    async fn roundtrip(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>)> {
-        self.stream.write_all(request).await.context("write")?;
-        self.buf.clear();
-        let head_end = loop {
-            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
-                break pos + 4;
-            }
-            self.read_more().await?;
-        };
-        let head = std::str::from_utf8(&self.buf[..head_end]).context("response head")?;
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .context("response status")?;
-        let length: usize = match head.lines().find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        }) {
-            Some(length) => length,
-            // No Content-Length is allowed only where there is no body.
-            None if status == 204 || status == 304 => 0,
-            None => bail!("the proxy answered {status} without Content-Length"),
-        };
-        while self.buf.len() < head_end + length {
-            self.read_more().await?;
-        }
-        Ok((status, self.buf[head_end..head_end + length].to_vec()))
-    }
-
-    async fn read_more(&mut self) -> Result<()> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk).await.context("read")?;
-        if n == 0 {
-            bail!("the proxy closed the connection");
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The proxy being measured: our release binary (with /proc sampling) or an external URL.
-struct ProxyUnderTest {
-    /// `host:port` to connect to.
-    addr: String,
-    /// The `Host` header value.
-    host: String,
-    /// A path prefix of the external proxy's base URL (empty for ours).
-    base_path: String,
-    child: Option<Child>,
-}
-
-impl ProxyUnderTest {
-    fn external(url: &str) -> Result<ProxyUnderTest> {
-        let rest = url
-            .strip_prefix("http://")
-            .context("--target must be an http:// URL")?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        let addr = if authority.contains(':') {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        println!("[bench] driving the proxy at {url}");
-        Ok(ProxyUnderTest {
-            addr,
-            host: authority.to_string(),
-            base_path: path.to_string(),
-            child: None,
-        })
-    }
-
-    /// Builds the release binary and starts it on a free port in front of the stack.
-    fn start(bootstrap: &str, registry_url: &str, set: &[String]) -> Result<ProxyUnderTest> {
-        println!("[bench] building the release proxy (cargo build --release) ...");
-        crate::ci::cargo(&["build", "--release", "--bin", "kafka-rest"], &[])?;
-        let binary = target_dir().join("release").join("kafka-rest");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("cannot find a free port")?
-            .port();
-        let log = std::env::temp_dir().join(format!("kafka-rest-bench-{port}.log"));
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
-        let mut command = Command::new(&binary);
-        for item in set {
-            let (key, value) = item
-                .split_once('=')
-                .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
-            command.env(proxy_env_name(key), value);
-        }
-        let child = command
-            .env("KAFKA_REST_LISTENERS", format!("http://127.0.0.1:{port}"))
-            .env("KAFKA_REST_BOOTSTRAP_SERVERS", bootstrap)
-            .env("KAFKA_REST_SCHEMA_REGISTRY_URL", registry_url)
-            .env("KAFKA_REST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if Instant::now() > deadline {
-                bail!(
-                    "the proxy did not listen on {addr} within 20 s (log: {})",
-                    log.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Let librdkafka connect before the idle RSS is read.
-        std::thread::sleep(Duration::from_secs(1));
-        println!(
-            "[bench] proxy pid {} on http://{addr} (log: {})",
-            child.id(),
-            log.display()
-        );
-        Ok(ProxyUnderTest {
-            host: addr.clone(),
-            addr,
-            base_path: String::new(),
-            child: Some(child),
-        })
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    fn cpu_seconds(&self) -> Option<f64> {
-        self.pid().and_then(proc_cpu_seconds)
-    }
-
-    /// RSS, threads, file descriptors and CPU time of our proxy right now.
-    fn sample(&self) -> Option<ProcSample> {
-        self.pid().and_then(ProcSample::take)
-    }
-
-    fn rss_sampler(&self) -> Option<RssSampler> {
-        self.pid().map(RssSampler::start)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The `KAFKA_REST_*` variable of a config key (Confluent image rules: `.` -> `_`,
-/// `-` -> `__`, `_` -> `___`).
-fn proxy_env_name(key: &str) -> String {
-    let mut out = String::from("KAFKA_REST_");
-    for c in key.chars() {
-        match c {
-            '.' => out.push('_'),
-            '-' => out.push_str("__"),
-            '_' => out.push_str("___"),
-            c => out.push(c.to_ascii_uppercase()),
-        }
-    }
-    out
 }
 
 /// librdkafka settings of `--set producer.*` / `client.*`, for the native producer.
@@ -1299,196 +1080,6 @@ fn native_overrides(set: &[String]) -> Vec<(String, String)> {
                 .map(|k| (k.to_string(), v.to_string()))
         })
         .collect()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"))
-}
-
-/// utime + stime of a process, in seconds.
-fn proc_cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / clock_ticks())
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn proc_rss_mib(pid: u32) -> Option<f64> {
-    proc_status_kib(pid, "VmRSS:").map(|kib| kib / 1024.0)
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// One look at a process in `/proc`.
-#[derive(Debug, Clone, Default)]
-struct ProcSample {
-    rss_mib: f64,
-    threads: usize,
-    /// Thread counts by name (`/proc/PID/task/TID/comm`) with trailing digits and dashes
-    /// dropped, so `rdk:broker1` and `rdk:broker-1` count as `rdk:broker`.
-    by_name: BTreeMap<String, usize>,
-    fds: usize,
-    /// utime + stime so far.
-    cpu_s: f64,
-}
-
-impl ProcSample {
-    fn take(pid: u32) -> Option<ProcSample> {
-        let mut by_name = BTreeMap::new();
-        let mut threads = 0;
-        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-            .ok()?
-            .flatten()
-        {
-            threads += 1;
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let name = comm
-                .trim()
-                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
-                .to_string();
-            *by_name.entry(name).or_insert(0) += 1;
-        }
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-        Some(ProcSample {
-            rss_mib: proc_rss_mib(pid)?,
-            threads,
-            by_name,
-            fds,
-            cpu_s: proc_cpu_seconds(pid)?,
-        })
-    }
-
-    fn measured(&self) -> Measured {
-        Measured {
-            peak_rss_mib: Some(self.rss_mib),
-            threads: Some(self.threads),
-            open_fds: Some(self.fds),
-            ..Measured::default()
-        }
-    }
-
-    /// Threads librdkafka started (its threads are named `rdk:*`).
-    fn librdkafka_threads(&self) -> usize {
-        self.by_name
-            .iter()
-            .filter(|(name, _)| name.starts_with("rdk:"))
-            .map(|(_, n)| n)
-            .sum()
-    }
-
-    /// `name=count` pairs, most frequent first.
-    fn threads_by_name(&self) -> String {
-        let mut names: Vec<(&String, &usize)> = self.by_name.iter().collect();
-        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        names
-            .iter()
-            .map(|(name, n)| format!("{name}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// Samples a process's RSS every 100 ms on its own thread; `finish` returns the peak in MiB.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<f64>,
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> RssSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut peak: f64 = 0.0;
-            while !flag.load(Ordering::Relaxed) {
-                if let Some(rss) = proc_rss_mib(pid) {
-                    peak = peak.max(rss);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            peak
-        });
-        RssSampler { stop, thread }
-    }
-
-    fn finish(self) -> f64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or(0.0)
-    }
-}
-
-fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set_log_level(RDKafkaLogLevel::Emerg)
-        .create()
-        .context("cannot create a Kafka admin client")
-}
-
-/// Creates a topic with a unique name and waits for it to be usable.
-async fn fresh_topic(
-    admin: &AdminClient<DefaultClientContext>,
-    prefix: &str,
-    partitions: i32,
-) -> Result<String> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    let name = format!("{prefix}-{stamp}");
-    let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
-    let results = admin
-        .create_topics([&topic], &AdminOptions::new())
-        .await
-        .context("create_topics")?;
-    for r in results {
-        r.map_err(|(t, code)| anyhow::anyhow!("cannot create {t}: {code}"))?;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let md = admin
-            .inner()
-            .fetch_metadata(Some(&name), Duration::from_secs(5))
-            .context("metadata")?;
-        let ready = md.topics().iter().any(|t| {
-            t.name() == name
-                && t.error().is_none()
-                && t.partitions().len() == usize::try_from(partitions).unwrap_or_default()
-                && t.partitions().iter().all(|p| p.leader() >= 0)
-        });
-        if ready {
-            return Ok(name);
-        }
-        if Instant::now() > deadline {
-            bail!("topic {name} has no leaders after 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn delete_topic(admin: &AdminClient<DefaultClientContext>, topic: &str) {
-    let _ = admin.delete_topics(&[topic], &AdminOptions::new()).await;
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

@@ -2,7 +2,8 @@
 //!
 //! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
 //! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
-//! sequence), `fuzz.rs` (libFuzzer runs), `tidy.rs` (house rules as tests).
+//! sequence), `fuzz.rs` (libFuzzer runs), `bench.rs` and `soak.rs` (load on the release proxy,
+//! through `proxy.rs`), `tidy.rs` (house rules as tests).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
@@ -11,6 +12,8 @@ mod bench;
 mod ci;
 mod codegen;
 mod fuzz;
+mod proxy;
+mod soak;
 mod stack;
 mod tidy;
 
@@ -75,6 +78,16 @@ enum Cmd {
         #[arg(long)]
         asan: bool,
     },
+    /// Soak: a moderate mixed load on the release proxy for a long while, sampling its RSS,
+    /// open file descriptors and threads; fails unless they stayed flat. Not part of ci.
+    Soak {
+        /// How long the load runs.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Seconds between two samples of the proxy.
+        #[arg(long, default_value_t = 5)]
+        every: u64,
+    },
     /// Benchmarks: the proxy against a native Kafka client on the same broker, same run.
     Bench {
         /// A reduced set (one short run per scenario), under 3 minutes.
@@ -124,6 +137,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
         Cmd::SdkTest => codegen::sdk_test(),
         Cmd::Ci => ci::ci(),
+        Cmd::Soak { minutes, every } => soak::soak(soak::SoakArgs { minutes, every }),
         Cmd::Fuzz {
             seconds,
             target,
