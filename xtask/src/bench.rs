@@ -5,7 +5,7 @@
 //! idle proxy and of 1, 100 and 1000 idle consumer instances), the load they put on N
 //! keep-alive connections, the native baseline and the report (table and JSON). The stack
 //! comes from `stack.rs`; the proxy under test (the release binary, or any v2 proxy given by
-//! `--target`), its HTTP client and the `/proc` sampling from `proxy.rs`.
+//! `--target`), its HTTP client and the `/proc` sampling from `load.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
-use crate::proxy::{
+use crate::load::{
     admin, base64_encode, delete_topic, fresh_topic, http_request, HttpConn, ProcSample,
     ProxyUnderTest, RssSampler,
 };

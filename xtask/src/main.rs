@@ -3,7 +3,7 @@
 //! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
 //! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
 //! sequence), `fuzz.rs` (libFuzzer runs), `bench.rs` and `soak.rs` (load on the release proxy,
-//! through `proxy.rs`), `tidy.rs` (house rules as tests).
+//! through `load.rs`), `tidy.rs` (house rules as tests).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
@@ -12,7 +12,7 @@ mod bench;
 mod ci;
 mod codegen;
 mod fuzz;
-mod proxy;
+mod load;
 mod soak;
 mod stack;
 mod tidy;

@@ -32,7 +32,13 @@ mod tests {
         let root = crate::workspace_root();
         let files = rust_files(
             &root,
-            &["src", "tests", "xtask/src", "generated/rust-server", "fuzz/fuzz_targets"],
+            &[
+                "src",
+                "tests",
+                "xtask/src",
+                "generated/rust-server",
+                "fuzz/fuzz_targets",
+            ],
         );
         assert!(
             files.len() > 5,

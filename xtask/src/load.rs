@@ -1,4 +1,4 @@
-//! The proxy under test, shared by `cargo xtask bench` and `cargo xtask soak`: the release
+//! What `cargo xtask bench` and `cargo xtask soak` share to load the release proxy: the release
 //! binary started in front of the stack (or an external proxy by URL), a minimal keep-alive
 //! HTTP/1.1 client that costs as little CPU as possible on a machine shared with the proxy and
 //! the broker, the proxy's RSS, threads, descriptors and CPU time read from `/proc`, and topics
