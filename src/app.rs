@@ -52,12 +52,17 @@ impl AppState {
     /// expiry task).
     pub fn new(config: &Config) -> Result<AppState, AppError> {
         let metadata = Metadata::new(config)?;
+        let schemas = Schemas::new(config)?;
         Ok(AppState {
             producers: ProducerPool::new(config)?,
-            schemas: Schemas::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
-            consumers: ConsumerManager::new(ManagerSettings::from_config(config), metadata.clone()),
+            consumers: ConsumerManager::new(
+                ManagerSettings::from_config(config),
+                metadata.clone(),
+                schemas.clone(),
+            ),
+            schemas,
             metadata,
             base_uri: Arc::new(BaseUriRules::from_config(config)),
         })

@@ -27,6 +27,7 @@ use crate::consume::{
 };
 use crate::error::{ErrorChain, ProxyError};
 use crate::records::EmbeddedFormat;
+use crate::schema::registry::RegistryError;
 
 /// Largest body a consumer control call reads; their bodies are lists of partitions.
 pub const CONTROL_BODY_LIMIT: usize = 1 << 20;
@@ -70,14 +71,18 @@ impl From<ConsumeError> for ProxyError {
                 message: e.to_string(),
             },
             ConsumeError::FormatMismatch { .. } => ProxyError::ConsumerFormatMismatch,
-            ConsumeError::FormatNotImplemented { format } => ProxyError::NotImplemented {
-                message: format!(
-                    "Reading records in the {format} format is not supported yet; \
-                     use a binary or json consumer instance."
-                ),
-            },
+            ConsumeError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
             e @ ConsumeError::Undecodable { .. } => ProxyError::Deserialization {
-                message: ErrorChain(&e).to_string(),
+                message: client_message(&e),
+            },
+            e @ ConsumeError::RegistryUnavailable { .. } => {
+                tracing::warn!(error = %ErrorChain(&e), "schema registry unavailable while reading records");
+                ProxyError::SchemaRegistryUnavailable {
+                    message: client_message(&e),
+                }
+            }
+            e @ ConsumeError::RegistryForbidden { .. } => ProxyError::SchemaRegistryForbidden {
+                message: client_message(&e),
             },
             ConsumeError::Kafka { operation, source } => {
                 let message = format!("{operation}: {source}");
@@ -90,6 +95,22 @@ impl From<ConsumeError> for ProxyError {
             other => ProxyError::internal(other),
         }
     }
+}
+
+/// An error and its causes on one line, down to the registry's own answer: the transport
+/// details below it (which socket call failed) are for the log, not for clients.
+fn client_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        if s.downcast_ref::<RegistryError>().is_some() {
+            break;
+        }
+        source = s.source();
+    }
+    message
 }
 
 /// Kafka failures a retry may fix (Java's `RetriableException` family), answered as 50003.

@@ -20,8 +20,9 @@ use rdkafka::ClientConfig;
 
 use crate::config::Config;
 use crate::metadata::Metadata;
-use crate::records::{ConsumedRecord, DecodeError, EmbeddedFormat};
-use decoder::Decoder;
+use crate::records::{ConsumedRecord, EmbeddedFormat, ReaderClass};
+use crate::schema::Schemas;
+use decoder::{Decoder, RecordDecodeError};
 use instance::{Instance, InstanceContext, InstanceSettings, KafkaConsumer, Mode};
 use reader::ReadLimits;
 
@@ -79,15 +80,36 @@ pub enum ConsumeError {
         requested: &'static str,
         actual: &'static str,
     },
-    #[error("reading records in the {format} format is not supported yet")]
-    FormatNotImplemented { format: &'static str },
+    /// A schema-format instance read while `schema.registry.url` is empty.
+    #[error("Schema Registry must be configured when using schemas.")]
+    RegistryNotConfigured,
+    /// The next record's bytes are wrong for the instance's format; it stays next in line.
     #[error("cannot deserialize the record at offset {offset} of partition {partition} of topic {topic:?}")]
     Undecodable {
         topic: String,
         partition: i32,
         offset: i64,
         #[source]
-        source: DecodeError,
+        source: RecordDecodeError,
+    },
+    /// The registry cannot serve the schema of the next record now (unreachable, server
+    /// error); the record stays next in line and the same call may work later.
+    #[error("the Schema Registry cannot serve the schema of the record at offset {offset} of partition {partition} of topic {topic:?}")]
+    RegistryUnavailable {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: RecordDecodeError,
+    },
+    /// The registry refused the proxy's credentials for the schema of the next record.
+    #[error("the Schema Registry refused the schema of the record at offset {offset} of partition {partition} of topic {topic:?}")]
+    RegistryForbidden {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: RecordDecodeError,
     },
     #[error("Kafka {operation} failed")]
     Kafka {
@@ -204,6 +226,9 @@ struct Shared {
     settings: ManagerSettings,
     /// For the topic names a pattern subscription currently matches.
     metadata: Metadata,
+    /// The registry client and schema caches shared with produce; schema-format instances
+    /// render their records through it.
+    schemas: Schemas,
     /// Live instances. Held only for map operations, never across an await.
     instances: StdMutex<HashMap<Key, Arc<Instance>>>,
     /// The expiry task; aborted at shutdown. It also ends when the manager is dropped.
@@ -212,10 +237,11 @@ struct Shared {
 
 impl ConsumerManager {
     /// Creates the manager and starts its expiry task; must run inside a tokio runtime.
-    pub fn new(settings: ManagerSettings, metadata: Metadata) -> ConsumerManager {
+    pub fn new(settings: ManagerSettings, metadata: Metadata, schemas: Schemas) -> ConsumerManager {
         let shared = Arc::new(Shared {
             settings,
             metadata,
+            schemas,
             instances: StdMutex::new(HashMap::new()),
             expiry: StdMutex::new(None),
         });
@@ -506,9 +532,10 @@ impl ConsumerManager {
                 actual: format.name(),
             });
         }
-        let decoder = Decoder::for_format(format).ok_or(ConsumeError::FormatNotImplemented {
-            format: format.name(),
-        })?;
+        if format.reader_class() == ReaderClass::Schema && !self.shared.schemas.is_configured() {
+            return Err(ConsumeError::RegistryNotConfigured);
+        }
+        let decoder = Decoder::for_format(format, &self.shared.schemas);
         let limits = ReadLimits::new(
             timeout_ms,
             max_bytes,
@@ -517,7 +544,7 @@ impl ConsumerManager {
             instance.settings.fetch_min_bytes,
         );
         let mut state = instance.lock().await?;
-        let out = reader::read(&instance, &mut state, decoder, limits, render).await?;
+        let out = reader::read(&instance, &mut state, &decoder, limits, render).await?;
         instance.touch();
         Ok((format, out))
     }
