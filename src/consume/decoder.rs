@@ -272,7 +272,9 @@ mod tests {
             .decode(&message(Some(&[0, 0, 0, 0, 7, 2]), None))
             .await
             .expect_err("registry down");
-        assert!(err.to_string().starts_with("the key cannot be read as avro"));
+        assert!(err
+            .to_string()
+            .starts_with("the key cannot be read as avro"));
         assert!(err.is_registry_unavailable(), "{err:?}");
         assert!(!err.is_registry_forbidden());
     }

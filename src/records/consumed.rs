@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(record.key.json_len() + record.value.json_len(), 6 + 26);
         assert_eq!(RecordData::Value(Value::Null).json_len(), 0);
         assert_eq!(RecordData::Value(json!("ab")).json_len(), 4);
-        assert_eq!(record.value.to_value(), json!({"a": {"string": "x"}, "b": 1}));
+        assert_eq!(
+            record.value.to_value(),
+            json!({"a": {"string": "x"}, "b": 1})
+        );
     }
 
     #[test]
