@@ -1014,8 +1014,14 @@ async fn read_until(instance: &str, accept: &str, count: usize) -> Vec<Value> {
     out
 }
 
+/// A record's key and value as a consumer sees them.
+type KeyValue = (Value, Value);
+
+/// A record's key and value bytes as Kafka holds them (`None`: a Kafka null).
+type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Key and value of each record, in order.
-fn keys_and_values(records: &[Value]) -> Vec<(Value, Value)> {
+fn keys_and_values(records: &[Value]) -> Vec<KeyValue> {
     records
         .iter()
         .map(|r| (r["key"].clone(), r["value"].clone()))
@@ -1046,7 +1052,7 @@ fn framed(id: i32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Writes keys and values with a native producer to partition 0, in order.
-async fn produce_raw(stack: &Stack, topic: &str, records: &[(Option<Vec<u8>>, Option<Vec<u8>>)]) {
+async fn produce_raw(stack: &Stack, topic: &str, records: &[RawRecord]) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &stack.bootstrap)
         .create()
@@ -1128,7 +1134,7 @@ async fn schema_records_produced_in_every_format_read_back_as_produced() {
         "syntax = \"proto3\";\npackage it.shop;\nmessage OrderKey { string order_id = 1; }\n";
     let json_key = r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"string"}"#;
     // (format, content type, request, the keys and values read back)
-    let cases: Vec<(&str, &str, Value, Vec<(Value, Value)>)> = vec![
+    let cases: Vec<(&str, &str, Value, Vec<KeyValue>)> = vec![
         (
             "avro",
             AVRO,
@@ -1295,7 +1301,7 @@ async fn schema_records_written_in_the_wire_format_by_hand_read_back_and_count_a
     .await;
 
     let proxy = TestProxy::start(&stack).await;
-    let cases: Vec<(&str, &str, &str, Vec<(Value, Value)>)> = vec![
+    let cases: Vec<(&str, &str, &str, Vec<KeyValue>)> = vec![
         (
             "avro",
             AVRO,
