@@ -778,7 +778,9 @@ pub async fn records(
     timeout: Option<i64>,
     max_bytes: Option<i64>,
 ) -> Result<ReadRecordsResponse, ProxyError> {
-    let negotiated = media::negotiate_records(accept(req))?;
+    // An unknown instance answers 40403 from `read` below.
+    let instance_format = state.consumers.format_of(&group, &instance).ok();
+    let negotiated = media::negotiate_records(accept(req), instance_format)?;
     let (_, body) = state
         .consumers
         .read(

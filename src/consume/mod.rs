@@ -517,6 +517,11 @@ impl ConsumerManager {
         state.seek(&instance, targets).await
     }
 
+    /// The embedded format an instance was created with.
+    pub fn format_of(&self, group: &str, name: &str) -> Result<EmbeddedFormat, ConsumeError> {
+        Ok(self.get(group, name)?.settings.format)
+    }
+
     /// A records call. `requested` is the format the client asked for; it must be of the same
     /// reader class as the instance's. `render` turns the records into the response while the
     /// instance is still locked; their offsets are stored only after it succeeded.
