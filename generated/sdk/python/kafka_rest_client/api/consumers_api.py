@@ -2288,6 +2288,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '408': "ErrorResponse",
@@ -2372,6 +2373,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '408': "ErrorResponse",
@@ -2456,6 +2458,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '408': "ErrorResponse",
