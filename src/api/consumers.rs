@@ -142,7 +142,6 @@ struct CreateBody {
     request_wait_ms: Option<Value>,
 }
 
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubscribeBody {
@@ -301,22 +300,22 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError
     serde_json::from_slice::<Option<JsonObject<T>>>(bytes)
         .map(|body| body.map(|JsonObject(body)| body))
         .map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => {
-                let message = e.to_string();
-                match unknown_field(&message) {
-                    Some(field) => ProxyError::UnrecognizedField { field },
-                    None => ProxyError::InvalidRequest {
-                        message: strip_location(&message),
-                    },
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => {
+                    let message = e.to_string();
+                    match unknown_field(&message) {
+                        Some(field) => ProxyError::UnrecognizedField { field },
+                        None => ProxyError::InvalidRequest {
+                            message: strip_location(&message),
+                        },
+                    }
                 }
+                Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
+                    message: e.to_string(),
+                },
             }
-            Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
-                message: e.to_string(),
-            },
-        }
-    })
+        })
 }
 
 /// The field name of serde's "unknown field `x`, expected ..." message.
@@ -519,8 +518,11 @@ pub async fn create(
         }
         .into());
     }
-    let request_timeout_ms =
-        int_field("consumer.request.timeout.ms", body.request_timeout_ms.take())?.or(old_wait_ms);
+    let request_timeout_ms = int_field(
+        "consumer.request.timeout.ms",
+        body.request_timeout_ms.take(),
+    )?
+    .or(old_wait_ms);
     let request = CreateInstance {
         name: body.id.or(body.name),
         format,

@@ -483,7 +483,10 @@ mod tests {
             r#"{"records":[{"value":1,"headers":[["h","aGk="]]}]}"#,
             r#"{"records":[null]}"#,
         ] {
-            assert!(decode(EmbeddedFormat::Json, body).is_err(), "{body} was accepted");
+            assert!(
+                decode(EmbeddedFormat::Json, body).is_err(),
+                "{body} was accepted"
+            );
         }
         let batch = decode(
             EmbeddedFormat::Json,
