@@ -23,10 +23,10 @@ use crate::app::AppState;
 use crate::config::{Config, Listener};
 use crate::consume::{
     ConsumeError, CreateInstance, OffsetCommit, SeekPosition, SeekTarget, Subscription,
-    TopicPartition,
+    TopicPartition, FETCH_MIN_BYTES_RANGE,
 };
 use crate::error::{ErrorChain, ProxyError};
-use crate::records::EmbeddedFormat;
+use crate::records::{EmbeddedFormat, JsonObject};
 use crate::schema::registry::RegistryError;
 
 /// Largest body a consumer control call reads; their bodies are lists of partitions.
@@ -150,10 +150,17 @@ struct CreateBody {
     auto_offset_reset: Option<Value>,
     #[serde(rename = "auto.commit.enable")]
     auto_commit_enable: Option<Value>,
-    #[serde(rename = "fetch.min.bytes", alias = "responseMinBytes")]
+    #[serde(rename = "fetch.min.bytes")]
     fetch_min_bytes: Option<Value>,
-    #[serde(rename = "consumer.request.timeout.ms", alias = "requestWaitMs")]
+    #[serde(rename = "consumer.request.timeout.ms")]
     request_timeout_ms: Option<Value>,
+    /// Old spelling of `fetch.min.bytes`, which wins when both are given. A separate field
+    /// rather than a serde alias: an alias makes a body with both spellings a duplicate field.
+    #[serde(rename = "responseMinBytes")]
+    response_min_bytes: Option<Value>,
+    /// Old spelling of `consumer.request.timeout.ms`, which wins when both are given.
+    #[serde(rename = "requestWaitMs")]
+    request_wait_ms: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -171,8 +178,8 @@ struct PartitionBody {
     partition: i32,
 }
 
-impl From<PartitionBody> for TopicPartition {
-    fn from(p: PartitionBody) -> Self {
+impl From<JsonObject<PartitionBody>> for TopicPartition {
+    fn from(JsonObject(p): JsonObject<PartitionBody>) -> Self {
         TopicPartition {
             topic: p.topic,
             partition: p.partition,
@@ -183,7 +190,7 @@ impl From<PartitionBody> for TopicPartition {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionsBody {
-    partitions: Vec<PartitionBody>,
+    partitions: Vec<JsonObject<PartitionBody>>,
 }
 
 #[derive(Deserialize)]
@@ -201,7 +208,7 @@ struct OffsetBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OffsetsBody {
-    offsets: Vec<OffsetBody>,
+    offsets: Vec<JsonObject<OffsetBody>>,
 }
 
 #[derive(Deserialize)]
@@ -220,9 +227,9 @@ struct TimestampBody {
 #[serde(deny_unknown_fields)]
 struct SeekBody {
     #[serde(default)]
-    offsets: Vec<OffsetBody>,
+    offsets: Vec<JsonObject<OffsetBody>>,
     #[serde(default)]
-    timestamps: Vec<TimestampBody>,
+    timestamps: Vec<JsonObject<TimestampBody>>,
 }
 
 /// Serde helpers for integers that Jackson would also take as strings.
@@ -271,17 +278,19 @@ fn text_field(name: &str, v: Option<Value>) -> Result<Option<String>, ProxyError
     }
 }
 
-/// A JSON integer, or a string holding one.
+/// A JSON integer, or a string holding one, that fits in 32 bits (the contract's `int32`).
 fn int_field(name: &str, v: Option<Value>) -> Result<Option<i64>, ProxyError> {
     let bad = || ProxyError::InvalidRequest {
-        message: format!("{name} must be an integer"),
+        message: format!("{name} must be a 32-bit integer"),
     };
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
+    let value = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    i32::try_from(value).map_err(|_| bad())?;
+    Ok(Some(value))
 }
 
 /// Reads a control call's body; `None` when it is empty.
@@ -308,24 +317,26 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    // A JSON `null` body is no body, as Jackson reads it.
-    serde_json::from_slice::<Option<T>>(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => {
-                let message = e.to_string();
-                match unknown_field(&message) {
-                    Some(field) => ProxyError::UnrecognizedField { field },
-                    None => ProxyError::InvalidRequest {
-                        message: strip_location(&message),
-                    },
+    // A JSON `null` body is no body, as Jackson reads it. Anything else must be an object.
+    serde_json::from_slice::<Option<JsonObject<T>>>(bytes)
+        .map(|body| body.map(|JsonObject(body)| body))
+        .map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => {
+                    let message = e.to_string();
+                    match unknown_field(&message) {
+                        Some(field) => ProxyError::UnrecognizedField { field },
+                        None => ProxyError::InvalidRequest {
+                            message: strip_location(&message),
+                        },
+                    }
                 }
+                Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
+                    message: e.to_string(),
+                },
             }
-            Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
-                message: e.to_string(),
-            },
-        }
-    })
+        })
 }
 
 /// The field name of serde's "unknown field `x`, expected ..." message.
@@ -500,7 +511,7 @@ pub async fn create(
     body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
 ) -> Result<CreateConsumerResponse, ProxyError> {
     media::check_control_accept(accept(req))?;
-    let body: CreateBody = json_body(body).await?.unwrap_or_default();
+    let mut body: CreateBody = json_body(body).await?.unwrap_or_default();
     let format = match body.format.as_deref() {
         None => None,
         Some(name) => {
@@ -511,13 +522,35 @@ pub async fn create(
             )
         }
     };
+    // Both spellings are checked as the contract says (the winning one again when the
+    // instance is built); the new one wins.
+    let old_min_bytes = int_field("responseMinBytes", body.response_min_bytes.take())?;
+    if let Some(value) = old_min_bytes.filter(|v| !FETCH_MIN_BYTES_RANGE.contains(v)) {
+        return Err(ConsumeError::FetchMinBytesOutOfRange { value }.into());
+    }
+    let fetch_min_bytes =
+        int_field("fetch.min.bytes", body.fetch_min_bytes.take())?.or(old_min_bytes);
+    let old_wait_ms = int_field("requestWaitMs", body.request_wait_ms.take())?;
+    if let Some(value) = old_wait_ms.filter(|v| *v < 0) {
+        return Err(ConsumeError::InvalidConfig {
+            key: "requestWaitMs".into(),
+            value: value.to_string(),
+            reason: "must not be negative".into(),
+        }
+        .into());
+    }
+    let request_timeout_ms = int_field(
+        "consumer.request.timeout.ms",
+        body.request_timeout_ms.take(),
+    )?
+    .or(old_wait_ms);
     let request = CreateInstance {
         name: body.id.or(body.name),
         format,
         auto_offset_reset: text_field("auto.offset.reset", body.auto_offset_reset)?,
         auto_commit_enable: text_field("auto.commit.enable", body.auto_commit_enable)?,
-        fetch_min_bytes: int_field("fetch.min.bytes", body.fetch_min_bytes)?,
-        request_timeout_ms: int_field("consumer.request.timeout.ms", body.request_timeout_ms)?,
+        fetch_min_bytes,
+        request_timeout_ms,
     };
     let name = state.consumers.create(&group, request).await?;
     let base_uri =
@@ -649,7 +682,7 @@ pub async fn commit_offsets(
     let offsets = body.map(|b| {
         b.offsets
             .into_iter()
-            .map(|o| OffsetCommit {
+            .map(|JsonObject(o)| OffsetCommit {
                 partition: TopicPartition {
                     topic: o.topic,
                     partition: o.partition,
@@ -712,7 +745,7 @@ pub async fn seek(
     media::check_control_accept(accept(req))?;
     let body: SeekBody = required(json_body(body).await?)?;
     let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
-    for o in body.offsets {
+    for JsonObject(o) in body.offsets {
         if o.offset < 0 {
             return Err(ProxyError::InvalidRequest {
                 message: format!("offsets.offset must not be negative, was {}", o.offset),
@@ -726,7 +759,7 @@ pub async fn seek(
             position: SeekPosition::Offset(o.offset),
         });
     }
-    for t in body.timestamps {
+    for JsonObject(t) in body.timestamps {
         let ms = parse_instant_ms(&t.timestamp).ok_or_else(|| ProxyError::InvalidRequest {
             message: format!(
                 "timestamps.timestamp must be an ISO-8601 instant such as 2024-01-01T00:00:00Z, was {:?}",
@@ -916,7 +949,7 @@ mod tests {
         let p: PartitionsBody = parse_json(br#"{"partitions":[{"topic":"t","partition":"3"}]}"#)
             .expect("lenient partition")
             .expect("present");
-        assert_eq!(p.partitions[0].partition, 3);
+        assert_eq!(p.partitions[0].0.partition, 3);
     }
 
     #[test]
@@ -934,11 +967,11 @@ mod tests {
             Some(10)
         );
         assert!(int_field("x", Some(Value::String("ten".into()))).is_err());
-        let alias: CreateBody = parse_json(br#"{"requestWaitMs":250}"#)
-            .expect("alias")
+        let alias: CreateBody = parse_json(br#"{"requestWaitMs":250,"responseMinBytes":5}"#)
+            .expect("both spellings parse")
             .expect("present");
         assert_eq!(
-            int_field("t", alias.request_timeout_ms).expect("int"),
+            int_field("t", alias.request_wait_ms).expect("int"),
             Some(250)
         );
     }

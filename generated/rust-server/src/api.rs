@@ -587,7 +587,8 @@ pub enum CommitOffsetsResponse {
     /// Committed.
     #[oai(status = 200)]
     Ok(Vnd<media::KafkaV2, models::CommitOffsetsResponse>),
-    /// `400`: the body is not valid JSON; the message names the line and column.
+    /// `400`: the body is not valid JSON (the message names the line and column), or
+    /// `async` is not `true` or `false`.
     #[oai(status = 400)]
     BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// `40403`: consumer instance not found (unknown, deleted, expired, or created by another
@@ -741,6 +742,9 @@ pub enum ReadRecordsResponse {
     /// stands for a missing key or value.
     #[oai(status = 200)]
     Ok(RawResponse<models::ConsumerRecordList, media::ReadRecordsResponse200>),
+    /// `400`: `timeout` or `max_bytes` is not a 64-bit integer.
+    #[oai(status = 400)]
+    BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// `40403`: consumer instance not found (unknown, deleted, expired, or created by another
     /// proxy process).
     #[oai(status = 404)]

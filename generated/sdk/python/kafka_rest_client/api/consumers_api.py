@@ -2288,6 +2288,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '403': "ErrorResponse",
@@ -2375,6 +2376,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '403': "ErrorResponse",
@@ -2462,6 +2464,7 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
             '403': "ErrorResponse",

@@ -107,7 +107,7 @@ export interface CommitOffsetsOperationRequest {
     /**
      * 
      */
-    commitOffsetsRequest?: CommitOffsetsRequest;
+    commitOffsetsRequest?: CommitOffsetsRequest | null;
 }
 
 export interface CreateConsumerOperationRequest {
@@ -118,7 +118,7 @@ export interface CreateConsumerOperationRequest {
     /**
      * 
      */
-    createConsumerRequest?: CreateConsumerRequest;
+    createConsumerRequest?: CreateConsumerRequest | null;
 }
 
 export interface DeleteConsumerRequest {
