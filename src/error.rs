@@ -226,6 +226,11 @@ pub async fn catch_all(err: poem::Error) -> Response {
     if let Some(e) = err.downcast_ref::<ProxyError>() {
         return e.as_response();
     }
+    // A path segment whose percent-decoding is not UTF-8 (`/topics/%ff`) names no topic,
+    // group or instance: it is an unknown path, not a malformed request.
+    if err.is::<poem::error::ParsePathError>() {
+        return ProxyError::RouteNotFound.as_response();
+    }
     let status = err.status();
     let mapped = match status {
         StatusCode::NOT_FOUND => ProxyError::RouteNotFound,
@@ -253,6 +258,15 @@ pub async fn catch_all(err: poem::Error) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_path_that_is_not_utf8_is_an_unknown_path() {
+        let resp = catch_all(poem::error::ParsePathError.into()).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let body = resp.into_body().into_bytes().await.expect("body");
+        let body: ErrorBody = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body.error_code, 404);
+    }
 
     /// The error table, pinned: status, code and client message of every variant.
     #[test]

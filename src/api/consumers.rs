@@ -942,6 +942,19 @@ mod tests {
             parse_json::<CreateBody>(b"{\"name\":"),
             Err(ProxyError::MalformedJson { .. })
         ));
+        for not_an_object in [&br#"["x"]"#[..], b" 5", br#""name""#, b"true"] {
+            match parse_json::<CreateBody>(not_an_object) {
+                Err(ProxyError::InvalidRequest { message }) => {
+                    assert!(message.contains("JSON object"), "{message}")
+                }
+                other => panic!("{not_an_object:?}: {:?}", other.err()),
+            }
+        }
+        assert!(matches!(
+            parse_json::<CreateBody>(b"[\"x\""),
+            Err(ProxyError::MalformedJson { .. })
+        ));
+        assert!(parse_json::<CreateBody>(b"null").expect("null").is_none());
         assert!(matches!(
             parse_json::<PartitionsBody>(br#"{"partitions":[{"topic":"t"}]}"#),
             Err(ProxyError::InvalidRequest { .. })

@@ -395,11 +395,80 @@ fn encode_data(format: EmbeddedFormat, data: Option<&RawValue>) -> Result<Option
             })?;
             decode_base64(&s).map(Some)
         }
-        EmbeddedFormat::Json => Ok(Some(compact_json(text))),
+        EmbeddedFormat::Json => {
+            check_json(text)?;
+            Ok(Some(compact_json(text)))
+        }
         other => Err(format!(
             "cannot be encoded here: the {} format goes through the schema codec",
             other.name()
         )),
+    }
+}
+
+/// Checks that a json-format key or value is JSON a consumer can read back: the request
+/// parser only checks its syntax (keeping the client's text), so this walks it once more with
+/// the full parser, which refuses what a records call could not render: nesting deeper than
+/// serde_json's limit of 128, numbers outside the range of a double (`1e400`) and unpaired
+/// UTF-16 surrogate escapes (`"\ud800"`).
+pub fn check_json(text: &str) -> Result<(), String> {
+    serde_json::from_str::<ValidJson>(text)
+        .map(|_| ())
+        .map_err(|e| format!("is not JSON a consumer can read: {e}"))
+}
+
+/// A JSON value that was parsed completely and thrown away (see [`check_json`]). Unlike
+/// `serde::de::IgnoredAny`, which serde_json skips over without decoding, every string and
+/// number is decoded and every container counts against the recursion limit.
+struct ValidJson;
+
+impl<'de> Deserialize<'de> for ValidJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValidJsonVisitor)
+    }
+}
+
+struct ValidJsonVisitor;
+
+impl<'de> de::Visitor<'de> for ValidJsonVisitor {
+    type Value = ValidJson;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ValidJson, A::Error> {
+        while seq.next_element::<ValidJson>()?.is_some() {}
+        Ok(ValidJson)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ValidJson, A::Error> {
+        while map.next_entry::<ValidJson, ValidJson>()?.is_some() {}
+        Ok(ValidJson)
     }
 }
 
@@ -454,6 +523,8 @@ fn abbreviate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use RecordError::InvalidRecord;
 
     fn decode(format: EmbeddedFormat, body: &str) -> Result<ProduceBatch, RecordError> {
         decode_produce(format, body.as_bytes())
@@ -628,6 +699,16 @@ mod tests {
             decode(EmbeddedFormat::Json, r#"{"records":5}"#),
             Err(WrongShape(_))
         ));
+        for not_an_object in [r#"[[{"value":1}]]"#, "5", "null", r#""records""#] {
+            match decode(EmbeddedFormat::Json, not_an_object) {
+                Err(WrongShape(message)) => assert!(message.contains("JSON object"), "{message}"),
+                other => panic!("{not_an_object}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decode(EmbeddedFormat::Json, "[[{"),
+            Err(MalformedJson(_))
+        ));
         assert!(matches!(
             decode(
                 EmbeddedFormat::Json,
@@ -670,6 +751,46 @@ mod tests {
             decode_schema_produce(br#"{"records":[]}"#),
             Err(RecordError::Empty("records may not be empty"))
         );
+    }
+
+    #[test]
+    fn json_values_a_consumer_could_not_read_back_are_refused() {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"records":[{{"value":{}{}}}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        for body in [
+            nested(100_000),
+            nested(129),
+            r#"{"records":[{"value":1e400}]}"#.to_string(),
+            r#"{"records":[{"value":{"a":-1e309}}]}"#.to_string(),
+            r#"{"records":[{"key":"\ud800","value":1}]}"#.to_string(),
+            r#"{"records":[{"value":{"\udfff":1}}]}"#.to_string(),
+        ] {
+            match decode(EmbeddedFormat::Json, &body) {
+                Err(InvalidRecord { index: 0, problem }) => {
+                    assert!(
+                        problem.contains("is not JSON a consumer can read"),
+                        "{problem}"
+                    )
+                }
+                other => panic!("{}: {other:?}", &body[..body.len().min(60)]),
+            }
+        }
+        // What the consumer's parser reads is fine, however odd.
+        for ok in [
+            nested(127),
+            r#"{"records":[{"value":1e308}]}"#.to_string(),
+            r#"{"records":[{"value":123456789012345678901234567890}]}"#.to_string(),
+            r#"{"records":[{"value":"\ud83d\ude00 \u0000"}]}"#.to_string(),
+        ] {
+            let batch = decode(EmbeddedFormat::Json, &ok).expect("valid");
+            let stored = batch.records[0].value.clone().unwrap_or_default();
+            crate::records::json_field(Field::Value, Some(&stored)).expect("reads back");
+        }
     }
 
     #[test]

@@ -163,22 +163,26 @@ impl AvroSchema {
     ///
     /// A top-level union renders its branch value unwrapped, as the Confluent consumer does
     /// (it renders the deserialized object with that object's own schema).
+    ///
+    /// The bytes are read and rendered in one pass by this module's own reader rather than by
+    /// apache-avro, whose reader follows a recursive schema as deep as the bytes say (and a
+    /// record that contains itself for ever): the payload comes from Kafka, so only
+    /// [`MAX_DEPTH`] and [`MAX_RENDERED_BYTES`] bound what rendering it costs.
     pub fn decode(&self, payload: &[u8]) -> Result<String, String> {
-        let mut reader = payload;
-        let value = apache_avro::from_avro_datum(&self.schema, &mut reader, None)
-            .map_err(|e| format!("invalid Avro data: {e}"))?;
-        let mut out = String::new();
-        match (&self.schema, &value) {
-            (Schema::Union(u), Value::Union(i, inner)) => {
-                let branch = u
-                    .variants()
-                    .get(*i as usize)
-                    .ok_or_else(|| format!("union branch {i} is out of range"))?;
-                self.render(branch, inner, &mut out)?;
+        let mut reader = DatumReader {
+            schema: self,
+            bytes: payload,
+            depth: 0,
+            out: String::new(),
+        };
+        match self.resolve(&self.schema)? {
+            Schema::Union(u) => {
+                let branch = reader.union_branch(u)?;
+                reader.value(branch)?;
             }
-            _ => self.render(&self.schema, &value, &mut out)?,
+            other => reader.value(other)?,
         }
-        Ok(out)
+        Ok(reader.out)
     }
 
     fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String> {
@@ -198,6 +202,13 @@ impl AvroSchema {
         mode: Mode,
         path: &mut Path,
     ) -> Result<Value, String> {
+        if path.0.len() > MAX_DEPTH {
+            // Only a schema default can get here: data is no deeper than the request's JSON. A
+            // record whose default leads back to itself would otherwise never end.
+            return Err(path.error(format!(
+                "the value is nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
         let schema = self.resolve(schema)?;
         let mismatch =
             |expected: &str| path.error(format!("expected {expected}, found {}", kind(json)));
@@ -403,90 +414,248 @@ impl AvroSchema {
         path.pop();
         Ok(Value::Union(index as u32, Box::new(value)))
     }
+}
 
-    fn render(&self, schema: &Schema, value: &Value, out: &mut String) -> Result<(), String> {
-        let schema = self.resolve(schema)?;
-        match (value, schema) {
-            (Value::Null, _) => out.push_str("null"),
-            (Value::Boolean(b), _) => out.push_str(if *b { "true" } else { "false" }),
-            (Value::Int(n), _) => {
-                let _ = write!(out, "{n}");
+/// How deep a decoded value may nest (records, arrays, maps and union wrappers, each one
+/// level): as deep as the JSON a client may send (serde_json's limit), so that whatever this
+/// codec renders, a JSON parser with the usual limit can read back.
+pub const MAX_DEPTH: usize = 128;
+
+/// The largest JSON text one value renders to. Items that take no bytes (nulls, empty
+/// records) would otherwise let a few bytes of block count render gigabytes.
+pub const MAX_RENDERED_BYTES: usize = 64 << 20;
+
+/// Reads Avro binary by a schema and renders Avro's JSON encoding as it goes.
+struct DatumReader<'s, 'b> {
+    schema: &'s AvroSchema,
+    bytes: &'b [u8],
+    /// Containers open at this point of the value.
+    depth: usize,
+    out: String,
+}
+
+impl<'s, 'b> DatumReader<'s, 'b> {
+    fn value(&mut self, schema: &'s Schema) -> Result<(), String> {
+        let schema = self.schema.resolve(schema)?;
+        if self.out.len() > MAX_RENDERED_BYTES {
+            return Err(format!(
+                "invalid Avro data: the value renders to more than {MAX_RENDERED_BYTES} bytes of JSON"
+            ));
+        }
+        match schema {
+            Schema::Null => self.out.push_str("null"),
+            Schema::Boolean => match self.take(1)? {
+                [0] => self.out.push_str("false"),
+                [1] => self.out.push_str("true"),
+                [b] => return Err(format!("invalid Avro data: {b} is not a boolean")),
+                _ => return Err(truncated()),
+            },
+            Schema::Int => {
+                let n = self.long()?;
+                let n = i32::try_from(n)
+                    .map_err(|_| format!("invalid Avro data: {n} is out of range for int"))?;
+                let _ = write!(self.out, "{n}");
             }
-            (Value::Long(n), _) => {
-                let _ = write!(out, "{n}");
+            Schema::Long => {
+                let n = self.long()?;
+                let _ = write!(self.out, "{n}");
             }
-            (Value::Float(f), _) => {
-                push_float(out, f64::from(*f), f.is_finite().then(|| f.to_string()))
+            Schema::Float => {
+                let b = self.take(4)?;
+                let f = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                push_float(
+                    &mut self.out,
+                    f64::from(f),
+                    f.is_finite().then(|| f.to_string()),
+                );
             }
-            (Value::Double(f), _) => push_float(out, *f, None),
-            (Value::String(s), _) | (Value::Enum(_, s), _) => push_str(out, s),
-            (Value::Bytes(b), _) | (Value::Fixed(_, b), _) => {
-                let text: String = b.iter().map(|&byte| char::from(byte)).collect();
-                push_str(out, &text);
+            Schema::Double => {
+                let b = self.take(8)?;
+                let f = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                push_float(&mut self.out, f, None);
             }
-            (Value::Array(items), Schema::Array(a)) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
+            Schema::String => {
+                let len = self.length()?;
+                let text = std::str::from_utf8(self.take(len)?)
+                    .map_err(|e| format!("invalid Avro data: a string is not UTF-8: {e}"))?;
+                push_str(&mut self.out, text);
+            }
+            Schema::Bytes => {
+                let len = self.length()?;
+                let bytes = self.take(len)?;
+                push_latin1(&mut self.out, bytes);
+            }
+            Schema::Fixed(f) => {
+                let bytes = self.take(f.size)?;
+                push_latin1(&mut self.out, bytes);
+            }
+            Schema::Enum(e) => {
+                let i = self.long()?;
+                let symbol = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| e.symbols.get(i))
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid Avro data: {i} is not a symbol index of enum {}",
+                            e.name.fullname(None)
+                        )
+                    })?;
+                push_str(&mut self.out, symbol);
+            }
+            Schema::Array(a) => {
+                self.open('[')?;
+                let mut first = true;
+                while let Some(count) = self.block()? {
+                    for _ in 0..count {
+                        if !std::mem::take(&mut first) {
+                            self.out.push(',');
+                        }
+                        self.value(&a.items)?;
                     }
-                    self.render(&a.items, item, out)?;
                 }
-                out.push(']');
+                self.close(']');
             }
-            (Value::Map(entries), Schema::Map(m)) => {
-                // Sorted, so that the same record always renders the same way.
-                let mut keys: Vec<&String> = entries.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_str(out, k);
-                    out.push(':');
-                    if let Some(v) = entries.get(k) {
-                        self.render(&m.types, v, out)?;
+            Schema::Map(m) => {
+                self.open('{')?;
+                // Rendered sorted by key; a repeated key keeps its last value, as a map does.
+                let mut entries = std::collections::BTreeMap::new();
+                while let Some(count) = self.block()? {
+                    for _ in 0..count {
+                        let len = self.length()?;
+                        let key = std::str::from_utf8(self.take(len)?)
+                            .map_err(|e| format!("invalid Avro data: a map key is not UTF-8: {e}"))?
+                            .to_string();
+                        let start = self.out.len();
+                        self.value(&m.types)?;
+                        let rendered = self.out.split_off(start);
+                        entries.insert(key, rendered);
                     }
                 }
-                out.push('}');
-            }
-            (Value::Record(fields), Schema::Record(r)) => {
-                out.push('{');
-                for (i, ((name, v), field)) in fields.iter().zip(&r.fields).enumerate() {
+                for (i, (key, value)) in entries.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        self.out.push(',');
                     }
-                    push_str(out, name);
-                    out.push(':');
-                    self.render(&field.schema, v, out)?;
+                    push_str(&mut self.out, key);
+                    self.out.push(':');
+                    self.out.push_str(value);
                 }
-                out.push('}');
+                self.close('}');
             }
-            (Value::Union(i, inner), Schema::Union(u)) => {
-                let branch = u
-                    .variants()
-                    .get(*i as usize)
-                    .ok_or_else(|| format!("union branch {i} is out of range"))?;
-                if matches!(**inner, Value::Null) {
-                    out.push_str("null");
+            Schema::Record(r) => {
+                self.open('{')?;
+                for (i, field) in r.fields.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    push_str(&mut self.out, &field.name);
+                    self.out.push(':');
+                    self.value(&field.schema)?;
+                }
+                self.close('}');
+            }
+            Schema::Union(u) => {
+                let branch = self.union_branch(u)?;
+                if matches!(self.schema.resolve(branch)?, Schema::Null) {
+                    self.out.push_str("null");
                 } else {
-                    out.push('{');
-                    push_str(out, &type_label(branch));
-                    out.push(':');
-                    self.render(branch, inner, out)?;
-                    out.push('}');
+                    self.open('{')?;
+                    push_str(&mut self.out, &type_label(branch));
+                    self.out.push(':');
+                    self.value(branch)?;
+                    self.close('}');
                 }
             }
-            (other, schema) => {
+            other => {
                 return Err(format!(
-                    "decoded value {other:?} does not fit schema type {}",
-                    type_label(schema)
+                    "unsupported schema type {} in decoding",
+                    type_label(other)
                 ))
             }
         }
         Ok(())
     }
+
+    /// Reads a union's branch index; the branch's schema.
+    fn union_branch(&mut self, union: &'s UnionSchema) -> Result<&'s Schema, String> {
+        let i = self.long()?;
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| union.variants().get(i))
+            .ok_or_else(|| format!("invalid Avro data: union branch {i} is out of range"))
+    }
+
+    fn open(&mut self, bracket: char) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "invalid Avro data: the value is nested deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        self.out.push(bracket);
+        Ok(())
+    }
+
+    fn close(&mut self, bracket: char) {
+        self.depth -= 1;
+        self.out.push(bracket);
+    }
+
+    /// The item count of the next block of an array or map; `None` after the last block. A
+    /// negative count is followed by the block's size in bytes, which is skipped over.
+    fn block(&mut self) -> Result<Option<u64>, String> {
+        let count = self.long()?;
+        if count < 0 {
+            self.long()?;
+        }
+        Ok((count != 0).then_some(count.unsigned_abs()))
+    }
+
+    /// A length prefix, which must not promise more bytes than are left.
+    fn length(&mut self) -> Result<usize, String> {
+        let n = self.long()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.bytes.len())
+            .ok_or_else(|| {
+                format!(
+                    "invalid Avro data: length {n} with {} bytes left",
+                    self.bytes.len()
+                )
+            })
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'b [u8], String> {
+        if n > self.bytes.len() {
+            return Err(truncated());
+        }
+        let (taken, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(taken)
+    }
+
+    /// A zig-zag varint `long`, at most 10 bytes.
+    fn long(&mut self) -> Result<i64, String> {
+        let mut value: u64 = 0;
+        for i in 0..10 {
+            // `take(1)` returned exactly one byte.
+            let b = self.take(1)?[0];
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
+            }
+        }
+        Err("invalid Avro data: a varint is longer than 10 bytes".into())
+    }
+}
+
+fn truncated() -> String {
+    "invalid Avro data: the bytes end in the middle of a value".into()
+}
+
+/// Bytes as a JSON string whose code points are the byte values (ISO-8859-1).
+fn push_latin1(out: &mut String, bytes: &[u8]) {
+    let text: String = bytes.iter().map(|&byte| char::from(byte)).collect();
+    push_str(out, &text);
 }
 
 /// Writes a JSON number; NaN and the infinities as the strings Jackson writes for them.
@@ -804,5 +973,56 @@ mod tests {
             schema(r#""int""#).decode(&[0x80]).is_err(),
             "truncated varint"
         );
+    }
+
+    /// Runs `f` on a thread with the stack of a tokio worker (2 MiB), where the proxy runs
+    /// codecs, so that unbounded recursion shows up as it would in the server.
+    fn on_worker_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .expect("spawn")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn deeply_nested_data_of_a_recursive_schema_is_refused_not_overflowing_the_stack() {
+        let err = on_worker_stack(|| {
+            let s = schema(
+                r#"{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}"#,
+            );
+            // 100,000 times "branch L", then null: a list 100,000 records deep.
+            let mut payload = vec![2u8; 100_000];
+            payload.push(0);
+            s.decode(&payload)
+        })
+        .expect_err("too deep");
+        assert!(err.contains("nested"), "{err}");
+        // A record that contains itself without a union never ends: refused, not followed.
+        let err = on_worker_stack(|| {
+            schema(r#"{"type":"record","name":"R","fields":[{"name":"r","type":"R"}]}"#).decode(&[])
+        })
+        .expect_err("endless");
+        assert!(err.contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_block_count_of_empty_items_is_cut_off() {
+        // One block that claims 2^61 nulls: a few bytes that would render as exabytes.
+        let s = schema(r#"{"type":"array","items":"null"}"#);
+        let mut payload = Vec::new();
+        let mut v: u64 = (1u64 << 61) << 1; // zig-zag of a positive count
+        while v >= 0x80 {
+            payload.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        payload.push(v as u8);
+        let err = s.decode(&payload).expect_err("cut off");
+        assert!(err.contains("more than"), "{err}");
+        // Lengths that promise more bytes than there are fail at once.
+        assert!(schema(r#""string""#)
+            .decode(&[0xfe, 0xff, 0xff, 0xff, 0x0f])
+            .is_err());
     }
 }

@@ -42,8 +42,18 @@ impl FileResolver for SourceResolver {
     }
 }
 
+/// How deep brackets (`{`, `[`, `(`, `<`) may nest in schema text. protox allows messages 31
+/// levels deep; the text format of option values is parsed recursively without a limit, so
+/// without this bound a schema in a request could overflow the stack of the thread compiling it.
+pub const MAX_NESTING: usize = 64;
+
 /// Compiles `.proto` text. The error is the compiler's message.
 pub fn parse(text: &str) -> Result<ProtobufSchema, String> {
+    if nesting_depth(text) > MAX_NESTING {
+        return Err(format!(
+            "the schema nests brackets deeper than {MAX_NESTING} levels"
+        ));
+    }
     let mut resolver = ChainFileResolver::new();
     resolver.add(SourceResolver(text.to_string()));
     resolver.add(GoogleFileResolver::new());
@@ -60,6 +70,53 @@ pub fn parse(text: &str) -> Result<ProtobufSchema, String> {
         .next()
         .ok_or_else(|| "the schema defines no message".to_string())?;
     Ok(ProtobufSchema { file, message })
+}
+
+/// The deepest nesting of brackets in `.proto` text, outside comments and string literals.
+fn nesting_depth(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' | '(' | '<' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' | ']' | ')' | '>' => depth = depth.saturating_sub(1),
+            '"' | '\'' => {
+                while let Some(s) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\n' => break,
+                        s if s == c => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for s in chars.by_ref() {
+                    if s == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut star = false;
+                for s in chars.by_ref() {
+                    if star && s == '/' {
+                        break;
+                    }
+                    star = s == '*';
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// protox's error with its location, on one line.
@@ -272,6 +329,38 @@ mod tests {
         assert!(
             parse("syntax = \"proto3\"; import \"other.proto\"; message A { Other o = 1; }")
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn deeply_nested_schema_text_is_refused_before_it_reaches_the_compiler() {
+        fn on_worker_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(f)
+                .expect("spawn")
+                .join()
+                .expect("no panic")
+        }
+        let option = |depth: usize| {
+            format!(
+                "syntax = \"proto3\"; import \"google/protobuf/descriptor.proto\";
+                 extend google.protobuf.MessageOptions {{ M m = 50000; }}
+                 message M {{ M a = 1; }}
+                 message X {{ option (m) = {}{{}}{}; }}",
+                "{a: ".repeat(depth - 1),
+                "}".repeat(depth - 1)
+            )
+        };
+        let err =
+            on_worker_stack(move || parse(&option(100_000)).map(|_| ())).expect_err("too deep");
+        assert!(err.contains("deeper than 64"), "{err}");
+        // Just under the limit compiles on a worker's stack.
+        on_worker_stack(move || parse(&option(MAX_NESTING - 3)).map(|_| ())).expect("compiles");
+        // Brackets in comments and strings do not count.
+        assert_eq!(
+            nesting_depth("// {{{{\n/* [[[[ */ m { s = \"(((\\\"\"; }"),
+            1
         );
     }
 
