@@ -8,8 +8,9 @@
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
+use poem::http::{header, Method, StatusCode};
 use poem::middleware::CatchPanic;
-use poem::{EndpointExt, IntoEndpoint, Response, Route};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 
 use crate::api;
 use crate::api::consumers::BaseUriRules;
@@ -53,12 +54,17 @@ impl AppState {
     /// expiry task).
     pub fn new(config: &Config) -> Result<AppState, AppError> {
         let metadata = Metadata::new(config)?;
+        let schemas = Schemas::new(config)?;
         Ok(AppState {
             producers: ProducerPool::new(config)?,
-            schemas: Schemas::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
-            consumers: ConsumerManager::new(ManagerSettings::from_config(config), metadata.clone()),
+            consumers: ConsumerManager::new(
+                ManagerSettings::from_config(config),
+                metadata.clone(),
+                schemas.clone(),
+            ),
+            schemas,
             metadata,
             base_uri: Arc::new(BaseUriRules::from_config(config)),
         })
@@ -69,18 +75,141 @@ impl AppState {
 /// `/openapi.yaml`, and Swagger UI at `/docs`.
 pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
     let api = kafka_rest_api::openapi_service(api::Service::new(state));
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
+    // The served document is poem-openapi's plus the keywords its schema model cannot write
+    // (`kafka_rest_api::DOCUMENT_KEYWORDS`), so it is served from that text, not from
+    // `api.spec_endpoint()`.
+    let document = kafka_rest_api::served_document();
+    let allowed = Arc::new(AllowedMethods::from_document(&document));
+    let json = document.clone();
+    let yaml = serde_json::from_str::<serde_json::Value>(&document)
+        .ok()
+        .and_then(|doc| serde_yaml::to_string(&doc).ok())
+        .unwrap_or_default();
     let swagger_ui = api.swagger_ui();
     Route::new()
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                json.clone()
+                    .with_content_type("application/json; charset=utf-8")
+            }),
+        )
+        .at(
+            "/openapi.yaml",
+            poem::endpoint::make_sync(move |_| {
+                yaml.clone()
+                    .with_content_type("application/x-yaml; charset=utf-8")
+            }),
+        )
         .nest("/docs", swagger_ui)
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))
         .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(catch_all)
+        .around(move |next, req| {
+            let allowed = Arc::clone(&allowed);
+            async move { allow_header(next, req, &allowed).await }
+        })
         .into_endpoint()
         .boxed()
+}
+
+/// Adds the `Allow` header that RFC 9110 requires on a 405 answer, listing the methods the
+/// contract has for the request's path.
+async fn allow_header<E: Endpoint>(
+    next: E,
+    req: Request,
+    allowed: &AllowedMethods,
+) -> poem::Result<Response> {
+    let methods = allowed.for_path(req.uri().path()).map(str::to_owned);
+    let mut response = next.call(req).await?.into_response();
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::ALLOW)
+    {
+        if let Some(value) = methods.and_then(|m| m.parse().ok()) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The path templates of the served document and the methods of each, as an `Allow` value.
+#[derive(Debug, Default)]
+struct AllowedMethods {
+    /// Each template's segments (`None` for a `{parameter}`) and its methods, e.g. `GET, POST`.
+    templates: Vec<(Vec<Option<String>>, String)>,
+}
+
+impl AllowedMethods {
+    /// Reads the `paths` of `document`; a document without them allows nothing.
+    fn from_document(document: &str) -> AllowedMethods {
+        const ORDER: [Method; 7] = [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ];
+        let doc: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
+        let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+            return AllowedMethods::default();
+        };
+        let templates = paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template
+                    .split('/')
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                    .collect();
+                let methods: Vec<&str> = ORDER
+                    .iter()
+                    .map(Method::as_str)
+                    .filter(|m| item.get(m.to_ascii_lowercase()).is_some())
+                    .collect();
+                (segments, methods.join(", "))
+            })
+            .collect();
+        AllowedMethods { templates }
+    }
+
+    /// The methods of the template that matches `path` with the most literal segments.
+    fn for_path(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.templates
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| s.as_deref().is_none_or(|lit| lit == *p))
+            })
+            .max_by_key(|(segments, _)| segments.iter().filter(|s| s.is_some()).count())
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_come_from_the_served_document() {
+        let allowed = AllowedMethods::from_document(&kafka_rest_api::served_document());
+        assert_eq!(allowed.for_path("/"), Some("GET, POST"));
+        assert_eq!(allowed.for_path("/topics"), Some("GET"));
+        assert_eq!(allowed.for_path("/topics/t"), Some("GET, POST"));
+        assert_eq!(
+            allowed.for_path("/consumers/g/instances/i/subscription"),
+            Some("GET, POST, DELETE")
+        );
+        assert_eq!(
+            allowed.for_path("/consumers/g/instances/i/positions/beginning"),
+            Some("POST")
+        );
+        assert_eq!(allowed.for_path("/nowhere/at/all"), None);
+    }
 }

@@ -104,6 +104,10 @@ impl Properties {
     {
         for (var, value) in vars {
             let var = var.as_ref();
+            // The proxy's own process settings, not configuration keys.
+            if PROCESS_ENV_VARS.contains(&var) {
+                continue;
+            }
             if let Some(key) = env_var_to_key(var) {
                 self.entries.insert(
                     key,
@@ -377,6 +381,18 @@ pub struct Config {
     /// Warnings found while loading (unknown or ignored keys), for `main` to log.
     pub warnings: Vec<String>,
 }
+
+/// `KAFKA_REST_*` variables that are not configuration keys: the log filter of `main.rs`, and
+/// those of the development tooling and tests.
+const PROCESS_ENV_VARS: &[&str] = &[
+    "KAFKA_REST_LOG",
+    "KAFKA_REST_CACHE",
+    "KAFKA_REST_REQUIRE_STACK",
+    "KAFKA_REST_REGISTRY_JAVA",
+    "KAFKA_REST_STACK_BROKERS",
+    "KAFKA_REST_STACK_PIDS",
+    "KAFKA_REST_STACK_PORT_OFFSET",
+];
 
 /// Keys of Confluent's config that are accepted for compatibility but have no effect here.
 const IGNORED_KEYS: &[&str] = &[
@@ -851,10 +867,13 @@ mod tests {
         p.apply_env([
             ("KAFKA_REST_BOOTSTRAP_SERVERS", "env:9092"),
             ("HOME", "/nowhere"),
+            ("KAFKA_REST_LOG", "debug"),
         ]);
         let c = Config::from_properties(&p).expect("valid config");
         assert_eq!(c.bootstrap_servers, "env:9092");
         assert_eq!(c.id, "a");
+        // The log filter is not a setting: no "unknown setting `log`" warning.
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]

@@ -100,9 +100,10 @@ pub enum ProxyError {
     InvalidConsumerConfigConstraint { message: String },
     #[error("Too many consumer instances: the limit of {limit} is reached")]
     TooManyConsumerInstances { limit: usize },
-    /// A feature this proxy does not serve yet (reading the schema formats).
-    #[error("{message}")]
-    NotImplemented { message: String },
+    /// The registry cannot serve a schema a records call needs now (unreachable, server
+    /// error); the message names the record and the registry's answer.
+    #[error("Schema Registry unavailable: {message}")]
+    SchemaRegistryUnavailable { message: String },
     /// Kafka failed in a way a retry may fix (timeouts, no leader, transport).
     #[error("Kafka error: {message}")]
     KafkaRetriable { message: String },
@@ -159,7 +160,7 @@ impl ProxyError {
             InvalidConsumerConfig { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42204),
             InvalidConsumerConfigConstraint { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 40001),
             TooManyConsumerInstances { .. } => (StatusCode::TOO_MANY_REQUESTS, 429),
-            NotImplemented { .. } => (StatusCode::NOT_IMPLEMENTED, 501),
+            SchemaRegistryUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, 503),
             KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
@@ -482,12 +483,12 @@ mod tests {
                 "Too many consumer instances: the limit of 3 is reached",
             ),
             (
-                ProxyError::NotImplemented {
-                    message: "later".into(),
+                ProxyError::SchemaRegistryUnavailable {
+                    message: "cannot fetch schema 7".into(),
                 },
-                501,
-                501,
-                "later",
+                503,
+                503,
+                "Schema Registry unavailable: cannot fetch schema 7",
             ),
             (
                 ProxyError::KafkaRetriable {

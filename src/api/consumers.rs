@@ -23,10 +23,11 @@ use crate::app::AppState;
 use crate::config::{Config, Listener};
 use crate::consume::{
     ConsumeError, CreateInstance, OffsetCommit, SeekPosition, SeekTarget, Subscription,
-    TopicPartition,
+    TopicPartition, FETCH_MIN_BYTES_RANGE,
 };
 use crate::error::{ErrorChain, ProxyError};
-use crate::records::EmbeddedFormat;
+use crate::records::{EmbeddedFormat, JsonObject};
+use crate::schema::registry::RegistryError;
 
 /// Largest body a consumer control call reads; their bodies are lists of partitions.
 pub const CONTROL_BODY_LIMIT: usize = 1 << 20;
@@ -70,14 +71,18 @@ impl From<ConsumeError> for ProxyError {
                 message: e.to_string(),
             },
             ConsumeError::FormatMismatch { .. } => ProxyError::ConsumerFormatMismatch,
-            ConsumeError::FormatNotImplemented { format } => ProxyError::NotImplemented {
-                message: format!(
-                    "Reading records in the {format} format is not supported yet; \
-                     use a binary or json consumer instance."
-                ),
-            },
+            ConsumeError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
             e @ ConsumeError::Undecodable { .. } => ProxyError::Deserialization {
-                message: ErrorChain(&e).to_string(),
+                message: client_message(&e),
+            },
+            e @ ConsumeError::RegistryUnavailable { .. } => {
+                tracing::warn!(error = %ErrorChain(&e), "schema registry unavailable while reading records");
+                ProxyError::SchemaRegistryUnavailable {
+                    message: client_message(&e),
+                }
+            }
+            e @ ConsumeError::RegistryForbidden { .. } => ProxyError::SchemaRegistryForbidden {
+                message: client_message(&e),
             },
             // Kafka does not know a partition the request named (a commit to a partition
             // that does not exist): the client's mistake, as on produce.
@@ -101,6 +106,22 @@ impl From<ConsumeError> for ProxyError {
             other => ProxyError::internal(other),
         }
     }
+}
+
+/// An error and its causes on one line, down to the registry's own answer: the transport
+/// details below it (which socket call failed) are for the log, not for clients.
+fn client_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        if s.downcast_ref::<RegistryError>().is_some() {
+            break;
+        }
+        source = s.source();
+    }
+    message
 }
 
 /// Kafka failures a retry may fix (Java's `RetriableException` family), answered as 50003.
@@ -140,10 +161,17 @@ struct CreateBody {
     auto_offset_reset: Option<Value>,
     #[serde(rename = "auto.commit.enable")]
     auto_commit_enable: Option<Value>,
-    #[serde(rename = "fetch.min.bytes", alias = "responseMinBytes")]
+    #[serde(rename = "fetch.min.bytes")]
     fetch_min_bytes: Option<Value>,
-    #[serde(rename = "consumer.request.timeout.ms", alias = "requestWaitMs")]
+    #[serde(rename = "consumer.request.timeout.ms")]
     request_timeout_ms: Option<Value>,
+    /// Old spelling of `fetch.min.bytes`, which wins when both are given. A separate field
+    /// rather than a serde alias: an alias makes a body with both spellings a duplicate field.
+    #[serde(rename = "responseMinBytes")]
+    response_min_bytes: Option<Value>,
+    /// Old spelling of `consumer.request.timeout.ms`, which wins when both are given.
+    #[serde(rename = "requestWaitMs")]
+    request_wait_ms: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -161,10 +189,10 @@ struct PartitionBody {
     partition: i32,
 }
 
-impl TryFrom<PartitionBody> for TopicPartition {
+impl TryFrom<JsonObject<PartitionBody>> for TopicPartition {
     type Error = ProxyError;
 
-    fn try_from(p: PartitionBody) -> Result<Self, ProxyError> {
+    fn try_from(JsonObject(p): JsonObject<PartitionBody>) -> Result<Self, ProxyError> {
         topic_partition(p.topic, p.partition)
     }
 }
@@ -206,7 +234,7 @@ fn no_nul(field: &str, text: String) -> Result<String, ProxyError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionsBody {
-    partitions: Vec<PartitionBody>,
+    partitions: Vec<JsonObject<PartitionBody>>,
 }
 
 #[derive(Deserialize)]
@@ -224,7 +252,7 @@ struct OffsetBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OffsetsBody {
-    offsets: Vec<OffsetBody>,
+    offsets: Vec<JsonObject<OffsetBody>>,
 }
 
 #[derive(Deserialize)]
@@ -243,9 +271,9 @@ struct TimestampBody {
 #[serde(deny_unknown_fields)]
 struct SeekBody {
     #[serde(default)]
-    offsets: Vec<OffsetBody>,
+    offsets: Vec<JsonObject<OffsetBody>>,
     #[serde(default)]
-    timestamps: Vec<TimestampBody>,
+    timestamps: Vec<JsonObject<TimestampBody>>,
 }
 
 /// Serde helpers for integers that Jackson would also take as strings.
@@ -294,17 +322,19 @@ fn text_field(name: &str, v: Option<Value>) -> Result<Option<String>, ProxyError
     }
 }
 
-/// A JSON integer, or a string holding one.
+/// A JSON integer, or a string holding one, that fits in 32 bits (the contract's `int32`).
 fn int_field(name: &str, v: Option<Value>) -> Result<Option<i64>, ProxyError> {
     let bad = || ProxyError::InvalidRequest {
-        message: format!("{name} must be an integer"),
+        message: format!("{name} must be a 32-bit integer"),
     };
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
+    let value = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    i32::try_from(value).map_err(|_| bad())?;
+    Ok(Some(value))
 }
 
 /// Reads a control call's body (at most [`CONTROL_BODY_LIMIT`] bytes) after checking its
@@ -328,37 +358,26 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ProxyError
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
-    if start.is_some_and(|i| bytes[i] != b'{' && bytes[i] != b'n') {
-        // serde would read a struct from an array too (`["name"]`): JSON that is not an
-        // object (or null) is of the wrong shape, once it is known to be JSON at all.
-        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
-            ProxyError::MalformedJson {
-                message: e.to_string(),
-            }
-        })?;
-        return Err(ProxyError::InvalidRequest {
-            message: "The request body must be a JSON object".into(),
-        });
-    }
-    // A JSON `null` body is no body, as Jackson reads it.
-    serde_json::from_slice::<Option<T>>(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => {
-                let message = e.to_string();
-                match unknown_field(&message) {
-                    Some(field) => ProxyError::UnrecognizedField { field },
-                    None => ProxyError::InvalidRequest {
-                        message: strip_location(&message),
-                    },
+    // A JSON `null` body is no body, as Jackson reads it. Anything else must be an object.
+    serde_json::from_slice::<Option<JsonObject<T>>>(bytes)
+        .map(|body| body.map(|JsonObject(body)| body))
+        .map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => {
+                    let message = e.to_string();
+                    match unknown_field(&message) {
+                        Some(field) => ProxyError::UnrecognizedField { field },
+                        None => ProxyError::InvalidRequest {
+                            message: strip_location(&message),
+                        },
+                    }
                 }
+                Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
+                    message: e.to_string(),
+                },
             }
-            Category::Syntax | Category::Eof | Category::Io => ProxyError::MalformedJson {
-                message: e.to_string(),
-            },
-        }
-    })
+        })
 }
 
 /// The field name of serde's "unknown field `x`, expected ..." message.
@@ -528,7 +547,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// `POST /consumers/{group}`: an empty body takes every default.
 pub fn decode_create(bytes: &[u8]) -> Result<CreateInstance, ProxyError> {
-    let body: CreateBody = parse_json(bytes)?.unwrap_or_default();
+    let mut body: CreateBody = parse_json(bytes)?.unwrap_or_default();
     let format = match body.format.as_deref() {
         None => None,
         Some(name) => {
@@ -539,6 +558,28 @@ pub fn decode_create(bytes: &[u8]) -> Result<CreateInstance, ProxyError> {
             )
         }
     };
+    // Both spellings are checked as the contract says (the winning one again when the
+    // instance is built); the new one wins.
+    let old_min_bytes = int_field("responseMinBytes", body.response_min_bytes.take())?;
+    if let Some(value) = old_min_bytes.filter(|v| !FETCH_MIN_BYTES_RANGE.contains(v)) {
+        return Err(ConsumeError::FetchMinBytesOutOfRange { value }.into());
+    }
+    let fetch_min_bytes =
+        int_field("fetch.min.bytes", body.fetch_min_bytes.take())?.or(old_min_bytes);
+    let old_wait_ms = int_field("requestWaitMs", body.request_wait_ms.take())?;
+    if let Some(value) = old_wait_ms.filter(|v| *v < 0) {
+        return Err(ConsumeError::InvalidConfig {
+            key: "requestWaitMs".into(),
+            value: value.to_string(),
+            reason: "must not be negative".into(),
+        }
+        .into());
+    }
+    let request_timeout_ms = int_field(
+        "consumer.request.timeout.ms",
+        body.request_timeout_ms.take(),
+    )?
+    .or(old_wait_ms);
     Ok(CreateInstance {
         name: body
             .id
@@ -548,8 +589,8 @@ pub fn decode_create(bytes: &[u8]) -> Result<CreateInstance, ProxyError> {
         format,
         auto_offset_reset: text_field("auto.offset.reset", body.auto_offset_reset)?,
         auto_commit_enable: text_field("auto.commit.enable", body.auto_commit_enable)?,
-        fetch_min_bytes: int_field("fetch.min.bytes", body.fetch_min_bytes)?,
-        request_timeout_ms: int_field("consumer.request.timeout.ms", body.request_timeout_ms)?,
+        fetch_min_bytes,
+        request_timeout_ms,
     })
 }
 
@@ -590,7 +631,7 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Option<Vec<OffsetCommit>>, ProxyErr
     body.map(|b| {
         b.offsets
             .into_iter()
-            .map(|o| {
+            .map(|JsonObject(o)| {
                 Ok(OffsetCommit {
                     partition: topic_partition(o.topic, o.partition)?,
                     offset: o.offset,
@@ -607,7 +648,7 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Option<Vec<OffsetCommit>>, ProxyErr
 pub fn decode_seek(bytes: &[u8]) -> Result<Vec<SeekTarget>, ProxyError> {
     let body: SeekBody = required(parse_json(bytes)?)?;
     let mut targets = Vec::with_capacity(body.offsets.len() + body.timestamps.len());
-    for o in body.offsets {
+    for JsonObject(o) in body.offsets {
         if o.offset < 0 {
             return Err(ProxyError::InvalidRequest {
                 message: format!("offsets.offset must not be negative, was {}", o.offset),
@@ -618,7 +659,7 @@ pub fn decode_seek(bytes: &[u8]) -> Result<Vec<SeekTarget>, ProxyError> {
             position: SeekPosition::Offset(o.offset),
         });
     }
-    for t in body.timestamps {
+    for JsonObject(t) in body.timestamps {
         let ms = parse_instant_ms(&t.timestamp).ok_or_else(|| ProxyError::InvalidRequest {
             message: format!(
                 "timestamps.timestamp must be an ISO-8601 instant such as 2024-01-01T00:00:00Z, was {:?}",
@@ -848,7 +889,9 @@ pub async fn records(
     timeout: Option<i64>,
     max_bytes: Option<i64>,
 ) -> Result<ReadRecordsResponse, ProxyError> {
-    let negotiated = media::negotiate_records(accept(req))?;
+    // An unknown instance answers 40403 from `read` below.
+    let instance_format = state.consumers.format_of(&group, &instance).ok();
+    let negotiated = media::negotiate_records(accept(req), instance_format)?;
     let (_, body) = state
         .consumers
         .read(
@@ -980,7 +1023,7 @@ mod tests {
         for not_an_object in [&br#"["x"]"#[..], b" 5", br#""name""#, b"true"] {
             match parse_json::<CreateBody>(not_an_object) {
                 Err(ProxyError::InvalidRequest { message }) => {
-                    assert_eq!(message, "The request body must be a JSON object")
+                    assert!(message.contains("JSON object"), "{message}")
                 }
                 other => panic!("{not_an_object:?}: {:?}", other.err()),
             }
@@ -997,7 +1040,7 @@ mod tests {
         let p: PartitionsBody = parse_json(br#"{"partitions":[{"topic":"t","partition":"3"}]}"#)
             .expect("lenient partition")
             .expect("present");
-        assert_eq!(p.partitions[0].partition, 3);
+        assert_eq!(p.partitions[0].0.partition, 3);
     }
 
     #[test]
@@ -1062,11 +1105,11 @@ mod tests {
             Some(10)
         );
         assert!(int_field("x", Some(Value::String("ten".into()))).is_err());
-        let alias: CreateBody = parse_json(br#"{"requestWaitMs":250}"#)
-            .expect("alias")
+        let alias: CreateBody = parse_json(br#"{"requestWaitMs":250,"responseMinBytes":5}"#)
+            .expect("both spellings parse")
             .expect("present");
         assert_eq!(
-            int_field("t", alias.request_timeout_ms).expect("int"),
+            int_field("t", alias.request_wait_ms).expect("int"),
             Some(250)
         );
     }

@@ -116,7 +116,14 @@ pub struct RecordsType {
 /// type read binary; an embedded type reads that format. When several are acceptable the most
 /// specific match wins, then the client's `q`, then Confluent's server weights (binary 1, v2
 /// 0.9, the others 0.1). Nothing acceptable is `406`.
-pub fn negotiate_records(accept: Option<&str>) -> Result<RecordsType, ProxyError> {
+///
+/// When the client names several embedded types explicitly (generated SDKs send all five in
+/// one `Accept`) and one of them has the reader of the instance (`instance`), that one is used,
+/// as the contract says; wildcards and the plain v2 type keep meaning binary (decisions 15).
+pub fn negotiate_records(
+    accept: Option<&str>,
+    instance: Option<EmbeddedFormat>,
+) -> Result<RecordsType, ProxyError> {
     let binary = RecordsType {
         format: EmbeddedFormat::Binary,
         media_type: EmbeddedFormat::Binary.media_type(),
@@ -147,18 +154,32 @@ pub fn negotiate_records(accept: Option<&str>) -> Result<RecordsType, ProxyError
             0.1,
         ));
     }
-    offers
+    let acceptable: Vec<(RecordsType, u8, f32, f32)> = offers
         .into_iter()
         .filter_map(|(offer, qs)| {
             quality(&ranges, offer.media_type).map(|(spec, q)| (offer, spec, q, qs))
         })
-        .max_by(|a, b| {
-            a.1.cmp(&b.1)
-                .then(a.2.total_cmp(&b.2))
-                .then(a.3.total_cmp(&b.3))
-        })
-        .map(|(offer, ..)| offer)
-        .ok_or(ProxyError::NotAcceptable)
+        .collect();
+    let best = |candidates: &mut dyn Iterator<Item = &(RecordsType, u8, f32, f32)>| {
+        candidates
+            .max_by(|a, b| {
+                a.1.cmp(&b.1)
+                    .then(a.2.total_cmp(&b.2))
+                    .then(a.3.total_cmp(&b.3))
+            })
+            .map(|(offer, ..)| *offer)
+    };
+    if let Some(instance) = instance {
+        let named_for_instance = best(&mut acceptable.iter().filter(|(offer, spec, ..)| {
+            *spec == 2
+                && offer.media_type != V2_JSON
+                && offer.format.reader_class() == instance.reader_class()
+        }));
+        if let Some(offer) = named_for_instance {
+            return Ok(offer);
+        }
+    }
+    best(&mut acceptable.iter()).ok_or(ProxyError::NotAcceptable)
 }
 
 #[cfg(test)]
@@ -166,13 +187,46 @@ mod tests {
     use super::*;
 
     fn reader(accept: Option<&str>) -> Option<(EmbeddedFormat, &'static str)> {
-        negotiate_records(accept)
+        negotiate_records(accept, None)
             .ok()
             .map(|t| (t.format, t.media_type))
     }
 
     const BINARY: &str = "application/vnd.kafka.binary.v2+json";
     const JSON: &str = "application/vnd.kafka.json.v2+json";
+
+    #[test]
+    fn records_pick_the_named_type_of_the_instance_among_several() {
+        let all = "application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, \
+                   application/vnd.kafka.avro.v2+json, application/vnd.kafka.jsonschema.v2+json, \
+                   application/vnd.kafka.protobuf.v2+json";
+        let pick = |accept: &str, instance| {
+            negotiate_records(Some(accept), Some(instance))
+                .ok()
+                .map(|t| (t.format, t.media_type))
+        };
+        assert_eq!(
+            pick(all, EmbeddedFormat::Json),
+            Some((EmbeddedFormat::Json, EmbeddedFormat::Json.media_type()))
+        );
+        assert_eq!(
+            pick(all, EmbeddedFormat::Protobuf).map(|p| p.0.reader_class()),
+            Some(EmbeddedFormat::Protobuf.reader_class())
+        );
+        assert_eq!(
+            pick(all, EmbeddedFormat::Binary).map(|p| p.0),
+            Some(EmbeddedFormat::Binary)
+        );
+        // Wildcards and the plain v2 type still mean binary, whatever the instance.
+        assert_eq!(
+            pick("*/*", EmbeddedFormat::Json).map(|p| p.0),
+            Some(EmbeddedFormat::Binary)
+        );
+        assert_eq!(
+            pick("application/vnd.kafka.v2+json", EmbeddedFormat::Json).map(|p| p.0),
+            Some(EmbeddedFormat::Binary)
+        );
+    }
 
     #[test]
     fn records_default_to_binary() {

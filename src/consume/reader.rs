@@ -2,10 +2,11 @@
 //! them to the caller to render, then store their offsets.
 //!
 //! This module owns the answer-early rule (decisions 7), the byte limit with its oversize-first
-//! exception (decisions 8), keeping a record that does not fit for the next call, and storing
-//! offsets only of records actually returned (decisions 9). It runs under the instance lock
-//! held by the caller, and never blocks: `StreamConsumer::recv` is awaited, not polled with a
-//! timeout.
+//! exception (decisions 8), keeping a record that does not fit or does not decode for the next
+//! call, and storing offsets only of records actually returned (decisions 9). It runs under the
+//! instance lock held by the caller, and never blocks: `StreamConsumer::recv` is awaited, not
+//! polled with a timeout, and a schema-format record whose schema is not cached yet awaits one
+//! registry call (bounded by the registry client's timeouts) while the record stays buffered.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::time::Instant;
 
-use super::decoder::Decoder;
+use super::decoder::{Decoder, RecordDecodeError};
 use super::instance::{Instance, Mode, State};
 use super::{ConsumeError, RenderError};
 use crate::records::ConsumedRecord;
@@ -79,7 +80,7 @@ struct Collected {
 pub async fn read<T>(
     instance: &Instance,
     state: &mut State,
-    decoder: Decoder,
+    decoder: &Decoder,
     limits: ReadLimits,
     render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
 ) -> Result<T, ConsumeError> {
@@ -93,7 +94,7 @@ pub async fn read<T>(
     let mut collected = Collected::default();
     state.drop_revoked();
     loop {
-        collect(&state.buffer, decoder, limits.max_bytes, &mut collected)?;
+        collect(&state.buffer, decoder, limits.max_bytes, &mut collected).await?;
         if collected.full {
             break;
         }
@@ -144,7 +145,7 @@ pub async fn read<T>(
     // cut it off): never answer with records of a partition this instance no longer owns.
     if state.drop_revoked() > 0 {
         collected = Collected::default();
-        collect(&state.buffer, decoder, limits.max_bytes, &mut collected)?;
+        collect(&state.buffer, decoder, limits.max_bytes, &mut collected).await?;
     }
 
     let rendered = render(&collected.records).map_err(ConsumeError::Render)?;
@@ -153,35 +154,30 @@ pub async fn read<T>(
     Ok(rendered)
 }
 
-/// Decodes buffered records, after those already collected, while they fit.
-fn collect(
+/// Decodes buffered records, after those already collected, while they fit. Only reads the
+/// buffer: a record leaves it when the response that holds it has been rendered, so a call
+/// cancelled during a registry call loses nothing.
+async fn collect(
     buffer: &VecDeque<OwnedMessage>,
-    decoder: Decoder,
+    decoder: &Decoder,
     max_bytes: u64,
     collected: &mut Collected,
 ) -> Result<(), ConsumeError> {
     while let Some(message) = buffer.get(collected.records.len()) {
-        let size = decoder.size(message);
         let first = collected.records.is_empty();
-        if !first && collected.bytes.saturating_add(size) > max_bytes {
-            collected.full = true;
-            return Ok(());
-        }
-        match decoder.decode(message) {
-            Ok(record) => {
-                collected.records.push(record);
-                collected.bytes = collected.bytes.saturating_add(size);
+        match decoder.decode(message).await {
+            Ok(decoded) => {
+                if !first && collected.bytes.saturating_add(decoded.size) > max_bytes {
+                    collected.full = true;
+                    return Ok(());
+                }
+                collected.records.push(decoded.record);
+                collected.bytes = collected.bytes.saturating_add(decoded.size);
             }
             // The undecodable record stays first in the buffer: this call answers with it, the
-            // next call too, until a seek moves past it.
-            Err(source) if first => {
-                return Err(ConsumeError::Undecodable {
-                    topic: message.topic().to_string(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    source,
-                })
-            }
+            // next call too, until a seek moves past it (or, for a registry outage, until the
+            // registry answers again).
+            Err(source) if first => return Err(undecodable(message, source)),
             // Return what decoded; the bad record answers the next call.
             Err(_) => {
                 collected.full = true;
@@ -194,6 +190,35 @@ fn collect(
         }
     }
     Ok(())
+}
+
+/// The error of a records call whose first record does not decode: a registry that cannot
+/// serve the schema now is told apart from bytes that are wrong for the format.
+fn undecodable(message: &OwnedMessage, source: RecordDecodeError) -> ConsumeError {
+    let topic = message.topic().to_string();
+    let (partition, offset) = (message.partition(), message.offset());
+    if source.is_registry_unavailable() {
+        ConsumeError::RegistryUnavailable {
+            topic,
+            partition,
+            offset,
+            source,
+        }
+    } else if source.is_registry_forbidden() {
+        ConsumeError::RegistryForbidden {
+            topic,
+            partition,
+            offset,
+            source,
+        }
+    } else {
+        ConsumeError::Undecodable {
+            topic,
+            partition,
+            offset,
+            source,
+        }
+    }
 }
 
 /// Stores the offsets of returned records; auto-commit and the empty-body commit commit
@@ -233,6 +258,8 @@ fn store_offsets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::EmbeddedFormat;
+    use crate::schema::{SchemaFormat, Schemas};
     use rdkafka::message::Timestamp;
 
     fn buffer(values: &[&[u8]]) -> VecDeque<OwnedMessage> {
@@ -257,42 +284,116 @@ mod tests {
         c.records.iter().map(|r| r.offset).collect()
     }
 
-    #[test]
-    fn records_are_taken_while_they_fit_and_the_next_one_waits() {
+    #[tokio::test]
+    async fn records_are_taken_while_they_fit_and_the_next_one_waits() {
         let buf = buffer(&[b"aaaa", b"bbbb", b"cccc"]);
         let mut c = Collected::default();
-        collect(&buf, Decoder::Binary, 10, &mut c).expect("binary decodes");
+        collect(&buf, &Decoder::Binary, 10, &mut c)
+            .await
+            .expect("binary decodes");
         assert_eq!((offsets(&c), c.bytes, c.full), (vec![0, 1], 8, true));
 
         // Exactly at the limit is allowed.
         let mut c = Collected::default();
-        collect(&buf, Decoder::Binary, 8, &mut c).expect("binary decodes");
+        collect(&buf, &Decoder::Binary, 8, &mut c)
+            .await
+            .expect("binary decodes");
         assert_eq!((offsets(&c), c.full), (vec![0, 1], true));
 
         // Room left and nothing more buffered: not full, the caller may wait for more.
         let mut c = Collected::default();
-        collect(&buf, Decoder::Binary, 100, &mut c).expect("binary decodes");
+        collect(&buf, &Decoder::Binary, 100, &mut c)
+            .await
+            .expect("binary decodes");
         assert_eq!((offsets(&c), c.bytes, c.full), (vec![0, 1, 2], 12, false));
     }
 
-    #[test]
-    fn a_first_record_larger_than_the_limit_is_returned_alone() {
+    #[tokio::test]
+    async fn a_first_record_larger_than_the_limit_is_returned_alone() {
         let buf = buffer(&[b"0123456789", b"x"]);
         let mut c = Collected::default();
-        collect(&buf, Decoder::Binary, 3, &mut c).expect("binary decodes");
+        collect(&buf, &Decoder::Binary, 3, &mut c)
+            .await
+            .expect("binary decodes");
         assert_eq!((offsets(&c), c.full), (vec![0], true));
     }
 
-    #[test]
-    fn an_undecodable_record_fails_the_call_only_when_it_comes_first() {
+    #[tokio::test]
+    async fn an_undecodable_record_fails_the_call_only_when_it_comes_first() {
         let buf = buffer(&[b"1", b"not json", b"2"]);
         let mut c = Collected::default();
-        collect(&buf, Decoder::Json, 100, &mut c).expect("the first record decodes");
+        collect(&buf, &Decoder::Json, 100, &mut c)
+            .await
+            .expect("the first record decodes");
         assert_eq!((offsets(&c), c.full), (vec![0], true));
 
         let bad = buffer(&[b"not json", b"2"]);
-        let err = collect(&bad, Decoder::Json, 100, &mut Collected::default())
+        let err = collect(&bad, &Decoder::Json, 100, &mut Collected::default())
+            .await
             .expect_err("bad record first");
+        assert!(
+            matches!(err, ConsumeError::Undecodable { offset: 0, .. }),
+            "{err:?}"
+        );
+    }
+
+    fn schemas(url: &str) -> Schemas {
+        let mut props = crate::config::Properties::default();
+        props
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("schema.registry.url", url);
+        Schemas::new(&crate::config::Config::from_properties(&props).expect("config"))
+            .expect("schemas")
+    }
+
+    #[tokio::test]
+    async fn schema_records_count_their_json_text_against_max_bytes() {
+        // Nothing listens on port 1: schema 42 is served from the cache alone.
+        let schemas = schemas("http://127.0.0.1:1");
+        schemas.cache_for_tests(
+            42,
+            SchemaFormat::Avro,
+            r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#,
+        );
+        let decoder = Decoder::for_format(EmbeddedFormat::Avro, &schemas);
+        // 6 raw bytes each, rendered as `{"name":"ab"}`: 13 bytes of JSON text.
+        let framed = [0u8, 0, 0, 0, 42, 4, b'a', b'b'];
+        let buf = buffer(&[&framed, &framed, &framed]);
+        let mut c = Collected::default();
+        collect(&buf, &decoder, 30, &mut c)
+            .await
+            .expect("cached schema");
+        assert_eq!((offsets(&c), c.bytes, c.full), (vec![0, 1], 26, true));
+        assert_eq!(
+            serde_json::to_string(&c.records[0].value).expect("JSON"),
+            r#"{"name":"ab"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_registry_outage_is_told_apart_from_bad_bytes() {
+        let decoder = Decoder::for_format(EmbeddedFormat::Protobuf, &schemas("http://127.0.0.1:1"));
+        let unknown_id = [0u8, 0, 0, 0, 9, 0];
+        let err = collect(
+            &buffer(&[&unknown_id]),
+            &decoder,
+            100,
+            &mut Collected::default(),
+        )
+        .await
+        .expect_err("registry down");
+        assert!(
+            matches!(err, ConsumeError::RegistryUnavailable { offset: 0, .. }),
+            "{err:?}"
+        );
+        let err = collect(
+            &buffer(&[b"plain"]),
+            &decoder,
+            100,
+            &mut Collected::default(),
+        )
+        .await
+        .expect_err("not framed");
         assert!(
             matches!(err, ConsumeError::Undecodable { offset: 0, .. }),
             "{err:?}"

@@ -1,12 +1,14 @@
 //! How the bytes of a consumed Kafka record become the JSON the client sees: the record shape
 //! of a records response (Confluent's `topic, key, value, partition, offset` plus our `headers`
-//! and `timestamp`), base64 for the binary format and JSON parsing for the json format.
+//! and `timestamp`), base64 for the binary format and JSON parsing for the json format. The
+//! schema formats render their JSON text in `schema/`; it is embedded here verbatim.
 //!
 //! Pure: it knows nothing about Kafka clients, sockets or HTTP; `consume/` feeds it bytes and
 //! `api/` sends what it renders.
 
 use base64::Engine;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// One Kafka record header as the client sees it: the value is base64, or null.
@@ -16,13 +18,51 @@ pub struct RecordHeader {
     pub value: Option<String>,
 }
 
+/// The key or the value of a consumed record, as it goes into the response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RecordData {
+    /// Built by the proxy: a base64 string (binary) or the parsed stored JSON (json); `null`
+    /// for a Kafka null.
+    Value(Value),
+    /// JSON text rendered by a schema codec (avro, jsonschema, protobuf), embedded verbatim so
+    /// that numbers and field order stay exactly as the codec wrote them.
+    Rendered(Box<RawValue>),
+}
+
+impl RecordData {
+    /// The length of this key or value as JSON text, which is what a schema-format record
+    /// counts against `max_bytes` (confluent-v2-api 2.7); a Kafka null counts nothing.
+    pub fn json_len(&self) -> u64 {
+        match self {
+            RecordData::Value(Value::Null) => 0,
+            RecordData::Value(v) => v.to_string().len() as u64,
+            RecordData::Rendered(raw) => raw.get().len() as u64,
+        }
+    }
+
+    /// The data as a JSON value (parsing rendered text); for tests and logs.
+    pub fn to_value(&self) -> Value {
+        match self {
+            RecordData::Value(v) => v.clone(),
+            RecordData::Rendered(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl From<Value> for RecordData {
+    fn from(v: Value) -> Self {
+        RecordData::Value(v)
+    }
+}
+
 /// One record of a records response, in the field order Confluent uses, followed by our
 /// extension fields `headers` and `timestamp` (decisions 16).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ConsumedRecord {
     pub topic: String,
-    pub key: Value,
-    pub value: Value,
+    pub key: RecordData,
+    pub value: RecordData,
     pub partition: i32,
     pub offset: i64,
     pub headers: Vec<RecordHeader>,
@@ -162,8 +202,8 @@ mod tests {
     fn a_record_renders_in_confluent_field_order_with_our_extensions() {
         let record = ConsumedRecord {
             topic: "t".into(),
-            key: Value::Null,
-            value: binary_field(Some(b"v")),
+            key: Value::Null.into(),
+            value: binary_field(Some(b"v")).into(),
             partition: 2,
             offset: 7,
             headers: headers([("h1", Some(&b"x"[..])), ("h2", None)]),
@@ -172,6 +212,33 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&record).expect("serialize"),
             r#"{"topic":"t","key":null,"value":"dg==","partition":2,"offset":7,"headers":[{"name":"h1","value":"eA=="},{"name":"h2","value":null}],"timestamp":1700000000000}"#
+        );
+    }
+
+    #[test]
+    fn rendered_json_is_embedded_verbatim_and_counted_as_text() {
+        let rendered = |text: &str| {
+            RecordData::Rendered(RawValue::from_string(text.into()).expect("valid JSON"))
+        };
+        let record = ConsumedRecord {
+            topic: "t".into(),
+            key: rendered("1.0E10"),
+            value: rendered(r#"{"b":1,"a":{"string":"x"}}"#),
+            partition: 0,
+            offset: 1,
+            headers: vec![],
+            timestamp: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&record).expect("serialize"),
+            r#"{"topic":"t","key":1.0E10,"value":{"b":1,"a":{"string":"x"}},"partition":0,"offset":1,"headers":[],"timestamp":null}"#
+        );
+        assert_eq!(record.key.json_len() + record.value.json_len(), 6 + 26);
+        assert_eq!(RecordData::Value(Value::Null).json_len(), 0);
+        assert_eq!(RecordData::Value(json!("ab")).json_len(), 4);
+        assert_eq!(
+            record.value.to_value(),
+            json!({"a": {"string": "x"}, "b": 1})
         );
     }
 

@@ -155,11 +155,46 @@ pub struct ProduceBatch {
     pub schemas: SchemaRefs,
 }
 
+/// A value that must be a JSON object, deserialized as `T`. serde's derived structs also take
+/// a JSON array (the fields in order), which neither the contract nor the Confluent REST Proxy
+/// accepts; this refuses it with serde's usual "invalid type" error. Only for input parsed from
+/// a slice or a string (it borrows the raw text).
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let text = raw.get().trim_start();
+        let found = match text.as_bytes().first() {
+            Some(b'{') => None,
+            Some(b'[') => Some(de::Unexpected::Seq),
+            Some(b'"') => Some(de::Unexpected::Other("a string")),
+            Some(b'n') => Some(de::Unexpected::Unit),
+            Some(b't' | b'f') => Some(de::Unexpected::Other("a boolean")),
+            _ => Some(de::Unexpected::Other("a number")),
+        };
+        if let Some(found) = found {
+            return Err(de::Error::invalid_type(found, &"a JSON object"));
+        }
+        serde_json::from_str(raw.get())
+            .map(JsonObject)
+            .map_err(|e| de::Error::custom(without_location(&e.to_string())))
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix (the outer parse adds its own).
+fn without_location(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestIn<'a> {
     #[serde(borrow, default)]
-    records: Option<Vec<RecordIn<'a>>>,
+    records: Option<Vec<JsonObject<RecordIn<'a>>>>,
     #[serde(default)]
     key_schema: Option<String>,
     #[serde(default, deserialize_with = "lenient_i32")]
@@ -180,7 +215,7 @@ struct RecordIn<'a> {
     #[serde(default, deserialize_with = "lenient_i32")]
     partition: Option<i32>,
     #[serde(default)]
-    headers: Option<Vec<HeaderIn>>,
+    headers: Option<Vec<JsonObject<HeaderIn>>>,
 }
 
 #[derive(Deserialize)]
@@ -279,21 +314,14 @@ fn decode_records<T>(
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| RecordError::MalformedJson(format!("Request body is not UTF-8: {e}")))?;
-    if !text.trim_start().starts_with('{') {
-        // serde would read a struct from an array too (`[[{"value":1}]]`); a body that is
-        // JSON but not an object is of the wrong shape.
-        serde_json::from_str::<de::IgnoredAny>(text).map_err(classify)?;
-        return Err(RecordError::WrongShape(
-            "Invalid request: the body must be a JSON object".into(),
-        ));
-    }
-    let request: RequestIn<'_> = serde_json::from_str(text).map_err(classify)?;
+    let JsonObject(request): JsonObject<RequestIn<'_>> =
+        serde_json::from_str(text).map_err(classify)?;
     let records_in = request
         .records
         .filter(|r| !r.is_empty())
         .ok_or(RecordError::Empty("records may not be empty"))?;
     let mut records = Vec::with_capacity(records_in.len());
-    for (index, r) in records_in.into_iter().enumerate() {
+    for (index, JsonObject(r)) in records_in.into_iter().enumerate() {
         records.push(convert(index, r)?);
     }
     Ok((
@@ -309,12 +337,12 @@ fn decode_records<T>(
 
 fn decode_headers(
     index: usize,
-    headers: Option<Vec<HeaderIn>>,
+    headers: Option<Vec<JsonObject<HeaderIn>>>,
 ) -> Result<Vec<Header>, RecordError> {
     headers
         .unwrap_or_default()
         .into_iter()
-        .map(|h| {
+        .map(|JsonObject(h)| {
             let value = match h.value {
                 None => None,
                 Some(v) => Some(decode_base64(&v).map_err(|p| RecordError::InvalidRecord {
@@ -519,6 +547,27 @@ mod tests {
     }
 
     #[test]
+    fn the_body_records_and_headers_must_be_json_objects() {
+        for body in [
+            r#"[[{"value":1}]]"#,
+            r#"{"records":[[null,null]]}"#,
+            r#"{"records":[{"value":1,"headers":[["h","aGk="]]}]}"#,
+            r#"{"records":[null]}"#,
+        ] {
+            assert!(
+                decode(EmbeddedFormat::Json, body).is_err(),
+                "{body} was accepted"
+            );
+        }
+        let batch = decode(
+            EmbeddedFormat::Json,
+            r#"{"records":[{"value":1,"headers":[{"name":"h","value":"aGk="}]}]}"#,
+        )
+        .expect("objects are fine");
+        assert_eq!(batch.records.len(), 1);
+    }
+
+    #[test]
     fn binary_records_are_base64_decoded() {
         let batch = decode(
             EmbeddedFormat::Binary,
@@ -651,13 +700,10 @@ mod tests {
             Err(WrongShape(_))
         ));
         for not_an_object in [r#"[[{"value":1}]]"#, "5", "null", r#""records""#] {
-            assert_eq!(
-                decode(EmbeddedFormat::Json, not_an_object),
-                Err(WrongShape(
-                    "Invalid request: the body must be a JSON object".into()
-                )),
-                "{not_an_object}"
-            );
+            match decode(EmbeddedFormat::Json, not_an_object) {
+                Err(WrongShape(message)) => assert!(message.contains("JSON object"), "{message}"),
+                other => panic!("{not_an_object}: {other:?}"),
+            }
         }
         assert!(matches!(
             decode(EmbeddedFormat::Json, "[[{"),

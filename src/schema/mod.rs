@@ -293,6 +293,19 @@ pub enum DecodeError {
     Data { id: i32, problem: String },
 }
 
+impl DecodeError {
+    /// Whether the registry could not serve the schema for now (unreachable, server error):
+    /// the bytes may well be fine, and the same call may work later.
+    pub fn is_registry_unavailable(&self) -> bool {
+        matches!(self, DecodeError::Schema { source, .. } if source.is_unavailable())
+    }
+
+    /// Whether the registry refused the proxy's credentials for the schema.
+    pub fn is_registry_forbidden(&self) -> bool {
+        matches!(self, DecodeError::Schema { source, .. } if source.is_forbidden())
+    }
+}
+
 /// A schema resolved for one side of a produce request.
 #[derive(Debug, Clone)]
 pub struct ResolvedSchema {
@@ -354,6 +367,19 @@ impl Schemas {
                 parsed_by_id: BoundedCache::new(capacity),
             })),
         })
+    }
+
+    /// Whether a registry is configured (`schema.registry.url` not empty).
+    pub fn is_configured(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Puts a parsed schema under `id` into the cache, as if the registry had served it.
+    #[cfg(test)]
+    pub(crate) fn cache_for_tests(&self, id: i32, format: SchemaFormat, text: &str) {
+        if let (Some(inner), Ok(parsed)) = (&self.inner, ParsedSchema::parse(format, text)) {
+            inner.parsed_by_id.insert(id, Arc::new(parsed));
+        }
     }
 
     /// Converts every record of a schema-format produce request to wire bytes, resolving

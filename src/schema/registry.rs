@@ -100,6 +100,16 @@ impl RegistryError {
         matches!(self, RegistryError::Rejected { status: 404, .. })
     }
 
+    /// Whether the failure says nothing about the request, only that the registry cannot
+    /// serve now: no answer, a server error (5xx) or a rate limit (429). A retry may work.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { .. } => true,
+            RegistryError::Rejected { status, .. } => *status >= 500 || *status == 429,
+            RegistryError::BadAnswer(_) => false,
+        }
+    }
+
     /// Whether the registry refused the caller's credentials or permissions.
     pub fn is_forbidden(&self) -> bool {
         matches!(
@@ -746,5 +756,15 @@ mod tests {
             "404 Not Found (schema registry error code 404)"
         );
         assert!(rejected(StatusCode::UNAUTHORIZED, b"no").is_forbidden());
+    }
+
+    #[test]
+    fn only_server_side_failures_count_as_unavailable() {
+        assert!(rejected(StatusCode::SERVICE_UNAVAILABLE, b"").is_unavailable());
+        assert!(rejected(StatusCode::INTERNAL_SERVER_ERROR, b"").is_unavailable());
+        assert!(rejected(StatusCode::TOO_MANY_REQUESTS, b"").is_unavailable());
+        assert!(!rejected(StatusCode::NOT_FOUND, b"").is_unavailable());
+        assert!(!rejected(StatusCode::FORBIDDEN, b"").is_unavailable());
+        assert!(!RegistryError::BadAnswer("x".into()).is_unavailable());
     }
 }

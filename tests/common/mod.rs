@@ -626,6 +626,9 @@ pub struct KilledBroker {
     node: i32,
     argv: Vec<String>,
     cwd: std::path::PathBuf,
+    /// Set once the broker runs again; a test that panics before restarting it still leaves
+    /// the cluster whole, through `Drop`.
+    restarted: bool,
 }
 
 /// SIGKILLs Kafka node `node` and waits until it is gone.
@@ -649,25 +652,34 @@ pub fn kill_broker(node: i32) -> KilledBroker {
         );
         std::thread::yield_now();
     }
-    KilledBroker { node, argv, cwd }
+    KilledBroker {
+        node,
+        argv,
+        cwd,
+        restarted: false,
+    }
 }
 
 impl KilledBroker {
+    /// Starts the broker again with its own command line and records the new pid.
+    pub fn restart(mut self) {
+        self.start().expect("restart the killed broker");
+    }
+
     // The restarted broker belongs to the stack, not to this test: `cargo xtask stack down`
     // stops it by the pid recorded here, so it is deliberately never waited for.
     #[allow(clippy::zombie_processes)]
-    pub fn restart(self) {
-        let dir = std::env::var("KAFKA_REST_STACK_PIDS").expect("KAFKA_REST_STACK_PIDS");
+    fn start(&mut self) -> std::io::Result<()> {
+        let dir = std::env::var("KAFKA_REST_STACK_PIDS").map_err(std::io::Error::other)?;
         let log_dir = std::path::Path::new(&dir)
             .parent()
-            .expect("stack dir")
+            .ok_or_else(|| std::io::Error::other("no stack dir"))?
             .join("logs");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log_dir.join(format!("kafka-{}.log", self.node)))
-            .expect("broker log");
-        let err = log.try_clone().expect("log handle");
+            .open(log_dir.join(format!("kafka-{}.log", self.node)))?;
+        let err = log.try_clone()?;
         use std::os::unix::process::CommandExt;
         let child = Command::new(&self.argv[0])
             .args(&self.argv[1..])
@@ -676,14 +688,34 @@ impl KilledBroker {
             .stdout(log)
             .stderr(err)
             .process_group(0)
-            .spawn()
-            .expect("restart broker");
+            .spawn()?;
         std::fs::write(
             std::path::Path::new(&dir).join(format!("kafka-{}.pid", self.node)),
             format!("{}\n", child.id()),
-        )
-        .expect("pid file");
+        )?;
+        self.restarted = true;
+        Ok(())
     }
+}
+
+impl Drop for KilledBroker {
+    fn drop(&mut self) {
+        if !self.restarted {
+            if let Err(e) = self.start() {
+                eprintln!("cannot restart kafka-{}: {e}", self.node);
+            }
+        }
+    }
+}
+
+/// The high watermark of a partition, or `None` while the cluster cannot tell (a leader that
+/// just moved answers "not caught up" for a moment).
+pub fn high_watermark(stack: &Stack, topic: &str, partition: i32) -> Option<i64> {
+    admin(stack)
+        .inner()
+        .fetch_watermarks(topic, partition, Duration::from_secs(5))
+        .ok()
+        .map(|(_, high)| high)
 }
 
 /// Freezes (SIGSTOP) or thaws (SIGCONT) every broker of the stack.

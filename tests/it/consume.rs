@@ -1179,14 +1179,16 @@ async fn consumer_failures_answer_confluent_status_and_error_codes() {
             406,
             40601,
         ),
+        // Any schema type passes an avro instance's format check (confluent-v2-api 8.9); this
+        // instance has no subscription yet.
         (
             "GET",
             format!("{avro}/records"),
             Some(AVRO),
             None,
             None,
-            501,
-            501,
+            409,
+            40903,
         ),
         (
             "GET",
@@ -1194,8 +1196,8 @@ async fn consumer_failures_answer_confluent_status_and_error_codes() {
             Some("application/vnd.kafka.protobuf.v2+json"),
             None,
             None,
-            501,
-            501,
+            409,
+            40903,
         ),
         (
             "GET",

@@ -76,11 +76,7 @@ async fn killing_the_partition_leader_under_load_loses_and_duplicates_no_acknowl
     // Load is flowing; now kill the leader.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, high) = common::admin(&stack)
-            .inner()
-            .fetch_watermarks(&topic, 0, Duration::from_secs(5))
-            .expect("watermarks");
-        if high > 500 {
+        if common::high_watermark(&stack, &topic, 0).unwrap_or(0) > 500 {
             break;
         }
         assert!(Instant::now() < deadline, "no load reached Kafka");
@@ -100,17 +96,20 @@ async fn killing_the_partition_leader_under_load_loses_and_duplicates_no_acknowl
         assert!(Instant::now() < deadline, "no new leader within 60 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, before) = common::admin(&stack)
-        .inner()
-        .fetch_watermarks(&topic, 0, Duration::from_secs(5))
-        .expect("watermarks");
     let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        // The new leader answers "not caught up" for a moment after it took over.
+        if let Some(high) = common::high_watermark(&stack, &topic, 0) {
+            break high;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no high watermark from the new leader"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     loop {
-        let (_, high) = common::admin(&stack)
-            .inner()
-            .fetch_watermarks(&topic, 0, Duration::from_secs(5))
-            .expect("watermarks");
-        if high > before + 300 {
+        if common::high_watermark(&stack, &topic, 0).unwrap_or(0) > before + 300 {
             break;
         }
         assert!(

@@ -1,14 +1,17 @@
-//! Produce in the schema formats (avro, jsonschema, protobuf) against the real Kafka and Schema
-//! Registry: every record written is read back with a native consumer and decoded here
+//! The schema formats (avro, jsonschema, protobuf) against the real Kafka and Schema Registry.
+//! Produce: every record written is read back with a native consumer and decoded here
 //! independently of the proxy (magic byte, schema id, payload with the format's own crate), and
-//! registrations are checked against the registry itself.
+//! registrations are checked against the registry itself. Consume: records produced through the
+//! proxy, and records whose Confluent wire format the tests build byte by byte, are read back
+//! through schema-format consumer instances.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apache_avro::types::Value as Avro;
 use prost_reflect::{DynamicMessage, ReflectMessage};
-use rdkafka::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message};
 use serde_json::{json, Value};
 
 use crate::common::{self, Stack, TestProxy};
@@ -670,6 +673,20 @@ async fn schema_formats_without_a_registry_answer_42206() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // A schema-format instance can be created, but reading from it says what is missing.
+    let instance = create_consumer(
+        &proxy,
+        &common::rand_group("noregistry"),
+        json!({"format": "avro"}),
+    )
+    .await;
+    assign(&instance, &topic).await;
+    let (status, _, body) = records(&instance, AVRO, "?timeout=100").await;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (422, json!(42206)),
+        "{body}"
+    );
     proxy.stop().await;
 }
 
@@ -915,4 +932,700 @@ async fn schema_null_values_go_through_the_schema_unless_configured_as_kafka_nul
     // With the setting, the null is a tombstone.
     assert_eq!(got[2].payload(), None);
     assert!(got[2].key().is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consume: schema-format consumer instances.
+
+/// Deadline for anything that waits on Kafka (group joins, fetches).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Creates a consumer instance in `group`; returns its `base_uri`.
+async fn create_consumer(proxy: &TestProxy, group: &str, body: Value) -> String {
+    let (status, answer) = common::call(
+        "POST",
+        &proxy.url(&format!("/consumers/{group}")),
+        None,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "create in {group}: {answer}");
+    answer["base_uri"].as_str().expect("base_uri").to_string()
+}
+
+/// Assigns partition 0 of `topic` to the instance.
+async fn assign(instance: &str, topic: &str) {
+    let (status, body) = common::call(
+        "POST",
+        &format!("{instance}/assignments"),
+        None,
+        Some(json!({"partitions": [{"topic": topic, "partition": 0}]})),
+    )
+    .await;
+    assert_eq!(status, 204, "assign: {body}");
+}
+
+/// Moves the instance to `offset` of partition 0 of `topic`.
+async fn seek(instance: &str, topic: &str, offset: i64) {
+    let (status, body) = common::call(
+        "POST",
+        &format!("{instance}/positions"),
+        None,
+        Some(json!({"offsets": [{"topic": topic, "partition": 0, "offset": offset}]})),
+    )
+    .await;
+    assert_eq!(status, 204, "seek: {body}");
+}
+
+/// One records call: status, `Content-Type` and JSON body.
+async fn records(instance: &str, accept: &str, query: &str) -> (u16, String, Value) {
+    let resp = reqwest::Client::new()
+        .get(format!("{instance}/records{query}"))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("records");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, content_type, body)
+}
+
+/// Reads until `count` records arrived (fails after [`PATIENCE`]); checks every answer's type.
+async fn read_until(instance: &str, accept: &str, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut out = Vec::new();
+    while out.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} records after {PATIENCE:?}: {out:?}",
+            out.len()
+        );
+        let (status, content_type, body) = records(instance, accept, "?timeout=500").await;
+        assert_eq!(status, 200, "records: {body}");
+        assert_eq!(content_type, accept, "the negotiated type comes back");
+        out.extend(body.as_array().expect("array").iter().cloned());
+    }
+    out
+}
+
+/// A record's key and value as a consumer sees them.
+type KeyValue = (Value, Value);
+
+/// A record's key and value bytes as Kafka holds them (`None`: a Kafka null).
+type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Key and value of each record, in order.
+fn keys_and_values(records: &[Value]) -> Vec<KeyValue> {
+    records
+        .iter()
+        .map(|r| (r["key"].clone(), r["value"].clone()))
+        .collect()
+}
+
+/// Registers a schema straight in the registry (not through the proxy); returns its id.
+async fn registry_register(stack: &Stack, subject: &str, schema_type: &str, text: &str) -> i32 {
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/subjects/{subject}/versions",
+            stack.registry_url
+        ))
+        .header("content-type", "application/vnd.schemaregistry.v1+json")
+        .body(json!({"schema": text, "schemaType": schema_type}).to_string())
+        .send()
+        .await
+        .expect("registry POST");
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 200, "register under {subject}: {body}");
+    body["id"].as_i64().expect("id") as i32
+}
+
+/// The Confluent wire format, built by hand: magic byte 0, big-endian schema id, payload.
+fn framed(id: i32, payload: &[u8]) -> Vec<u8> {
+    [&[0u8][..], &id.to_be_bytes(), payload].concat()
+}
+
+/// Writes keys and values with a native producer to partition 0, in order.
+async fn produce_raw(stack: &Stack, topic: &str, records: &[RawRecord]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.bootstrap)
+        .create()
+        .expect("producer");
+    for (key, value) in records {
+        let mut record = FutureRecord::<Vec<u8>, Vec<u8>>::to(topic).partition(0);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .expect("delivered");
+    }
+}
+
+#[tokio::test]
+async fn schema_avro_consumer_quickstart_reads_back_the_test_user() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("avroconsumeqs");
+    common::create_topic(&stack, &topic, 1).await;
+    let proxy = TestProxy::start(&stack).await;
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}")),
+        AVRO,
+        r#"{"value_schema": "{\"type\": \"record\", \"name\": \"User\", \"fields\": [{\"name\": \"name\", \"type\": \"string\"}]}", "records": [{"value": {"name": "testUser"}}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The Confluent consumer quickstart for Avro, verbatim but for the group and topic names.
+    let group = common::rand_group("my_avro_consumer");
+    let (status, _, body) = common::post_json(
+        &proxy.url(&format!("/consumers/{group}")),
+        "application/vnd.kafka.v2+json",
+        r#"{"name": "my_consumer_instance", "format": "avro", "auto.offset.reset": "earliest"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["instance_id"], "my_consumer_instance");
+    let instance = body["base_uri"].as_str().expect("base_uri").to_string();
+    assert_eq!(
+        instance,
+        proxy.url(&format!(
+            "/consumers/{group}/instances/my_consumer_instance"
+        ))
+    );
+    let (status, _, body) = common::post_json(
+        &format!("{instance}/subscription"),
+        "application/vnd.kafka.v2+json",
+        format!(r#"{{"topics":["{topic}"]}}"#),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let got = read_until(&instance, AVRO, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let record = &got[0];
+    assert_eq!(record["topic"], json!(topic));
+    assert_eq!(record["key"], Value::Null);
+    assert_eq!(record["value"], json!({"name": "testUser"}));
+    assert_eq!(
+        (&record["partition"], &record["offset"]),
+        (&json!(0), &json!(0))
+    );
+    let (status, _) = common::call("DELETE", &instance, None, None).await;
+    assert_eq!(status, 204);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn schema_records_produced_in_every_format_read_back_as_produced() {
+    let stack = require_stack!();
+    let proxy = TestProxy::start(&stack).await;
+    let avro_key = r#"{"type":"record","name":"OrderKey","namespace":"it.shop","fields":[{"name":"id","type":"long"}]}"#;
+    let proto_key =
+        "syntax = \"proto3\";\npackage it.shop;\nmessage OrderKey { string order_id = 1; }\n";
+    let json_key = r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"string"}"#;
+    // (format, content type, request, the keys and values read back)
+    let cases: Vec<(&str, &str, Value, Vec<KeyValue>)> = vec![
+        (
+            "avro",
+            AVRO,
+            json!({
+                "key_schema": avro_key,
+                "value_schema": ORDER_AVSC,
+                "records": [
+                    {"key": {"id": 1}, "value": {
+                        "id": 1, "note": {"string": "first"}, "amount": "\u{30}\u{39}",
+                        "day": 19000, "at": 1_700_000_000_000_i64,
+                        "ref": "8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e", "status": "PAID",
+                        "customer": {"name": "Ann", "vip": true}, "lines": [1, 2]}},
+                    {"key": {"id": 2}, "value": {
+                        "id": 2, "amount": "\u{ff}", "day": 0, "at": 0,
+                        "ref": "00000000-0000-0000-0000-000000000000", "status": "NEW",
+                        "customer": {"name": "Bob"}, "lines": []}}
+                ]
+            }),
+            vec![
+                (
+                    json!({"id": 1}),
+                    json!({"id": 1, "note": {"string": "first"}, "amount": "09",
+                           "day": 19000, "at": 1_700_000_000_000_i64,
+                           "ref": "8c0a2f4e-7f5d-4e0b-9a4e-6d1c2b3a4f5e", "status": "PAID",
+                           "customer": {"name": "Ann", "vip": true}, "lines": [1, 2]}),
+                ),
+                (
+                    json!({"id": 2}),
+                    // The union's null stays bare, defaults are filled in, bytes are
+                    // ISO-8859-1 code points.
+                    json!({"id": 2, "note": null, "amount": "\u{ff}", "day": 0, "at": 0,
+                           "ref": "00000000-0000-0000-0000-000000000000", "status": "NEW",
+                           "customer": {"name": "Bob", "vip": false}, "lines": []}),
+                ),
+            ],
+        ),
+        (
+            "jsonschema",
+            JSONSCHEMA,
+            json!({
+                "key_schema": json_key,
+                "value_schema": ORDER_JSON_SCHEMA,
+                "records": [
+                    {"key": "k1", "value": {"id": 1, "note": "x y", "lines": ["a", "b"]}},
+                    {"key": "k2", "value": {"note": null, "id": 2}}
+                ]
+            }),
+            vec![
+                (
+                    json!("k1"),
+                    json!({"id": 1, "note": "x y", "lines": ["a", "b"]}),
+                ),
+                (json!("k2"), json!({"note": null, "id": 2})),
+            ],
+        ),
+        (
+            "protobuf",
+            PROTOBUF,
+            json!({
+                "key_schema": proto_key,
+                "value_schema": ORDER_PROTO,
+                "records": [
+                    {"key": {"order_id": "o-1"}, "value": {
+                        "orderId": "o-1", "amount": "1250", "lines": ["tea", "cake"],
+                        "customer": {"name": "Ann"}, "status": "PAID"}},
+                    {"key": {"orderId": "o-2"}, "value": {"order_id": "o-2"}}
+                ]
+            }),
+            vec![
+                (
+                    json!({"orderId": "o-1"}),
+                    json!({"orderId": "o-1", "amount": "1250", "lines": ["tea", "cake"],
+                           "customer": {"name": "Ann"}, "status": "PAID"}),
+                ),
+                (
+                    json!({"orderId": "o-2"}),
+                    json!({"orderId": "o-2", "amount": "0", "lines": [], "status": "NEW"}),
+                ),
+            ],
+        ),
+    ];
+    for (format, content_type, request, expected) in cases {
+        let topic = common::rand_topic(&format!("consume{format}"));
+        common::create_topic(&stack, &topic, 1).await;
+        let (status, body) = produce(&proxy, &topic, content_type, &request).await;
+        assert_eq!(status, 200, "{format}: {body}");
+        let instance = create_consumer(
+            &proxy,
+            &common::rand_group(&format!("consume{format}")),
+            json!({"format": format, "auto.offset.reset": "earliest"}),
+        )
+        .await;
+        assign(&instance, &topic).await;
+        let got = read_until(&instance, content_type, expected.len()).await;
+        assert_eq!(keys_and_values(&got), expected, "{format}");
+        let offsets: Vec<&Value> = got.iter().map(|r| &r["offset"]).collect();
+        assert_eq!(offsets, [&json!(0), &json!(1)], "{format}");
+    }
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn schema_records_written_in_the_wire_format_by_hand_read_back_and_count_as_json_text() {
+    let stack = require_stack!();
+    let avro_topic = common::rand_topic("wireavro");
+    let json_topic = common::rand_topic("wirejson");
+    let proto_topic = common::rand_topic("wireproto");
+    for t in [&avro_topic, &json_topic, &proto_topic] {
+        common::create_topic(&stack, t, 1).await;
+    }
+    let avro_value = r#"{"type":"record","name":"Reading","namespace":"it.wire","fields":[{"name":"sensor","type":"string"},{"name":"level","type":["null","int"],"default":null},{"name":"raw","type":"bytes"}]}"#;
+    let kid = registry_register(&stack, &format!("{avro_topic}-key"), "AVRO", r#""string""#).await;
+    let vid = registry_register(&stack, &format!("{avro_topic}-value"), "AVRO", avro_value).await;
+    let jid = registry_register(
+        &stack,
+        &format!("{json_topic}-value"),
+        "JSON",
+        r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"sensor":{"type":"string"},"level":{"type":"integer"}}}"#,
+    )
+    .await;
+    let pid = registry_register(
+        &stack,
+        &format!("{proto_topic}-value"),
+        "PROTOBUF",
+        "syntax = \"proto3\";\npackage it.wire;\nmessage Other { string x = 1; }\nmessage Reading {\n  string sensor = 1;\n  int64 at = 2;\n  Inner inner = 3;\n  message Inner { bool ok = 1; }\n}\n",
+    )
+    .await;
+
+    // Avro: strings are a zig-zag length and UTF-8, the union branch index comes first, bytes
+    // are a length and the raw bytes. A missing key and a tombstone stay null.
+    produce_raw(
+        &stack,
+        &avro_topic,
+        &[
+            (
+                Some(framed(kid, b"\x04k1")),
+                Some(framed(vid, b"\x04a1\x02\x2a\x04\xff\x41")),
+            ),
+            (None, Some(framed(vid, b"\x04b2\x00\x00"))),
+            (Some(framed(kid, b"\x04k3")), None),
+        ],
+    )
+    .await;
+    // JSON Schema: the document itself. Protobuf: message indexes (zig-zag count, then each
+    // index; a single 0 for the first message), then the message.
+    produce_raw(
+        &stack,
+        &json_topic,
+        &[(None, Some(framed(jid, br#"{"sensor":"a1","level":21}"#)))],
+    )
+    .await;
+    produce_raw(
+        &stack,
+        &proto_topic,
+        &[
+            (
+                None,
+                Some(framed(pid, b"\x02\x02\x0a\x02a1\x10\x2a\x1a\x02\x08\x01")),
+            ),
+            (None, Some(framed(pid, b"\x04\x02\x00\x08\x01"))),
+            (None, Some(framed(pid, b"\x00\x0a\x01z"))),
+        ],
+    )
+    .await;
+
+    let proxy = TestProxy::start(&stack).await;
+    let cases: Vec<(&str, &str, &str, Vec<KeyValue>)> = vec![
+        (
+            "avro",
+            AVRO,
+            &avro_topic,
+            vec![
+                (
+                    json!("k1"),
+                    json!({"sensor": "a1", "level": {"int": 21}, "raw": "\u{ff}A"}),
+                ),
+                (
+                    Value::Null,
+                    json!({"sensor": "b2", "level": null, "raw": ""}),
+                ),
+                (json!("k3"), Value::Null),
+            ],
+        ),
+        (
+            "jsonschema",
+            JSONSCHEMA,
+            &json_topic,
+            vec![(Value::Null, json!({"sensor": "a1", "level": 21}))],
+        ),
+        (
+            "protobuf",
+            PROTOBUF,
+            &proto_topic,
+            vec![
+                (
+                    Value::Null,
+                    json!({"sensor": "a1", "at": "42", "inner": {"ok": true}}),
+                ),
+                (Value::Null, json!({"ok": true})),
+                (Value::Null, json!({"x": "z"})),
+            ],
+        ),
+    ];
+    let mut avro_instance = String::new();
+    for (format, accept, topic, expected) in cases {
+        let instance = create_consumer(
+            &proxy,
+            &common::rand_group(&format!("wire{format}")),
+            json!({"format": format}),
+        )
+        .await;
+        assign(&instance, topic).await;
+        seek(&instance, topic, 0).await;
+        let got = read_until(&instance, accept, expected.len()).await;
+        assert_eq!(keys_and_values(&got), expected, "{format}");
+        if format == "avro" {
+            avro_instance = instance;
+        }
+    }
+
+    // max_bytes counts the JSON text of key and value (confluent-v2-api 2.7), not the bytes in
+    // Kafka: a limit that the raw bytes of all three records fit keeps the first two apart.
+    let json_size = |key: &Value, value: &Value| {
+        [key, value]
+            .iter()
+            .map(|v| if v.is_null() { 0 } else { v.to_string().len() })
+            .sum::<usize>()
+    };
+    let sizes: Vec<usize> = [
+        (
+            json!("k1"),
+            json!({"sensor": "a1", "level": {"int": 21}, "raw": "\u{ff}A"}),
+        ),
+        (
+            Value::Null,
+            json!({"sensor": "b2", "level": null, "raw": ""}),
+        ),
+        (json!("k3"), Value::Null),
+    ]
+    .iter()
+    .map(|(k, v)| json_size(k, v))
+    .collect();
+    let raw_total = (5 + 3) + (5 + 8) + (5 + 5) + (5 + 3);
+    let max_bytes = sizes[0] + sizes[1] - 1;
+    assert!(raw_total <= max_bytes, "the raw bytes would all fit");
+    seek(&avro_instance, &avro_topic, 0).await;
+    let deadline = Instant::now() + PATIENCE;
+    let mut batches = Vec::new();
+    while batches.iter().map(Vec::len).sum::<usize>() < 3 {
+        assert!(Instant::now() < deadline, "{batches:?}");
+        let (status, _, body) = records(
+            &avro_instance,
+            AVRO,
+            &format!("?timeout=500&max_bytes={max_bytes}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let offsets: Vec<i64> = body
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|r| r["offset"].as_i64().expect("offset"))
+            .collect();
+        if !offsets.is_empty() {
+            batches.push(offsets);
+        }
+    }
+    assert_eq!(batches[0], vec![0], "{batches:?}");
+    assert_eq!(batches.concat(), vec![0, 1, 2], "{batches:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn schema_bytes_not_in_the_wire_format_answer_408_until_a_seek_moves_past_them() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("wirebad");
+    common::create_topic(&stack, &topic, 1).await;
+    let id = registry_register(&stack, &format!("{topic}-value"), "AVRO", r#""string""#).await;
+    produce_raw(
+        &stack,
+        &topic,
+        &[
+            (None, Some(framed(id, b"\x04ok"))),
+            (None, Some(b"plain text".to_vec())),
+            (None, Some(framed(2_000_000_000, b"\x04??"))),
+            (Some(b"\x00\x00".to_vec()), Some(framed(id, b"\x04ok"))),
+            (None, Some(framed(id, b"\x06end"))),
+        ],
+    )
+    .await;
+    let proxy = TestProxy::start(&stack).await;
+    let instance = create_consumer(
+        &proxy,
+        &common::rand_group("wirebad"),
+        json!({"format": "avro", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    assign(&instance, &topic).await;
+    let good = read_until(&instance, AVRO, 1).await;
+    assert_eq!(keys_and_values(&good), vec![(Value::Null, json!("ok"))]);
+
+    // Each bad record answers 408 / 40801 at once, naming where it is and what is wrong, call
+    // after call, until a seek moves past it.
+    let bad: [(i64, &str); 3] = [
+        (1, "unknown magic byte 112"),
+        (2, "schema 2000000000"),
+        (3, "the key cannot be read as avro: 2 bytes are too short"),
+    ];
+    for (offset, problem) in bad {
+        for _ in 0..2 {
+            let started = Instant::now();
+            let (status, content_type, body) = records(&instance, AVRO, "?timeout=5000").await;
+            assert_eq!(
+                (status, body["error_code"].clone()),
+                (408, json!(40801)),
+                "offset {offset}: {body}"
+            );
+            assert_eq!(content_type, "application/vnd.kafka.v2+json");
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&format!("at offset {offset} of partition 0 of topic"))
+                    && message.contains(problem),
+                "offset {offset}: {message}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(4),
+                "408 came at once"
+            );
+        }
+        seek(&instance, &topic, offset + 1).await;
+    }
+    let after = read_until(&instance, AVRO, 1).await;
+    assert_eq!(keys_and_values(&after), vec![(Value::Null, json!("end"))]);
+    assert_eq!(after[0]["offset"], 4);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn schema_instances_accept_each_others_types_and_keep_their_own_format() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("schemaaccept");
+    common::create_topic(&stack, &topic, 1).await;
+    let proxy = TestProxy::start(&stack).await;
+    let (status, body) = produce(
+        &proxy,
+        &topic,
+        AVRO,
+        &json!({"value_schema": r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#,
+                "records": [{"value": {"name": "testUser"}}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let avro = create_consumer(
+        &proxy,
+        &common::rand_group("schemaaccept"),
+        json!({"format": "avro"}),
+    )
+    .await;
+    assign(&avro, &topic).await;
+    // An avro instance read with the jsonschema or protobuf type renders Avro, and answers
+    // with the type the client asked for (confluent-v2-api 3.3, 8.9).
+    for accept in [JSONSCHEMA, PROTOBUF, AVRO] {
+        seek(&avro, &topic, 0).await;
+        let got = read_until(&avro, accept, 1).await;
+        assert_eq!(got[0]["value"], json!({"name": "testUser"}), "{accept}");
+    }
+    for other in [
+        "application/vnd.kafka.binary.v2+json",
+        "application/vnd.kafka.json.v2+json",
+        "application/vnd.kafka.v2+json",
+    ] {
+        let (status, _, body) = records(&avro, other, "?timeout=100").await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (406, json!(40601)),
+            "{other}: {body}"
+        );
+    }
+    // A protobuf instance asked for avro still reads protobuf: the Avro record is not one.
+    let protobuf = create_consumer(
+        &proxy,
+        &common::rand_group("schemaaccept"),
+        json!({"format": "protobuf"}),
+    )
+    .await;
+    assign(&protobuf, &topic).await;
+    seek(&protobuf, &topic, 0).await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, _, body) = records(&protobuf, AVRO, "?timeout=500").await;
+        if status == 200 && body == json!([]) {
+            assert!(Instant::now() < deadline, "no record after {PATIENCE:?}");
+            continue;
+        }
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (408, json!(40801)),
+            "{body}"
+        );
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("is a AVRO schema, not PROTOBUF"),
+            "{message}"
+        );
+        break;
+    }
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn schema_a_registry_outage_answers_503_for_unseen_schemas_and_loses_no_record() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("readoutage");
+    common::create_topic(&stack, &topic, 1).await;
+    let seen = registry_register(&stack, &format!("{topic}-value"), "AVRO", r#""string""#).await;
+    // Another subject: the registry refuses an incompatible second version of one subject.
+    let unseen = registry_register(
+        &stack,
+        &format!("{topic}-late"),
+        "AVRO",
+        r#"{"type":"record","name":"Late","fields":[{"name":"n","type":"int"}]}"#,
+    )
+    .await;
+    assert_ne!(seen, unseen);
+    let registry = reqwest::Url::parse(&stack.registry_url).expect("registry URL");
+    let target = format!(
+        "{}:{}",
+        registry.host_str().expect("host"),
+        registry.port_or_known_default().expect("port")
+    );
+    let forwarder = Forwarder::start(0, target.clone()).await;
+    let mut via = registry.clone();
+    via.set_port(Some(forwarder.port)).expect("port");
+    let mut props = common::proxy_properties(&stack);
+    props.set("schema.registry.url", via.as_str().trim_end_matches('/'));
+    let proxy = TestProxy::start_with(props).await;
+    let instance = create_consumer(
+        &proxy,
+        &common::rand_group("readoutage"),
+        json!({"format": "avro", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    assign(&instance, &topic).await;
+    produce_raw(&stack, &topic, &[(None, Some(framed(seen, b"\x02a")))]).await;
+    let first = read_until(&instance, AVRO, 1).await;
+    assert_eq!(first[0]["value"], json!("a"));
+
+    // Registry gone: the cached schema keeps decoding; the first record of an unseen one
+    // answers 503 at once, call after call, and stays next in line.
+    let port = forwarder.cut().await;
+    produce_raw(
+        &stack,
+        &topic,
+        &[
+            (None, Some(framed(seen, b"\x02b"))),
+            (None, Some(framed(unseen, b"\x0e"))),
+            (None, Some(framed(seen, b"\x02c"))),
+        ],
+    )
+    .await;
+    let cached = read_until(&instance, AVRO, 1).await;
+    assert_eq!(keys_and_values(&cached), vec![(Value::Null, json!("b"))]);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let (status, content_type, body) = records(&instance, AVRO, "?timeout=5000").await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (503, json!(503)),
+            "{body}"
+        );
+        assert_eq!(content_type, "application/vnd.kafka.v2+json");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("Schema Registry unavailable:")
+                && message.contains("offset 2 of partition 0")
+                && message.contains(&format!("cannot fetch schema {unseen}")),
+            "{message}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "503 came at once"
+        );
+    }
+
+    // Registry back on the same address: the same call goes on where it stopped.
+    let _forwarder = Forwarder::start(port, target).await;
+    let rest = read_until(&instance, AVRO, 2).await;
+    assert_eq!(
+        keys_and_values(&rest),
+        vec![(Value::Null, json!({"n": 7})), (Value::Null, json!("c"))]
+    );
+    assert_eq!(rest[0]["offset"], 2);
+    proxy.stop().await;
 }

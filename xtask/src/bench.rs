@@ -168,7 +168,7 @@ async fn run_all(
     }
 
     // (id, what, format, records per request, connections)
-    let produce_scenarios: [(&str, &str, Format, usize, usize); 4] = [
+    let produce_scenarios: [(&str, &str, Format, usize, usize); 5] = [
         (
             "P1-16",
             "produce JSON, 100 x 100 B per request, 16 conns",
@@ -197,6 +197,13 @@ async fn run_all(
             100,
             16,
         ),
+        (
+            "P4-16",
+            "produce Avro by value_schema_id, 100 x ~70 B per request, 16 conns",
+            Format::Avro { schema_id: 0 },
+            100,
+            16,
+        ),
     ];
     let mut p2_max_rps = None;
     for (id, what, format, batch, conns) in produce_scenarios {
@@ -204,6 +211,12 @@ async fn run_all(
             continue;
         }
         let topic = fresh_topic(&admin, &format!("bench-{}", id.to_ascii_lowercase()), 3).await?;
+        let format = match format {
+            Format::Avro { .. } => Format::Avro {
+                schema_id: register_avro_schema(proxy, &topic).await?,
+            },
+            other => other,
+        };
         println!(
             "[bench] {id}: {what} ({} run(s) of {}s + {}s warm-up per side)",
             timing.runs,
@@ -599,6 +612,10 @@ where
 enum Format {
     Json,
     Binary,
+    /// Avro records sent with `value_schema_id` (registered before the scenario).
+    Avro {
+        schema_id: i32,
+    },
 }
 
 /// The produce work both sides do.
@@ -614,7 +631,46 @@ struct ProduceWork {
 
 /// A value of about 100 bytes; JSON text for the json format, raw bytes for binary.
 fn record_value(i: usize) -> String {
-    format!("{{\"id\":{i:08},\"name\":\"bench-record\",\"payload\":\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghij\"}}")
+    format!("{{\"id\":\"{i:08}\",\"name\":\"bench-record\",\"payload\":\"{PAYLOAD}\"}}")
+}
+
+/// The constant text field of every bench record.
+const PAYLOAD: &str = "abcdefghijklmnopqrstuvwxyz0123456789abcdefghij";
+
+/// The Avro schema of P4: the three string fields of [`record_value`].
+const AVRO_SCHEMA: &str = r#"{"type":"record","name":"BenchRecord","fields":[{"name":"id","type":"string"},{"name":"name","type":"string"},{"name":"payload","type":"string"}]}"#;
+
+/// Avro's binary encoding of a string: zig-zag varint length, then the bytes.
+fn avro_string(out: &mut Vec<u8>, s: &str) {
+    let mut n = (s.len() as u64) << 1;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Record `i` as Confluent's Avro serializer frames it: magic 0, the schema id, the encoding.
+fn avro_framed(i: usize, schema_id: i32) -> Vec<u8> {
+    let mut out = vec![0u8];
+    out.extend_from_slice(&schema_id.to_be_bytes());
+    avro_string(&mut out, &format!("{i:08}"));
+    avro_string(&mut out, "bench-record");
+    avro_string(&mut out, PAYLOAD);
+    out
+}
+
+/// The bytes the native producer writes for record `i`, the same the proxy writes.
+fn native_value(format: Format, i: usize) -> Vec<u8> {
+    match format {
+        Format::Json | Format::Binary => record_value(i).into_bytes(),
+        Format::Avro { schema_id } => avro_framed(i, schema_id),
+    }
 }
 
 impl ProduceWork {
@@ -624,19 +680,26 @@ impl ProduceWork {
         let records: Vec<Value> = (0..self.batch)
             .map(|i| {
                 let v = record_value(i);
-                kafka_bytes += v.len();
+                kafka_bytes += native_value(self.format, i).len();
                 match self.format {
-                    Format::Json => {
+                    // `record_value` is valid JSON; a parse failure would be a bench bug.
+                    Format::Json | Format::Avro { .. } => {
                         json!({ "value": serde_json::from_str::<Value>(&v).unwrap_or(Value::Null) })
                     }
                     Format::Binary => json!({ "value": base64_encode(v.as_bytes()) }),
                 }
             })
             .collect();
-        let body = json!({ "records": records }).to_string();
+        let body = match self.format {
+            Format::Avro { schema_id } => {
+                json!({ "value_schema_id": schema_id, "records": records }).to_string()
+            }
+            _ => json!({ "records": records }).to_string(),
+        };
         let content_type = match self.format {
             Format::Json => "application/vnd.kafka.json.v2+json",
             Format::Binary => "application/vnd.kafka.binary.v2+json",
+            Format::Avro { .. } => "application/vnd.kafka.avro.v2+json",
         };
         let head = format!(
             "POST {base_path}/topics/{} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nAccept: application/vnd.kafka.v2+json\r\nContent-Length: {}\r\n\r\n",
@@ -758,7 +821,7 @@ async fn native_produce(
         .context("cannot create the native producer")?;
     let values: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..work.batch)
-            .map(|i| record_value(i).into_bytes())
+            .map(|i| native_value(work.format, i))
             .collect(),
     );
     let kafka_bytes: usize = values.iter().map(Vec::len).sum();
@@ -825,6 +888,26 @@ async fn native_produce(
         None,
         None,
     ))
+}
+
+/// Registers P4's schema under `<topic>-value` through the proxy (one produce with the schema
+/// text) and returns its id, which both sides then use.
+async fn register_avro_schema(proxy: &ProxyUnderTest, topic: &str) -> Result<i32> {
+    let value: Value = serde_json::from_str(&record_value(0)).context("bench record")?;
+    let body = json!({ "value_schema": AVRO_SCHEMA, "records": [{ "value": value }] }).to_string();
+    let request = format!(
+        "POST {}/topics/{topic} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/vnd.kafka.avro.v2+json\r\nContent-Length: {}\r\n\r\n{body}",
+        proxy.base_path,
+        proxy.host,
+        body.len()
+    );
+    let mut conn = HttpConn::connect(&proxy.addr).await?;
+    let (status, answer) = conn.roundtrip(request.as_bytes()).await?;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    match answer["value_schema_id"].as_i64() {
+        Some(id) if status == 200 => i32::try_from(id).context("schema id out of range"),
+        _ => bail!("cannot register the P4 schema: {status} {answer}"),
+    }
 }
 
 /// Writes `count` records of ~100 bytes with a native producer and waits for all of them.
@@ -1197,6 +1280,24 @@ mod tests {
         assert_eq!(base64_encode(b"fo"), "Zm8=");
         assert_eq!(base64_encode(b"foo"), "Zm9v");
         assert_eq!(base64_encode(b"Kafka"), "S2Fma2E=");
+    }
+
+    #[test]
+    fn avro_framing_matches_confluents_layout() {
+        let framed = avro_framed(7, 258);
+        assert_eq!(&framed[..5], &[0, 0, 0, 1, 2]);
+        // "00000007": 8 bytes, zig-zag 16.
+        assert_eq!(framed[5], 16);
+        assert_eq!(&framed[6..14], b"00000007");
+        let mut long = Vec::new();
+        avro_string(&mut long, &"x".repeat(100));
+        assert_eq!(&long[..2], &[0xc8, 0x01]);
+    }
+
+    #[test]
+    fn bench_records_are_valid_json() {
+        let v: Value = serde_json::from_str(&record_value(42)).expect("valid JSON");
+        assert_eq!(v["id"], "00000042");
     }
 
     #[test]

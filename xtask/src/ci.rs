@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{codegen, fuzz, stack};
+use crate::{codegen, flows, fuzz, schemathesis, stack};
 
 /// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
 /// nginx, the real load balancer in front of several proxy instances in the tests.
@@ -27,7 +27,7 @@ const FAULT_STACK_PORT_OFFSET: &str = "1000";
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(15);
+    let mut steps = Steps::new(17);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -69,6 +69,15 @@ pub fn ci() -> Result<()> {
     let tests = steps.run("integration tests against the stack", || {
         integration_tests_with(&info, &skip)
     });
+    // The contract tests need the same 1-broker stack; each starts its own proxy.
+    let flows = steps.run(
+        "SDK flows: python and typescript against a proxy (sdk-test --flows)",
+        || flows::run(&info),
+    );
+    let contract = steps.run(
+        "schemathesis against the proxy's /openapi.json (bounded, fixed seed)",
+        || schemathesis::run(&info, schemathesis::Options::default()),
+    );
     let down = steps.run("stack down", || {
         if info.started_now {
             stack::down()
@@ -78,6 +87,8 @@ pub fn ci() -> Result<()> {
         }
     });
     tests?;
+    flows?;
+    contract?;
     down?;
     // The fault tests kill and freeze brokers: they get a three-node stack of their own, on
     // other ports and with its own state, so a development stack is never touched.

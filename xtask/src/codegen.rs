@@ -283,7 +283,7 @@ fn openapi_version(spec: &Path) -> Result<String> {
 // ---------------------------------------------------------------------------------------------
 // Tools under the cache root
 
-fn tools_dir() -> PathBuf {
+pub(crate) fn tools_dir() -> PathBuf {
     crate::stack::cache_root().join("tools")
 }
 
@@ -396,7 +396,7 @@ fn java() -> PathBuf {
 
 /// Runs a tool with stdout and stderr appended to `log`; on failure shows the log's tail.
 /// `needs` names what to install when the program itself is missing.
-fn run_logged(mut command: Command, log: &Path, needs: &str) -> Result<()> {
+pub(crate) fn run_logged(mut command: Command, log: &Path, needs: &str) -> Result<()> {
     let file = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -466,7 +466,7 @@ impl Drop for Scratch {
 }
 
 /// Every file under `dir`, as paths relative to it, sorted. A missing `dir` has no files.
-fn list_files(dir: &Path) -> Result<BTreeSet<PathBuf>> {
+pub(crate) fn list_files(dir: &Path) -> Result<BTreeSet<PathBuf>> {
     let mut out = BTreeSet::new();
     if !dir.exists() {
         return Ok(out);
@@ -525,7 +525,7 @@ fn compare_trees(committed: &Path, fresh: &Path, shown_dir: &Path) -> Result<Vec
     Ok(lines)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for rel in list_files(from)? {
         let dest = to.join(&rel);
         if let Some(parent) = dest.parent() {
@@ -565,7 +565,7 @@ fn sync_tree(from: &Path, to: &Path) -> Result<usize> {
     Ok(changed)
 }
 
-fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+pub(crate) fn remove_dir_if_exists(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),

@@ -11,8 +11,11 @@
 mod bench;
 mod ci;
 mod codegen;
+mod flows;
 mod fuzz;
 mod load;
+mod proxy;
+mod schemathesis;
 mod soak;
 mod stack;
 mod tidy;
@@ -59,10 +62,30 @@ enum Cmd {
         #[arg(long)]
         server_only: bool,
     },
-    /// Smoke-check the generated SDKs offline (python compileall, go vet).
-    SdkTest,
+    /// Smoke-check the generated SDKs offline (python compileall, go vet); with `--flows`,
+    /// run the Python and TypeScript SDK flows against a proxy instead.
+    SdkTest {
+        /// Run tests/sdk/{python,typescript} flows through the generated SDKs against a proxy
+        /// started on a free port in front of the stack (started if needed, left running).
+        #[arg(long)]
+        flows: bool,
+    },
+    /// Property-based contract test: schemathesis against a proxy's /openapi.json (the stack
+    /// is started if needed and left running).
+    Schemathesis {
+        /// Time budget of the run in seconds.
+        #[arg(long, default_value_t = schemathesis::DEFAULT_MAX_TIME_S)]
+        max_time: u64,
+        /// Random seed; the same seed replays the same test cases.
+        #[arg(long, default_value_t = schemathesis::DEFAULT_SEED)]
+        seed: u64,
+        /// Most test cases per operation and phase.
+        #[arg(long, default_value_t = schemathesis::DEFAULT_MAX_EXAMPLES)]
+        max_examples: u32,
+    },
     /// Everything CI runs: fmt, clippy, unit tests, a 60 s fuzz run, spec lint, codegen check,
-    /// SDK smoke checks, the stack, integration tests, teardown.
+    /// SDK smoke checks, the stack, integration tests, SDK flows, schemathesis, teardown, fault
+    /// tests.
     Ci,
     /// Fuzz the request decoders and record codecs with libFuzzer (cargo-fuzz, installed on
     /// first use), a time budget split over the targets in fuzz/.
@@ -135,7 +158,17 @@ fn main() -> std::process::ExitCode {
         Cmd::Test { brokers, args } => ci::test(brokers, &args),
         Cmd::LintSpec => codegen::lint_spec(),
         Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
-        Cmd::SdkTest => codegen::sdk_test(),
+        Cmd::SdkTest { flows: false } => codegen::sdk_test(),
+        Cmd::SdkTest { flows: true } => flows::sdk_flows(),
+        Cmd::Schemathesis {
+            max_time,
+            seed,
+            max_examples,
+        } => schemathesis::standalone(schemathesis::Options {
+            max_time,
+            seed,
+            max_examples,
+        }),
         Cmd::Ci => ci::ci(),
         Cmd::Soak { minutes, every } => soak::soak(soak::SoakArgs { minutes, every }),
         Cmd::Fuzz {

@@ -1516,17 +1516,34 @@ mod tests {
 
     #[test]
     fn three_node_properties() {
+        // Ports move with KAFKA_REST_STACK_PORT_OFFSET (set when ci runs beside another stack).
+        let o = port_offset();
         let paths = Paths::new();
         let props = kafka_properties(&paths, 2, 3);
         assert!(props.contains("node.id=2\n"));
-        assert!(props.contains(
-            "controller.quorum.voters=1@127.0.0.1:19092,2@127.0.0.1:19093,3@127.0.0.1:19094\n"
-        ));
-        assert!(
-            props.contains("listeners=PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093\n")
+        let voters = format!(
+            "controller.quorum.voters=1@127.0.0.1:{},2@127.0.0.1:{},3@127.0.0.1:{}\n",
+            19092 + o,
+            19093 + o,
+            19094 + o
         );
+        assert!(props.contains(&voters), "{props}");
+        let listeners = format!(
+            "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}\n",
+            9093 + o,
+            19093 + o
+        );
+        assert!(props.contains(&listeners), "{props}");
         assert!(props.contains("default.replication.factor=3\n"));
         assert!(props.contains("min.insync.replicas=2\n"));
-        assert_eq!(bootstrap(3), "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094");
+        assert_eq!(
+            bootstrap(3),
+            format!(
+                "127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}",
+                9092 + o,
+                9093 + o,
+                9094 + o
+            )
+        );
     }
 }

@@ -597,7 +597,8 @@ pub enum CommitOffsetsResponse {
     /// Committed.
     #[oai(status = 200)]
     Ok(Vnd<media::KafkaV2, models::CommitOffsetsResponse>),
-    /// `400`: the body is not valid JSON; the message names the line and column.
+    /// `400`: the body is not valid JSON (the message names the line and column), or
+    /// `async` is not `true` or `false`.
     #[oai(status = 400)]
     BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// `40403`: consumer instance not found (unknown, deleted, expired, or created by another
@@ -755,6 +756,9 @@ pub enum ReadRecordsResponse {
     /// stands for a missing key or value.
     #[oai(status = 200)]
     Ok(RawResponse<models::ConsumerRecordList, media::ReadRecordsResponse200>),
+    /// `400`: `timeout` or `max_bytes` is not a 64-bit integer.
+    #[oai(status = 400)]
+    BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// `40403`: consumer instance not found (unknown, deleted, expired, or created by another
     /// proxy process).
     #[oai(status = 404)]
@@ -765,20 +769,41 @@ pub enum ReadRecordsResponse {
     /// * `406`: the `Accept` header allows none of the types above.
     #[oai(status = 406)]
     NotAcceptable(Vnd<media::KafkaV2, models::ErrorResponse>),
-    /// `40801`: a record could not be deserialized in the instance's format (for example
-    /// bytes that are not JSON for a json instance, or a schema id the registry does not
-    /// know). The record stays next in line; seek past it to go on.
+    /// `40301`: the Schema Registry refused the proxy's credentials for the schema of the
+    /// next record. The record stays next in line.
+    #[oai(status = 403)]
+    Forbidden(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `40801`: the next record cannot be deserialized in the instance's format: bytes
+    /// that are not JSON for a json instance; for the schema formats, bytes that are not
+    /// the Confluent wire format, a schema id the registry does not know, a schema of
+    /// another format, or a payload that does not match its schema. The message names the
+    /// topic, partition and offset. The record stays next in line: every call answers
+    /// `408` until a seek (`POST .../positions`) moves past it. Records before it are
+    /// returned first.
     #[oai(status = 408)]
     RequestTimeout(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// `40903`: illegal state: the instance has neither a subscription nor assigned
     /// partitions.
     #[oai(status = 409)]
     Conflict(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `42206`: an avro, jsonschema or protobuf instance, but no Schema Registry is
+    /// configured (`schema.registry.url` is empty).
+    #[oai(status = 422)]
+    UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
     /// * `50002`: Kafka failed.
     /// * `50003`: Kafka failed in a way a retry may fix (timeout, coordinator not available).
     /// * `500`: Internal Server Error.
     #[oai(status = 500)]
     InternalServerError(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `503`: the Schema Registry cannot serve the schema of the next record now: it is
+    /// unreachable, timed out (`schema.registry.http.*.timeout.ms`) or answered with a
+    /// server error. Schemas already cached keep working during an outage, so this comes
+    /// only for a schema id the proxy has not seen yet. Nothing is lost or skipped: the
+    /// record stays next in line and the same call succeeds once the registry answers.
+    /// (The Confluent proxy answers `408` / `40801` here, which clients take for a bad
+    /// record; a retry is the right reaction, so this proxy says so.)
+    #[oai(status = 503)]
+    ServiceUnavailable(Vnd<media::KafkaV2, models::ErrorResponse>),
 }
 
 impl<M, T: std::fmt::Debug> std::fmt::Debug for Vnd<M, T> {
@@ -1098,6 +1123,13 @@ pub trait KafkaRestV2: Send + Sync + 'static {
     /// wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and
     /// avro, jsonschema and protobuf instances with any of the three schema types. When
     /// `Accept` lists several types, the one that matches the instance's `format` is used.
+    ///
+    /// Avro, jsonschema and protobuf instances read records in the Confluent wire format
+    /// (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent
+    /// consumer does: Avro's JSON encoding (unions wrapped as `{"string": "x"}`, bytes as
+    /// ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is
+    /// fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value
+    /// stays `null`.
     ///
     /// Records returned here count as delivered: with auto-commit on, their offsets are
     /// committed in the background, and never the offsets of records not yet returned.
@@ -1730,6 +1762,13 @@ impl<S: KafkaRestV2> V2Api<S> {
     /// wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and
     /// avro, jsonschema and protobuf instances with any of the three schema types. When
     /// `Accept` lists several types, the one that matches the instance's `format` is used.
+    ///
+    /// Avro, jsonschema and protobuf instances read records in the Confluent wire format
+    /// (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent
+    /// consumer does: Avro's JSON encoding (unions wrapped as `{"string": "x"}`, bytes as
+    /// ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is
+    /// fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value
+    /// stays `null`.
     ///
     /// Records returned here count as delivered: with auto-commit on, their offsets are
     /// committed in the background, and never the offsets of records not yet returned.

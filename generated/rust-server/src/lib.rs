@@ -36,8 +36,107 @@ pub fn openapi_service<S: KafkaRestV2>(service: S) -> OpenApiService<V2Api<S>, (
         )
 }
 
-/// The document poem-openapi derives from the adapter, as pretty JSON. It does not depend on the
-/// service, so it is built with [`SpecOnly`].
+/// Keywords of the contract's schemas that poem-openapi's schema model cannot write, as (JSON
+/// pointer, JSON value); [`served_document`] adds them to what poem-openapi derives. The
+/// implementation enforces them: the bodies that carry them reach it unread.
+pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
+    (
+        "/components/schemas/ProduceRequest/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/ProduceRecord/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/ProduceRecordHeader/additionalProperties",
+        "false",
+    ),
+    ("/components/schemas/CreateConsumerRequest/nullable", "true"),
+    (
+        "/components/schemas/CreateConsumerRequest/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/fetch.min.bytes/minimum",
+        "-1",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/fetch.min.bytes/maximum",
+        "10000000",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/consumer.request.timeout.ms/minimum",
+        "0",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/responseMinBytes/minimum",
+        "-1",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/responseMinBytes/maximum",
+        "10000000",
+    ),
+    (
+        "/components/schemas/CreateConsumerRequest/properties/requestWaitMs/minimum",
+        "0",
+    ),
+    (
+        "/components/schemas/SubscriptionRequest/additionalProperties",
+        "false",
+    ),
+    ("/components/schemas/SubscriptionRequest/minProperties", "1"),
+    (
+        "/components/schemas/PartitionsRequest/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/TopicPartition/additionalProperties",
+        "false",
+    ),
+    ("/components/schemas/CommitOffsetsRequest/nullable", "true"),
+    (
+        "/components/schemas/CommitOffsetsRequest/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/TopicPartitionOffset/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/SeekRequest/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/SeekOffset/additionalProperties",
+        "false",
+    ),
+    (
+        "/components/schemas/SeekOffset/properties/offset/minimum",
+        "0",
+    ),
+    (
+        "/components/schemas/TopicPartitionTimestamp/additionalProperties",
+        "false",
+    ),
+];
+
+/// The document the proxy serves, as pretty JSON: what poem-openapi derives from the adapter,
+/// plus [`DOCUMENT_KEYWORDS`]. It does not depend on the service, so it is built with
+/// [`SpecOnly`].
 pub fn served_document() -> String {
-    openapi_service(SpecOnly).spec()
+    let derived = openapi_service(SpecOnly).spec();
+    // Invariant: poem-openapi writes valid JSON, and every pointer names a schema that the adapter
+    // registers (the generator only lists component schemas the models define).
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&derived).expect("poem-openapi writes JSON");
+    for (pointer, value) in DOCUMENT_KEYWORDS {
+        let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+        let key = key.replace("~1", "/").replace("~0", "~");
+        let value = serde_json::from_str(value).expect("a JSON value");
+        if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(parent) {
+            target.insert(key, value);
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
 }

@@ -182,22 +182,23 @@ pub struct ProduceOffset {
     pub error: Nullable<String>,
 }
 
-/// Settings of a new consumer instance. Every field is optional.
+/// Settings of a new consumer instance. Every field is optional; `null` means the same as a
+/// missing field, and a `null` body the same as no body.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateConsumerRequest")]
 pub struct CreateConsumerRequest {
     /// Name of the instance, unique within the group on this proxy. Missing: a generated
     /// name. The name appears in the instance's URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Nullable<String>>,
     /// Old spelling of `name`; when given it wins over `name`.
     #[oai(deprecated)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Nullable<String>>,
     /// Embedded format of the records this instance reads: `binary` (default), `json`,
     /// `avro`, `jsonschema` or `protobuf`, in any letter case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<Nullable<String>>,
     /// Where to start when the group has no committed offset for a partition: `earliest`,
     /// `latest` (Kafka's default) or `none` (fail).
     #[oai(rename = "auto.offset.reset")]
@@ -206,7 +207,7 @@ pub struct CreateConsumerRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub auto_offset_reset: Option<String>,
+    pub auto_offset_reset: Option<Nullable<String>>,
     /// `"true"` (Kafka's default) to commit the offsets of returned records periodically
     /// and when the instance is deleted, `"false"` to commit only with the commit call.
     #[oai(rename = "auto.commit.enable")]
@@ -215,7 +216,7 @@ pub struct CreateConsumerRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub auto_commit_enable: Option<String>,
+    pub auto_commit_enable: Option<Nullable<String>>,
     /// A records call answers early once this many bytes are buffered; `-1` turns it off.
     /// Range -1 ... 10000000. Default: the proxy's `fetch.min.bytes`.
     #[oai(rename = "fetch.min.bytes")]
@@ -224,7 +225,7 @@ pub struct CreateConsumerRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub fetch_min_bytes: Option<i32>,
+    pub fetch_min_bytes: Option<Nullable<i32>>,
     /// Longest wait of one records call of this instance, in milliseconds. Default: the
     /// proxy's `consumer.request.timeout.ms` (1000).
     #[oai(rename = "consumer.request.timeout.ms")]
@@ -233,23 +234,24 @@ pub struct CreateConsumerRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub consumer_request_timeout_ms: Option<i32>,
-    /// Old spelling of `fetch.min.bytes`.
+    pub consumer_request_timeout_ms: Option<Nullable<i32>>,
+    /// Old spelling of `fetch.min.bytes`; `fetch.min.bytes` wins when both are given.
     #[oai(rename = "responseMinBytes", deprecated)]
     #[serde(
         rename = "responseMinBytes",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub response_min_bytes: Option<i32>,
-    /// Old spelling of `consumer.request.timeout.ms`.
+    pub response_min_bytes: Option<Nullable<i32>>,
+    /// Old spelling of `consumer.request.timeout.ms`; `consumer.request.timeout.ms` wins when
+    /// both are given.
     #[oai(rename = "requestWaitMs", deprecated)]
     #[serde(
         rename = "requestWaitMs",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub request_wait_ms: Option<i32>,
+    pub request_wait_ms: Option<Nullable<i32>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
@@ -261,7 +263,7 @@ pub struct CreateConsumerResponse {
     pub base_uri: String,
 }
 
-/// Either `topics` or `topic_pattern`.
+/// Either `topics` or `topic_pattern`; at least one of them.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "SubscriptionRequest")]
 pub struct SubscriptionRequest {
@@ -306,6 +308,7 @@ pub struct AssignedPartition {
     pub partition: i32,
 }
 
+/// The offsets to commit; a `null` body is the same as no body.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CommitOffsetsRequest")]
 pub struct CommitOffsetsRequest {
@@ -317,10 +320,9 @@ pub struct CommitOffsetsRequest {
 pub struct TopicPartitionOffset {
     pub topic: String,
     pub partition: i32,
-    /// For commit: the offset of the last processed record (`offset + 1` is committed).
-    /// For seek: the offset of the next record to read.
+    /// The offset of the last processed record (`offset + 1` is committed).
     pub offset: i64,
-    /// Free text stored with a committed offset; ignored by seek.
+    /// Free text stored with the committed offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Nullable<String>>,
 }
@@ -359,9 +361,21 @@ pub struct CommittedOffset {
 #[oai(rename = "SeekRequest")]
 pub struct SeekRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offsets: Option<Vec<TopicPartitionOffset>>,
+    pub offsets: Option<Vec<SeekOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamps: Option<Vec<TopicPartitionTimestamp>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "SeekOffset")]
+pub struct SeekOffset {
+    pub topic: String,
+    pub partition: i32,
+    /// The offset of the next record to read.
+    pub offset: i64,
+    /// Ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Nullable<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]

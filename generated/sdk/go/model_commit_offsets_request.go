@@ -19,7 +19,7 @@ import (
 // checks if the CommitOffsetsRequest type satisfies the MappedNullable interface at compile time
 var _ MappedNullable = &CommitOffsetsRequest{}
 
-// CommitOffsetsRequest struct for CommitOffsetsRequest
+// CommitOffsetsRequest The offsets to commit; a `null` body is the same as no body.
 type CommitOffsetsRequest struct {
 	Offsets []TopicPartitionOffset `json:"offsets"`
 }

@@ -17,29 +17,29 @@ import (
 // checks if the CreateConsumerRequest type satisfies the MappedNullable interface at compile time
 var _ MappedNullable = &CreateConsumerRequest{}
 
-// CreateConsumerRequest Settings of a new consumer instance. Every field is optional.
+// CreateConsumerRequest Settings of a new consumer instance. Every field is optional; `null` means the same as a missing field, and a `null` body the same as no body. 
 type CreateConsumerRequest struct {
 	// Name of the instance, unique within the group on this proxy. Missing: a generated name. The name appears in the instance's URLs. 
-	Name *string `json:"name,omitempty"`
+	Name NullableString `json:"name,omitempty"`
 	// Old spelling of `name`; when given it wins over `name`.
 	// Deprecated
-	Id *string `json:"id,omitempty"`
+	Id NullableString `json:"id,omitempty"`
 	// Embedded format of the records this instance reads: `binary` (default), `json`, `avro`, `jsonschema` or `protobuf`, in any letter case. 
-	Format *string `json:"format,omitempty"`
+	Format NullableString `json:"format,omitempty"`
 	// Where to start when the group has no committed offset for a partition: `earliest`, `latest` (Kafka's default) or `none` (fail). 
-	AutoOffsetReset *string `json:"auto.offset.reset,omitempty"`
+	AutoOffsetReset NullableString `json:"auto.offset.reset,omitempty"`
 	// `\"true\"` (Kafka's default) to commit the offsets of returned records periodically and when the instance is deleted, `\"false\"` to commit only with the commit call. 
-	AutoCommitEnable *string `json:"auto.commit.enable,omitempty"`
+	AutoCommitEnable NullableString `json:"auto.commit.enable,omitempty"`
 	// A records call answers early once this many bytes are buffered; `-1` turns it off. Range -1 ... 10000000. Default: the proxy's `fetch.min.bytes`. 
-	FetchMinBytes *int32 `json:"fetch.min.bytes,omitempty"`
+	FetchMinBytes NullableInt32 `json:"fetch.min.bytes,omitempty"`
 	// Longest wait of one records call of this instance, in milliseconds. Default: the proxy's `consumer.request.timeout.ms` (1000). 
-	ConsumerRequestTimeoutMs *int32 `json:"consumer.request.timeout.ms,omitempty"`
-	// Old spelling of `fetch.min.bytes`.
+	ConsumerRequestTimeoutMs NullableInt32 `json:"consumer.request.timeout.ms,omitempty"`
+	// Old spelling of `fetch.min.bytes`; `fetch.min.bytes` wins when both are given.
 	// Deprecated
-	ResponseMinBytes *int32 `json:"responseMinBytes,omitempty"`
-	// Old spelling of `consumer.request.timeout.ms`.
+	ResponseMinBytes NullableInt32 `json:"responseMinBytes,omitempty"`
+	// Old spelling of `consumer.request.timeout.ms`; `consumer.request.timeout.ms` wins when both are given. 
 	// Deprecated
-	RequestWaitMs *int32 `json:"requestWaitMs,omitempty"`
+	RequestWaitMs NullableInt32 `json:"requestWaitMs,omitempty"`
 }
 
 // NewCreateConsumerRequest instantiates a new CreateConsumerRequest object
@@ -59,301 +59,391 @@ func NewCreateConsumerRequestWithDefaults() *CreateConsumerRequest {
 	return &this
 }
 
-// GetName returns the Name field value if set, zero value otherwise.
+// GetName returns the Name field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetName() string {
-	if o == nil || IsNil(o.Name) {
+	if o == nil || IsNil(o.Name.Get()) {
 		var ret string
 		return ret
 	}
-	return *o.Name
+	return *o.Name.Get()
 }
 
 // GetNameOk returns a tuple with the Name field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetNameOk() (*string, bool) {
-	if o == nil || IsNil(o.Name) {
+	if o == nil {
 		return nil, false
 	}
-	return o.Name, true
+	return o.Name.Get(), o.Name.IsSet()
 }
 
 // HasName returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasName() bool {
-	if o != nil && !IsNil(o.Name) {
+	if o != nil && o.Name.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetName gets a reference to the given string and assigns it to the Name field.
+// SetName gets a reference to the given NullableString and assigns it to the Name field.
 func (o *CreateConsumerRequest) SetName(v string) {
-	o.Name = &v
+	o.Name.Set(&v)
+}
+// SetNameNil sets the value for Name to be an explicit nil
+func (o *CreateConsumerRequest) SetNameNil() {
+	o.Name.Set(nil)
 }
 
-// GetId returns the Id field value if set, zero value otherwise.
+// UnsetName ensures that no value is present for Name, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetName() {
+	o.Name.Unset()
+}
+
+// GetId returns the Id field value if set, zero value otherwise (both if not set or set to explicit null).
 // Deprecated
 func (o *CreateConsumerRequest) GetId() string {
-	if o == nil || IsNil(o.Id) {
+	if o == nil || IsNil(o.Id.Get()) {
 		var ret string
 		return ret
 	}
-	return *o.Id
+	return *o.Id.Get()
 }
 
 // GetIdOk returns a tuple with the Id field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 // Deprecated
 func (o *CreateConsumerRequest) GetIdOk() (*string, bool) {
-	if o == nil || IsNil(o.Id) {
+	if o == nil {
 		return nil, false
 	}
-	return o.Id, true
+	return o.Id.Get(), o.Id.IsSet()
 }
 
 // HasId returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasId() bool {
-	if o != nil && !IsNil(o.Id) {
+	if o != nil && o.Id.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetId gets a reference to the given string and assigns it to the Id field.
+// SetId gets a reference to the given NullableString and assigns it to the Id field.
 // Deprecated
 func (o *CreateConsumerRequest) SetId(v string) {
-	o.Id = &v
+	o.Id.Set(&v)
+}
+// SetIdNil sets the value for Id to be an explicit nil
+func (o *CreateConsumerRequest) SetIdNil() {
+	o.Id.Set(nil)
 }
 
-// GetFormat returns the Format field value if set, zero value otherwise.
+// UnsetId ensures that no value is present for Id, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetId() {
+	o.Id.Unset()
+}
+
+// GetFormat returns the Format field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetFormat() string {
-	if o == nil || IsNil(o.Format) {
+	if o == nil || IsNil(o.Format.Get()) {
 		var ret string
 		return ret
 	}
-	return *o.Format
+	return *o.Format.Get()
 }
 
 // GetFormatOk returns a tuple with the Format field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetFormatOk() (*string, bool) {
-	if o == nil || IsNil(o.Format) {
+	if o == nil {
 		return nil, false
 	}
-	return o.Format, true
+	return o.Format.Get(), o.Format.IsSet()
 }
 
 // HasFormat returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasFormat() bool {
-	if o != nil && !IsNil(o.Format) {
+	if o != nil && o.Format.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetFormat gets a reference to the given string and assigns it to the Format field.
+// SetFormat gets a reference to the given NullableString and assigns it to the Format field.
 func (o *CreateConsumerRequest) SetFormat(v string) {
-	o.Format = &v
+	o.Format.Set(&v)
+}
+// SetFormatNil sets the value for Format to be an explicit nil
+func (o *CreateConsumerRequest) SetFormatNil() {
+	o.Format.Set(nil)
 }
 
-// GetAutoOffsetReset returns the AutoOffsetReset field value if set, zero value otherwise.
+// UnsetFormat ensures that no value is present for Format, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetFormat() {
+	o.Format.Unset()
+}
+
+// GetAutoOffsetReset returns the AutoOffsetReset field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetAutoOffsetReset() string {
-	if o == nil || IsNil(o.AutoOffsetReset) {
+	if o == nil || IsNil(o.AutoOffsetReset.Get()) {
 		var ret string
 		return ret
 	}
-	return *o.AutoOffsetReset
+	return *o.AutoOffsetReset.Get()
 }
 
 // GetAutoOffsetResetOk returns a tuple with the AutoOffsetReset field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetAutoOffsetResetOk() (*string, bool) {
-	if o == nil || IsNil(o.AutoOffsetReset) {
+	if o == nil {
 		return nil, false
 	}
-	return o.AutoOffsetReset, true
+	return o.AutoOffsetReset.Get(), o.AutoOffsetReset.IsSet()
 }
 
 // HasAutoOffsetReset returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasAutoOffsetReset() bool {
-	if o != nil && !IsNil(o.AutoOffsetReset) {
+	if o != nil && o.AutoOffsetReset.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetAutoOffsetReset gets a reference to the given string and assigns it to the AutoOffsetReset field.
+// SetAutoOffsetReset gets a reference to the given NullableString and assigns it to the AutoOffsetReset field.
 func (o *CreateConsumerRequest) SetAutoOffsetReset(v string) {
-	o.AutoOffsetReset = &v
+	o.AutoOffsetReset.Set(&v)
+}
+// SetAutoOffsetResetNil sets the value for AutoOffsetReset to be an explicit nil
+func (o *CreateConsumerRequest) SetAutoOffsetResetNil() {
+	o.AutoOffsetReset.Set(nil)
 }
 
-// GetAutoCommitEnable returns the AutoCommitEnable field value if set, zero value otherwise.
+// UnsetAutoOffsetReset ensures that no value is present for AutoOffsetReset, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetAutoOffsetReset() {
+	o.AutoOffsetReset.Unset()
+}
+
+// GetAutoCommitEnable returns the AutoCommitEnable field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetAutoCommitEnable() string {
-	if o == nil || IsNil(o.AutoCommitEnable) {
+	if o == nil || IsNil(o.AutoCommitEnable.Get()) {
 		var ret string
 		return ret
 	}
-	return *o.AutoCommitEnable
+	return *o.AutoCommitEnable.Get()
 }
 
 // GetAutoCommitEnableOk returns a tuple with the AutoCommitEnable field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetAutoCommitEnableOk() (*string, bool) {
-	if o == nil || IsNil(o.AutoCommitEnable) {
+	if o == nil {
 		return nil, false
 	}
-	return o.AutoCommitEnable, true
+	return o.AutoCommitEnable.Get(), o.AutoCommitEnable.IsSet()
 }
 
 // HasAutoCommitEnable returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasAutoCommitEnable() bool {
-	if o != nil && !IsNil(o.AutoCommitEnable) {
+	if o != nil && o.AutoCommitEnable.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetAutoCommitEnable gets a reference to the given string and assigns it to the AutoCommitEnable field.
+// SetAutoCommitEnable gets a reference to the given NullableString and assigns it to the AutoCommitEnable field.
 func (o *CreateConsumerRequest) SetAutoCommitEnable(v string) {
-	o.AutoCommitEnable = &v
+	o.AutoCommitEnable.Set(&v)
+}
+// SetAutoCommitEnableNil sets the value for AutoCommitEnable to be an explicit nil
+func (o *CreateConsumerRequest) SetAutoCommitEnableNil() {
+	o.AutoCommitEnable.Set(nil)
 }
 
-// GetFetchMinBytes returns the FetchMinBytes field value if set, zero value otherwise.
+// UnsetAutoCommitEnable ensures that no value is present for AutoCommitEnable, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetAutoCommitEnable() {
+	o.AutoCommitEnable.Unset()
+}
+
+// GetFetchMinBytes returns the FetchMinBytes field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetFetchMinBytes() int32 {
-	if o == nil || IsNil(o.FetchMinBytes) {
+	if o == nil || IsNil(o.FetchMinBytes.Get()) {
 		var ret int32
 		return ret
 	}
-	return *o.FetchMinBytes
+	return *o.FetchMinBytes.Get()
 }
 
 // GetFetchMinBytesOk returns a tuple with the FetchMinBytes field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetFetchMinBytesOk() (*int32, bool) {
-	if o == nil || IsNil(o.FetchMinBytes) {
+	if o == nil {
 		return nil, false
 	}
-	return o.FetchMinBytes, true
+	return o.FetchMinBytes.Get(), o.FetchMinBytes.IsSet()
 }
 
 // HasFetchMinBytes returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasFetchMinBytes() bool {
-	if o != nil && !IsNil(o.FetchMinBytes) {
+	if o != nil && o.FetchMinBytes.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetFetchMinBytes gets a reference to the given int32 and assigns it to the FetchMinBytes field.
+// SetFetchMinBytes gets a reference to the given NullableInt32 and assigns it to the FetchMinBytes field.
 func (o *CreateConsumerRequest) SetFetchMinBytes(v int32) {
-	o.FetchMinBytes = &v
+	o.FetchMinBytes.Set(&v)
+}
+// SetFetchMinBytesNil sets the value for FetchMinBytes to be an explicit nil
+func (o *CreateConsumerRequest) SetFetchMinBytesNil() {
+	o.FetchMinBytes.Set(nil)
 }
 
-// GetConsumerRequestTimeoutMs returns the ConsumerRequestTimeoutMs field value if set, zero value otherwise.
+// UnsetFetchMinBytes ensures that no value is present for FetchMinBytes, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetFetchMinBytes() {
+	o.FetchMinBytes.Unset()
+}
+
+// GetConsumerRequestTimeoutMs returns the ConsumerRequestTimeoutMs field value if set, zero value otherwise (both if not set or set to explicit null).
 func (o *CreateConsumerRequest) GetConsumerRequestTimeoutMs() int32 {
-	if o == nil || IsNil(o.ConsumerRequestTimeoutMs) {
+	if o == nil || IsNil(o.ConsumerRequestTimeoutMs.Get()) {
 		var ret int32
 		return ret
 	}
-	return *o.ConsumerRequestTimeoutMs
+	return *o.ConsumerRequestTimeoutMs.Get()
 }
 
 // GetConsumerRequestTimeoutMsOk returns a tuple with the ConsumerRequestTimeoutMs field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 func (o *CreateConsumerRequest) GetConsumerRequestTimeoutMsOk() (*int32, bool) {
-	if o == nil || IsNil(o.ConsumerRequestTimeoutMs) {
+	if o == nil {
 		return nil, false
 	}
-	return o.ConsumerRequestTimeoutMs, true
+	return o.ConsumerRequestTimeoutMs.Get(), o.ConsumerRequestTimeoutMs.IsSet()
 }
 
 // HasConsumerRequestTimeoutMs returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasConsumerRequestTimeoutMs() bool {
-	if o != nil && !IsNil(o.ConsumerRequestTimeoutMs) {
+	if o != nil && o.ConsumerRequestTimeoutMs.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetConsumerRequestTimeoutMs gets a reference to the given int32 and assigns it to the ConsumerRequestTimeoutMs field.
+// SetConsumerRequestTimeoutMs gets a reference to the given NullableInt32 and assigns it to the ConsumerRequestTimeoutMs field.
 func (o *CreateConsumerRequest) SetConsumerRequestTimeoutMs(v int32) {
-	o.ConsumerRequestTimeoutMs = &v
+	o.ConsumerRequestTimeoutMs.Set(&v)
+}
+// SetConsumerRequestTimeoutMsNil sets the value for ConsumerRequestTimeoutMs to be an explicit nil
+func (o *CreateConsumerRequest) SetConsumerRequestTimeoutMsNil() {
+	o.ConsumerRequestTimeoutMs.Set(nil)
 }
 
-// GetResponseMinBytes returns the ResponseMinBytes field value if set, zero value otherwise.
+// UnsetConsumerRequestTimeoutMs ensures that no value is present for ConsumerRequestTimeoutMs, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetConsumerRequestTimeoutMs() {
+	o.ConsumerRequestTimeoutMs.Unset()
+}
+
+// GetResponseMinBytes returns the ResponseMinBytes field value if set, zero value otherwise (both if not set or set to explicit null).
 // Deprecated
 func (o *CreateConsumerRequest) GetResponseMinBytes() int32 {
-	if o == nil || IsNil(o.ResponseMinBytes) {
+	if o == nil || IsNil(o.ResponseMinBytes.Get()) {
 		var ret int32
 		return ret
 	}
-	return *o.ResponseMinBytes
+	return *o.ResponseMinBytes.Get()
 }
 
 // GetResponseMinBytesOk returns a tuple with the ResponseMinBytes field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 // Deprecated
 func (o *CreateConsumerRequest) GetResponseMinBytesOk() (*int32, bool) {
-	if o == nil || IsNil(o.ResponseMinBytes) {
+	if o == nil {
 		return nil, false
 	}
-	return o.ResponseMinBytes, true
+	return o.ResponseMinBytes.Get(), o.ResponseMinBytes.IsSet()
 }
 
 // HasResponseMinBytes returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasResponseMinBytes() bool {
-	if o != nil && !IsNil(o.ResponseMinBytes) {
+	if o != nil && o.ResponseMinBytes.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetResponseMinBytes gets a reference to the given int32 and assigns it to the ResponseMinBytes field.
+// SetResponseMinBytes gets a reference to the given NullableInt32 and assigns it to the ResponseMinBytes field.
 // Deprecated
 func (o *CreateConsumerRequest) SetResponseMinBytes(v int32) {
-	o.ResponseMinBytes = &v
+	o.ResponseMinBytes.Set(&v)
+}
+// SetResponseMinBytesNil sets the value for ResponseMinBytes to be an explicit nil
+func (o *CreateConsumerRequest) SetResponseMinBytesNil() {
+	o.ResponseMinBytes.Set(nil)
 }
 
-// GetRequestWaitMs returns the RequestWaitMs field value if set, zero value otherwise.
+// UnsetResponseMinBytes ensures that no value is present for ResponseMinBytes, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetResponseMinBytes() {
+	o.ResponseMinBytes.Unset()
+}
+
+// GetRequestWaitMs returns the RequestWaitMs field value if set, zero value otherwise (both if not set or set to explicit null).
 // Deprecated
 func (o *CreateConsumerRequest) GetRequestWaitMs() int32 {
-	if o == nil || IsNil(o.RequestWaitMs) {
+	if o == nil || IsNil(o.RequestWaitMs.Get()) {
 		var ret int32
 		return ret
 	}
-	return *o.RequestWaitMs
+	return *o.RequestWaitMs.Get()
 }
 
 // GetRequestWaitMsOk returns a tuple with the RequestWaitMs field value if set, nil otherwise
 // and a boolean to check if the value has been set.
+// NOTE: If the value is an explicit nil, `nil, true` will be returned
 // Deprecated
 func (o *CreateConsumerRequest) GetRequestWaitMsOk() (*int32, bool) {
-	if o == nil || IsNil(o.RequestWaitMs) {
+	if o == nil {
 		return nil, false
 	}
-	return o.RequestWaitMs, true
+	return o.RequestWaitMs.Get(), o.RequestWaitMs.IsSet()
 }
 
 // HasRequestWaitMs returns a boolean if a field has been set.
 func (o *CreateConsumerRequest) HasRequestWaitMs() bool {
-	if o != nil && !IsNil(o.RequestWaitMs) {
+	if o != nil && o.RequestWaitMs.IsSet() {
 		return true
 	}
 
 	return false
 }
 
-// SetRequestWaitMs gets a reference to the given int32 and assigns it to the RequestWaitMs field.
+// SetRequestWaitMs gets a reference to the given NullableInt32 and assigns it to the RequestWaitMs field.
 // Deprecated
 func (o *CreateConsumerRequest) SetRequestWaitMs(v int32) {
-	o.RequestWaitMs = &v
+	o.RequestWaitMs.Set(&v)
+}
+// SetRequestWaitMsNil sets the value for RequestWaitMs to be an explicit nil
+func (o *CreateConsumerRequest) SetRequestWaitMsNil() {
+	o.RequestWaitMs.Set(nil)
+}
+
+// UnsetRequestWaitMs ensures that no value is present for RequestWaitMs, not even an explicit nil
+func (o *CreateConsumerRequest) UnsetRequestWaitMs() {
+	o.RequestWaitMs.Unset()
 }
 
 func (o CreateConsumerRequest) MarshalJSON() ([]byte, error) {
@@ -366,32 +456,32 @@ func (o CreateConsumerRequest) MarshalJSON() ([]byte, error) {
 
 func (o CreateConsumerRequest) ToMap() (map[string]interface{}, error) {
 	toSerialize := map[string]interface{}{}
-	if !IsNil(o.Name) {
-		toSerialize["name"] = o.Name
+	if o.Name.IsSet() {
+		toSerialize["name"] = o.Name.Get()
 	}
-	if !IsNil(o.Id) {
-		toSerialize["id"] = o.Id
+	if o.Id.IsSet() {
+		toSerialize["id"] = o.Id.Get()
 	}
-	if !IsNil(o.Format) {
-		toSerialize["format"] = o.Format
+	if o.Format.IsSet() {
+		toSerialize["format"] = o.Format.Get()
 	}
-	if !IsNil(o.AutoOffsetReset) {
-		toSerialize["auto.offset.reset"] = o.AutoOffsetReset
+	if o.AutoOffsetReset.IsSet() {
+		toSerialize["auto.offset.reset"] = o.AutoOffsetReset.Get()
 	}
-	if !IsNil(o.AutoCommitEnable) {
-		toSerialize["auto.commit.enable"] = o.AutoCommitEnable
+	if o.AutoCommitEnable.IsSet() {
+		toSerialize["auto.commit.enable"] = o.AutoCommitEnable.Get()
 	}
-	if !IsNil(o.FetchMinBytes) {
-		toSerialize["fetch.min.bytes"] = o.FetchMinBytes
+	if o.FetchMinBytes.IsSet() {
+		toSerialize["fetch.min.bytes"] = o.FetchMinBytes.Get()
 	}
-	if !IsNil(o.ConsumerRequestTimeoutMs) {
-		toSerialize["consumer.request.timeout.ms"] = o.ConsumerRequestTimeoutMs
+	if o.ConsumerRequestTimeoutMs.IsSet() {
+		toSerialize["consumer.request.timeout.ms"] = o.ConsumerRequestTimeoutMs.Get()
 	}
-	if !IsNil(o.ResponseMinBytes) {
-		toSerialize["responseMinBytes"] = o.ResponseMinBytes
+	if o.ResponseMinBytes.IsSet() {
+		toSerialize["responseMinBytes"] = o.ResponseMinBytes.Get()
 	}
-	if !IsNil(o.RequestWaitMs) {
-		toSerialize["requestWaitMs"] = o.RequestWaitMs
+	if o.RequestWaitMs.IsSet() {
+		toSerialize["requestWaitMs"] = o.RequestWaitMs.Get()
 	}
 	return toSerialize, nil
 }

@@ -19,7 +19,7 @@ var _ MappedNullable = &SeekRequest{}
 
 // SeekRequest struct for SeekRequest
 type SeekRequest struct {
-	Offsets []TopicPartitionOffset `json:"offsets,omitempty"`
+	Offsets []SeekOffset `json:"offsets,omitempty"`
 	Timestamps []TopicPartitionTimestamp `json:"timestamps,omitempty"`
 }
 
@@ -41,9 +41,9 @@ func NewSeekRequestWithDefaults() *SeekRequest {
 }
 
 // GetOffsets returns the Offsets field value if set, zero value otherwise.
-func (o *SeekRequest) GetOffsets() []TopicPartitionOffset {
+func (o *SeekRequest) GetOffsets() []SeekOffset {
 	if o == nil || IsNil(o.Offsets) {
-		var ret []TopicPartitionOffset
+		var ret []SeekOffset
 		return ret
 	}
 	return o.Offsets
@@ -51,7 +51,7 @@ func (o *SeekRequest) GetOffsets() []TopicPartitionOffset {
 
 // GetOffsetsOk returns a tuple with the Offsets field value if set, nil otherwise
 // and a boolean to check if the value has been set.
-func (o *SeekRequest) GetOffsetsOk() ([]TopicPartitionOffset, bool) {
+func (o *SeekRequest) GetOffsetsOk() ([]SeekOffset, bool) {
 	if o == nil || IsNil(o.Offsets) {
 		return nil, false
 	}
@@ -67,8 +67,8 @@ func (o *SeekRequest) HasOffsets() bool {
 	return false
 }
 
-// SetOffsets gets a reference to the given []TopicPartitionOffset and assigns it to the Offsets field.
-func (o *SeekRequest) SetOffsets(v []TopicPartitionOffset) {
+// SetOffsets gets a reference to the given []SeekOffset and assigns it to the Offsets field.
+func (o *SeekRequest) SetOffsets(v []SeekOffset) {
 	o.Offsets = v
 }
 

@@ -17,7 +17,7 @@ import (
 // checks if the SubscriptionRequest type satisfies the MappedNullable interface at compile time
 var _ MappedNullable = &SubscriptionRequest{}
 
-// SubscriptionRequest Either `topics` or `topic_pattern`.
+// SubscriptionRequest Either `topics` or `topic_pattern`; at least one of them.
 type SubscriptionRequest struct {
 	// Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.
 	Topics []string `json:"topics,omitempty"`

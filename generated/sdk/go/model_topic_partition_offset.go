@@ -23,9 +23,9 @@ var _ MappedNullable = &TopicPartitionOffset{}
 type TopicPartitionOffset struct {
 	Topic string `json:"topic"`
 	Partition int32 `json:"partition"`
-	// For commit: the offset of the last processed record (`offset + 1` is committed). For seek: the offset of the next record to read. 
+	// The offset of the last processed record (`offset + 1` is committed).
 	Offset int64 `json:"offset"`
-	// Free text stored with a committed offset; ignored by seek.
+	// Free text stored with the committed offset.
 	Metadata NullableString `json:"metadata,omitempty"`
 }
 

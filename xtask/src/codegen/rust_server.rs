@@ -42,7 +42,7 @@ pub fn generate(root: &Path, spec: &Path, out: &Path) -> Result<()> {
     let gen = Generator::new(&doc)?;
     let files = [
         ("Cargo.toml", gen.cargo_toml()),
-        ("src/lib.rs", rustfmt(root, &gen.lib_rs())?),
+        ("src/lib.rs", rustfmt(root, &gen.lib_rs()?)?),
         (
             "src/support.rs",
             rustfmt(root, &format!("{HEADER}//!\n{SUPPORT}"))?,
@@ -445,9 +445,11 @@ impl<'a> Generator<'a> {
                 .to_string()
             }
             SchemaKind::Type(Type::Integer(i)) => {
+                // `minimum` / `maximum` reach the served document through
+                // `document_keywords` (properties only; the drift test catches any other place).
                 ensure!(
-                    i.minimum.is_none() && i.maximum.is_none() && i.enumeration.is_empty(),
-                    "{what}: integer constraints are not supported"
+                    i.enumeration.is_empty(),
+                    "{what}: integer enums are not supported"
                 );
                 match &i.format {
                     VariantOrUnknownOrEmpty::Item(IntegerFormat::Int32) => "i32",
@@ -497,7 +499,53 @@ serde_json.workspace = true
         .to_string()
     }
 
-    fn lib_rs(&self) -> String {
+    /// Keywords of component schemas that poem-openapi's schema model cannot write, as (JSON
+    /// pointer into the served document, JSON value): `nullable`, `additionalProperties: false`
+    /// and `minProperties` of objects, `minimum` / `maximum` of integer properties. The bodies
+    /// that carry them reach the implementation unread (`RawBody`), which enforces them.
+    fn document_keywords(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (name, schema) in &self.components()?.schemas {
+            let ReferenceOr::Item(Schema {
+                schema_kind: SchemaKind::Type(Type::Object(obj)),
+                schema_data,
+            }) = schema
+            else {
+                continue;
+            };
+            let at = format!("/components/schemas/{}", pointer_escape(name));
+            if schema_data.nullable {
+                out.push((format!("{at}/nullable"), "true".to_string()));
+            }
+            if let Some(AdditionalProperties::Any(false)) = obj.additional_properties {
+                out.push((format!("{at}/additionalProperties"), "false".to_string()));
+            }
+            if let Some(min) = obj.min_properties {
+                out.push((format!("{at}/minProperties"), min.to_string()));
+            }
+            for (field, field_schema) in &obj.properties {
+                let ReferenceOr::Item(field_schema) = field_schema else {
+                    continue;
+                };
+                if let SchemaKind::Type(Type::Integer(i)) = &field_schema.schema_kind {
+                    let field_at = format!("{at}/properties/{}", pointer_escape(field));
+                    if let Some(min) = i.minimum {
+                        out.push((format!("{field_at}/minimum"), min.to_string()));
+                    }
+                    if let Some(max) = i.maximum {
+                        out.push((format!("{field_at}/maximum"), max.to_string()));
+                    }
+                    ensure!(
+                        !i.exclusive_minimum && !i.exclusive_maximum,
+                        "{name}.{field}: exclusive bounds are not supported"
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn lib_rs(&self) -> Result<String> {
         let info = &self.doc.info;
         let mut s = String::new();
         s.push_str(HEADER);
@@ -556,14 +604,42 @@ serde_json.workspace = true
              }}\n"
         );
         s.push_str(
-            "/// The document poem-openapi derives from the adapter, as pretty JSON. It does not \
-             depend on the\n\
-             /// service, so it is built with [`SpecOnly`].\n\
+            "/// Keywords of the contract's schemas that poem-openapi's schema model cannot write, \
+             as (JSON\n\
+             /// pointer, JSON value); [`served_document`] adds them to what poem-openapi derives. \
+             The\n\
+             /// implementation enforces them: the bodies that carry them reach it unread.\n\
+             pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[\n",
+        );
+        for (pointer, value) in self.document_keywords()? {
+            let _ = writeln!(s, "({pointer:?}, {value:?}),");
+        }
+        s.push_str(
+            "];\n\n\
+             /// The document the proxy serves, as pretty JSON: what poem-openapi derives from the \
+             adapter,\n\
+             /// plus [`DOCUMENT_KEYWORDS`]. It does not depend on the service, so it is built \
+             with\n\
+             /// [`SpecOnly`].\n\
              pub fn served_document() -> String {\n\
-             openapi_service(SpecOnly).spec()\n\
+             let derived = openapi_service(SpecOnly).spec();\n\
+             // Invariant: poem-openapi writes valid JSON, and every pointer names a schema that \
+             the adapter\n\
+             // registers (the generator only lists component schemas the models define).\n\
+             let mut doc: serde_json::Value = serde_json::from_str(&derived).expect(\"poem-openapi \
+             writes JSON\");\n\
+             for (pointer, value) in DOCUMENT_KEYWORDS {\n\
+             let (parent, key) = pointer.rsplit_once('/').expect(\"a JSON pointer\");\n\
+             let key = key.replace(\"~1\", \"/\").replace(\"~0\", \"~\");\n\
+             let value = serde_json::from_str(value).expect(\"a JSON value\");\n\
+             if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(parent) {\n\
+             target.insert(key, value);\n\
+             }\n\
+             }\n\
+             serde_json::to_string_pretty(&doc).expect(\"a JSON value serializes\")\n\
              }\n",
         );
-        s
+        Ok(s)
     }
 
     fn media_rs(&self) -> String {
@@ -1120,6 +1196,11 @@ fn poem_path(path: &str) -> String {
 }
 
 /// `produce_to_topic` or `auto.offset.reset` to `ProduceToTopic` / `AutoOffsetReset`.
+/// A JSON pointer segment: `~` becomes `~0`, `/` becomes `~1`.
+fn pointer_escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
 fn camel(name: &str) -> String {
     let mut out = String::new();
     let mut upper = true;

@@ -56,6 +56,7 @@ __all__ = [
     "ProduceRecordHeader",
     "ProduceRequest",
     "ProduceResponse",
+    "SeekOffset",
     "SeekRequest",
     "Subscription",
     "SubscriptionRequest",
@@ -108,6 +109,7 @@ from kafka_rest_client.models.produce_record import ProduceRecord as ProduceReco
 from kafka_rest_client.models.produce_record_header import ProduceRecordHeader as ProduceRecordHeader
 from kafka_rest_client.models.produce_request import ProduceRequest as ProduceRequest
 from kafka_rest_client.models.produce_response import ProduceResponse as ProduceResponse
+from kafka_rest_client.models.seek_offset import SeekOffset as SeekOffset
 from kafka_rest_client.models.seek_request import SeekRequest as SeekRequest
 from kafka_rest_client.models.subscription import Subscription as Subscription
 from kafka_rest_client.models.subscription_request import SubscriptionRequest as SubscriptionRequest

@@ -2243,7 +2243,7 @@ class ConsumersApi:
     ) -> List[ConsumerRecord]:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Avro, jsonschema and protobuf instances read records in the Confluent wire format (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent consumer does: Avro's JSON encoding (unions wrapped as `{\"string\": \"x\"}`, bytes as ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value stays `null`.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
@@ -2288,11 +2288,15 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
+            '403': "ErrorResponse",
             '408': "ErrorResponse",
             '409': "ErrorResponse",
+            '422': "ErrorResponse",
             '500': "ErrorResponse",
+            '503': "ErrorResponse",
         }
         response_data = self.api_client.call_api(
             *_param,
@@ -2327,7 +2331,7 @@ class ConsumersApi:
     ) -> ApiResponse[List[ConsumerRecord]]:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Avro, jsonschema and protobuf instances read records in the Confluent wire format (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent consumer does: Avro's JSON encoding (unions wrapped as `{\"string\": \"x\"}`, bytes as ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value stays `null`.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
@@ -2372,11 +2376,15 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
+            '403': "ErrorResponse",
             '408': "ErrorResponse",
             '409': "ErrorResponse",
+            '422': "ErrorResponse",
             '500': "ErrorResponse",
+            '503': "ErrorResponse",
         }
         response_data = self.api_client.call_api(
             *_param,
@@ -2411,7 +2419,7 @@ class ConsumersApi:
     ) -> RESTResponseType:
         """Read records
 
-        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+        Returns the next records of the subscribed or assigned partitions, in Kafka's order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance's `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance's `format` is used.  Avro, jsonschema and protobuf instances read records in the Confluent wire format (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent consumer does: Avro's JSON encoding (unions wrapped as `{\"string\": \"x\"}`, bytes as ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value stays `null`.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
 
         :param group_name: Name of the consumer group. (required)
         :type group_name: str
@@ -2456,11 +2464,15 @@ class ConsumersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
             '404': "ErrorResponse",
             '406': "ErrorResponse",
+            '403': "ErrorResponse",
             '408': "ErrorResponse",
             '409': "ErrorResponse",
+            '422': "ErrorResponse",
             '500': "ErrorResponse",
+            '503': "ErrorResponse",
         }
         response_data = self.api_client.call_api(
             *_param,

@@ -35,6 +35,7 @@ from kafka_rest_client.models.produce_record import ProduceRecord
 from kafka_rest_client.models.produce_record_header import ProduceRecordHeader
 from kafka_rest_client.models.produce_request import ProduceRequest
 from kafka_rest_client.models.produce_response import ProduceResponse
+from kafka_rest_client.models.seek_offset import SeekOffset
 from kafka_rest_client.models.seek_request import SeekRequest
 from kafka_rest_client.models.subscription import Subscription
 from kafka_rest_client.models.subscription_request import SubscriptionRequest

@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 
 class CommitOffsetsRequest(BaseModel):
     """
-    CommitOffsetsRequest
+    The offsets to commit; a `null` body is the same as no body.
     """ # noqa: E501
     offsets: List[TopicPartitionOffset]
     __properties: ClassVar[List[str]] = ["offsets"]

@@ -17,25 +17,26 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
 
 class CreateConsumerRequest(BaseModel):
     """
-    Settings of a new consumer instance. Every field is optional.
+    Settings of a new consumer instance. Every field is optional; `null` means the same as a missing field, and a `null` body the same as no body. 
     """ # noqa: E501
     name: Optional[StrictStr] = Field(default=None, description="Name of the instance, unique within the group on this proxy. Missing: a generated name. The name appears in the instance's URLs. ", json_schema_extra={"examples": ["my_consumer_instance"]})
     id: Optional[StrictStr] = Field(default=None, description="Old spelling of `name`; when given it wins over `name`.")
     format: Optional[StrictStr] = Field(default=None, description="Embedded format of the records this instance reads: `binary` (default), `json`, `avro`, `jsonschema` or `protobuf`, in any letter case. ", json_schema_extra={"examples": ["json"]})
     auto_offset_reset: Optional[StrictStr] = Field(default=None, description="Where to start when the group has no committed offset for a partition: `earliest`, `latest` (Kafka's default) or `none` (fail). ", alias="auto.offset.reset", json_schema_extra={"examples": ["earliest"]})
     auto_commit_enable: Optional[StrictStr] = Field(default=None, description="`\"true\"` (Kafka's default) to commit the offsets of returned records periodically and when the instance is deleted, `\"false\"` to commit only with the commit call. ", alias="auto.commit.enable", json_schema_extra={"examples": ["false"]})
-    fetch_min_bytes: Optional[StrictInt] = Field(default=None, description="A records call answers early once this many bytes are buffered; `-1` turns it off. Range -1 ... 10000000. Default: the proxy's `fetch.min.bytes`. ", alias="fetch.min.bytes")
-    consumer_request_timeout_ms: Optional[StrictInt] = Field(default=None, description="Longest wait of one records call of this instance, in milliseconds. Default: the proxy's `consumer.request.timeout.ms` (1000). ", alias="consumer.request.timeout.ms")
-    response_min_bytes: Optional[StrictInt] = Field(default=None, description="Old spelling of `fetch.min.bytes`.", alias="responseMinBytes")
-    request_wait_ms: Optional[StrictInt] = Field(default=None, description="Old spelling of `consumer.request.timeout.ms`.", alias="requestWaitMs")
+    fetch_min_bytes: Optional[Annotated[int, Field(le=10000000, strict=True, ge=-1)]] = Field(default=None, description="A records call answers early once this many bytes are buffered; `-1` turns it off. Range -1 ... 10000000. Default: the proxy's `fetch.min.bytes`. ", alias="fetch.min.bytes")
+    consumer_request_timeout_ms: Optional[Annotated[int, Field(strict=True, ge=0)]] = Field(default=None, description="Longest wait of one records call of this instance, in milliseconds. Default: the proxy's `consumer.request.timeout.ms` (1000). ", alias="consumer.request.timeout.ms")
+    response_min_bytes: Optional[Annotated[int, Field(le=10000000, strict=True, ge=-1)]] = Field(default=None, description="Old spelling of `fetch.min.bytes`; `fetch.min.bytes` wins when both are given.", alias="responseMinBytes")
+    request_wait_ms: Optional[Annotated[int, Field(strict=True, ge=0)]] = Field(default=None, description="Old spelling of `consumer.request.timeout.ms`; `consumer.request.timeout.ms` wins when both are given. ", alias="requestWaitMs")
     __properties: ClassVar[List[str]] = ["name", "id", "format", "auto.offset.reset", "auto.commit.enable", "fetch.min.bytes", "consumer.request.timeout.ms", "responseMinBytes", "requestWaitMs"]
 
     model_config = ConfigDict(
@@ -77,6 +78,51 @@ class CreateConsumerRequest(BaseModel):
             exclude=excluded_fields,
             exclude_none=True,
         )
+        # set to None if name (nullable) is None
+        # and model_fields_set contains the field
+        if self.name is None and "name" in self.model_fields_set:
+            _dict['name'] = None
+
+        # set to None if id (nullable) is None
+        # and model_fields_set contains the field
+        if self.id is None and "id" in self.model_fields_set:
+            _dict['id'] = None
+
+        # set to None if format (nullable) is None
+        # and model_fields_set contains the field
+        if self.format is None and "format" in self.model_fields_set:
+            _dict['format'] = None
+
+        # set to None if auto_offset_reset (nullable) is None
+        # and model_fields_set contains the field
+        if self.auto_offset_reset is None and "auto_offset_reset" in self.model_fields_set:
+            _dict['auto.offset.reset'] = None
+
+        # set to None if auto_commit_enable (nullable) is None
+        # and model_fields_set contains the field
+        if self.auto_commit_enable is None and "auto_commit_enable" in self.model_fields_set:
+            _dict['auto.commit.enable'] = None
+
+        # set to None if fetch_min_bytes (nullable) is None
+        # and model_fields_set contains the field
+        if self.fetch_min_bytes is None and "fetch_min_bytes" in self.model_fields_set:
+            _dict['fetch.min.bytes'] = None
+
+        # set to None if consumer_request_timeout_ms (nullable) is None
+        # and model_fields_set contains the field
+        if self.consumer_request_timeout_ms is None and "consumer_request_timeout_ms" in self.model_fields_set:
+            _dict['consumer.request.timeout.ms'] = None
+
+        # set to None if response_min_bytes (nullable) is None
+        # and model_fields_set contains the field
+        if self.response_min_bytes is None and "response_min_bytes" in self.model_fields_set:
+            _dict['responseMinBytes'] = None
+
+        # set to None if request_wait_ms (nullable) is None
+        # and model_fields_set contains the field
+        if self.request_wait_ms is None and "request_wait_ms" in self.model_fields_set:
+            _dict['requestWaitMs'] = None
+
         return _dict
 
     @classmethod

@@ -19,7 +19,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict
 from typing import Any, ClassVar, Dict, List, Optional
-from kafka_rest_client.models.topic_partition_offset import TopicPartitionOffset
+from kafka_rest_client.models.seek_offset import SeekOffset
 from kafka_rest_client.models.topic_partition_timestamp import TopicPartitionTimestamp
 from typing import Optional, Set
 from typing_extensions import Self
@@ -29,7 +29,7 @@ class SeekRequest(BaseModel):
     """
     SeekRequest
     """ # noqa: E501
-    offsets: Optional[List[TopicPartitionOffset]] = None
+    offsets: Optional[List[SeekOffset]] = None
     timestamps: Optional[List[TopicPartitionTimestamp]] = None
     __properties: ClassVar[List[str]] = ["offsets", "timestamps"]
 
@@ -96,7 +96,7 @@ class SeekRequest(BaseModel):
             return cls.model_validate(obj)
 
         _obj = cls.model_validate({
-            "offsets": [TopicPartitionOffset.from_dict(_item) for _item in obj["offsets"]] if obj.get("offsets") is not None else None,
+            "offsets": [SeekOffset.from_dict(_item) for _item in obj["offsets"]] if obj.get("offsets") is not None else None,
             "timestamps": [TopicPartitionTimestamp.from_dict(_item) for _item in obj["timestamps"]] if obj.get("timestamps") is not None else None
         })
         return _obj

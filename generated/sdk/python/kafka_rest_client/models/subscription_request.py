@@ -25,7 +25,7 @@ from pydantic_core import to_jsonable_python
 
 class SubscriptionRequest(BaseModel):
     """
-    Either `topics` or `topic_pattern`.
+    Either `topics` or `topic_pattern`; at least one of them.
     """ # noqa: E501
     topics: Optional[List[StrictStr]] = Field(default=None, description="Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.")
     topic_pattern: Optional[StrictStr] = Field(default=None, description="A regular expression; the instance reads every topic whose name matches.", json_schema_extra={"examples": ["orders-.*"]})

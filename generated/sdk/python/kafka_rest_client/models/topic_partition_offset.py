@@ -29,8 +29,8 @@ class TopicPartitionOffset(BaseModel):
     """ # noqa: E501
     topic: StrictStr = Field(json_schema_extra={"examples": ["jsontest"]})
     partition: StrictInt = Field(json_schema_extra={"examples": [0]})
-    offset: StrictInt = Field(description="For commit: the offset of the last processed record (`offset + 1` is committed). For seek: the offset of the next record to read. ", json_schema_extra={"examples": [41]})
-    metadata: Optional[StrictStr] = Field(default=None, description="Free text stored with a committed offset; ignored by seek.")
+    offset: StrictInt = Field(description="The offset of the last processed record (`offset + 1` is committed).", json_schema_extra={"examples": [41]})
+    metadata: Optional[StrictStr] = Field(default=None, description="Free text stored with the committed offset.")
     __properties: ClassVar[List[str]] = ["topic", "partition", "offset", "metadata"]
 
     model_config = ConfigDict(

@@ -107,7 +107,7 @@ export interface CommitOffsetsOperationRequest {
     /**
      * 
      */
-    commitOffsetsRequest?: CommitOffsetsRequest;
+    commitOffsetsRequest?: CommitOffsetsRequest | null;
 }
 
 export interface CreateConsumerOperationRequest {
@@ -118,7 +118,7 @@ export interface CreateConsumerOperationRequest {
     /**
      * 
      */
-    createConsumerRequest?: CreateConsumerRequest;
+    createConsumerRequest?: CreateConsumerRequest | null;
 }
 
 export interface DeleteConsumerRequest {
@@ -712,7 +712,7 @@ export class ConsumersApi extends runtime.BaseAPI {
     }
 
     /**
-     * Returns the next records of the subscribed or assigned partitions, in Kafka\'s order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance\'s `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance\'s `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+     * Returns the next records of the subscribed or assigned partitions, in Kafka\'s order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance\'s `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance\'s `format` is used.  Avro, jsonschema and protobuf instances read records in the Confluent wire format (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent consumer does: Avro\'s JSON encoding (unions wrapped as `{\"string\": \"x\"}`, bytes as ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value stays `null`.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
      * Read records
      */
     async readRecordsRaw(requestParameters: ReadRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<ConsumerRecord>>> {
@@ -723,7 +723,7 @@ export class ConsumersApi extends runtime.BaseAPI {
     }
 
     /**
-     * Returns the next records of the subscribed or assigned partitions, in Kafka\'s order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance\'s `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance\'s `format` is used.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
+     * Returns the next records of the subscribed or assigned partitions, in Kafka\'s order within each partition. The call answers as soon as records are available, and otherwise after the timeout with `[]`.  The `Accept` type must match the instance\'s `format`: binary instances read with `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a wildcard or no `Accept`), json instances with `application/vnd.kafka.json.v2+json`, and avro, jsonschema and protobuf instances with any of the three schema types. When `Accept` lists several types, the one that matches the instance\'s `format` is used.  Avro, jsonschema and protobuf instances read records in the Confluent wire format (magic byte `0`, the 4-byte schema id, the payload) and render them as the Confluent consumer does: Avro\'s JSON encoding (unions wrapped as `{\"string\": \"x\"}`, bytes as ISO-8859-1 strings), the JSON document, or the protobuf JSON mapping. Each schema is fetched from the Schema Registry once, by its id, and cached; a Kafka `null` key or value stays `null`.  Records returned here count as delivered: with auto-commit on, their offsets are committed in the background, and never the offsets of records not yet returned. 
      * Read records
      */
     async readRecords(requestParameters: ReadRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ConsumerRecord>> {

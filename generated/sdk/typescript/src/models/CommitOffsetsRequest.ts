@@ -22,7 +22,7 @@ import {
 } from './TopicPartitionOffset';
 
 /**
- * 
+ * The offsets to commit; a `null` body is the same as no body.
  * @export
  * @interface CommitOffsetsRequest
  */

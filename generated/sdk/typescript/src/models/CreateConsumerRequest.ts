@@ -14,7 +14,9 @@
 
 import { mapValues } from '../runtime';
 /**
- * Settings of a new consumer instance. Every field is optional.
+ * Settings of a new consumer instance. Every field is optional; `null` means the same as a
+ * missing field, and a `null` body the same as no body.
+ * 
  * @export
  * @interface CreateConsumerRequest
  */
@@ -24,52 +26,54 @@ export interface CreateConsumerRequest {
      * name. The name appears in the instance's URLs.
      * 
      */
-    name?: string;
+    name?: string | null;
     /**
      * Old spelling of `name`; when given it wins over `name`.
      * @deprecated
      */
-    id?: string;
+    id?: string | null;
     /**
      * Embedded format of the records this instance reads: `binary` (default), `json`,
      * `avro`, `jsonschema` or `protobuf`, in any letter case.
      * 
      */
-    format?: string;
+    format?: string | null;
     /**
      * Where to start when the group has no committed offset for a partition: `earliest`,
      * `latest` (Kafka's default) or `none` (fail).
      * 
      */
-    autoOffsetReset?: string;
+    autoOffsetReset?: string | null;
     /**
      * `"true"` (Kafka's default) to commit the offsets of returned records periodically
      * and when the instance is deleted, `"false"` to commit only with the commit call.
      * 
      */
-    autoCommitEnable?: string;
+    autoCommitEnable?: string | null;
     /**
      * A records call answers early once this many bytes are buffered; `-1` turns it off.
      * Range -1 ... 10000000. Default: the proxy's `fetch.min.bytes`.
      * 
      */
-    fetchMinBytes?: number;
+    fetchMinBytes?: number | null;
     /**
      * Longest wait of one records call of this instance, in milliseconds. Default: the
      * proxy's `consumer.request.timeout.ms` (1000).
      * 
      */
-    consumerRequestTimeoutMs?: number;
+    consumerRequestTimeoutMs?: number | null;
     /**
-     * Old spelling of `fetch.min.bytes`.
+     * Old spelling of `fetch.min.bytes`; `fetch.min.bytes` wins when both are given.
      * @deprecated
      */
-    responseMinBytes?: number;
+    responseMinBytes?: number | null;
     /**
-     * Old spelling of `consumer.request.timeout.ms`.
+     * Old spelling of `consumer.request.timeout.ms`; `consumer.request.timeout.ms` wins when
+     * both are given.
+     * 
      * @deprecated
      */
-    requestWaitMs?: number;
+    requestWaitMs?: number | null;
 }
 
 /**
@@ -89,15 +93,15 @@ export function CreateConsumerRequestFromJSONTyped(json: any, ignoreDiscriminato
     }
     return {
         
-        'name': json['name'] == null ? undefined : json['name'],
-        'id': json['id'] == null ? undefined : json['id'],
-        'format': json['format'] == null ? undefined : json['format'],
-        'autoOffsetReset': json['auto.offset.reset'] == null ? undefined : json['auto.offset.reset'],
-        'autoCommitEnable': json['auto.commit.enable'] == null ? undefined : json['auto.commit.enable'],
-        'fetchMinBytes': json['fetch.min.bytes'] == null ? undefined : json['fetch.min.bytes'],
-        'consumerRequestTimeoutMs': json['consumer.request.timeout.ms'] == null ? undefined : json['consumer.request.timeout.ms'],
-        'responseMinBytes': json['responseMinBytes'] == null ? undefined : json['responseMinBytes'],
-        'requestWaitMs': json['requestWaitMs'] == null ? undefined : json['requestWaitMs'],
+        'name': json['name'] === undefined ? undefined : json['name'] === null ? null : json['name'],
+        'id': json['id'] === undefined ? undefined : json['id'] === null ? null : json['id'],
+        'format': json['format'] === undefined ? undefined : json['format'] === null ? null : json['format'],
+        'autoOffsetReset': json['auto.offset.reset'] === undefined ? undefined : json['auto.offset.reset'] === null ? null : json['auto.offset.reset'],
+        'autoCommitEnable': json['auto.commit.enable'] === undefined ? undefined : json['auto.commit.enable'] === null ? null : json['auto.commit.enable'],
+        'fetchMinBytes': json['fetch.min.bytes'] === undefined ? undefined : json['fetch.min.bytes'] === null ? null : json['fetch.min.bytes'],
+        'consumerRequestTimeoutMs': json['consumer.request.timeout.ms'] === undefined ? undefined : json['consumer.request.timeout.ms'] === null ? null : json['consumer.request.timeout.ms'],
+        'responseMinBytes': json['responseMinBytes'] === undefined ? undefined : json['responseMinBytes'] === null ? null : json['responseMinBytes'],
+        'requestWaitMs': json['requestWaitMs'] === undefined ? undefined : json['requestWaitMs'] === null ? null : json['requestWaitMs'],
     };
 }
 

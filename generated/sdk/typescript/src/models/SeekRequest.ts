@@ -13,6 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
+import type { SeekOffset } from './SeekOffset';
+import {
+    SeekOffsetFromJSON,
+    SeekOffsetFromJSONTyped,
+    SeekOffsetToJSON,
+    SeekOffsetToJSONTyped,
+} from './SeekOffset';
 import type { TopicPartitionTimestamp } from './TopicPartitionTimestamp';
 import {
     TopicPartitionTimestampFromJSON,
@@ -20,13 +27,6 @@ import {
     TopicPartitionTimestampToJSON,
     TopicPartitionTimestampToJSONTyped,
 } from './TopicPartitionTimestamp';
-import type { TopicPartitionOffset } from './TopicPartitionOffset';
-import {
-    TopicPartitionOffsetFromJSON,
-    TopicPartitionOffsetFromJSONTyped,
-    TopicPartitionOffsetToJSON,
-    TopicPartitionOffsetToJSONTyped,
-} from './TopicPartitionOffset';
 
 /**
  * 
@@ -37,7 +37,7 @@ export interface SeekRequest {
     /**
      * 
      */
-    offsets?: Array<TopicPartitionOffset>;
+    offsets?: Array<SeekOffset>;
     /**
      * 
      */
@@ -61,7 +61,7 @@ export function SeekRequestFromJSONTyped(json: any, ignoreDiscriminator: boolean
     }
     return {
         
-        'offsets': json['offsets'] == null ? undefined : ((json['offsets'] as Array<any>).map(TopicPartitionOffsetFromJSON)),
+        'offsets': json['offsets'] == null ? undefined : ((json['offsets'] as Array<any>).map(SeekOffsetFromJSON)),
         'timestamps': json['timestamps'] == null ? undefined : ((json['timestamps'] as Array<any>).map(TopicPartitionTimestampFromJSON)),
     };
 }
@@ -77,7 +77,7 @@ export function SeekRequestToJSONTyped(value?: SeekRequest | null, ignoreDiscrim
 
     return {
         
-        'offsets': value['offsets'] == null ? undefined : ((value['offsets'] as Array<any>).map(TopicPartitionOffsetToJSON)),
+        'offsets': value['offsets'] == null ? undefined : ((value['offsets'] as Array<any>).map(SeekOffsetToJSON)),
         'timestamps': value['timestamps'] == null ? undefined : ((value['timestamps'] as Array<any>).map(TopicPartitionTimestampToJSON)),
     };
 }

@@ -14,7 +14,7 @@
 
 import { mapValues } from '../runtime';
 /**
- * Either `topics` or `topic_pattern`.
+ * Either `topics` or `topic_pattern`; at least one of them.
  * @export
  * @interface SubscriptionRequest
  */

@@ -28,13 +28,11 @@ export interface TopicPartitionOffset {
      */
     partition: number;
     /**
-     * For commit: the offset of the last processed record (`offset + 1` is committed).
-     * For seek: the offset of the next record to read.
-     * 
+     * The offset of the last processed record (`offset + 1` is committed).
      */
     offset: number;
     /**
-     * Free text stored with a committed offset; ignored by seek.
+     * Free text stored with the committed offset.
      */
     metadata?: string | null;
 }

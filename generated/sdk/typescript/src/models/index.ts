@@ -22,6 +22,7 @@ export * from './ProduceRecord';
 export * from './ProduceRecordHeader';
 export * from './ProduceRequest';
 export * from './ProduceResponse';
+export * from './SeekOffset';
 export * from './SeekRequest';
 export * from './Subscription';
 export * from './SubscriptionRequest';

@@ -33,7 +33,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 import io.kafkarest.client.ApiClient;
 /**
- * CommitOffsetsRequest
+ * The offsets to commit; a &#x60;null&#x60; body is the same as no body.
  */
 @JsonPropertyOrder({
   CommitOffsetsRequest.JSON_PROPERTY_OFFSETS

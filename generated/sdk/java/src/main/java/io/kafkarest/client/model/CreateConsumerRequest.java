@@ -25,12 +25,16 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonTypeName;
 import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.Arrays;
+import org.openapitools.jackson.nullable.JsonNullable;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import org.openapitools.jackson.nullable.JsonNullable;
+import java.util.NoSuchElementException;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 
 import io.kafkarest.client.ApiClient;
 /**
- * Settings of a new consumer instance. Every field is optional.
+ * Settings of a new consumer instance. Every field is optional; &#x60;null&#x60; means the same as a missing field, and a &#x60;null&#x60; body the same as no body. 
  */
 @JsonPropertyOrder({
   CreateConsumerRequest.JSON_PROPERTY_NAME,
@@ -46,46 +50,37 @@ import io.kafkarest.client.ApiClient;
 @javax.annotation.Generated(value = "org.openapitools.codegen.languages.JavaClientCodegen", comments = "Generator version: 7.25.0")
 public class CreateConsumerRequest {
   public static final String JSON_PROPERTY_NAME = "name";
-  @javax.annotation.Nullable
-  private String name;
+  private JsonNullable<String> name = JsonNullable.<String>undefined();
 
   public static final String JSON_PROPERTY_ID = "id";
-  @javax.annotation.Nullable
-  private String id;
+  private JsonNullable<String> id = JsonNullable.<String>undefined();
 
   public static final String JSON_PROPERTY_FORMAT = "format";
-  @javax.annotation.Nullable
-  private String format;
+  private JsonNullable<String> format = JsonNullable.<String>undefined();
 
   public static final String JSON_PROPERTY_AUTO_OFFSET_RESET = "auto.offset.reset";
-  @javax.annotation.Nullable
-  private String autoOffsetReset;
+  private JsonNullable<String> autoOffsetReset = JsonNullable.<String>undefined();
 
   public static final String JSON_PROPERTY_AUTO_COMMIT_ENABLE = "auto.commit.enable";
-  @javax.annotation.Nullable
-  private String autoCommitEnable;
+  private JsonNullable<String> autoCommitEnable = JsonNullable.<String>undefined();
 
   public static final String JSON_PROPERTY_FETCH_MIN_BYTES = "fetch.min.bytes";
-  @javax.annotation.Nullable
-  private Integer fetchMinBytes;
+  private JsonNullable<Integer> fetchMinBytes = JsonNullable.<Integer>undefined();
 
   public static final String JSON_PROPERTY_CONSUMER_REQUEST_TIMEOUT_MS = "consumer.request.timeout.ms";
-  @javax.annotation.Nullable
-  private Integer consumerRequestTimeoutMs;
+  private JsonNullable<Integer> consumerRequestTimeoutMs = JsonNullable.<Integer>undefined();
 
   public static final String JSON_PROPERTY_RESPONSE_MIN_BYTES = "responseMinBytes";
-  @javax.annotation.Nullable
-  private Integer responseMinBytes;
+  private JsonNullable<Integer> responseMinBytes = JsonNullable.<Integer>undefined();
 
   public static final String JSON_PROPERTY_REQUEST_WAIT_MS = "requestWaitMs";
-  @javax.annotation.Nullable
-  private Integer requestWaitMs;
+  private JsonNullable<Integer> requestWaitMs = JsonNullable.<Integer>undefined();
 
   public CreateConsumerRequest() { 
   }
 
   public CreateConsumerRequest name(@javax.annotation.Nullable String name) {
-    this.name = name;
+    this.name = JsonNullable.<String>of(name);
     return this;
   }
 
@@ -94,22 +89,30 @@ public class CreateConsumerRequest {
    * @return name
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_NAME, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public String getName() {
-    return name;
+        return name.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_NAME, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setName(@javax.annotation.Nullable String name) {
+
+  public JsonNullable<String> getName_JsonNullable() {
+    return name;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_NAME)
+  public void setName_JsonNullable(JsonNullable<String> name) {
     this.name = name;
+  }
+
+  public void setName(@javax.annotation.Nullable String name) {
+    this.name = JsonNullable.<String>of(name);
   }
 
 
   public CreateConsumerRequest id(@javax.annotation.Nullable String id) {
-    this.id = id;
+    this.id = JsonNullable.<String>of(id);
     return this;
   }
 
@@ -120,22 +123,30 @@ public class CreateConsumerRequest {
    */
   @Deprecated
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_ID, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public String getId() {
-    return id;
+        return id.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_ID, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setId(@javax.annotation.Nullable String id) {
+
+  public JsonNullable<String> getId_JsonNullable() {
+    return id;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_ID)
+  public void setId_JsonNullable(JsonNullable<String> id) {
     this.id = id;
+  }
+
+  public void setId(@javax.annotation.Nullable String id) {
+    this.id = JsonNullable.<String>of(id);
   }
 
 
   public CreateConsumerRequest format(@javax.annotation.Nullable String format) {
-    this.format = format;
+    this.format = JsonNullable.<String>of(format);
     return this;
   }
 
@@ -144,22 +155,30 @@ public class CreateConsumerRequest {
    * @return format
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_FORMAT, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public String getFormat() {
-    return format;
+        return format.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_FORMAT, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setFormat(@javax.annotation.Nullable String format) {
+
+  public JsonNullable<String> getFormat_JsonNullable() {
+    return format;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_FORMAT)
+  public void setFormat_JsonNullable(JsonNullable<String> format) {
     this.format = format;
+  }
+
+  public void setFormat(@javax.annotation.Nullable String format) {
+    this.format = JsonNullable.<String>of(format);
   }
 
 
   public CreateConsumerRequest autoOffsetReset(@javax.annotation.Nullable String autoOffsetReset) {
-    this.autoOffsetReset = autoOffsetReset;
+    this.autoOffsetReset = JsonNullable.<String>of(autoOffsetReset);
     return this;
   }
 
@@ -168,22 +187,30 @@ public class CreateConsumerRequest {
    * @return autoOffsetReset
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_AUTO_OFFSET_RESET, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public String getAutoOffsetReset() {
-    return autoOffsetReset;
+        return autoOffsetReset.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_AUTO_OFFSET_RESET, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setAutoOffsetReset(@javax.annotation.Nullable String autoOffsetReset) {
+
+  public JsonNullable<String> getAutoOffsetReset_JsonNullable() {
+    return autoOffsetReset;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_AUTO_OFFSET_RESET)
+  public void setAutoOffsetReset_JsonNullable(JsonNullable<String> autoOffsetReset) {
     this.autoOffsetReset = autoOffsetReset;
+  }
+
+  public void setAutoOffsetReset(@javax.annotation.Nullable String autoOffsetReset) {
+    this.autoOffsetReset = JsonNullable.<String>of(autoOffsetReset);
   }
 
 
   public CreateConsumerRequest autoCommitEnable(@javax.annotation.Nullable String autoCommitEnable) {
-    this.autoCommitEnable = autoCommitEnable;
+    this.autoCommitEnable = JsonNullable.<String>of(autoCommitEnable);
     return this;
   }
 
@@ -192,117 +219,163 @@ public class CreateConsumerRequest {
    * @return autoCommitEnable
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_AUTO_COMMIT_ENABLE, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public String getAutoCommitEnable() {
-    return autoCommitEnable;
+        return autoCommitEnable.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_AUTO_COMMIT_ENABLE, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setAutoCommitEnable(@javax.annotation.Nullable String autoCommitEnable) {
+
+  public JsonNullable<String> getAutoCommitEnable_JsonNullable() {
+    return autoCommitEnable;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_AUTO_COMMIT_ENABLE)
+  public void setAutoCommitEnable_JsonNullable(JsonNullable<String> autoCommitEnable) {
     this.autoCommitEnable = autoCommitEnable;
+  }
+
+  public void setAutoCommitEnable(@javax.annotation.Nullable String autoCommitEnable) {
+    this.autoCommitEnable = JsonNullable.<String>of(autoCommitEnable);
   }
 
 
   public CreateConsumerRequest fetchMinBytes(@javax.annotation.Nullable Integer fetchMinBytes) {
-    this.fetchMinBytes = fetchMinBytes;
+    this.fetchMinBytes = JsonNullable.<Integer>of(fetchMinBytes);
     return this;
   }
 
   /**
    * A records call answers early once this many bytes are buffered; &#x60;-1&#x60; turns it off. Range -1 ... 10000000. Default: the proxy&#39;s &#x60;fetch.min.bytes&#x60;. 
+   * minimum: -1
+   * maximum: 10000000
    * @return fetchMinBytes
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_FETCH_MIN_BYTES, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public Integer getFetchMinBytes() {
-    return fetchMinBytes;
+        return fetchMinBytes.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_FETCH_MIN_BYTES, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setFetchMinBytes(@javax.annotation.Nullable Integer fetchMinBytes) {
+
+  public JsonNullable<Integer> getFetchMinBytes_JsonNullable() {
+    return fetchMinBytes;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_FETCH_MIN_BYTES)
+  public void setFetchMinBytes_JsonNullable(JsonNullable<Integer> fetchMinBytes) {
     this.fetchMinBytes = fetchMinBytes;
+  }
+
+  public void setFetchMinBytes(@javax.annotation.Nullable Integer fetchMinBytes) {
+    this.fetchMinBytes = JsonNullable.<Integer>of(fetchMinBytes);
   }
 
 
   public CreateConsumerRequest consumerRequestTimeoutMs(@javax.annotation.Nullable Integer consumerRequestTimeoutMs) {
-    this.consumerRequestTimeoutMs = consumerRequestTimeoutMs;
+    this.consumerRequestTimeoutMs = JsonNullable.<Integer>of(consumerRequestTimeoutMs);
     return this;
   }
 
   /**
    * Longest wait of one records call of this instance, in milliseconds. Default: the proxy&#39;s &#x60;consumer.request.timeout.ms&#x60; (1000). 
+   * minimum: 0
    * @return consumerRequestTimeoutMs
    */
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_CONSUMER_REQUEST_TIMEOUT_MS, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public Integer getConsumerRequestTimeoutMs() {
-    return consumerRequestTimeoutMs;
+        return consumerRequestTimeoutMs.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_CONSUMER_REQUEST_TIMEOUT_MS, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setConsumerRequestTimeoutMs(@javax.annotation.Nullable Integer consumerRequestTimeoutMs) {
+
+  public JsonNullable<Integer> getConsumerRequestTimeoutMs_JsonNullable() {
+    return consumerRequestTimeoutMs;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_CONSUMER_REQUEST_TIMEOUT_MS)
+  public void setConsumerRequestTimeoutMs_JsonNullable(JsonNullable<Integer> consumerRequestTimeoutMs) {
     this.consumerRequestTimeoutMs = consumerRequestTimeoutMs;
+  }
+
+  public void setConsumerRequestTimeoutMs(@javax.annotation.Nullable Integer consumerRequestTimeoutMs) {
+    this.consumerRequestTimeoutMs = JsonNullable.<Integer>of(consumerRequestTimeoutMs);
   }
 
 
   public CreateConsumerRequest responseMinBytes(@javax.annotation.Nullable Integer responseMinBytes) {
-    this.responseMinBytes = responseMinBytes;
+    this.responseMinBytes = JsonNullable.<Integer>of(responseMinBytes);
     return this;
   }
 
   /**
-   * Old spelling of &#x60;fetch.min.bytes&#x60;.
+   * Old spelling of &#x60;fetch.min.bytes&#x60;; &#x60;fetch.min.bytes&#x60; wins when both are given.
+   * minimum: -1
+   * maximum: 10000000
    * @return responseMinBytes
    * @deprecated
    */
   @Deprecated
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_RESPONSE_MIN_BYTES, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public Integer getResponseMinBytes() {
-    return responseMinBytes;
+        return responseMinBytes.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_RESPONSE_MIN_BYTES, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setResponseMinBytes(@javax.annotation.Nullable Integer responseMinBytes) {
+
+  public JsonNullable<Integer> getResponseMinBytes_JsonNullable() {
+    return responseMinBytes;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_RESPONSE_MIN_BYTES)
+  public void setResponseMinBytes_JsonNullable(JsonNullable<Integer> responseMinBytes) {
     this.responseMinBytes = responseMinBytes;
+  }
+
+  public void setResponseMinBytes(@javax.annotation.Nullable Integer responseMinBytes) {
+    this.responseMinBytes = JsonNullable.<Integer>of(responseMinBytes);
   }
 
 
   public CreateConsumerRequest requestWaitMs(@javax.annotation.Nullable Integer requestWaitMs) {
-    this.requestWaitMs = requestWaitMs;
+    this.requestWaitMs = JsonNullable.<Integer>of(requestWaitMs);
     return this;
   }
 
   /**
-   * Old spelling of &#x60;consumer.request.timeout.ms&#x60;.
+   * Old spelling of &#x60;consumer.request.timeout.ms&#x60;; &#x60;consumer.request.timeout.ms&#x60; wins when both are given. 
+   * minimum: 0
    * @return requestWaitMs
    * @deprecated
    */
   @Deprecated
   @javax.annotation.Nullable
-  @JsonProperty(value = JSON_PROPERTY_REQUEST_WAIT_MS, required = false)
-  @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
+  @JsonIgnore
   public Integer getRequestWaitMs() {
-    return requestWaitMs;
+        return requestWaitMs.orElse(null);
   }
 
-
   @JsonProperty(value = JSON_PROPERTY_REQUEST_WAIT_MS, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setRequestWaitMs(@javax.annotation.Nullable Integer requestWaitMs) {
+
+  public JsonNullable<Integer> getRequestWaitMs_JsonNullable() {
+    return requestWaitMs;
+  }
+  
+  @JsonProperty(JSON_PROPERTY_REQUEST_WAIT_MS)
+  public void setRequestWaitMs_JsonNullable(JsonNullable<Integer> requestWaitMs) {
     this.requestWaitMs = requestWaitMs;
+  }
+
+  public void setRequestWaitMs(@javax.annotation.Nullable Integer requestWaitMs) {
+    this.requestWaitMs = JsonNullable.<Integer>of(requestWaitMs);
   }
 
 
@@ -318,20 +391,31 @@ public class CreateConsumerRequest {
       return false;
     }
     CreateConsumerRequest createConsumerRequest = (CreateConsumerRequest) o;
-    return Objects.equals(this.name, createConsumerRequest.name) &&
-        Objects.equals(this.id, createConsumerRequest.id) &&
-        Objects.equals(this.format, createConsumerRequest.format) &&
-        Objects.equals(this.autoOffsetReset, createConsumerRequest.autoOffsetReset) &&
-        Objects.equals(this.autoCommitEnable, createConsumerRequest.autoCommitEnable) &&
-        Objects.equals(this.fetchMinBytes, createConsumerRequest.fetchMinBytes) &&
-        Objects.equals(this.consumerRequestTimeoutMs, createConsumerRequest.consumerRequestTimeoutMs) &&
-        Objects.equals(this.responseMinBytes, createConsumerRequest.responseMinBytes) &&
-        Objects.equals(this.requestWaitMs, createConsumerRequest.requestWaitMs);
+    return equalsNullable(this.name, createConsumerRequest.name) &&
+        equalsNullable(this.id, createConsumerRequest.id) &&
+        equalsNullable(this.format, createConsumerRequest.format) &&
+        equalsNullable(this.autoOffsetReset, createConsumerRequest.autoOffsetReset) &&
+        equalsNullable(this.autoCommitEnable, createConsumerRequest.autoCommitEnable) &&
+        equalsNullable(this.fetchMinBytes, createConsumerRequest.fetchMinBytes) &&
+        equalsNullable(this.consumerRequestTimeoutMs, createConsumerRequest.consumerRequestTimeoutMs) &&
+        equalsNullable(this.responseMinBytes, createConsumerRequest.responseMinBytes) &&
+        equalsNullable(this.requestWaitMs, createConsumerRequest.requestWaitMs);
+  }
+
+  private static <T> boolean equalsNullable(JsonNullable<T> a, JsonNullable<T> b) {
+    return a == b || (a != null && b != null && a.isPresent() && b.isPresent() && Objects.deepEquals(a.get(), b.get()));
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, id, format, autoOffsetReset, autoCommitEnable, fetchMinBytes, consumerRequestTimeoutMs, responseMinBytes, requestWaitMs);
+    return Objects.hash(hashCodeNullable(name), hashCodeNullable(id), hashCodeNullable(format), hashCodeNullable(autoOffsetReset), hashCodeNullable(autoCommitEnable), hashCodeNullable(fetchMinBytes), hashCodeNullable(consumerRequestTimeoutMs), hashCodeNullable(responseMinBytes), hashCodeNullable(requestWaitMs));
+  }
+
+  private static <T> int hashCodeNullable(JsonNullable<T> a) {
+    if (a == null) {
+      return 1;
+    }
+    return a.isPresent() ? Arrays.deepHashCode(new Object[]{a.get()}) : 31;
   }
 
   @Override

@@ -24,7 +24,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonTypeName;
 import com.fasterxml.jackson.annotation.JsonValue;
-import io.kafkarest.client.model.TopicPartitionOffset;
+import io.kafkarest.client.model.SeekOffset;
 import io.kafkarest.client.model.TopicPartitionTimestamp;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,7 +44,7 @@ import io.kafkarest.client.ApiClient;
 public class SeekRequest {
   public static final String JSON_PROPERTY_OFFSETS = "offsets";
   @javax.annotation.Nullable
-  private List<TopicPartitionOffset> offsets = new ArrayList<>();
+  private List<SeekOffset> offsets = new ArrayList<>();
 
   public static final String JSON_PROPERTY_TIMESTAMPS = "timestamps";
   @javax.annotation.Nullable
@@ -53,12 +53,12 @@ public class SeekRequest {
   public SeekRequest() { 
   }
 
-  public SeekRequest offsets(@javax.annotation.Nullable List<TopicPartitionOffset> offsets) {
+  public SeekRequest offsets(@javax.annotation.Nullable List<SeekOffset> offsets) {
     this.offsets = offsets;
     return this;
   }
 
-  public SeekRequest addOffsetsItem(TopicPartitionOffset offsetsItem) {
+  public SeekRequest addOffsetsItem(SeekOffset offsetsItem) {
     if (this.offsets == null) {
       this.offsets = new ArrayList<>();
     }
@@ -73,14 +73,14 @@ public class SeekRequest {
   @javax.annotation.Nullable
   @JsonProperty(value = JSON_PROPERTY_OFFSETS, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public List<TopicPartitionOffset> getOffsets() {
+  public List<SeekOffset> getOffsets() {
     return offsets;
   }
 
 
   @JsonProperty(value = JSON_PROPERTY_OFFSETS, required = false)
   @JsonInclude(value = JsonInclude.Include.USE_DEFAULTS)
-  public void setOffsets(@javax.annotation.Nullable List<TopicPartitionOffset> offsets) {
+  public void setOffsets(@javax.annotation.Nullable List<SeekOffset> offsets) {
     this.offsets = offsets;
   }
 

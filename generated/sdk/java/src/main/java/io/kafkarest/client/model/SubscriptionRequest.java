@@ -32,7 +32,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 import io.kafkarest.client.ApiClient;
 /**
- * Either &#x60;topics&#x60; or &#x60;topic_pattern&#x60;.
+ * Either &#x60;topics&#x60; or &#x60;topic_pattern&#x60;; at least one of them.
  */
 @JsonPropertyOrder({
   SubscriptionRequest.JSON_PROPERTY_TOPICS,

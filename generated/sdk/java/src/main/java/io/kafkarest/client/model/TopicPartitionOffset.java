@@ -116,7 +116,7 @@ public class TopicPartitionOffset {
   }
 
   /**
-   * For commit: the offset of the last processed record (&#x60;offset + 1&#x60; is committed). For seek: the offset of the next record to read. 
+   * The offset of the last processed record (&#x60;offset + 1&#x60; is committed).
    * @return offset
    */
   @javax.annotation.Nonnull
@@ -140,7 +140,7 @@ public class TopicPartitionOffset {
   }
 
   /**
-   * Free text stored with a committed offset; ignored by seek.
+   * Free text stored with the committed offset.
    * @return metadata
    */
   @javax.annotation.Nullable

@@ -1,0 +1,458 @@
+//! `cargo xtask sdk-test --flows`: the generated Python and TypeScript SDKs each run a real
+//! client flow (`tests/sdk/python/flow.py`, `tests/sdk/typescript/flow.ts`) against a proxy in
+//! front of the running stack.
+//!
+//! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv with the
+//! Python SDK and its PyPI requirements; an npm project with the pinned TypeScript compiler,
+//! where the SDK and the flow are compiled), the topics each flow gets (created here with
+//! rdkafka's admin client, because the v2 API cannot create topics, and deleted afterwards),
+//! and running each flow with a time limit. What a flow checks is in the flow itself; the
+//! proxy process is `proxy.rs`.
+//!
+//! Each environment is rebuilt only when its inputs change: the venv when the SDK's
+//! `requirements.txt` or our constraints change (the SDK itself is reinstalled when any of its
+//! files changes), the npm project when `package-lock.json` changes.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+
+use crate::codegen::{remove_dir_if_exists, run_logged, tools_dir};
+use crate::proxy::Proxy;
+use crate::stack::{self, StackInfo};
+
+/// The flows and their support files, relative to the repository root.
+const PYTHON_FLOW: &str = "tests/sdk/python/flow.py";
+const PYTHON_CONSTRAINTS: &str = "tests/sdk/python/constraints.txt";
+const TYPESCRIPT_DIR: &str = "tests/sdk/typescript";
+const TYPESCRIPT_FLOW: &str = "tests/sdk/typescript/flow.ts";
+/// The generated SDKs, relative to the repository root.
+const PYTHON_SDK: &str = "generated/sdk/python";
+const TYPESCRIPT_SDK: &str = "generated/sdk/typescript";
+
+/// Longest run of one flow; each waits at most 60 s per topic for its records.
+const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest wait for a new topic's partition leader.
+const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The embedded formats each flow produces and reads, one topic each.
+const FORMATS: &[&str] = &["json", "binary", "avro"];
+
+/// `cargo xtask sdk-test --flows`: the stack (started if needed, left running), a proxy, both
+/// flows.
+pub fn sdk_flows() -> Result<()> {
+    let info = stack::up(1)?;
+    run(&info)
+}
+
+/// Prepares both SDK environments, starts a proxy in front of `info` and runs both flows; fails
+/// naming every flow that failed.
+pub fn run(info: &StackInfo) -> Result<()> {
+    let started = Instant::now();
+    let root = crate::workspace_root();
+    let python = python_env(&root)?;
+    let typescript = typescript_build(&root)?;
+    let admin = admin(&info.bootstrap)?;
+    // Topics first: the proxy caches metadata for `metadata.cache.ms`, and a proxy started
+    // after them lists them at once.
+    let mut flows = Vec::new();
+    for lang in ["python", "typescript"] {
+        let run_id = run_id(lang);
+        let topics = FlowTopics::create(&admin, &run_id)?;
+        flows.push((lang, run_id, topics));
+    }
+    let proxy = Proxy::start(info, "sdk-flows")?;
+
+    let mut failed = Vec::new();
+    for (lang, run_id, topics) in &flows {
+        let flow_started = Instant::now();
+        let mut command = match *lang {
+            "python" => {
+                let mut command = Command::new(&python);
+                command
+                    .arg(root.join(PYTHON_FLOW))
+                    // No byte code next to the flow in the repository.
+                    .env("PYTHONDONTWRITEBYTECODE", "1");
+                command
+            }
+            _ => {
+                let mut command = Command::new("node");
+                command.arg(&typescript);
+                command
+            }
+        };
+        command
+            .current_dir(&root)
+            .env("KAFKA_REST_URL", &proxy.url)
+            .env("FLOW_RUN", run_id);
+        for (format, topic) in FORMATS.iter().zip(&topics.names) {
+            command.env(format!("FLOW_TOPIC_{}", format.to_uppercase()), topic);
+        }
+        eprintln!(
+            "[sdk-test] {lang} flow: topics {} ...",
+            topics.names.join(", ")
+        );
+        let result = run_with_timeout(command, FLOW_TIMEOUT);
+        let secs = flow_started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => eprintln!("[sdk-test] {lang} flow: ok ({secs:.1}s)"),
+            Err(err) => {
+                eprintln!("[sdk-test] {lang} flow: FAILED after {secs:.1}s: {err:#}");
+                failed.push(*lang);
+            }
+        }
+    }
+    let proxy_log = proxy.log.clone();
+    drop(proxy);
+    for (_, _, topics) in &flows {
+        topics.delete(&admin);
+    }
+    if !failed.is_empty() {
+        bail!(
+            "SDK flows failed: {} (proxy log: {})",
+            failed.join(", "),
+            proxy_log.display()
+        );
+    }
+    eprintln!(
+        "[sdk-test] flows passed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python
+
+/// The venv's `python`, with the SDK's requirements (pinned by our constraints) and the SDK
+/// itself installed; (re)built when its inputs changed.
+fn python_env(root: &Path) -> Result<PathBuf> {
+    let venv = tools_dir().join("sdk-python");
+    let python = venv.join("bin").join("python");
+    let requirements = root.join(PYTHON_SDK).join("requirements.txt");
+    let constraints = root.join(PYTHON_CONSTRAINTS);
+    let log = tools_dir().join("logs").join("sdk-python.log");
+    fs::create_dir_all(log.parent().unwrap_or(&venv))
+        .with_context(|| format!("cannot create {}", tools_dir().display()))?;
+
+    let deps_marker = venv.join(".requirements");
+    let deps_key = fingerprint(&[&requirements, &constraints])?;
+    if read_marker(&deps_marker).as_deref() != Some(deps_key.as_str()) || !python.exists() {
+        let started = Instant::now();
+        remove_dir_if_exists(&venv)?;
+        fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
+        eprintln!(
+            "[sdk-test] python: creating a venv at {} (log: {}) ...",
+            venv.display(),
+            log.display()
+        );
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv"]).arg(&venv);
+        run_logged(
+            create,
+            &log,
+            "Python 3.10+ with the venv module (on Debian `apt-get install python3-venv`)",
+        )?;
+        eprintln!(
+            "[sdk-test] python: installing the SDK's requirements from PyPI ({} pinned in {}) ...",
+            count_lines(&constraints)?,
+            PYTHON_CONSTRAINTS
+        );
+        let mut install = pip(&python);
+        install
+            .arg("-r")
+            .arg(&requirements)
+            .arg("-c")
+            .arg(&constraints)
+            // Builds the SDK below without build isolation, so without a download each time.
+            .arg("setuptools");
+        run_logged(install, &log, "pip in the new venv")?;
+        fs::write(&deps_marker, &deps_key)
+            .with_context(|| format!("cannot write {}", deps_marker.display()))?;
+        eprintln!(
+            "[sdk-test] python: requirements ready in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let sdk_marker = venv.join(".sdk");
+    let sdk_dir = root.join(PYTHON_SDK);
+    let sdk_key = fingerprint(&tree_files(&sdk_dir)?)?;
+    if read_marker(&sdk_marker).as_deref() != Some(sdk_key.as_str()) {
+        let started = Instant::now();
+        eprintln!("[sdk-test] python: installing {PYTHON_SDK} into the venv ...");
+        // pip builds in the source tree (build/, *.egg-info): build from a copy.
+        let copy = tools_dir().join("sdk-python-src");
+        remove_dir_if_exists(&copy)?;
+        crate::codegen::copy_tree(&sdk_dir, &copy)?;
+        let mut install = pip(&python);
+        install
+            .args(["--no-deps", "--no-build-isolation", "--force-reinstall"])
+            .arg(&copy);
+        run_logged(install, &log, "pip in the venv")?;
+        remove_dir_if_exists(&copy)?;
+        fs::write(&sdk_marker, &sdk_key)
+            .with_context(|| format!("cannot write {}", sdk_marker.display()))?;
+        eprintln!(
+            "[sdk-test] python: SDK installed in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!("[sdk-test] python: venv and SDK up to date");
+    }
+    Ok(python)
+}
+
+fn pip(python: &Path) -> Command {
+    let mut command = Command::new(python);
+    command.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ]);
+    command
+}
+
+// ---------------------------------------------------------------------------------------------
+// TypeScript
+
+/// Installs the pinned compiler with `npm ci` (when the lock file changed), compiles the SDK's
+/// sources together with the flow, and returns the compiled flow's path.
+fn typescript_build(root: &Path) -> Result<PathBuf> {
+    let work = tools_dir().join("sdk-typescript");
+    let log = tools_dir().join("logs").join("sdk-typescript.log");
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let manifest = root.join(TYPESCRIPT_DIR).join("package.json");
+    let lock = root.join(TYPESCRIPT_DIR).join("package-lock.json");
+
+    let deps_marker = work.join(".installed");
+    let deps_key = fingerprint(&[&manifest, &lock])?;
+    let tsc = work.join("node_modules").join(".bin").join("tsc");
+    if read_marker(&deps_marker).as_deref() != Some(deps_key.as_str()) || !tsc.exists() {
+        let started = Instant::now();
+        fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
+        eprintln!(
+            "[sdk-test] typescript: npm ci (typescript, @types/node from {TYPESCRIPT_DIR}/package-lock.json; log: {}) ...",
+            log.display()
+        );
+        for file in [&manifest, &lock] {
+            let name = file.file_name().context("a file name")?;
+            fs::copy(file, work.join(name))
+                .with_context(|| format!("cannot copy {} to {}", file.display(), work.display()))?;
+        }
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&work);
+        run_logged(npm, &log, "Node.js 18+ with npm")?;
+        fs::write(&deps_marker, &deps_key)
+            .with_context(|| format!("cannot write {}", deps_marker.display()))?;
+        eprintln!(
+            "[sdk-test] typescript: compiler installed in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    // The project file holds this machine's paths, so it is written here, not kept in the
+    // repository. The flow imports the SDK's sources, so both compile in one program.
+    let dist = work.join("dist");
+    let tsconfig = work.join("tsconfig.json");
+    let config = serde_json::json!({
+        "compilerOptions": {
+            "target": "es2020",
+            "module": "commonjs",
+            "lib": ["es2020", "dom"],
+            "strict": true,
+            "types": ["node"],
+            "typeRoots": [work.join("node_modules").join("@types")],
+            "rootDir": root,
+            "outDir": dist,
+        },
+        "files": [root.join(TYPESCRIPT_FLOW)],
+    });
+    fs::write(&tsconfig, serde_json::to_string_pretty(&config)?)
+        .with_context(|| format!("cannot write {}", tsconfig.display()))?;
+    let compiled = dist.join(TYPESCRIPT_FLOW).with_extension("js");
+    let build_marker = work.join(".built");
+    let mut inputs = tree_files(&root.join(TYPESCRIPT_SDK).join("src"))?;
+    inputs.push(root.join(TYPESCRIPT_FLOW));
+    inputs.push(tsconfig.clone());
+    inputs.push(lock.clone());
+    let build_key = fingerprint(&inputs)?;
+    if read_marker(&build_marker).as_deref() == Some(build_key.as_str()) && compiled.exists() {
+        eprintln!("[sdk-test] typescript: SDK and flow already compiled");
+        return Ok(compiled);
+    }
+    let started = Instant::now();
+    eprintln!("[sdk-test] typescript: compiling {TYPESCRIPT_SDK}/src and {TYPESCRIPT_FLOW} (tsc --strict) ...");
+    remove_dir_if_exists(&dist)?;
+    let _ = fs::remove_file(&build_marker);
+    let mut build = Command::new(&tsc);
+    build.arg("-p").arg(&tsconfig).current_dir(&work);
+    let status = build
+        .status()
+        .with_context(|| format!("cannot run {}", tsc.display()))?;
+    ensure!(status.success(), "tsc failed ({status})");
+    ensure!(
+        compiled.exists(),
+        "tsc succeeded but {} is missing",
+        compiled.display()
+    );
+    fs::write(&build_marker, &build_key)
+        .with_context(|| format!("cannot write {}", build_marker.display()))?;
+    eprintln!(
+        "[sdk-test] typescript: compiled in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(compiled)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+/// One flow's topics, one partition each, named after the flow, the format and the run.
+struct FlowTopics {
+    names: Vec<String>,
+}
+
+impl FlowTopics {
+    fn create(admin: &AdminClient<DefaultClientContext>, run: &str) -> Result<Self> {
+        let names: Vec<String> = FORMATS
+            .iter()
+            .map(|format| format!("sdkflow-{format}-{run}"))
+            .collect();
+        let new: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| NewTopic::new(name, 1, TopicReplication::Fixed(1)))
+            .collect();
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+        let results = futures::executor::block_on(admin.create_topics(&new, &options))
+            .context("cannot create the flow's topics")?;
+        for result in results {
+            result.map_err(|(name, code)| anyhow::anyhow!("cannot create topic {name}: {code}"))?;
+        }
+        let deadline = Instant::now() + TOPIC_TIMEOUT;
+        for name in &names {
+            loop {
+                let metadata = admin
+                    .inner()
+                    .fetch_metadata(Some(name), Duration::from_secs(5))
+                    .with_context(|| format!("no metadata for {name}"))?;
+                let ready = metadata.topics().iter().any(|t| {
+                    t.name() == name
+                        && t.error().is_none()
+                        && t.partitions().len() == 1
+                        && t.partitions().iter().all(|p| p.leader() >= 0)
+                });
+                if ready {
+                    break;
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "topic {name} has no leader after {}s",
+                    TOPIC_TIMEOUT.as_secs()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(FlowTopics { names })
+    }
+
+    /// Best effort: a topic left behind only costs space on a development stack.
+    fn delete(&self, admin: &AdminClient<DefaultClientContext>) {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+        if let Err(err) = futures::executor::block_on(admin.delete_topics(&names, &options)) {
+            eprintln!("[sdk-test] could not delete {}: {err}", names.join(", "));
+        }
+    }
+}
+
+fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set_log_level(RDKafkaLogLevel::Emerg)
+        .create()
+        .context("cannot create a Kafka admin client")
+}
+
+/// Unique per run and per flow: the flow, the process id and the clock in milliseconds.
+fn run_id(lang: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{lang}-{}-{millis}", std::process::id())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Runs `command` with inherited output; kills it after `timeout`.
+pub(crate) fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<()> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run `{program}`"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            ensure!(status.success(), "`{program}` failed ({status})");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "`{program}` did not finish within {}s and was killed",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A hash of the files' names and contents, as a cache key.
+fn fingerprint(files: &[impl AsRef<Path>]) -> Result<String> {
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        let file = file.as_ref();
+        file.hash(&mut hasher);
+        fs::read(file)
+            .with_context(|| format!("cannot read {}", file.display()))?
+            .hash(&mut hasher);
+    }
+    Ok(format!("{:016x}", hasher.finish()))
+}
+
+/// Every file under `dir`, sorted.
+fn tree_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(crate::codegen::list_files(dir)?
+        .into_iter()
+        .map(|rel| dir.join(rel))
+        .collect())
+}
+
+fn read_marker(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
+/// Non-empty, non-comment lines of a requirements-style file.
+fn count_lines(path: &Path) -> Result<usize> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .count())
+}
