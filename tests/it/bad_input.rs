@@ -428,7 +428,7 @@ fn check(answer: &RawAnswer, status: u16, code: u32) -> Result<(), String> {
     if answer.content_type != V2 {
         return Err(format!("content type {:?}", answer.content_type));
     }
-    if !body["message"].as_str().is_some_and(|m| !m.is_empty()) {
+    if body["message"].as_str().is_none_or(str::is_empty) {
         return Err(format!("no message: {body}"));
     }
     Ok(())
