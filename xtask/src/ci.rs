@@ -52,7 +52,6 @@ pub fn ci() -> Result<()> {
         fuzz::fuzz(fuzz::FuzzArgs {
             seconds: CI_FUZZ_SECONDS,
             targets: Vec::new(),
-            asan: false,
         })
     })?;
     steps.run("lint the OpenAPI contract", codegen::lint_spec)?;

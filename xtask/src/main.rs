@@ -97,9 +97,6 @@ enum Cmd {
         /// protobuf.
         #[arg(long)]
         target: Vec<String>,
-        /// Build with AddressSanitizer (uses RUSTC_BOOTSTRAP=1 for its nightly flags).
-        #[arg(long)]
-        asan: bool,
     },
     /// Soak: a moderate mixed load on the release proxy for a long while, sampling its RSS,
     /// open file descriptors and threads; fails unless they stayed flat. Not part of ci.
@@ -171,14 +168,9 @@ fn main() -> std::process::ExitCode {
         }),
         Cmd::Ci => ci::ci(),
         Cmd::Soak { minutes, every } => soak::soak(soak::SoakArgs { minutes, every }),
-        Cmd::Fuzz {
-            seconds,
-            target,
-            asan,
-        } => fuzz::fuzz(fuzz::FuzzArgs {
+        Cmd::Fuzz { seconds, target } => fuzz::fuzz(fuzz::FuzzArgs {
             seconds,
             targets: target,
-            asan,
         }),
         Cmd::Bench {
             quick,
