@@ -67,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
             let Ok(value) = std::str::from_utf8(body) else {
                 return;
             };
-            check(media::negotiate_records(Some(value)), |chosen| {
+            // The records reader, without and with the instance's own format.
+            let instance = EmbeddedFormat::ALL.get(usize::from(pick) % 6).copied();
+            check(media::negotiate_records(Some(value), instance), |chosen| {
                 assert!(
                     EmbeddedFormat::from_media_type(chosen.media_type).is_some()
                         || chosen.media_type == kafka_rest::error::V2_JSON
