@@ -58,6 +58,10 @@ pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
         "false",
     ),
     (
+        "/components/schemas/CreateConsumerRequest/properties/name/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
         "/components/schemas/CreateConsumerRequest/properties/fetch.min.bytes/minimum",
         "-1",
     ),
@@ -87,12 +91,36 @@ pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
     ),
     ("/components/schemas/SubscriptionRequest/minProperties", "1"),
     (
+        "/components/schemas/SubscriptionRequest/properties/topics/items/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
+        "/components/schemas/SubscriptionRequest/properties/topics/items/minLength",
+        "1",
+    ),
+    (
+        "/components/schemas/SubscriptionRequest/properties/topic_pattern/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
         "/components/schemas/PartitionsRequest/additionalProperties",
         "false",
     ),
     (
         "/components/schemas/TopicPartition/additionalProperties",
         "false",
+    ),
+    (
+        "/components/schemas/TopicPartition/properties/topic/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
+        "/components/schemas/TopicPartition/properties/topic/minLength",
+        "1",
+    ),
+    (
+        "/components/schemas/TopicPartition/properties/partition/minimum",
+        "0",
     ),
     ("/components/schemas/CommitOffsetsRequest/nullable", "true"),
     (
@@ -104,6 +132,18 @@ pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
         "false",
     ),
     (
+        "/components/schemas/TopicPartitionOffset/properties/topic/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
+        "/components/schemas/TopicPartitionOffset/properties/topic/minLength",
+        "1",
+    ),
+    (
+        "/components/schemas/TopicPartitionOffset/properties/partition/minimum",
+        "0",
+    ),
+    (
         "/components/schemas/SeekRequest/additionalProperties",
         "false",
     ),
@@ -112,12 +152,36 @@ pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
         "false",
     ),
     (
+        "/components/schemas/SeekOffset/properties/topic/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
+        "/components/schemas/SeekOffset/properties/topic/minLength",
+        "1",
+    ),
+    (
+        "/components/schemas/SeekOffset/properties/partition/minimum",
+        "0",
+    ),
+    (
         "/components/schemas/SeekOffset/properties/offset/minimum",
         "0",
     ),
     (
         "/components/schemas/TopicPartitionTimestamp/additionalProperties",
         "false",
+    ),
+    (
+        "/components/schemas/TopicPartitionTimestamp/properties/topic/pattern",
+        "\"^[^\\\\u0000]*$\"",
+    ),
+    (
+        "/components/schemas/TopicPartitionTimestamp/properties/topic/minLength",
+        "1",
+    ),
+    (
+        "/components/schemas/TopicPartitionTimestamp/properties/partition/minimum",
+        "0",
     ),
 ];
 

@@ -291,6 +291,7 @@ pub struct PartitionsRequest {
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartition")]
 pub struct TopicPartition {
+    /// A topic name (not empty, no NUL character).
     pub topic: String,
     pub partition: i32,
 }
@@ -318,6 +319,7 @@ pub struct CommitOffsetsRequest {
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartitionOffset")]
 pub struct TopicPartitionOffset {
+    /// A topic name (not empty, no NUL character).
     pub topic: String,
     pub partition: i32,
     /// The offset of the last processed record (`offset + 1` is committed).
@@ -369,6 +371,7 @@ pub struct SeekRequest {
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "SeekOffset")]
 pub struct SeekOffset {
+    /// A topic name (not empty, no NUL character).
     pub topic: String,
     pub partition: i32,
     /// The offset of the next record to read.
@@ -381,6 +384,7 @@ pub struct SeekOffset {
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartitionTimestamp")]
 pub struct TopicPartitionTimestamp {
+    /// A topic name (not empty, no NUL character).
     pub topic: String,
     pub partition: i32,
     /// An ISO-8601 instant, e.g. `2024-01-01T00:00:00Z`.

@@ -20,7 +20,7 @@ var _ MappedNullable = &CreateConsumerRequest{}
 // CreateConsumerRequest Settings of a new consumer instance. Every field is optional; `null` means the same as a missing field, and a `null` body the same as no body. 
 type CreateConsumerRequest struct {
 	// Name of the instance, unique within the group on this proxy. Missing: a generated name. The name appears in the instance's URLs. 
-	Name NullableString `json:"name,omitempty"`
+	Name NullableString `json:"name,omitempty" validate:"regexp=^[^\\u0000]*$"`
 	// Old spelling of `name`; when given it wins over `name`.
 	// Deprecated
 	Id NullableString `json:"id,omitempty"`

@@ -21,7 +21,8 @@ var _ MappedNullable = &SeekOffset{}
 
 // SeekOffset struct for SeekOffset
 type SeekOffset struct {
-	Topic string `json:"topic"`
+	// A topic name (not empty, no NUL character).
+	Topic string `json:"topic" validate:"regexp=^[^\\u0000]*$"`
 	Partition int32 `json:"partition"`
 	// The offset of the next record to read.
 	Offset int64 `json:"offset"`

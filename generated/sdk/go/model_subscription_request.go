@@ -22,7 +22,7 @@ type SubscriptionRequest struct {
 	// Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.
 	Topics []string `json:"topics,omitempty"`
 	// A regular expression; the instance reads every topic whose name matches.
-	TopicPattern *string `json:"topic_pattern,omitempty"`
+	TopicPattern *string `json:"topic_pattern,omitempty" validate:"regexp=^[^\\u0000]*$"`
 }
 
 // NewSubscriptionRequest instantiates a new SubscriptionRequest object

@@ -21,7 +21,8 @@ var _ MappedNullable = &TopicPartition{}
 
 // TopicPartition struct for TopicPartition
 type TopicPartition struct {
-	Topic string `json:"topic"`
+	// A topic name (not empty, no NUL character).
+	Topic string `json:"topic" validate:"regexp=^[^\\u0000]*$"`
 	Partition int32 `json:"partition"`
 }
 

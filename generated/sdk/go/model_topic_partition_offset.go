@@ -21,7 +21,8 @@ var _ MappedNullable = &TopicPartitionOffset{}
 
 // TopicPartitionOffset struct for TopicPartitionOffset
 type TopicPartitionOffset struct {
-	Topic string `json:"topic"`
+	// A topic name (not empty, no NUL character).
+	Topic string `json:"topic" validate:"regexp=^[^\\u0000]*$"`
 	Partition int32 `json:"partition"`
 	// The offset of the last processed record (`offset + 1` is committed).
 	Offset int64 `json:"offset"`

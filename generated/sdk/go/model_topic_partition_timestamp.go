@@ -22,7 +22,8 @@ var _ MappedNullable = &TopicPartitionTimestamp{}
 
 // TopicPartitionTimestamp struct for TopicPartitionTimestamp
 type TopicPartitionTimestamp struct {
-	Topic string `json:"topic"`
+	// A topic name (not empty, no NUL character).
+	Topic string `json:"topic" validate:"regexp=^[^\\u0000]*$"`
 	Partition int32 `json:"partition"`
 	// An ISO-8601 instant, e.g. `2024-01-01T00:00:00Z`.
 	Timestamp time.Time `json:"timestamp"`

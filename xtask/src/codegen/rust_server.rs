@@ -432,10 +432,9 @@ impl<'a> Generator<'a> {
     fn scalar_type(&self, schema: &Schema, what: &str) -> Result<String> {
         Ok(match &schema.schema_kind {
             SchemaKind::Type(Type::String(s)) => {
-                ensure!(
-                    s.pattern.is_none() && s.min_length.is_none() && s.max_length.is_none(),
-                    "{what}: string constraints are not supported"
-                );
+                // `pattern`, `minLength` and `maxLength` reach the served document through
+                // `document_keywords` (properties and array items of properties only; the drift
+                // test catches any other place).
                 match &s.format {
                     VariantOrUnknownOrEmpty::Empty => "String",
                     VariantOrUnknownOrEmpty::Item(StringFormat::Byte) => "ByteString",
@@ -501,7 +500,8 @@ serde_json.workspace = true
 
     /// Keywords of component schemas that poem-openapi's schema model cannot write, as (JSON
     /// pointer into the served document, JSON value): `nullable`, `additionalProperties: false`
-    /// and `minProperties` of objects, `minimum` / `maximum` of integer properties. The bodies
+    /// and `minProperties` of objects, `minimum` / `maximum` of integer properties, `pattern`,
+    /// `minLength` and `maxLength` of string properties and their array items. The bodies
     /// that carry them reach the implementation unread (`RawBody`), which enforces them.
     fn document_keywords(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
@@ -527,18 +527,29 @@ serde_json.workspace = true
                 let ReferenceOr::Item(field_schema) = field_schema else {
                     continue;
                 };
-                if let SchemaKind::Type(Type::Integer(i)) = &field_schema.schema_kind {
-                    let field_at = format!("{at}/properties/{}", pointer_escape(field));
-                    if let Some(min) = i.minimum {
-                        out.push((format!("{field_at}/minimum"), min.to_string()));
+                let field_at = format!("{at}/properties/{}", pointer_escape(field));
+                match &field_schema.schema_kind {
+                    SchemaKind::Type(Type::Integer(i)) => {
+                        if let Some(min) = i.minimum {
+                            out.push((format!("{field_at}/minimum"), min.to_string()));
+                        }
+                        if let Some(max) = i.maximum {
+                            out.push((format!("{field_at}/maximum"), max.to_string()));
+                        }
+                        ensure!(
+                            !i.exclusive_minimum && !i.exclusive_maximum,
+                            "{name}.{field}: exclusive bounds are not supported"
+                        );
                     }
-                    if let Some(max) = i.maximum {
-                        out.push((format!("{field_at}/maximum"), max.to_string()));
+                    SchemaKind::Type(Type::String(s)) => string_keywords(&field_at, s, &mut out),
+                    SchemaKind::Type(Type::Array(a)) => {
+                        if let Some(ReferenceOr::Item(item)) = &a.items {
+                            if let SchemaKind::Type(Type::String(s)) = &item.schema_kind {
+                                string_keywords(&format!("{field_at}/items"), s, &mut out);
+                            }
+                        }
                     }
-                    ensure!(
-                        !i.exclusive_minimum && !i.exclusive_maximum,
-                        "{name}.{field}: exclusive bounds are not supported"
-                    );
+                    _ => {}
                 }
             }
         }
@@ -1196,6 +1207,22 @@ fn poem_path(path: &str) -> String {
 }
 
 /// `produce_to_topic` or `auto.offset.reset` to `ProduceToTopic` / `AutoOffsetReset`.
+/// `pattern`, `minLength` and `maxLength` of the string schema at `at`, as document keywords.
+fn string_keywords(at: &str, s: &openapiv3::StringType, out: &mut Vec<(String, String)>) {
+    if let Some(pattern) = &s.pattern {
+        out.push((
+            format!("{at}/pattern"),
+            serde_json::Value::String(pattern.clone()).to_string(),
+        ));
+    }
+    if let Some(min) = s.min_length {
+        out.push((format!("{at}/minLength"), min.to_string()));
+    }
+    if let Some(max) = s.max_length {
+        out.push((format!("{at}/maxLength"), max.to_string()));
+    }
+}
+
 /// A JSON pointer segment: `~` becomes `~0`, `/` becomes `~1`.
 fn pointer_escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")

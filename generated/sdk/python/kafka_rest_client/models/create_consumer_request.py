@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,7 +28,7 @@ class CreateConsumerRequest(BaseModel):
     """
     Settings of a new consumer instance. Every field is optional; `null` means the same as a missing field, and a `null` body the same as no body. 
     """ # noqa: E501
-    name: Optional[StrictStr] = Field(default=None, description="Name of the instance, unique within the group on this proxy. Missing: a generated name. The name appears in the instance's URLs. ", json_schema_extra={"examples": ["my_consumer_instance"]})
+    name: Optional[Annotated[str, Field(strict=True)]] = Field(default=None, description="Name of the instance, unique within the group on this proxy. Missing: a generated name. The name appears in the instance's URLs. ", json_schema_extra={"examples": ["my_consumer_instance"]})
     id: Optional[StrictStr] = Field(default=None, description="Old spelling of `name`; when given it wins over `name`.")
     format: Optional[StrictStr] = Field(default=None, description="Embedded format of the records this instance reads: `binary` (default), `json`, `avro`, `jsonschema` or `protobuf`, in any letter case. ", json_schema_extra={"examples": ["json"]})
     auto_offset_reset: Optional[StrictStr] = Field(default=None, description="Where to start when the group has no committed offset for a partition: `earliest`, `latest` (Kafka's default) or `none` (fail). ", alias="auto.offset.reset", json_schema_extra={"examples": ["earliest"]})
@@ -38,6 +38,16 @@ class CreateConsumerRequest(BaseModel):
     response_min_bytes: Optional[Annotated[int, Field(le=10000000, strict=True, ge=-1)]] = Field(default=None, description="Old spelling of `fetch.min.bytes`; `fetch.min.bytes` wins when both are given.", alias="responseMinBytes")
     request_wait_ms: Optional[Annotated[int, Field(strict=True, ge=0)]] = Field(default=None, description="Old spelling of `consumer.request.timeout.ms`; `consumer.request.timeout.ms` wins when both are given. ", alias="requestWaitMs")
     __properties: ClassVar[List[str]] = ["name", "id", "format", "auto.offset.reset", "auto.commit.enable", "fetch.min.bytes", "consumer.request.timeout.ms", "responseMinBytes", "requestWaitMs"]
+
+    @field_validator('name', mode="before")
+    def name_validate_regular_expression(cls, value):
+        """Validates the regular expression"""
+        if value is None:
+            return value
+
+        if isinstance(value, str) and not re.match(r"^[^\u0000]*$", value):
+            raise ValueError(r"must validate the regular expression /^[^\u0000]*$/")
+        return value
 
     model_config = ConfigDict(
         validate_by_name=True,

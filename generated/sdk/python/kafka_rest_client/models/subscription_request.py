@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,9 +28,19 @@ class SubscriptionRequest(BaseModel):
     """
     Either `topics` or `topic_pattern`; at least one of them.
     """ # noqa: E501
-    topics: Optional[List[StrictStr]] = Field(default=None, description="Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.")
-    topic_pattern: Optional[StrictStr] = Field(default=None, description="A regular expression; the instance reads every topic whose name matches.", json_schema_extra={"examples": ["orders-.*"]})
+    topics: Optional[List[Annotated[str, Field(min_length=1, strict=True)]]] = Field(default=None, description="Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.")
+    topic_pattern: Optional[Annotated[str, Field(strict=True)]] = Field(default=None, description="A regular expression; the instance reads every topic whose name matches.", json_schema_extra={"examples": ["orders-.*"]})
     __properties: ClassVar[List[str]] = ["topics", "topic_pattern"]
+
+    @field_validator('topic_pattern', mode="before")
+    def topic_pattern_validate_regular_expression(cls, value):
+        """Validates the regular expression"""
+        if value is None:
+            return value
+
+        if isinstance(value, str) and not re.match(r"^[^\u0000]*$", value):
+            raise ValueError(r"must validate the regular expression /^[^\u0000]*$/")
+        return value
 
     model_config = ConfigDict(
         validate_by_name=True,

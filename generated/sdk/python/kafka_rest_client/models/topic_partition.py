@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,9 +28,16 @@ class TopicPartition(BaseModel):
     """
     TopicPartition
     """ # noqa: E501
-    topic: StrictStr = Field(json_schema_extra={"examples": ["jsontest"]})
-    partition: StrictInt = Field(json_schema_extra={"examples": [0]})
+    topic: Annotated[str, Field(min_length=1, strict=True)] = Field(description="A topic name (not empty, no NUL character).", json_schema_extra={"examples": ["jsontest"]})
+    partition: Annotated[int, Field(strict=True, ge=0)] = Field(json_schema_extra={"examples": [0]})
     __properties: ClassVar[List[str]] = ["topic", "partition"]
+
+    @field_validator('topic', mode="before")
+    def topic_validate_regular_expression(cls, value):
+        """Validates the regular expression"""
+        if isinstance(value, str) and not re.match(r"^[^\u0000]*$", value):
+            raise ValueError(r"must validate the regular expression /^[^\u0000]*$/")
+        return value
 
     model_config = ConfigDict(
         validate_by_name=True,

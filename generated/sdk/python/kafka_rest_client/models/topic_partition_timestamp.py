@@ -18,8 +18,9 @@ import re  # noqa: F401
 import json
 
 from datetime import datetime
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -28,11 +29,18 @@ class TopicPartitionTimestamp(BaseModel):
     """
     TopicPartitionTimestamp
     """ # noqa: E501
-    topic: StrictStr = Field(json_schema_extra={"examples": ["jsontest"]})
-    partition: StrictInt = Field(json_schema_extra={"examples": [0]})
+    topic: Annotated[str, Field(min_length=1, strict=True)] = Field(description="A topic name (not empty, no NUL character).", json_schema_extra={"examples": ["jsontest"]})
+    partition: Annotated[int, Field(strict=True, ge=0)] = Field(json_schema_extra={"examples": [0]})
     timestamp: datetime = Field(description="An ISO-8601 instant, e.g. `2024-01-01T00:00:00Z`.", json_schema_extra={"examples": ["2024-01-01T00:00:00Z"]})
     metadata: Optional[StrictStr] = Field(default=None, description="Ignored.")
     __properties: ClassVar[List[str]] = ["topic", "partition", "timestamp", "metadata"]
+
+    @field_validator('topic', mode="before")
+    def topic_validate_regular_expression(cls, value):
+        """Validates the regular expression"""
+        if isinstance(value, str) and not re.match(r"^[^\u0000]*$", value):
+            raise ValueError(r"must validate the regular expression /^[^\u0000]*$/")
+        return value
 
     model_config = ConfigDict(
         validate_by_name=True,

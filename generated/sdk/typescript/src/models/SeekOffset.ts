@@ -20,7 +20,7 @@ import { mapValues } from '../runtime';
  */
 export interface SeekOffset {
     /**
-     * 
+     * A topic name (not empty, no NUL character).
      */
     topic: string;
     /**

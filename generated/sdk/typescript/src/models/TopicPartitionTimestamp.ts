@@ -20,7 +20,7 @@ import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime }
  */
 export interface TopicPartitionTimestamp {
     /**
-     * 
+     * A topic name (not empty, no NUL character).
      */
     topic: string;
     /**

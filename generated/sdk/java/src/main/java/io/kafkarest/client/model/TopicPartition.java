@@ -55,7 +55,7 @@ public class TopicPartition {
   }
 
   /**
-   * Get topic
+   * A topic name (not empty, no NUL character).
    * @return topic
    */
   @javax.annotation.Nonnull
@@ -80,6 +80,7 @@ public class TopicPartition {
 
   /**
    * Get partition
+   * minimum: 0
    * @return partition
    */
   @javax.annotation.Nonnull

@@ -68,7 +68,7 @@ public class TopicPartitionOffset {
   }
 
   /**
-   * Get topic
+   * A topic name (not empty, no NUL character).
    * @return topic
    */
   @javax.annotation.Nonnull
@@ -93,6 +93,7 @@ public class TopicPartitionOffset {
 
   /**
    * Get partition
+   * minimum: 0
    * @return partition
    */
   @javax.annotation.Nonnull

@@ -69,7 +69,7 @@ public class TopicPartitionTimestamp {
   }
 
   /**
-   * Get topic
+   * A topic name (not empty, no NUL character).
    * @return topic
    */
   @javax.annotation.Nonnull
@@ -94,6 +94,7 @@ public class TopicPartitionTimestamp {
 
   /**
    * Get partition
+   * minimum: 0
    * @return partition
    */
   @javax.annotation.Nonnull
