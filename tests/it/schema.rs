@@ -344,7 +344,10 @@ async fn schema_protobuf_keys_and_values_round_trip_with_message_indexes() {
     assert_eq!(registered["schemaType"], "PROTOBUF");
 
     // An independent decoder: the fixture compiled by protox from its file.
-    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let data = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests/data");
     let pool = protox::compile(["order.proto"], [&data])
         .map(|set| prost_reflect::DescriptorPool::from_file_descriptor_set(set).expect("pool"))
         .expect("fixture compiles");

@@ -195,9 +195,13 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The repository root (the parent of this crate's directory).
+/// The repository root (the parent of this crate's directory). `cargo run` names the crate's
+/// directory in the environment; the compile-time value is only a fallback, because cargo
+/// reuses an xtask binary built in another clone with the same sources when clones share a
+/// `CARGO_TARGET_DIR`, and that binary would then work on the other clone.
 pub fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 

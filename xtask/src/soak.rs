@@ -359,31 +359,8 @@ async fn consume_loop(
 ) {
     let mut conn = None;
     let base = format!("/consumers/{group}/instances/{name}");
-    let setup = async {
-        let create = json!({"name": name, "format": "json", "auto.offset.reset": "earliest"});
-        proxy
-            .call(
-                &mut conn,
-                "POST",
-                &format!("/consumers/{group}"),
-                V2,
-                Some((V2, &create.to_string())),
-                200,
-            )
-            .await?;
-        let subscribe = json!({ "topics": [topic] }).to_string();
-        proxy
-            .call(
-                &mut conn,
-                "POST",
-                &format!("{base}/subscription"),
-                V2,
-                Some((V2, &subscribe)),
-                204,
-            )
-            .await
-    };
-    if let Err(e) = setup.await {
+    let create = json!({"name": name, "format": "json", "auto.offset.reset": "earliest"});
+    if let Err(e) = create_and_subscribe(&proxy, &mut conn, &group, &base, &create, &topic).await {
         counters.consume.failed("consumer setup", &e);
         return;
     }
@@ -416,6 +393,27 @@ async fn consume_loop(
     }
 }
 
+/// Creates the instance `create` describes in `group` (at `base`) and subscribes it to `topic`.
+async fn create_and_subscribe(
+    proxy: &ProxyLink,
+    conn: &mut Option<HttpConn>,
+    group: &str,
+    base: &str,
+    create: &Value,
+    topic: &str,
+) -> Result<Vec<u8>> {
+    let create = create.to_string();
+    let groups = format!("/consumers/{group}");
+    proxy
+        .call(conn, "POST", &groups, V2, Some((V2, &create)), 200)
+        .await?;
+    let subscribe = json!({ "topics": [topic] }).to_string();
+    let subscription = format!("{base}/subscription");
+    proxy
+        .call(conn, "POST", &subscription, V2, Some((V2, &subscribe)), 204)
+        .await
+}
+
 /// Creates a binary instance, subscribes it, reads once and deletes it, again and again: what
 /// a consumer instance leaves behind when it is gone shows up here.
 async fn churn_loop(
@@ -431,28 +429,8 @@ async fn churn_loop(
     while !stop.load(Ordering::Relaxed) {
         let base = format!("/consumers/{group}/instances/churn-{n}");
         let once = async {
-            let create = json!({"name": format!("churn-{n}"), "format": "binary"}).to_string();
-            proxy
-                .call(
-                    &mut conn,
-                    "POST",
-                    &format!("/consumers/{group}"),
-                    V2,
-                    Some((V2, &create)),
-                    200,
-                )
-                .await?;
-            let subscribe = json!({ "topics": [topic] }).to_string();
-            proxy
-                .call(
-                    &mut conn,
-                    "POST",
-                    &format!("{base}/subscription"),
-                    V2,
-                    Some((V2, &subscribe)),
-                    204,
-                )
-                .await?;
+            let create = json!({"name": format!("churn-{n}"), "format": "binary"});
+            create_and_subscribe(&proxy, &mut conn, &group, &base, &create, &topic).await?;
             proxy
                 .call(
                     &mut conn,
