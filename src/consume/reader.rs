@@ -7,24 +7,70 @@
 //! instance lock held by the caller, and never blocks: `StreamConsumer::recv` is awaited, not
 //! polled with a timeout, and a schema-format record whose schema is not cached yet awaits one
 //! registry call (bounded by the registry client's timeouts) while the record stays buffered.
+//! A call that finds no record while librdkafka reports lost broker connections asks Kafka for
+//! metadata before it answers: an empty answer means "no records", never "Kafka is down" (that
+//! is 50003, within the call's wait).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use rdkafka::consumer::Consumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::decoder::{Decoder, RecordDecodeError};
-use super::instance::{Instance, Mode, State};
+use super::instance::{Instance, KafkaConsumer, Mode, State};
 use super::{ConsumeError, RenderError};
 use crate::records::ConsumedRecord;
 
 /// Pause after an error event from librdkafka before asking again, so that a repeating error
 /// (a broker that is down) does not spin the task until the deadline.
 const ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A reachability check that cannot finish in less than this before the call's deadline proves
+/// nothing: the call answers what it has and the next call checks with a full budget.
+const MIN_PROBE: Duration = Duration::from_millis(200);
+
+/// Error events that say the consumer lost its connections to the brokers.
+fn is_broker_trouble(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::Resolve
+        )
+    )
+}
+
+/// Asks Kafka for cluster metadata through the instance's own client, within `deadline`.
+/// `Ok(true)`: Kafka answered; `Ok(false)`: too little time was left to tell; `Err`: Kafka did
+/// not answer (the error for the client).
+async fn kafka_reachable(
+    consumer: &Arc<KafkaConsumer>,
+    deadline: Instant,
+) -> Result<bool, ConsumeError> {
+    let budget = deadline.saturating_duration_since(Instant::now());
+    if budget < MIN_PROBE {
+        return Ok(false);
+    }
+    let consumer = Arc::clone(consumer);
+    tokio::task::spawn_blocking(move || {
+        consumer
+            .fetch_metadata(None, budget)
+            .map(|_| true)
+            .map_err(|source| ConsumeError::Kafka {
+                operation: "records",
+                source,
+            })
+    })
+    .await
+    .map_err(ConsumeError::Cancelled)?
+}
 
 /// The budget of one records call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +144,12 @@ pub async fn read<T>(
         if collected.full {
             break;
         }
+        if state.broker_trouble && collected.records.is_empty() {
+            if !kafka_reachable(&consumer, deadline).await? {
+                break;
+            }
+            state.broker_trouble = false;
+        }
         let enough = match limits.min_bytes {
             Some(min) => collected.bytes >= min,
             None => !collected.records.is_empty(),
@@ -127,8 +179,14 @@ pub async fn read<T>(
         }
         match next {
             // Into the buffer before anything else can happen: a cancelled call loses nothing.
-            Ok(message) => state.buffer.push_back(message.detach()),
+            Ok(message) => {
+                state.broker_trouble = false;
+                state.buffer.push_back(message.detach());
+            }
             Err(e) => {
+                if is_broker_trouble(&e) {
+                    state.broker_trouble = true;
+                }
                 tracing::debug!(
                     group = %instance.group,
                     instance = %instance.name,

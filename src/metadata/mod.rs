@@ -118,8 +118,15 @@ impl Snapshot {
     }
 }
 
-/// A snapshot and when it was fetched.
-type CachedSnapshot = (Instant, Arc<Snapshot>);
+/// The latest snapshot and when it was fetched, and the latest failed fetch.
+#[derive(Default)]
+struct Cache {
+    snapshot: Option<(Instant, Arc<Snapshot>)>,
+    /// When the latest fetch failed, and why. A request that was already waiting for the
+    /// cache when that fetch failed shares its failure instead of starting one more fetch:
+    /// with Kafka down, N waiting requests fail after one `metadata.timeout.ms`, not N.
+    failed: Option<(Instant, KafkaError)>,
+}
 
 /// The shared metadata client. Cheap to clone.
 #[derive(Clone)]
@@ -131,7 +138,7 @@ pub struct Metadata {
     /// How long a snapshot answers requests before it is fetched again (`metadata.cache.ms`).
     max_age: Duration,
     /// The latest snapshot. Held across a refresh, so concurrent requests share one fetch.
-    cache: Arc<Mutex<Option<CachedSnapshot>>>,
+    cache: Arc<Mutex<Cache>>,
     /// The brokers' `auto.create.topics.enable`, read on first need.
     auto_create: Arc<tokio::sync::OnceCell<bool>>,
 }
@@ -149,17 +156,23 @@ impl Metadata {
             admin: Arc::new(admin),
             timeout: config.metadata_timeout,
             max_age: config.metadata_cache,
-            cache: Arc::new(Mutex::new(None)),
+            cache: Arc::new(Mutex::new(Cache::default())),
             auto_create: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
     /// The cached snapshot, or a fresh one when it is older than `max_age` (or `fresh` is set).
     async fn snapshot(&self, fresh: bool) -> Result<Arc<Snapshot>, MetadataError> {
+        let asked = Instant::now();
         let mut cache = self.cache.lock().await;
-        if let Some((at, snap)) = cache.as_ref() {
+        if let Some((at, snap)) = cache.snapshot.as_ref() {
             if !fresh && at.elapsed() < self.max_age {
                 return Ok(Arc::clone(snap));
+            }
+        }
+        if let Some((failed_at, error)) = cache.failed.as_ref() {
+            if *failed_at >= asked {
+                return Err(MetadataError::Request(error.clone()));
             }
         }
         let admin = Arc::clone(&self.admin);
@@ -172,10 +185,16 @@ impl Metadata {
                 .map(|md| Snapshot::from_rdkafka(&md))
         })
         .await
-        .map_err(MetadataError::Cancelled)?
-        .map_err(MetadataError::Request)?;
-        let snap = Arc::new(snap);
-        *cache = Some((Instant::now(), Arc::clone(&snap)));
+        .map_err(MetadataError::Cancelled)?;
+        let snap = match snap {
+            Ok(snap) => Arc::new(snap),
+            Err(error) => {
+                cache.failed = Some((Instant::now(), error.clone()));
+                return Err(MetadataError::Request(error));
+            }
+        };
+        cache.snapshot = Some((Instant::now(), Arc::clone(&snap)));
+        cache.failed = None;
         Ok(snap)
     }
 
@@ -335,5 +354,45 @@ impl Metadata {
             beginning_offset: low,
             end_offset: high,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With Kafka unreachable, requests waiting for the cache share the failure of the fetch
+    /// in progress: three concurrent requests fail after about one `metadata.timeout.ms`,
+    /// not three of them one after another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_requests_share_a_failed_fetch_instead_of_queueing_one_timeout_each() {
+        // A port nothing listens on: every connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut props = crate::config::Properties::default();
+        props
+            .set("bootstrap.servers", &format!("127.0.0.1:{port}"))
+            .set("metadata.timeout.ms", "1500");
+        let metadata =
+            Metadata::new(&Config::from_properties(&props).expect("config")).expect("client");
+        let started = Instant::now();
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let m = metadata.clone();
+                tokio::spawn(async move { m.broker_ids().await })
+            })
+            .collect();
+        for call in calls {
+            let answer = call.await.expect("task");
+            assert!(
+                matches!(answer, Err(MetadataError::Request(_))),
+                "{answer:?}"
+            );
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(4000), "took {took:?}");
     }
 }

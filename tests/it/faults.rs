@@ -1,6 +1,6 @@
 //! Kafka faults on the three-broker stack (`cargo xtask test --brokers 3 faults::`, run by CI
 //! one test at a time): a partition leader killed under load or under reading consumers, and
-//! every broker down at once. Each test leaves the cluster whole again.
+//! every broker down at once (frozen, and killed). Each test leaves the cluster whole again.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -249,6 +249,146 @@ async fn with_every_broker_down_requests_fail_fast_and_recover_without_a_restart
         .collect();
     assert!(values.contains(&&br#""before""#[..]));
     assert!(values.contains(&&br#""after""#[..]));
+    proxy.stop().await;
+}
+
+/// Every broker killed (connections refused, not frozen): a records call that finds nothing
+/// says so with 50003 within its wait instead of answering `[]` as if the topic were quiet;
+/// produce fails per record; both work again once the brokers are back, through the same
+/// proxy and the same consumer instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_broker_killed_produce_and_records_fail_within_their_deadlines_and_recover() {
+    let stack = require_brokers!(3);
+    let topic = common::rand_topic("allkilled");
+    common::create_replicated_topic(&stack, &topic, 1).await;
+    let mut props = common::proxy_properties(&stack);
+    props
+        .set("produce.timeout.ms", "3000")
+        .set("metadata.timeout.ms", "2000");
+    let proxy = TestProxy::start_with(props).await;
+    let url = proxy.url(&format!("/topics/{topic}"));
+    let binary = "application/vnd.kafka.binary.v2+json";
+    let produce = |value: &'static str| {
+        let url = url.clone();
+        async move {
+            let started = Instant::now();
+            let (status, _, body) = common::post_json(
+                &url,
+                binary,
+                json!({"records": [{"value": value}]}).to_string(),
+            )
+            .await;
+            (status, body, started.elapsed())
+        }
+    };
+    let (status, body, _) = produce("YmVmb3Jl").await; // "before"
+    assert_eq!(
+        (status, &body["offsets"][0]["error_code"]),
+        (200, &Value::Null),
+        "{body}"
+    );
+
+    let group = common::rand_group("allkilled");
+    let (status, created) = call(
+        "POST",
+        &proxy.url(&format!("/consumers/{group}")),
+        None,
+        Some(json!({"format": "binary", "auto.offset.reset": "earliest"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let instance = created["base_uri"].as_str().expect("base_uri").to_string();
+    let (status, answer) = call(
+        "POST",
+        &format!("{instance}/assignments"),
+        None,
+        Some(json!({"partitions": [{"topic": topic, "partition": 0}]})),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    let before = read_records(&instance, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        offsets_and_values(&before[..1]),
+        vec![(0, "before".to_string())]
+    );
+
+    let killed: Vec<_> = (1..=3).map(common::kill_broker).collect();
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let records = format!("{instance}/records?timeout=3000");
+        let started = Instant::now();
+        let (status, body) = call("GET", &records, Some(binary), None).await;
+        let took = started.elapsed();
+        assert_eq!(
+            (status, &body["error_code"]),
+            (500, &json!(50003)),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(5), "records took {took:?}");
+
+        let (status, body, took) = produce("ZHVyaW5n").await; // "during"
+        let code = if status == 200 {
+            body["offsets"][0]["error_code"].clone()
+        } else {
+            body["error_code"].clone()
+        };
+        assert!(code == 50003 || code == 50002, "{status} {body}");
+        assert_eq!(body["offsets"][0]["offset"], Value::Null, "{body}");
+        assert!(took < Duration::from_secs(10), "produce took {took:?}");
+    });
+    let result = futures::FutureExt::catch_unwind(outcome).await;
+    for broker in killed {
+        broker.restart();
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while common::admin(&stack)
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .map(|md| md.brokers().len())
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(Instant::now() < deadline, "the brokers did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+
+    // The same proxy and instance work again: produce is acknowledged, and the records call
+    // returns it (while the cluster settles, a call may still say 50003; never a wrong `[]`
+    // forever, never a restart).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body, _) = produce("YWZ0ZXI=").await; // "after"
+        if status == 200 && body["offsets"][0]["error_code"] == Value::Null {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "produce did not recover: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut got = Vec::new();
+    while !got.iter().any(|(_, v): &(i64, String)| v == "after") {
+        assert!(
+            Instant::now() < deadline,
+            "records did not recover: {got:?}"
+        );
+        let (status, body) = call(
+            "GET",
+            &format!("{instance}/records?timeout=1000"),
+            Some(binary),
+            None,
+        )
+        .await;
+        match status {
+            200 => got.extend(offsets_and_values(body.as_array().expect("array"))),
+            500 => assert_eq!(body["error_code"], 50003, "{body}"),
+            _ => panic!("records: {status} {body}"),
+        }
+    }
+    assert!(got.iter().all(|(_, v)| v != "before"), "{got:?}");
     proxy.stop().await;
 }
 
