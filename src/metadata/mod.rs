@@ -374,7 +374,7 @@ mod tests {
             .port();
         let mut props = crate::config::Properties::default();
         props
-            .set("bootstrap.servers", &format!("127.0.0.1:{port}"))
+            .set("bootstrap.servers", format!("127.0.0.1:{port}"))
             .set("metadata.timeout.ms", "1500");
         let metadata =
             Metadata::new(&Config::from_properties(&props).expect("config")).expect("client");
