@@ -61,6 +61,43 @@ async fn produce_until(url: String, client_id: usize, stop: Arc<AtomicBool>) -> 
     seen
 }
 
+/// A proxy whose produce and metadata deadlines are short, so that a test with every broker
+/// down sees them pass.
+async fn proxy_with_short_deadlines(stack: &common::Stack) -> TestProxy {
+    let mut props = common::proxy_properties(stack);
+    props
+        .set("produce.timeout.ms", "3000")
+        .set("metadata.timeout.ms", "2000");
+    TestProxy::start_with(props).await
+}
+
+/// The error code of a one-record produce answer: the record's own (200) or the request's.
+fn produce_error_code(status: u16, body: &Value) -> Value {
+    if status == 200 {
+        body["offsets"][0]["error_code"].clone()
+    } else {
+        body["error_code"].clone()
+    }
+}
+
+/// Waits until the cluster reports `brokers` brokers again (fails after `within`).
+async fn wait_for_brokers(stack: &common::Stack, brokers: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while common::admin(stack)
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .map(|md| md.brokers().len())
+        .unwrap_or(0)
+        < brokers
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the brokers did not come back within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_partition_leader_under_load_loses_and_duplicates_no_acknowledged_record() {
     let stack = require_brokers!(3);
@@ -156,20 +193,7 @@ async fn killing_the_partition_leader_under_load_loses_and_duplicates_no_acknowl
     proxy.stop().await;
 
     // The cluster is whole again before the next test.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while common::admin(&stack)
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map(|md| md.brokers().len())
-        .unwrap_or(0)
-        < 3
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the killed broker did not come back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_brokers(&stack, 3, Duration::from_secs(60)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,11 +201,7 @@ async fn with_every_broker_down_requests_fail_fast_and_recover_without_a_restart
     let stack = require_brokers!(3);
     let topic = common::rand_topic("alldown");
     common::create_replicated_topic(&stack, &topic, 1).await;
-    let mut props = common::proxy_properties(&stack);
-    props
-        .set("produce.timeout.ms", "3000")
-        .set("metadata.timeout.ms", "2000");
-    let proxy = TestProxy::start_with(props).await;
+    let proxy = proxy_with_short_deadlines(&stack).await;
     let url = proxy.url(&format!("/topics/{topic}"));
     let (status, _, body) = common::post_json(
         &url,
@@ -209,11 +229,7 @@ async fn with_every_broker_down_requests_fail_fast_and_recover_without_a_restart
         let took = started.elapsed();
         // Either the metadata refresh fails (500 / 50003) or the delivery does (200 with a
         // per-record 50003); never a hang, never a false acknowledgement.
-        let code = if status == 200 {
-            body["offsets"][0]["error_code"].clone()
-        } else {
-            body["error_code"].clone()
-        };
+        let code = produce_error_code(status, &body);
         assert!(code == 50003 || code == 50002, "{status} {body}");
         assert_eq!(body["offsets"][0]["offset"], Value::Null, "{body}");
         assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -261,11 +277,7 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
     let stack = require_brokers!(3);
     let topic = common::rand_topic("allkilled");
     common::create_replicated_topic(&stack, &topic, 1).await;
-    let mut props = common::proxy_properties(&stack);
-    props
-        .set("produce.timeout.ms", "3000")
-        .set("metadata.timeout.ms", "2000");
-    let proxy = TestProxy::start_with(props).await;
+    let proxy = proxy_with_short_deadlines(&stack).await;
     let url = proxy.url(&format!("/topics/{topic}"));
     let binary = "application/vnd.kafka.binary.v2+json";
     let produce = |value: &'static str| {
@@ -326,11 +338,7 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
         assert!(took < Duration::from_secs(5), "records took {took:?}");
 
         let (status, body, took) = produce("ZHVyaW5n").await; // "during"
-        let code = if status == 200 {
-            body["offsets"][0]["error_code"].clone()
-        } else {
-            body["error_code"].clone()
-        };
+        let code = produce_error_code(status, &body);
         assert!(code == 50003 || code == 50002, "{status} {body}");
         assert_eq!(body["offsets"][0]["offset"], Value::Null, "{body}");
         assert!(took < Duration::from_secs(10), "produce took {took:?}");
@@ -339,17 +347,7 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
     for broker in killed {
         broker.restart();
     }
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while common::admin(&stack)
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map(|md| md.brokers().len())
-        .unwrap_or(0)
-        < 3
-    {
-        assert!(Instant::now() < deadline, "the brokers did not come back");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_brokers(&stack, 3, Duration::from_secs(90)).await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -569,20 +567,7 @@ async fn consumers_keep_reading_after_the_partition_leader_moves_and_lose_no_com
     let result = futures::FutureExt::catch_unwind(outcome).await;
     killed.restart();
     // The cluster is whole again before the next test, whatever happened above.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while common::admin(&stack)
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map(|md| md.brokers().len())
-        .unwrap_or(0)
-        < 3
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the killed broker did not come back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_brokers(&stack, 3, Duration::from_secs(60)).await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
