@@ -117,8 +117,7 @@ pub struct State {
     /// that are sought, revoked or reassigned are dropped, since Kafka will deliver them again
     /// from the new position.
     pub(super) buffer: VecDeque<OwnedMessage>,
-    /// librdkafka reported lost broker connections and nothing has been heard from Kafka
-    /// since: a records call that finds no record checks whether Kafka is reachable before it
+    /// librdkafka reported every broker down and nothing has been heard from Kafka since: a records call that finds no record checks whether Kafka is reachable before it
     /// answers `[]`.
     pub(super) broker_trouble: bool,
 }

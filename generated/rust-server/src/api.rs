@@ -1116,10 +1116,11 @@ pub trait KafkaRestV2: Send + Sync + 'static {
     ///
     /// Returns the next records of the subscribed or assigned partitions, in Kafka's order
     /// within each partition. The call answers as soon as records are available, and
-    /// otherwise after the timeout with `[]`. `[]` always means "no records": when the
-    /// instance has lost its broker connections and Kafka does not answer a metadata request
-    /// within the wait either, the call answers `500` / `50003` instead (a wait under 200 ms
-    /// is too short to tell, and answers `[]`).
+    /// otherwise after the timeout with `[]`. When the instance has lost the connections to
+    /// every broker (librdkafka reports all brokers down) and Kafka does not answer a metadata
+    /// request within the wait either, the call answers `500` / `50003` instead of `[]`.
+    /// Brokers that hang without closing their connections, or a wait under 200 ms, still
+    /// give `[]`.
     ///
     /// The `Accept` type must match the instance's `format`: binary instances read with
     /// `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a
@@ -1758,10 +1759,11 @@ impl<S: KafkaRestV2> V2Api<S> {
     ///
     /// Returns the next records of the subscribed or assigned partitions, in Kafka's order
     /// within each partition. The call answers as soon as records are available, and
-    /// otherwise after the timeout with `[]`. `[]` always means "no records": when the
-    /// instance has lost its broker connections and Kafka does not answer a metadata request
-    /// within the wait either, the call answers `500` / `50003` instead (a wait under 200 ms
-    /// is too short to tell, and answers `[]`).
+    /// otherwise after the timeout with `[]`. When the instance has lost the connections to
+    /// every broker (librdkafka reports all brokers down) and Kafka does not answer a metadata
+    /// request within the wait either, the call answers `500` / `50003` instead of `[]`.
+    /// Brokers that hang without closing their connections, or a wait under 200 ms, still
+    /// give `[]`.
     ///
     /// The `Accept` type must match the instance's `format`: binary instances read with
     /// `application/vnd.kafka.binary.v2+json` (also with `application/vnd.kafka.v2+json`, a
