@@ -138,6 +138,7 @@ fn is_retriable(e: &KafkaError) -> bool {
                 | NetworkException
                 | CoordinatorLoadInProgress
                 | CoordinatorNotAvailable
+                | WaitingForCoordinator
                 | NotCoordinator
                 | LeaderNotAvailable
                 | NotLeaderForPartition

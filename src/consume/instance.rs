@@ -182,7 +182,13 @@ impl Instance {
     }
 }
 
-/// Runs a librdkafka call that may block on a blocking thread.
+/// Slack on top of [`KAFKA_CALL_TIMEOUT`] for a call whose own librdkafka timeout is that bound.
+const BLOCKING_SLACK: Duration = Duration::from_secs(1);
+
+/// Runs a librdkafka call that may block on a blocking thread, and answers within
+/// [`KAFKA_CALL_TIMEOUT`] (plus a little slack) even when librdkafka waits longer: a
+/// synchronous commit with no coordinator waits ~45 s. The call itself runs on; a commit may
+/// still happen after the client was told it timed out (a retriable error: retrying is safe).
 pub(super) async fn blocking<T, F>(
     consumer: &Arc<KafkaConsumer>,
     operation: &'static str,
@@ -193,14 +199,22 @@ where
     F: FnOnce(&KafkaConsumer) -> KafkaResult<T> + Send + 'static,
 {
     let consumer = Arc::clone(consumer);
-    tokio::task::spawn_blocking(move || f(&consumer))
-        .await
-        .map_err(ConsumeError::Cancelled)?
-        .map_err(|source| ConsumeError::Kafka { operation, source })
+    let call = tokio::task::spawn_blocking(move || f(&consumer));
+    match tokio::time::timeout(KAFKA_CALL_TIMEOUT + BLOCKING_SLACK, call).await {
+        Ok(joined) => joined
+            .map_err(ConsumeError::Cancelled)?
+            .map_err(|source| ConsumeError::Kafka { operation, source }),
+        Err(_elapsed) => Err(ConsumeError::Kafka {
+            operation,
+            source: KafkaError::Global(RDKafkaErrorCode::OperationTimedOut),
+        }),
+    }
 }
 
 /// Commits what auto-commit owes (when on) and closes the consumer, which leaves the group.
-/// Runs on a blocking thread: librdkafka's close waits for the group leave.
+/// Runs on a blocking thread: librdkafka's close waits for the group leave. Waits at most
+/// [`KAFKA_CALL_TIMEOUT`] (plus slack) for it: with Kafka down, the commit and the leave each
+/// wait ~45 s, and a delete should not; the close then finishes in the background.
 pub(super) async fn close(consumer: Arc<KafkaConsumer>, auto_commit: bool) {
     let closing = tokio::task::spawn_blocking(move || {
         if auto_commit {
@@ -213,8 +227,13 @@ pub(super) async fn close(consumer: Arc<KafkaConsumer>, auto_commit: bool) {
         // Dropping the last reference closes the consumer (leave group) and frees librdkafka.
         drop(consumer);
     });
-    if let Err(e) = closing.await {
-        tracing::warn!(error = %e, "closing a consumer instance failed");
+    match tokio::time::timeout(KAFKA_CALL_TIMEOUT + BLOCKING_SLACK, closing).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "closing a consumer instance failed"),
+        Err(_elapsed) => tracing::warn!(
+            "closing a consumer instance takes longer than {KAFKA_CALL_TIMEOUT:?} (is Kafka \
+             reachable?); it goes on in the background"
+        ),
     }
 }
 

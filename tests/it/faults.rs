@@ -270,8 +270,9 @@ async fn with_every_broker_down_requests_fail_fast_and_recover_without_a_restart
 
 /// Every broker killed (connections refused, not frozen): a records call that finds nothing
 /// says so with 50003 within its wait instead of answering `[]` as if the topic were quiet;
-/// produce fails per record; both work again once the brokers are back, through the same
-/// proxy and the same consumer instance.
+/// produce fails per record; a commit and a delete answer within the control-call bound (30 s);
+/// produce and records work again once the brokers are back, through the same proxy and the
+/// same consumer instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_every_broker_killed_produce_and_records_fail_within_their_deadlines_and_recover() {
     let stack = require_brokers!(3);
@@ -323,6 +324,30 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
         offsets_and_values(&before[..1]),
         vec![(0, "before".to_string())]
     );
+    // A second instance, subscribed in a group of its own, to be deleted during the outage.
+    let doomed_group = common::rand_group("allkilled-doomed");
+    let (status, created) = call(
+        "POST",
+        &proxy.url(&format!("/consumers/{doomed_group}")),
+        None,
+        Some(json!({"format": "binary", "auto.offset.reset": "earliest"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let doomed = created["base_uri"].as_str().expect("base_uri").to_string();
+    let (status, answer) = call(
+        "POST",
+        &format!("{doomed}/subscription"),
+        None,
+        Some(json!({"topics": [topic]})),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    let joined = read_records(&doomed, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        offsets_and_values(&joined[..1]),
+        vec![(0, "before".to_string())]
+    );
 
     let killed: Vec<_> = (1..=3).map(common::kill_broker).collect();
     let outcome = std::panic::AssertUnwindSafe(async {
@@ -342,6 +367,41 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
         assert!(code == 50003 || code == 50002, "{status} {body}");
         assert_eq!(body["offsets"][0]["offset"], Value::Null, "{body}");
         assert!(took < Duration::from_secs(10), "produce took {took:?}");
+
+        // A commit waits for a group coordinator that is gone (librdkafka alone would wait
+        // ~45 s): it answers within the control-call bound with a retriable error.
+        let started = Instant::now();
+        let (status, answer) = call("POST", &format!("{instance}/offsets"), None, None).await;
+        let took = started.elapsed();
+        assert_eq!(
+            (status, &answer["error_code"]),
+            (500, &json!(50003)),
+            "{answer}"
+        );
+        assert!(took < Duration::from_secs(33), "commit took {took:?}");
+        // A seek within the assignment needs no broker.
+        let (status, answer) = call(
+            "POST",
+            &format!("{instance}/positions/end"),
+            None,
+            Some(json!({"partitions": [{"topic": topic, "partition": 0}]})),
+        )
+        .await;
+        assert_eq!(status, 204, "{answer}");
+        // Deleting an instance of a group whose coordinator is gone (librdkafka alone waits
+        // ~45 s for the commit and again for the leave): answered within the same bound, and
+        // the instance is gone.
+        let started = Instant::now();
+        let (status, answer) = call("DELETE", &doomed, None, None).await;
+        let took = started.elapsed();
+        assert_eq!(status, 204, "{answer}");
+        assert!(took < Duration::from_secs(33), "delete took {took:?}");
+        let (status, answer) = call("GET", &format!("{doomed}/subscription"), None, None).await;
+        assert_eq!(
+            (status, &answer["error_code"]),
+            (404, &json!(40403)),
+            "{answer}"
+        );
     });
     let result = futures::FutureExt::catch_unwind(outcome).await;
     for broker in killed {
