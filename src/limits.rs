@@ -131,7 +131,8 @@ impl InFlight {
         let reserved = budget
             .bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-                b.checked_add(bytes).filter(|total| *total <= budget.max_bytes)
+                b.checked_add(bytes)
+                    .filter(|total| *total <= budget.max_bytes)
             });
         if reserved.is_err() {
             // The request slot taken above is given back: a refused request holds nothing.
@@ -364,10 +365,7 @@ mod tests {
     fn a_reservation_that_overflows_the_counter_is_refused() {
         let in_flight = InFlight::new(10, u64::MAX);
         let _held = in_flight.try_admit(u64::MAX - 1).expect("admitted");
-        assert!(matches!(
-            in_flight.try_admit(2),
-            Err(Refusal::Bytes { .. })
-        ));
+        assert!(matches!(in_flight.try_admit(2), Err(Refusal::Bytes { .. })));
         assert_eq!(in_flight.requests(), 1);
     }
 
@@ -470,10 +468,12 @@ mod tests {
     }
 
     #[test]
-    fn the_reservation_is_the_content_length_capped_by_the_body_limit_or_the_limit_when_unknown()
-    {
+    fn the_reservation_is_the_content_length_capped_by_the_body_limit_or_the_limit_when_unknown() {
         assert_eq!(body_reservation(&mut get("/topics"), 1000), 0);
-        assert_eq!(body_reservation(&mut post("/topics/t", &[b'x'; 10]), 1000), 10);
+        assert_eq!(
+            body_reservation(&mut post("/topics/t", &[b'x'; 10]), 1000),
+            10
+        );
         // A declared length beyond the body limit is refused by the handler after at most the
         // limit was read.
         let mut long = post("/topics/t", b"x");
@@ -536,12 +536,18 @@ mod tests {
             .await
             .expect("an answer");
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!((limits.in_flight().requests(), limits.in_flight().bytes()), (1, 100));
+        assert_eq!(
+            (limits.in_flight().requests(), limits.in_flight().bytes()),
+            (1, 100)
+        );
         let body = BoxBody::from(resp.into_body());
         assert_eq!(body.size_hint().exact(), Some(10), "the length is kept");
         let bytes = body.collect().await.expect("body").to_bytes();
         assert_eq!(&bytes[..], b"a response");
-        assert_eq!((limits.in_flight().requests(), limits.in_flight().bytes()), (0, 0));
+        assert_eq!(
+            (limits.in_flight().requests(), limits.in_flight().bytes()),
+            (0, 0)
+        );
     }
 
     #[tokio::test]
@@ -567,11 +573,17 @@ mod tests {
             async move { app.call(post("/topics/t", &[b'x'; 300])).await }
         });
         entered_rx.await.expect("the handler ran");
-        assert_eq!((limits.in_flight().requests(), limits.in_flight().bytes()), (1, 300));
+        assert_eq!(
+            (limits.in_flight().requests(), limits.in_flight().bytes()),
+            (1, 300)
+        );
         // The connection goes away: the request future is dropped.
         call.abort();
         let _ = call.await;
-        assert_eq!((limits.in_flight().requests(), limits.in_flight().bytes()), (0, 0));
+        assert_eq!(
+            (limits.in_flight().requests(), limits.in_flight().bytes()),
+            (0, 0)
+        );
 
         // A response dropped before it was sent releases as well.
         let limits = Limits::new(settings(4, 10_000));
@@ -582,7 +594,10 @@ mod tests {
             .expect("an answer");
         assert_eq!(limits.in_flight().requests(), 1);
         drop(resp);
-        assert_eq!((limits.in_flight().requests(), limits.in_flight().bytes()), (0, 0));
+        assert_eq!(
+            (limits.in_flight().requests(), limits.in_flight().bytes()),
+            (0, 0)
+        );
     }
 
     #[tokio::test]

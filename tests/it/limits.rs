@@ -31,7 +31,9 @@ impl SlowProduce {
     /// `Content-Length` and goes as two chunks.
     async fn start(base: &str, topic: &str, body: &[u8], chunked: bool) -> SlowProduce {
         let addr = base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).await.expect("connect to the proxy");
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .expect("connect to the proxy");
         let (first, second) = body.split_at(body.len() / 2);
         let mut head = format!(
             "POST /topics/{topic} HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\n\
@@ -39,7 +41,10 @@ impl SlowProduce {
         );
         let (sent, rest) = if chunked {
             head.push_str("Transfer-Encoding: chunked\r\n\r\n");
-            (chunk(first), [chunk(second), b"0\r\n\r\n".to_vec()].concat())
+            (
+                chunk(first),
+                [chunk(second), b"0\r\n\r\n".to_vec()].concat(),
+            )
         } else {
             head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
             (first.to_vec(), second.to_vec())
@@ -74,7 +79,12 @@ impl SlowProduce {
 }
 
 fn chunk(data: &[u8]) -> Vec<u8> {
-    [format!("{:x}\r\n", data.len()).into_bytes(), data.to_vec(), b"\r\n".to_vec()].concat()
+    [
+        format!("{:x}\r\n", data.len()).into_bytes(),
+        data.to_vec(),
+        b"\r\n".to_vec(),
+    ]
+    .concat()
 }
 
 /// A produce body of exactly `len` bytes with one JSON record `{"n": n}` (padded with
@@ -215,10 +225,7 @@ async fn the_byte_budget_refuses_a_body_that_does_not_fit_while_a_small_one_pass
     let probe_url = proxy.url("/limits-probe");
 
     let slow = SlowProduce::start(&proxy.base, &topic, &produce_body(1, 1000), false).await;
-    until_status(503, || {
-        send(client.post(&probe_url).body(vec![b' '; 600]))
-    })
-    .await;
+    until_status(503, || send(client.post(&probe_url).body(vec![b' '; 600]))).await;
 
     let big = send(post_produce(&client, &produce_url, produce_body(3, 600))).await;
     assert_refused(
@@ -259,10 +266,7 @@ async fn a_chunked_body_reserves_the_whole_body_limit() {
 
     // 100 bytes sent without a length reserve all 1000 a body may hold.
     let slow = SlowProduce::start(&proxy.base, &topic, &produce_body(1, 100), true).await;
-    let refused = until_status(503, || {
-        send(client.post(&probe_url).body(vec![b' '; 600]))
-    })
-    .await;
+    let refused = until_status(503, || send(client.post(&probe_url).body(vec![b' '; 600]))).await;
     assert_refused(
         refused,
         "Too many request body bytes in flight: 600 more would exceed the limit of 1500; retry later.",
@@ -273,10 +277,7 @@ async fn a_chunked_body_reserves_the_whole_body_limit() {
 
     let (status, body) = slow.finish().await;
     assert_eq!(status, 200, "{body}");
-    until_status(404, || {
-        send(client.post(&probe_url).body(vec![b' '; 600]))
-    })
-    .await;
+    until_status(404, || send(client.post(&probe_url).body(vec![b' '; 600]))).await;
     assert_eq!(values(&stack, &topic, 1), vec![json!({"n": 1})]);
     proxy.stop().await;
 }
