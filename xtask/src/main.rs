@@ -18,6 +18,7 @@ mod proxy;
 mod schemathesis;
 mod soak;
 mod stack;
+mod tools;
 mod tidy;
 
 use std::path::PathBuf;
