@@ -43,7 +43,7 @@ impl Proxy {
             .and_then(|listener| listener.local_addr())
             .context("cannot find a free port")?
             .port();
-        let logs = crate::codegen::tools_dir().join("logs");
+        let logs = crate::tools::logs_dir();
         std::fs::create_dir_all(&logs)
             .with_context(|| format!("cannot create {}", logs.display()))?;
         let log = logs.join(format!("proxy-{tag}.log"));
