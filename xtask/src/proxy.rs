@@ -2,7 +2,7 @@
 //! debug binary, built by cargo, started on a free loopback port in front of a running stack
 //! and stopped again when the handle is dropped, also when a test fails.
 //!
-//! Owns the process and its log file only; which stack it talks to is `stack.rs`, what is sent
+//! Owns the process and its log file only; which stack it talks to is `stack/`, what is sent
 //! to it is `flows.rs` and `schemathesis.rs`.
 
 use std::fs::File;

@@ -93,8 +93,7 @@ pub fn run(info: &StackInfo, options: Options) -> Result<()> {
         options.max_examples
     );
     let started = Instant::now();
-    let result =
-        tools::run_with_timeout(command, Duration::from_secs(options.max_time) + GRACE);
+    let result = tools::run_with_timeout(command, Duration::from_secs(options.max_time) + GRACE);
     let secs = started.elapsed().as_secs_f64();
     match &result {
         Ok(()) => eprintln!("[schemathesis] no failures ({secs:.0}s)"),

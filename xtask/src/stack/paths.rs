@@ -123,7 +123,6 @@ impl Component {
             Component::Registry => paths.registry_jar().display().to_string(),
         }
     }
-
 }
 
 /// `KAFKA_REST_STACK_PORT_OFFSET` (default 0) is added to every port of the stack, so that a

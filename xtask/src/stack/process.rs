@@ -40,7 +40,6 @@ impl PidState {
     }
 }
 
-
 impl Component {
     /// Whether the component's pid file names a live process that is ours.
     pub(super) fn state(self, paths: &Paths) -> PidState {
@@ -56,7 +55,6 @@ impl Component {
         }
     }
 }
-
 
 /// A process started (or found) by this module.
 #[derive(Debug, Clone, Copy)]
