@@ -240,6 +240,10 @@ pub(crate) fn fresh_log(path: &Path) -> Result<()> {
 /// the error names the log. `needs` says what to install when the program itself is missing.
 pub(crate) fn run_logged(mut command: Command, log: &Path, step: &str, needs: &str) -> Result<()> {
     eprintln!("{step} (log: {}) ...", log.display());
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     let file = OpenOptions::new()
         .create(true)
         .append(true)

@@ -56,7 +56,7 @@ impl Component {
     }
 }
 
-/// A process started (or found) by this module.
+/// A stack process that `up` started or `down` found running.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Launched {
     pub(super) component: Component,
