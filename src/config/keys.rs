@@ -182,6 +182,20 @@ keys! {
         "larger request bodies get `413`";
     request_body_timeout: Duration = "request.body.timeout.ms", Text("30000"), millis,
         "a client that has not sent its whole body by then gets `408`";
+    inflight_requests_max: usize = "inflight.requests.max", Text("1024"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "requests admitted at once (ours); one more is answered at once with `503`, \
+         `Retry-After: 1` and `{\"error_code\":503,...}`, never queued. A request counts until \
+         its response has been sent or its connection dropped. `/health/live` and \
+         `/health/ready` are not counted and always answered, so a busy proxy is not taken for a \
+         dead one. At least 1";
+    inflight_bytes_max: u64 = "inflight.bytes.max", Text("268435456"),
+        |v| number(v, NON_NEGATIVE),
+        "request-body bytes admitted requests may hold at once (ours); before its handler runs a \
+         request reserves its `Content-Length` (capped at `request.body.max.bytes`), \
+         `request.body.max.bytes` when the length is unknown (chunked) and nothing without a \
+         body. A request that does not fit gets the same `503`. At least \
+         `request.body.max.bytes`";
     connection_idle_timeout: Duration = "connection.idle.timeout.ms", Text("60000"), millis,
         "a connection with no traffic for this long is closed; must exceed `produce.timeout.ms` \
          and `consumer.request.timeout.ms` by 1 s";
@@ -316,6 +330,15 @@ fn between<T: FromStr + PartialOrd + Display>(
         Ok(n)
     } else {
         Err(format!("must be between {low} and {high}"))
+    }
+}
+
+fn at_least<T: FromStr + PartialOrd + Display>(v: &str, low: T, what: &str) -> Result<T, String> {
+    let n: T = number(v, what)?;
+    if n >= low {
+        Ok(n)
+    } else {
+        Err(format!("must be at least {low}"))
     }
 }
 

@@ -222,6 +222,16 @@ impl Config {
                 port: self.port,
             });
         }
+        // A body of unknown length reserves `request.body.max.bytes`, so a smaller budget could
+        // never admit one.
+        let body_max = u64::try_from(self.request_body_max_bytes).unwrap_or(u64::MAX);
+        if self.inflight_bytes_max < body_max.max(1) {
+            return Err(Reader { props }.invalid(
+                "inflight.bytes.max",
+                &self.inflight_bytes_max.to_string(),
+                format!("must be at least request.body.max.bytes ({body_max}) and at least 1"),
+            ));
+        }
         // The idle timer also runs while a request waits on Kafka, so it must outlast the
         // longest such wait.
         let longest_wait =
@@ -405,6 +415,9 @@ mod tests {
             ("produce.timeout.ms=0", "produce.timeout.ms"),
             ("request.body.max.bytes=-1", "request.body.max.bytes"),
             ("request.body.timeout.ms=x", "request.body.timeout.ms"),
+            ("inflight.requests.max=0", "inflight.requests.max"),
+            // Smaller than one request body of the default 64 MiB.
+            ("inflight.bytes.max=1024", "inflight.bytes.max"),
             // Shorter than a produce request may wait for Kafka (30 s by default).
             (
                 "connection.idle.timeout.ms=10000",

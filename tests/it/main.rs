@@ -10,6 +10,7 @@ mod consume;
 mod cors;
 mod errors;
 mod faults;
+mod limits;
 mod produce;
 mod reliability;
 mod schema;
