@@ -362,6 +362,14 @@ pub struct Config {
     pub metadata_timeout: Duration,
     /// `metadata.cache.ms` (ours): how long one cluster metadata snapshot answers requests.
     pub metadata_cache: Duration,
+    /// `metadata.negative.cache.ms` (ours): how long a topic a metadata fetch did not have is
+    /// unknown without asking Kafka again; 0 turns it off.
+    pub metadata_negative_cache: Duration,
+    /// `health.ready.timeout.ms` (ours): the longest `/health/ready` waits for a metadata fetch.
+    pub health_ready_timeout: Duration,
+    /// `kafka.blocking.calls.max` (ours): blocking librdkafka calls (metadata fetches, consumer
+    /// create, close and control calls) running at once.
+    pub kafka_blocking_calls_max: usize,
     /// `shutdown.graceful.ms`: how long in-flight requests may finish after a shutdown signal.
     pub shutdown_graceful: Duration,
     /// Number of shared Kafka producers (`produce.pool.size`, 1..=16).
@@ -435,6 +443,9 @@ const KNOWN_KEYS: &[&str] = &[
     "debug",
     "metadata.timeout.ms",
     "metadata.cache.ms",
+    "metadata.negative.cache.ms",
+    "health.ready.timeout.ms",
+    "kafka.blocking.calls.max",
     "shutdown.graceful.ms",
     "produce.pool.size",
     "produce.timeout.ms",
@@ -576,6 +587,18 @@ impl Config {
             },
         )?;
 
+        // The blocking pool has 512 threads, shared with producer flushes and more: the bound
+        // must leave room for them.
+        let kafka_blocking_calls_max = reader.usize("kafka.blocking.calls.max", 64)?;
+        reader.check(
+            "kafka.blocking.calls.max",
+            &kafka_blocking_calls_max.to_string(),
+            |_| match kafka_blocking_calls_max {
+                1..=256 => Ok(()),
+                _ => Err("must be between 1 and 256".into()),
+            },
+        )?;
+
         let produce_pool_size = reader.u64("produce.pool.size", 1)?;
         reader.check("produce.pool.size", &produce_pool_size.to_string(), |_| {
             match produce_pool_size {
@@ -659,6 +682,9 @@ impl Config {
             debug: reader.bool("debug", false)?,
             metadata_timeout: reader.millis("metadata.timeout.ms", 5_000)?,
             metadata_cache: reader.millis("metadata.cache.ms", 1_000)?,
+            metadata_negative_cache: reader.millis("metadata.negative.cache.ms", 1_000)?,
+            health_ready_timeout: reader.millis("health.ready.timeout.ms", 500)?,
+            kafka_blocking_calls_max,
             shutdown_graceful: reader.millis("shutdown.graceful.ms", 5_000)?,
             produce_pool_size: usize::try_from(produce_pool_size).unwrap_or(1),
             produce_timeout,
