@@ -666,7 +666,10 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
-        // Closing librdkafka blocks; never do it on a runtime worker thread.
+        // Closing librdkafka blocks; never do it on a runtime worker thread. This runs only
+        // for an instance dropped without a close (delete, expiry and shutdown take the
+        // consumer out first), so it takes no blocking-call permit: nobody waits for it, and
+        // a drop must not depend on one.
         if let Some(consumer) = self.consumer.take() {
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {

@@ -81,6 +81,16 @@ async fn many_concurrent_lookups_of_unknown_topics_share_a_few_metadata_fetches(
 async fn concurrent_produces_to_an_unknown_topic_all_answer_40401() {
     let stack = require_stack!();
     let proxy = TestProxy::start(&stack).await;
+    // As a load balancer would: no traffic before the proxy is ready.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, body) = common::get_json(&proxy.url("/health/ready")).await;
+        if status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let missing = common::rand_topic("produce-missing");
     let url = proxy.url(&format!("/topics/{missing}"));
     let produces: Vec<_> = (0..30)
