@@ -14,11 +14,12 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response,
 
 use crate::api;
 use crate::api::consumers::BaseUriRules;
+use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::{catch_all, panic_response};
 use crate::limits::{LimitSettings, Limits};
-use crate::metadata::{Metadata, MetadataError};
+use crate::metadata::{Metadata, MetadataError, MetadataSettings};
 use crate::produce::{ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySetupError, Schemas};
 
@@ -57,22 +58,50 @@ impl AppState {
     /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
     /// expiry task).
     pub fn new(config: &Config) -> Result<AppState, AppError> {
-        let metadata = Metadata::new(config)?;
+        let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
+        let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let schemas = Schemas::new(config)?;
         Ok(AppState {
             producers: ProducerPool::new(config)?,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
             consumers: ConsumerManager::new(
-                ManagerSettings::from_config(config),
+                manager_settings(config),
                 metadata.clone(),
                 schemas.clone(),
+                blocking,
             ),
             schemas,
             metadata,
             base_uri: Arc::new(BaseUriRules::from_config(config)),
             limits: LimitSettings::from_config(config),
         })
+    }
+}
+
+/// The metadata client's settings.
+fn metadata_settings(config: &Config) -> MetadataSettings {
+    let mut kafka = config.kafka_settings(&config.admin);
+    kafka.insert("client.id".to_string(), config.client_id("admin"));
+    MetadataSettings {
+        kafka,
+        timeout: config.metadata_timeout,
+        cache_max_age: config.metadata_cache,
+        negative_cache_ttl: config.metadata_negative_cache,
+        ready_wait: config.health_ready_timeout,
+    }
+}
+
+/// The consumer manager's settings.
+fn manager_settings(config: &Config) -> ManagerSettings {
+    ManagerSettings {
+        kafka: config.kafka_settings(&config.consumer),
+        id: config.id.clone(),
+        instance_timeout: config.consumer_instance_timeout,
+        request_timeout: config.consumer_request_timeout,
+        request_max_bytes: config.consumer_request_max_bytes,
+        fetch_min_bytes: config.fetch_min_bytes,
+        max_instances: config.consumer_instances_max,
     }
 }
 

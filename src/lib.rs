@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blocking;
 pub mod config;
 pub mod consume;
 pub mod error;

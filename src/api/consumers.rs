@@ -103,6 +103,12 @@ impl From<ConsumeError> for ProxyError {
                     ProxyError::Kafka { message }
                 }
             }
+            ConsumeError::Metadata(source) => ProxyError::from(source),
+            e @ (ConsumeError::Busy { .. } | ConsumeError::InstanceBusy { .. }) => {
+                ProxyError::KafkaRetriable {
+                    message: e.to_string(),
+                }
+            }
             other => ProxyError::internal(other),
         }
     }

@@ -16,20 +16,21 @@ pub fn live() -> HealthLiveResponse {
 }
 
 /// `GET /health/ready`: 200 `{"status":"UP","brokers":N}` while Kafka metadata is reachable
-/// (answered from the metadata snapshot, at most `metadata.cache.ms` old); 503 otherwise.
+/// (answered from the latest metadata fetch, never waiting longer than
+/// `health.ready.timeout.ms`; see `Metadata::ready_brokers`); 503 otherwise.
 pub async fn ready(state: &AppState) -> Result<HealthReadyResponse, ProxyError> {
     let brokers = state
         .metadata
-        .broker_ids()
+        .ready_brokers()
         .await
         .map_err(|e| ProxyError::NotReady { source: e.into() })?;
-    if brokers.is_empty() {
+    if brokers == 0 {
         return Err(ProxyError::NotReady {
             source: "the cluster reports no brokers".into(),
         });
     }
     Ok(HealthReadyResponse::Ok(Vnd::new(HealthStatus {
         status: HealthStatusStatus::Up,
-        brokers: Some(i32::try_from(brokers.len()).unwrap_or(i32::MAX)),
+        brokers: Some(i32::try_from(brokers).unwrap_or(i32::MAX)),
     })))
 }

@@ -20,6 +20,9 @@ impl From<MetadataError> for ProxyError {
             MetadataError::Request(source) => ProxyError::KafkaRetriable {
                 message: source.to_string(),
             },
+            MetadataError::Busy(source) => ProxyError::KafkaRetriable {
+                message: source.to_string(),
+            },
             other => ProxyError::internal(other),
         }
     }

@@ -166,7 +166,28 @@ keys! {
     metadata_timeout: Duration = "metadata.timeout.ms", Text("5000"), millis,
         "bound on one metadata request to Kafka (ours)";
     metadata_cache: Duration = "metadata.cache.ms", Text("1000"), millis,
-        "how long one cluster metadata snapshot answers requests (ours)";
+        "how long one cluster metadata snapshot answers requests before it is fetched again \
+         (ours). One fetch runs at a time and every request that needs one waits for it; a \
+         request that accepts the cached snapshot is answered with an expired one while its \
+         refresh runs (for at most `metadata.timeout.ms` more), unless a fetch has failed since; \
+         a failed fetch answers requests, with `50003`, for this long too";
+    metadata_negative_cache: Duration = "metadata.negative.cache.ms", Text("1000"), millis,
+        "a topic that a metadata fetch did not have is unknown (`40401`, or a produce refused) \
+         for this long without asking Kafka again (ours); at most 10000 names are kept, 0 turns \
+         it off. A topic created meanwhile through another client is seen once this has passed";
+    health_ready_timeout: Duration = "health.ready.timeout.ms", Text("500"), millis,
+        "the longest `GET /health/ready` waits for a metadata fetch (ours; a Kubernetes probe \
+         times out after 1 s by default). It answers from the latest fetch when that is at most \
+         `metadata.cache.ms` old; otherwise it starts one (or joins the one in progress) and \
+         waits for it this long, and if it has not finished answers from the latest fetch when \
+         that succeeded at most `metadata.cache.ms` + `metadata.timeout.ms` ago, else `503`";
+    kafka_blocking_calls_max: usize = "kafka.blocking.calls.max", Text("64"),
+        |v| between(v, 1, 256, NON_NEGATIVE),
+        "blocking librdkafka calls running at once (ours, 1-256): metadata fetches and \
+         watermarks, consumer create, close, commit, committed offsets, seek, subscribe, assign, \
+         and the reachability check of a records call. A call whose client already got its \
+         timeout answer keeps its permit until librdkafka returns. A call that finds none free \
+         within its own deadline answers `50003`; a close waits for one";
     shutdown_graceful: Duration = "shutdown.graceful.ms", Text("5000"), millis,
         "how long in-flight requests may finish after SIGTERM/SIGINT; also bounds the producer \
          flush after them";

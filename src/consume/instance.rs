@@ -3,8 +3,10 @@
 //!
 //! This module owns the per-instance state behind one async lock (so two calls on an instance
 //! never interleave) and every control operation on it: subscribe, assign, seek, commit and
-//! committed offsets. Every librdkafka call that can block runs under `spawn_blocking`. Reading
-//! records is `reader.rs`; finding, creating and expiring instances is `mod.rs`.
+//! committed offsets. Every librdkafka call that can block runs on the blocking pool, holding a
+//! permit of the process-wide bound (`crate::blocking`) and the instance's own turn for
+//! blocking calls (see [`blocking`]). Reading records is `reader.rs`; finding, creating and
+//! expiring instances is `mod.rs`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -16,11 +18,12 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, Semaphore};
 
 use super::{
     CommittedOffset, ConsumeError, OffsetCommit, SeekPosition, SeekTarget, TopicPartition,
 };
+use crate::blocking::BlockingCalls;
 use crate::records::EmbeddedFormat;
 
 /// Bound on one blocking librdkafka round trip of a control call (commit, committed offsets,
@@ -100,6 +103,12 @@ pub struct Instance {
     pub settings: InstanceSettings,
     /// When a call last used this instance; read by the expiry task.
     last_used: StdMutex<Instant>,
+    /// The process-wide permits for blocking librdkafka calls.
+    pub(super) blocking: BlockingCalls,
+    /// One permit: the instance's turn for a blocking librdkafka call. A call holds it on its
+    /// blocking thread until librdkafka returns, even after its caller stopped waiting, so the
+    /// next control call, or the close, starts only once an abandoned call has finished.
+    turn: Arc<Semaphore>,
     /// Everything a call needs; held for the whole call, so calls on one instance run one
     /// after another. The consumer inside is taken out (set to `None`) when the instance is
     /// deleted or expires, after which every call answers "not found".
@@ -128,12 +137,15 @@ impl Instance {
         name: String,
         settings: InstanceSettings,
         consumer: KafkaConsumer,
+        blocking: BlockingCalls,
     ) -> Instance {
         Instance {
             group,
             name,
             settings,
             last_used: StdMutex::new(Instant::now()),
+            blocking,
+            turn: Arc::new(Semaphore::new(1)),
             state: Mutex::new(State {
                 consumer: Some(Arc::new(consumer)),
                 mode: Mode::Idle,
@@ -189,7 +201,16 @@ const BLOCKING_SLACK: Duration = Duration::from_secs(1);
 /// [`KAFKA_CALL_TIMEOUT`] (plus a little slack) even when librdkafka waits longer: a
 /// synchronous commit with no coordinator waits ~45 s. The call itself runs on; a commit may
 /// still happen after the client was told it timed out (a retriable error: retrying is safe).
+///
+/// Before it starts, the call waits, within the same deadline, for the instance's turn (an
+/// earlier call abandoned this way must have returned: two blocking calls never run at once
+/// on one consumer) and for a process-wide permit (`kafka.blocking.calls.max`). Both stay with
+/// the call on its blocking thread until librdkafka returns. Records calls do not take the
+/// turn: they only await `recv()` on librdkafka's queue, which librdkafka allows alongside a
+/// call on another thread, and never start a blocking call on the consumer itself (their
+/// reachability check is a metadata request, which changes no consumer state).
 pub(super) async fn blocking<T, F>(
+    instance: &Instance,
     consumer: &Arc<KafkaConsumer>,
     operation: &'static str,
     f: F,
@@ -198,9 +219,25 @@ where
     T: Send + 'static,
     F: FnOnce(&KafkaConsumer) -> KafkaResult<T> + Send + 'static,
 {
+    let deadline = Instant::now() + KAFKA_CALL_TIMEOUT + BLOCKING_SLACK;
+    let turn =
+        match tokio::time::timeout_at(deadline.into(), Arc::clone(&instance.turn).acquire_owned())
+            .await
+        {
+            Ok(Ok(turn)) => turn,
+            // The semaphore is never closed; `Err(_)` from it is treated like a busy instance.
+            Ok(Err(_)) | Err(_) => return Err(ConsumeError::InstanceBusy { operation }),
+        };
     let consumer = Arc::clone(consumer);
-    let call = tokio::task::spawn_blocking(move || f(&consumer));
-    match tokio::time::timeout(KAFKA_CALL_TIMEOUT + BLOCKING_SLACK, call).await {
+    let call = instance
+        .blocking
+        .spawn(deadline, move || {
+            let _turn = turn;
+            f(&consumer)
+        })
+        .await
+        .map_err(|source| ConsumeError::Busy { operation, source })?;
+    match tokio::time::timeout_at(deadline.into(), call).await {
         Ok(joined) => joined
             .map_err(ConsumeError::Cancelled)?
             .map_err(|source| ConsumeError::Kafka { operation, source }),
@@ -212,24 +249,40 @@ where
 }
 
 /// Commits what auto-commit owes (when on) and closes the consumer, which leaves the group.
-/// Runs on a blocking thread: librdkafka's close waits for the group leave. Waits at most
-/// [`KAFKA_CALL_TIMEOUT`] (plus slack) for it: with Kafka down, the commit and the leave each
-/// wait ~45 s, and a delete should not; the close then finishes in the background.
-pub(super) async fn close(consumer: Arc<KafkaConsumer>, auto_commit: bool) {
-    let closing = tokio::task::spawn_blocking(move || {
-        if auto_commit {
-            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-                if !is_no_offset(&e) {
-                    tracing::warn!(error = %e, "final commit of a consumer instance failed");
+/// Runs on a blocking thread: librdkafka's close waits for the group leave. It waits for the
+/// instance's turn (an abandoned control call finishes first) and for a blocking-call permit
+/// as long as it takes, since a close must happen; the caller waits at most
+/// [`KAFKA_CALL_TIMEOUT`] (plus slack) for all of it: with Kafka down, the commit and the
+/// leave each wait ~45 s, and a delete should not; the close then finishes in the background.
+pub(super) async fn close(instance: &Instance, consumer: Arc<KafkaConsumer>) {
+    let auto_commit = instance.settings.auto_commit;
+    let turn = Arc::clone(&instance.turn);
+    let blocking = instance.blocking.clone();
+    let closing = tokio::spawn(async move {
+        // Never closed (see `blocking`); without the turn the close still runs.
+        let turn = turn.acquire_owned().await.ok();
+        blocking
+            .spawn_when_free(move || {
+                let _turn = turn;
+                if auto_commit {
+                    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                        if !is_no_offset(&e) {
+                            tracing::warn!(error = %e, "final commit of a consumer instance failed");
+                        }
+                    }
                 }
-            }
-        }
-        // Dropping the last reference closes the consumer (leave group) and frees librdkafka.
-        drop(consumer);
+                // Dropping the last reference closes the consumer (leave group) and frees
+                // librdkafka.
+                drop(consumer);
+            })
+            .await
     });
     match tokio::time::timeout(KAFKA_CALL_TIMEOUT + BLOCKING_SLACK, closing).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "closing a consumer instance failed"),
+        Ok(Ok(Ok(Some(())))) => {}
+        Ok(Ok(Ok(None))) => tracing::warn!("closing a consumer instance failed (it panicked)"),
+        Ok(Ok(Err(e))) | Ok(Err(e)) => {
+            tracing::warn!(error = %e, "closing a consumer instance failed")
+        }
         Err(_elapsed) => tracing::warn!(
             "closing a consumer instance takes longer than {KAFKA_CALL_TIMEOUT:?} (is Kafka \
              reachable?); it goes on in the background"
@@ -345,7 +398,7 @@ impl State {
         topics.dedup();
         let consumer = self.consumer(instance)?;
         let names = topics.clone();
-        blocking(&consumer, "subscribe", move |c| {
+        blocking(instance, &consumer, "subscribe", move |c| {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             c.subscribe(&refs)
         })
@@ -372,7 +425,7 @@ impl State {
         // librdkafka treats a topic starting with `^` as a regular expression. Its engine has
         // no `(?:`, so the anchoring group captures; a pattern it cannot compile is refused.
         let regex = format!("^({pattern})$");
-        match blocking(&consumer, "subscribe", move |c| {
+        match blocking(instance, &consumer, "subscribe", move |c| {
             c.subscribe(&[regex.as_str()])
         })
         .await
@@ -397,13 +450,13 @@ impl State {
         match self.mode {
             Mode::Idle => {}
             Mode::Topics(_) | Mode::Pattern(_) => {
-                blocking(&consumer, "unsubscribe", |c| {
+                blocking(instance, &consumer, "unsubscribe", |c| {
                     c.unsubscribe();
                     Ok(())
                 })
                 .await?
             }
-            Mode::Assigned => blocking(&consumer, "unassign", |c| c.unassign()).await?,
+            Mode::Assigned => blocking(instance, &consumer, "unassign", |c| c.unassign()).await?,
         }
         self.buffer.clear();
         self.mode = Mode::Idle;
@@ -430,7 +483,7 @@ impl State {
         for p in &partitions {
             tpl.add_partition(&p.topic, p.partition);
         }
-        blocking(&consumer, "assign", move |c| c.assign(&tpl)).await?;
+        blocking(instance, &consumer, "assign", move |c| c.assign(&tpl)).await?;
         self.buffer.clear();
         self.mode = Mode::Assigned;
         Ok(())
@@ -442,7 +495,7 @@ impl State {
         instance: &Instance,
     ) -> Result<Vec<TopicPartition>, ConsumeError> {
         let consumer = self.consumer(instance)?;
-        let tpl = blocking(&consumer, "assignment", |c| c.assignment()).await?;
+        let tpl = blocking(instance, &consumer, "assignment", |c| c.assignment()).await?;
         let mut out: Vec<TopicPartition> = tpl
             .elements()
             .iter()
@@ -474,7 +527,7 @@ impl State {
             }
         }
         let consumer = self.consumer(instance)?;
-        let positions = blocking(&consumer, "seek", move |c| {
+        let positions = blocking(instance, &consumer, "seek", move |c| {
             let mut resolved = Vec::with_capacity(targets.len());
             let mut by_time = TopicPartitionList::new();
             for t in &targets {
@@ -518,7 +571,10 @@ impl State {
                 .iter()
                 .any(|(tp, _)| tp.topic == topic && tp.partition == partition)
         });
-        blocking(&consumer, "seek", move |c| seek_when_fetching(c, positions)).await
+        blocking(instance, &consumer, "seek", move |c| {
+            seek_when_fetching(c, positions)
+        })
+        .await
     }
 
     /// Commits offsets synchronously. With entries, each commits `offset + 1` (Confluent);
@@ -531,7 +587,7 @@ impl State {
         let consumer = self.consumer(instance)?;
         match offsets {
             None => {
-                blocking(&consumer, "commit", |c| {
+                blocking(instance, &consumer, "commit", |c| {
                     match c.commit_consumer_state(CommitMode::Sync) {
                         Err(e) if is_no_offset(&e) => Ok(()),
                         other => other,
@@ -564,7 +620,7 @@ impl State {
                         elem.set_metadata(metadata.as_str());
                     }
                 }
-                blocking(&consumer, "commit", move |c| {
+                blocking(instance, &consumer, "commit", move |c| {
                     c.commit(&tpl, CommitMode::Sync)
                 })
                 .await
@@ -586,7 +642,7 @@ impl State {
         for p in &partitions {
             tpl.add_partition(&p.topic, p.partition);
         }
-        let tpl = blocking(&consumer, "committed offsets", move |c| {
+        let tpl = blocking(instance, &consumer, "committed offsets", move |c| {
             c.committed_offsets(tpl, KAFKA_CALL_TIMEOUT)
         })
         .await?;
@@ -610,7 +666,10 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
-        // Closing librdkafka blocks; never do it on a runtime worker thread.
+        // Closing librdkafka blocks; never do it on a runtime worker thread. This runs only
+        // for an instance dropped without a close (delete, expiry and shutdown take the
+        // consumer out first), so it takes no blocking-call permit: nobody waits for it, and
+        // a drop must not depend on one.
         if let Some(consumer) = self.consumer.take() {
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
@@ -628,4 +687,87 @@ pub fn anchored_pattern(pattern: &str) -> Result<regex::Regex, ConsumeError> {
         pattern: pattern.to_string(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::ClientConfig;
+
+    /// An instance whose consumer points at a port nothing listens on (librdkafka connects
+    /// lazily, and `assignment()` answers locally).
+    fn instance(blocking: BlockingCalls) -> Instance {
+        let consumer: KafkaConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("group.id", "unit")
+            .create_with_context(InstanceContext::default())
+            .expect("consumer");
+        let settings = InstanceSettings {
+            format: EmbeddedFormat::Binary,
+            request_timeout: Duration::from_secs(1),
+            fetch_min_bytes: None,
+            auto_commit: false,
+        };
+        Instance::new("g".into(), "i".into(), settings, consumer, blocking)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_control_call_starts_only_after_an_abandoned_call_on_the_instance_returned() {
+        let instance = Arc::new(instance(BlockingCalls::new(4)));
+        let state = instance.lock().await.expect("open");
+        let consumer = state.consumer(&instance).expect("consumer");
+        drop(state);
+        let events = Arc::new(StdMutex::new(Vec::<&str>::new()));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        // The first call blocks in "librdkafka" until the test releases it; its caller stops
+        // waiting at once, as after a timeout.
+        let first = {
+            let (instance, consumer, events) = (
+                Arc::clone(&instance),
+                Arc::clone(&consumer),
+                Arc::clone(&events),
+            );
+            tokio::spawn(async move {
+                blocking(&instance, &consumer, "commit", move |_| {
+                    wait.recv().ok();
+                    events.lock().expect("events").push("first returns");
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while instance.turn.available_permits() != 0 {
+            assert!(Instant::now() < deadline, "the first call never started");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        first.abort();
+        let second = {
+            let (instance, consumer, events) = (
+                Arc::clone(&instance),
+                Arc::clone(&consumer),
+                Arc::clone(&events),
+            );
+            tokio::spawn(async move {
+                blocking(&instance, &consumer, "assignment", move |c| {
+                    events.lock().expect("events").push("second starts");
+                    c.assignment()
+                })
+                .await
+            })
+        };
+        // Give the second call every chance to start early (it must not), then release.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert!(events.lock().expect("events").is_empty());
+        release.send(()).expect("first call waits");
+        let assigned = second.await.expect("task").expect("assignment");
+        assert_eq!(assigned.count(), 0);
+        assert_eq!(
+            *events.lock().expect("events"),
+            vec!["first returns", "second starts"]
+        );
+        assert_eq!(instance.blocking.in_use(), 0);
+    }
 }

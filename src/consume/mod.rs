@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 
-use crate::config::Config;
-use crate::metadata::Metadata;
+use crate::blocking::{BlockingCalls, Busy};
+use crate::metadata::{Metadata, MetadataError};
 use crate::records::{ConsumedRecord, EmbeddedFormat, ReaderClass};
 use crate::schema::Schemas;
 use decoder::{Decoder, RecordDecodeError};
@@ -126,6 +126,24 @@ pub enum ConsumeError {
     Render(#[source] RenderError),
     #[error("a Kafka call was cancelled")]
     Cancelled(#[source] tokio::task::JoinError),
+    /// Cluster metadata could not be read (the topics a pattern subscription matches): Kafka
+    /// is unreachable or slow, so a retry may work.
+    #[error("cannot read the cluster metadata")]
+    Metadata(#[source] MetadataError),
+    /// Every permit for blocking librdkafka calls (`kafka.blocking.calls.max`) stayed taken
+    /// until the call's deadline: retriable.
+    #[error("Kafka {operation} could not start")]
+    Busy {
+        operation: &'static str,
+        #[source]
+        source: Busy,
+    },
+    /// An earlier blocking call on the same instance, whose caller stopped waiting for it, was
+    /// still running in librdkafka at the call's deadline (Kafka is slow or down): retriable.
+    #[error(
+        "Kafka {operation} could not start: an earlier call on this consumer instance still runs"
+    )]
+    InstanceBusy { operation: &'static str },
 }
 
 /// A partition of a topic.
@@ -186,7 +204,7 @@ pub struct CreateInstance {
     pub request_timeout_ms: Option<i64>,
 }
 
-/// The proxy-wide consumer settings, taken from `Config` once.
+/// The proxy-wide consumer settings, built from the configuration by the composition root.
 #[derive(Debug, Clone)]
 pub struct ManagerSettings {
     /// librdkafka settings of every consumer: bootstrap, `client.*`, `consumer.*`.
@@ -205,20 +223,6 @@ pub struct ManagerSettings {
     pub max_instances: usize,
 }
 
-impl ManagerSettings {
-    pub fn from_config(config: &Config) -> ManagerSettings {
-        ManagerSettings {
-            kafka: config.kafka_settings(&config.consumer),
-            id: config.id.clone(),
-            instance_timeout: config.consumer_instance_timeout,
-            request_timeout: config.consumer_request_timeout,
-            request_max_bytes: config.consumer_request_max_bytes,
-            fetch_min_bytes: config.fetch_min_bytes,
-            max_instances: config.consumer_instances_max,
-        }
-    }
-}
-
 type Key = (String, String);
 
 /// The consumer instances of this process. Cheap to clone.
@@ -234,6 +238,9 @@ struct Shared {
     /// The registry client and schema caches shared with produce; schema-format instances
     /// render their records through it.
     schemas: Schemas,
+    /// Permits for blocking librdkafka calls (create, close and every control call of every
+    /// instance), shared with the metadata client.
+    blocking: BlockingCalls,
     /// Live instances. Held only for map operations, never across an await.
     instances: StdMutex<HashMap<Key, Arc<Instance>>>,
     /// The expiry task; aborted at shutdown. It also ends when the manager is dropped.
@@ -242,11 +249,17 @@ struct Shared {
 
 impl ConsumerManager {
     /// Creates the manager and starts its expiry task; must run inside a tokio runtime.
-    pub fn new(settings: ManagerSettings, metadata: Metadata, schemas: Schemas) -> ConsumerManager {
+    pub fn new(
+        settings: ManagerSettings,
+        metadata: Metadata,
+        schemas: Schemas,
+        blocking: BlockingCalls,
+    ) -> ConsumerManager {
         let shared = Arc::new(Shared {
             settings,
             metadata,
             schemas,
+            blocking,
             instances: StdMutex::new(HashMap::new()),
             expiry: StdMutex::new(None),
         });
@@ -311,18 +324,28 @@ impl ConsumerManager {
         if let Some(reset) = req.auto_offset_reset.as_deref() {
             client.set("auto.offset.reset", auto_offset_reset(reset)?);
         }
-        let consumer: KafkaConsumer = tokio::task::spawn_blocking(move || {
-            client.create_with_context(InstanceContext::default())
-        })
-        .await
-        .map_err(ConsumeError::Cancelled)?
-        .map_err(ConsumeError::Create)?;
+        let deadline = Instant::now() + instance::KAFKA_CALL_TIMEOUT;
+        let consumer: KafkaConsumer = self
+            .shared
+            .blocking
+            .spawn(deadline, move || {
+                client.create_with_context(InstanceContext::default())
+            })
+            .await
+            .map_err(|source| ConsumeError::Busy {
+                operation: "create consumer",
+                source,
+            })?
+            .await
+            .map_err(ConsumeError::Cancelled)?
+            .map_err(ConsumeError::Create)?;
 
         let instance = Arc::new(Instance::new(
             group.to_string(),
             name.clone(),
             instance_settings,
             consumer,
+            self.shared.blocking.clone(),
         ));
         let inserted = {
             let mut instances = lock(&self.shared.instances);
@@ -446,11 +469,12 @@ impl ConsumerManager {
             Mode::Topics(topics) => Ok(topics),
             Mode::Pattern(pattern) => {
                 let regex = instance::anchored_pattern(&pattern)?;
-                let names = self.shared.metadata.topic_names().await.map_err(|e| {
-                    ConsumeError::IllegalState {
-                        message: format!("cannot list topics: {e}"),
-                    }
-                })?;
+                let names = self
+                    .shared
+                    .metadata
+                    .topic_names()
+                    .await
+                    .map_err(ConsumeError::Metadata)?;
                 Ok(names.into_iter().filter(|t| regex.is_match(t)).collect())
             }
             Mode::Idle | Mode::Assigned => Ok(Vec::new()),
@@ -591,7 +615,7 @@ impl ConsumerManager {
                         if let Some(consumer) = state.consumer.take() {
                             closing.push((
                                 consumer,
-                                instance.settings.auto_commit,
+                                Arc::clone(instance),
                                 instance.group.clone(),
                                 instance.name.clone(),
                             ));
@@ -603,9 +627,9 @@ impl ConsumerManager {
             });
         }
         futures::future::join_all(closing.into_iter().map(
-            |(consumer, auto_commit, group, name)| async move {
+            |(consumer, instance, group, name)| async move {
                 tracing::info!(%group, instance = %name, "consumer instance expired");
-                instance::close(consumer, auto_commit).await;
+                instance::close(&instance, consumer).await;
             },
         ))
         .await;
@@ -622,7 +646,7 @@ async fn close_instance(instance: &Instance) {
     let consumer = state.consumer.take();
     drop(state);
     if let Some(consumer) = consumer {
-        instance::close(consumer, instance.settings.auto_commit).await;
+        instance::close(instance, consumer).await;
     }
 }
 
@@ -708,5 +732,74 @@ mod tests {
             auto_offset_reset("sometimes"),
             Err(ConsumeError::InvalidConfig { ref key, .. }) if key == "auto.offset.reset"
         ));
+    }
+
+    /// A manager whose Kafka is a port nothing listens on, with short metadata waits.
+    fn unreachable_manager() -> ConsumerManager {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let bootstrap = format!("127.0.0.1:{port}");
+        let kafka: BTreeMap<String, String> =
+            [("bootstrap.servers".to_string(), bootstrap.clone())].into();
+        let blocking = BlockingCalls::new(8);
+        let metadata = Metadata::new(
+            crate::metadata::MetadataSettings {
+                kafka: kafka.clone(),
+                timeout: Duration::from_millis(300),
+                cache_max_age: Duration::from_secs(1),
+                negative_cache_ttl: Duration::from_secs(1),
+                ready_wait: Duration::from_millis(100),
+            },
+            blocking.clone(),
+        )
+        .expect("metadata client");
+        let mut props = crate::config::Properties::default();
+        props
+            .set("bootstrap.servers", bootstrap)
+            .set("schema.registry.url", "");
+        let schemas =
+            Schemas::new(&crate::config::Config::from_properties(&props).expect("config"))
+                .expect("schemas");
+        let settings = ManagerSettings {
+            kafka,
+            id: String::new(),
+            instance_timeout: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(1),
+            request_max_bytes: 1 << 20,
+            fetch_min_bytes: -1,
+            max_instances: 10,
+        };
+        ConsumerManager::new(settings, metadata, schemas, blocking)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_metadata_outage_while_listing_a_pattern_subscription_is_a_metadata_error() {
+        let manager = unreachable_manager();
+        let name = manager
+            .create(
+                "g",
+                CreateInstance {
+                    auto_commit_enable: Some("false".into()),
+                    ..CreateInstance::default()
+                },
+            )
+            .await
+            .expect("created without a broker");
+        manager
+            .subscribe("g", &name, Subscription::Pattern("it-.*".into()))
+            .await
+            .expect("a subscription is local");
+        let answer = manager.subscription("g", &name).await;
+        assert!(
+            matches!(
+                answer,
+                Err(ConsumeError::Metadata(MetadataError::Request(_)))
+            ),
+            "{answer:?}"
+        );
+        manager.delete("g", &name).await.expect("deleted");
     }
 }

@@ -46,8 +46,10 @@ fn is_broker_trouble(e: &KafkaError) -> bool {
 
 /// Asks Kafka for cluster metadata through the instance's own client, within `deadline`.
 /// `Ok(true)`: Kafka answered; `Ok(false)`: too little time was left to tell; `Err`: Kafka did
-/// not answer (the error for the client).
+/// not answer (the error for the client). The request runs on the blocking pool with a
+/// process-wide permit (`kafka.blocking.calls.max`), taken within the same deadline.
 async fn kafka_reachable(
+    instance: &Instance,
     consumer: &Arc<KafkaConsumer>,
     deadline: Instant,
 ) -> Result<bool, ConsumeError> {
@@ -56,17 +58,26 @@ async fn kafka_reachable(
         return Ok(false);
     }
     let consumer = Arc::clone(consumer);
-    tokio::task::spawn_blocking(move || {
-        consumer
-            .fetch_metadata(None, budget)
-            .map(|_| true)
-            .map_err(|source| ConsumeError::Kafka {
-                operation: "records",
-                source,
-            })
-    })
-    .await
-    .map_err(ConsumeError::Cancelled)?
+    let deadline = deadline.into_std();
+    let call = instance
+        .blocking
+        .spawn(deadline, move || {
+            // What is left after the wait for a permit.
+            let budget = deadline.saturating_duration_since(std::time::Instant::now());
+            consumer.fetch_metadata(None, budget.max(Duration::from_millis(1)))
+        })
+        .await
+        .map_err(|source| ConsumeError::Busy {
+            operation: "records",
+            source,
+        })?;
+    call.await
+        .map_err(ConsumeError::Cancelled)?
+        .map(|_| true)
+        .map_err(|source| ConsumeError::Kafka {
+            operation: "records",
+            source,
+        })
 }
 
 /// The budget of one records call.
@@ -142,7 +153,7 @@ pub async fn read<T>(
             break;
         }
         if state.broker_trouble && collected.records.is_empty() {
-            if !kafka_reachable(&consumer, deadline).await? {
+            if !kafka_reachable(instance, &consumer, deadline).await? {
                 break;
             }
             state.broker_trouble = false;

@@ -11,6 +11,7 @@ mod cors;
 mod errors;
 mod faults;
 mod limits;
+mod metadata;
 mod produce;
 mod reliability;
 mod schema;
