@@ -343,6 +343,9 @@ pub struct Config {
     pub consumer_request_timeout: Duration,
     /// `consumer.request.max.bytes`: cap on key+value bytes of one records response.
     pub consumer_request_max_bytes: u64,
+    /// `consumer.request.body.max.bytes` (ours): largest body of a consumer control call
+    /// (create, subscribe, assign, offsets, positions); larger ones get 413.
+    pub consumer_request_body_max_bytes: usize,
     /// `fetch.min.bytes` (proxy side): answer a records call early once this many bytes wait;
     /// -1 disables it.
     pub fetch_min_bytes: i64,
@@ -426,6 +429,7 @@ const KNOWN_KEYS: &[&str] = &[
     "consumer.instance.timeout.ms",
     "consumer.request.timeout.ms",
     "consumer.request.max.bytes",
+    "consumer.request.body.max.bytes",
     "fetch.min.bytes",
     "consumer.instances.max",
     "access.control.allow.origin",
@@ -650,6 +654,8 @@ impl Config {
             consumer_instance_timeout: reader.millis("consumer.instance.timeout.ms", 300_000)?,
             consumer_request_timeout,
             consumer_request_max_bytes: reader.u64("consumer.request.max.bytes", 64 << 20)?,
+            consumer_request_body_max_bytes: reader
+                .usize("consumer.request.body.max.bytes", 1 << 20)?,
             fetch_min_bytes,
             consumer_instances_max: reader.usize("consumer.instances.max", 1000)?,
             access_control_allow_origin: reader.string("access.control.allow.origin", ""),
@@ -890,6 +896,7 @@ mod tests {
         assert_eq!(c.consumer_instance_timeout, Duration::from_secs(300));
         assert_eq!(c.consumer_request_timeout, Duration::from_secs(1));
         assert_eq!(c.consumer_request_max_bytes, 67_108_864);
+        assert_eq!(c.consumer_request_body_max_bytes, 1_048_576);
         assert_eq!(c.fetch_min_bytes, -1);
         assert_eq!(c.consumer_instances_max, 1000);
         assert_eq!(

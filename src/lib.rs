@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod consume;
 pub mod error;
+pub mod kafka_error;
 pub mod metadata;
 pub mod produce;
 pub mod records;
