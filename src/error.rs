@@ -680,7 +680,7 @@ mod tests {
                 },
                 500,
                 50003,
-                "Kafka error: commit: Consumer commit error: Broker: Request timed out",
+                "Kafka error: commit: Consumer commit error: RequestTimedOut (Broker: Request timed out)",
             ),
             (
                 ProxyError::Kafka {
@@ -689,7 +689,7 @@ mod tests {
                 },
                 500,
                 50002,
-                "Kafka error: commit: Consumer commit error: Broker: Invalid commit offset size",
+                "Kafka error: commit: Consumer commit error: InvalidCommitOffsetSize (Broker: Commit offset data size is not valid)",
             ),
             (
                 ProxyError::internal("secret detail"),
@@ -733,7 +733,8 @@ mod tests {
             consume(RDKafkaErrorCode::InvalidCommitOffsetSize),
             ProxyError::Kafka { .. }
         ));
-        let metadata = |code| ProxyError::from(MetadataError::Request(KafkaError::MetadataFetch(code)));
+        let metadata =
+            |code| ProxyError::from(MetadataError::Request(KafkaError::MetadataFetch(code)));
         assert!(matches!(
             metadata(RDKafkaErrorCode::OperationTimedOut),
             ProxyError::KafkaRetriable { .. }
@@ -744,7 +745,9 @@ mod tests {
         ));
         // The cause stays attached for the log.
         let err = metadata(RDKafkaErrorCode::AllBrokersDown);
-        assert!(ErrorChain(&err).to_string().contains("Meta data fetch error"));
+        assert!(ErrorChain(&err)
+            .to_string()
+            .contains("Meta data fetch error"));
     }
 
     #[test]

@@ -146,7 +146,9 @@ mod tests {
     fn an_error_without_a_librdkafka_code_is_not_retriable() {
         assert_eq!(classify(&KafkaError::Canceled), KafkaErrorClass::Other);
         assert_eq!(
-            classify(&KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut)),
+            classify(&KafkaError::MetadataFetch(
+                RDKafkaErrorCode::OperationTimedOut
+            )),
             KafkaErrorClass::Retriable
         );
     }

@@ -209,8 +209,11 @@ mod tests {
         };
         assert_eq!(produced(vec![delivered.clone()]).refused_for(), None);
         assert_eq!(
-            produced(vec![failed(FailureKind::Retriable), failed(FailureKind::Other)])
-                .refused_for(),
+            produced(vec![
+                failed(FailureKind::Retriable),
+                failed(FailureKind::Other)
+            ])
+            .refused_for(),
             None
         );
         assert_eq!(

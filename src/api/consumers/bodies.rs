@@ -17,7 +17,6 @@ use crate::consume::{
 use crate::error::ProxyError;
 use crate::records::{EmbeddedFormat, JsonObject};
 
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
@@ -440,9 +439,8 @@ mod tests {
             "-300000000-01-01T00:00:00Z",
         ] {
             assert_eq!(parse_instant_ms(bad), None, "{bad}");
-            let body = format!(
-                r#"{{"timestamps":[{{"topic":"t","partition":0,"timestamp":"{bad}"}}]}}"#
-            );
+            let body =
+                format!(r#"{{"timestamps":[{{"topic":"t","partition":0,"timestamp":"{bad}"}}]}}"#);
             assert!(
                 matches!(
                     decode_seek(body.as_bytes()),

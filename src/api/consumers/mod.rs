@@ -48,7 +48,6 @@ fn accept(req: &Request) -> Option<&str> {
     req.header(header::ACCEPT.as_str())
 }
 
-
 /// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
 pub async fn create(
     state: &AppState,
@@ -59,10 +58,12 @@ pub async fn create(
     media::check_control_accept(accept(req))?;
     let request = decode_create(&control_body(state, body).await?)?;
     let name = state.consumers.create(&group, request).await?;
-    let base_uri =
-        state
-            .base_uri
-            .base_uri(req.scheme().as_str(), &base_uri::request_host(req), &group, &name);
+    let base_uri = state.base_uri.base_uri(
+        req.scheme().as_str(),
+        &base_uri::request_host(req),
+        &group,
+        &name,
+    );
     Ok(CreateConsumerResponse::Ok(Vnd::new(
         models::CreateConsumerResponse {
             instance_id: name,
