@@ -26,7 +26,7 @@ const PROTOBUF: &str = "application/vnd.kafka.protobuf.v2+json";
 
 /// The produce body limit of the proxy under test (`request.body.max.bytes`), smaller than the
 /// default so that the over-limit cases are cheap, larger than every other case; control calls
-/// have their own limit of 1 MiB.
+/// have their own limit (`consumer.request.body.max.bytes`, 1 MiB by default).
 const BODY_LIMIT: usize = 4 << 20;
 
 /// Longest wait for one answer; the slowest case (10,000 records) takes well under a second.
