@@ -4,8 +4,9 @@
 //! This is the single place where status codes, Confluent error codes and client messages are
 //! chosen (`docs/decisions.md`, "Error codes"): the table, the per-record codes of a produce
 //! answer, and every `From<service error> for ProxyError`. Services return their own error
-//! enums; `src/api/` converts them into `ProxyError` with `?`. Every error body is `{"error_code": N, "message": "..."}`, including the
-//! framework's own 404/405/406/413/415 answers, which [`catch_all`] rewrites.
+//! enums; `src/api/` converts them into `ProxyError` with `?`. Every error body is
+//! `{"error_code": N, "message": "..."}`, including the framework's own 404/405/406/413/415
+//! answers, which [`catch_all`] rewrites. 5xx answers are logged with the whole source chain.
 
 use poem::error::ResponseError;
 use poem::http::StatusCode;
