@@ -17,6 +17,7 @@ use crate::api::consumers::BaseUriRules;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::{catch_all, panic_response};
+use crate::limits::{LimitSettings, Limits};
 use crate::metadata::{Metadata, MetadataError};
 use crate::produce::{Produce, ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySetupError, Schemas};
@@ -41,6 +42,9 @@ pub struct AppState {
     pub consumers: ConsumerManager,
     /// How consumer `base_uri`s are built.
     pub base_uri: Arc<BaseUriRules>,
+    /// The in-flight request and byte budgets (`inflight.requests.max`, `inflight.bytes.max`),
+    /// applied around every route by [`routes`].
+    pub limits: LimitSettings,
 }
 
 /// Why the application could not be assembled.
@@ -75,6 +79,7 @@ impl AppState {
             schemas,
             metadata,
             base_uri: Arc::new(BaseUriRules::from_config(config)),
+            limits: LimitSettings::from_config(config),
         })
     }
 }
@@ -82,6 +87,7 @@ impl AppState {
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
 /// `/openapi.yaml`, and Swagger UI at `/docs`.
 pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
+    let limits = Limits::new(state.limits);
     let api = kafka_rest_api::openapi_service(api::Service::new(state));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
     // (`kafka_rest_api::DOCUMENT_KEYWORDS`), so it is served from that text, not from
@@ -119,6 +125,8 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
             let allowed = Arc::clone(&allowed);
             async move { allow_header(next, req, &allowed).await }
         })
+        // Outermost, so a refused request costs no routing or handler work.
+        .with(limits)
         .into_endpoint()
         .boxed()
 }

@@ -375,6 +375,12 @@ pub struct Config {
     pub request_body_max_bytes: usize,
     /// Longest a client may take to send a request body (`request.body.timeout.ms`).
     pub request_body_timeout: Duration,
+    /// `inflight.requests.max` (ours): requests admitted at once; more get `503` (the health
+    /// probes are not counted). Read by `limits::Limits`.
+    pub inflight_requests_max: usize,
+    /// `inflight.bytes.max` (ours): request-body bytes admitted requests may hold at once; at
+    /// least `request.body.max.bytes`. Read by `limits::Limits`.
+    pub inflight_bytes_max: u64,
     /// A connection with no byte read or written for this long is closed
     /// (`connection.idle.timeout.ms`); longer than any wait of a request.
     pub connection_idle_timeout: Duration,
@@ -444,6 +450,8 @@ const KNOWN_KEYS: &[&str] = &[
     "produce.timeout.ms",
     "request.body.max.bytes",
     "request.body.timeout.ms",
+    "inflight.requests.max",
+    "inflight.bytes.max",
     "connection.idle.timeout.ms",
     "null.request.body.always.publishes.empty.record",
 ];
@@ -601,6 +609,32 @@ impl Config {
         )?;
         let request_body_max_bytes = reader.u64("request.body.max.bytes", 64 << 20)?;
         let request_body_timeout = reader.millis("request.body.timeout.ms", 30_000)?;
+        // There is no "unlimited": 0 would refuse every request, so it is rejected.
+        let inflight_requests_max = reader.usize("inflight.requests.max", 1024)?;
+        reader.check(
+            "inflight.requests.max",
+            &inflight_requests_max.to_string(),
+            |_| match inflight_requests_max {
+                0 => Err("must be at least 1".into()),
+                _ => Ok(()),
+            },
+        )?;
+        // A body of unknown length reserves `request.body.max.bytes`, so a smaller budget could
+        // never admit one.
+        let inflight_bytes_max = reader.u64("inflight.bytes.max", 256 << 20)?;
+        reader.check(
+            "inflight.bytes.max",
+            &inflight_bytes_max.to_string(),
+            |_| {
+                if inflight_bytes_max >= request_body_max_bytes.max(1) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "must be at least request.body.max.bytes ({request_body_max_bytes}) and at least 1"
+                    ))
+                }
+            },
+        )?;
         let consumer_request_timeout = reader.millis("consumer.request.timeout.ms", 1_000)?;
         let connection_idle_timeout = reader.millis("connection.idle.timeout.ms", 60_000)?;
         // The idle timer also runs while a request waits on Kafka, so it must outlast the
@@ -670,6 +704,8 @@ impl Config {
             produce_timeout,
             request_body_max_bytes: usize::try_from(request_body_max_bytes).unwrap_or(usize::MAX),
             request_body_timeout,
+            inflight_requests_max,
+            inflight_bytes_max,
             connection_idle_timeout,
             null_always_publishes_empty_record: reader
                 .bool("null.request.body.always.publishes.empty.record", false)?,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod consume;
 pub mod error;
 pub mod kafka_error;
+pub mod limits;
 pub mod metadata;
 pub mod produce;
 pub mod records;

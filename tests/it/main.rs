@@ -9,6 +9,7 @@ mod balancer;
 mod consume;
 mod errors;
 mod faults;
+mod limits;
 mod produce;
 mod reliability;
 mod schema;

@@ -1,7 +1,7 @@
 //! `cargo xtask ci` and `cargo xtask test`: the exact sequence CI runs.
 //!
 //! Owns the order of the checks, the progress lines and the guarantee that a stack this command
-//! started is stopped again, also when a step fails. The stack itself is `stack.rs`.
+//! started is stopped again, also when a step fails. The stack itself is `stack/`.
 
 use std::process::Command;
 use std::time::Instant;

@@ -2,8 +2,8 @@
 //! client flow (`tests/sdk/python/flow.py`, `tests/sdk/typescript/flow.ts`) against a proxy in
 //! front of the running stack.
 //!
-//! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv with the
-//! Python SDK and its PyPI requirements; an npm project with the pinned TypeScript compiler,
+//! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv, made by
+//! `tools.rs`, with the Python SDK and its PyPI requirements; an npm project with the pinned TypeScript compiler,
 //! where the SDK and the flow are compiled), the topics each flow gets (created here with
 //! rdkafka's admin client, because the v2 API cannot create topics, and deleted afterwards),
 //! and running each flow with a time limit. What a flow checks is in the flow itself; the
@@ -13,9 +13,7 @@
 //! `requirements.txt` or our constraints change (the SDK itself is reinstalled when any of its
 //! files changes), the npm project when `package-lock.json` changes.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -25,9 +23,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 
-use crate::codegen::{remove_dir_if_exists, run_logged, tools_dir};
 use crate::proxy::Proxy;
 use crate::stack::{self, StackInfo};
+use crate::tools::{self, Pip};
 
 /// The flows and their support files, relative to the repository root.
 const PYTHON_FLOW: &str = "tests/sdk/python/flow.py";
@@ -100,7 +98,7 @@ pub fn run(info: &StackInfo) -> Result<()> {
             "[sdk-test] {lang} flow: topics {} ...",
             topics.names.join(", ")
         );
-        let result = run_with_timeout(command, FLOW_TIMEOUT);
+        let result = tools::run_with_timeout(command, FLOW_TIMEOUT);
         let secs = flow_started.elapsed().as_secs_f64();
         match result {
             Ok(()) => eprintln!("[sdk-test] {lang} flow: ok ({secs:.1}s)"),
@@ -135,70 +133,41 @@ pub fn run(info: &StackInfo) -> Result<()> {
 /// The venv's `python`, with the SDK's requirements (pinned by our constraints) and the SDK
 /// itself installed; (re)built when its inputs changed.
 fn python_env(root: &Path) -> Result<PathBuf> {
-    let venv = tools_dir().join("sdk-python");
-    let python = venv.join("bin").join("python");
     let requirements = root.join(PYTHON_SDK).join("requirements.txt");
     let constraints = root.join(PYTHON_CONSTRAINTS);
-    let log = tools_dir().join("logs").join("sdk-python.log");
-    fs::create_dir_all(log.parent().unwrap_or(&venv))
-        .with_context(|| format!("cannot create {}", tools_dir().display()))?;
-
-    let deps_marker = venv.join(".requirements");
-    let deps_key = fingerprint(&[&requirements, &constraints])?;
-    if read_marker(&deps_marker).as_deref() != Some(deps_key.as_str()) || !python.exists() {
-        let started = Instant::now();
-        remove_dir_if_exists(&venv)?;
-        fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
-        eprintln!(
-            "[sdk-test] python: creating a venv at {} (log: {}) ...",
-            venv.display(),
-            log.display()
-        );
-        let mut create = Command::new("python3");
-        create.args(["-m", "venv"]).arg(&venv);
-        run_logged(
-            create,
-            &log,
-            "Python 3.10+ with the venv module (on Debian `apt-get install python3-venv`)",
-        )?;
-        eprintln!(
-            "[sdk-test] python: installing the SDK's requirements from PyPI ({} pinned in {}) ...",
-            count_lines(&constraints)?,
-            PYTHON_CONSTRAINTS
-        );
-        let mut install = pip(&python);
-        install
-            .arg("-r")
-            .arg(&requirements)
-            .arg("-c")
-            .arg(&constraints)
-            // Builds the SDK below without build isolation, so without a download each time.
-            .arg("setuptools");
-        run_logged(install, &log, "pip in the new venv")?;
-        fs::write(&deps_marker, &deps_key)
-            .with_context(|| format!("cannot write {}", deps_marker.display()))?;
-        eprintln!(
-            "[sdk-test] python: requirements ready in {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
-    }
+    // setuptools builds the SDK below without build isolation, so without a download each time.
+    let venv = tools::venv(
+        "sdk-test",
+        "sdk-python",
+        &[
+            Pip::Requirements(&requirements),
+            Pip::Constraints(&constraints),
+            Pip::Package("setuptools"),
+        ],
+    )?;
+    let python = venv.join("bin").join("python");
+    let log = tools::logs_dir().join("sdk-python.log");
 
     let sdk_marker = venv.join(".sdk");
     let sdk_dir = root.join(PYTHON_SDK);
-    let sdk_key = fingerprint(&tree_files(&sdk_dir)?)?;
+    let sdk_key = tools::fingerprint(&tree_files(&sdk_dir)?)?;
     if read_marker(&sdk_marker).as_deref() != Some(sdk_key.as_str()) {
         let started = Instant::now();
-        eprintln!("[sdk-test] python: installing {PYTHON_SDK} into the venv ...");
         // pip builds in the source tree (build/, *.egg-info): build from a copy.
-        let copy = tools_dir().join("sdk-python-src");
-        remove_dir_if_exists(&copy)?;
+        let copy = tools::tools_dir().join("sdk-python-src");
+        tools::remove_dir_if_exists(&copy)?;
         crate::codegen::copy_tree(&sdk_dir, &copy)?;
-        let mut install = pip(&python);
+        let mut install = tools::pip_install(&python);
         install
             .args(["--no-deps", "--no-build-isolation", "--force-reinstall"])
             .arg(&copy);
-        run_logged(install, &log, "pip in the venv")?;
-        remove_dir_if_exists(&copy)?;
+        tools::run_logged(
+            install,
+            &log,
+            &format!("[sdk-test] python: installing {PYTHON_SDK} into the venv"),
+            "pip in the venv",
+        )?;
+        tools::remove_dir_if_exists(&copy)?;
         fs::write(&sdk_marker, &sdk_key)
             .with_context(|| format!("cannot write {}", sdk_marker.display()))?;
         eprintln!(
@@ -211,41 +180,24 @@ fn python_env(root: &Path) -> Result<PathBuf> {
     Ok(python)
 }
 
-fn pip(python: &Path) -> Command {
-    let mut command = Command::new(python);
-    command.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--quiet",
-    ]);
-    command
-}
-
 // ---------------------------------------------------------------------------------------------
 // TypeScript
 
 /// Installs the pinned compiler with `npm ci` (when the lock file changed), compiles the SDK's
 /// sources together with the flow, and returns the compiled flow's path.
 fn typescript_build(root: &Path) -> Result<PathBuf> {
-    let work = tools_dir().join("sdk-typescript");
-    let log = tools_dir().join("logs").join("sdk-typescript.log");
+    let work = tools::tools_dir().join("sdk-typescript");
+    let log = tools::logs_dir().join("sdk-typescript.log");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let manifest = root.join(TYPESCRIPT_DIR).join("package.json");
     let lock = root.join(TYPESCRIPT_DIR).join("package-lock.json");
 
     let deps_marker = work.join(".installed");
-    let deps_key = fingerprint(&[&manifest, &lock])?;
+    let deps_key = tools::fingerprint(&[&manifest, &lock])?;
     let tsc = work.join("node_modules").join(".bin").join("tsc");
     if read_marker(&deps_marker).as_deref() != Some(deps_key.as_str()) || !tsc.exists() {
         let started = Instant::now();
-        fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
-        eprintln!(
-            "[sdk-test] typescript: npm ci (typescript, @types/node from {TYPESCRIPT_DIR}/package-lock.json; log: {}) ...",
-            log.display()
-        );
+        tools::fresh_log(&log)?;
         for file in [&manifest, &lock] {
             let name = file.file_name().context("a file name")?;
             fs::copy(file, work.join(name))
@@ -254,7 +206,15 @@ fn typescript_build(root: &Path) -> Result<PathBuf> {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&work);
-        run_logged(npm, &log, "Node.js 18+ with npm")?;
+        tools::run_logged(
+            npm,
+            &log,
+            &format!(
+                "[sdk-test] typescript: npm ci (typescript, @types/node from \
+                 {TYPESCRIPT_DIR}/package-lock.json)"
+            ),
+            "Node.js 18+ with npm",
+        )?;
         fs::write(&deps_marker, &deps_key)
             .with_context(|| format!("cannot write {}", deps_marker.display()))?;
         eprintln!(
@@ -288,14 +248,14 @@ fn typescript_build(root: &Path) -> Result<PathBuf> {
     inputs.push(root.join(TYPESCRIPT_FLOW));
     inputs.push(tsconfig.clone());
     inputs.push(lock.clone());
-    let build_key = fingerprint(&inputs)?;
+    let build_key = tools::fingerprint(&inputs)?;
     if read_marker(&build_marker).as_deref() == Some(build_key.as_str()) && compiled.exists() {
         eprintln!("[sdk-test] typescript: SDK and flow already compiled");
         return Ok(compiled);
     }
     let started = Instant::now();
     eprintln!("[sdk-test] typescript: compiling {TYPESCRIPT_SDK}/src and {TYPESCRIPT_FLOW} (tsc --strict) ...");
-    remove_dir_if_exists(&dist)?;
+    tools::remove_dir_if_exists(&dist)?;
     let _ = fs::remove_file(&build_marker);
     let mut build = Command::new(&tsc);
     build.arg("-p").arg(&tsconfig).current_dir(&work);
@@ -397,43 +357,6 @@ fn run_id(lang: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// Runs `command` with inherited output; kills it after `timeout`.
-pub(crate) fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<()> {
-    let program = command.get_program().to_string_lossy().into_owned();
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("cannot run `{program}`"))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            ensure!(status.success(), "`{program}` failed ({status})");
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "`{program}` did not finish within {}s and was killed",
-                timeout.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A hash of the files' names and contents, as a cache key.
-fn fingerprint(files: &[impl AsRef<Path>]) -> Result<String> {
-    let mut hasher = DefaultHasher::new();
-    for file in files {
-        let file = file.as_ref();
-        file.hash(&mut hasher);
-        fs::read(file)
-            .with_context(|| format!("cannot read {}", file.display()))?
-            .hash(&mut hasher);
-    }
-    Ok(format!("{:016x}", hasher.finish()))
-}
-
 /// Every file under `dir`, sorted.
 fn tree_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(crate::codegen::list_files(dir)?
@@ -444,15 +367,4 @@ fn tree_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn read_marker(path: &Path) -> Option<String> {
     fs::read_to_string(path).ok()
-}
-
-/// Non-empty, non-comment lines of a requirements-style file.
-fn count_lines(path: &Path) -> Result<usize> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .count())
 }

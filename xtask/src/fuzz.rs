@@ -1,7 +1,8 @@
 //! `cargo xtask fuzz`: coverage-guided fuzzing of the request decoders and the record codecs
 //! with libFuzzer, through cargo-fuzz, on the stable toolchain.
 //!
-//! Owns the cargo-fuzz installation (a pinned version under the cache root's `tools/`), the
+//! Owns the cargo-fuzz installation (a pinned version under the cache root's `tools/`, its
+//! build and install output in `tools/logs/`), the
 //! build of the targets in `fuzz/`, the time budget split over the targets, where the corpora
 //! and crash files go, and the summary. The targets themselves live in `fuzz/fuzz_targets/`,
 //! their seed corpora in `fuzz/corpus/<target>/`.
@@ -20,6 +21,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+
+use crate::tools;
 
 /// The cargo-fuzz release this repository is fuzzed with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -85,7 +88,15 @@ pub fn fuzz(args: FuzzArgs) -> Result<()> {
     if let [only] = targets[..] {
         build.arg(only);
     }
-    run(&mut build).context("cannot build the fuzz targets")?;
+    let log = tools::logs_dir().join("fuzz-build.log");
+    tools::fresh_log(&log)?;
+    tools::run_logged(
+        build,
+        &log,
+        &format!("[fuzz] building the targets ({SANITIZER} sanitizer)"),
+        "cargo-fuzz",
+    )
+    .context("cannot build the fuzz targets")?;
     println!(
         "[fuzz] targets built ({SANITIZER} sanitizer) in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -226,20 +237,17 @@ fn work_dir() -> PathBuf {
 
 /// The pinned cargo-fuzz, installed from crates.io on first use under the cache root.
 fn ensure_cargo_fuzz() -> Result<PathBuf> {
-    let root = crate::stack::cache_root()
-        .join("tools")
-        .join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"));
+    let root = tools::tools_dir().join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"));
     let binary = root.join("bin").join("cargo-fuzz");
     if binary.exists() {
         return Ok(binary);
     }
-    println!(
-        "[fuzz] installing cargo-fuzz {CARGO_FUZZ_VERSION} into {}",
-        root.display()
-    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let started = Instant::now();
-    run(Command::new(cargo)
+    let log = tools::logs_dir().join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}.log"));
+    tools::fresh_log(&log)?;
+    let mut install = Command::new(cargo);
+    install
         .args([
             "install",
             "cargo-fuzz",
@@ -248,21 +256,20 @@ fn ensure_cargo_fuzz() -> Result<PathBuf> {
             CARGO_FUZZ_VERSION,
             "--root",
         ])
-        .arg(&root))
+        .arg(&root);
+    tools::run_logged(
+        install,
+        &log,
+        &format!(
+            "[fuzz] installing cargo-fuzz {CARGO_FUZZ_VERSION} into {}",
+            root.display()
+        ),
+        "cargo",
+    )
     .context("cannot install cargo-fuzz from crates.io")?;
     println!(
         "[fuzz] cargo-fuzz ready in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(binary)
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed ({status})");
-    }
-    Ok(())
 }

@@ -1,9 +1,10 @@
 //! `cargo xtask`: every developer task of this repository, one subcommand each.
 //!
-//! The commands themselves live in their modules: `stack.rs` (local Kafka and Schema Registry),
+//! The commands themselves live in their modules: `stack/` (local Kafka and Schema Registry),
 //! `codegen.rs` (everything derived from the OpenAPI contract, and its lint), `ci.rs` (the CI
-//! sequence), `fuzz.rs` (libFuzzer runs), `bench.rs` and `soak.rs` (load on the release proxy,
-//! through `load.rs`), `tidy.rs` (house rules as tests).
+//! sequence), `fuzz.rs` (libFuzzer runs), `bench/` and `soak.rs` (load on the release proxy,
+//! through `load.rs`), `tidy.rs` (house rules as tests). `tools.rs` finds and runs the
+//! external programs they need (Java, Python venvs, logged commands).
 
 // xtask is synchronous tooling: sleeping while polling a starting broker is what it should do.
 #![allow(clippy::disallowed_methods)]
@@ -19,6 +20,7 @@ mod schemathesis;
 mod soak;
 mod stack;
 mod tidy;
+mod tools;
 
 use std::path::PathBuf;
 

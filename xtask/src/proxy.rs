@@ -2,7 +2,7 @@
 //! debug binary, built by cargo, started on a free loopback port in front of a running stack
 //! and stopped again when the handle is dropped, also when a test fails.
 //!
-//! Owns the process and its log file only; which stack it talks to is `stack.rs`, what is sent
+//! Owns the process and its log file only; which stack it talks to is `stack/`, what is sent
 //! to it is `flows.rs` and `schemathesis.rs`.
 
 use std::fs::File;
@@ -43,7 +43,7 @@ impl Proxy {
             .and_then(|listener| listener.local_addr())
             .context("cannot find a free port")?
             .port();
-        let logs = crate::codegen::tools_dir().join("logs");
+        let logs = crate::tools::logs_dir();
         std::fs::create_dir_all(&logs)
             .with_context(|| format!("cannot create {}", logs.display()))?;
         let log = logs.join(format!("proxy-{tag}.log"));

@@ -4,10 +4,10 @@
 //! against the document: no 5xx, only documented statuses, content types, headers and
 //! bodies, schema-valid requests accepted, schema-invalid ones refused.
 //!
-//! Owns the schemathesis venv under the cache root's `tools/` (the version pinned here, its
-//! dependencies pinned in `tests/schemathesis/constraints.txt`) and the command line: a fixed
-//! seed, a time budget and a bound on test cases per operation, so a CI run is reproducible
-//! and bounded. What is checked, and every relaxation with its reason, is in
+//! Owns the schemathesis version (pinned here; its dependencies are pinned in
+//! `tests/schemathesis/constraints.txt`; its venv is made by `tools.rs`) and the command line:
+//! a fixed seed, a time budget and a bound on test cases per operation, so a CI run is
+//! reproducible and bounded. What is checked, and every relaxation with its reason, is in
 //! `tests/schemathesis/schemathesis.toml`; the proxy process is `proxy.rs`.
 
 use std::fs;
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::codegen::{remove_dir_if_exists, run_logged, tools_dir};
 use crate::proxy::Proxy;
 use crate::stack::{self, StackInfo};
+use crate::tools::{self, Pip};
 
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const CONFIG: &str = "tests/schemathesis/schemathesis.toml";
@@ -67,7 +67,7 @@ pub fn run(info: &StackInfo, options: Options) -> Result<()> {
     let st = install(&root)?;
     let proxy = Proxy::start(info, "schemathesis")?;
     // schemathesis writes `.hypothesis/` and reports into its working directory.
-    let work = tools_dir().join("schemathesis-run");
+    let work = tools::tools_dir().join("schemathesis-run");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let mut command = Command::new(&st);
     command
@@ -93,8 +93,7 @@ pub fn run(info: &StackInfo, options: Options) -> Result<()> {
         options.max_examples
     );
     let started = Instant::now();
-    let result =
-        crate::flows::run_with_timeout(command, Duration::from_secs(options.max_time) + GRACE);
+    let result = tools::run_with_timeout(command, Duration::from_secs(options.max_time) + GRACE);
     let secs = started.elapsed().as_secs_f64();
     match &result {
         Ok(()) => eprintln!("[schemathesis] no failures ({secs:.0}s)"),
@@ -112,58 +111,19 @@ pub fn run(info: &StackInfo, options: Options) -> Result<()> {
 /// The `st` console script of a venv made on first use (and again when the constraints
 /// change).
 fn install(root: &std::path::Path) -> Result<PathBuf> {
-    let venv = tools_dir().join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
-    let st = venv.join("bin").join("st");
-    let marker = venv.join(".complete");
     let constraints = root.join(CONSTRAINTS);
-    let key = fs::read_to_string(&constraints)
-        .with_context(|| format!("cannot read {}", constraints.display()))?;
-    if fs::read_to_string(&marker).ok().as_deref() == Some(key.as_str()) && st.exists() {
-        return Ok(st);
-    }
-    let started = Instant::now();
-    remove_dir_if_exists(&venv)?;
-    fs::create_dir_all(tools_dir())
-        .with_context(|| format!("cannot create {}", tools_dir().display()))?;
-    let log = tools_dir().join("logs").join("schemathesis-install.log");
-    fs::create_dir_all(tools_dir().join("logs"))?;
-    fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
-    eprintln!(
-        "[schemathesis] creating a venv with schemathesis=={SCHEMATHESIS_VERSION} (log: {}) ...",
-        log.display()
-    );
-    let mut create = Command::new("python3");
-    create.args(["-m", "venv"]).arg(&venv);
-    run_logged(
-        create,
-        &log,
-        "Python 3.10+ with the venv module (on Debian `apt-get install python3-venv`)",
+    let package = format!("schemathesis=={SCHEMATHESIS_VERSION}");
+    let venv = tools::venv(
+        "schemathesis",
+        &format!("schemathesis-{SCHEMATHESIS_VERSION}"),
+        &[Pip::Package(&package), Pip::Constraints(&constraints)],
     )?;
-    eprintln!("[schemathesis] venv created; installing from PyPI (pinned in {CONSTRAINTS}) ...");
-    let mut install = Command::new(venv.join("bin").join("python"));
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-        ])
-        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}"))
-        .arg("-c")
-        .arg(&constraints);
-    run_logged(install, &log, "pip in the new venv")?;
+    let st = venv.join("bin").join("st");
     anyhow::ensure!(
         st.exists(),
-        "pip succeeded but {} is missing; see {}",
+        "pip installed {package} but {} is missing; see {}",
         st.display(),
-        log.display()
-    );
-    fs::write(&marker, key).with_context(|| format!("cannot write {}", marker.display()))?;
-    eprintln!(
-        "[schemathesis] schemathesis {SCHEMATHESIS_VERSION} ready in {:.1}s",
-        started.elapsed().as_secs_f64()
+        tools::logs_dir().display()
     );
     Ok(st)
 }

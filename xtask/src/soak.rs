@@ -6,7 +6,7 @@
 //! consumer instances created and deleted, metadata reads), the sampling of the proxy from
 //! `/proc` every few seconds with a progress line each time, and the verdict: after a warm-up,
 //! the last third of the samples is compared with the first third. The proxy under test, its
-//! HTTP client and `/proc` readers are `load.rs`; the stack is `stack.rs`. Not part of CI.
+//! HTTP client and `/proc` readers are `load.rs`; the stack is `stack/`. Not part of CI.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

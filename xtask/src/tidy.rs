@@ -1,8 +1,10 @@
 //! House rules that a machine can check, run as unit tests of the xtask crate.
 //!
 //! Owns: module docs on every Rust file, the do-not-edit line on every generated file of the
-//! server crate, no stubs or ignored tests, no absolute paths of a developer's machine, and
-//! `.ci/run` calling the README's test command.
+//! server crate, no stubs or ignored tests, no absolute paths of a developer's machine,
+//! `.ci/run` calling the README's test command, and the layering of `src/`: no import cycles
+//! between its top-level modules, services that know nothing of HTTP, and codecs that know
+//! nothing of Kafka clients.
 
 #[cfg(test)]
 mod tests {
@@ -144,6 +146,236 @@ mod tests {
         assert!(
             readme.contains("cargo xtask up"),
             "README must show `cargo xtask up`"
+        );
+    }
+
+    /// Top-level modules of `src/` that are services: they know nothing about HTTP.
+    const SERVICES: &[&str] = &[
+        "consume",
+        "kafka_error",
+        "log",
+        "metadata",
+        "produce",
+        "records",
+        "schema",
+        "services",
+    ];
+
+    /// Files that are pure codecs: no Kafka client, no sockets.
+    const CODECS: &[&str] = &[
+        "src/records",
+        "src/schema/avro.rs",
+        "src/schema/json_schema.rs",
+        "src/schema/protobuf.rs",
+        "src/schema/wire.rs",
+    ];
+
+    /// The top-level module of `src/` a file belongs to (`src/api/produce.rs` -> `api`).
+    fn top_module(root: &Path, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(root.join("src")).ok()?;
+        let first = rel.components().next()?.as_os_str().to_str()?;
+        Some(first.trim_end_matches(".rs").to_string())
+    }
+
+    /// The code lines of a file: comments (and so intra-doc links) left out.
+    fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+        text.lines().filter(|l| !l.trim_start().starts_with("//"))
+    }
+
+    /// `crate::NAME` paths used in the code of `text`, as module names.
+    fn crate_paths(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for line in code_lines(text) {
+            let mut rest = line;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.insert(name);
+                }
+            }
+            // `use crate::{a, b::c}` names several modules at once.
+            if let Some(at) = line.find("crate::{") {
+                let group = &line[at + "crate::{".len()..];
+                for part in group.split([',', '}']) {
+                    let name: String = part
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        out.insert(name);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The module graph of `src/`: which top-level module uses which.
+    fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        let root = crate::workspace_root();
+        let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for path in rust_files(&root, &["src"]) {
+            let Some(module) = top_module(&root, &path) else {
+                continue;
+            };
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let uses = graph.entry(module.clone()).or_default();
+            for used in crate_paths(&text) {
+                if used != module && root.join("src").join(&used).exists()
+                    || root.join("src").join(format!("{used}.rs")).exists() && used != module
+                {
+                    uses.insert(used);
+                }
+            }
+        }
+        graph
+    }
+
+    /// A cycle in `graph`, as the list of modules along it, if there is one.
+    fn find_cycle(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    ) -> Option<Vec<String>> {
+        fn visit(
+            node: &str,
+            graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut std::collections::BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = path.iter().position(|n| n == node) {
+                let mut cycle = path[at..].to_vec();
+                cycle.push(node.to_string());
+                return Some(cycle);
+            }
+            if done.contains(node) {
+                return None;
+            }
+            path.push(node.to_string());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(cycle) = visit(next, graph, path, done) {
+                    return Some(cycle);
+                }
+            }
+            path.pop();
+            done.insert(node.to_string());
+            None
+        }
+        let mut done = std::collections::BTreeSet::new();
+        for node in graph.keys() {
+            if let Some(cycle) = visit(node, graph, &mut Vec::new(), &mut done) {
+                return Some(cycle);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_cycle_finder_finds_a_cycle_and_accepts_a_tree() {
+        let graph = |edges: &[(&str, &str)]| {
+            let mut g: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+                Default::default();
+            for (a, b) in edges {
+                g.entry(a.to_string()).or_default().insert(b.to_string());
+                g.entry(b.to_string()).or_default();
+            }
+            g
+        };
+        assert_eq!(
+            find_cycle(&graph(&[
+                ("api", "app"),
+                ("app", "config"),
+                ("config", "api")
+            ])),
+            Some(vec![
+                "api".to_string(),
+                "app".to_string(),
+                "config".to_string(),
+                "api".to_string()
+            ])
+        );
+        assert_eq!(
+            find_cycle(&graph(&[
+                ("api", "error"),
+                ("app", "api"),
+                ("app", "error")
+            ])),
+            None
+        );
+        assert_eq!(
+            crate_paths("use crate::{api, error::ProxyError};\n// crate::app\nlet x = crate::config::Config;"),
+            ["api", "config", "error"].iter().map(|s| s.to_string()).collect()
+        );
+    }
+
+    #[test]
+    fn src_modules_import_each_other_without_cycles() {
+        let graph = module_graph();
+        assert!(graph.len() > 5, "found too few modules in src/");
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!("import cycle between src/ modules: {}", cycle.join(" -> "));
+        }
+    }
+
+    #[test]
+    fn services_never_import_http_or_the_api_layer() {
+        let root = crate::workspace_root();
+        // The registry client is an HTTP client (reqwest): what services must not know is the
+        // server side, poem and the api layer that answers clients.
+        let forbidden = ["crate::api", "crate::app", "poem"];
+        let mut bad = Vec::new();
+        for path in rust_files(&root, &["src"]) {
+            let Some(module) = top_module(&root, &path) else {
+                continue;
+            };
+            if !SERVICES.contains(&module.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in code_lines(&text) {
+                for needle in forbidden {
+                    if line.contains(needle) {
+                        bad.push(format!("{}: {}", path.display(), line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "services that know about HTTP: {bad:#?}");
+    }
+
+    #[test]
+    fn codecs_never_import_a_kafka_client() {
+        let root = crate::workspace_root();
+        let mut bad = Vec::new();
+        for path in rust_files(&root, &["src"]) {
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .to_string();
+            if !CODECS.iter().any(|c| rel.starts_with(c)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in code_lines(&text) {
+                if line.contains("rdkafka")
+                    || line.contains("tokio::net")
+                    || line.contains("reqwest")
+                {
+                    bad.push(format!("{rel}: {}", line.trim()));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "codecs that reach Kafka or sockets: {bad:#?}"
         );
     }
 }

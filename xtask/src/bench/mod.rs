@@ -1,0 +1,193 @@
+//! `cargo xtask bench`: throughput, latency and memory of the proxy against a native rdkafka
+//! client doing the same work on the same broker, in the same invocation.
+//!
+//! This file owns the command: its arguments, the timing of a run, the order of the scenarios
+//! and what they share (`Bench`). The scenarios are one file per kind: `produce.rs` (P1-P4
+//! throughput and L1 latency), `consume.rs` (C1), `idle.rs` (M1: memory, threads and
+//! descriptors of the idle proxy and of 1, 100 and 1000 idle consumer instances). Both sides
+//! of every produce scenario run through the one driver in `driver.rs`, so the proxy/native
+//! ratio rests on one loop; `report.rs` prints the table and writes the JSON. The stack comes
+//! from `stack/`; the proxy under test (the release binary, or any v2 proxy given by
+//! `--target`), its HTTP client and the `/proc` sampling from `load.rs`.
+
+mod consume;
+mod driver;
+mod idle;
+mod produce;
+mod report;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+
+use crate::load::{admin, ProxyUnderTest};
+use crate::stack;
+
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BenchArgs {
+    /// A reduced set (one short run per scenario) for routine checks.
+    pub quick: bool,
+    /// Base URL of another Confluent-v2-compatible proxy to drive instead of ours.
+    pub target: Option<String>,
+    /// Where to write the results as JSON.
+    pub json: Option<PathBuf>,
+    /// Only the scenarios whose id starts with one of these (e.g. `P1`, `L1`).
+    pub only: Vec<String>,
+    /// Proxy settings (`key=value`) for this run; `producer.*` and `client.*` ones apply to the
+    /// native producer too, so both sides keep the same librdkafka settings.
+    pub set: Vec<String>,
+}
+
+/// Timing of one scenario run.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    warmup: Duration,
+    measure: Duration,
+    /// Runs per side; the median one is reported.
+    runs: usize,
+}
+
+/// One side (proxy or native) of one scenario, after the median run was picked.
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    records_per_s: f64,
+    requests_per_s: f64,
+    mb_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    errors: u64,
+    /// Proxy CPU seconds per million records (proxy side, our proxy only).
+    cpu_s_per_m: Option<f64>,
+    /// Peak RSS of the proxy in MiB during the run (proxy side, our proxy only).
+    peak_rss_mib: Option<f64>,
+    /// Threads of the proxy process (`/proc/PID/task`), where the scenario samples them.
+    threads: Option<usize>,
+    /// Open file descriptors of the proxy process (`/proc/PID/fd`), where sampled.
+    open_fds: Option<usize>,
+}
+
+/// A finished scenario: both sides and what is compared.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    what: String,
+    proxy: Measured,
+    native: Option<Measured>,
+    note: String,
+}
+
+/// What every scenario works with.
+struct Bench<'a> {
+    admin: AdminClient<DefaultClientContext>,
+    bootstrap: &'a str,
+    proxy: &'a ProxyUnderTest,
+    timing: Timing,
+    /// `--quick`: fewer instances and records where a scenario scales.
+    quick: bool,
+    /// librdkafka settings of `--set` that the native producer applies too.
+    overrides: Vec<(String, String)>,
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let timing = if args.quick {
+        Timing {
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs(3),
+            runs: 1,
+        }
+    } else {
+        Timing {
+            warmup: Duration::from_secs(2),
+            measure: Duration::from_secs(10),
+            runs: 3,
+        }
+    };
+    let started = Instant::now();
+    let info = stack::up(1)?;
+    let mut proxy = match &args.target {
+        Some(url) => ProxyUnderTest::external(url)?,
+        None => ProxyUnderTest::start("bench", &info.bootstrap, &info.registry_url, &args.set)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the bench runtime")?;
+    let result = runtime.block_on(run_all(&args, timing, &info.bootstrap, &proxy));
+    proxy.stop();
+    let rows = result?;
+    report::print_table(&rows);
+    if let Some(path) = &args.json {
+        report::write_json(path, &rows, &args, timing)?;
+        println!("[bench] results written to {}", path.display());
+    }
+    println!("[bench] done in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn wanted(args: &BenchArgs, id: &str) -> bool {
+    args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|o| id.to_ascii_uppercase().starts_with(&o.to_ascii_uppercase()))
+}
+
+/// Runs the wanted scenarios in a fixed order: memory first (on the freshly started proxy),
+/// then produce throughput, consume, and latency (which is paced from P2's result).
+async fn run_all(
+    args: &BenchArgs,
+    timing: Timing,
+    bootstrap: &str,
+    proxy: &ProxyUnderTest,
+) -> Result<Vec<Row>> {
+    let bench = Bench {
+        admin: admin(bootstrap)?,
+        bootstrap,
+        proxy,
+        timing,
+        quick: args.quick,
+        overrides: native_overrides(&args.set),
+    };
+    let mut rows = Vec::new();
+    if wanted(args, "M1") {
+        rows.extend(idle::idle_proxy(proxy));
+    }
+    if wanted(args, "M1-consumers") {
+        rows.extend(idle::idle_consumer_rows(&bench).await?);
+    }
+    let mut p2_max_rps = None;
+    for scenario in &produce::PRODUCE_SCENARIOS {
+        if wanted(args, scenario.id) {
+            let row = produce::throughput(&bench, scenario).await?;
+            if scenario.id.starts_with("P2") {
+                p2_max_rps = Some(row.proxy.requests_per_s);
+            }
+            rows.push(row);
+        }
+    }
+    if wanted(args, "C1") {
+        rows.push(consume::c1(&bench).await?);
+    }
+    if wanted(args, "L1") {
+        rows.push(produce::latency(&bench, p2_max_rps).await?);
+    }
+    Ok(rows)
+}
+
+/// librdkafka settings of `--set producer.*` / `client.*`, for the native producer.
+fn native_overrides(set: &[String]) -> Vec<(String, String)> {
+    set.iter()
+        .filter_map(|item| item.split_once('='))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("producer.")
+                .or_else(|| k.strip_prefix("client."))
+                .map(|k| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
