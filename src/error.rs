@@ -14,6 +14,8 @@ use poem::Response;
 use rdkafka::error::KafkaError;
 use serde::Serialize;
 
+pub use crate::log::ErrorChain;
+
 use crate::consume::ConsumeError;
 use crate::kafka_error::{self, KafkaErrorClass};
 use crate::metadata::MetadataError;
@@ -386,21 +388,6 @@ impl poem::error::ResponseError for ProxyError {
             tracing::error!(error = %ErrorChain(self), "request failed");
         }
         error_response(status, &self.body())
-    }
-}
-
-/// Renders an error and its sources on one line, for logs.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
     }
 }
 

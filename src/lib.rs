@@ -10,6 +10,7 @@ pub mod consume;
 pub mod error;
 pub mod kafka_error;
 pub mod limits;
+pub mod log;
 pub mod metadata;
 pub mod produce;
 pub mod records;
