@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
 use poem::http::{header, Method, StatusCode};
-use poem::middleware::CatchPanic;
+use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 
 use crate::api;
@@ -131,6 +131,89 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
         .boxed()
 }
 
+/// CORS as Confluent's proxy (Jetty's `CrossOriginFilter`) does it, when
+/// `access.control.allow.origin` is set; otherwise `app` itself. Preflights from an allowed
+/// origin are answered before routing, and every answer to an allowed origin carries the CORS
+/// headers. A request from any other origin is served as if it had no `Origin` header, as Jetty
+/// does (poem's middleware alone would refuse it with 403).
+pub fn with_cors(
+    app: BoxEndpoint<'static, Response>,
+    config: &Config,
+) -> BoxEndpoint<'static, Response> {
+    if config.access_control_allow_origin.is_empty() {
+        return app;
+    }
+    let origins = Arc::new(config.access_control_allow_origin.clone());
+    let allowed = Arc::clone(&origins);
+    // The names were checked to be HTTP tokens when the configuration was read, so poem's
+    // builders (which panic on an invalid name) accept them.
+    let cors = Cors::new()
+        .allow_origins_fn(move |origin| origin_allowed(&allowed, origin))
+        .allow_methods(
+            config
+                .access_control_allow_methods
+                .iter()
+                .map(String::as_str),
+        )
+        .allow_headers(
+            config
+                .access_control_allow_headers
+                .iter()
+                .map(String::as_str),
+        )
+        .expose_headers(
+            config
+                .access_control_expose_headers
+                .iter()
+                .map(String::as_str),
+        )
+        // Jetty's defaults, which Confluent keeps.
+        .allow_credentials(true)
+        .max_age(1800);
+    let plain = Arc::new(app);
+    let cors = Arc::new(Arc::clone(&plain).with(cors));
+    poem::endpoint::make(move |req: Request| {
+        let (plain, cors, origins) = (Arc::clone(&plain), Arc::clone(&cors), Arc::clone(&origins));
+        async move {
+            let from_allowed = req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|origin| origin.to_str().ok())
+                .is_some_and(|origin| origin_allowed(&origins, origin));
+            if from_allowed {
+                cors.call(req).await
+            } else {
+                plain.call(req).await
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Whether `origin` is one of `allowed`: `*` is any origin, and a `*` inside an entry matches
+/// any text (Jetty's patterns, e.g. `https://*.example.com`).
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed.iter().any(|pattern| {
+        let mut parts = pattern.split('*');
+        let first = parts.next().unwrap_or_default();
+        let Some(mut rest) = origin.strip_prefix(first) else {
+            return false;
+        };
+        let mut parts: Vec<&str> = parts.collect();
+        let Some(last) = parts.pop() else {
+            // No `*`: the whole origin must match.
+            return rest.is_empty();
+        };
+        for part in parts {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        rest.ends_with(last)
+    })
+}
+
 /// Adds the `Allow` header that RFC 9110 requires on a 405 answer, listing the methods the
 /// contract has for the request's path.
 async fn allow_header<E: Endpoint>(
@@ -227,5 +310,19 @@ mod tests {
             Some("POST")
         );
         assert_eq!(allowed.for_path("/nowhere/at/all"), None);
+    }
+
+    #[test]
+    fn cors_origins_match_exactly_or_by_pattern() {
+        let allowed = [
+            "https://a.example".to_string(),
+            "https://*.b.example".to_string(),
+        ];
+        assert!(origin_allowed(&allowed, "https://a.example"));
+        assert!(!origin_allowed(&allowed, "https://a.example.evil"));
+        assert!(origin_allowed(&allowed, "https://x.b.example"));
+        assert!(!origin_allowed(&allowed, "https://b.example"));
+        assert!(!origin_allowed(&allowed, "http://x.b.example"));
+        assert!(origin_allowed(&["*".to_string()], "null"));
     }
 }

@@ -46,7 +46,11 @@ pub async fn run(
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
-        .run_with_graceful_shutdown(app::routes(state), shutdown, Some(config.shutdown_graceful))
+        .run_with_graceful_shutdown(
+            app::with_cors(app::routes(state), &config),
+            shutdown,
+            Some(config.shutdown_graceful),
+        )
         .await;
     // In-flight requests are done (or cut off): close the consumers (commit what auto-commit
     // owes, leave the groups) and flush records a request enqueued before its response was cut.

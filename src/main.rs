@@ -2,6 +2,7 @@
 //!
 //! Nothing else happens here; the server itself is `kafka_rest::run`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -15,24 +16,34 @@ use tracing_subscriber::EnvFilter;
 struct Args {
     /// A Confluent-style `kafka-rest.properties` file. `KAFKA_REST_*` environment variables
     /// override its values.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The same file as a positional argument, the way Confluent's `kafka-rest-start` takes it,
+    /// so that service units written for Confluent's proxy start this one unchanged.
+    #[arg(value_name = "FILE", conflicts_with = "config")]
+    file: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // Colours only for a person at a terminal: a log file, a pipe or journald gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    // A bad configuration is one line on stderr naming the key, and exit code 2.
-    let config = match Config::load(args.config.as_deref()) {
+    // A bad configuration is one line on stderr naming the key (and the cause, if any), and
+    // exit code 2.
+    let config = match Config::load(args.config.or(args.file).as_deref()) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("kafka-rest: configuration error: {e}");
+            eprintln!(
+                "kafka-rest: configuration error: {:#}",
+                anyhow::Error::from(e)
+            );
             return std::process::ExitCode::from(2);
         }
     };

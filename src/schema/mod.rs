@@ -15,12 +15,13 @@ pub mod protobuf;
 pub mod registry;
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
 use crate::config::Config;
+/// Parsed with the configuration keys; the subjects it names are derived here.
+pub use crate::config::SubjectNameStrategy;
 use crate::records::{EmbeddedFormat, ProduceRecord, SchemaBatch};
 use registry::{BoundedCache, Registry, RegistryError, RegistrySettings, SchemaType};
 
@@ -73,41 +74,6 @@ impl fmt::Display for Side {
             Side::Key => "key",
             Side::Value => "value",
         })
-    }
-}
-
-/// How a subject name is derived (Confluent's `*.subject.name.strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SubjectNameStrategy {
-    /// `<topic>-key` / `<topic>-value` (the default).
-    #[default]
-    TopicName,
-    /// The schema's record name (Avro full name, Protobuf message full name, JSON `title`).
-    RecordName,
-    /// `<topic>-<record name>`.
-    TopicRecordName,
-}
-
-impl FromStr for SubjectNameStrategy {
-    type Err = String;
-
-    /// Accepts Confluent's class names (`io.confluent.kafka.serializers.subject.
-    /// TopicNameStrategy`), their short names (`TopicNameStrategy`) and the v3 API names
-    /// (`TOPIC_NAME`), in any case.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let short = s.trim().rsplit('.').next().unwrap_or_default();
-        match short.to_ascii_lowercase().replace('_', "").as_str() {
-            "topicnamestrategy" | "topicname" => Ok(SubjectNameStrategy::TopicName),
-            "recordnamestrategy" | "recordname" => Ok(SubjectNameStrategy::RecordName),
-            "topicrecordnamestrategy" | "topicrecordname" => {
-                Ok(SubjectNameStrategy::TopicRecordName)
-            }
-            _ => Err(
-                "expected TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy \
-                 (short or io.confluent.kafka.serializers.subject.* class name)"
-                    .into(),
-            ),
-        }
     }
 }
 

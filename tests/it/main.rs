@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod balancer;
 mod consume;
+mod cors;
 mod errors;
 mod faults;
 mod limits;

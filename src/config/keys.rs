@@ -1,0 +1,516 @@
+//! The table of configuration keys: every key the proxy reads itself, once, with its `Config`
+//! field, type, default, README text and parser. The same table generates the [`Config`]
+//! struct, reads and checks the values, tells known keys from unknown ones (warnings), and is
+//! the README's configuration table (`readme_tables_are_the_key_tables` keeps them equal).
+//!
+//! This module owns the per-key parsers. Checks that involve several keys are
+//! `Config::validate` in `mod.rs`; the file syntax and the environment are `properties.rs`.
+//!
+//! To add a key: add one line to the `keys!` table below (field, type, key, default, parser,
+//! README text), then run `UPDATE_README=1 cargo test --lib config::keys` to rewrite the README
+//! table. Nothing else lists keys.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{ConfigError, Listener, Properties, Reader, SubjectNameStrategy};
+
+/// What a key is worth when it is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyDefault {
+    /// The proxy does not start without it.
+    Required,
+    /// This text, read by the key's own parser (so the README shows exactly what is used).
+    Text(&'static str),
+}
+
+/// One documented key, as the README shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub default: KeyDefault,
+    /// The README's "meaning" column.
+    pub doc: &'static str,
+}
+
+/// Jetty's `CrossOriginFilter` defaults, which Confluent's proxy uses when the CORS method or
+/// header list is empty.
+const CORS_METHODS: &str = "GET,POST,HEAD";
+const CORS_HEADERS: &str = "X-Requested-With,Content-Type,Accept,Origin";
+
+/// Generates [`Config`] (one field per key plus the pass-through maps and the warnings),
+/// [`KEYS`], and the function that reads every key with its parser.
+macro_rules! keys {
+    ($( $field:ident : $ty:ty = $name:literal, $default:expr, $parse:expr, $doc:literal; )*) => {
+        /// The typed configuration of one proxy process.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            $( #[doc = concat!("`", $name, "`: ", $doc)] pub $field: $ty, )*
+            /// Other `schema.registry.*` settings, prefix stripped (read by the registry
+            /// client: authentication, TLS).
+            pub schema_registry: BTreeMap<String, String>,
+            /// `client.*`: librdkafka settings for every client, prefix stripped.
+            pub client: BTreeMap<String, String>,
+            /// `producer.*`, prefix stripped; win over `client.*` for producers.
+            pub producer: BTreeMap<String, String>,
+            /// `consumer.*` (other than the proxy's own `consumer.` keys), prefix stripped.
+            pub consumer: BTreeMap<String, String>,
+            /// `admin.*`, prefix stripped; for the metadata client.
+            pub admin: BTreeMap<String, String>,
+            /// Warnings found while loading (unknown or ignored keys), for `main` to log.
+            pub warnings: Vec<String>,
+        }
+
+        /// Every key the proxy reads itself, in the README's order.
+        pub const KEYS: &[Key] = &[ $( Key { name: $name, default: $default, doc: $doc }, )* ];
+
+        /// Reads every key of the table; the prefixed maps and warnings are filled by the caller.
+        pub(super) fn read(props: &Properties) -> Result<Config, ConfigError> {
+            let reader = Reader { props };
+            Ok(Config {
+                $( $field: reader.value($name, $default, $parse)?, )*
+                schema_registry: BTreeMap::new(),
+                client: BTreeMap::new(),
+                producer: BTreeMap::new(),
+                consumer: BTreeMap::new(),
+                admin: BTreeMap::new(),
+                warnings: Vec::new(),
+            })
+        }
+    };
+}
+
+use KeyDefault::{Required, Text};
+
+keys! {
+    bootstrap_servers: String = "bootstrap.servers", Required, text,
+        "Kafka brokers";
+    listeners: Vec<Listener> = "listeners", Text(""), listeners,
+        "HTTP listener (the first entry is served; port 0 picks a free port); empty means \
+         `http://0.0.0.0:` and `port`";
+    port: u16 = "port", Text("8082"), port,
+        "deprecated; used when `listeners` is empty, and for consumer `base_uri`s";
+    advertised_listeners: Vec<Listener> = "advertised.listeners", Text(""), listeners,
+        "consumer `base_uri` host (Confluent rules)";
+    host_name: String = "host.name", Text(""), text,
+        "consumer `base_uri` host when no advertised listener matches (deprecated in Confluent)";
+    id: String = "id", Text(""), text,
+        "instance id, part of generated client ids and consumer names";
+    schema_registry_url: Option<String> = "schema.registry.url", Text("http://localhost:8081"),
+        registry_url,
+        "Confluent-compatible registry (comma-separated URLs are tried in order); empty disables \
+         schema formats";
+    key_subject_name_strategy: SubjectNameStrategy = "schema.registry.key.subject.name.strategy",
+        Text("TopicNameStrategy"), |v| v.parse(),
+        "subject of key schemas: `TopicNameStrategy` (`<topic>-key`), `RecordNameStrategy` (the \
+         record's full name) or `TopicRecordNameStrategy` (`<topic>-<record name>`); Confluent \
+         class names accepted";
+    value_subject_name_strategy: SubjectNameStrategy =
+        "schema.registry.value.subject.name.strategy", Text("TopicNameStrategy"), |v| v.parse(),
+        "the same for value schemas (`<topic>-value`)";
+    schema_registry_connect_timeout: Duration = "schema.registry.http.connect.timeout.ms",
+        Text("2000"), millis,
+        "bound on connecting to the registry (Confluent: 60000)";
+    schema_registry_request_timeout: Duration = "schema.registry.http.read.timeout.ms",
+        Text("5000"), millis,
+        "bound on one whole registry call; an outage answers `42207` to produce and `503` to a \
+         records call needing an uncached schema within it (Confluent: 60000)";
+    schema_registry_cache_capacity: usize = "schema.registry.cache.capacity", Text("1000"),
+        |v| between(v, 1, 1_000_000, NON_NEGATIVE),
+        "entries in each schema cache (by id, by subject and text, parsed schemas), 1-1000000 \
+         (ours)";
+    null_always_publishes_empty_record: bool = "null.request.body.always.publishes.empty.record",
+        Text("false"), flag,
+        "in the schema formats a null key or value with a schema is written as the schema's null \
+         (Avro: a union's null branch; refused when the schema has no null); `true` writes a \
+         Kafka null (tombstone) instead";
+    consumer_instance_timeout: Duration = "consumer.instance.timeout.ms", Text("300000"), millis,
+        "idle consumer instances expire after this";
+    consumer_request_timeout: Duration = "consumer.request.timeout.ms", Text("1000"), millis,
+        "longest wait of one records call";
+    consumer_request_max_bytes: u64 = "consumer.request.max.bytes", Text("67108864"),
+        |v| number(v, NON_NEGATIVE),
+        "cap on key+value bytes per records response";
+    consumer_request_body_max_bytes: usize = "consumer.request.body.max.bytes",
+        Text("1048576"), |v| number(v, NON_NEGATIVE),
+        "largest body of a consumer control call (create, subscribe, assign, offsets, positions; \
+         ours); larger ones get `413`. Like every request body it must arrive within \
+         `request.body.timeout.ms`";
+    fetch_min_bytes: i64 = "fetch.min.bytes", Text("-1"),
+        |v| between(v, -1, 10_000_000, "an integer"),
+        "a records call waits for this many bytes (or its timeout); -1 answers as soon as any \
+         record is there (max 10000000)";
+    consumer_instances_max: usize = "consumer.instances.max", Text("1000"),
+        |v| number(v, NON_NEGATIVE),
+        "consumer instances this process keeps at once (ours); creating one more answers `429`. \
+         Each is a librdkafka client with its own group membership: 4 threads (main, internal, \
+         one per broker, group coordinator) and 8 file descriptors with one broker, about 0.45 \
+         MiB when idle, up to `queued.max.messages.kbytes` of prefetched records when reading, \
+         and about 0.3% of a core when idle (mostly fetch long-polls; \
+         `consumer.fetch.wait.max.ms=5000` cuts it by a third but delays reads after a seek). \
+         Measured with `cargo xtask bench --only M1`: 1000 idle instances, about 500 MiB RSS and \
+         4040 threads; after deleting them threads and descriptors return to the baseline, while \
+         glibc's malloc arenas keep most of the memory for the next instances (384 MiB). The \
+         proxy raises its soft open-files limit to the hard limit at start and warns when that \
+         is too low for this many instances";
+    access_control_allow_origin: Vec<String> = "access.control.allow.origin", Text(""), origins,
+        "CORS: comma-separated origins allowed to call the proxy from a browser (`*` is any \
+         origin, `https://*.example.com` a pattern); empty turns CORS off. A request from \
+         another origin is served without CORS headers, as in Confluent";
+    access_control_allow_methods: Vec<String> = "access.control.allow.methods",
+        Text(CORS_METHODS), |v| tokens(v, CORS_METHODS),
+        "CORS: methods a preflight allows (comma-separated; empty means the default)";
+    access_control_allow_headers: Vec<String> = "access.control.allow.headers",
+        Text(CORS_HEADERS), |v| tokens(v, CORS_HEADERS),
+        "CORS: request headers a preflight allows (comma-separated; empty means the default)";
+    access_control_expose_headers: Vec<String> = "access.control.expose.headers", Text(""),
+        |v| tokens(v, ""),
+        "CORS: response headers a browser script may read (comma-separated)";
+    metadata_timeout: Duration = "metadata.timeout.ms", Text("5000"), millis,
+        "bound on one metadata request to Kafka (ours)";
+    metadata_cache: Duration = "metadata.cache.ms", Text("1000"), millis,
+        "how long one cluster metadata snapshot answers requests (ours)";
+    shutdown_graceful: Duration = "shutdown.graceful.ms", Text("5000"), millis,
+        "how long in-flight requests may finish after SIGTERM/SIGINT; also bounds the producer \
+         flush after them";
+    produce_pool_size: usize = "produce.pool.size", Text("1"),
+        |v| between(v, 1, 16, NON_NEGATIVE),
+        "shared Kafka producers (1-16); each request uses one, round robin";
+    produce_timeout: Duration = "produce.timeout.ms", Text("30000"), positive_millis,
+        "longest a produce request waits for queue space and delivery reports; a record not \
+         acknowledged by then is reported with `50003` (also the default of librdkafka's \
+         `message.timeout.ms`)";
+    request_body_max_bytes: usize = "request.body.max.bytes", Text("67108864"),
+        |v| number(v, NON_NEGATIVE),
+        "larger request bodies get `413`";
+    request_body_timeout: Duration = "request.body.timeout.ms", Text("30000"), millis,
+        "a client that has not sent its whole body by then gets `408`";
+    inflight_requests_max: usize = "inflight.requests.max", Text("1024"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "requests admitted at once (ours); one more is answered at once with `503`, \
+         `Retry-After: 1` and `{\"error_code\":503,...}`, never queued. A request counts until \
+         its response has been sent or its connection dropped. `/health/live` and \
+         `/health/ready` are not counted and always answered, so a busy proxy is not taken for a \
+         dead one. At least 1";
+    inflight_bytes_max: u64 = "inflight.bytes.max", Text("268435456"),
+        |v| number(v, NON_NEGATIVE),
+        "request-body bytes admitted requests may hold at once (ours); before its handler runs a \
+         request reserves its `Content-Length` (capped at `request.body.max.bytes`), \
+         `request.body.max.bytes` when the length is unknown (chunked) and nothing without a \
+         body. A request that does not fit gets the same `503`. At least \
+         `request.body.max.bytes`";
+    connection_idle_timeout: Duration = "connection.idle.timeout.ms", Text("60000"), millis,
+        "a connection with no traffic for this long is closed; must exceed `produce.timeout.ms` \
+         and `consumer.request.timeout.ms` by 1 s";
+}
+
+/// Keys under a pass-through prefix that another module reads from the prefixed maps of
+/// [`Config`]. Listed here so that the README documents them beside the proxy's own keys; the
+/// parsers are where the keys are used (`schema/registry.rs`, `consume/`).
+pub const PASS_THROUGH: &[Key] = &[
+    Key {
+        name: "schema.registry.basic.auth.credentials.source",
+        default: Text("URL"),
+        doc: "`URL` (credentials in the URL's user info) or `USER_INFO`; `USER_INFO` when only \
+              the user info is set",
+    },
+    Key {
+        name: "schema.registry.basic.auth.user.info",
+        default: Text(""),
+        doc: "`user:password` for basic authentication",
+    },
+    Key {
+        name: "schema.registry.bearer.auth.credentials.source",
+        default: Text(""),
+        doc: "`STATIC_TOKEN` for bearer authentication with `schema.registry.bearer.auth.token`",
+    },
+    Key {
+        name: "schema.registry.bearer.auth.token",
+        default: Text(""),
+        doc: "the bearer token",
+    },
+    Key {
+        name: "schema.registry.ssl.truststore.location",
+        default: Text(""),
+        doc: "CA certificates for `https://` registries: a PEM file (with \
+              `schema.registry.ssl.truststore.type=PEM`); the system's CAs are trusted too",
+    },
+    Key {
+        name: "schema.registry.ssl.truststore.type",
+        default: Text("JKS"),
+        doc: "only `PEM` is supported",
+    },
+    Key {
+        name: "schema.registry.ssl.truststore.certificates",
+        default: Text(""),
+        doc: "inline PEM CA certificates",
+    },
+    Key {
+        name: "schema.registry.ssl.keystore.location",
+        default: Text(""),
+        doc: "client certificate: `PKCS12`, or `PEM` (certificate chain and PKCS#8 key in one \
+              file)",
+    },
+    Key {
+        name: "schema.registry.ssl.keystore.type",
+        default: Text("JKS"),
+        doc: "`PKCS12` or `PEM`",
+    },
+    Key {
+        name: "schema.registry.ssl.keystore.password",
+        default: Text(""),
+        doc: "password of a `PKCS12` key store",
+    },
+    Key {
+        name: "schema.registry.ssl.endpoint.identification.algorithm",
+        default: Text("https"),
+        doc: "empty turns off the host name check",
+    },
+    Key {
+        name: "client.*",
+        default: Text(""),
+        doc: "librdkafka settings for every Kafka client (prefix stripped)",
+    },
+    Key {
+        name: "producer.*",
+        default: Text(""),
+        doc: "librdkafka settings for the producers (win over `client.*`)",
+    },
+    Key {
+        name: "consumer.*",
+        default: Text(""),
+        doc: "librdkafka settings for the consumer instances (win over `client.*`)",
+    },
+    Key {
+        name: "admin.*",
+        default: Text(""),
+        doc: "librdkafka settings for the metadata client (win over `client.*`)",
+    },
+    Key {
+        name: "consumer.queued.max.messages.kbytes",
+        default: Text("1024"),
+        doc: "librdkafka prefetch per consumer instance; the proxy lowers librdkafka's default \
+              (65536), set this to raise it",
+    },
+    Key {
+        name: "consumer.queued.min.messages",
+        default: Text("1000"),
+        doc: "the same in records; the proxy lowers librdkafka's default (100000)",
+    },
+];
+
+const NON_NEGATIVE: &str = "a non-negative integer";
+
+fn text(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
+}
+
+fn flag(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn port(v: &str) -> Result<u16, String> {
+    v.parse()
+        .map_err(|_| "expected a port number (0-65535)".into())
+}
+
+fn number<T: FromStr>(v: &str, what: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("expected {what}"))
+}
+
+fn between<T: FromStr + PartialOrd + Display>(
+    v: &str,
+    low: T,
+    high: T,
+    what: &str,
+) -> Result<T, String> {
+    let n: T = number(v, what)?;
+    if low <= n && n <= high {
+        Ok(n)
+    } else {
+        Err(format!("must be between {low} and {high}"))
+    }
+}
+
+fn at_least<T: FromStr + PartialOrd + Display>(v: &str, low: T, what: &str) -> Result<T, String> {
+    let n: T = number(v, what)?;
+    if n >= low {
+        Ok(n)
+    } else {
+        Err(format!("must be at least {low}"))
+    }
+}
+
+fn millis(v: &str) -> Result<Duration, String> {
+    number(v, "a non-negative number of milliseconds").map(Duration::from_millis)
+}
+
+fn positive_millis(v: &str) -> Result<Duration, String> {
+    match millis(v)? {
+        d if d >= Duration::from_millis(1) => Ok(d),
+        _ => Err("must be at least 1".into()),
+    }
+}
+
+/// Comma-separated `scheme://host:port` items (IPv6 hosts in brackets); empty items skipped.
+fn listeners(v: &str) -> Result<Vec<Listener>, String> {
+    list(v)
+        .map(|item| parse_listener(item).map_err(|reason| format!("{item:?}: {reason}")))
+        .collect()
+}
+
+/// An `http(s)://` URL list without trailing `/`; `None` when empty.
+fn registry_url(v: &str) -> Result<Option<String>, String> {
+    let url = v.trim_end_matches('/');
+    if url.is_empty() {
+        Ok(None)
+    } else if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(Some(url.to_string()))
+    } else {
+        Err("expected an http:// or https:// URL".into())
+    }
+}
+
+/// Comma-separated origins; each must be a valid header value without spaces, since it is
+/// compared with (and sent back as) the `Origin` header.
+fn origins(v: &str) -> Result<Vec<String>, String> {
+    list(v)
+        .map(|item| {
+            if item.bytes().all(|b| b.is_ascii_graphic()) {
+                Ok(item.to_string())
+            } else {
+                Err(format!("{item:?} is not an origin"))
+            }
+        })
+        .collect()
+}
+
+/// Comma-separated HTTP tokens (method or header names); `default` when empty.
+fn tokens(v: &str, default: &str) -> Result<Vec<String>, String> {
+    let v = if v.is_empty() { default } else { v };
+    list(v)
+        .map(|item| {
+            let is_token = item
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if is_token {
+                Ok(item.to_string())
+            } else {
+                Err(format!("{item:?} is not a method or header name"))
+            }
+        })
+        .collect()
+}
+
+fn list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parses `http://host:port` (IPv6 hosts in brackets). Only `http` is served for now.
+pub(super) fn parse_listener(item: &str) -> Result<Listener, String> {
+    let (scheme, rest) = item
+        .split_once("://")
+        .ok_or_else(|| "expected scheme://host:port, e.g. http://0.0.0.0:8082".to_string())?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("unsupported scheme {scheme:?}; use http"));
+    }
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = if let Some(after) = rest.strip_prefix('[') {
+        let (host, tail) = after
+            .split_once(']')
+            .ok_or_else(|| "unclosed [ in IPv6 host".to_string())?;
+        let port = tail
+            .strip_prefix(':')
+            .ok_or_else(|| "missing :port".to_string())?;
+        (host.to_string(), port)
+    } else {
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| "missing :port".to_string())?;
+        (host.to_string(), port)
+    };
+    let port: u16 = port.parse().map_err(|_| format!("invalid port {port:?}"))?;
+    Ok(Listener { scheme, host, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README table of `keys`: one row per key, in table order.
+    fn readme_table(keys: &[Key]) -> String {
+        let mut out = String::from("| key | default | meaning |\n|---|---|---|\n");
+        for key in keys {
+            let default = match key.default {
+                Required => "(required)".to_string(),
+                Text("") => "empty".to_string(),
+                Text(value) => format!("`{value}`"),
+            };
+            out.push_str(&format!("| `{}` | {default} | {} |\n", key.name, key.doc));
+        }
+        out
+    }
+
+    /// Replaces the text between `<!-- begin NAME -->` and `<!-- end NAME -->` lines.
+    fn replace_block(readme: &str, name: &str, body: &str) -> Option<String> {
+        let begin = format!("<!-- begin {name} (generated from src/config/keys.rs) -->\n");
+        let end = format!("<!-- end {name} -->");
+        let start = readme.find(&begin)? + begin.len();
+        let stop = start + readme[start..].find(&end)?;
+        Some(format!("{}{body}{}", &readme[..start], &readme[stop..]))
+    }
+
+    #[test]
+    fn readme_tables_are_the_key_tables() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md is readable");
+        let mut expected = readme.clone();
+        for (name, keys) in [("config keys", KEYS), ("pass-through keys", PASS_THROUGH)] {
+            expected = replace_block(&expected, name, &readme_table(keys))
+                .unwrap_or_else(|| panic!("README.md has no `{name}` block"));
+        }
+        if expected != readme {
+            if std::env::var_os("UPDATE_README").is_some() {
+                std::fs::write(path, &expected).expect("README.md is writable");
+            }
+            panic!(
+                "README.md's configuration tables differ from src/config/keys.rs; run \
+                 `UPDATE_README=1 cargo test --lib config::keys` to rewrite them"
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_is_listed_once() {
+        let mut names: Vec<&str> = KEYS.iter().chain(PASS_THROUGH).map(|k| k.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a key is listed twice");
+    }
+
+    #[test]
+    fn cors_lists_default_to_jettys_and_refuse_what_is_not_a_token() {
+        assert_eq!(
+            tokens("", CORS_METHODS).expect("default"),
+            ["GET", "POST", "HEAD"]
+        );
+        assert_eq!(
+            tokens(" GET , DELETE,", CORS_METHODS).expect("list"),
+            ["GET", "DELETE"]
+        );
+        assert!(tokens("GET POST", CORS_METHODS).is_err());
+        assert_eq!(
+            origins("*, https://a.example").expect("origins"),
+            ["*", "https://a.example"]
+        );
+        assert!(origins("https://a b").is_err());
+    }
+}
