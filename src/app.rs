@@ -20,7 +20,7 @@ use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::{catch_all, panic_response};
 use crate::limits::{LimitSettings, Limits};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
-use crate::produce::{ProducePoolError, ProducerPool};
+use crate::produce::{Produce, ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySetupError, Schemas};
 
 /// Services shared by all requests. Cheap to clone (poem clones it into every request).
@@ -28,12 +28,17 @@ use crate::schema::{RegistrySetupError, Schemas};
 pub struct AppState {
     pub metadata: Metadata,
     pub producers: ProducerPool,
+    /// The produce service (checks, schemas, sending) over `metadata`, `schemas` and
+    /// `producers`.
+    pub produce: Produce,
     /// The Schema Registry client and schema caches, shared by produce and consume.
     pub schemas: Schemas,
     /// Largest request body read (`request.body.max.bytes`).
     pub request_body_max_bytes: usize,
     /// Longest wait for a whole request body (`request.body.timeout.ms`).
     pub request_body_timeout: std::time::Duration,
+    /// Largest consumer control body read (`consumer.request.body.max.bytes`).
+    pub consumer_request_body_max_bytes: usize,
     /// The consumer instances of this process.
     pub consumers: ConsumerManager,
     /// How consumer `base_uri`s are built.
@@ -61,10 +66,13 @@ impl AppState {
         let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let schemas = Schemas::new(config)?;
+        let producers = ProducerPool::new(config)?;
         Ok(AppState {
-            producers: ProducerPool::new(config)?,
+            produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
+            producers,
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
+            consumer_request_body_max_bytes: config.consumer_request_body_max_bytes,
             consumers: ConsumerManager::new(
                 manager_settings(config),
                 metadata.clone(),

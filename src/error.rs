@@ -1,15 +1,28 @@
 //! `ProxyError`, the only error type handlers return, and its table to
 //! `(HTTP status, error_code, message)`.
 //!
-//! This is the single place where status codes and Confluent error codes are chosen
-//! (decisions.md, "Error codes"). Services return their own error enums; `src/api/` converts them
-//! into `ProxyError`. Every error body is `{"error_code": N, "message": "..."}`, including the
-//! framework's own 404/405/406/413/415 answers, which [`catch_all`] rewrites.
+//! This is the single place where status codes, Confluent error codes and client messages are
+//! chosen (`docs/decisions.md`, "Error codes"): the table, the per-record codes of a produce
+//! answer, and every `From<service error> for ProxyError`. Services return their own error
+//! enums; `src/api/` converts them into `ProxyError` with `?`. Every error body is
+//! `{"error_code": N, "message": "..."}`, including the framework's own 404/405/406/413/415
+//! answers, which [`catch_all`] rewrites. 5xx answers are logged with the whole source chain.
 
 use poem::error::ResponseError;
 use poem::http::StatusCode;
 use poem::Response;
+use rdkafka::error::KafkaError;
 use serde::Serialize;
+
+pub use crate::log::ErrorChain;
+
+use crate::consume::ConsumeError;
+use crate::kafka_error::{self, KafkaErrorClass};
+use crate::metadata::MetadataError;
+use crate::produce::{FailureKind, ProduceError};
+use crate::records::RecordError;
+use crate::schema::registry::RegistryError;
+use crate::schema::SchemaError;
 
 /// The media type of every non-records response, errors included.
 pub const V2_JSON: &str = "application/vnd.kafka.v2+json";
@@ -19,8 +32,10 @@ pub const V2_JSON: &str = "application/vnd.kafka.v2+json";
 pub enum ProxyError {
     #[error("Topic not found.")]
     TopicNotFound { topic: String },
+    /// A partition that does not exist, or a partition path segment that names none. The
+    /// client message never names it, so the variant carries nothing.
     #[error("Partition not found.")]
-    PartitionNotFound { topic: String, partition: i32 },
+    PartitionNotFound,
     #[error("HTTP 404 Not Found")]
     RouteNotFound,
     #[error("HTTP 405 Method Not Allowed")]
@@ -40,18 +55,18 @@ pub enum ProxyError {
     },
     #[error("HTTP 415 Unsupported Media Type")]
     UnsupportedMediaType,
-    #[error("{message}")]
-    MalformedJson { message: String },
-    /// JSON of the wrong shape (a field of the wrong type).
+    /// A body that is not JSON, JSON of the wrong shape, or a query parameter of the wrong
+    /// type; the message is the parser's.
     #[error("{message}")]
     BadRequest { message: String },
-    /// A request field the v2 API does not know (decisions 4).
+    /// A request field the v2 API does not know (`docs/decisions.md`, point 4).
     #[error("Unrecognized field: {field}")]
     UnrecognizedField { field: String },
-    /// A request that is well-formed JSON but breaks a constraint (no body, no records).
+    /// A request that is well-formed JSON but breaks a rule: no body, no records, a missing
+    /// field, a value out of range.
     #[error("{message}")]
-    Unprocessable { message: String },
-    /// A record whose data is invalid for its embedded format (decisions 3).
+    InvalidRequest { message: String },
+    /// A record whose data is invalid for its embedded format (`docs/decisions.md`, point 3).
     #[error("{message}")]
     InvalidRecord { message: String },
     /// A schema-format request with keys but no key schema.
@@ -73,12 +88,6 @@ pub enum ProxyError {
     /// The registry refused the proxy's credentials.
     #[error("{message}")]
     SchemaRegistryForbidden { message: String },
-    /// An embedded format this proxy cannot produce or consume yet.
-    #[error("The {format} embedded format is not supported by this proxy yet.")]
-    FormatNotSupported { format: &'static str },
-    /// A request body that parses but breaks a rule (missing field, wrong type, bad value).
-    #[error("{message}")]
-    InvalidRequest { message: String },
     #[error("Consumer instance not found.")]
     ConsumerInstanceNotFound { group: String, instance: String },
     #[error("Consumer with specified consumer ID already exists in the specified consumer group.")]
@@ -104,12 +113,31 @@ pub enum ProxyError {
     /// error); the message names the record and the registry's answer.
     #[error("Schema Registry unavailable: {message}")]
     SchemaRegistryUnavailable { message: String },
-    /// Kafka failed in a way a retry may fix (timeouts, no leader, transport).
-    #[error("Kafka error: {message}")]
-    KafkaRetriable { message: String },
+    /// Kafka failed in a way a retry may fix (timeouts, no leader, transport), as
+    /// `kafka_error` classifies it. The client message adds the Kafka error's own text, as
+    /// Confluent's does; the log gets the whole chain.
+    #[error("Kafka error: {operation}")]
+    KafkaRetriable {
+        operation: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    /// No blocking Kafka call could start in time (`kafka.blocking.calls.max` permits all
+    /// taken, or an abandoned call still holds the consumer instance): a retry may succeed, so
+    /// it answers like a retriable Kafka error.
+    #[error("Kafka error: {operation}: the proxy is busy with other Kafka calls, retry later")]
+    KafkaBusy {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Kafka failed for good.
-    #[error("Kafka error: {message}")]
-    Kafka { message: String },
+    #[error("Kafka error: {operation}")]
+    Kafka {
+        operation: &'static str,
+        #[source]
+        source: KafkaError,
+    },
     /// A bug or an unexpected state; the client sees nothing but "Internal Server Error".
     #[error("Internal Server Error")]
     Internal {
@@ -131,7 +159,7 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             TopicNotFound { .. } => (StatusCode::NOT_FOUND, 40401),
-            PartitionNotFound { .. } => (StatusCode::NOT_FOUND, 40402),
+            PartitionNotFound => (StatusCode::NOT_FOUND, 40402),
             RouteNotFound => (StatusCode::NOT_FOUND, 404),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 405),
             NotAcceptable => (StatusCode::NOT_ACCEPTABLE, 406),
@@ -139,10 +167,8 @@ impl ProxyError {
             BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, 408),
             NotReady { .. } => (StatusCode::SERVICE_UNAVAILABLE, 503),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
-            MalformedJson { .. } => (StatusCode::BAD_REQUEST, 400),
             BadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
             UnrecognizedField { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
-            Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             InvalidRecord { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
             KeySchemaMissing => (StatusCode::UNPROCESSABLE_ENTITY, 42201),
             ValueSchemaMissing => (StatusCode::UNPROCESSABLE_ENTITY, 42202),
@@ -150,7 +176,6 @@ impl ProxyError {
             SchemaRegistryNotConfigured => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
             SchemaRegistry { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42207),
             SchemaRegistryForbidden { .. } => (StatusCode::FORBIDDEN, 40301),
-            FormatNotSupported { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
             InvalidRequest { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 422),
             ConsumerInstanceNotFound { .. } => (StatusCode::NOT_FOUND, 40403),
             ConsumerAlreadyExists { .. } => (StatusCode::CONFLICT, 40902),
@@ -161,16 +186,27 @@ impl ProxyError {
             InvalidConsumerConfigConstraint { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 40001),
             TooManyConsumerInstances { .. } => (StatusCode::TOO_MANY_REQUESTS, 429),
             SchemaRegistryUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, 503),
-            KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
+            KafkaRetriable { .. } | KafkaBusy { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
+        }
+    }
+
+    /// The message clients get: the `Display` text, plus the Kafka error's own text for the
+    /// two Kafka variants (Confluent's "Kafka error: ..." answers carry it).
+    pub fn message(&self) -> String {
+        match self {
+            ProxyError::KafkaRetriable { source, .. } | ProxyError::Kafka { source, .. } => {
+                format!("{self}: {source}")
+            }
+            _ => self.to_string(),
         }
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error_code: self.status_and_code().1,
-            message: self.to_string(),
+            message: self.message(),
         }
     }
 
@@ -179,6 +215,188 @@ impl ProxyError {
             source: source.into(),
         }
     }
+}
+
+/// The second table: the `error_code` of a record that failed in an otherwise accepted produce
+/// request (the answer's `offsets[].error_code`), by the class of its failure.
+pub fn record_error_code(kind: FailureKind) -> i32 {
+    match kind {
+        FailureKind::Authentication => 40101,
+        FailureKind::Authorization => 40301,
+        FailureKind::Retriable => 50003,
+        FailureKind::Other => 50002,
+    }
+}
+
+impl ProxyError {
+    /// A Kafka failure of `operation`: 50003 when a retry may fix it, else 50002.
+    fn kafka(operation: &'static str, source: KafkaError) -> ProxyError {
+        if kafka_error::classify(&source).is_retriable() {
+            ProxyError::KafkaRetriable { operation, source }
+        } else {
+            ProxyError::Kafka { operation, source }
+        }
+    }
+}
+
+impl From<RecordError> for ProxyError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::MalformedJson(message) | RecordError::WrongShape(message) => {
+                ProxyError::BadRequest { message }
+            }
+            RecordError::UnknownField(field) => ProxyError::UnrecognizedField { field },
+            RecordError::Empty(message) => ProxyError::InvalidRequest {
+                message: message.to_string(),
+            },
+            e @ RecordError::InvalidRecord { .. } => ProxyError::InvalidRecord {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<SchemaError> for ProxyError {
+    fn from(e: SchemaError) -> Self {
+        if e.is_registry_forbidden() {
+            return ProxyError::SchemaRegistryForbidden {
+                message: e.to_string(),
+            };
+        }
+        match e {
+            SchemaError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
+            SchemaError::KeySchemaMissing => ProxyError::KeySchemaMissing,
+            SchemaError::ValueSchemaMissing => ProxyError::ValueSchemaMissing,
+            e @ SchemaError::SchemaAndId { .. } => ProxyError::InvalidRequest {
+                message: e.to_string(),
+            },
+            e @ SchemaError::InvalidSchema { .. } => ProxyError::InvalidSchema {
+                message: e.to_string(),
+            },
+            e @ (SchemaError::Registry { .. } | SchemaError::SchemaMismatch(_)) => {
+                tracing::info!(error = %ErrorChain(&e), "schema registry call failed");
+                ProxyError::SchemaRegistry {
+                    message: e.to_string(),
+                }
+            }
+            e @ SchemaError::InvalidRecord { .. } => ProxyError::InvalidRecord {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<MetadataError> for ProxyError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::UnknownTopic { topic } => ProxyError::TopicNotFound { topic },
+            MetadataError::UnknownPartition { .. } => ProxyError::PartitionNotFound,
+            MetadataError::Request(source) => ProxyError::kafka("metadata request", source),
+            MetadataError::Busy(source) => ProxyError::KafkaBusy {
+                operation: "metadata request",
+                source: source.into(),
+            },
+            other => ProxyError::internal(other),
+        }
+    }
+}
+
+impl From<ProduceError> for ProxyError {
+    fn from(e: ProduceError) -> Self {
+        match e {
+            ProduceError::Metadata(e) => e.into(),
+            ProduceError::PartitionNotFound { .. } => ProxyError::PartitionNotFound,
+            ProduceError::Schema(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConsumeError> for ProxyError {
+    fn from(e: ConsumeError) -> Self {
+        match e {
+            ConsumeError::InstanceNotFound { group, instance } => {
+                ProxyError::ConsumerInstanceNotFound { group, instance }
+            }
+            ConsumeError::InstanceExists { group, instance } => {
+                ProxyError::ConsumerAlreadyExists { group, instance }
+            }
+            ConsumeError::TooManyInstances { limit } => {
+                ProxyError::TooManyConsumerInstances { limit }
+            }
+            ConsumeError::InvalidConfig { key, value, reason } => {
+                ProxyError::InvalidConsumerConfig {
+                    message: format!("Invalid value {value} for configuration {key}: {reason}"),
+                }
+            }
+            e @ ConsumeError::FetchMinBytesOutOfRange { .. } => {
+                ProxyError::InvalidConsumerConfigConstraint {
+                    message: e.to_string(),
+                }
+            }
+            ConsumeError::Create(source) => ProxyError::InvalidConsumerConfig {
+                message: source.to_string(),
+            },
+            ConsumeError::IllegalState { message } => ProxyError::IllegalState { message },
+            ConsumeError::InvalidPattern { pattern, source } => {
+                tracing::debug!(error = %source, "bad topic_pattern");
+                ProxyError::InvalidRequest {
+                    message: format!("Invalid topic_pattern: {pattern}"),
+                }
+            }
+            ConsumeError::PatternRejected { pattern } => ProxyError::InvalidRequest {
+                message: format!("Invalid topic_pattern: {pattern}"),
+            },
+            e @ ConsumeError::InvalidOffset { .. } => ProxyError::InvalidRequest {
+                message: e.to_string(),
+            },
+            ConsumeError::FormatMismatch { .. } => ProxyError::ConsumerFormatMismatch,
+            ConsumeError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
+            e @ ConsumeError::Undecodable { .. } => ProxyError::Deserialization {
+                message: registry_message(&e),
+            },
+            e @ ConsumeError::RegistryUnavailable { .. } => {
+                tracing::warn!(error = %ErrorChain(&e), "schema registry unavailable while reading records");
+                ProxyError::SchemaRegistryUnavailable {
+                    message: registry_message(&e),
+                }
+            }
+            e @ ConsumeError::RegistryForbidden { .. } => ProxyError::SchemaRegistryForbidden {
+                message: registry_message(&e),
+            },
+            ConsumeError::Kafka { operation, source } => match kafka_error::classify(&source) {
+                // Kafka does not know a partition the request named (a commit to a partition
+                // that does not exist): the client's mistake, as on produce.
+                KafkaErrorClass::UnknownTopicOrPartition => ProxyError::PartitionNotFound,
+                _ => ProxyError::kafka(operation, source),
+            },
+            ConsumeError::Metadata(source) => source.into(),
+            ConsumeError::Busy { operation, source } => ProxyError::KafkaBusy {
+                operation,
+                source: source.into(),
+            },
+            e @ ConsumeError::InstanceBusy { operation } => ProxyError::KafkaBusy {
+                operation,
+                source: e.into(),
+            },
+            other => ProxyError::internal(other),
+        }
+    }
+}
+
+/// An error and its causes on one line, down to the registry's own answer: the transport
+/// details below it (which socket call failed) are for the log, not for clients.
+fn registry_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        if s.downcast_ref::<RegistryError>().is_some() {
+            break;
+        }
+        source = s.source();
+    }
+    message
 }
 
 impl poem::error::ResponseError for ProxyError {
@@ -192,21 +410,6 @@ impl poem::error::ResponseError for ProxyError {
             tracing::error!(error = %ErrorChain(self), "request failed");
         }
         error_response(status, &self.body())
-    }
-}
-
-/// Renders an error and its sources on one line, for logs.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
     }
 }
 
@@ -250,7 +453,7 @@ pub async fn catch_all(err: poem::Error) -> Response {
         StatusCode::NOT_ACCEPTABLE => ProxyError::NotAcceptable,
         StatusCode::PAYLOAD_TOO_LARGE => ProxyError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ProxyError::UnsupportedMediaType,
-        StatusCode::BAD_REQUEST => ProxyError::MalformedJson {
+        StatusCode::BAD_REQUEST => ProxyError::BadRequest {
             message: err.to_string(),
         },
         s if s.is_client_error() => {
@@ -270,6 +473,7 @@ pub async fn catch_all(err: poem::Error) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::error::RDKafkaErrorCode;
 
     #[tokio::test]
     async fn a_path_that_is_not_utf8_is_an_unknown_path() {
@@ -291,10 +495,7 @@ mod tests {
                 "Topic not found.",
             ),
             (
-                ProxyError::PartitionNotFound {
-                    topic: "t".into(),
-                    partition: 3,
-                },
+                ProxyError::PartitionNotFound,
                 404,
                 40402,
                 "Partition not found.",
@@ -325,12 +526,18 @@ mod tests {
                 "HTTP 415 Unsupported Media Type",
             ),
             (
-                ProxyError::MalformedJson {
-                    message: "expected value at line 1 column 2".into(),
+                ProxyError::BodyTimeout { timeout_ms: 700 },
+                408,
+                408,
+                "Request body not received within 700 ms.",
+            ),
+            (
+                ProxyError::NotReady {
+                    source: "the cluster reports no brokers".into(),
                 },
-                400,
-                400,
-                "expected value at line 1 column 2",
+                503,
+                503,
+                "Not ready: Kafka metadata is unreachable.",
             ),
             (
                 ProxyError::BadRequest {
@@ -347,14 +554,6 @@ mod tests {
                 422,
                 422,
                 "Unrecognized field: timestamp",
-            ),
-            (
-                ProxyError::Unprocessable {
-                    message: "records may not be empty".into(),
-                },
-                422,
-                422,
-                "records may not be empty",
             ),
             (
                 ProxyError::InvalidRecord {
@@ -405,12 +604,6 @@ mod tests {
                 403,
                 40301,
                 "Error serializing message. forbidden",
-            ),
-            (
-                ProxyError::FormatNotSupported { format: "avro" },
-                415,
-                415,
-                "The avro embedded format is not supported by this proxy yet.",
             ),
             (
                 ProxyError::InvalidRequest {
@@ -492,19 +685,30 @@ mod tests {
             ),
             (
                 ProxyError::KafkaRetriable {
-                    message: "timed out".into(),
+                    operation: "commit",
+                    source: KafkaError::ConsumerCommit(RDKafkaErrorCode::RequestTimedOut),
                 },
                 500,
                 50003,
-                "Kafka error: timed out",
+                "Kafka error: commit: Consumer commit error: RequestTimedOut (Broker: Request timed out)",
             ),
             (
                 ProxyError::Kafka {
-                    message: "broken".into(),
+                    operation: "commit",
+                    source: KafkaError::ConsumerCommit(RDKafkaErrorCode::InvalidCommitOffsetSize),
                 },
                 500,
                 50002,
-                "Kafka error: broken",
+                "Kafka error: commit: Consumer commit error: InvalidCommitOffsetSize (Broker: Commit offset data size is not valid)",
+            ),
+            (
+                ProxyError::KafkaBusy {
+                    operation: "commit",
+                    source: "no permit".into(),
+                },
+                500,
+                50003,
+                "Kafka error: commit: the proxy is busy with other Kafka calls, retry later",
             ),
             (
                 ProxyError::internal("secret detail"),
@@ -513,10 +717,115 @@ mod tests {
                 "Internal Server Error",
             ),
         ];
+        let mut covered = [false; VARIANTS];
         for (err, status, code, message) in rows {
+            covered[row_of(&err)] = true;
             let (s, c) = err.status_and_code();
             assert_eq!((s.as_u16(), c), (status, code), "{err:?}");
             assert_eq!(err.body().message, message, "{err:?}");
+        }
+        let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !covered[i]).collect();
+        assert!(missing.is_empty(), "variants without a row: {missing:?}");
+    }
+
+    #[test]
+    fn kafka_failures_map_by_the_one_classification() {
+        let consume = |code| {
+            ProxyError::from(ConsumeError::Kafka {
+                operation: "commit",
+                source: KafkaError::ConsumerCommit(code),
+            })
+        };
+        assert!(matches!(
+            consume(RDKafkaErrorCode::UnknownTopicOrPartition),
+            ProxyError::PartitionNotFound
+        ));
+        assert!(matches!(
+            consume(RDKafkaErrorCode::NotEnoughReplicas),
+            ProxyError::KafkaRetriable { .. }
+        ));
+        assert!(matches!(
+            consume(RDKafkaErrorCode::RebalanceInProgress),
+            ProxyError::KafkaRetriable { .. }
+        ));
+        assert!(matches!(
+            consume(RDKafkaErrorCode::InvalidCommitOffsetSize),
+            ProxyError::Kafka { .. }
+        ));
+        let metadata =
+            |code| ProxyError::from(MetadataError::Request(KafkaError::MetadataFetch(code)));
+        assert!(matches!(
+            metadata(RDKafkaErrorCode::OperationTimedOut),
+            ProxyError::KafkaRetriable { .. }
+        ));
+        assert!(matches!(
+            metadata(RDKafkaErrorCode::TopicAuthorizationFailed),
+            ProxyError::Kafka { .. }
+        ));
+        // The cause stays attached for the log.
+        let err = metadata(RDKafkaErrorCode::AllBrokersDown);
+        assert!(ErrorChain(&err)
+            .to_string()
+            .contains("Meta data fetch error"));
+    }
+
+    #[test]
+    fn failed_records_get_confluents_per_record_codes() {
+        assert_eq!(record_error_code(FailureKind::Authentication), 40101);
+        assert_eq!(record_error_code(FailureKind::Authorization), 40301);
+        assert_eq!(record_error_code(FailureKind::Retriable), 50003);
+        assert_eq!(record_error_code(FailureKind::Other), 50002);
+    }
+
+    #[test]
+    fn a_produce_refused_for_a_missing_partition_answers_40402() {
+        let err = ProxyError::from(ProduceError::PartitionNotFound {
+            topic: "t".into(),
+            partition: 9,
+        });
+        assert_eq!(err.status_and_code(), (StatusCode::NOT_FOUND, 40402));
+    }
+
+    /// How many variants `ProxyError` has; [`row_of`] numbers them.
+    const VARIANTS: usize = 32;
+
+    /// A number per variant. The match has no wildcard, so a new variant does not compile
+    /// until it gets a number here, and then `error_table` fails until it gets a row.
+    fn row_of(e: &ProxyError) -> usize {
+        use ProxyError::*;
+        match e {
+            TopicNotFound { .. } => 0,
+            PartitionNotFound => 1,
+            RouteNotFound => 2,
+            MethodNotAllowed => 3,
+            NotAcceptable => 4,
+            PayloadTooLarge => 5,
+            BodyTimeout { .. } => 6,
+            NotReady { .. } => 7,
+            UnsupportedMediaType => 8,
+            BadRequest { .. } => 9,
+            UnrecognizedField { .. } => 10,
+            InvalidRequest { .. } => 11,
+            InvalidRecord { .. } => 12,
+            KeySchemaMissing => 13,
+            ValueSchemaMissing => 14,
+            InvalidSchema { .. } => 15,
+            SchemaRegistryNotConfigured => 16,
+            SchemaRegistry { .. } => 17,
+            SchemaRegistryForbidden { .. } => 18,
+            ConsumerInstanceNotFound { .. } => 19,
+            ConsumerAlreadyExists { .. } => 20,
+            IllegalState { .. } => 21,
+            ConsumerFormatMismatch => 22,
+            Deserialization { .. } => 23,
+            InvalidConsumerConfig { .. } => 24,
+            InvalidConsumerConfigConstraint { .. } => 25,
+            TooManyConsumerInstances { .. } => 26,
+            SchemaRegistryUnavailable { .. } => 27,
+            KafkaRetriable { .. } => 28,
+            Kafka { .. } => 29,
+            Internal { .. } => 30,
+            KafkaBusy { .. } => 31,
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The produce operations of `KafkaRestV2`: `POST /topics/{topic}` and
 //! `POST /topics/{topic}/partitions/{partition}`.
 //!
-//! Owns the HTTP side of producing: the embedded format from `Content-Type`, the body size
-//! limit, the checks that the topic and every target partition exist (404 at once instead of a
-//! hang, decisions 2), and the v2 produce response with one entry per record in request order
-//! (decisions 14). Decoding is `records/`, schema resolution and conversion of the schema formats
-//! is `schema/`, sending is `produce/`.
+//! Owns the HTTP side of producing: the embedded format from `Content-Type`, reading the body
+//! within its limits, and the v2 produce response with one entry per record in request order
+//! (`docs/decisions.md`, point 14), answered 401/403 when a record failed for its credentials.
+//! Decoding is `records/`; the checks, schemas and sending are the produce service's
+//! (`produce::Produce`).
 
 use kafka_rest_api::{
     media as vnd, models, Lenient, Nullable, ProduceToPartitionResponse, ProduceToTopicResponse,
@@ -14,67 +14,9 @@ use kafka_rest_api::{
 
 use super::topics::partition_id;
 use crate::app::AppState;
-use crate::error::ProxyError;
-use crate::metadata::MetadataError;
-use crate::produce::{FailureKind, RecordOutcome};
-use crate::records::{self, EmbeddedFormat, RecordError};
-use crate::schema::{SchemaError, SchemaFormat};
-
-impl From<RecordError> for ProxyError {
-    fn from(e: RecordError) -> Self {
-        match e {
-            RecordError::MalformedJson(message) => ProxyError::MalformedJson { message },
-            RecordError::WrongShape(message) => ProxyError::BadRequest { message },
-            RecordError::UnknownField(field) => ProxyError::UnrecognizedField { field },
-            RecordError::Empty(message) => ProxyError::Unprocessable {
-                message: message.to_string(),
-            },
-            e @ RecordError::InvalidRecord { .. } => ProxyError::InvalidRecord {
-                message: e.to_string(),
-            },
-        }
-    }
-}
-
-impl From<SchemaError> for ProxyError {
-    fn from(e: SchemaError) -> Self {
-        if e.is_registry_forbidden() {
-            return ProxyError::SchemaRegistryForbidden {
-                message: e.to_string(),
-            };
-        }
-        match e {
-            SchemaError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
-            SchemaError::KeySchemaMissing => ProxyError::KeySchemaMissing,
-            SchemaError::ValueSchemaMissing => ProxyError::ValueSchemaMissing,
-            e @ SchemaError::SchemaAndId { .. } => ProxyError::Unprocessable {
-                message: e.to_string(),
-            },
-            e @ SchemaError::InvalidSchema { .. } => ProxyError::InvalidSchema {
-                message: e.to_string(),
-            },
-            e @ (SchemaError::Registry { .. } | SchemaError::SchemaMismatch(_)) => {
-                tracing::info!(error = %crate::error::ErrorChain(&e), "schema registry call failed");
-                ProxyError::SchemaRegistry {
-                    message: e.to_string(),
-                }
-            }
-            e @ SchemaError::InvalidRecord { .. } => ProxyError::InvalidRecord {
-                message: e.to_string(),
-            },
-        }
-    }
-}
-
-/// How a produce went as a whole: the status of its answer (confluent-v2-api 2.4).
-enum Produced {
-    /// 200, also when some records failed.
-    Ok(models::ProduceResponse),
-    /// 401: a record failed for authentication.
-    Unauthenticated(models::ProduceResponse),
-    /// 403: a record failed for authorization.
-    Unauthorized(models::ProduceResponse),
-}
+use crate::error::{record_error_code, ProxyError};
+use crate::produce::{FailureKind, ProduceRequest, Produced, RecordOutcome};
+use crate::records::EmbeddedFormat;
 
 /// `POST /topics/{topic}`: produce records; each goes to its own `partition`, else where the
 /// key's murmur2 hash (or, without a key, the partitioner) puts it.
@@ -83,14 +25,15 @@ pub async fn produce_to_topic(
     topic: String,
     body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
 ) -> Result<ProduceToTopicResponse, ProxyError> {
-    let (content_type, body) = (body.content_type().map(str::to_owned), body.into_body());
-    Ok(
-        match produce(state, topic, None, content_type, body).await? {
-            Produced::Ok(r) => ProduceToTopicResponse::Ok(Vnd::new(r)),
-            Produced::Unauthenticated(r) => ProduceToTopicResponse::Unauthorized(Vnd::new(r)),
-            Produced::Unauthorized(r) => ProduceToTopicResponse::Forbidden(Vnd::new(r)),
-        },
-    )
+    let request = decode(state, body).await?;
+    let produced = state.produce.produce(&topic, None, request).await?;
+    let refused_for = produced.refused_for();
+    let body = Vnd::new(produce_response(produced));
+    Ok(match refused_for {
+        Some(FailureKind::Authentication) => ProduceToTopicResponse::Unauthorized(body),
+        Some(FailureKind::Authorization) => ProduceToTopicResponse::Forbidden(body),
+        _ => ProduceToTopicResponse::Ok(body),
+    })
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`: produce records to one partition (a record's
@@ -101,114 +44,44 @@ pub async fn produce_to_partition(
     raw_partition: Lenient<i32>,
     body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
 ) -> Result<ProduceToPartitionResponse, ProxyError> {
-    let partition = partition_id(&topic, raw_partition)?;
-    let (content_type, body) = (body.content_type().map(str::to_owned), body.into_body());
-    Ok(
-        match produce(state, topic, Some(partition), content_type, body).await? {
-            Produced::Ok(r) => ProduceToPartitionResponse::Ok(Vnd::new(r)),
-            Produced::Unauthenticated(r) => ProduceToPartitionResponse::Unauthorized(Vnd::new(r)),
-            Produced::Unauthorized(r) => ProduceToPartitionResponse::Forbidden(Vnd::new(r)),
-        },
-    )
+    let partition = partition_id(raw_partition)?;
+    let request = decode(state, body).await?;
+    let produced = state
+        .produce
+        .produce(&topic, Some(partition), request)
+        .await?;
+    let refused_for = produced.refused_for();
+    let body = Vnd::new(produce_response(produced));
+    Ok(match refused_for {
+        Some(FailureKind::Authentication) => ProduceToPartitionResponse::Unauthorized(body),
+        Some(FailureKind::Authorization) => ProduceToPartitionResponse::Forbidden(body),
+        _ => ProduceToPartitionResponse::Ok(body),
+    })
 }
 
-async fn produce(
+/// The embedded format from `Content-Type` (415 without one), then the body, read within its
+/// size and time limits and decoded for that format.
+async fn decode<M>(
     state: &AppState,
-    topic: String,
-    path_partition: Option<i32>,
-    content_type: Option<String>,
-    body: poem::Body,
-) -> Result<Produced, ProxyError> {
-    let format = content_type
-        .as_deref()
+    body: RawBody<models::ProduceRequest, M>,
+) -> Result<ProduceRequest, ProxyError> {
+    let format = body
+        .content_type()
         .and_then(EmbeddedFormat::from_media_type)
         .ok_or(ProxyError::UnsupportedMediaType)?;
     let bytes = super::read_body(
-        body,
+        body.into_body(),
         state.request_body_max_bytes,
         state.request_body_timeout,
     )
     .await?;
-    match SchemaFormat::of(format) {
-        None => {
-            let batch = records::decode_produce(format, &bytes)?;
-            let targets = batch.records.iter().map(|r| r.partition);
-            check_partitions(state, &topic, path_partition, targets).await?;
-            let outcomes = state
-                .producers
-                .produce(&topic, path_partition, &batch.records)
-                .await;
-            Ok(produce_response(outcomes, None, None))
-        }
-        Some(schema_format) => {
-            let batch = records::decode_schema_produce(&bytes)?;
-            let targets = batch.records.iter().map(|r| r.partition);
-            // The topic is checked before any schema is registered for it.
-            check_partitions(state, &topic, path_partition, targets).await?;
-            let encoded = state
-                .schemas
-                .encode_batch(&topic, schema_format, batch)
-                .await?;
-            let outcomes = state
-                .producers
-                .produce(&topic, path_partition, &encoded.records)
-                .await;
-            Ok(produce_response(
-                outcomes,
-                encoded.key_schema_id,
-                encoded.value_schema_id,
-            ))
-        }
-    }
+    Ok(ProduceRequest::decode_v2(format, &bytes)?)
 }
 
-/// 404 before anything is sent when the topic or a target partition does not exist, unless the
-/// broker creates topics on first use (then the produce creates it, decisions 2).
-async fn check_partitions(
-    state: &AppState,
-    topic: &str,
-    path_partition: Option<i32>,
-    record_partitions: impl Iterator<Item = Option<i32>> + Clone,
-) -> Result<(), ProxyError> {
-    let targets = || {
-        record_partitions
-            .clone()
-            .filter_map(|p| p.or(path_partition))
-    };
-    let partitions = match state.metadata.partitions(topic).await {
-        Ok(p) => p,
-        Err(MetadataError::UnknownTopic { .. })
-            if path_partition.is_none()
-                && targets().next().is_none()
-                && state.metadata.broker_auto_creates_topics().await =>
-        {
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let known = |p: i32| partitions.iter().any(|info| info.partition == p);
-    if let Some(missing) = targets().find(|&p| !known(p)) {
-        // The partition may be new: look once more before refusing.
-        let fresh = state.metadata.partitions_refreshed(topic).await?;
-        if !fresh.iter().any(|info| info.partition == missing) {
-            return Err(ProxyError::PartitionNotFound {
-                topic: topic.to_string(),
-                partition: missing,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The v2 produce response; 401/403 when a record failed for authentication/authorization,
-/// else 200 even when some records failed (confluent-v2-api 2.4).
-fn produce_response(
-    outcomes: Vec<RecordOutcome>,
-    key_schema_id: Option<i32>,
-    value_schema_id: Option<i32>,
-) -> Produced {
-    let mut status = None;
-    let offsets = outcomes
+/// The v2 produce response: one entry per record, in request order.
+fn produce_response(produced: Produced) -> models::ProduceResponse {
+    let offsets = produced
+        .outcomes
         .into_iter()
         .map(|o| match o {
             RecordOutcome::Delivered { partition, offset } => models::ProduceOffset {
@@ -217,37 +90,17 @@ fn produce_response(
                 error_code: Nullable(None),
                 error: Nullable(None),
             },
-            RecordOutcome::Failed(f) => {
-                let code = match f.kind {
-                    FailureKind::Authentication => 40101,
-                    FailureKind::Authorization => 40301,
-                    FailureKind::Retriable => 50003,
-                    FailureKind::Other => 50002,
-                };
-                if status.is_none() {
-                    status = match f.kind {
-                        FailureKind::Authentication => Some(FailureKind::Authentication),
-                        FailureKind::Authorization => Some(FailureKind::Authorization),
-                        _ => None,
-                    };
-                }
-                models::ProduceOffset {
-                    partition: Nullable(None),
-                    offset: Nullable(None),
-                    error_code: Nullable(Some(code)),
-                    error: Nullable(Some(f.message)),
-                }
-            }
+            RecordOutcome::Failed(f) => models::ProduceOffset {
+                partition: Nullable(None),
+                offset: Nullable(None),
+                error_code: Nullable(Some(record_error_code(f.kind))),
+                error: Nullable(Some(f.message)),
+            },
         })
         .collect();
-    let body = models::ProduceResponse {
+    models::ProduceResponse {
         offsets,
-        key_schema_id: Nullable(key_schema_id),
-        value_schema_id: Nullable(value_schema_id),
-    };
-    match status {
-        Some(FailureKind::Authentication) => Produced::Unauthenticated(body),
-        Some(FailureKind::Authorization) => Produced::Unauthorized(body),
-        _ => Produced::Ok(body),
+        key_schema_id: Nullable(produced.key_schema_id),
+        value_schema_id: Nullable(produced.value_schema_id),
     }
 }

@@ -8,25 +8,7 @@ use kafka_rest_api::{
 
 use crate::app::AppState;
 use crate::error::ProxyError;
-use crate::metadata::{MetadataError, PartitionInfo, PartitionOffsets};
-
-impl From<MetadataError> for ProxyError {
-    fn from(e: MetadataError) -> Self {
-        match e {
-            MetadataError::UnknownTopic { topic } => ProxyError::TopicNotFound { topic },
-            MetadataError::UnknownPartition { topic, partition } => {
-                ProxyError::PartitionNotFound { topic, partition }
-            }
-            MetadataError::Request(source) => ProxyError::KafkaRetriable {
-                message: source.to_string(),
-            },
-            MetadataError::Busy(source) => ProxyError::KafkaRetriable {
-                message: source.to_string(),
-            },
-            other => ProxyError::internal(other),
-        }
-    }
-}
+use crate::metadata::{PartitionInfo, PartitionOffsets};
 
 fn partition(p: PartitionInfo) -> models::Partition {
     models::Partition {
@@ -52,14 +34,11 @@ fn offsets(o: PartitionOffsets) -> models::PartitionOffsets {
 }
 
 /// A partition path segment; anything but a non-negative integer names no partition.
-pub(crate) fn partition_id(topic: &str, raw: Lenient<i32>) -> Result<i32, ProxyError> {
+pub(crate) fn partition_id(raw: Lenient<i32>) -> Result<i32, ProxyError> {
     raw.into_result()
         .ok()
         .filter(|p| *p >= 0)
-        .ok_or_else(|| ProxyError::PartitionNotFound {
-            topic: topic.to_string(),
-            partition: -1,
-        })
+        .ok_or(ProxyError::PartitionNotFound)
 }
 
 /// `GET /`: a liveness no-op answering `{}`, as Confluent does.
@@ -89,14 +68,14 @@ pub async fn post_root(
         return Err(ProxyError::UnsupportedMediaType);
     }
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ProxyError::MalformedJson {
+        serde_json::from_slice(&bytes).map_err(|e| ProxyError::BadRequest {
             message: format!("Malformed JSON: {e}"),
         })?;
     let all_strings = value
         .as_object()
         .is_some_and(|o| o.values().all(serde_json::Value::is_string));
     if !all_strings {
-        return Err(ProxyError::Unprocessable {
+        return Err(ProxyError::InvalidRequest {
             message: "The body must be a JSON object of string values.".into(),
         });
     }
@@ -141,7 +120,7 @@ pub async fn get_partition(
     topic: String,
     raw_partition: Lenient<i32>,
 ) -> Result<GetPartitionResponse, ProxyError> {
-    let id = partition_id(&topic, raw_partition)?;
+    let id = partition_id(raw_partition)?;
     let info = state.metadata.partition(&topic, id).await?;
     Ok(GetPartitionResponse::Ok(Vnd::new(partition(info))))
 }
@@ -152,7 +131,7 @@ pub async fn get_offsets(
     topic: String,
     raw_partition: Lenient<i32>,
 ) -> Result<GetPartitionOffsetsResponse, ProxyError> {
-    let id = partition_id(&topic, raw_partition)?;
+    let id = partition_id(raw_partition)?;
     let found = state.metadata.offsets(&topic, id).await?;
     Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
 }

@@ -133,6 +133,11 @@ keys! {
     consumer_request_max_bytes: u64 = "consumer.request.max.bytes", Text("67108864"),
         |v| number(v, NON_NEGATIVE),
         "cap on key+value bytes per records response";
+    consumer_request_body_max_bytes: usize = "consumer.request.body.max.bytes",
+        Text("1048576"), |v| number(v, NON_NEGATIVE),
+        "largest body of a consumer control call (create, subscribe, assign, offsets, positions; \
+         ours); larger ones get `413`. Like every request body it must arrive within \
+         `request.body.timeout.ms`";
     fetch_min_bytes: i64 = "fetch.min.bytes", Text("-1"),
         |v| between(v, -1, 10_000_000, "an integer"),
         "a records call waits for this many bytes (or its timeout); -1 answers as soon as any \

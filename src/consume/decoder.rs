@@ -263,7 +263,7 @@ mod tests {
             .await
             .expect_err("not the wire format");
         assert_eq!(
-            crate::error::ErrorChain(&err).to_string(),
+            crate::log::ErrorChain(&err).to_string(),
             "the value cannot be read as avro: unknown magic byte 110 (the Confluent wire format starts with 0)"
         );
         assert!(!err.is_registry_unavailable());

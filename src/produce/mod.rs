@@ -1,10 +1,12 @@
 //! The producer pool: a few long-lived, shared rdkafka producers that every produce request goes
-//! through, and the per-record outcome of a batch.
+//! through, and the per-record outcome of a batch; [`Produce`] (in `service.rs`) is the one
+//! entry that API handlers call.
 //!
 //! This module owns the producer settings (idempotent, `acks=all`, Java-compatible murmur2
 //! partitioning unless the operator overrides them), the enqueue-then-await flow of one request,
 //! waiting for queue space up to the request's deadline, and the classification of delivery
-//! failures into retriable (50003) and other (50002) Kafka errors. It knows nothing about HTTP.
+//! failures (by `kafka_error`'s classification) into the per-record classes. It knows nothing
+//! about HTTP.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +21,12 @@ use rdkafka::ClientConfig;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::kafka_error::{self, KafkaErrorClass};
 use crate::records::ProduceRecord;
+
+mod service;
+
+pub use service::{Produce, ProduceError, ProduceRequest, Produced};
 
 /// Why the pool could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -236,48 +243,21 @@ async fn enqueue(
     }
 }
 
-/// Sorts a Kafka error into the per-record classes of the v2 produce response.
+/// Sorts a Kafka error into the per-record classes of the v2 produce response, by the one
+/// classification of `kafka_error`. A topic or partition Kafka does not know is retriable here
+/// (Java's producer waits for it to appear), so it answers 50003 like a metadata timeout.
 pub fn classify(err: &KafkaError) -> DeliveryFailure {
-    let kind = match err.rdkafka_error_code() {
-        Some(code) => classify_code(code),
-        None => FailureKind::Other,
+    let kind = match kafka_error::classify(err) {
+        KafkaErrorClass::Authentication => FailureKind::Authentication,
+        KafkaErrorClass::Authorization => FailureKind::Authorization,
+        KafkaErrorClass::Retriable | KafkaErrorClass::UnknownTopicOrPartition => {
+            FailureKind::Retriable
+        }
+        KafkaErrorClass::Other => FailureKind::Other,
     };
     DeliveryFailure {
         kind,
         message: err.to_string(),
-    }
-}
-
-fn classify_code(code: RDKafkaErrorCode) -> FailureKind {
-    use RDKafkaErrorCode::*;
-    match code {
-        SaslAuthenticationFailed | Authentication => FailureKind::Authentication,
-        TopicAuthorizationFailed
-        | ClusterAuthorizationFailed
-        | TransactionalIdAuthorizationFailed => FailureKind::Authorization,
-        MessageTimedOut
-        | RequestTimedOut
-        | OperationTimedOut
-        | TimedOutQueue
-        | QueueFull
-        | LeaderNotAvailable
-        | NotLeaderForPartition
-        | NotEnoughReplicas
-        | NotEnoughReplicasAfterAppend
-        | NetworkException
-        | BrokerNotAvailable
-        | AllBrokersDown
-        | BrokerTransportFailure
-        | UnknownTopicOrPartition
-        | NotCoordinator
-        | CoordinatorNotAvailable
-        | KafkaStorageError
-        | FencedLeaderEpoch
-        | UnknownLeaderEpoch
-        | OffsetNotAvailable
-        | PreferredLeaderNotAvailable
-        | ThrottlingQuotaExceeded => FailureKind::Retriable,
-        _ => FailureKind::Other,
     }
 }
 
@@ -296,6 +276,10 @@ mod tests {
             ),
             (RDKafkaErrorCode::MessageSizeTooLarge, FailureKind::Other),
             (RDKafkaErrorCode::InvalidRecord, FailureKind::Other),
+            (
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+                FailureKind::Retriable,
+            ),
             (
                 RDKafkaErrorCode::TopicAuthorizationFailed,
                 FailureKind::Authorization,

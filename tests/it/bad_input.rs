@@ -26,7 +26,7 @@ const PROTOBUF: &str = "application/vnd.kafka.protobuf.v2+json";
 
 /// The produce body limit of the proxy under test (`request.body.max.bytes`), smaller than the
 /// default so that the over-limit cases are cheap, larger than every other case; control calls
-/// have their own limit of 1 MiB.
+/// have their own limit (`consumer.request.body.max.bytes`, 1 MiB by default).
 const BODY_LIMIT: usize = 4 << 20;
 
 /// Longest wait for one answer; the slowest case (10,000 records) takes well under a second.
@@ -274,6 +274,9 @@ fn corpus(topic: &str, group: &str) -> Vec<Case> {
         case("seek", "negative offset", "POST", format!("{bin}/positions")).ct(V2).json(json!({"offsets": [{"topic": topic, "partition": 0, "offset": -1}]})).expect(422, 422),
         case("seek", "timestamp that is not an instant", "POST", format!("{bin}/positions")).ct(V2).json(json!({"timestamps": [{"topic": topic, "partition": 0, "timestamp": "yesterday"}]})).expect(422, 422),
         case("seek", "timestamp of the wrong type", "POST", format!("{bin}/positions")).ct(V2).json(json!({"timestamps": [{"topic": topic, "partition": 0, "timestamp": 1_700_000_000_000_i64}]})).expect(422, 422),
+        case("seek", "timestamp in the year 300000000", "POST", format!("{bin}/positions")).ct(V2).json(json!({"timestamps": [{"topic": topic, "partition": 0, "timestamp": "+300000000-01-01T00:00:00Z"}]})).expect(422, 422),
+        case("seek", "timestamp in the year 300000000 without a sign", "POST", format!("{bin}/positions")).ct(V2).json(json!({"timestamps": [{"topic": topic, "partition": 0, "timestamp": "300000000-01-01T00:00:00Z"}]})).expect(422, 422),
+        case("seek", "timestamp on February 31", "POST", format!("{bin}/positions")).ct(V2).json(json!({"timestamps": [{"topic": topic, "partition": 0, "timestamp": "2024-02-31T00:00:00Z"}]})).expect(422, 422),
         case("seek", "a partition not assigned", "POST", format!("{bin}/positions")).ct(V2).json(json!({"offsets": [{"topic": topic, "partition": 1, "offset": 0}]})).expect(409, 40903),
         case("seek", "empty body", "POST", format!("{bin}/positions")).ct(V2).body("  ").expect(422, 422),
         case("seek_to_beginning", "negative partition", "POST", format!("{bin}/positions/beginning")).ct(V2).json(partitions(topic, json!(-1))).expect(422, 422),

@@ -1,6 +1,12 @@
-//! Framework-level errors carry the Confluent JSON error body.
+//! Framework-level errors carry the Confluent JSON error body, and every request body, consumer
+//! control bodies included, is bounded in size and in time.
 
-use crate::common::TestProxy;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{self, TestProxy};
 use crate::require_stack;
 
 #[tokio::test]
@@ -31,5 +37,134 @@ async fn framework_errors_have_the_json_error_body() {
         assert_eq!(body["error_code"], code, "{method} {path}: {body}");
         assert!(body["message"].is_string(), "{method} {path}: {body}");
     }
+    proxy.stop().await;
+}
+
+/// Sends `head`, then `body` one byte every `gap`, on a fresh connection, and reads until the
+/// server closes it or `limit` has passed. Returns what the server sent and how long it took.
+fn trickle(
+    addr: &str,
+    head: &[u8],
+    body: &[u8],
+    gap: Duration,
+    limit: Duration,
+) -> (String, Duration) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+    let started = Instant::now();
+    stream.write_all(head).expect("write head");
+    let mut out = Vec::new();
+    let mut body = body.iter();
+    let mut next_byte = Instant::now() + gap;
+    while started.elapsed() < limit {
+        let mut buf = [0u8; 4096];
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if Instant::now() >= next_byte {
+            if let Some(b) = body.next() {
+                // The server may already have answered and closed; that is the point.
+                let _ = stream.write_all(&[*b]);
+            }
+            next_byte = Instant::now() + gap;
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_trickled_consumer_control_body_is_cut_off_with_408_like_a_produce_body() {
+    let stack = require_stack!();
+    let group = common::rand_group("trickle");
+    let mut props = common::proxy_properties(&stack);
+    props.set("request.body.timeout.ms", "700");
+    let proxy = TestProxy::start_with(props).await;
+    let addr = proxy.base.trim_start_matches("http://").to_string();
+
+    let body = br#"{"name":"trickled","format":"binary"}"#;
+    let head = format!(
+        "POST /consumers/{group} HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.kafka.v2+json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (answer, took) = tokio::task::spawn_blocking(move || {
+        trickle(
+            &addr,
+            head.as_bytes(),
+            body,
+            Duration::from_millis(300),
+            Duration::from_secs(8),
+        )
+    })
+    .await
+    .expect("slow client");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error_code":408"#), "{answer}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // The cut-off request created no instance, and the proxy still serves.
+    let (status, body) = common::call(
+        "GET",
+        &proxy.url(&format!(
+            "/consumers/{group}/instances/trickled/subscription"
+        )),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error_code"]),
+        (404, &json!(40403)),
+        "{body}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_consumer_control_body_over_its_own_limit_gets_413() {
+    let stack = require_stack!();
+    let group = common::rand_group("control-limit");
+    let mut props = common::proxy_properties(&stack);
+    props.set("consumer.request.body.max.bytes", "64");
+    let proxy = TestProxy::start_with(props).await;
+    let url = proxy.url(&format!("/consumers/{group}"));
+
+    let (status, body) = common::call(
+        "POST",
+        &url,
+        None,
+        Some(json!({"name": "n".repeat(100), "format": "binary"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            413,
+            json!({"error_code": 413, "message": "HTTP 413 Payload Too Large"})
+        )
+    );
+    // A body within the limit is read as before.
+    let (status, body) = common::call(
+        "POST",
+        &url,
+        None,
+        Some(json!({"name": "small", "format": "binary"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = common::call(
+        "DELETE",
+        &proxy.url(&format!("/consumers/{group}/instances/small")),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
     proxy.stop().await;
 }
