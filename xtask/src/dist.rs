@@ -34,6 +34,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `kafka-rest-stop` may take, draining included; the script's own limit is 30 s.
 const STOP_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// Where `kafka-rest-start -daemon` of the package logs.
+const DEB_LOG: &str = "/var/log/kafka-rest/kafka-rest.out";
+
 /// The topic of the quickstart produce; `stack up` creates it.
 const QUICKSTART_TOPIC: &str = "jsontest";
 
@@ -50,9 +53,9 @@ pub struct Artifacts {
     pub deb: PathBuf,
 }
 
-/// `cargo xtask dist [--check-install]`.
-pub fn dist(check: bool) -> Result<()> {
-    let artifacts = build()?;
+/// `cargo xtask dist [--debug] [--check-install]`.
+pub fn dist(debug: bool, check: bool) -> Result<()> {
+    let artifacts = build(debug)?;
     if check {
         let info = crate::stack::up(1)?;
         check_install(&info, &artifacts)?;
@@ -62,7 +65,7 @@ pub fn dist(check: bool) -> Result<()> {
 
 /// The CI step: builds the artifacts, then installs and runs both against `info`'s stack.
 pub fn build_and_check(info: &StackInfo) -> Result<()> {
-    let artifacts = build()?;
+    let artifacts = build(false)?;
     check_install(info, &artifacts)
 }
 
@@ -76,12 +79,19 @@ pub fn deb_name(version: &str, deb_arch: &str) -> String {
     format!("kafka-rest_{version}-{DEB_REVISION}_{deb_arch}.deb")
 }
 
-/// Builds the release binary and writes the archive and the package into `target/dist/`.
-pub fn build() -> Result<Artifacts> {
+/// Builds the release binary (the debug one if `debug`: quicker to build, for trying the
+/// packaging, never for users) and writes the archive and the package into `target/dist/`.
+pub fn build(debug: bool) -> Result<Artifacts> {
     let started = Instant::now();
-    println!("[dist] cargo build --release --bin kafka-rest ...");
-    crate::ci::cargo(&["build", "--release", "--bin", "kafka-rest"], &[])?;
-    let binary = target_dir().join("release").join("kafka-rest");
+    let (profile, folder): (&[&str], &str) = if debug {
+        (&[], "debug")
+    } else {
+        (&["--release"], "release")
+    };
+    let args = [&["build", "--bin", "kafka-rest"], profile].concat();
+    println!("[dist] cargo {} ...", args.join(" "));
+    crate::ci::cargo(&args, &[])?;
+    let binary = target_dir().join(folder).join("kafka-rest");
     let version_line = output(Command::new(&binary).arg("--version"))?
         .trim()
         .to_string();
@@ -486,7 +496,8 @@ fn check_archive(info: &StackInfo, artifacts: &Artifacts) -> Result<()> {
     let text = set_property(&text, "schema.registry.url", &info.registry_url)?;
     fs::write(&props, text)?;
 
-    let log = tmp.0.join("foreground.log");
+    // Outside the temporary folder, so that it outlives a failed check.
+    let log = artifacts.archive.with_file_name("check-archive.log");
     println!(
         "[dist] archive: bin/kafka-rest-start etc/kafka-rest/kafka-rest.properties (listeners={url}, log: {})",
         log.display()
@@ -534,7 +545,10 @@ fn check_deb(info: &StackInfo, artifacts: &Artifacts) -> Result<()> {
     );
     let user_existed = user_exists()?;
     println!("[dist] deb: dpkg -i {}", artifacts.deb.display());
-    let installed = Installed { user_existed };
+    let installed = Installed {
+        user_existed,
+        keep_log: artifacts.deb.with_file_name("check-deb.log"),
+    };
     run(Command::new("dpkg")
         .arg("-i")
         .arg(&artifacts.deb)
@@ -577,8 +591,9 @@ fn check_deb(info: &StackInfo, artifacts: &Artifacts) -> Result<()> {
         .env("KAFKA_REST_BOOTSTRAP_SERVERS", &info.bootstrap)
         .env("KAFKA_REST_SCHEMA_REGISTRY_URL", &info.registry_url);
     run(&mut start)?;
-    let log = Path::new("/var/log/kafka-rest/kafka-rest.out");
-    wait_ready(&url, None, log)?;
+    // Error messages name the copy that outlives the purge.
+    let kept = installed.keep_log.clone();
+    wait_ready(&url, None, &kept)?;
     quickstart_produce(&url)?;
     let pid = fs::read_to_string("/run/kafka-rest/kafka-rest.pid")
         .context("kafka-rest-start -daemon wrote no /run/kafka-rest/kafka-rest.pid")?;
@@ -589,8 +604,8 @@ fn check_deb(info: &StackInfo, artifacts: &Artifacts) -> Result<()> {
         !is_running(&pid),
         "the proxy (pid {pid}) still runs after kafka-rest-stop"
     );
-    let text = fs::read_to_string(log)?;
-    check_log(&text, artifacts, log)?;
+    let text = fs::read_to_string(DEB_LOG)?;
+    check_log(&text, artifacts, &kept)?;
 
     let conffile = "/etc/kafka-rest/kafka-rest.properties";
     let shipped = fs::read_to_string(crate::workspace_root().join("config/kafka-rest.properties"))?;
@@ -821,10 +836,13 @@ impl Drop for Foreground {
 /// left as it was also when a check fails.
 struct Installed {
     user_existed: bool,
+    /// Where the proxy's log goes before the purge deletes `/var/log/kafka-rest`.
+    keep_log: PathBuf,
 }
 
 impl Drop for Installed {
     fn drop(&mut self) {
+        let _ = fs::copy(DEB_LOG, &self.keep_log);
         if Path::new("/run/kafka-rest/kafka-rest.pid").exists() {
             let _ = Command::new("/usr/bin/kafka-rest-stop")
                 .stdout(Stdio::null())
@@ -840,7 +858,10 @@ impl Drop for Installed {
             eprintln!("[dist] deb: dpkg -P kafka-rest failed; remove the package by hand");
         }
         if !self.user_existed {
-            let _ = Command::new("userdel").arg("kafka-rest").status();
+            let _ = Command::new("userdel")
+                .arg("kafka-rest")
+                .stderr(Stdio::null())
+                .status();
             let _ = Command::new("groupdel")
                 .arg("kafka-rest")
                 .stderr(Stdio::null())

@@ -92,6 +92,9 @@ enum Cmd {
     /// bin/kafka-rest-stop, etc/kafka-rest/kafka-rest.properties) and the Debian package into
     /// target/dist/.
     Dist {
+        /// Package the debug build instead: quicker to build, for trying the packaging only.
+        #[arg(long)]
+        debug: bool,
         /// Then install both for real against the local stack (started if needed): unpack,
         /// start, produce, stop; as root also dpkg -i, start from PATH, produce, stop, dpkg -r.
         #[arg(long)]
@@ -180,7 +183,10 @@ fn main() -> std::process::ExitCode {
             seed,
             max_examples,
         }),
-        Cmd::Dist { check_install } => dist::dist(check_install),
+        Cmd::Dist {
+            debug,
+            check_install,
+        } => dist::dist(debug, check_install),
         Cmd::Ci => ci::ci(),
         Cmd::Soak { minutes, every } => soak::soak(soak::SoakArgs { minutes, every }),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(fuzz::FuzzArgs {
