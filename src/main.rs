@@ -10,9 +10,18 @@ use clap::Parser;
 use kafka_rest::Config;
 use tracing_subscriber::EnvFilter;
 
+/// The version `--version` and the start log line report: Cargo's version and the git commit
+/// the binary was built from (`build.rs`), so a running proxy can be traced to its source.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KAFKA_REST_GIT_COMMIT"),
+    ")"
+);
+
 /// A Kafka REST Proxy compatible with the Confluent REST Proxy v2 API.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Args {
     /// A Confluent-style `kafka-rest.properties` file. `KAFKA_REST_*` environment variables
     /// override its values.
@@ -78,7 +87,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", listener.bind_addr()))?;
     let local = tcp.local_addr().context("listener has no local address")?;
-    tracing::info!(address = %local, bootstrap = %config.bootstrap_servers, "kafka-rest listening on http://{local}");
+    tracing::info!(address = %local, bootstrap = %config.bootstrap_servers, "kafka-rest {VERSION} listening on http://{local}");
     kafka_rest::run(tcp, config, shutdown_signal()).await?;
     tracing::info!("kafka-rest stopped");
     Ok(())

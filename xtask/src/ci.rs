@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{codegen, flows, fuzz, schemathesis, stack};
+use crate::{codegen, dist, flows, fuzz, schemathesis, stack};
 
 /// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
 /// nginx, the real load balancer in front of several proxy instances in the tests.
@@ -27,7 +27,7 @@ const FAULT_STACK_PORT_OFFSET: &str = "1000";
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(17);
+    let mut steps = Steps::new(18);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -77,6 +77,10 @@ pub fn ci() -> Result<()> {
         "schemathesis against the proxy's /openapi.json (bounded, fixed seed)",
         || schemathesis::run(&info, schemathesis::Options::default()),
     );
+    let install = steps.run(
+        "release archive and Debian package: install, start, produce, stop, remove (dist --check-install)",
+        || dist::build_and_check(&info),
+    );
     let down = steps.run("stack down", || {
         if info.started_now {
             stack::down()
@@ -88,6 +92,7 @@ pub fn ci() -> Result<()> {
     tests?;
     flows?;
     contract?;
+    install?;
     down?;
     // The fault tests kill and freeze brokers: they get a three-node stack of their own, on
     // other ports and with its own state, so a development stack is never touched.

@@ -12,6 +12,7 @@
 mod bench;
 mod ci;
 mod codegen;
+mod dist;
 mod flows;
 mod fuzz;
 mod load;
@@ -41,8 +42,12 @@ enum Cmd {
         #[command(subcommand)]
         action: StackCmd,
     },
-    /// Start the stack, then run the proxy in the foreground on 127.0.0.1:8082.
-    Up,
+    /// Start the stack, then run the release proxy in the foreground on 127.0.0.1:8082.
+    Up {
+        /// Run a debug build instead (faster to build while developing, far slower to run).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Run the integration tests against the local stack (started if needed, left running).
     Test {
         /// The stack to run against: 1 broker, or 3 for the `faults::` tests.
@@ -84,6 +89,18 @@ enum Cmd {
         /// Most test cases per operation and phase.
         #[arg(long, default_value_t = schemathesis::DEFAULT_MAX_EXAMPLES)]
         max_examples: u32,
+    },
+    /// Build the release binary, then write the archive (Confluent layout: bin/kafka-rest-start,
+    /// bin/kafka-rest-stop, etc/kafka-rest/kafka-rest.properties) and the Debian package into
+    /// target/dist/.
+    Dist {
+        /// Package the debug build instead: quicker to build, for trying the packaging only.
+        #[arg(long)]
+        debug: bool,
+        /// Then install both for real against the local stack (started if needed): unpack,
+        /// start, produce, stop; as root also dpkg -i, start from PATH, produce, stop, dpkg -r.
+        #[arg(long)]
+        check_install: bool,
     },
     /// Everything CI runs: fmt, clippy, unit tests, a 60 s fuzz run, spec lint, codegen check,
     /// SDK smoke checks, the stack, integration tests, SDK flows, schemathesis, teardown, fault
@@ -153,7 +170,7 @@ fn main() -> std::process::ExitCode {
             StackCmd::Down => stack::down(),
             StackCmd::Status => stack::status(),
         },
-        Cmd::Up => up(),
+        Cmd::Up { debug } => up(debug),
         Cmd::Test { brokers, args } => ci::test(brokers, &args),
         Cmd::LintSpec => codegen::lint_spec(),
         Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
@@ -168,6 +185,10 @@ fn main() -> std::process::ExitCode {
             seed,
             max_examples,
         }),
+        Cmd::Dist {
+            debug,
+            check_install,
+        } => dist::dist(debug, check_install),
         Cmd::Ci => ci::ci(),
         Cmd::Soak { minutes, every } => soak::soak(soak::SoakArgs { minutes, every }),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(fuzz::FuzzArgs {
@@ -207,10 +228,13 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-/// `cargo xtask up`: the stack, then the proxy in the foreground with the shipped config.
-fn up() -> Result<()> {
+/// `cargo xtask up`: the stack, then the proxy in the foreground with the shipped config; the
+/// release build, the one users deploy and measure, unless `debug`.
+fn up(debug: bool) -> Result<()> {
     let info = stack::up(1)?;
-    ci::cargo(&["build", "--bin", "kafka-rest"], &[])?;
+    let profile: &[&str] = if debug { &[] } else { &["--release"] };
+    let build = [&["build", "--bin", "kafka-rest"], profile].concat();
+    ci::cargo(&build, &[])?;
     let root = workspace_root();
     let config = root.join("config/kafka-rest.properties");
     println!("[up] proxy on http://127.0.0.1:8082 (Ctrl-C stops the proxy; `cargo xtask stack down` stops the stack)");
@@ -219,7 +243,9 @@ fn up() -> Result<()> {
     use std::os::unix::process::CommandExt;
     // Replace this process, so that Ctrl-C goes straight to the proxy.
     let err = std::process::Command::new(cargo)
-        .args(["run", "--quiet", "--bin", "kafka-rest", "--", "--config"])
+        .args(["run", "--quiet", "--bin", "kafka-rest"])
+        .args(profile)
+        .args(["--", "--config"])
         .arg(&config)
         .env("KAFKA_REST_BOOTSTRAP_SERVERS", &info.bootstrap)
         .env("KAFKA_REST_SCHEMA_REGISTRY_URL", &info.registry_url)
