@@ -230,9 +230,9 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let uses = graph.entry(module.clone()).or_default();
             for used in crate_paths(&text) {
-                if used != module && root.join("src").join(&used).exists()
-                    || root.join("src").join(format!("{used}.rs")).exists() && used != module
-                {
+                let is_module = root.join("src").join(&used).exists()
+                    || root.join("src").join(format!("{used}.rs")).exists();
+                if used != module && is_module {
                     uses.insert(used);
                 }
             }
