@@ -9,6 +9,7 @@ mod balancer;
 mod consume;
 mod errors;
 mod faults;
+mod negotiation;
 mod produce;
 mod reliability;
 mod schema;
