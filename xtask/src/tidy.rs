@@ -36,6 +36,7 @@ mod tests {
                 "src",
                 "tests",
                 "xtask/src",
+                "crates",
                 "generated/rust-server",
                 "fuzz/fuzz_targets",
             ],

@@ -684,10 +684,10 @@ impl<'a> Generator<'a> {
         let _ = write!(
             s,
             "//!\n\
-             //! The API of `{spec}` as Rust types: request and response models (`models`), the \
-             media\n\
-             //! types (`media`), the route and media-type table (`routes`), one response enum \
-             per\n\
+             //! The API of the contract `{spec}` as Rust types:\n\
+             //! request and response models (`models`), the media types (`media`), the route \
+             and\n\
+             //! media-type table (`routes`), one response enum per\n\
              //! operation, one port trait per tag, the trait [`{umbrella}`] that gathers them, \
              and the\n\
              //! poem-openapi adapter [`{adapter}`] that routes every path and method of the \
@@ -878,7 +878,10 @@ impl<'a> Generator<'a> {
                 _ => bail!("allOf: every part must be an object schema"),
             };
             ensure!(
-                !matches!(obj.additional_properties, Some(AdditionalProperties::Schema(_))),
+                !matches!(
+                    obj.additional_properties,
+                    Some(AdditionalProperties::Schema(_))
+                ),
                 "allOf: a part that is a map is not supported"
             );
             for (field, field_schema) in obj.properties {
@@ -1783,8 +1786,14 @@ components:
             assert!(topic.contains(field), "{field} in {topic}");
         }
         assert!(models.contains("pub enum AclOperation {"), "{models}");
-        assert!(models.contains("pub type ConfigSource = String;"), "{models}");
-        assert!(models.contains("pub type AnyValue = serde_json::Value;"), "{models}");
+        assert!(
+            models.contains("pub type ConfigSource = String;"),
+            "{models}"
+        );
+        assert!(
+            models.contains("pub type AnyValue = serde_json::Value;"),
+            "{models}"
+        );
     }
 
     #[test]
