@@ -14,6 +14,9 @@ pub mod v2;
 /// The items of [`v2`] at the crate root, as before the crate held more than one document.
 pub use v2::*;
 
+/// A function that writes the document the proxy serves for one API document.
+pub type ServedDocument = fn() -> String;
+
 /// Each document's name (its module) and the function that writes the document the proxy serves
 /// for it.
-pub const DOCUMENTS: &[(&str, fn() -> String)] = &[("v2", v2::served_document)];
+pub const DOCUMENTS: &[(&str, ServedDocument)] = &[("v2", v2::served_document)];

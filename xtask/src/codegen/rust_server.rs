@@ -177,8 +177,10 @@ fn crate_lib_rs(apis: &[ApiDoc]) -> String {
         );
     }
     s.push_str(
-        "\n/// Each document's name (its module) and the function that writes the document the \
-         proxy serves\n/// for it.\npub const DOCUMENTS: &[(&str, fn() -> String)] = &[\n",
+        "\n/// A function that writes the document the proxy serves for one API document.\n\
+         pub type ServedDocument = fn() -> String;\n\n\
+         /// Each document's name (its module) and the function that writes the document the \
+         proxy serves\n/// for it.\npub const DOCUMENTS: &[(&str, ServedDocument)] = &[\n",
     );
     for api in apis {
         let _ = writeln!(s, "({0:?}, {0}::served_document),", api.ident);
