@@ -94,14 +94,18 @@ fn served_spec_bin(apis: &[ApiDoc]) -> String {
          //! (`served-spec v2`), which is what the proxy serves for it. `cargo xtask codegen` \
          writes it\n\
          //! to the document's served path (`openapi/served/`).\n\n\
-         fn main() {{\n\
+         use std::process::ExitCode;\n\n\
+         fn main() -> ExitCode {{\n\
          let ident = std::env::args().nth(1).unwrap_or_default();\n\
          match kafka_rest_api::DOCUMENTS.iter().find(|(name, _)| *name == ident) {{\n\
-         Some((_, document)) => println!(\"{{}}\", document()),\n\
+         Some((_, document)) => {{\n\
+         println!(\"{{}}\", document());\n\
+         ExitCode::SUCCESS\n\
+         }}\n\
          None => {{\n\
          let known: Vec<&str> = kafka_rest_api::DOCUMENTS.iter().map(|(name, _)| *name).collect();\n\
          eprintln!(\"usage: served-spec <{{}}>\", known.join(\"|\"));\n\
-         std::process::exit(2);\n\
+         ExitCode::from(2)\n\
          }}\n}}\n}}\n",
         spec_list(apis)
     )

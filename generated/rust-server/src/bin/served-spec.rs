@@ -4,20 +4,25 @@
 //! (`served-spec v2`), which is what the proxy serves for it. `cargo xtask codegen` writes it
 //! to the document's served path (`openapi/served/`).
 
-fn main() {
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     let ident = std::env::args().nth(1).unwrap_or_default();
     match kafka_rest_api::DOCUMENTS
         .iter()
         .find(|(name, _)| *name == ident)
     {
-        Some((_, document)) => println!("{}", document()),
+        Some((_, document)) => {
+            println!("{}", document());
+            ExitCode::SUCCESS
+        }
         None => {
             let known: Vec<&str> = kafka_rest_api::DOCUMENTS
                 .iter()
                 .map(|(name, _)| *name)
                 .collect();
             eprintln!("usage: served-spec <{}>", known.join("|"));
-            std::process::exit(2);
+            ExitCode::from(2)
         }
     }
 }
