@@ -2,13 +2,15 @@
 //!
 //! This module mounts the generated adapter `V2Api` (which routes every path and method of the
 //! contract to `api::Service`), the served OpenAPI document and Swagger UI, the `Accept`
-//! negotiation layer, a layer that turns a panicking handler into a 500, and the error-catching
-//! layer that gives every failure the Confluent JSON error body. The operations live in `api/`, services elsewhere.
+//! negotiation layer, a layer that turns a panicking handler into a 500, the error-catching
+//! layer that gives every failure the Confluent JSON error body, and the `Allow` header of 405
+//! answers from the generated route table. The operations live in `api/`, services elsewhere.
 
 use std::sync::Arc;
 
+use kafka_rest_api::support::routes as openapi_routes;
 use poem::endpoint::BoxEndpoint;
-use poem::http::{header, Method, StatusCode};
+use poem::http::{header, StatusCode};
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 
@@ -114,15 +116,15 @@ fn manager_settings(config: &Config) -> ManagerSettings {
 }
 
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
-/// `/openapi.yaml`, and Swagger UI at `/docs`.
+/// `/openapi.yaml`, and Swagger UI at `/docs`. A further API document would be mounted beside
+/// it, with its own document at a sibling path such as `/v3/openapi.json`.
 pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(state.limits);
-    let api = kafka_rest_api::openapi_service(api::Service::new(state));
+    let api = kafka_rest_api::v2::openapi_service(api::Service::new(state));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
-    // (`kafka_rest_api::DOCUMENT_KEYWORDS`), so it is served from that text, not from
+    // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
     // `api.spec_endpoint()`.
-    let document = kafka_rest_api::served_document();
-    let allowed = Arc::new(AllowedMethods::from_document(&document));
+    let document = kafka_rest_api::v2::served_document();
     let json = document.clone();
     let yaml = serde_json::from_str::<serde_json::Value>(&document)
         .ok()
@@ -150,10 +152,7 @@ pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
         .nest("/", api.around(api::negotiate))
         .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(catch_all)
-        .around(move |next, req| {
-            let allowed = Arc::clone(&allowed);
-            async move { allow_header(next, req, &allowed).await }
-        })
+        .around(|next, req| allow_header(next, req, kafka_rest_api::v2::routes::ROUTES))
         // Outermost, so a refused request costs no routing or handler work.
         .with(limits)
         .into_endpoint()
@@ -244,101 +243,52 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 }
 
 /// Adds the `Allow` header that RFC 9110 requires on a 405 answer, listing the methods the
-/// contract has for the request's path.
+/// contract has for the request's path (from the generated route table `routes`).
 async fn allow_header<E: Endpoint>(
     next: E,
     req: Request,
-    allowed: &AllowedMethods,
+    routes: &'static [openapi_routes::Route],
 ) -> poem::Result<Response> {
-    let methods = allowed.for_path(req.uri().path()).map(str::to_owned);
+    let allowed = match openapi_routes::lookup(routes, req.method().as_str(), req.uri().path()) {
+        openapi_routes::Lookup::MethodNotAllowed(methods) => Some(methods),
+        _ => None,
+    };
     let mut response = next.call(req).await?.into_response();
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::ALLOW)
     {
-        if let Some(value) = methods.and_then(|m| m.parse().ok()) {
+        if let Some(value) = allowed.and_then(|m| m.parse().ok()) {
             response.headers_mut().insert(header::ALLOW, value);
         }
     }
     Ok(response)
 }
 
-/// The path templates of the served document and the methods of each, as an `Allow` value.
-#[derive(Debug, Default)]
-struct AllowedMethods {
-    /// Each template's segments (`None` for a `{parameter}`) and its methods, e.g. `GET, POST`.
-    templates: Vec<(Vec<Option<String>>, String)>,
-}
-
-impl AllowedMethods {
-    /// Reads the `paths` of `document`; a document without them allows nothing.
-    fn from_document(document: &str) -> AllowedMethods {
-        const ORDER: [Method; 7] = [
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ];
-        let doc: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
-        let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
-            return AllowedMethods::default();
-        };
-        let templates = paths
-            .iter()
-            .map(|(template, item)| {
-                let segments = template
-                    .split('/')
-                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
-                    .collect();
-                let methods: Vec<&str> = ORDER
-                    .iter()
-                    .map(Method::as_str)
-                    .filter(|m| item.get(m.to_ascii_lowercase()).is_some())
-                    .collect();
-                (segments, methods.join(", "))
-            })
-            .collect();
-        AllowedMethods { templates }
-    }
-
-    /// The methods of the template that matches `path` with the most literal segments.
-    fn for_path(&self, path: &str) -> Option<&str> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.templates
-            .iter()
-            .filter(|(segments, _)| {
-                segments.len() == parts.len()
-                    && segments
-                        .iter()
-                        .zip(&parts)
-                        .all(|(s, p)| s.as_deref().is_none_or(|lit| lit == *p))
-            })
-            .max_by_key(|(segments, _)| segments.iter().filter(|s| s.is_some()).count())
-            .map(|(_, methods)| methods.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn allowed(path: &str) -> Option<String> {
+        match openapi_routes::lookup(kafka_rest_api::v2::routes::ROUTES, "TRACE", path) {
+            openapi_routes::Lookup::MethodNotAllowed(methods) => Some(methods),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn allowed_methods_come_from_the_served_document() {
-        let allowed = AllowedMethods::from_document(&kafka_rest_api::served_document());
-        assert_eq!(allowed.for_path("/"), Some("GET, POST"));
-        assert_eq!(allowed.for_path("/topics"), Some("GET"));
-        assert_eq!(allowed.for_path("/topics/t"), Some("GET, POST"));
+    fn allowed_methods_come_from_the_generated_route_table() {
+        assert_eq!(allowed("/").as_deref(), Some("GET, POST"));
+        assert_eq!(allowed("/topics").as_deref(), Some("GET"));
+        assert_eq!(allowed("/topics/t").as_deref(), Some("GET, POST"));
         assert_eq!(
-            allowed.for_path("/consumers/g/instances/i/subscription"),
+            allowed("/consumers/g/instances/i/subscription").as_deref(),
             Some("GET, POST, DELETE")
         );
         assert_eq!(
-            allowed.for_path("/consumers/g/instances/i/positions/beginning"),
+            allowed("/consumers/g/instances/i/positions/beginning").as_deref(),
             Some("POST")
         );
-        assert_eq!(allowed.for_path("/nowhere/at/all"), None);
+        assert_eq!(allowed("/nowhere/at/all"), None);
     }
 
     #[test]

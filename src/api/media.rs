@@ -1,62 +1,14 @@
 //! Content negotiation for the v2 API: parsing `Accept` and `Content-Type`, and choosing the
-//! reader and response type of a records call (decisions 15, confluent-v2-api 1.1–1.2).
+//! reader and response type of a records call (docs/decisions.md, decision 15).
 //!
-//! Pure functions over header values; handlers call them before any service call.
+//! Pure functions over header values; handlers call them before any service call. `Accept` is
+//! read by the one parser of the generated crate's support (`support::accept`), which the
+//! negotiation layer in `api/mod.rs` uses too, so both agree on every header.
+
+use kafka_rest_api::support::accept::{self, quality};
 
 use crate::error::{ProxyError, V2_JSON};
 use crate::records::EmbeddedFormat;
-
-/// One entry of an `Accept` header.
-#[derive(Debug, Clone, PartialEq)]
-struct MediaRange {
-    /// `type/subtype`, lower case, parameters removed.
-    essence: String,
-    q: f32,
-}
-
-fn parse_accept(header: &str) -> Vec<MediaRange> {
-    header
-        .split(',')
-        .filter_map(|item| {
-            let mut parts = item.split(';');
-            let essence = parts.next()?.trim().to_ascii_lowercase();
-            if essence.is_empty() {
-                return None;
-            }
-            let mut q = 1.0;
-            for param in parts {
-                if let Some((name, value)) = param.split_once('=') {
-                    if name.trim().eq_ignore_ascii_case("q") {
-                        q = value.trim().parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0);
-                    }
-                }
-            }
-            Some(MediaRange { essence, q })
-        })
-        .collect()
-}
-
-/// How specifically `range` matches the concrete type `media` (2 exact, 1 `type/*`, 0 `*/*`).
-fn specificity(range: &str, media: &str) -> Option<u8> {
-    if range == media {
-        return Some(2);
-    }
-    if range == "*/*" {
-        return Some(0);
-    }
-    let (rtype, rsub) = range.split_once('/')?;
-    let (mtype, _) = media.split_once('/')?;
-    (rsub == "*" && rtype == mtype).then_some(1)
-}
-
-/// The client's quality for `media`: that of the most specific range matching it.
-fn quality(ranges: &[MediaRange], media: &str) -> Option<(u8, f32)> {
-    ranges
-        .iter()
-        .filter_map(|r| specificity(&r.essence, media).map(|s| (s, r.q)))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .filter(|(_, q)| *q > 0.0)
-}
 
 fn essence(value: &str) -> String {
     value
@@ -80,10 +32,9 @@ fn control_types() -> impl Iterator<Item = &'static str> {
 /// A control call (everything but records) answers `application/vnd.kafka.v2+json`; the
 /// client must accept that, one of the embedded types or `application/json`, or anything.
 pub fn check_control_accept(accept: Option<&str>) -> Result<(), ProxyError> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+    let Some(ranges) = accept::parse(accept) else {
         return Ok(());
     };
-    let ranges = parse_accept(accept);
     if control_types().any(|t| quality(&ranges, t).is_some()) {
         Ok(())
     } else {
@@ -119,7 +70,8 @@ pub struct RecordsType {
 ///
 /// When the client names several embedded types explicitly (generated SDKs send all five in
 /// one `Accept`) and one of them has the reader of the instance (`instance`), that one is used,
-/// as the contract says; wildcards and the plain v2 type keep meaning binary (decisions 15).
+/// as the contract says; wildcards and the plain v2 type keep meaning binary
+/// (docs/decisions.md, decision 15).
 pub fn negotiate_records(
     accept: Option<&str>,
     instance: Option<EmbeddedFormat>,
@@ -128,10 +80,9 @@ pub fn negotiate_records(
         format: EmbeddedFormat::Binary,
         media_type: EmbeddedFormat::Binary.media_type(),
     };
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+    let Some(ranges) = accept::parse(accept) else {
         return Ok(binary);
     };
-    let ranges = parse_accept(accept);
     let mut offers: Vec<(RecordsType, f32)> = vec![
         (binary, 1.0),
         (

@@ -1,11 +1,14 @@
-//! `impl KafkaRestV2 for Service`: the generated port trait of the v2 API, implemented with
-//! the proxy's services. Each method turns the generated types into domain values, makes one
+//! The generated per-tag port traits of the v2 API (`kafka_rest_api::v2::{RootApi, HealthApi,
+//! TopicsApi, PartitionsApi, BrokersApi, ProduceApi, ConsumersApi}`), implemented for
+//! `Service` with the proxy's services, one self-contained `impl` block per trait. Each method
+//! turns the generated types into domain values, makes one
 //! service call and turns the result (or the service error, through `ProxyError`) back into
 //! the operation's response enum; the per-tag modules hold the bodies of those methods.
 //!
 //! Routing, the derived OpenAPI document and the response types come from the generated crate
 //! `kafka-rest-api` (`generated/rust-server`). This module also owns content negotiation of the
-//! `Accept` header (decisions 15) and reading request bodies within their limits.
+//! `Accept` header against the generated route table (docs/decisions.md, decision 15) and
+//! reading request bodies within their limits.
 
 pub mod consumers;
 pub mod health;
@@ -13,7 +16,10 @@ pub mod media;
 pub mod produce;
 pub mod topics;
 
-use kafka_rest_api::{media as vnd, models, KafkaRestV2, Lenient, RawBody};
+use kafka_rest_api::support::accept;
+use kafka_rest_api::support::routes::{self, Lookup, Route};
+use kafka_rest_api::v2::{self, media as vnd, models};
+use kafka_rest_api::{Lenient, RawBody};
 use poem::http::header;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
@@ -33,13 +39,11 @@ impl Service {
     }
 }
 
-impl KafkaRestV2 for Service {
+/// The operations tagged `root`.
+impl v2::RootApi for Service {
     type Error = ProxyError;
 
-    async fn get_root(
-        &self,
-        _request: &Request,
-    ) -> Result<kafka_rest_api::GetRootResponse, ProxyError> {
+    async fn get_root(&self, _request: &Request) -> Result<v2::GetRootResponse, ProxyError> {
         Ok(topics::root())
     }
 
@@ -47,28 +51,32 @@ impl KafkaRestV2 for Service {
         &self,
         _request: &Request,
         body: RawBody<models::RootRequest, vnd::PostRootBody>,
-    ) -> Result<kafka_rest_api::PostRootResponse, ProxyError> {
+    ) -> Result<v2::PostRootResponse, ProxyError> {
         topics::post_root(&self.state, body).await
     }
+}
 
-    async fn health_live(
-        &self,
-        _request: &Request,
-    ) -> Result<kafka_rest_api::HealthLiveResponse, ProxyError> {
+/// The operations tagged `health`.
+impl v2::HealthApi for Service {
+    type Error = ProxyError;
+
+    async fn health_live(&self, _request: &Request) -> Result<v2::HealthLiveResponse, ProxyError> {
         Ok(health::live())
     }
 
     async fn health_ready(
         &self,
         _request: &Request,
-    ) -> Result<kafka_rest_api::HealthReadyResponse, ProxyError> {
+    ) -> Result<v2::HealthReadyResponse, ProxyError> {
         health::ready(&self.state).await
     }
+}
 
-    async fn list_topics(
-        &self,
-        _request: &Request,
-    ) -> Result<kafka_rest_api::ListTopicsResponse, ProxyError> {
+/// The operations tagged `topics`.
+impl v2::TopicsApi for Service {
+    type Error = ProxyError;
+
+    async fn list_topics(&self, _request: &Request) -> Result<v2::ListTopicsResponse, ProxyError> {
         topics::list_topics(&self.state).await
     }
 
@@ -76,24 +84,20 @@ impl KafkaRestV2 for Service {
         &self,
         _request: &Request,
         topic_name: String,
-    ) -> Result<kafka_rest_api::GetTopicResponse, ProxyError> {
+    ) -> Result<v2::GetTopicResponse, ProxyError> {
         topics::get_topic(&self.state, topic_name).await
     }
+}
 
-    async fn produce_to_topic(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
-    ) -> Result<kafka_rest_api::ProduceToTopicResponse, ProxyError> {
-        produce::produce_to_topic(&self.state, topic_name, body).await
-    }
+/// The operations tagged `partitions`.
+impl v2::PartitionsApi for Service {
+    type Error = ProxyError;
 
     async fn list_partitions(
         &self,
         _request: &Request,
         topic_name: String,
-    ) -> Result<kafka_rest_api::ListPartitionsResponse, ProxyError> {
+    ) -> Result<v2::ListPartitionsResponse, ProxyError> {
         topics::list_partitions(&self.state, topic_name).await
     }
 
@@ -102,8 +106,43 @@ impl KafkaRestV2 for Service {
         _request: &Request,
         topic_name: String,
         partition_id: Lenient<i32>,
-    ) -> Result<kafka_rest_api::GetPartitionResponse, ProxyError> {
+    ) -> Result<v2::GetPartitionResponse, ProxyError> {
         topics::get_partition(&self.state, topic_name, partition_id).await
+    }
+
+    async fn get_partition_offsets(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+    ) -> Result<v2::GetPartitionOffsetsResponse, ProxyError> {
+        topics::get_offsets(&self.state, topic_name, partition_id).await
+    }
+}
+
+/// The operations tagged `brokers`.
+impl v2::BrokersApi for Service {
+    type Error = ProxyError;
+
+    async fn list_brokers(
+        &self,
+        _request: &Request,
+    ) -> Result<v2::ListBrokersResponse, ProxyError> {
+        topics::list_brokers(&self.state).await
+    }
+}
+
+/// The operations tagged `produce`.
+impl v2::ProduceApi for Service {
+    type Error = ProxyError;
+
+    async fn produce_to_topic(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
+    ) -> Result<v2::ProduceToTopicResponse, ProxyError> {
+        produce::produce_to_topic(&self.state, topic_name, body).await
     }
 
     async fn produce_to_partition(
@@ -112,32 +151,21 @@ impl KafkaRestV2 for Service {
         topic_name: String,
         partition_id: Lenient<i32>,
         body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
-    ) -> Result<kafka_rest_api::ProduceToPartitionResponse, ProxyError> {
+    ) -> Result<v2::ProduceToPartitionResponse, ProxyError> {
         produce::produce_to_partition(&self.state, topic_name, partition_id, body).await
     }
+}
 
-    async fn get_partition_offsets(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
-    ) -> Result<kafka_rest_api::GetPartitionOffsetsResponse, ProxyError> {
-        topics::get_offsets(&self.state, topic_name, partition_id).await
-    }
-
-    async fn list_brokers(
-        &self,
-        _request: &Request,
-    ) -> Result<kafka_rest_api::ListBrokersResponse, ProxyError> {
-        topics::list_brokers(&self.state).await
-    }
+/// The operations tagged `consumers`.
+impl v2::ConsumersApi for Service {
+    type Error = ProxyError;
 
     async fn create_consumer(
         &self,
         request: &Request,
         group_name: String,
         body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
-    ) -> Result<kafka_rest_api::CreateConsumerResponse, ProxyError> {
+    ) -> Result<v2::CreateConsumerResponse, ProxyError> {
         consumers::create(&self.state, request, group_name, body).await
     }
 
@@ -146,7 +174,7 @@ impl KafkaRestV2 for Service {
         request: &Request,
         group_name: String,
         instance: String,
-    ) -> Result<kafka_rest_api::DeleteConsumerResponse, ProxyError> {
+    ) -> Result<v2::DeleteConsumerResponse, ProxyError> {
         consumers::delete(&self.state, request, group_name, instance).await
     }
 
@@ -155,7 +183,7 @@ impl KafkaRestV2 for Service {
         request: &Request,
         group_name: String,
         instance: String,
-    ) -> Result<kafka_rest_api::GetSubscriptionResponse, ProxyError> {
+    ) -> Result<v2::GetSubscriptionResponse, ProxyError> {
         consumers::get_subscription(&self.state, request, group_name, instance).await
     }
 
@@ -165,7 +193,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
-    ) -> Result<kafka_rest_api::SubscribeResponse, ProxyError> {
+    ) -> Result<v2::SubscribeResponse, ProxyError> {
         consumers::subscribe(&self.state, request, group_name, instance, body).await
     }
 
@@ -174,7 +202,7 @@ impl KafkaRestV2 for Service {
         request: &Request,
         group_name: String,
         instance: String,
-    ) -> Result<kafka_rest_api::UnsubscribeResponse, ProxyError> {
+    ) -> Result<v2::UnsubscribeResponse, ProxyError> {
         consumers::unsubscribe(&self.state, request, group_name, instance).await
     }
 
@@ -183,7 +211,7 @@ impl KafkaRestV2 for Service {
         request: &Request,
         group_name: String,
         instance: String,
-    ) -> Result<kafka_rest_api::GetAssignmentsResponse, ProxyError> {
+    ) -> Result<v2::GetAssignmentsResponse, ProxyError> {
         consumers::get_assignments(&self.state, request, group_name, instance).await
     }
 
@@ -193,7 +221,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
-    ) -> Result<kafka_rest_api::AssignPartitionsResponse, ProxyError> {
+    ) -> Result<v2::AssignPartitionsResponse, ProxyError> {
         consumers::assign(&self.state, request, group_name, instance, body).await
     }
 
@@ -203,7 +231,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
-    ) -> Result<kafka_rest_api::GetCommittedOffsetsResponse, ProxyError> {
+    ) -> Result<v2::GetCommittedOffsetsResponse, ProxyError> {
         consumers::committed_offsets(&self.state, request, group_name, instance, body).await
     }
 
@@ -216,7 +244,7 @@ impl KafkaRestV2 for Service {
         // synchronous.
         _async: Option<Lenient<bool>>,
         body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
-    ) -> Result<kafka_rest_api::CommitOffsetsResponse, ProxyError> {
+    ) -> Result<v2::CommitOffsetsResponse, ProxyError> {
         consumers::commit_offsets(&self.state, request, group_name, instance, body).await
     }
 
@@ -226,7 +254,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::SeekRequest, vnd::SeekBody>,
-    ) -> Result<kafka_rest_api::SeekResponse, ProxyError> {
+    ) -> Result<v2::SeekResponse, ProxyError> {
         consumers::seek(&self.state, request, group_name, instance, body).await
     }
 
@@ -236,7 +264,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::SeekToBeginningBody>,
-    ) -> Result<kafka_rest_api::SeekToBeginningResponse, ProxyError> {
+    ) -> Result<v2::SeekToBeginningResponse, ProxyError> {
         consumers::seek_all(
             &self.state,
             request,
@@ -246,7 +274,7 @@ impl KafkaRestV2 for Service {
             crate::consume::SeekPosition::Beginning,
         )
         .await?;
-        Ok(kafka_rest_api::SeekToBeginningResponse::NoContent)
+        Ok(v2::SeekToBeginningResponse::NoContent)
     }
 
     async fn seek_to_end(
@@ -255,7 +283,7 @@ impl KafkaRestV2 for Service {
         group_name: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::SeekToEndBody>,
-    ) -> Result<kafka_rest_api::SeekToEndResponse, ProxyError> {
+    ) -> Result<v2::SeekToEndResponse, ProxyError> {
         consumers::seek_all(
             &self.state,
             request,
@@ -265,7 +293,7 @@ impl KafkaRestV2 for Service {
             crate::consume::SeekPosition::End,
         )
         .await?;
-        Ok(kafka_rest_api::SeekToEndResponse::NoContent)
+        Ok(v2::SeekToEndResponse::NoContent)
     }
 
     async fn read_records(
@@ -275,7 +303,7 @@ impl KafkaRestV2 for Service {
         instance: String,
         timeout: Option<Lenient<i64>>,
         max_bytes: Option<Lenient<i64>>,
-    ) -> Result<kafka_rest_api::ReadRecordsResponse, ProxyError> {
+    ) -> Result<v2::ReadRecordsResponse, ProxyError> {
         let timeout = query_int("timeout", timeout)?;
         let max_bytes = query_int("max_bytes", max_bytes)?;
         consumers::records(
@@ -320,69 +348,55 @@ pub async fn read_body(
     }
 }
 
-/// The media ranges of an `Accept` header that the client accepts (q > 0), lower-cased and
-/// without parameters. `None` when there is no (or an empty) `Accept` header.
-pub fn accepted_media_ranges(req: &Request) -> Option<Vec<String>> {
-    let raw = req.headers().get_all(header::ACCEPT);
-    let mut ranges = Vec::new();
-    let mut any_header = false;
-    for value in raw {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let range = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            if range.is_empty() {
-                continue;
-            }
-            any_header = true;
-            let refused = parts.any(|p| {
-                let p = p.trim();
-                p.strip_prefix("q=")
-                    .or_else(|| p.strip_prefix("Q="))
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            if !refused {
-                ranges.push(range);
+/// Types the proxy answers in beyond those the contract lists for an operation, for clients
+/// of Confluent's proxy (docs/decisions.md, decision 15): plain `application/json` wherever
+/// the v2 type is offered, and the v2 type wherever the binary embedded type is (a records
+/// call reads binary then).
+const ALIASES: &[(&str, &str)] = &[
+    (V2_JSON, "application/json"),
+    ("application/vnd.kafka.binary.v2+json", V2_JSON),
+];
+
+/// Every media type `route` may answer in: the contract's successful types, their
+/// [`ALIASES`], and for consumer instance calls the five embedded types, which Confluent's
+/// consumer control calls accept too.
+pub fn offered_types(route: &Route) -> Vec<&'static str> {
+    let mut offered: Vec<&'static str> = route.response_types.to_vec();
+    for (contract, alias) in ALIASES {
+        if route.response_types.contains(contract) && !offered.contains(alias) {
+            offered.push(alias);
+        }
+    }
+    if route.tag == "consumers" {
+        for format in EmbeddedFormat::ALL {
+            if !offered.contains(&format.media_type()) {
+                offered.push(format.media_type());
             }
         }
     }
-    any_header.then_some(ranges)
+    offered
 }
 
-/// Whether an `Accept` header admits one of `offered` (exact types, compared case-insensitively).
-pub fn accepts_any(accepted: &Option<Vec<String>>, offered: &[&str]) -> bool {
-    match accepted {
-        None => true,
-        Some(ranges) => ranges.iter().any(|range| {
-            range == "*/*"
-                || offered.iter().any(|o| {
-                    o.eq_ignore_ascii_case(range)
-                        || range
-                            .strip_suffix("/*")
-                            .is_some_and(|ty| o.split('/').next() == Some(ty))
-                })
-        }),
-    }
+/// The parsed `Accept` header of `req` (`None` without one: anything is acceptable).
+pub fn accept_ranges(req: &Request) -> Option<Vec<accept::MediaRange>> {
+    accept::parse(
+        req.headers()
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+    )
 }
 
-/// What the metadata, produce and consumer control calls can answer in: the v2 type, which
-/// plain `application/json` clients also get (decisions 15).
-const V2_RESPONSE_TYPES: &[&str] = &[V2_JSON, "application/json"];
-
-/// Middleware: answers 406 before the handler runs when the `Accept` header admits no type the
-/// endpoint can send. Records calls negotiate their own embedded format and are left alone;
-/// consumer control calls also accept the five embedded types, as Confluent's do.
+/// Middleware: answers 406 before the handler runs when the `Accept` header admits none of the
+/// types the request's operation can answer in ([`offered_types`], from the generated route
+/// table). Requests that reach no operation are left to the router's 404 or 405. A records
+/// call passes when it accepts any of its types; its handler then chooses the format.
 pub async fn negotiate<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let path = req.uri().path();
-    if !path.ends_with("/records") {
-        let accepted = accepted_media_ranges(&req);
-        let ok = accepts_any(&accepted, V2_RESPONSE_TYPES)
-            || (path.starts_with("/consumers")
-                && EmbeddedFormat::ALL
-                    .iter()
-                    .any(|f| accepts_any(&accepted, &[f.media_type()])));
-        if !ok {
+    if let Lookup::Found(route) =
+        routes::lookup(v2::routes::ROUTES, req.method().as_str(), req.uri().path())
+    {
+        let ranges = accept_ranges(&req);
+        if !accept::accepts_any(ranges.as_deref(), &offered_types(route)) {
             return Err(ProxyError::NotAcceptable.into());
         }
     }
@@ -393,16 +407,20 @@ pub async fn negotiate<E: Endpoint>(next: E, req: Request) -> poem::Result<Respo
 mod tests {
     use super::*;
 
-    fn ranges(accept: Option<&str>) -> Option<Vec<String>> {
-        let mut req = Request::builder();
-        if let Some(a) = accept {
-            req = req.header(header::ACCEPT, a);
+    fn offered(method: &str, path: &str) -> Vec<&'static str> {
+        match routes::lookup(v2::routes::ROUTES, method, path) {
+            Lookup::Found(route) => offered_types(route),
+            other => panic!("{method} {path}: {other:?}"),
         }
-        accepted_media_ranges(&req.finish())
+    }
+
+    fn ok(accept: Option<&str>, offered: &[&str]) -> bool {
+        accept::accepts_any(accept::parse(accept).as_deref(), offered)
     }
 
     #[test]
-    fn accept_headers_are_matched_with_wildcards_and_q_values() {
+    fn metadata_calls_answer_the_v2_type_or_plain_json() {
+        let types = offered("GET", "/topics/records");
         let rows = [
             (None, true),
             (Some("*/*"), true),
@@ -414,15 +432,31 @@ mod tests {
             (Some("text/html"), false),
             (Some("text/*"), false),
             (Some("application/json;q=0"), false),
+            (Some("application/json;q=abc"), false),
             (Some("application/vnd.kafka.binary.v2+json"), false),
             (Some("application/xml, text/plain"), false),
         ];
-        for (accept, ok) in rows {
-            assert_eq!(
-                accepts_any(&ranges(accept), V2_RESPONSE_TYPES),
-                ok,
-                "{accept:?}"
-            );
+        for (accept, expected) in rows {
+            assert_eq!(ok(accept, &types), expected, "{accept:?}");
         }
+    }
+
+    #[test]
+    fn a_topic_named_records_is_negotiated_like_any_topic() {
+        assert_eq!(
+            offered("POST", "/topics/records"),
+            offered("POST", "/topics/t")
+        );
+        assert!(!ok(Some("text/html"), &offered("POST", "/topics/records")));
+    }
+
+    #[test]
+    fn consumer_calls_also_answer_the_embedded_types_and_records_the_v2_alias() {
+        let control = offered("GET", "/consumers/g/instances/i/subscription");
+        assert!(ok(Some("application/vnd.kafka.protobuf.v2+json"), &control));
+        let records = offered("GET", "/consumers/g/instances/i/records");
+        assert!(ok(Some("application/vnd.kafka.v2+json"), &records));
+        assert!(ok(Some("application/vnd.kafka.avro.v2+json"), &records));
+        assert!(!ok(Some("text/html"), &records));
     }
 }

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod limits;
 mod metadata;
+mod negotiation;
 mod produce;
 mod reliability;
 mod schema;

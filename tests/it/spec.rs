@@ -1,5 +1,6 @@
-//! The drift test: the OpenAPI document the proxy serves, which poem-openapi derives from the
-//! generated adapter, says the same as the hand-written contract `openapi/kafka-rest-v2.yaml`.
+//! The drift test: for every API document (the list [`DOCUMENTS`] follows the generator's),
+//! the OpenAPI document the proxy serves, which poem-openapi derives from the generated
+//! adapter, says the same as the hand-written contract (`openapi/kafka-rest-v2.yaml`).
 //!
 //! Both documents are normalized before they are compared: every `$ref` is resolved (the
 //! contract shares parameters, bodies and responses through `components`, poem-openapi inlines
@@ -17,10 +18,28 @@ use serde_json::{Map, Value};
 use crate::common::TestProxy;
 use crate::require_stack;
 
-/// The contract, as checked in.
-const CONTRACT: &str = include_str!("../../openapi/kafka-rest-v2.yaml");
-/// The served document as `cargo xtask codegen` wrote it.
-const SERVED: &str = include_str!("../../openapi/served/kafka-rest-v2.json");
+/// One API document: the module of the generated crate, the contract as checked in, the
+/// served document as `cargo xtask codegen` wrote it, where the proxy serves it and the
+/// contract's file name (for messages).
+struct Document {
+    ident: &'static str,
+    contract: &'static str,
+    served: &'static str,
+    served_at: &'static str,
+    name: &'static str,
+}
+
+/// Every API document, as `APIS` in `xtask/src/codegen.rs` lists them.
+const DOCUMENTS: &[Document] = &[Document {
+    ident: "v2",
+    contract: include_str!("../../openapi/kafka-rest-v2.yaml"),
+    served: include_str!("../../openapi/served/kafka-rest-v2.json"),
+    served_at: "/openapi.json",
+    name: "openapi/kafka-rest-v2.yaml",
+}];
+
+/// The v2 document, which the tests of the comparison itself use.
+const V2: &Document = &DOCUMENTS[0];
 
 /// Keys dropped wherever they stand as keywords: `example(s)` (not compared, see above),
 /// `title` (poem-openapi titles every object schema with its name) and
@@ -48,12 +67,12 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-fn contract() -> Value {
-    serde_yaml::from_str(CONTRACT).expect("the contract is YAML")
+fn contract(doc: &Document) -> Value {
+    serde_yaml::from_str(doc.contract).expect("the contract is YAML")
 }
 
-fn served() -> Value {
-    serde_json::from_str(SERVED).expect("the served document is JSON")
+fn served(doc: &Document) -> Value {
+    serde_json::from_str(doc.served).expect("the served document is JSON")
 }
 
 /// The parts of a document that are compared, normalized.
@@ -245,40 +264,53 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn assert_no_differences(served: &Value) {
-    let found = differences(&normalize(&contract()), &normalize(served));
+fn assert_no_differences(doc: &Document, served: &Value) {
+    let found = differences(&normalize(&contract(doc)), &normalize(served));
     assert!(
         found.is_empty(),
-        "the served document differs from openapi/kafka-rest-v2.yaml in {} place(s); change \
-         the contract or the generator and run `cargo xtask codegen`:\n{}",
+        "the served document differs from {} in {} place(s); change the contract or the \
+         generator and run `cargo xtask codegen`:\n{}",
+        doc.name,
         found.len(),
         found.join("\n")
     );
 }
 
 #[test]
-fn the_derived_document_says_what_the_contract_says() {
-    assert_no_differences(&served());
+fn the_derived_documents_say_what_the_contracts_say() {
+    for doc in DOCUMENTS {
+        assert_no_differences(doc, &served(doc));
+    }
 }
 
 #[test]
-fn the_committed_served_document_is_what_the_adapter_derives() {
-    let derived: Value =
-        serde_json::from_str(&kafka_rest_api::served_document()).expect("derived JSON");
-    assert!(
-        derived == served(),
-        "openapi/served/kafka-rest-v2.json is stale; run `cargo xtask codegen`"
+fn the_committed_served_documents_are_what_the_adapters_derive() {
+    assert_eq!(
+        DOCUMENTS.iter().map(|d| d.ident).collect::<Vec<_>>(),
+        kafka_rest_api::DOCUMENTS
+            .iter()
+            .map(|(ident, _)| *ident)
+            .collect::<Vec<_>>(),
+        "this test's DOCUMENTS must list the generated crate's documents"
     );
+    for (doc, (_, derive)) in DOCUMENTS.iter().zip(kafka_rest_api::DOCUMENTS) {
+        let derived: Value = serde_json::from_str(&derive()).expect("derived JSON");
+        assert!(
+            derived == served(doc),
+            "the served document of {} is stale; run `cargo xtask codegen`",
+            doc.name
+        );
+    }
 }
 
 #[test]
 fn the_comparison_reports_a_changed_schema_field() {
-    let mut changed = contract();
+    let mut changed = contract(V2);
     let partition = changed
         .pointer_mut("/components/schemas/ProduceOffset/properties/partition")
         .expect("ProduceOffset.partition in the contract");
     partition["format"] = Value::from("int64");
-    let found = differences(&normalize(&changed), &normalize(&served()));
+    let found = differences(&normalize(&changed), &normalize(&served(V2)));
     let expected = "/paths/~1topics~1{topic_name}/post/responses/200/content/\
                     application~1vnd.kafka.v2+json/schema/properties/offsets/items/properties/\
                     partition/format: contract \"int64\", served \"int32\"";
@@ -290,7 +322,7 @@ fn the_comparison_reports_a_changed_schema_field() {
 
 #[test]
 fn the_comparison_reports_required_nullable_statuses_and_media_types() {
-    let base = normalize(&served());
+    let base = normalize(&served(V2));
     type Change = fn(&mut Value);
     let cases: [(&str, Change); 4] = [
         ("/required", |doc| {
@@ -313,7 +345,7 @@ fn the_comparison_reports_required_nullable_statuses_and_media_types() {
         }),
     ];
     for (needle, change) in cases {
-        let mut changed = contract();
+        let mut changed = contract(V2);
         change(&mut changed);
         let found = differences(&normalize(&changed), &base);
         assert!(
@@ -324,32 +356,37 @@ fn the_comparison_reports_required_nullable_statuses_and_media_types() {
 }
 
 #[tokio::test]
-async fn the_proxy_serves_the_derived_document_and_swagger_ui() {
+async fn the_proxy_serves_the_derived_documents_and_swagger_ui() {
     let stack = require_stack!();
     let proxy = TestProxy::start(&stack).await;
     let client = reqwest::Client::new();
-    let json: Value = client
-        .get(proxy.url("/openapi.json"))
-        .send()
-        .await
-        .expect("GET /openapi.json")
-        .json()
-        .await
-        .expect("JSON document");
-    assert!(
-        json == served(),
-        "/openapi.json is not openapi/served/kafka-rest-v2.json"
-    );
-    assert_no_differences(&json);
+    for doc in DOCUMENTS {
+        let json_at = doc.served_at;
+        let json: Value = client
+            .get(proxy.url(json_at))
+            .send()
+            .await
+            .expect("GET the JSON document")
+            .json()
+            .await
+            .expect("JSON document");
+        assert!(
+            json == served(doc),
+            "{json_at} is not the served document of {}",
+            doc.name
+        );
+        assert_no_differences(doc, &json);
 
-    let yaml = client
-        .get(proxy.url("/openapi.yaml"))
-        .send()
-        .await
-        .expect("GET /openapi.yaml");
-    assert_eq!(yaml.status(), 200);
-    let yaml: Value = serde_yaml::from_str(&yaml.text().await.expect("text")).expect("YAML");
-    assert!(yaml == served(), "/openapi.yaml is not the served document");
+        let yaml_at = json_at.replace(".json", ".yaml");
+        let yaml = client
+            .get(proxy.url(&yaml_at))
+            .send()
+            .await
+            .expect("GET the YAML document");
+        assert_eq!(yaml.status(), 200);
+        let yaml: Value = serde_yaml::from_str(&yaml.text().await.expect("text")).expect("YAML");
+        assert!(yaml == served(doc), "{yaml_at} is not the served document");
+    }
 
     let docs = client
         .get(proxy.url("/docs"))

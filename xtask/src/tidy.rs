@@ -38,6 +38,7 @@ mod tests {
                 "src",
                 "tests",
                 "xtask/src",
+                "crates",
                 "generated/rust-server",
                 "fuzz/fuzz_targets",
             ],

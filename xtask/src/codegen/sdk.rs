@@ -149,23 +149,24 @@ pub fn generate(
 /// toolchain. A missing toolchain is reported and skipped, a failing check fails.
 /// TypeScript (`tsc`) and Java (`mvn compile`) need downloads and are left to their users.
 pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
-    let sdk_dir = root.join(super::SDK_DIR);
     let mut failed = Vec::new();
+    for sdk_dir in super::APIS.iter().filter_map(|api| api.sdk_dir) {
+        let sdk_dir = root.join(sdk_dir);
+        let mut python = Command::new("python3");
+        python
+            .args(["-m", "compileall", "-q"])
+            .arg(sdk_dir.join("python"))
+            // Byte code goes to the cache, not into the committed tree.
+            .env("PYTHONPYCACHEPREFIX", cache.join("pycache"));
+        check(&mut failed, "python: compileall", python)?;
 
-    let mut python = Command::new("python3");
-    python
-        .args(["-m", "compileall", "-q"])
-        .arg(sdk_dir.join("python").join("kafka_rest_client"))
-        // Byte code goes to the cache, not into the committed tree.
-        .env("PYTHONPYCACHEPREFIX", cache.join("pycache"));
-    check(&mut failed, "python: compileall", python)?;
-
-    let mut go = Command::new("go");
-    go.args(["vet", "./..."])
-        .current_dir(sdk_dir.join("go"))
-        // Never download a Go toolchain for the go.mod's `go` line; the local one is newer.
-        .env("GOTOOLCHAIN", "local");
-    check(&mut failed, "go: go vet", go)?;
+        let mut go = Command::new("go");
+        go.args(["vet", "./..."])
+            .current_dir(sdk_dir.join("go"))
+            // Never download a Go toolchain for the go.mod's `go` line; the local one is newer.
+            .env("GOTOOLCHAIN", "local");
+        check(&mut failed, "go: go vet", go)?;
+    }
 
     if !failed.is_empty() {
         bail!("SDK smoke checks failed: {}", failed.join(", "));

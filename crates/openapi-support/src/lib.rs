@@ -1,12 +1,17 @@
-//! The payload, parameter and value types the generated models and adapter are built from.
+//! The payload, parameter and value types the generated API crate (`kafka-rest-api`) is built
+//! from, shared by every API document it holds, plus the run-time tables' types: the routes
+//! and media types of each operation ([`routes`]) and the one `Accept` parser ([`accept`]).
 //!
-//! This file is the same for every contract: `cargo xtask codegen` copies it from
-//! `xtask/templates/rust-server/support.rs`. Each type does two jobs: it tells poem-openapi
-//! what to write into the derived document (media types, schemas, whether a body is required)
-//! and it decides how much poem does at run time. Request bodies and non-string parameters are
+//! This crate is hand-written and the same for every contract; `cargo xtask codegen` only
+//! writes code that uses it. Each payload type does two jobs: it tells poem-openapi what to
+//! write into the derived document (media types, schemas, whether a body is required) and it
+//! decides how much poem does at run time. Request bodies and non-string parameters are
 //! handed to the implementation undecoded, so the server keeps its own decoders, limits and
 //! error codes; responses are serialized with serde, so field order and `null`s are exactly
-//! what the models declare.
+//! what the models declare. Which answer a server gives to a failed negotiation is left to it.
+
+pub mod accept;
+pub mod routes;
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -21,7 +26,7 @@ use poem_openapi::types::{
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::{Deserialize, Serialize};
 
-/// A media type of the contract, as a type (see `media.rs`).
+/// A media type of the contract, as a type (see each document's generated `media.rs`).
 pub trait MediaType: Send + Sync + 'static {
     /// The media type, without parameters.
     const CONTENT_TYPE: &'static str;
@@ -75,6 +80,12 @@ impl<M, T> Vnd<M, T> {
     }
 }
 
+impl<M, T: std::fmt::Debug> std::fmt::Debug for Vnd<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Vnd").finish_non_exhaustive()
+    }
+}
+
 impl<M: MediaType, T: Type + Serialize + Send> Payload for Vnd<M, T> {
     const CONTENT_TYPE: &'static str = M::CONTENT_TYPE;
 
@@ -123,6 +134,12 @@ impl<T, M> RawResponse<T, M> {
             body: body.into(),
             schema: PhantomData,
         }
+    }
+}
+
+impl<T, M> std::fmt::Debug for RawResponse<T, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse").finish_non_exhaustive()
     }
 }
 
