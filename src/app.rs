@@ -1,4 +1,4 @@
-//! `AppState` (the shared services) and the assembly of the HTTP application.
+//! The assembly of the HTTP application from the services (`services.rs`) and the API layer.
 //!
 //! This module mounts the generated adapter `V2Api` (which routes every path and method of the
 //! contract to `api::Service`), the served OpenAPI document and Swagger UI, the `Accept`
@@ -15,112 +15,18 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 
 use crate::api;
-use crate::api::consumers::BaseUriRules;
-use crate::blocking::BlockingCalls;
 use crate::config::Config;
-use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::error::{catch_all, panic_response};
 use crate::limits::{LimitSettings, Limits};
-use crate::metadata::{Metadata, MetadataError, MetadataSettings};
-use crate::produce::{Produce, ProducePoolError, ProducerPool};
-use crate::schema::{RegistrySetupError, Schemas};
-
-/// Services shared by all requests. Cheap to clone (poem clones it into every request).
-#[derive(Clone)]
-pub struct AppState {
-    pub metadata: Metadata,
-    pub producers: ProducerPool,
-    /// The produce service (checks, schemas, sending) over `metadata`, `schemas` and
-    /// `producers`.
-    pub produce: Produce,
-    /// The Schema Registry client and schema caches, shared by produce and consume.
-    pub schemas: Schemas,
-    /// Largest request body read (`request.body.max.bytes`).
-    pub request_body_max_bytes: usize,
-    /// Longest wait for a whole request body (`request.body.timeout.ms`).
-    pub request_body_timeout: std::time::Duration,
-    /// Largest consumer control body read (`consumer.request.body.max.bytes`).
-    pub consumer_request_body_max_bytes: usize,
-    /// The consumer instances of this process.
-    pub consumers: ConsumerManager,
-    /// How consumer `base_uri`s are built.
-    pub base_uri: Arc<BaseUriRules>,
-    /// The in-flight request and byte budgets (`inflight.requests.max`, `inflight.bytes.max`),
-    /// applied around every route by [`routes`].
-    pub limits: LimitSettings,
-}
-
-/// Why the application could not be assembled.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("cannot set up the Kafka metadata client")]
-    Metadata(#[from] MetadataError),
-    #[error("cannot set up the Kafka producers")]
-    Producers(#[from] ProducePoolError),
-    #[error("cannot set up the Schema Registry client")]
-    Schemas(#[from] RegistrySetupError),
-}
-
-impl AppState {
-    /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
-    /// expiry task).
-    pub fn new(config: &Config) -> Result<AppState, AppError> {
-        let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
-        let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
-        let schemas = Schemas::new(config)?;
-        let producers = ProducerPool::new(config)?;
-        Ok(AppState {
-            produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
-            producers,
-            request_body_max_bytes: config.request_body_max_bytes,
-            request_body_timeout: config.request_body_timeout,
-            consumer_request_body_max_bytes: config.consumer_request_body_max_bytes,
-            consumers: ConsumerManager::new(
-                manager_settings(config),
-                metadata.clone(),
-                schemas.clone(),
-                blocking,
-            ),
-            schemas,
-            metadata,
-            base_uri: Arc::new(BaseUriRules::from_config(config)),
-            limits: LimitSettings::from_config(config),
-        })
-    }
-}
-
-/// The metadata client's settings.
-fn metadata_settings(config: &Config) -> MetadataSettings {
-    let mut kafka = config.kafka_settings(&config.admin);
-    kafka.insert("client.id".to_string(), config.client_id("admin"));
-    MetadataSettings {
-        kafka,
-        timeout: config.metadata_timeout,
-        cache_max_age: config.metadata_cache,
-        negative_cache_ttl: config.metadata_negative_cache,
-        ready_wait: config.health_ready_timeout,
-    }
-}
-
-/// The consumer manager's settings.
-fn manager_settings(config: &Config) -> ManagerSettings {
-    ManagerSettings {
-        kafka: config.kafka_settings(&config.consumer),
-        id: config.id.clone(),
-        instance_timeout: config.consumer_instance_timeout,
-        request_timeout: config.consumer_request_timeout,
-        request_max_bytes: config.consumer_request_max_bytes,
-        fetch_min_bytes: config.fetch_min_bytes,
-        max_instances: config.consumer_instances_max,
-    }
-}
+use crate::services::Services;
 
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
 /// `/openapi.yaml`, and Swagger UI at `/docs`. A further API document would be mounted beside
 /// it, with its own document at a sibling path such as `/v3/openapi.json`.
-pub fn routes(state: AppState) -> BoxEndpoint<'static, Response> {
-    let limits = Limits::new(state.limits);
-    let api = kafka_rest_api::v2::openapi_service(api::Service::new(state));
+pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
+    let limits = Limits::new(LimitSettings::from_config(config));
+    let http = api::HttpSettings::from_config(config);
+    let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
     // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
     // `api.spec_endpoint()`.

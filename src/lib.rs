@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod produce;
 pub mod records;
 pub mod schema;
+pub mod services;
 
 use std::future::Future;
 
@@ -28,7 +29,7 @@ pub use config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    App(#[from] app::AppError),
+    Services(#[from] services::ServicesError),
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
 }
@@ -41,14 +42,14 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let state = app::AppState::new(&config)?;
-    let consumers = state.consumers.clone();
-    let producers = state.producers.clone();
+    let services = services::Services::new(&config)?;
+    let consumers = services.consumers.clone();
+    let producers = services.producers.clone();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(
-            app::with_cors(app::routes(state), &config),
+            app::with_cors(app::routes(services, &config), &config),
             shutdown,
             Some(config.shutdown_graceful),
         )

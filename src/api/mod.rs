@@ -18,303 +18,57 @@ pub mod topics;
 
 use kafka_rest_api::support::accept;
 use kafka_rest_api::support::routes::{self, Lookup, Route};
-use kafka_rest_api::v2::{self, media as vnd, models};
-use kafka_rest_api::{Lenient, RawBody};
+use kafka_rest_api::v2;
+use kafka_rest_api::Lenient;
 use poem::http::header;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::config::Config;
 use crate::error::{ProxyError, V2_JSON};
 use crate::records::EmbeddedFormat;
+use crate::services::Services;
 
-/// The v2 API over the proxy's services; what the generated adapter `V2Api` calls.
+/// The v2 API over the proxy's services; what the generated adapter `V2Api` calls. Each
+/// per-tag module implements its tag's trait for it.
 #[derive(Clone)]
 pub struct Service {
-    state: AppState,
+    services: Services,
+    http: Arc<HttpSettings>,
 }
 
 impl Service {
-    pub fn new(state: AppState) -> Self {
-        Service { state }
+    pub fn new(services: Services, http: HttpSettings) -> Self {
+        Service {
+            services,
+            http: Arc::new(http),
+        }
     }
 }
 
-/// The operations tagged `root`.
-impl v2::RootApi for Service {
-    type Error = ProxyError;
-
-    async fn get_root(&self, _request: &Request) -> Result<v2::GetRootResponse, ProxyError> {
-        Ok(topics::root())
-    }
-
-    async fn post_root(
-        &self,
-        _request: &Request,
-        body: RawBody<models::RootRequest, vnd::PostRootBody>,
-    ) -> Result<v2::PostRootResponse, ProxyError> {
-        topics::post_root(&self.state, body).await
-    }
+/// What the API layer needs of the configuration besides the services: body limits and how
+/// consumer `base_uri`s are built.
+#[derive(Debug)]
+pub struct HttpSettings {
+    /// Largest request body read (`request.body.max.bytes`).
+    pub request_body_max_bytes: usize,
+    /// Longest wait for a whole request body (`request.body.timeout.ms`), for every body.
+    pub request_body_timeout: std::time::Duration,
+    /// Largest consumer control body read (`consumer.request.body.max.bytes`).
+    pub consumer_request_body_max_bytes: usize,
+    /// How consumer `base_uri`s are built.
+    pub base_uri: consumers::BaseUriRules,
 }
 
-/// The operations tagged `health`.
-impl v2::HealthApi for Service {
-    type Error = ProxyError;
-
-    async fn health_live(&self, _request: &Request) -> Result<v2::HealthLiveResponse, ProxyError> {
-        Ok(health::live())
-    }
-
-    async fn health_ready(
-        &self,
-        _request: &Request,
-    ) -> Result<v2::HealthReadyResponse, ProxyError> {
-        health::ready(&self.state).await
-    }
-}
-
-/// The operations tagged `topics`.
-impl v2::TopicsApi for Service {
-    type Error = ProxyError;
-
-    async fn list_topics(&self, _request: &Request) -> Result<v2::ListTopicsResponse, ProxyError> {
-        topics::list_topics(&self.state).await
-    }
-
-    async fn get_topic(
-        &self,
-        _request: &Request,
-        topic_name: String,
-    ) -> Result<v2::GetTopicResponse, ProxyError> {
-        topics::get_topic(&self.state, topic_name).await
-    }
-}
-
-/// The operations tagged `partitions`.
-impl v2::PartitionsApi for Service {
-    type Error = ProxyError;
-
-    async fn list_partitions(
-        &self,
-        _request: &Request,
-        topic_name: String,
-    ) -> Result<v2::ListPartitionsResponse, ProxyError> {
-        topics::list_partitions(&self.state, topic_name).await
-    }
-
-    async fn get_partition(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
-    ) -> Result<v2::GetPartitionResponse, ProxyError> {
-        topics::get_partition(&self.state, topic_name, partition_id).await
-    }
-
-    async fn get_partition_offsets(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
-    ) -> Result<v2::GetPartitionOffsetsResponse, ProxyError> {
-        topics::get_offsets(&self.state, topic_name, partition_id).await
-    }
-}
-
-/// The operations tagged `brokers`.
-impl v2::BrokersApi for Service {
-    type Error = ProxyError;
-
-    async fn list_brokers(
-        &self,
-        _request: &Request,
-    ) -> Result<v2::ListBrokersResponse, ProxyError> {
-        topics::list_brokers(&self.state).await
-    }
-}
-
-/// The operations tagged `produce`.
-impl v2::ProduceApi for Service {
-    type Error = ProxyError;
-
-    async fn produce_to_topic(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
-    ) -> Result<v2::ProduceToTopicResponse, ProxyError> {
-        produce::produce_to_topic(&self.state, topic_name, body).await
-    }
-
-    async fn produce_to_partition(
-        &self,
-        _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
-        body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
-    ) -> Result<v2::ProduceToPartitionResponse, ProxyError> {
-        produce::produce_to_partition(&self.state, topic_name, partition_id, body).await
-    }
-}
-
-/// The operations tagged `consumers`.
-impl v2::ConsumersApi for Service {
-    type Error = ProxyError;
-
-    async fn create_consumer(
-        &self,
-        request: &Request,
-        group_name: String,
-        body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
-    ) -> Result<v2::CreateConsumerResponse, ProxyError> {
-        consumers::create(&self.state, request, group_name, body).await
-    }
-
-    async fn delete_consumer(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-    ) -> Result<v2::DeleteConsumerResponse, ProxyError> {
-        consumers::delete(&self.state, request, group_name, instance).await
-    }
-
-    async fn get_subscription(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-    ) -> Result<v2::GetSubscriptionResponse, ProxyError> {
-        consumers::get_subscription(&self.state, request, group_name, instance).await
-    }
-
-    async fn subscribe(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
-    ) -> Result<v2::SubscribeResponse, ProxyError> {
-        consumers::subscribe(&self.state, request, group_name, instance, body).await
-    }
-
-    async fn unsubscribe(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-    ) -> Result<v2::UnsubscribeResponse, ProxyError> {
-        consumers::unsubscribe(&self.state, request, group_name, instance).await
-    }
-
-    async fn get_assignments(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-    ) -> Result<v2::GetAssignmentsResponse, ProxyError> {
-        consumers::get_assignments(&self.state, request, group_name, instance).await
-    }
-
-    async fn assign_partitions(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
-    ) -> Result<v2::AssignPartitionsResponse, ProxyError> {
-        consumers::assign(&self.state, request, group_name, instance, body).await
-    }
-
-    async fn get_committed_offsets(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
-    ) -> Result<v2::GetCommittedOffsetsResponse, ProxyError> {
-        consumers::committed_offsets(&self.state, request, group_name, instance, body).await
-    }
-
-    async fn commit_offsets(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        // Accepted for compatibility and ignored, whatever its value: every commit is
-        // synchronous.
-        _async: Option<Lenient<bool>>,
-        body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
-    ) -> Result<v2::CommitOffsetsResponse, ProxyError> {
-        consumers::commit_offsets(&self.state, request, group_name, instance, body).await
-    }
-
-    async fn seek(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::SeekRequest, vnd::SeekBody>,
-    ) -> Result<v2::SeekResponse, ProxyError> {
-        consumers::seek(&self.state, request, group_name, instance, body).await
-    }
-
-    async fn seek_to_beginning(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::PartitionsRequest, vnd::SeekToBeginningBody>,
-    ) -> Result<v2::SeekToBeginningResponse, ProxyError> {
-        consumers::seek_all(
-            &self.state,
-            request,
-            group_name,
-            instance,
-            body,
-            crate::consume::SeekPosition::Beginning,
-        )
-        .await?;
-        Ok(v2::SeekToBeginningResponse::NoContent)
-    }
-
-    async fn seek_to_end(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        body: RawBody<models::PartitionsRequest, vnd::SeekToEndBody>,
-    ) -> Result<v2::SeekToEndResponse, ProxyError> {
-        consumers::seek_all(
-            &self.state,
-            request,
-            group_name,
-            instance,
-            body,
-            crate::consume::SeekPosition::End,
-        )
-        .await?;
-        Ok(v2::SeekToEndResponse::NoContent)
-    }
-
-    async fn read_records(
-        &self,
-        request: &Request,
-        group_name: String,
-        instance: String,
-        timeout: Option<Lenient<i64>>,
-        max_bytes: Option<Lenient<i64>>,
-    ) -> Result<v2::ReadRecordsResponse, ProxyError> {
-        let timeout = query_int("timeout", timeout)?;
-        let max_bytes = query_int("max_bytes", max_bytes)?;
-        consumers::records(
-            &self.state,
-            request,
-            group_name,
-            instance,
-            timeout,
-            max_bytes,
-        )
-        .await
+impl HttpSettings {
+    pub fn from_config(config: &Config) -> HttpSettings {
+        HttpSettings {
+            request_body_max_bytes: config.request_body_max_bytes,
+            request_body_timeout: config.request_body_timeout,
+            consumer_request_body_max_bytes: config.consumer_request_body_max_bytes,
+            base_uri: consumers::BaseUriRules::from_config(config),
+        }
     }
 }
 

@@ -12,57 +12,17 @@ use kafka_rest_api::{
     RawBody, Vnd,
 };
 
-use super::topics::partition_id;
-use crate::app::AppState;
+use super::Service;
 use crate::error::{record_error_code, ProxyError};
 use crate::produce::{FailureKind, ProduceRequest, Produced, RecordOutcome};
 use crate::records::EmbeddedFormat;
-
-/// `POST /topics/{topic}`: produce records; each goes to its own `partition`, else where the
-/// key's murmur2 hash (or, without a key, the partitioner) puts it.
-pub async fn produce_to_topic(
-    state: &AppState,
-    topic: String,
-    body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
-) -> Result<ProduceToTopicResponse, ProxyError> {
-    let request = decode(state, body).await?;
-    let produced = state.produce.produce(&topic, None, request).await?;
-    let refused_for = produced.refused_for();
-    let body = Vnd::new(produce_response(produced));
-    Ok(match refused_for {
-        Some(FailureKind::Authentication) => ProduceToTopicResponse::Unauthorized(body),
-        Some(FailureKind::Authorization) => ProduceToTopicResponse::Forbidden(body),
-        _ => ProduceToTopicResponse::Ok(body),
-    })
-}
-
-/// `POST /topics/{topic}/partitions/{partition}`: produce records to one partition (a record's
-/// own `partition` still wins).
-pub async fn produce_to_partition(
-    state: &AppState,
-    topic: String,
-    raw_partition: Lenient<i32>,
-    body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
-) -> Result<ProduceToPartitionResponse, ProxyError> {
-    let partition = partition_id(raw_partition)?;
-    let request = decode(state, body).await?;
-    let produced = state
-        .produce
-        .produce(&topic, Some(partition), request)
-        .await?;
-    let refused_for = produced.refused_for();
-    let body = Vnd::new(produce_response(produced));
-    Ok(match refused_for {
-        Some(FailureKind::Authentication) => ProduceToPartitionResponse::Unauthorized(body),
-        Some(FailureKind::Authorization) => ProduceToPartitionResponse::Forbidden(body),
-        _ => ProduceToPartitionResponse::Ok(body),
-    })
-}
+use kafka_rest_api::v2;
+use poem::Request;
 
 /// The embedded format from `Content-Type` (415 without one), then the body, read within its
 /// size and time limits and decoded for that format.
 async fn decode<M>(
-    state: &AppState,
+    state: &Service,
     body: RawBody<models::ProduceRequest, M>,
 ) -> Result<ProduceRequest, ProxyError> {
     let format = body
@@ -71,8 +31,8 @@ async fn decode<M>(
         .ok_or(ProxyError::UnsupportedMediaType)?;
     let bytes = super::read_body(
         body.into_body(),
-        state.request_body_max_bytes,
-        state.request_body_timeout,
+        state.http.request_body_max_bytes,
+        state.http.request_body_timeout,
     )
     .await?;
     Ok(ProduceRequest::decode_v2(format, &bytes)?)
@@ -102,5 +62,63 @@ fn produce_response(produced: Produced) -> models::ProduceResponse {
         offsets,
         key_schema_id: Nullable(produced.key_schema_id),
         value_schema_id: Nullable(produced.value_schema_id),
+    }
+}
+
+/// The operations tagged `produce`.
+impl v2::ProduceApi for Service {
+    type Error = ProxyError;
+
+    /// `POST /topics/{topic}`: produce records; each goes to its own `partition`, else where the
+    /// key's murmur2 hash (or, without a key, the partitioner) puts it.
+    async fn produce_to_topic(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
+    ) -> Result<v2::ProduceToTopicResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let request = decode(state, body).await?;
+        let produced = state
+            .services
+            .produce
+            .produce(&topic, None, request)
+            .await?;
+        let refused_for = produced.refused_for();
+        let body = Vnd::new(produce_response(produced));
+        Ok(match refused_for {
+            Some(FailureKind::Authentication) => ProduceToTopicResponse::Unauthorized(body),
+            Some(FailureKind::Authorization) => ProduceToTopicResponse::Forbidden(body),
+            _ => ProduceToTopicResponse::Ok(body),
+        })
+    }
+
+    /// `POST /topics/{topic}/partitions/{partition}`: produce records to one partition (a record's
+    /// own `partition` still wins).
+    async fn produce_to_partition(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+        body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
+    ) -> Result<v2::ProduceToPartitionResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let raw_partition = partition_id;
+        let partition = super::topics::partition_id(raw_partition)?;
+        let request = decode(state, body).await?;
+        let produced = state
+            .services
+            .produce
+            .produce(&topic, Some(partition), request)
+            .await?;
+        let refused_for = produced.refused_for();
+        let body = Vnd::new(produce_response(produced));
+        Ok(match refused_for {
+            Some(FailureKind::Authentication) => ProduceToPartitionResponse::Unauthorized(body),
+            Some(FailureKind::Authorization) => ProduceToPartitionResponse::Forbidden(body),
+            _ => ProduceToPartitionResponse::Ok(body),
+        })
     }
 }

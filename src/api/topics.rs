@@ -6,9 +6,11 @@ use kafka_rest_api::{
     Nullable, PostRootResponse, RawBody, Vnd,
 };
 
-use crate::app::AppState;
+use super::Service;
 use crate::error::ProxyError;
 use crate::metadata::{PartitionInfo, PartitionOffsets};
+use kafka_rest_api::v2;
+use poem::Request;
 
 fn partition(p: PartitionInfo) -> models::Partition {
     models::Partition {
@@ -41,105 +43,149 @@ pub(crate) fn partition_id(raw: Lenient<i32>) -> Result<i32, ProxyError> {
         .ok_or(ProxyError::PartitionNotFound)
 }
 
-/// `GET /`: a liveness no-op answering `{}`, as Confluent does.
-pub fn root() -> GetRootResponse {
-    GetRootResponse::Ok(Vnd::new(models::EmptyObject {}))
-}
+/// The operations tagged `root`.
+impl v2::RootApi for Service {
+    type Error = ProxyError;
 
-/// `POST /`: accepts any JSON object of string values (or no body) and answers `{}`, as
-/// Confluent does.
-pub async fn post_root(
-    state: &AppState,
-    body: RawBody<models::RootRequest, vnd::PostRootBody>,
-) -> Result<PostRootResponse, ProxyError> {
-    let content_type = body.content_type().unwrap_or_default().to_string();
-    let bytes = super::read_body(
-        body.into_body(),
-        state.request_body_max_bytes,
-        state.request_body_timeout,
-    )
-    .await?;
-    let empty = || PostRootResponse::Ok(Vnd::new(models::EmptyObject {}));
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(empty());
+    /// `GET /`: a liveness no-op answering `{}`, as Confluent does.
+    async fn get_root(&self, _request: &Request) -> Result<v2::GetRootResponse, ProxyError> {
+        Ok(GetRootResponse::Ok(Vnd::new(models::EmptyObject {})))
     }
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case(crate::error::V2_JSON) {
-        return Err(ProxyError::UnsupportedMediaType);
+
+    /// `POST /`: accepts any JSON object of string values (or no body) and answers `{}`, as
+    /// Confluent does.
+    async fn post_root(
+        &self,
+        _request: &Request,
+        body: RawBody<models::RootRequest, vnd::PostRootBody>,
+    ) -> Result<v2::PostRootResponse, ProxyError> {
+        let state = self;
+        let content_type = body.content_type().unwrap_or_default().to_string();
+        let bytes = super::read_body(
+            body.into_body(),
+            state.http.request_body_max_bytes,
+            state.http.request_body_timeout,
+        )
+        .await?;
+        let empty = || PostRootResponse::Ok(Vnd::new(models::EmptyObject {}));
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(empty());
+        }
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case(crate::error::V2_JSON) {
+            return Err(ProxyError::UnsupportedMediaType);
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ProxyError::BadRequest {
+                message: format!("Malformed JSON: {e}"),
+            })?;
+        let all_strings = value
+            .as_object()
+            .is_some_and(|o| o.values().all(serde_json::Value::is_string));
+        if !all_strings {
+            return Err(ProxyError::InvalidRequest {
+                message: "The body must be a JSON object of string values.".into(),
+            });
+        }
+        Ok(empty())
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ProxyError::BadRequest {
-            message: format!("Malformed JSON: {e}"),
-        })?;
-    let all_strings = value
-        .as_object()
-        .is_some_and(|o| o.values().all(serde_json::Value::is_string));
-    if !all_strings {
-        return Err(ProxyError::InvalidRequest {
-            message: "The body must be a JSON object of string values.".into(),
-        });
+}
+
+/// The operations tagged `topics`.
+impl v2::TopicsApi for Service {
+    type Error = ProxyError;
+
+    /// `GET /topics`: the names of all topics except Kafka's internal ones.
+    async fn list_topics(&self, _request: &Request) -> Result<v2::ListTopicsResponse, ProxyError> {
+        let state = self;
+        Ok(ListTopicsResponse::Ok(Vnd::new(
+            state.services.metadata.topic_names().await?,
+        )))
     }
-    Ok(empty())
+
+    /// `GET /topics/{topic}`: name, every config and the partitions.
+    async fn get_topic(
+        &self,
+        _request: &Request,
+        topic_name: String,
+    ) -> Result<v2::GetTopicResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let info = state.services.metadata.topic(&topic).await?;
+        Ok(GetTopicResponse::Ok(Vnd::new(models::Topic {
+            name: info.name,
+            configs: info
+                .configs
+                .into_iter()
+                .map(|(name, value)| (name, Nullable(value)))
+                .collect(),
+            partitions: info.partitions.into_iter().map(partition).collect(),
+        })))
+    }
 }
 
-/// `GET /topics`: the names of all topics except Kafka's internal ones.
-pub async fn list_topics(state: &AppState) -> Result<ListTopicsResponse, ProxyError> {
-    Ok(ListTopicsResponse::Ok(Vnd::new(
-        state.metadata.topic_names().await?,
-    )))
+/// The operations tagged `partitions`.
+impl v2::PartitionsApi for Service {
+    type Error = ProxyError;
+
+    /// `GET /topics/{topic}/partitions`.
+    async fn list_partitions(
+        &self,
+        _request: &Request,
+        topic_name: String,
+    ) -> Result<v2::ListPartitionsResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let partitions = state.services.metadata.partitions(&topic).await?;
+        Ok(ListPartitionsResponse::Ok(Vnd::new(
+            partitions.into_iter().map(partition).collect(),
+        )))
+    }
+
+    /// `GET /topics/{topic}/partitions/{partition}`.
+    async fn get_partition(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+    ) -> Result<v2::GetPartitionResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let raw_partition = partition_id;
+        let id = self::partition_id(raw_partition)?;
+        let info = state.services.metadata.partition(&topic, id).await?;
+        Ok(GetPartitionResponse::Ok(Vnd::new(partition(info))))
+    }
+
+    /// `GET /topics/{topic}/partitions/{partition}/offsets`.
+    async fn get_partition_offsets(
+        &self,
+        _request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+    ) -> Result<v2::GetPartitionOffsetsResponse, ProxyError> {
+        let state = self;
+        let topic = topic_name;
+        let raw_partition = partition_id;
+        let id = self::partition_id(raw_partition)?;
+        let found = state.services.metadata.offsets(&topic, id).await?;
+        Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
+    }
 }
 
-/// `GET /topics/{topic}`: name, every config and the partitions.
-pub async fn get_topic(state: &AppState, topic: String) -> Result<GetTopicResponse, ProxyError> {
-    let info = state.metadata.topic(&topic).await?;
-    Ok(GetTopicResponse::Ok(Vnd::new(models::Topic {
-        name: info.name,
-        configs: info
-            .configs
-            .into_iter()
-            .map(|(name, value)| (name, Nullable(value)))
-            .collect(),
-        partitions: info.partitions.into_iter().map(partition).collect(),
-    })))
-}
+/// The operations tagged `brokers`.
+impl v2::BrokersApi for Service {
+    type Error = ProxyError;
 
-/// `GET /topics/{topic}/partitions`.
-pub async fn list_partitions(
-    state: &AppState,
-    topic: String,
-) -> Result<ListPartitionsResponse, ProxyError> {
-    let partitions = state.metadata.partitions(&topic).await?;
-    Ok(ListPartitionsResponse::Ok(Vnd::new(
-        partitions.into_iter().map(partition).collect(),
-    )))
-}
-
-/// `GET /topics/{topic}/partitions/{partition}`.
-pub async fn get_partition(
-    state: &AppState,
-    topic: String,
-    raw_partition: Lenient<i32>,
-) -> Result<GetPartitionResponse, ProxyError> {
-    let id = partition_id(raw_partition)?;
-    let info = state.metadata.partition(&topic, id).await?;
-    Ok(GetPartitionResponse::Ok(Vnd::new(partition(info))))
-}
-
-/// `GET /topics/{topic}/partitions/{partition}/offsets`.
-pub async fn get_offsets(
-    state: &AppState,
-    topic: String,
-    raw_partition: Lenient<i32>,
-) -> Result<GetPartitionOffsetsResponse, ProxyError> {
-    let id = partition_id(raw_partition)?;
-    let found = state.metadata.offsets(&topic, id).await?;
-    Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
-}
-
-/// `GET /brokers`: `{"brokers": [ids]}`.
-pub async fn list_brokers(state: &AppState) -> Result<ListBrokersResponse, ProxyError> {
-    let brokers = state.metadata.broker_ids().await?;
-    Ok(ListBrokersResponse::Ok(Vnd::new(models::BrokerList {
-        brokers,
-    })))
+    /// `GET /brokers`: `{"brokers": [ids]}`.
+    async fn list_brokers(
+        &self,
+        _request: &Request,
+    ) -> Result<v2::ListBrokersResponse, ProxyError> {
+        let state = self;
+        let brokers = state.services.metadata.broker_ids().await?;
+        Ok(ListBrokersResponse::Ok(Vnd::new(models::BrokerList {
+            brokers,
+        })))
+    }
 }

@@ -1,0 +1,87 @@
+//! `Services`: the long-lived services every API shares (the metadata client, the producer
+//! pool and the produce service, the Schema Registry client, the consumer manager), built from
+//! the configuration with each service's own settings.
+//!
+//! Owns the composition of the services only; it knows nothing about HTTP. The API layer
+//! (`api/`) holds a `Services` next to its HTTP settings, and `app.rs` mounts the routes.
+
+use crate::blocking::BlockingCalls;
+use crate::config::Config;
+use crate::consume::{ConsumerManager, ManagerSettings};
+use crate::metadata::{Metadata, MetadataError, MetadataSettings};
+use crate::produce::{Produce, ProducePoolError, ProducerPool};
+use crate::schema::{RegistrySetupError, Schemas};
+
+/// Services shared by all requests. Cheap to clone (poem clones it into every request).
+#[derive(Clone)]
+pub struct Services {
+    pub metadata: Metadata,
+    pub producers: ProducerPool,
+    /// The produce service (checks, schemas, sending) over `metadata`, `schemas` and
+    /// `producers`.
+    pub produce: Produce,
+    /// The Schema Registry client and schema caches, shared by produce and consume.
+    pub schemas: Schemas,
+    /// The consumer instances of this process.
+    pub consumers: ConsumerManager,
+}
+
+/// Why the services could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    #[error("cannot set up the Kafka metadata client")]
+    Metadata(#[from] MetadataError),
+    #[error("cannot set up the Kafka producers")]
+    Producers(#[from] ProducePoolError),
+    #[error("cannot set up the Schema Registry client")]
+    Schemas(#[from] RegistrySetupError),
+}
+
+impl Services {
+    /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
+    /// expiry task, the metadata client its first fetch).
+    pub fn new(config: &Config) -> Result<Services, ServicesError> {
+        let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
+        let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
+        let schemas = Schemas::new(config)?;
+        let producers = ProducerPool::new(config)?;
+        Ok(Services {
+            produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
+            producers,
+            consumers: ConsumerManager::new(
+                manager_settings(config),
+                metadata.clone(),
+                schemas.clone(),
+                blocking,
+            ),
+            schemas,
+            metadata,
+        })
+    }
+}
+
+/// The metadata client's settings.
+fn metadata_settings(config: &Config) -> MetadataSettings {
+    let mut kafka = config.kafka_settings(&config.admin);
+    kafka.insert("client.id".to_string(), config.client_id("admin"));
+    MetadataSettings {
+        kafka,
+        timeout: config.metadata_timeout,
+        cache_max_age: config.metadata_cache,
+        negative_cache_ttl: config.metadata_negative_cache,
+        ready_wait: config.health_ready_timeout,
+    }
+}
+
+/// The consumer manager's settings.
+fn manager_settings(config: &Config) -> ManagerSettings {
+    ManagerSettings {
+        kafka: config.kafka_settings(&config.consumer),
+        id: config.id.clone(),
+        instance_timeout: config.consumer_instance_timeout,
+        request_timeout: config.consumer_request_timeout,
+        request_max_bytes: config.consumer_request_max_bytes,
+        fetch_min_bytes: config.fetch_min_bytes,
+        max_instances: config.consumer_instances_max,
+    }
+}
