@@ -59,14 +59,14 @@ pub enum ProxyError {
     /// type; the message is the parser's.
     #[error("{message}")]
     BadRequest { message: String },
-    /// A request field the v2 API does not know (`docs/decisions.md`, point 4).
+    /// A request field the v2 API does not know (`docs/decisions.md` §4).
     #[error("Unrecognized field: {field}")]
     UnrecognizedField { field: String },
     /// A request that is well-formed JSON but breaks a rule: no body, no records, a missing
     /// field, a value out of range.
     #[error("{message}")]
     InvalidRequest { message: String },
-    /// A record whose data is invalid for its embedded format (`docs/decisions.md`, point 3).
+    /// A record whose data is invalid for its embedded format (`docs/decisions.md` §3).
     #[error("{message}")]
     InvalidRecord { message: String },
     /// A schema-format request with keys but no key schema.

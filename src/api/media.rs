@@ -1,5 +1,5 @@
 //! Content negotiation for the v2 API: parsing `Accept` and `Content-Type`, and choosing the
-//! reader and response type of a records call (docs/decisions.md, decision 15).
+//! reader and response type of a records call (`docs/decisions.md` §15).
 //!
 //! Pure functions over header values; handlers call them before any service call. `Accept` is
 //! read by the one parser of the generated crate's support (`support::accept`), which the
@@ -71,7 +71,7 @@ pub struct RecordsType {
 /// When the client names several embedded types explicitly (generated SDKs send all five in
 /// one `Accept`) and one of them has the reader of the instance (`instance`), that one is used,
 /// as the contract says; wildcards and the plain v2 type keep meaning binary
-/// (docs/decisions.md, decision 15).
+/// (`docs/decisions.md` §15).
 pub fn negotiate_records(
     accept: Option<&str>,
     instance: Option<EmbeddedFormat>,

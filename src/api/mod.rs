@@ -7,7 +7,7 @@
 //!
 //! Routing, the derived OpenAPI document and the response types come from the generated crate
 //! `kafka-rest-api` (`generated/rust-server`). This module also owns content negotiation of the
-//! `Accept` header against the generated route table (docs/decisions.md, decision 15) and
+//! `Accept` header against the generated route table (`docs/decisions.md` §15) and
 //! reading request bodies within their limits.
 
 pub mod consumers;
@@ -103,7 +103,7 @@ pub async fn read_body(
 }
 
 /// Types the proxy answers in beyond those the contract lists for an operation, for clients
-/// of Confluent's proxy (docs/decisions.md, decision 15): plain `application/json` wherever
+/// of Confluent's proxy (`docs/decisions.md` §15): plain `application/json` wherever
 /// the v2 type is offered, and the v2 type wherever the binary embedded type is (a records
 /// call reads binary then).
 const ALIASES: &[(&str, &str)] = &[

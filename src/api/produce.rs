@@ -3,7 +3,7 @@
 //!
 //! Owns the HTTP side of producing: the embedded format from `Content-Type`, reading the body
 //! within its limits, and the v2 produce response with one entry per record in request order
-//! (`docs/decisions.md`, point 14), answered 401/403 when a record failed for its credentials.
+//! (`docs/decisions.md` §14), answered 401/403 when a record failed for its credentials.
 //! Decoding is `records/`; the checks, schemas and sending are the produce service's
 //! (`produce::Produce`).
 

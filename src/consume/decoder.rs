@@ -2,7 +2,7 @@
 //!
 //! This module owns the choice of codec for a consumer instance and the byte size a record
 //! counts against `max_bytes`: the raw key plus value for binary and json, the length of the
-//! rendered JSON text for the schema formats (confluent-v2-api 2.7). The codecs themselves are
+//! rendered JSON text for the schema formats (`docs/decisions.md` §C3). The codecs themselves are
 //! elsewhere: pure functions in `records/` for binary and json, and the shared [`Schemas`]
 //! service for avro, jsonschema and protobuf, which fetches each schema from the registry once
 //! (by the id in the record's Confluent prefix) and then serves it from its cache.

@@ -1,9 +1,9 @@
 //! The records call: collect records from one instance within a time and byte budget, hand
 //! them to the caller to render, then store their offsets.
 //!
-//! This module owns the answer-early rule (decisions 7), the byte limit with its oversize-first
-//! exception (decisions 8), keeping a record that does not fit or does not decode for the next
-//! call, and storing offsets only of records actually returned (decisions 9). It runs under the
+//! This module owns the answer-early rule (`docs/decisions.md` §7), the byte limit with its oversize-first
+//! exception (`docs/decisions.md` §8), keeping a record that does not fit or does not decode for the next
+//! call, and storing offsets only of records actually returned (`docs/decisions.md` §9). It runs under the
 //! instance lock held by the caller, and never blocks: `StreamConsumer::recv` is awaited, not
 //! polled with a timeout, and a schema-format record whose schema is not cached yet awaits one
 //! registry call (bounded by the registry client's timeouts) while the record stays buffered.

@@ -146,7 +146,7 @@ impl Produce {
 
     /// Refuses the request before anything is sent when the topic or a target partition does
     /// not exist, unless the broker creates topics on first use and no partition is named (then
-    /// the produce creates the topic; `docs/decisions.md`, point 2).
+    /// the produce creates the topic; `docs/decisions.md` §2).
     async fn check_partitions(
         &self,
         topic: &str,

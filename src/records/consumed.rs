@@ -32,7 +32,7 @@ pub enum RecordData {
 
 impl RecordData {
     /// The length of this key or value as JSON text, which is what a schema-format record
-    /// counts against `max_bytes` (confluent-v2-api 2.7); a Kafka null counts nothing.
+    /// counts against `max_bytes` (`docs/decisions.md` §C3); a Kafka null counts nothing.
     pub fn json_len(&self) -> u64 {
         match self {
             RecordData::Value(Value::Null) => 0,
@@ -57,7 +57,7 @@ impl From<Value> for RecordData {
 }
 
 /// One record of a records response, in the field order Confluent uses, followed by our
-/// extension fields `headers` and `timestamp` (decisions 16).
+/// extension fields `headers` and `timestamp` (`docs/decisions.md` §16).
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsumedRecord {
     pub topic: String,

@@ -1,9 +1,9 @@
 //! Pure (sans-io) record codecs: the embedded formats of the v2 API and the decoding of a
 //! produce request body into the exact bytes that go to Kafka.
 //!
-//! This module owns the wire rules of the `binary` and `json` embedded formats (confluent-v2-api
-//! 5.10: binary writes the base64-decoded bytes, json writes the compact JSON text) and the
-//! validation of every record before anything is sent (decisions 3 and 4). It knows nothing
+//! This module owns the wire rules of the `binary` and `json` embedded formats (`docs/decisions.md`
+//! §C1: binary writes the base64-decoded bytes, json writes the compact JSON text) and the
+//! validation of every record before anything is sent (`docs/decisions.md` §3 and §4). It knows nothing
 //! about Kafka clients, HTTP or status codes: `src/api/` maps [`RecordError`] to the error table.
 //! The rendering of consumed records lives in `consumed.rs`.
 
@@ -132,7 +132,7 @@ pub struct ProduceRecord {
     pub headers: Vec<Header>,
 }
 
-/// A record header (our extension, decisions 16).
+/// A record header (our extension, `docs/decisions.md` §16).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: String,

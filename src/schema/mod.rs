@@ -483,7 +483,7 @@ fn schema_ref(
 
 /// The key or value bytes of one record (schema id not yet stamped): no data and no schema is
 /// a Kafka null; data (or a null) with a schema is converted, so a null goes through the schema
-/// too (confluent-v2-api 5.9; a schema that does not allow null refuses it).
+/// too (`docs/decisions.md` §C6; a schema that does not allow null refuses it).
 fn convert(
     index: usize,
     side: Side,

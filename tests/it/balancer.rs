@@ -54,7 +54,7 @@ async fn produce_through_a_round_robin_balancer_loses_nothing() {
     b.stop().await;
 }
 
-/// How a proxy names itself in consumer `base_uri`s (confluent-v2-api 5.1).
+/// How a proxy names itself in consumer `base_uri`s (`docs/decisions.md` §C5).
 #[derive(Clone, Copy)]
 enum SelfNaming {
     /// `advertised.listeners` is its own address.

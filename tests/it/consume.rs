@@ -1179,7 +1179,7 @@ async fn consumer_failures_answer_confluent_status_and_error_codes() {
             406,
             40601,
         ),
-        // Any schema type passes an avro instance's format check (confluent-v2-api 8.9); this
+        // Any schema type passes an avro instance's format check (`docs/decisions.md` §C3); this
         // instance has no subscription yet.
         (
             "GET",

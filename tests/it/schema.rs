@@ -925,7 +925,7 @@ async fn schema_null_values_go_through_the_schema_unless_configured_as_kafka_nul
 
     let got = common::read_all(&stack, &topic, 4, Duration::from_secs(10));
     assert_eq!(got.len(), 4);
-    // confluent-v2-api 5.9: a null with a schema is the schema's null (union branch 0)...
+    // `docs/decisions.md` §C6: a null with a schema is the schema's null (union branch 0)...
     assert_eq!(
         wire(got[0].payload().expect("a schema-typed null")),
         (value_id, &[0u8][..])
@@ -1358,7 +1358,7 @@ async fn schema_records_written_in_the_wire_format_by_hand_read_back_and_count_a
         }
     }
 
-    // max_bytes counts the JSON text of key and value (confluent-v2-api 2.7), not the bytes in
+    // max_bytes counts the JSON text of key and value (`docs/decisions.md` §C3), not the bytes in
     // Kafka: a limit that the raw bytes of all three records fit keeps the first two apart.
     let json_size = |key: &Value, value: &Value| {
         [key, value]
@@ -1498,7 +1498,7 @@ async fn schema_instances_accept_each_others_types_and_keep_their_own_format() {
     .await;
     assign(&avro, &topic).await;
     // An avro instance read with the jsonschema or protobuf type renders Avro, and answers
-    // with the type the client asked for (confluent-v2-api 3.3, 8.9).
+    // with the type the client asked for (`docs/decisions.md` §C3).
     for accept in [JSONSCHEMA, PROTOBUF, AVRO] {
         seek(&avro, &topic, 0).await;
         let got = read_until(&avro, accept, 1).await;

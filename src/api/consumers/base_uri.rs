@@ -1,6 +1,6 @@
 //! The `base_uri` of a new consumer instance: which authority the answer names, from the
-//! advertised listeners, `host.name` and the request (the Confluent rules, `docs/decisions.md`,
-//! point 11). Pure string rules; the create handler supplies the request's scheme and host.
+//! advertised listeners, `host.name` and the request (the Confluent rules, `docs/decisions.md`
+//! §C5 and §11). Pure string rules; the create handler supplies the request's scheme and host.
 
 use poem::http::header;
 use poem::Request;
