@@ -3,20 +3,20 @@
 //! [`run`] takes an already bound listener and a shutdown future, so a test can start the proxy
 //! on port 0 and stop it when it likes (the mini-redis shape).
 
-pub mod api;
-pub mod app;
-pub mod blocking;
+pub(crate) mod api;
+pub(crate) mod app;
+pub(crate) mod blocking;
 pub mod config;
-pub mod consume;
-pub mod error;
-pub mod kafka_error;
-pub mod limits;
-pub mod log;
-pub mod metadata;
-pub mod produce;
-pub mod records;
-pub mod schema;
-pub mod services;
+pub(crate) mod consume;
+pub(crate) mod error;
+pub(crate) mod kafka_error;
+pub(crate) mod limits;
+pub(crate) mod log;
+pub(crate) mod metadata;
+pub(crate) mod produce;
+pub(crate) mod records;
+pub(crate) mod schema;
+pub(crate) mod services;
 
 use std::future::Future;
 
@@ -24,6 +24,30 @@ use poem::listener::TcpAcceptor;
 use poem::Server;
 
 pub use config::Config;
+
+/// What the fuzz targets (`fuzz/`) and the integration tests reach inside the crate: the pure
+/// decoders and codecs, and the few services a test builds by hand. Not an API: everything else
+/// is private to the crate, so the compiler reports what nothing uses.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::{consumers, media};
+    pub use crate::blocking::BlockingCalls;
+    pub use crate::consume::{SeekPosition, Subscription, TopicPartition};
+    pub use crate::error::{ProxyError, V2_JSON};
+    pub use crate::metadata::{Metadata, MetadataError, MetadataSettings};
+    pub use crate::records::{EmbeddedFormat, Field};
+
+    /// The produce body decoders.
+    pub mod records {
+        pub use crate::records::{decode_produce, decode_schema_produce, json_field};
+        pub use crate::records::{EmbeddedFormat, Field};
+    }
+
+    /// The schema service and codecs.
+    pub mod schema {
+        pub use crate::schema::{unframe, ParsedSchema, SchemaFormat, Schemas};
+    }
+}
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -149,11 +149,13 @@ impl InFlight {
     }
 
     /// Requests admitted now.
+    #[cfg(test)]
     pub fn requests(&self) -> usize {
         self.budget.requests.load(Ordering::Acquire)
     }
 
     /// Bytes reserved now.
+    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.budget.bytes.load(Ordering::Acquire)
     }
@@ -217,9 +219,12 @@ impl Limits {
             body_max_bytes: settings.body_max_bytes,
         }
     }
+}
 
-    /// The counters this middleware admits against (for tests and diagnostics).
-    pub fn in_flight(&self) -> &InFlight {
+impl Limits {
+    /// The counters this middleware admits against.
+    #[cfg(test)]
+    fn in_flight(&self) -> &InFlight {
         &self.in_flight
     }
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use kafka_rest::schema::SchemaFormat;
+use kafka_rest::fuzzing::schema::SchemaFormat;
 use libfuzzer_sys::fuzz_target;
 
 /// Fixed schemas: the test fixture, recursion through a union, a record that contains itself,

@@ -11,9 +11,9 @@
 
 mod common;
 
-use kafka_rest::api::{consumers, media};
-use kafka_rest::consume::{SeekPosition, TopicPartition};
-use kafka_rest::records::EmbeddedFormat;
+use kafka_rest::fuzzing::{consumers, media};
+use kafka_rest::fuzzing::{SeekPosition, TopicPartition};
+use kafka_rest::fuzzing::records::EmbeddedFormat;
 use libfuzzer_sys::fuzz_target;
 
 fn check_partition(p: &TopicPartition) {
@@ -21,7 +21,7 @@ fn check_partition(p: &TopicPartition) {
     assert!(p.partition >= 0, "{p:?}");
 }
 
-fn check<T>(result: Result<T, kafka_rest::error::ProxyError>, valid: impl FnOnce(T)) {
+fn check<T>(result: Result<T, kafka_rest::fuzzing::ProxyError>, valid: impl FnOnce(T)) {
     match result {
         Ok(value) => valid(value),
         Err(e) => common::assert_client_error(e),
@@ -37,10 +37,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!c.name.is_some_and(|n| n.contains('\0')));
         }),
         1 => check(consumers::decode_subscription(body), |s| match s {
-            kafka_rest::consume::Subscription::Topics(topics) => {
+            kafka_rest::fuzzing::Subscription::Topics(topics) => {
                 assert!(topics.iter().all(|t| !t.is_empty() && !t.contains('\0')))
             }
-            kafka_rest::consume::Subscription::Pattern(p) => assert!(!p.contains('\0')),
+            kafka_rest::fuzzing::Subscription::Pattern(p) => assert!(!p.contains('\0')),
         }),
         2 => check(consumers::decode_partitions(body), |ps| {
             ps.iter().for_each(check_partition)
@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
             check(media::negotiate_records(Some(value), instance), |chosen| {
                 assert!(
                     EmbeddedFormat::from_media_type(chosen.media_type).is_some()
-                        || chosen.media_type == kafka_rest::error::V2_JSON
+                        || chosen.media_type == kafka_rest::fuzzing::V2_JSON
                 )
             });
             check(media::check_control_accept(Some(value)), |()| {});

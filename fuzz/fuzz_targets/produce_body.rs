@@ -9,8 +9,8 @@
 
 mod common;
 
-use kafka_rest::error::ProxyError;
-use kafka_rest::records::{self, EmbeddedFormat, Field};
+use kafka_rest::fuzzing::ProxyError;
+use kafka_rest::fuzzing::records::{self, EmbeddedFormat, Field};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

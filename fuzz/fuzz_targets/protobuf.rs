@@ -10,7 +10,7 @@
 
 mod common;
 
-use kafka_rest::schema::SchemaFormat;
+use kafka_rest::fuzzing::schema::SchemaFormat;
 use libfuzzer_sys::fuzz_target;
 
 /// Fixed schemas: the test fixture, a recursive message, maps, oneofs and well-known types.

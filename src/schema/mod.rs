@@ -276,8 +276,6 @@ impl DecodeError {
 #[derive(Debug, Clone)]
 pub struct ResolvedSchema {
     pub id: i32,
-    pub subject: String,
-    pub schema: Arc<ParsedSchema>,
 }
 
 /// Records converted to wire bytes, with the schema ids the response reports.
@@ -642,11 +640,7 @@ impl Inner {
                 registered.id
             }
         };
-        Ok(ResolvedSchema {
-            id,
-            subject,
-            schema: prepared.schema.clone(),
-        })
+        Ok(ResolvedSchema { id })
     }
 
     /// A registry schema parsed by its codec (cached by id).

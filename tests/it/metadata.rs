@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_rest::blocking::BlockingCalls;
-use kafka_rest::metadata::{Metadata, MetadataError, MetadataSettings};
+use kafka_rest::fuzzing::BlockingCalls;
+use kafka_rest::fuzzing::{Metadata, MetadataError, MetadataSettings};
 use serde_json::{json, Value};
 
 use crate::common::{self, TestProxy};

@@ -219,7 +219,7 @@ async fn schema_avro_keys_and_values_round_trip_with_unions_logical_types_and_ne
     }
 
     // The consume-side decoder renders the bytes the produce path wrote.
-    let schemas = kafka_rest::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
     )
     .expect("schemas");
@@ -230,7 +230,7 @@ async fn schema_avro_keys_and_values_round_trip_with_unions_logical_types_and_ne
         .expect("record with id 1");
     let rendered = schemas
         .decode(
-            kafka_rest::schema::SchemaFormat::Avro,
+            kafka_rest::fuzzing::schema::SchemaFormat::Avro,
             first.payload().expect("value"),
         )
         .await
@@ -245,7 +245,7 @@ async fn schema_avro_keys_and_values_round_trip_with_unions_logical_types_and_ne
     let key: Value = serde_json::from_str(
         schemas
             .decode(
-                kafka_rest::schema::SchemaFormat::Avro,
+                kafka_rest::fuzzing::schema::SchemaFormat::Avro,
                 first.key().expect("key"),
             )
             .await
@@ -293,13 +293,13 @@ async fn schema_jsonschema_keys_and_values_round_trip_as_json_text() {
     let (_, value) = wire(got[1].payload().expect("value"));
     assert_eq!(value, br#"{"note":null,"id":2.50e1}"#);
 
-    let schemas = kafka_rest::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
     )
     .expect("schemas");
     let rendered = schemas
         .decode(
-            kafka_rest::schema::SchemaFormat::JsonSchema,
+            kafka_rest::fuzzing::schema::SchemaFormat::JsonSchema,
             got[0].payload().expect("value"),
         )
         .await
@@ -308,7 +308,7 @@ async fn schema_jsonschema_keys_and_values_round_trip_as_json_text() {
     // The wrong format for the bytes is a typed error, not a guess.
     let err = schemas
         .decode(
-            kafka_rest::schema::SchemaFormat::Avro,
+            kafka_rest::fuzzing::schema::SchemaFormat::Avro,
             got[0].payload().expect("value"),
         )
         .await
@@ -380,13 +380,13 @@ async fn schema_protobuf_keys_and_values_round_trip_with_message_indexes() {
         json!({"orderId": "o-2"})
     );
 
-    let schemas = kafka_rest::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
     )
     .expect("schemas");
     let rendered = schemas
         .decode(
-            kafka_rest::schema::SchemaFormat::Protobuf,
+            kafka_rest::fuzzing::schema::SchemaFormat::Protobuf,
             got[1].payload().expect("value"),
         )
         .await

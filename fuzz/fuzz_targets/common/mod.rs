@@ -4,8 +4,8 @@
 // Each target uses a part of this module.
 #![allow(dead_code)]
 
-use kafka_rest::error::ProxyError;
-use kafka_rest::schema::{ParsedSchema, SchemaFormat};
+use kafka_rest::fuzzing::ProxyError;
+use kafka_rest::fuzzing::schema::{ParsedSchema, SchemaFormat};
 
 /// The stack of a tokio worker thread (2 MiB): unbounded recursion has to show up here as it
 /// would in the proxy, not be hidden by the 8 MiB of the fuzzer's main thread.
@@ -83,7 +83,7 @@ fn encode_then_decode(schema: &ParsedSchema, json: &str) {
     let Ok(framed) = schema.encode(7, json) else {
         return;
     };
-    let (id, payload) = kafka_rest::schema::unframe(&framed).expect("our own framing");
+    let (id, payload) = kafka_rest::fuzzing::schema::unframe(&framed).expect("our own framing");
     assert_eq!(id, 7);
     let rendered = schema
         .decode(payload)
