@@ -775,9 +775,24 @@ impl<'a> Reader<'a> {
                     format!("Vec<{item}>")
                 }
             }
+            SchemaKind::Type(Type::Object(obj))
+                if !matches!(
+                    obj.additional_properties,
+                    Some(AdditionalProperties::Schema(_))
+                ) && !obj.properties.is_empty() =>
+            {
+                // An inline object with properties becomes a model of its own, named after
+                // where it sits: `{Parent}{Field}` for a property, `{Parent}{Field}Item` for
+                // the items of an array property.
+                self.inline_object(pending, what, enum_name, schema, obj)?;
+                enum_name.to_string()
+            }
             SchemaKind::Type(Type::Object(obj)) => {
                 let Some(AdditionalProperties::Schema(values)) = &obj.additional_properties else {
-                    bail!("{what}: an inline object must be a map (additionalProperties: schema); give it a name in components/schemas");
+                    bail!(
+                        "{what}: an inline object needs properties or must be a map \
+                         (additionalProperties: schema); or give it a name in components/schemas"
+                    );
                 };
                 ensure!(
                     obj.properties.is_empty(),
@@ -811,6 +826,37 @@ impl<'a> Reader<'a> {
             _ => bail!("{what}: oneOf, anyOf, not and inline allOf are not supported"),
         };
         Ok((ty, nullable))
+    }
+
+    /// Synthesises the model `name` for the inline object at `what`, refusing a name that a
+    /// component or another synthesised model already has.
+    fn inline_object(
+        &self,
+        pending: &mut Pending,
+        what: &str,
+        name: &str,
+        schema: &Schema,
+        obj: &openapiv3::ObjectType,
+    ) -> Result<()> {
+        let taken = self
+            .doc
+            .components
+            .as_ref()
+            .is_some_and(|c| c.schemas.contains_key(name))
+            || pending.inline.iter().any(|m| m.name == name)
+            || pending.enums.iter().any(|e| e.name == name);
+        ensure!(
+            !taken,
+            "{what}: the inline object would be named {name}, which is taken; give it a name in \
+             components/schemas"
+        );
+        let fields = self.fields(pending, name, obj)?;
+        pending.inline.push(Model {
+            name: name.to_string(),
+            description: schema.schema_data.description.clone(),
+            kind: ModelKind::Struct(fields),
+        });
+        Ok(())
     }
 
     fn string_enum(

@@ -8,7 +8,9 @@
 //! contract there) is written as Rust: the attributes, doc comments and files of the crate,
 //! the response enums and traits, the adapter and the route table. Which type a schema
 //! becomes, how nullable and required fields are wrapped, which parameters are lenient and
-//! which bodies stay raw is decided while reading, in `ir.rs`. The fixed runtime types (`Vnd`, `RawBody`, `Lenient`, the route table row, the `Accept`
+//! which bodies stay raw is decided while reading, in `ir.rs`.
+//!
+//! The fixed runtime types (`Vnd`, `RawBody`, `Lenient`, the route table row, the `Accept`
 //! parser) are the hand-written crate `crates/openapi-support`, which the generated crate
 //! re-exports as `support`. Where the output goes and how `--check` compares it is
 //! `codegen.rs`.
@@ -902,6 +904,119 @@ components:
                  tag: \"Cluster (v3)\", request_types: &[], response_types: &[\"application/json\"] }"
             ),
             "{routes}"
+        );
+    }
+
+    /// The models of `yaml` (a document with components and no paths), or the error.
+    fn models_of(yaml: &str) -> Result<String> {
+        let doc: OpenAPI = serde_yaml::from_str(yaml).expect("a test document");
+        let contract = Contract::read(&doc)?;
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        Ok(gen.models_rs())
+    }
+
+    /// The text of `pub struct {name} {...}` in `models`.
+    fn struct_text<'m>(models: &'m str, name: &str) -> &'m str {
+        let start = models
+            .find(&format!("pub struct {name} {{"))
+            .unwrap_or_else(|| panic!("struct {name} in {models}"));
+        let text = &models[start..];
+        &text[..text.find("\n}").expect("end of struct")]
+    }
+
+    #[test]
+    fn inline_objects_with_properties_become_models_named_after_parent_and_field() {
+        let models = models_of(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths: {}
+components:
+  schemas:
+    ConsumerRecords:
+      type: object
+      required: [records]
+      properties:
+        records:
+          type: array
+          items:
+            type: object
+            required: [offset]
+            properties:
+              offset: {type: integer, format: int64}
+              headers:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    key: {type: string}
+        owner:
+          type: object
+          description: Who owns the records.
+          nullable: true
+          properties:
+            name: {type: string}
+"#,
+        )
+        .expect("the generator reads it");
+        let parent = struct_text(&models, "ConsumerRecords");
+        assert!(
+            parent.contains("pub records: Vec<ConsumerRecordsRecordsItem>,"),
+            "{parent}"
+        );
+        assert!(
+            parent.contains("pub owner: Option<Nullable<ConsumerRecordsOwner>>,"),
+            "{parent}"
+        );
+        let item = struct_text(&models, "ConsumerRecordsRecordsItem");
+        assert!(item.contains("pub offset: i64,"), "{item}");
+        assert!(
+            item.contains("pub headers: Option<Vec<ConsumerRecordsRecordsItemHeadersItem>>,"),
+            "{item}"
+        );
+        let header = struct_text(&models, "ConsumerRecordsRecordsItemHeadersItem");
+        assert!(header.contains("pub key: Option<String>,"), "{header}");
+        let owner = struct_text(&models, "ConsumerRecordsOwner");
+        assert!(owner.contains("pub name: Option<String>,"), "{owner}");
+        assert!(
+            models.contains("/// Who owns the records.\n#[derive("),
+            "the inline schema's description documents its model: {models}"
+        );
+        assert!(
+            models.contains("#[oai(rename = \"ConsumerRecordsRecordsItem\")]"),
+            "{models}"
+        );
+    }
+
+    #[test]
+    fn an_inline_object_whose_name_is_taken_is_refused() {
+        let err = models_of(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths: {}
+components:
+  schemas:
+    Thing:
+      type: object
+      properties:
+        owner:
+          type: object
+          properties:
+            name: {type: string}
+    ThingOwner:
+      type: object
+      properties:
+        id: {type: string}
+"#,
+        )
+        .expect_err("ThingOwner is a component");
+        assert!(
+            format!("{err:#}").contains("ThingOwner, which is taken"),
+            "{err:#}"
         );
     }
 
