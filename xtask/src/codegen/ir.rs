@@ -36,7 +36,11 @@ pub(super) enum ParamIn {
 
 /// One documented answer of an operation.
 pub(super) struct Answer {
+    /// The status the adapter answers with: the documented one, or for a range the
+    /// representative of [`range_status`].
     pub(super) status: u16,
+    /// The range the contract documents (`5XX`), when it documents one instead of a status.
+    pub(super) range: Option<String>,
     pub(super) description: String,
     /// The variant's payload type, `None` for an answer without a body.
     pub(super) payload: Option<String>,
@@ -288,9 +292,21 @@ impl<'a> Reader<'a> {
         let mut answers = Vec::new();
         let mut response_types: Vec<String> = Vec::new();
         for (status, response) in &op.responses.responses {
-            let StatusCode::Code(status) = *status else {
-                bail!("status ranges (such as 4XX) are not supported");
+            // poem-openapi answers one status per variant, so a range is answered with its
+            // representative status; the emitters say so and restore the range in the served
+            // document.
+            let (status, range) = match *status {
+                StatusCode::Code(status) => (status, None),
+                StatusCode::Range(range) => {
+                    let status = range_status(range)?;
+                    (status, Some(format!("{range}XX")))
+                }
             };
+            ensure!(
+                !answers.iter().any(|a: &Answer| a.status == status),
+                "status {status} is documented both on its own and through its range {}XX",
+                status / 100
+            );
             let response = self.response(response)?;
             if (200..300).contains(&status) {
                 for content_type in response.content.keys() {
@@ -321,6 +337,7 @@ impl<'a> Reader<'a> {
             };
             answers.push(Answer {
                 status,
+                range,
                 description: response.description.clone(),
                 payload,
             });
@@ -513,7 +530,10 @@ impl<'a> Reader<'a> {
     /// that carry them reach the implementation unread (`RawBody`), which enforces them.
     fn document_keywords(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        for (name, schema) in &self.components()?.schemas {
+        let Some(components) = &self.doc.components else {
+            return Ok(out);
+        };
+        for (name, schema) in &components.schemas {
             let ReferenceOr::Item(Schema {
                 schema_kind: SchemaKind::Type(Type::Object(obj)),
                 schema_data,
@@ -882,6 +902,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The status that answers for the range `{range}XX`: its first, such as 500 for `5XX`.
+pub(super) fn range_status(range: u16) -> Result<u16> {
+    ensure!(
+        (1..=5).contains(&range),
+        "status range {range}XX is not an HTTP status range"
+    );
+    Ok(range * 100)
+}
+
 pub(super) fn ref_name<'r>(reference: &'r str, prefix: &str) -> Result<&'r str> {
     reference
         .strip_prefix(prefix)
@@ -957,7 +986,7 @@ fn string_keywords(at: &str, s: &openapiv3::StringType, out: &mut Vec<(String, S
 }
 
 /// A JSON pointer segment: `~` becomes `~0`, `/` becomes `~1`.
-fn pointer_escape(segment: &str) -> String {
+pub(super) fn pointer_escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 

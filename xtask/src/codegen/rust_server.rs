@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use openapiv3::OpenAPI;
 
-use super::ir::{camel, field_ident, Contract, Marker, ModelKind, Op, ParamIn};
+use super::ir::{camel, field_ident, pointer_escape, Contract, Marker, ModelKind, Op, ParamIn};
 use super::ApiDoc;
 
 /// First line of every generated Rust file of the document `spec`.
@@ -316,6 +316,37 @@ impl Emitter<'_> {
         for (pointer, value) in &self.ir.keywords {
             let _ = writeln!(s, "({pointer:?}, {value:?}),");
         }
+        // Only a document with status ranges gets their table, so the others stay as they were.
+        let ranges: Vec<(String, String, &str)> = self
+            .ir
+            .ops
+            .iter()
+            .flat_map(|op| {
+                op.answers.iter().filter_map(move |a| {
+                    let range = a.range.as_deref()?;
+                    let responses = format!(
+                        "/paths/{}/{}/responses",
+                        pointer_escape(&op.path),
+                        op.method
+                    );
+                    Some((responses, a.status.to_string(), range))
+                })
+            })
+            .collect();
+        if !ranges.is_empty() {
+            s.push_str(
+                "];\n\n\
+                 /// The answers the contract documents for a status range, as (JSON pointer of \
+                 the operation's\n\
+                 /// `responses`, the status the adapter sends, the range): poem-openapi \
+                 answers one status per\n\
+                 /// variant, and [`served_document`] lists these under their range again.\n\
+                 pub const RESPONSE_RANGES: &[(&str, &str, &str)] = &[\n",
+            );
+            for (responses, status, range) in &ranges {
+                let _ = writeln!(s, "({responses:?}, {status:?}, {range:?}),");
+            }
+        }
         s.push_str(
             "];\n\n\
              /// The document the proxy serves, as pretty JSON: what poem-openapi derives from the \
@@ -337,8 +368,21 @@ impl Emitter<'_> {
              if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(parent) {\n\
              target.insert(key, value);\n\
              }\n\
-             }\n\
-             serde_json::to_string_pretty(&doc).expect(\"a JSON value serializes\")\n\
+             }\n",
+        );
+        if !ranges.is_empty() {
+            s.push_str(
+                "for (responses, status, range) in RESPONSE_RANGES {\n\
+                 if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(responses) {\n\
+                 if let Some(answer) = target.remove(*status) {\n\
+                 target.insert((*range).to_string(), answer);\n\
+                 }\n\
+                 }\n\
+                 }\n",
+            );
+        }
+        s.push_str(
+            "serde_json::to_string_pretty(&doc).expect(\"a JSON value serializes\")\n\
              }\n",
         );
         Ok(s)
@@ -550,12 +594,20 @@ impl Emitter<'_> {
             );
             for a in &op.answers {
                 s.push_str(&doc(&a.description, "    "));
-                let _ = write!(
-                    s,
-                    "    #[oai(status = {})]\n    {}",
-                    a.status,
-                    status_variant(a.status)
-                );
+                let variant = match &a.range {
+                    Some(range) => {
+                        let _ = writeln!(
+                            s,
+                            "    ///\n    /// The contract documents this answer for the status range \
+                             `{range}`; it is\n    /// sent as {}, and the served document lists it \
+                             under `{range}`.",
+                            a.status
+                        );
+                        range_variant(a.status)
+                    }
+                    None => status_variant(a.status),
+                };
+                let _ = write!(s, "    #[oai(status = {})]\n    {variant}", a.status);
                 match &a.payload {
                     Some(p) => {
                         let _ = writeln!(s, "({p}),");
@@ -791,6 +843,17 @@ fn doc(text: &str, indent: &str) -> String {
     s
 }
 
+/// The variant name of a status range, by its representative status.
+fn range_variant(status: u16) -> String {
+    match status / 100 {
+        1 => "Informational".into(),
+        2 => "Success".into(),
+        3 => "Redirection".into(),
+        4 => "ClientError".into(),
+        _ => "ServerError".into(),
+    }
+}
+
 /// The variant name of a status.
 fn status_variant(status: u16) -> String {
     match status {
@@ -1016,6 +1079,93 @@ components:
         .expect_err("ThingOwner is a component");
         assert!(
             format!("{err:#}").contains("ThingOwner, which is taken"),
+            "{err:#}"
+        );
+    }
+
+    const RANGES_YAML: &str = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+tags:
+  - name: topics
+paths:
+  /topics/{topic_name}:
+    get:
+      tags: [topics]
+      operationId: getTopic
+      parameters:
+        - {name: topic_name, in: path, required: true, schema: {type: string}}
+      responses:
+        '200': {description: The topic.}
+        '4XX': {description: The request is wrong.}
+        '5XX': {description: The proxy failed.}
+"#;
+
+    #[test]
+    fn status_ranges_are_answered_with_their_representative_status() {
+        let doc: OpenAPI = serde_yaml::from_str(RANGES_YAML).expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let api = gen.api_rs().expect("api.rs");
+        assert!(
+            api.contains(
+                "    /// The proxy failed.\n    ///\n    /// The contract documents this answer for \
+                 the status range `5XX`; it is\n    /// sent as 500, and the served document lists \
+                 it under `5XX`.\n    #[oai(status = 500)]\n    ServerError,"
+            ),
+            "{api}"
+        );
+        assert!(
+            api.contains("#[oai(status = 400)]\n    ClientError,"),
+            "{api}"
+        );
+        assert!(api.contains("#[oai(status = 200)]\n    Ok,"), "{api}");
+        let module = gen.mod_rs().expect("mod.rs");
+        assert!(
+            module.contains("(\"/paths/~1topics~1{topic_name}/get/responses\", \"500\", \"5XX\"),"),
+            "{module}"
+        );
+        assert!(
+            module.contains("for (responses, status, range) in RESPONSE_RANGES"),
+            "{module}"
+        );
+    }
+
+    #[test]
+    fn a_document_without_status_ranges_gets_no_range_table() {
+        let doc: OpenAPI = serde_yaml::from_str(
+            &RANGES_YAML
+                .replace("'4XX'", "'400'")
+                .replace("'5XX'", "'500'"),
+        )
+        .expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let module = gen.mod_rs().expect("mod.rs");
+        assert!(!module.contains("RESPONSE_RANGES"), "{module}");
+        let api = gen.api_rs().expect("api.rs");
+        assert!(
+            api.contains("#[oai(status = 500)]\n    InternalServerError,"),
+            "{api}"
+        );
+    }
+
+    #[test]
+    fn a_status_documented_alone_and_through_its_range_is_refused() {
+        let doc: OpenAPI =
+            serde_yaml::from_str(&RANGES_YAML.replace("'4XX'", "'500'")).expect("a test document");
+        let err = Contract::read(&doc)
+            .err()
+            .expect("500 and 5XX answer with the same status");
+        assert!(
+            format!("{err:#}")
+                .contains("status 500 is documented both on its own and through its range 5XX"),
             "{err:#}"
         );
     }
