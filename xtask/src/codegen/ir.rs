@@ -64,6 +64,8 @@ pub(super) struct Op {
     pub(super) params: Vec<Param>,
     /// The body's Rust type (`RawBody<Model, media::Marker>`).
     pub(super) body: Option<String>,
+    /// The component schema of the request body.
+    pub(super) body_schema: Option<String>,
     /// The media types of the request body, in contract order.
     pub(super) request_types: Vec<String>,
     /// The media types of the 2XX answers, in contract order, without repeats.
@@ -162,6 +164,8 @@ pub(super) struct Contract<'a> {
     /// Keywords of component schemas that poem-openapi's schema model cannot write, as (JSON
     /// pointer into the served document, JSON value).
     pub(super) keywords: Vec<(String, String)>,
+    /// The decoders of the JSON request bodies and the decode-side models they read.
+    pub(super) decode: Decoders,
 }
 
 impl<'a> Contract<'a> {
@@ -219,11 +223,12 @@ impl<'a> Contract<'a> {
         }
         Ok(Contract {
             doc,
-            ops,
             markers,
             models,
             enums: pending.enums,
             keywords: reader.document_keywords()?,
+            decode: reader.decoders(&ops)?,
+            ops,
         })
     }
 }
@@ -267,12 +272,14 @@ impl<'a> Reader<'a> {
         }
 
         let mut request_types = Vec::new();
+        let mut body_schema = None;
         let body = match &op.request_body {
             None => None,
             Some(body) => {
                 let body = self.request_body(body)?;
                 let (schema, content_types) = self.one_schema(&body.content, "request body")?;
                 request_types.clone_from(&content_types);
+                body_schema = schema.strip_prefix("models::").map(str::to_string);
                 let name = format!("{camel}Body");
                 markers.push(Marker::Request {
                     op: id.clone(),
@@ -356,6 +363,7 @@ impl<'a> Reader<'a> {
             deprecated: op.deprecated,
             params,
             body,
+            body_schema,
             request_types,
             response_types,
             answers,
@@ -903,6 +911,264 @@ impl<'a> Reader<'a> {
 }
 
 /// The status that answers for the range `{range}XX`: its first, such as 500 for `5XX`.
+// ---------------------------------------------------------------------------------------------
+// Request-body decoders
+
+/// One decode-side model: what a JSON request body (or a part of one) is read into by the
+/// generated `decode` module.
+pub(super) struct DecodeModel {
+    pub(super) name: String,
+    pub(super) kind: DecodeKind,
+}
+
+pub(super) enum DecodeKind {
+    /// An object; `deny_unknown` when its schema says `additionalProperties: false`.
+    Struct {
+        fields: Vec<DecodeField>,
+        deny_unknown: bool,
+    },
+    /// An array or map schema: `pub type Name = ty;`.
+    Alias(String),
+}
+
+/// One property of a decode-side object.
+pub(super) struct DecodeField {
+    /// The property name as the contract spells it.
+    pub(super) name: String,
+    /// The Rust type: `T` when required and not nullable, else `Option<T>` (missing and
+    /// `null` read the same).
+    pub(super) ty: String,
+    /// Whether the field is `Option<T>`.
+    pub(super) optional: bool,
+}
+
+/// The decoder of one operation's JSON request body.
+pub(super) struct Decoder {
+    /// The operation's Rust name: the function is `decode_{op}`.
+    pub(super) op: String,
+    /// What the body is read into: a decode-side model, `Option<_>` of one for a nullable body.
+    pub(super) ty: String,
+}
+
+/// The decoders of every operation with a JSON request body and the decode-side models they
+/// reach, in the order they are first reached.
+#[derive(Default)]
+pub(super) struct Decoders {
+    pub(super) decoders: Vec<Decoder>,
+    pub(super) models: Vec<DecodeModel>,
+}
+
+impl Reader<'_> {
+    fn decoders(&self, ops: &[Op]) -> Result<Decoders> {
+        let mut out = Decoders::default();
+        let mut queue: Vec<String> = Vec::new();
+        for op in ops {
+            let Some(schema_name) = &op.body_schema else {
+                continue;
+            };
+            let json = op
+                .request_types
+                .iter()
+                .all(|t| t == "application/json" || t.ends_with("+json"));
+            if !json {
+                continue;
+            }
+            let schema = self.component(schema_name)?;
+            let ty = self
+                .decode_ref(schema_name, &mut queue)
+                .with_context(|| format!("request body of {}", op.id))?;
+            let ty = if schema.schema_data.nullable {
+                format!("Option<{ty}>")
+            } else {
+                ty
+            };
+            out.decoders.push(Decoder {
+                op: op.id.clone(),
+                ty,
+            });
+        }
+        let mut done: Vec<String> = Vec::new();
+        while let Some(name) = queue.first().cloned() {
+            queue.remove(0);
+            if done.contains(&name) {
+                continue;
+            }
+            done.push(name.clone());
+            let schema = self.component(&name)?;
+            self.decode_model(&name, schema, &mut queue, &mut out.models)
+                .with_context(|| format!("decoding schema {name}"))?;
+        }
+        Ok(out)
+    }
+
+    fn component(&self, name: &str) -> Result<&Schema> {
+        match self.components()?.schemas.get(name) {
+            Some(ReferenceOr::Item(s)) => Ok(s),
+            _ => bail!("{name} is not a schema of components"),
+        }
+    }
+
+    /// The decode-side type of a `$ref` to the component `name`: string components are read
+    /// as their model, typeless ones as raw JSON, the others as a decode-side model (queued).
+    fn decode_ref(&self, name: &str, queue: &mut Vec<String>) -> Result<String> {
+        let schema = self.component(name)?;
+        Ok(match &schema.schema_kind {
+            SchemaKind::Type(Type::String(_)) => format!("models::{name}"),
+            SchemaKind::Any(any) if any.typ.is_none() && any.properties.is_empty() => {
+                "Box<RawValue>".to_string()
+            }
+            _ => {
+                if !queue.iter().any(|q| q == name) {
+                    queue.push(name.to_string());
+                }
+                name.to_string()
+            }
+        })
+    }
+
+    fn decode_model(
+        &self,
+        name: &str,
+        schema: &Schema,
+        queue: &mut Vec<String>,
+        out: &mut Vec<DecodeModel>,
+    ) -> Result<()> {
+        let obj = match &schema.schema_kind {
+            SchemaKind::AllOf { .. } => self.flatten_all_of(schema, 0)?,
+            SchemaKind::Type(Type::Object(obj))
+                if !matches!(
+                    obj.additional_properties,
+                    Some(AdditionalProperties::Schema(_))
+                ) =>
+            {
+                obj.clone()
+            }
+            _ => {
+                let ty = self.decode_inline(schema, name, name, queue, out)?;
+                out.push(DecodeModel {
+                    name: name.to_string(),
+                    kind: DecodeKind::Alias(ty),
+                });
+                return Ok(());
+            }
+        };
+        let mut fields = Vec::new();
+        for (field, field_schema) in &obj.properties {
+            let what = format!("{name}.{field}");
+            let synthesised = format!("{name}{}", camel(field));
+            let (ty, nullable) = match field_schema {
+                ReferenceOr::Reference { reference } => (
+                    self.decode_ref(ref_name(reference, "#/components/schemas/")?, queue)?,
+                    false,
+                ),
+                ReferenceOr::Item(s) => (
+                    self.decode_inline(s, &what, &synthesised, queue, out)?,
+                    s.schema_data.nullable,
+                ),
+            };
+            let optional = nullable || !obj.required.contains(field);
+            fields.push(DecodeField {
+                name: field.clone(),
+                ty: if optional {
+                    format!("Option<{ty}>")
+                } else {
+                    ty
+                },
+                optional,
+            });
+        }
+        out.push(DecodeModel {
+            name: name.to_string(),
+            kind: DecodeKind::Struct {
+                fields,
+                deny_unknown: matches!(
+                    obj.additional_properties,
+                    Some(AdditionalProperties::Any(false))
+                ),
+            },
+        });
+        Ok(())
+    }
+
+    /// The decode-side type of an inline schema at `what`; `name` is the name its models
+    /// counterpart has when it needs one (an enum, an object).
+    fn decode_inline(
+        &self,
+        schema: &Schema,
+        what: &str,
+        name: &str,
+        queue: &mut Vec<String>,
+        out: &mut Vec<DecodeModel>,
+    ) -> Result<String> {
+        let item = |this: &Self,
+                    s: &ReferenceOr<Box<Schema>>,
+                    name: String,
+                    queue: &mut Vec<String>,
+                    out: &mut Vec<DecodeModel>|
+         -> Result<String> {
+            match s {
+                ReferenceOr::Reference { reference } => {
+                    this.decode_ref(ref_name(reference, "#/components/schemas/")?, queue)
+                }
+                ReferenceOr::Item(s) => {
+                    let ty = this.decode_inline(s, what, &name, queue, out)?;
+                    Ok(if s.schema_data.nullable {
+                        format!("Option<{ty}>")
+                    } else {
+                        ty
+                    })
+                }
+            }
+        };
+        Ok(match &schema.schema_kind {
+            SchemaKind::Any(any) if any.typ.is_none() && any.properties.is_empty() => {
+                "Box<RawValue>".to_string()
+            }
+            SchemaKind::Type(Type::String(st)) if !st.enumeration.is_empty() => {
+                format!("models::{name}")
+            }
+            SchemaKind::Type(
+                Type::String(_) | Type::Integer(_) | Type::Number(_) | Type::Boolean(_),
+            ) => self.scalar_type(schema, what)?,
+            SchemaKind::Type(Type::Array(a)) => {
+                let items = a
+                    .items
+                    .as_ref()
+                    .with_context(|| format!("{what}: an array needs `items`"))?;
+                format!(
+                    "Vec<{}>",
+                    item(self, items, format!("{name}Item"), queue, out)?
+                )
+            }
+            SchemaKind::Type(Type::Object(obj)) => match &obj.additional_properties {
+                Some(AdditionalProperties::Schema(values)) => {
+                    let values: ReferenceOr<Box<Schema>> = match values.as_ref() {
+                        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+                            reference: reference.clone(),
+                        },
+                        ReferenceOr::Item(v) => ReferenceOr::Item(Box::new(v.clone())),
+                    };
+                    format!(
+                        "BTreeMap<String, {}>",
+                        item(self, &values, format!("{name}Value"), queue, out)?
+                    )
+                }
+                _ => {
+                    self.decode_model(name, schema, queue, out)?;
+                    name.to_string()
+                }
+            },
+            SchemaKind::AllOf { all_of } if all_of.len() == 1 => match &all_of[0] {
+                ReferenceOr::Reference { reference } => {
+                    self.decode_ref(ref_name(reference, "#/components/schemas/")?, queue)?
+                }
+                ReferenceOr::Item(_) => bail!("{what}: an inline allOf must be one $ref"),
+            },
+            _ => bail!("{what}: oneOf, anyOf, not and inline allOf are not supported"),
+        })
+    }
+}
+
 pub(super) fn range_status(range: u16) -> Result<u16> {
     ensure!(
         (1..=5).contains(&range),

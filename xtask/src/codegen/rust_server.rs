@@ -30,7 +30,9 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use openapiv3::OpenAPI;
 
-use super::ir::{camel, field_ident, pointer_escape, Contract, Marker, ModelKind, Op, ParamIn};
+use super::ir::{
+    camel, field_ident, pointer_escape, Contract, DecodeKind, Marker, ModelKind, Op, ParamIn,
+};
 use super::ApiDoc;
 
 /// First line of every generated Rust file of the document `spec`.
@@ -62,6 +64,7 @@ pub fn generate(root: &Path, apis: &[ApiDoc], out: &Path) -> Result<()> {
         let gen = Emitter { ir: &contract, api };
         let dir = format!("src/{}", api.ident);
         files.push((format!("{dir}/mod.rs"), rustfmt(root, &gen.mod_rs()?)?));
+        files.push((format!("{dir}/decode.rs"), rustfmt(root, &gen.decode_rs())?));
         files.push((format!("{dir}/media.rs"), rustfmt(root, &gen.media_rs())?));
         files.push((format!("{dir}/models.rs"), rustfmt(root, &gen.models_rs())?));
         files.push((format!("{dir}/api.rs"), rustfmt(root, &gen.api_rs()?)?));
@@ -250,7 +253,8 @@ impl Emitter<'_> {
              //! The API of the contract `{spec}` as Rust types:\n\
              //! request and response models (`models`), the media types (`media`), the route \
              and\n\
-             //! media-type table (`routes`), one response enum per\n\
+             //! media-type table (`routes`), the decoders of the JSON request bodies \
+             (`decode`), one response enum per\n\
              //! operation, one port trait per tag, the trait [`{umbrella}`] that gathers them, \
              and the\n\
              //! poem-openapi adapter [`{adapter}`] that routes every path and method of the \
@@ -265,7 +269,9 @@ impl Emitter<'_> {
             spec = self.api.spec,
             served_at = self.api.served_at,
         );
-        s.push_str("pub mod api;\npub mod media;\npub mod models;\npub mod routes;\n\n");
+        s.push_str(
+            "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
+        );
         s.push_str("pub use api::*;\n\n");
         s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
         let _ = writeln!(
@@ -386,6 +392,85 @@ impl Emitter<'_> {
              }\n",
         );
         Ok(s)
+    }
+
+    /// The decoders of the JSON request bodies and the decode-side models they read.
+    fn decode_rs(&self) -> String {
+        let mut s = self.header();
+        s.push_str(
+            "//!\n//! Decoders of the JSON request bodies: for each operation with one, \
+             `decode_<operation>`\n\
+             //! reads the body's bytes into decode-side types. An object whose schema says\n\
+             //! `additionalProperties: false` refuses unknown fields, a typeless value stays \
+             raw JSON\n\
+             //! (`Box<RawValue>`), and an optional or nullable field is `Option<T>`, so a \
+             missing field and\n\
+             //! `null` read the same. The other keywords (`minItems`, `minimum`, `pattern`, ...) \
+             are not\n\
+             //! checked here; the implementation checks them.\n\n\
+             #![allow(clippy::doc_markdown)]\n\n\
+             #[allow(unused_imports)]\n\
+             use std::collections::BTreeMap;\n\n\
+             use serde::Deserialize;\n\
+             #[allow(unused_imports)]\n\
+             use serde_json::value::RawValue;\n\n\
+             #[allow(unused_imports)]\n\
+             use super::models;\n\
+             #[allow(unused_imports)]\n\
+             use crate::support::{ByteString, DateTimeString};\n\n",
+        );
+        for model in &self.ir.decode.models {
+            let name = &model.name;
+            match &model.kind {
+                DecodeKind::Alias(ty) => {
+                    let _ = writeln!(
+                        s,
+                        "/// `{name}` of the contract, as a request body reads it.\n\
+                         pub type {name} = {ty};\n"
+                    );
+                }
+                DecodeKind::Struct {
+                    fields,
+                    deny_unknown,
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "/// `{name}` of the contract, as a request body reads it.\n\
+                         #[derive(Debug, Deserialize)]"
+                    );
+                    if *deny_unknown {
+                        s.push_str("#[serde(deny_unknown_fields)]\n");
+                    }
+                    let _ = writeln!(s, "pub struct {name} {{");
+                    for field in fields {
+                        let ident = field_ident(&field.name);
+                        let mut serde = Vec::new();
+                        if ident.trim_start_matches("r#") != field.name {
+                            serde.push(format!("rename = {:?}", field.name));
+                        }
+                        if field.optional {
+                            serde.push("default".to_string());
+                        }
+                        if !serde.is_empty() {
+                            let _ = writeln!(s, "    #[serde({})]", serde.join(", "));
+                        }
+                        let _ = writeln!(s, "    pub {ident}: {},", field.ty);
+                    }
+                    s.push_str("}\n\n");
+                }
+            }
+        }
+        for decoder in &self.ir.decode.decoders {
+            let _ = writeln!(
+                s,
+                "/// Reads the request body of `{op}`.\n\
+                 pub fn decode_{op}(bytes: &[u8]) -> Result<{ty}, serde_json::Error> {{\n\
+                 serde_json::from_slice(bytes)\n}}\n",
+                op = decoder.op,
+                ty = decoder.ty
+            );
+        }
+        s
     }
 
     fn media_rs(&self) -> String {
@@ -1168,6 +1253,136 @@ paths:
                 .contains("status 500 is documented both on its own and through its range 5XX"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn json_request_bodies_get_decoders_that_refuse_unknown_fields_and_keep_typeless_values_raw() {
+        let doc: OpenAPI = serde_yaml::from_str(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+tags:
+  - name: records
+paths:
+  /records:
+    post:
+      tags: [records]
+      operationId: produceRecords
+      requestBody:
+        required: true
+        content:
+          application/vnd.kafka.json.v2+json:
+            schema: {$ref: '#/components/schemas/ProduceRequest'}
+      responses:
+        '204': {description: written}
+  /settings:
+    put:
+      tags: [records]
+      operationId: putSettings
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Settings'}
+      responses:
+        '204': {description: stored}
+  /upload:
+    put:
+      tags: [records]
+      operationId: upload
+      requestBody:
+        content:
+          application/octet-stream:
+            schema: {$ref: '#/components/schemas/Settings'}
+      responses:
+        '204': {description: stored}
+components:
+  schemas:
+    ProduceRequest:
+      type: object
+      additionalProperties: false
+      required: [records]
+      properties:
+        records:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            properties:
+              key: {nullable: true}
+              value: {$ref: '#/components/schemas/AnyValue'}
+              partition: {type: integer, format: int32, nullable: true}
+        format: {$ref: '#/components/schemas/Format'}
+    Settings:
+      type: object
+      nullable: true
+      properties:
+        auto.offset.reset: {type: string}
+    Format:
+      type: string
+      enum: [binary, json]
+    AnyValue: {}
+"#,
+        )
+        .expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let decode = gen.decode_rs();
+        let produce = &decode[decode
+            .find("/// `ProduceRequest` of the contract")
+            .expect("ProduceRequest")..];
+        assert!(
+            produce.starts_with(
+                "/// `ProduceRequest` of the contract, as a request body reads it.\n\
+                 #[derive(Debug, Deserialize)]\n#[serde(deny_unknown_fields)]\n\
+                 pub struct ProduceRequest {\n\
+                 \x20   pub records: Vec<ProduceRequestRecordsItem>,\n\
+                 \x20   #[serde(default)]\n\
+                 \x20   pub format: Option<models::Format>,\n}"
+            ),
+            "{decode}"
+        );
+        let item = struct_text(&decode, "ProduceRequestRecordsItem");
+        for field in [
+            "pub key: Option<Box<RawValue>>,",
+            "pub value: Option<Box<RawValue>>,",
+            "pub partition: Option<i32>,",
+        ] {
+            assert!(item.contains(field), "{field} in {item}");
+        }
+        assert!(
+            decode
+                .contains("#[serde(deny_unknown_fields)]\npub struct ProduceRequestRecordsItem {"),
+            "{decode}"
+        );
+        // Without `additionalProperties: false`, unknown fields are ignored.
+        assert!(
+            decode.contains(
+                "#[derive(Debug, Deserialize)]\npub struct Settings {\n    \
+                 #[serde(rename = \"auto.offset.reset\", default)]\n    \
+                 pub auto_offset_reset: Option<String>,"
+            ),
+            "{decode}"
+        );
+        assert!(
+            decode.contains(
+                "pub fn decode_produce_records(bytes: &[u8]) -> Result<ProduceRequest, \
+                 serde_json::Error> {\nserde_json::from_slice(bytes)\n}"
+            ),
+            "{decode}"
+        );
+        // A nullable body reads `null` as `None`.
+        assert!(
+            decode.contains(
+                "pub fn decode_put_settings(bytes: &[u8]) -> Result<Option<Settings>, \
+                 serde_json::Error>"
+            ),
+            "{decode}"
+        );
+        // A body that is not JSON gets no decoder.
+        assert!(!decode.contains("decode_upload"), "{decode}");
     }
 
     #[test]
