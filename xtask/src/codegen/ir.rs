@@ -910,7 +910,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The status that answers for the range `{range}XX`: its first, such as 500 for `5XX`.
 // ---------------------------------------------------------------------------------------------
 // Request-body decoders
 
@@ -1169,6 +1168,7 @@ impl Reader<'_> {
     }
 }
 
+/// The status that answers for the range `{range}XX`: its first, such as 500 for `5XX`.
 pub(super) fn range_status(range: u16) -> Result<u16> {
     ensure!(
         (1..=5).contains(&range),
