@@ -2,9 +2,10 @@
 //! document. Owns every decision that depends only on the OpenAPI document: the operations
 //! with their parameters, bodies and documented answers, the media-type markers, the models
 //! of `components/schemas` (with `allOf` flattened and the names of inline enums and objects
-//! synthesised from their parent and field), and the schema keywords poem-openapi cannot
-//! write. Anything the generator cannot express fails here, with the schema or operation
-//! named.
+//! synthesised from their parent and field), the schema keywords poem-openapi cannot write,
+//! the representative status of each documented status range (`5XX` is answered as 500), and
+//! the decode-side types of the JSON request bodies. Anything the generator cannot express
+//! fails here, with the schema or operation named.
 //!
 //! How the model is spelled as Rust text (attributes, doc comments, the files of the crate)
 //! is `rust_server.rs`; where the output goes is `codegen.rs`.
