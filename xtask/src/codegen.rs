@@ -11,6 +11,7 @@
 //! `--check` compares the scratch tree with the committed one and names every file that
 //! differs, is new or is missing.
 
+pub mod ir;
 pub mod rust_server;
 pub mod sdk;
 

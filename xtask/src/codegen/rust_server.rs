@@ -4,32 +4,35 @@
 //! operation, one port trait per tag (`TopicsApi`, ...), a trait that gathers them (such as
 //! `KafkaRestV2`) and the poem-openapi adapter (such as `V2Api<S>`).
 //!
-//! Owns the mapping from OpenAPI to Rust: which type a schema becomes, how nullable and
-//! required fields are spelled, which parameters are lenient and which bodies stay raw. The
-//! fixed runtime types (`Vnd`, `RawBody`, `Lenient`, the route table row, the `Accept`
+//! Owns how the intermediate model of `ir.rs` (operations, models, markers, read from the
+//! contract there) is written as Rust: the attributes, doc comments and files of the crate,
+//! the response enums and traits, the adapter and the route table. Which type a schema
+//! becomes, how nullable and required fields are wrapped, which parameters are lenient and
+//! which bodies stay raw is decided while reading, in `ir.rs`.
+//!
+//! The fixed runtime types (`Vnd`, `RawBody`, `Lenient`, the route table row, the `Accept`
 //! parser) are the hand-written crate `crates/openapi-support`, which the generated crate
 //! re-exports as `support`. Where the output goes and how `--check` compares it is
 //! `codegen.rs`.
 //!
 //! The code is built as text and formatted with the toolchain's `rustfmt` and the repository's
 //! `rustfmt.toml`, so the output is byte-for-byte what `cargo fmt` keeps, and the same on every
-//! run. Anything in the contract this generator cannot express fails the run with the schema
-//! or operation named, instead of producing a server that differs from the document.
+//! run. Anything in the contract this generator cannot express fails the run (in `ir.rs`)
+//! with the schema or operation named, instead of producing a server that differs from the
+//! document.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, ensure, Context, Result};
-use openapiv3::{
-    AdditionalProperties, IntegerFormat, OpenAPI, Operation, Parameter, ParameterSchemaOrContent,
-    ReferenceOr, RequestBody, Response, Schema, SchemaKind, StatusCode, StringFormat, Type,
-    VariantOrUnknownOrEmpty,
-};
+use anyhow::{bail, Context, Result};
+use openapiv3::OpenAPI;
 
+use super::ir::{
+    camel, field_ident, pointer_escape, Contract, DecodeKind, Marker, ModelKind, Op, ParamIn,
+};
 use super::ApiDoc;
 
 /// First line of every generated Rust file of the document `spec`.
@@ -57,14 +60,13 @@ pub fn generate(root: &Path, apis: &[ApiDoc], out: &Path) -> Result<()> {
             fs::read_to_string(&spec).with_context(|| format!("cannot read {}", spec.display()))?;
         let doc: OpenAPI = serde_yaml::from_str(&text)
             .with_context(|| format!("{} is not an OpenAPI 3.0 document", spec.display()))?;
-        let gen = Generator::new(&doc, api).with_context(|| api.spec.to_string())?;
+        let contract = Contract::read(&doc).with_context(|| api.spec.to_string())?;
+        let gen = Emitter { ir: &contract, api };
         let dir = format!("src/{}", api.ident);
         files.push((format!("{dir}/mod.rs"), rustfmt(root, &gen.mod_rs()?)?));
+        files.push((format!("{dir}/decode.rs"), rustfmt(root, &gen.decode_rs())?));
         files.push((format!("{dir}/media.rs"), rustfmt(root, &gen.media_rs())?));
-        files.push((
-            format!("{dir}/models.rs"),
-            rustfmt(root, &gen.models_rs()?)?,
-        ));
+        files.push((format!("{dir}/models.rs"), rustfmt(root, &gen.models_rs())?));
         files.push((format!("{dir}/api.rs"), rustfmt(root, &gen.api_rs()?)?));
         files.push((format!("{dir}/routes.rs"), rustfmt(root, &gen.routes_rs())?));
     }
@@ -226,457 +228,15 @@ fn rustfmt(root: &Path, source: &str) -> Result<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The contract, read into what the code needs
+// The files of one document's module
 
-/// One parameter of an operation.
-struct Param {
-    name: String,
-    location: ParamIn,
-    /// The Rust type the trait method takes (`String`, `Lenient<i32>`, `Option<...>`).
-    rust: String,
-    description: Option<String>,
-    deprecated: bool,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum ParamIn {
-    Path,
-    Query,
-}
-
-/// One documented answer of an operation.
-struct Answer {
-    status: u16,
-    description: String,
-    /// The variant's payload type, `None` for an answer without a body.
-    payload: Option<String>,
-}
-
-/// One operation: a method of the trait and of the adapter, and a response enum.
-struct Op {
-    /// The Rust name: the operationId in snake case, or one derived from method and path.
-    id: String,
-    /// The operationId as the contract spells it (the served document keeps it).
-    operation_id: String,
-    method: String,
-    /// The path template as the contract writes it (`/topics/{topic_name}`).
-    path: String,
-    /// The path in poem's syntax (`/topics/:topic_name`).
-    route: String,
-    tags: Vec<String>,
-    summary: Option<String>,
-    description: Option<String>,
-    deprecated: bool,
-    params: Vec<Param>,
-    /// The body's Rust type (`RawBody<Model, media::Marker>`).
-    body: Option<String>,
-    /// The media types of the request body, in contract order.
-    request_types: Vec<String>,
-    /// The media types of the 2XX answers, in contract order, without repeats.
-    response_types: Vec<String>,
-    answers: Vec<Answer>,
-}
-
-impl Op {
-    /// The tag whose trait declares the operation: its first, or `default` without tags.
-    fn trait_tag(&self) -> &str {
-        self.tags.first().map_or("default", String::as_str)
-    }
-}
-
-/// A media-type marker to emit in `media.rs`.
-enum Marker {
-    /// One media type (`MediaType`).
-    Single { name: String, content_type: String },
-    /// The media types of one request body (`RequestMedia`).
-    Request {
-        op: String,
-        name: String,
-        content_types: Vec<String>,
-        required: bool,
-        description: Option<String>,
-    },
-    /// The media types of one multi-type response (`ResponseMedia`).
-    Response {
-        name: String,
-        content_types: Vec<String>,
-    },
-}
-
-struct Generator<'a> {
-    doc: &'a OpenAPI,
+/// Writes the files of one document's module from its [`Contract`].
+struct Emitter<'a> {
+    ir: &'a Contract<'a>,
     api: &'a ApiDoc,
-    ops: Vec<Op>,
-    markers: Vec<Marker>,
 }
 
-impl<'a> Generator<'a> {
-    fn new(doc: &'a OpenAPI, api: &'a ApiDoc) -> Result<Self> {
-        let mut gen = Generator {
-            doc,
-            api,
-            ops: Vec::new(),
-            markers: Vec::new(),
-        };
-        let mut single: BTreeMap<String, String> = BTreeMap::new();
-        for (path, item) in doc.paths.iter() {
-            let ReferenceOr::Item(item) = item else {
-                bail!("path {path}: a $ref path item is not supported");
-            };
-            for (method, operation) in item.iter() {
-                let op = gen
-                    .operation(path, method, &item.parameters, operation, &mut single)
-                    .with_context(|| format!("{} {path}", method.to_uppercase()))?;
-                gen.ops.push(op);
-            }
-        }
-        // Single media types first (by media type), then the request and response markers in
-        // operation order.
-        let per_op = std::mem::take(&mut gen.markers);
-        gen.markers = single
-            .into_iter()
-            .map(|(content_type, name)| Marker::Single { name, content_type })
-            .chain(per_op)
-            .collect();
-        Ok(gen)
-    }
-
-    fn operation(
-        &mut self,
-        path: &str,
-        method: &str,
-        path_params: &'a [ReferenceOr<Parameter>],
-        op: &'a Operation,
-        single: &mut BTreeMap<String, String>,
-    ) -> Result<Op> {
-        let (id, operation_id) = match &op.operation_id {
-            Some(operation_id) => (snake(operation_id), operation_id.clone()),
-            None => {
-                let id = derived_id(method, path);
-                (id.clone(), id)
-            }
-        };
-        ensure!(
-            id.starts_with(|c: char| c.is_ascii_lowercase()),
-            "operationId {operation_id} does not start with a letter"
-        );
-        let camel = camel(&id);
-        check_literal_segments(path)?;
-
-        // Path-level parameters first; an operation-level one with the same name and place
-        // replaces it.
-        let mut params: Vec<Param> = Vec::new();
-        for p in path_params.iter().chain(&op.parameters) {
-            let param = self.param(p)?;
-            params.retain(|q| !(q.name == param.name && q.location == param.location));
-            params.push(param);
-        }
-
-        let mut request_types = Vec::new();
-        let body = match &op.request_body {
-            None => None,
-            Some(body) => {
-                let body = self.request_body(body)?;
-                let (schema, content_types) = self.one_schema(&body.content, "request body")?;
-                request_types.clone_from(&content_types);
-                let name = format!("{camel}Body");
-                self.markers.push(Marker::Request {
-                    op: id.clone(),
-                    name: name.clone(),
-                    content_types,
-                    required: body.required,
-                    description: body.description.clone(),
-                });
-                Some(format!("RawBody<{schema}, media::{name}>"))
-            }
-        };
-
-        ensure!(
-            op.responses.default.is_none(),
-            "a `default` response is not supported; list the statuses"
-        );
-        let mut answers = Vec::new();
-        let mut response_types: Vec<String> = Vec::new();
-        for (status, response) in &op.responses.responses {
-            let StatusCode::Code(status) = *status else {
-                bail!("status ranges (such as 4XX) are not supported");
-            };
-            let response = self.response(response)?;
-            if (200..300).contains(&status) {
-                for content_type in response.content.keys() {
-                    if !response_types.contains(content_type) {
-                        response_types.push(content_type.clone());
-                    }
-                }
-            }
-            let payload = if response.content.is_empty() {
-                None
-            } else {
-                let (schema, content_types) =
-                    self.one_schema(&response.content, &format!("response {status}"))?;
-                if let [content_type] = content_types.as_slice() {
-                    let marker = single
-                        .entry(content_type.clone())
-                        .or_insert_with(|| media_type_name(content_type))
-                        .clone();
-                    Some(format!("Vnd<media::{marker}, {schema}>"))
-                } else {
-                    let name = format!("{camel}Response{status}");
-                    self.markers.push(Marker::Response {
-                        name: name.clone(),
-                        content_types,
-                    });
-                    Some(format!("RawResponse<{schema}, media::{name}>"))
-                }
-            };
-            answers.push(Answer {
-                status,
-                description: response.description.clone(),
-                payload,
-            });
-        }
-        ensure!(!answers.is_empty(), "the operation documents no response");
-
-        Ok(Op {
-            id,
-            operation_id,
-            path: path.to_string(),
-            method: method.to_string(),
-            route: poem_path(path),
-            tags: op.tags.clone(),
-            summary: op.summary.clone(),
-            description: op.description.clone(),
-            deprecated: op.deprecated,
-            params,
-            body,
-            request_types,
-            response_types,
-            answers,
-        })
-    }
-
-    fn param(&self, p: &ReferenceOr<Parameter>) -> Result<Param> {
-        let p = match p {
-            ReferenceOr::Item(p) => p,
-            ReferenceOr::Reference { reference } => {
-                let name = ref_name(reference, "#/components/parameters/")?;
-                match self.components()?.parameters.get(name) {
-                    Some(ReferenceOr::Item(p)) => p,
-                    _ => bail!("{reference} is not a parameter of components"),
-                }
-            }
-        };
-        let (data, location) = match p {
-            Parameter::Path { parameter_data, .. } => (parameter_data, ParamIn::Path),
-            Parameter::Query { parameter_data, .. } => (parameter_data, ParamIn::Query),
-            _ => bail!("header and cookie parameters are not supported"),
-        };
-        let ParameterSchemaOrContent::Schema(schema) = &data.format else {
-            bail!(
-                "parameter {}: only `schema` parameters are supported",
-                data.name
-            );
-        };
-        let schema = self.schema(schema)?;
-        // Strings cannot fail to parse; anything else reaches the implementation as
-        // `Lenient`, which answers a bad value with its own documented error code.
-        let base = match &schema.schema_kind {
-            SchemaKind::Type(Type::String(s)) if s.enumeration.is_empty() => "String".to_string(),
-            SchemaKind::Type(Type::Integer(_) | Type::Boolean(_) | Type::Number(_)) => {
-                format!("Lenient<{}>", self.scalar_type(schema, &data.name)?)
-            }
-            _ => bail!(
-                "parameter {}: only string, integer, number and boolean are supported",
-                data.name
-            ),
-        };
-        Ok(Param {
-            name: data.name.clone(),
-            location,
-            rust: if data.required {
-                base
-            } else {
-                format!("Option<{base}>")
-            },
-            description: data.description.clone(),
-            deprecated: data.deprecated.unwrap_or(false),
-        })
-    }
-
-    fn request_body(&self, body: &'a ReferenceOr<RequestBody>) -> Result<&'a RequestBody> {
-        match body {
-            ReferenceOr::Item(b) => Ok(b),
-            ReferenceOr::Reference { reference } => {
-                let name = ref_name(reference, "#/components/requestBodies/")?;
-                match self.components()?.request_bodies.get(name) {
-                    Some(ReferenceOr::Item(b)) => Ok(b),
-                    _ => bail!("{reference} is not a request body of components"),
-                }
-            }
-        }
-    }
-
-    fn response(&self, response: &'a ReferenceOr<Response>) -> Result<&'a Response> {
-        match response {
-            ReferenceOr::Item(r) => Ok(r),
-            ReferenceOr::Reference { reference } => {
-                let name = ref_name(reference, "#/components/responses/")?;
-                match self.components()?.responses.get(name) {
-                    Some(ReferenceOr::Item(r)) => Ok(r),
-                    _ => bail!("{reference} is not a response of components"),
-                }
-            }
-        }
-    }
-
-    fn schema<'b>(&'b self, schema: &'b ReferenceOr<Schema>) -> Result<&'b Schema> {
-        match schema {
-            ReferenceOr::Item(s) => Ok(s),
-            ReferenceOr::Reference { reference } => {
-                let name = ref_name(reference, "#/components/schemas/")?;
-                match self.components()?.schemas.get(name) {
-                    Some(ReferenceOr::Item(s)) => Ok(s),
-                    _ => bail!("{reference} is not a schema of components"),
-                }
-            }
-        }
-    }
-
-    fn components(&self) -> Result<&'a openapiv3::Components> {
-        self.doc
-            .components
-            .as_ref()
-            .context("the document has no components")
-    }
-
-    /// The Rust type of the one schema all media types of a body share, and the media types.
-    fn one_schema(
-        &self,
-        content: &indexmap::IndexMap<String, openapiv3::MediaType>,
-        what: &str,
-    ) -> Result<(String, Vec<String>)> {
-        let mut schema: Option<String> = None;
-        for (content_type, media) in content {
-            let s = media
-                .schema
-                .as_ref()
-                .with_context(|| format!("{what}: {content_type} has no schema"))?;
-            let ReferenceOr::Reference { reference } = s else {
-                bail!("{what}: {content_type}: use a $ref to components/schemas");
-            };
-            let name = ref_name(reference, "#/components/schemas/")?.to_string();
-            match &schema {
-                None => schema = Some(name),
-                Some(first) => ensure!(
-                    *first == name,
-                    "{what}: every media type must have the same schema ({first} and {name})"
-                ),
-            }
-        }
-        let schema = schema.with_context(|| format!("{what}: no media type"))?;
-        Ok((
-            format!("models::{schema}"),
-            content.keys().cloned().collect(),
-        ))
-    }
-
-    /// The Rust type of a string, integer, number or boolean schema.
-    fn scalar_type(&self, schema: &Schema, what: &str) -> Result<String> {
-        Ok(match &schema.schema_kind {
-            SchemaKind::Type(Type::String(s)) => {
-                // `pattern`, `minLength` and `maxLength` reach the served document through
-                // `document_keywords` (properties and array items of properties only; the drift
-                // test catches any other place).
-                match &s.format {
-                    VariantOrUnknownOrEmpty::Empty => "String",
-                    VariantOrUnknownOrEmpty::Item(StringFormat::Byte) => "ByteString",
-                    VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => "DateTimeString",
-                    other => bail!("{what}: string format {other:?} is not supported"),
-                }
-                .to_string()
-            }
-            SchemaKind::Type(Type::Integer(i)) => {
-                // `minimum` / `maximum` reach the served document through
-                // `document_keywords` (properties only; the drift test catches any other place).
-                ensure!(
-                    i.enumeration.is_empty(),
-                    "{what}: integer enums are not supported"
-                );
-                match &i.format {
-                    VariantOrUnknownOrEmpty::Item(IntegerFormat::Int32) => "i32",
-                    VariantOrUnknownOrEmpty::Item(IntegerFormat::Int64)
-                    | VariantOrUnknownOrEmpty::Empty => "i64",
-                    other => bail!("{what}: integer format {other:?} is not supported"),
-                }
-                .to_string()
-            }
-            SchemaKind::Type(Type::Number(_)) => "f64".to_string(),
-            SchemaKind::Type(Type::Boolean(_)) => "bool".to_string(),
-            _ => bail!("{what}: not a scalar schema"),
-        })
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Files
-
-    /// Keywords of component schemas that poem-openapi's schema model cannot write, as (JSON
-    /// pointer into the served document, JSON value): `nullable`, `additionalProperties: false`
-    /// and `minProperties` of objects, `minimum` / `maximum` of integer properties, `pattern`,
-    /// `minLength` and `maxLength` of string properties and their array items. The bodies
-    /// that carry them reach the implementation unread (`RawBody`), which enforces them.
-    fn document_keywords(&self) -> Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        for (name, schema) in &self.components()?.schemas {
-            let ReferenceOr::Item(Schema {
-                schema_kind: SchemaKind::Type(Type::Object(obj)),
-                schema_data,
-            }) = schema
-            else {
-                continue;
-            };
-            let at = format!("/components/schemas/{}", pointer_escape(name));
-            if schema_data.nullable {
-                out.push((format!("{at}/nullable"), "true".to_string()));
-            }
-            if let Some(AdditionalProperties::Any(false)) = obj.additional_properties {
-                out.push((format!("{at}/additionalProperties"), "false".to_string()));
-            }
-            if let Some(min) = obj.min_properties {
-                out.push((format!("{at}/minProperties"), min.to_string()));
-            }
-            for (field, field_schema) in &obj.properties {
-                let ReferenceOr::Item(field_schema) = field_schema else {
-                    continue;
-                };
-                let field_at = format!("{at}/properties/{}", pointer_escape(field));
-                match &field_schema.schema_kind {
-                    SchemaKind::Type(Type::Integer(i)) => {
-                        if let Some(min) = i.minimum {
-                            out.push((format!("{field_at}/minimum"), min.to_string()));
-                        }
-                        if let Some(max) = i.maximum {
-                            out.push((format!("{field_at}/maximum"), max.to_string()));
-                        }
-                        ensure!(
-                            !i.exclusive_minimum && !i.exclusive_maximum,
-                            "{name}.{field}: exclusive bounds are not supported"
-                        );
-                    }
-                    SchemaKind::Type(Type::String(s)) => string_keywords(&field_at, s, &mut out),
-                    SchemaKind::Type(Type::Array(a)) => {
-                        if let Some(ReferenceOr::Item(item)) = &a.items {
-                            if let SchemaKind::Type(Type::String(s)) = &item.schema_kind {
-                                string_keywords(&format!("{field_at}/items"), s, &mut out);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(out)
-    }
-
+impl Emitter<'_> {
     fn header(&self) -> String {
         header(self.api.spec)
     }
@@ -684,7 +244,7 @@ impl<'a> Generator<'a> {
     /// The module of one document: its parts, its `info`, its OpenAPI service and its served
     /// document.
     fn mod_rs(&self) -> Result<String> {
-        let info = &self.doc.info;
+        let info = &self.ir.doc.info;
         let (umbrella, adapter) = (self.api.trait_name, self.api.adapter);
         let mut s = self.header();
         let _ = write!(
@@ -693,7 +253,8 @@ impl<'a> Generator<'a> {
              //! The API of the contract `{spec}` as Rust types:\n\
              //! request and response models (`models`), the media types (`media`), the route \
              and\n\
-             //! media-type table (`routes`), one response enum per\n\
+             //! media-type table (`routes`), the decoders of the JSON request bodies \
+             (`decode`), one response enum per\n\
              //! operation, one port trait per tag, the trait [`{umbrella}`] that gathers them, \
              and the\n\
              //! poem-openapi adapter [`{adapter}`] that routes every path and method of the \
@@ -708,7 +269,9 @@ impl<'a> Generator<'a> {
             spec = self.api.spec,
             served_at = self.api.served_at,
         );
-        s.push_str("pub mod api;\npub mod media;\npub mod models;\npub mod routes;\n\n");
+        s.push_str(
+            "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
+        );
         s.push_str("pub use api::*;\n\n");
         s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
         let _ = writeln!(
@@ -756,8 +319,39 @@ impl<'a> Generator<'a> {
              /// implementation enforces them: the bodies that carry them reach it unread.\n\
              pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[\n",
         );
-        for (pointer, value) in self.document_keywords()? {
+        for (pointer, value) in &self.ir.keywords {
             let _ = writeln!(s, "({pointer:?}, {value:?}),");
+        }
+        // Only a document with status ranges gets their table, so the others stay as they were.
+        let ranges: Vec<(String, String, &str)> = self
+            .ir
+            .ops
+            .iter()
+            .flat_map(|op| {
+                op.answers.iter().filter_map(move |a| {
+                    let range = a.range.as_deref()?;
+                    let responses = format!(
+                        "/paths/{}/{}/responses",
+                        pointer_escape(&op.path),
+                        op.method
+                    );
+                    Some((responses, a.status.to_string(), range))
+                })
+            })
+            .collect();
+        if !ranges.is_empty() {
+            s.push_str(
+                "];\n\n\
+                 /// The answers the contract documents for a status range, as (JSON pointer of \
+                 the operation's\n\
+                 /// `responses`, the status the adapter sends, the range): poem-openapi \
+                 answers one status per\n\
+                 /// variant, and [`served_document`] lists these under their range again.\n\
+                 pub const RESPONSE_RANGES: &[(&str, &str, &str)] = &[\n",
+            );
+            for (responses, status, range) in &ranges {
+                let _ = writeln!(s, "({responses:?}, {status:?}, {range:?}),");
+            }
         }
         s.push_str(
             "];\n\n\
@@ -780,11 +374,103 @@ impl<'a> Generator<'a> {
              if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(parent) {\n\
              target.insert(key, value);\n\
              }\n\
-             }\n\
-             serde_json::to_string_pretty(&doc).expect(\"a JSON value serializes\")\n\
+             }\n",
+        );
+        if !ranges.is_empty() {
+            s.push_str(
+                "for (responses, status, range) in RESPONSE_RANGES {\n\
+                 if let Some(serde_json::Value::Object(target)) = doc.pointer_mut(responses) {\n\
+                 if let Some(answer) = target.remove(*status) {\n\
+                 target.insert((*range).to_string(), answer);\n\
+                 }\n\
+                 }\n\
+                 }\n",
+            );
+        }
+        s.push_str(
+            "serde_json::to_string_pretty(&doc).expect(\"a JSON value serializes\")\n\
              }\n",
         );
         Ok(s)
+    }
+
+    /// The decoders of the JSON request bodies and the decode-side models they read.
+    fn decode_rs(&self) -> String {
+        let mut s = self.header();
+        s.push_str(
+            "//!\n//! Decoders of the JSON request bodies: for each operation with one, \
+             `decode_<operation>`\n\
+             //! reads the body's bytes into decode-side types. An object whose schema says\n\
+             //! `additionalProperties: false` refuses unknown fields, a typeless value stays \
+             raw JSON\n\
+             //! (`Box<RawValue>`), and an optional or nullable field is `Option<T>`, so a \
+             missing field and\n\
+             //! `null` read the same. The other keywords (`minItems`, `minimum`, `pattern`, ...) \
+             are not\n\
+             //! checked here; the implementation checks them.\n\n\
+             #![allow(clippy::doc_markdown)]\n\n\
+             #[allow(unused_imports)]\n\
+             use std::collections::BTreeMap;\n\n\
+             use serde::Deserialize;\n\
+             #[allow(unused_imports)]\n\
+             use serde_json::value::RawValue;\n\n\
+             #[allow(unused_imports)]\n\
+             use super::models;\n\
+             #[allow(unused_imports)]\n\
+             use crate::support::{ByteString, DateTimeString};\n\n",
+        );
+        for model in &self.ir.decode.models {
+            let name = &model.name;
+            match &model.kind {
+                DecodeKind::Alias(ty) => {
+                    let _ = writeln!(
+                        s,
+                        "/// `{name}` of the contract, as a request body reads it.\n\
+                         pub type {name} = {ty};\n"
+                    );
+                }
+                DecodeKind::Struct {
+                    fields,
+                    deny_unknown,
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "/// `{name}` of the contract, as a request body reads it.\n\
+                         #[derive(Debug, Deserialize)]"
+                    );
+                    if *deny_unknown {
+                        s.push_str("#[serde(deny_unknown_fields)]\n");
+                    }
+                    let _ = writeln!(s, "pub struct {name} {{");
+                    for field in fields {
+                        let ident = field_ident(&field.name);
+                        let mut serde = Vec::new();
+                        if ident.trim_start_matches("r#") != field.name {
+                            serde.push(format!("rename = {:?}", field.name));
+                        }
+                        if field.optional {
+                            serde.push("default".to_string());
+                        }
+                        if !serde.is_empty() {
+                            let _ = writeln!(s, "    #[serde({})]", serde.join(", "));
+                        }
+                        let _ = writeln!(s, "    pub {ident}: {},", field.ty);
+                    }
+                    s.push_str("}\n\n");
+                }
+            }
+        }
+        for decoder in &self.ir.decode.decoders {
+            let _ = writeln!(
+                s,
+                "/// Reads the request body of `{op}`.\n\
+                 pub fn decode_{op}(bytes: &[u8]) -> Result<{ty}, serde_json::Error> {{\n\
+                 serde_json::from_slice(bytes)\n}}\n",
+                op = decoder.op,
+                ty = decoder.ty
+            );
+        }
+        s
     }
 
     fn media_rs(&self) -> String {
@@ -795,7 +481,7 @@ impl<'a> Generator<'a> {
              documented with more\n//! than one.\n\n\
              use crate::support::{MediaType, RequestMedia, ResponseMedia};\n\n",
         );
-        for marker in &self.markers {
+        for marker in &self.ir.markers {
             match marker {
                 Marker::Single { name, content_type } => {
                     let _ = writeln!(
@@ -838,7 +524,7 @@ impl<'a> Generator<'a> {
         s
     }
 
-    fn models_rs(&self) -> Result<String> {
+    fn models_rs(&self) -> String {
         let mut s = self.header();
         s.push_str(
             "//!\n//! The schemas of `components/schemas`: objects as poem-openapi `Object`s that \
@@ -855,321 +541,88 @@ impl<'a> Generator<'a> {
              #[allow(unused_imports)]\n\
              use crate::support::{ByteString, DateTimeString, Nullable};\n\n",
         );
-        let mut enums = String::new();
-        for (name, schema) in &self.components()?.schemas {
-            let ReferenceOr::Item(schema) = schema else {
-                bail!("schema {name}: a $ref alias is not supported");
-            };
-            self.model(&mut s, &mut enums, name, schema)
-                .with_context(|| format!("schema {name}"))?;
-        }
-        s.push_str(&enums);
-        Ok(s)
-    }
-
-    /// `allOf` flattened into one object schema: the properties of every part (resolved
-    /// through `$ref`, nested `allOf` flattened too) in order, a later part replacing an
-    /// earlier property of the same name, and the union of their `required` lists.
-    fn flatten_all_of(&self, schema: &Schema, depth: usize) -> Result<openapiv3::ObjectType> {
-        ensure!(depth < 16, "allOf nested too deeply (or a $ref cycle)");
-        let mut merged = openapiv3::ObjectType::default();
-        let SchemaKind::AllOf { all_of } = &schema.schema_kind else {
-            bail!("not an allOf schema");
-        };
-        for part in all_of {
-            let part = self.schema(part)?;
-            let obj = match &part.schema_kind {
-                SchemaKind::Type(Type::Object(obj)) => obj.clone(),
-                SchemaKind::AllOf { .. } => self.flatten_all_of(part, depth + 1)?,
-                _ => bail!("allOf: every part must be an object schema"),
-            };
-            ensure!(
-                !matches!(
-                    obj.additional_properties,
-                    Some(AdditionalProperties::Schema(_))
-                ),
-                "allOf: a part that is a map is not supported"
-            );
-            for (field, field_schema) in obj.properties {
-                merged.properties.insert(field, field_schema);
+        for model in &self.ir.models {
+            let name = &model.name;
+            if let Some(d) = &model.description {
+                s.push_str(&doc(d, ""));
             }
-            for field in obj.required {
-                if !merged.required.contains(&field) {
-                    merged.required.push(field);
-                }
-            }
-            if obj.additional_properties.is_some() {
-                merged.additional_properties = obj.additional_properties;
-            }
-        }
-        Ok(merged)
-    }
-
-    fn model(&self, s: &mut String, enums: &mut String, name: &str, schema: &Schema) -> Result<()> {
-        let description = schema.schema_data.description.as_deref();
-        if let SchemaKind::AllOf { .. } = &schema.schema_kind {
-            let flat = Schema {
-                schema_data: schema.schema_data.clone(),
-                schema_kind: SchemaKind::Type(Type::Object(self.flatten_all_of(schema, 0)?)),
-            };
-            return self.model(s, enums, name, &flat);
-        }
-        match &schema.schema_kind {
-            SchemaKind::Type(Type::String(st)) if !st.enumeration.is_empty() => {
-                self.string_enum(enums, name, st)?;
-                return Ok(());
-            }
-            SchemaKind::Type(Type::String(_)) => {
-                // A plain string component, or an `x-extensible-enum` one (its list names the
-                // known values; any other string is valid too).
-                let ty = self.scalar_type(schema, name)?;
-                if let Some(d) = description {
-                    s.push_str(&doc(d, ""));
-                }
-                if let Some(values) = schema.schema_data.extensions.get("x-extensible-enum") {
-                    let _ = writeln!(s, "///\n/// Known values (more may come): `{values}`.");
-                }
-                let _ = writeln!(s, "pub type {name} = {ty};\n");
-                return Ok(());
-            }
-            SchemaKind::Any(any)
-                if any.typ.is_none()
-                    && any.properties.is_empty()
-                    && any.items.is_none()
-                    && any.all_of.is_empty()
-                    && any.one_of.is_empty()
-                    && any.any_of.is_empty() =>
-            {
-                // The typeless schema (`AnyValue`): any JSON value, kept as it came.
-                if let Some(d) = description {
-                    s.push_str(&doc(d, ""));
-                }
-                let _ = writeln!(s, "pub type {name} = serde_json::Value;\n");
-                return Ok(());
-            }
-            _ => {}
-        }
-        match &schema.schema_kind {
-            SchemaKind::Type(Type::Object(obj))
-                if !matches!(
-                    obj.additional_properties,
-                    Some(AdditionalProperties::Schema(_))
-                ) =>
-            {
-                if let Some(d) = description {
-                    s.push_str(&doc(d, ""));
-                }
-                let _ = writeln!(
-                    s,
-                    "#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]\n\
-                     #[oai(rename = {name:?})]\npub struct {name} {{"
-                );
-                for (field, field_schema) in &obj.properties {
-                    let what = format!("{name}.{field}");
-                    let required = obj.required.contains(field);
-                    let (ty, field_schema) = self.field_type(
-                        field_schema,
-                        &what,
-                        enums,
-                        &format!("{name}{}", camel(field)),
-                    )?;
-                    let nullable = field_schema.is_some_and(|f| f.schema_data.nullable);
-                    let ty = match (required, nullable) {
-                        (true, false) => ty,
-                        (true, true) => format!("Nullable<{ty}>"),
-                        (false, false) => format!("Option<{ty}>"),
-                        (false, true) => format!("Option<Nullable<{ty}>>"),
-                    };
-                    if let Some(fs) = field_schema {
-                        s.push_str(&doc(
-                            fs.schema_data.description.as_deref().unwrap_or(""),
-                            "    ",
-                        ));
+            match &model.kind {
+                ModelKind::Alias { ty, known_values } => {
+                    if let Some(values) = known_values {
+                        let _ = writeln!(s, "///\n/// Known values (more may come): `{values}`.");
                     }
-                    let ident = field_ident(field);
-                    let mut oai = Vec::new();
-                    let mut serde = Vec::new();
-                    if ident.trim_start_matches("r#") != field {
-                        oai.push(format!("rename = {field:?}"));
-                        serde.push(format!("rename = {field:?}"));
-                    }
-                    if field_schema.is_some_and(|f| f.schema_data.deprecated) {
-                        oai.push("deprecated".to_string());
-                    }
-                    if let Some(SchemaKind::Type(Type::Array(a))) =
-                        field_schema.map(|f| &f.schema_kind)
-                    {
-                        ensure!(
-                            a.max_items.is_none() && !a.unique_items,
-                            "{what}: maxItems and uniqueItems are not supported"
-                        );
-                        if let Some(min) = a.min_items {
+                    let _ = writeln!(s, "pub type {name} = {ty};\n");
+                }
+                ModelKind::Struct(fields) => {
+                    let _ = writeln!(
+                        s,
+                        "#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]\n\
+                         #[oai(rename = {name:?})]\npub struct {name} {{"
+                    );
+                    for field in fields {
+                        if let Some(d) = &field.description {
+                            s.push_str(&doc(d, "    "));
+                        }
+                        let ident = field_ident(&field.name);
+                        let mut oai = Vec::new();
+                        let mut serde = Vec::new();
+                        if ident.trim_start_matches("r#") != field.name {
+                            oai.push(format!("rename = {:?}", field.name));
+                            serde.push(format!("rename = {:?}", field.name));
+                        }
+                        if field.deprecated {
+                            oai.push("deprecated".to_string());
+                        }
+                        if let Some(min) = field.min_items {
                             oai.push(format!("validator(min_items = {min})"));
                         }
+                        if !field.required {
+                            serde.push("default".to_string());
+                            serde.push("skip_serializing_if = \"Option::is_none\"".to_string());
+                        }
+                        if !oai.is_empty() {
+                            let _ = writeln!(s, "    #[oai({})]", oai.join(", "));
+                        }
+                        if !serde.is_empty() {
+                            let _ = writeln!(s, "    #[serde({})]", serde.join(", "));
+                        }
+                        let _ = writeln!(s, "    pub {ident}: {},", field.ty);
                     }
-                    if !required {
-                        serde.push("default".to_string());
-                        serde.push("skip_serializing_if = \"Option::is_none\"".to_string());
-                    }
-                    if !oai.is_empty() {
-                        let _ = writeln!(s, "    #[oai({})]", oai.join(", "));
-                    }
-                    if !serde.is_empty() {
-                        let _ = writeln!(s, "    #[serde({})]", serde.join(", "));
-                    }
-                    let _ = writeln!(s, "    pub {ident}: {ty},");
+                    s.push_str("}\n\n");
                 }
-                s.push_str("}\n\n");
-            }
-            SchemaKind::Type(Type::Object(_)) | SchemaKind::Type(Type::Array(_)) => {
-                let (ty, _) = self.inline_type(schema, name, enums, name)?;
-                if let Some(d) = description {
-                    s.push_str(&doc(d, ""));
-                }
-                let _ = writeln!(s, "pub type {name} = {ty};\n");
-            }
-            _ => bail!("only object, array, string, allOf and typeless schemas can be components"),
-        }
-        Ok(())
-    }
-
-    /// The Rust type of a property or item (without the required/nullable wrapping of a
-    /// field), and its inline schema if it has one.
-    fn field_type<'b>(
-        &'b self,
-        schema: &'b ReferenceOr<Box<Schema>>,
-        what: &str,
-        enums: &mut String,
-        enum_name: &str,
-    ) -> Result<(String, Option<&'b Schema>)> {
-        match schema {
-            ReferenceOr::Reference { reference } => Ok((
-                ref_name(reference, "#/components/schemas/")?.to_string(),
-                None,
-            )),
-            ReferenceOr::Item(s) => {
-                let (ty, _) = self.inline_type(s, what, enums, enum_name)?;
-                Ok((ty, Some(s)))
             }
         }
-    }
-
-    /// The Rust type of an inline schema; items and map values that are nullable become
-    /// `Nullable<T>`.
-    fn inline_type(
-        &self,
-        schema: &Schema,
-        what: &str,
-        enums: &mut String,
-        enum_name: &str,
-    ) -> Result<(String, bool)> {
-        let nullable = schema.schema_data.nullable;
-        let ty = match &schema.schema_kind {
-            SchemaKind::Any(any) => {
-                ensure!(
-                    any.typ.is_none() && any.properties.is_empty() && any.items.is_none(),
-                    "{what}: a schema without `type` must have no other keywords"
-                );
-                "serde_json::Value".to_string()
-            }
-            SchemaKind::Type(Type::String(st)) if !st.enumeration.is_empty() => {
-                self.string_enum(enums, enum_name, st)?;
-                enum_name.to_string()
-            }
-            SchemaKind::Type(
-                Type::String(_) | Type::Integer(_) | Type::Number(_) | Type::Boolean(_),
-            ) => self.scalar_type(schema, what)?,
-            SchemaKind::Type(Type::Array(a)) => {
-                let items = a
-                    .items
-                    .as_ref()
-                    .with_context(|| format!("{what}: an array needs `items`"))?;
-                let (item, item_schema) = self.field_type(
-                    items,
-                    &format!("{what}[]"),
-                    enums,
-                    &format!("{enum_name}Item"),
-                )?;
-                if item_schema.is_some_and(|i| i.schema_data.nullable) {
-                    format!("Vec<Nullable<{item}>>")
-                } else {
-                    format!("Vec<{item}>")
-                }
-            }
-            SchemaKind::Type(Type::Object(obj)) => {
-                let Some(AdditionalProperties::Schema(values)) = &obj.additional_properties else {
-                    bail!("{what}: an inline object must be a map (additionalProperties: schema); give it a name in components/schemas");
-                };
-                ensure!(
-                    obj.properties.is_empty(),
-                    "{what}: a map with fixed properties is not supported"
-                );
-                let values: ReferenceOr<Box<Schema>> = match values.as_ref() {
-                    ReferenceOr::Reference { reference } => ReferenceOr::Reference {
-                        reference: reference.clone(),
-                    },
-                    ReferenceOr::Item(v) => ReferenceOr::Item(Box::new(v.clone())),
-                };
-                let (value, value_schema) = self.field_type(
-                    &values,
-                    &format!("{what}{{}}"),
-                    enums,
-                    &format!("{enum_name}Value"),
-                )?;
-                if value_schema.is_some_and(|v| v.schema_data.nullable) {
-                    format!("BTreeMap<String, Nullable<{value}>>")
-                } else {
-                    format!("BTreeMap<String, {value}>")
-                }
-            }
-            // `allOf: [$ref]` is how a property gives a referenced schema its own description.
-            SchemaKind::AllOf { all_of } if all_of.len() == 1 => match &all_of[0] {
-                ReferenceOr::Reference { reference } => {
-                    ref_name(reference, "#/components/schemas/")?.to_string()
-                }
-                ReferenceOr::Item(_) => bail!("{what}: an inline allOf must be one $ref"),
-            },
-            _ => bail!("{what}: oneOf, anyOf, not and inline allOf are not supported"),
-        };
-        Ok((ty, nullable))
-    }
-
-    fn string_enum(
-        &self,
-        enums: &mut String,
-        name: &str,
-        st: &openapiv3::StringType,
-    ) -> Result<()> {
-        let _ = writeln!(
-            enums,
-            "#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]\n\
-             #[oai(rename = {name:?})]\npub enum {name} {{"
-        );
-        for value in &st.enumeration {
-            let value = value
-                .as_deref()
-                .with_context(|| format!("{name}: a null enum value is not supported"))?;
+        for e in &self.ir.enums {
             let _ = writeln!(
-                enums,
-                "    #[oai(rename = {value:?})]\n    #[serde(rename = {value:?})]\n    {},",
-                camel(&value.to_ascii_lowercase())
+                s,
+                "#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]\n\
+                 #[oai(rename = {:?})]\npub enum {} {{",
+                e.name, e.name
             );
+            for value in &e.values {
+                let _ = writeln!(
+                    s,
+                    "    #[oai(rename = {value:?})]\n    #[serde(rename = {value:?})]\n    {},",
+                    camel(&value.to_ascii_lowercase())
+                );
+            }
+            s.push_str("}\n\n");
         }
-        enums.push_str("}\n\n");
-        Ok(())
+        s
     }
 
     /// The tags that have a trait, in contract order, then `default` when an operation has
     /// no tag.
     fn trait_tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self
+            .ir
             .doc
             .tags
             .iter()
             .map(|t| t.name.clone())
-            .filter(|name| self.ops.iter().any(|op| op.trait_tag() == name))
+            .filter(|name| self.ir.ops.iter().any(|op| op.trait_tag() == name))
             .collect();
-        if self.ops.iter().any(|op| op.tags.is_empty()) {
+        if self.ir.ops.iter().any(|op| op.tags.is_empty()) {
             tags.push("default".to_string());
         }
         tags
@@ -1202,7 +655,7 @@ impl<'a> Generator<'a> {
 
         // Tags.
         s.push_str("/// The tags of the contract, in contract order.\n#[derive(Debug, Tags)]\npub enum ApiTags {\n");
-        for tag in &self.doc.tags {
+        for tag in &self.ir.doc.tags {
             s.push_str(&doc(
                 tag.description.as_deref().unwrap_or(&tag.name),
                 "    ",
@@ -1215,18 +668,9 @@ impl<'a> Generator<'a> {
             );
         }
         s.push_str("}\n\n");
-        for op in &self.ops {
-            for tag in &op.tags {
-                ensure!(
-                    self.doc.tags.iter().any(|t| &t.name == tag),
-                    "{}: tag {tag} is not in the top-level tags",
-                    op.id
-                );
-            }
-        }
 
         // Response enums.
-        for op in &self.ops {
+        for op in &self.ir.ops {
             let _ = writeln!(
                 s,
                 "/// The answers of `{}`.\n#[derive(Debug, ApiResponse)]\npub enum {}Response {{",
@@ -1235,12 +679,20 @@ impl<'a> Generator<'a> {
             );
             for a in &op.answers {
                 s.push_str(&doc(&a.description, "    "));
-                let _ = write!(
-                    s,
-                    "    #[oai(status = {})]\n    {}",
-                    a.status,
-                    status_variant(a.status)
-                );
+                let variant = match &a.range {
+                    Some(range) => {
+                        let _ = writeln!(
+                            s,
+                            "    ///\n    /// The contract documents this answer for the status range \
+                             `{range}`; it is\n    /// sent as {}, and the served document lists it \
+                             under `{range}`.",
+                            a.status
+                        );
+                        range_variant(a.status)
+                    }
+                    None => status_variant(a.status),
+                };
+                let _ = write!(s, "    #[oai(status = {})]\n    {variant}", a.status);
                 match &a.payload {
                     Some(p) => {
                         let _ = writeln!(s, "({p}),");
@@ -1266,7 +718,7 @@ impl<'a> Generator<'a> {
                  /// What the methods fail with.\n\
                  type Error: Into<poem::Error> + Send + 'static;\n"
             );
-            for op in self.ops.iter().filter(|op| op.trait_tag() == tag) {
+            for op in self.ir.ops.iter().filter(|op| op.trait_tag() == tag) {
                 s.push_str(&doc(&op_doc(op), "    "));
                 let _ = writeln!(
                     s,
@@ -1304,7 +756,7 @@ impl<'a> Generator<'a> {
              pub fn service(&self) -> &S {{\n&self.service\n}}\n}}\n\n\
              #[OpenApi]\nimpl<S: {umbrella}> {adapter}<S> {{"
         );
-        for op in &self.ops {
+        for op in &self.ir.ops {
             s.push_str(&doc(&op_doc(op), "    "));
             let mut oai = vec![
                 format!("path = {:?}", op.route),
@@ -1376,7 +828,7 @@ impl<'a> Generator<'a> {
                 "impl {} for SpecOnly {{\n    type Error = poem::Error;\n",
                 trait_name(tag)
             );
-            for op in self.ops.iter().filter(|op| op.trait_tag() == tag) {
+            for op in self.ir.ops.iter().filter(|op| op.trait_tag() == tag) {
                 let args: String = trait_params(op)
                     .iter()
                     .map(|(_, ty)| format!(", _: {ty}"))
@@ -1408,7 +860,7 @@ impl<'a> Generator<'a> {
              /// Every path and method of the contract, in contract order.\n\
              pub static ROUTES: &[Route] = &[\n",
         );
-        for op in &self.ops {
+        for op in &self.ir.ops {
             let _ = writeln!(
                 s,
                 "Route {{ path: {:?}, method: {:?}, operation: {:?}, tag: {:?}, request_types: &{:?}, response_types: &{:?} }},",
@@ -1476,132 +928,14 @@ fn doc(text: &str, indent: &str) -> String {
     s
 }
 
-fn ref_name<'r>(reference: &'r str, prefix: &str) -> Result<&'r str> {
-    reference
-        .strip_prefix(prefix)
-        .with_context(|| format!("$ref {reference} does not start with {prefix}"))
-}
-
-/// The Rust name of an operation without operationId: its method and the path's segments, with
-/// parameters spelled `by_<name>` (`GET /clusters/{cluster_id}/brokers` is
-/// `get_clusters_by_cluster_id_brokers`).
-fn derived_id(method: &str, path: &str) -> String {
-    let mut parts = vec![method.to_ascii_lowercase()];
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => parts.push(format!("by_{}", snake(name))),
-            None => parts.push(snake(segment)),
-        }
-    }
-    let id = parts.join("_");
-    let mut out = String::new();
-    for c in id.chars() {
-        if !(c == '_' && out.ends_with('_')) {
-            out.push(c);
-        }
-    }
-    out.trim_end_matches('_').to_string()
-}
-
-/// Fails on a path whose literal segments hold a character poem's router reads as syntax:
-/// `:` starts a parameter, `*` a catch-all and `<` a regular expression, even inside a segment,
-/// so `/acls:batch` would route as `/acls` followed by a parameter named `batch`.
-fn check_literal_segments(path: &str) -> Result<()> {
-    for segment in path.split('/') {
-        if segment.starts_with('{') && segment.ends_with('}') {
-            continue;
-        }
-        ensure!(
-            !segment.contains([':', '*', '<', '{', '}']),
-            "path segment {segment:?}: poem's router reads `:`, `*` and `<` inside a segment as \
-             a parameter, a catch-all or a regular expression, and a parameter must be a whole \
-             segment; such paths are not supported yet"
-        );
-    }
-    Ok(())
-}
-
-/// `/topics/{topic_name}` to poem's `/topics/:topic_name`.
-fn poem_path(path: &str) -> String {
-    path.split('/')
-        .map(
-            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => format!(":{name}"),
-                None => segment.to_string(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// `produce_to_topic` or `auto.offset.reset` to `ProduceToTopic` / `AutoOffsetReset`.
-/// `pattern`, `minLength` and `maxLength` of the string schema at `at`, as document keywords.
-fn string_keywords(at: &str, s: &openapiv3::StringType, out: &mut Vec<(String, String)>) {
-    if let Some(pattern) = &s.pattern {
-        out.push((
-            format!("{at}/pattern"),
-            serde_json::Value::String(pattern.clone()).to_string(),
-        ));
-    }
-    if let Some(min) = s.min_length {
-        out.push((format!("{at}/minLength"), min.to_string()));
-    }
-    if let Some(max) = s.max_length {
-        out.push((format!("{at}/maxLength"), max.to_string()));
-    }
-}
-
-/// A JSON pointer segment: `~` becomes `~0`, `/` becomes `~1`.
-fn pointer_escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-fn camel(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
-            }
-            upper = false;
-        } else {
-            upper = true;
-        }
-    }
-    out
-}
-
-/// `ProduceToTopic` or `responseMinBytes` to snake case.
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out
-}
-
-/// A Rust identifier for a property or parameter name.
-fn field_ident(name: &str) -> String {
-    let ident = snake(name);
-    match ident.as_str() {
-        "type" | "async" | "await" | "match" | "ref" | "move" | "fn" | "impl" | "loop"
-        | "where" | "mod" | "use" | "struct" | "enum" | "trait" | "in" | "for" | "if" | "else"
-        | "as" | "box" | "const" | "static" | "crate" | "self" | "super" | "dyn" | "mut"
-        | "pub" | "return" | "break" | "continue" | "let" | "true" | "false" | "unsafe"
-        | "extern" | "yield" | "try" => format!("r#{ident}"),
-        _ => ident,
+/// The variant name of a status range, by its representative status.
+fn range_variant(status: u16) -> String {
+    match status / 100 {
+        1 => "Informational".into(),
+        2 => "Success".into(),
+        3 => "Redirection".into(),
+        4 => "ClientError".into(),
+        _ => "ServerError".into(),
     }
 }
 
@@ -1631,40 +965,14 @@ fn status_variant(status: u16) -> String {
     }
 }
 
-/// The marker name of a media type: `application/vnd.kafka.json.v2+json` is `KafkaJsonV2`,
-/// `application/json` is `Json`.
-fn media_type_name(content_type: &str) -> String {
-    let essence = content_type
-        .trim_start_matches("application/")
-        .trim_start_matches("vnd.")
-        .trim_end_matches("+json");
-    camel(essence)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn operation_names_come_from_any_operation_id_or_method_and_path() {
-        assert_eq!(snake("listKafkaTopics"), "list_kafka_topics");
-        assert_eq!(snake("get_topic"), "get_topic");
-        assert_eq!(
-            derived_id("get", "/clusters/{cluster_id}/brokers"),
-            "get_clusters_by_cluster_id_brokers"
-        );
-        assert_eq!(derived_id("post", "/"), "post");
+    fn each_tag_trait_is_named_after_the_tag() {
         assert_eq!(trait_name("Cluster (v3)"), "ClusterV3Api");
         assert_eq!(trait_name("topics"), "TopicsApi");
-    }
-
-    #[test]
-    fn paths_with_router_syntax_inside_a_segment_are_refused() {
-        assert!(check_literal_segments("/topics/{topic_name}/partitions").is_ok());
-        let err = check_literal_segments("/clusters/{cluster_id}/acls:batch")
-            .expect_err("a colon inside a segment");
-        assert!(err.to_string().contains("acls:batch"), "{err}");
-        assert!(check_literal_segments("/a/b{c}").is_err());
     }
 
     const TEST_API: ApiDoc = ApiDoc {
@@ -1680,7 +988,11 @@ mod tests {
 
     fn generator_output(yaml: &str) -> (String, String) {
         let doc: OpenAPI = serde_yaml::from_str(yaml).expect("a test document");
-        let gen = Generator::new(&doc, &TEST_API).expect("the generator reads it");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
         (gen.api_rs().expect("api.rs"), gen.routes_rs())
     }
 
@@ -1743,6 +1055,336 @@ components:
         );
     }
 
+    /// The models of `yaml` (a document with components and no paths), or the error.
+    fn models_of(yaml: &str) -> Result<String> {
+        let doc: OpenAPI = serde_yaml::from_str(yaml).expect("a test document");
+        let contract = Contract::read(&doc)?;
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        Ok(gen.models_rs())
+    }
+
+    /// The text of `pub struct {name} {...}` in `models`.
+    fn struct_text<'m>(models: &'m str, name: &str) -> &'m str {
+        let start = models
+            .find(&format!("pub struct {name} {{"))
+            .unwrap_or_else(|| panic!("struct {name} in {models}"));
+        let text = &models[start..];
+        &text[..text.find("\n}").expect("end of struct")]
+    }
+
+    #[test]
+    fn inline_objects_with_properties_become_models_named_after_parent_and_field() {
+        let models = models_of(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths: {}
+components:
+  schemas:
+    ConsumerRecords:
+      type: object
+      required: [records]
+      properties:
+        records:
+          type: array
+          items:
+            type: object
+            required: [offset]
+            properties:
+              offset: {type: integer, format: int64}
+              headers:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    key: {type: string}
+        owner:
+          type: object
+          description: Who owns the records.
+          nullable: true
+          properties:
+            name: {type: string}
+"#,
+        )
+        .expect("the generator reads it");
+        let parent = struct_text(&models, "ConsumerRecords");
+        assert!(
+            parent.contains("pub records: Vec<ConsumerRecordsRecordsItem>,"),
+            "{parent}"
+        );
+        assert!(
+            parent.contains("pub owner: Option<Nullable<ConsumerRecordsOwner>>,"),
+            "{parent}"
+        );
+        let item = struct_text(&models, "ConsumerRecordsRecordsItem");
+        assert!(item.contains("pub offset: i64,"), "{item}");
+        assert!(
+            item.contains("pub headers: Option<Vec<ConsumerRecordsRecordsItemHeadersItem>>,"),
+            "{item}"
+        );
+        let header = struct_text(&models, "ConsumerRecordsRecordsItemHeadersItem");
+        assert!(header.contains("pub key: Option<String>,"), "{header}");
+        let owner = struct_text(&models, "ConsumerRecordsOwner");
+        assert!(owner.contains("pub name: Option<String>,"), "{owner}");
+        assert!(
+            models.contains("/// Who owns the records.\n#[derive("),
+            "the inline schema's description documents its model: {models}"
+        );
+        assert!(
+            models.contains("#[oai(rename = \"ConsumerRecordsRecordsItem\")]"),
+            "{models}"
+        );
+    }
+
+    #[test]
+    fn an_inline_object_whose_name_is_taken_is_refused() {
+        let err = models_of(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths: {}
+components:
+  schemas:
+    Thing:
+      type: object
+      properties:
+        owner:
+          type: object
+          properties:
+            name: {type: string}
+    ThingOwner:
+      type: object
+      properties:
+        id: {type: string}
+"#,
+        )
+        .expect_err("ThingOwner is a component");
+        assert!(
+            format!("{err:#}").contains("ThingOwner, which is taken"),
+            "{err:#}"
+        );
+    }
+
+    const RANGES_YAML: &str = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+tags:
+  - name: topics
+paths:
+  /topics/{topic_name}:
+    get:
+      tags: [topics]
+      operationId: getTopic
+      parameters:
+        - {name: topic_name, in: path, required: true, schema: {type: string}}
+      responses:
+        '200': {description: The topic.}
+        '4XX': {description: The request is wrong.}
+        '5XX': {description: The proxy failed.}
+"#;
+
+    #[test]
+    fn status_ranges_are_answered_with_their_representative_status() {
+        let doc: OpenAPI = serde_yaml::from_str(RANGES_YAML).expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let api = gen.api_rs().expect("api.rs");
+        assert!(
+            api.contains(
+                "    /// The proxy failed.\n    ///\n    /// The contract documents this answer for \
+                 the status range `5XX`; it is\n    /// sent as 500, and the served document lists \
+                 it under `5XX`.\n    #[oai(status = 500)]\n    ServerError,"
+            ),
+            "{api}"
+        );
+        assert!(
+            api.contains("#[oai(status = 400)]\n    ClientError,"),
+            "{api}"
+        );
+        assert!(api.contains("#[oai(status = 200)]\n    Ok,"), "{api}");
+        let module = gen.mod_rs().expect("mod.rs");
+        assert!(
+            module.contains("(\"/paths/~1topics~1{topic_name}/get/responses\", \"500\", \"5XX\"),"),
+            "{module}"
+        );
+        assert!(
+            module.contains("for (responses, status, range) in RESPONSE_RANGES"),
+            "{module}"
+        );
+    }
+
+    #[test]
+    fn a_document_without_status_ranges_gets_no_range_table() {
+        let doc: OpenAPI = serde_yaml::from_str(
+            &RANGES_YAML
+                .replace("'4XX'", "'400'")
+                .replace("'5XX'", "'500'"),
+        )
+        .expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let module = gen.mod_rs().expect("mod.rs");
+        assert!(!module.contains("RESPONSE_RANGES"), "{module}");
+        let api = gen.api_rs().expect("api.rs");
+        assert!(
+            api.contains("#[oai(status = 500)]\n    InternalServerError,"),
+            "{api}"
+        );
+    }
+
+    #[test]
+    fn a_status_documented_alone_and_through_its_range_is_refused() {
+        let doc: OpenAPI =
+            serde_yaml::from_str(&RANGES_YAML.replace("'4XX'", "'500'")).expect("a test document");
+        let err = Contract::read(&doc)
+            .err()
+            .expect("500 and 5XX answer with the same status");
+        assert!(
+            format!("{err:#}")
+                .contains("status 500 is documented both on its own and through its range 5XX"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn json_request_bodies_get_decoders_that_refuse_unknown_fields_and_keep_typeless_values_raw() {
+        let doc: OpenAPI = serde_yaml::from_str(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+tags:
+  - name: records
+paths:
+  /records:
+    post:
+      tags: [records]
+      operationId: produceRecords
+      requestBody:
+        required: true
+        content:
+          application/vnd.kafka.json.v2+json:
+            schema: {$ref: '#/components/schemas/ProduceRequest'}
+      responses:
+        '204': {description: written}
+  /settings:
+    put:
+      tags: [records]
+      operationId: putSettings
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Settings'}
+      responses:
+        '204': {description: stored}
+  /upload:
+    put:
+      tags: [records]
+      operationId: upload
+      requestBody:
+        content:
+          application/octet-stream:
+            schema: {$ref: '#/components/schemas/Settings'}
+      responses:
+        '204': {description: stored}
+components:
+  schemas:
+    ProduceRequest:
+      type: object
+      additionalProperties: false
+      required: [records]
+      properties:
+        records:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            properties:
+              key: {nullable: true}
+              value: {$ref: '#/components/schemas/AnyValue'}
+              partition: {type: integer, format: int32, nullable: true}
+        format: {$ref: '#/components/schemas/Format'}
+    Settings:
+      type: object
+      nullable: true
+      properties:
+        auto.offset.reset: {type: string}
+    Format:
+      type: string
+      enum: [binary, json]
+    AnyValue: {}
+"#,
+        )
+        .expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let decode = gen.decode_rs();
+        let produce = &decode[decode
+            .find("/// `ProduceRequest` of the contract")
+            .expect("ProduceRequest")..];
+        assert!(
+            produce.starts_with(
+                "/// `ProduceRequest` of the contract, as a request body reads it.\n\
+                 #[derive(Debug, Deserialize)]\n#[serde(deny_unknown_fields)]\n\
+                 pub struct ProduceRequest {\n\
+                 \x20   pub records: Vec<ProduceRequestRecordsItem>,\n\
+                 \x20   #[serde(default)]\n\
+                 \x20   pub format: Option<models::Format>,\n}"
+            ),
+            "{decode}"
+        );
+        let item = struct_text(&decode, "ProduceRequestRecordsItem");
+        for field in [
+            "pub key: Option<Box<RawValue>>,",
+            "pub value: Option<Box<RawValue>>,",
+            "pub partition: Option<i32>,",
+        ] {
+            assert!(item.contains(field), "{field} in {item}");
+        }
+        assert!(
+            decode
+                .contains("#[serde(deny_unknown_fields)]\npub struct ProduceRequestRecordsItem {"),
+            "{decode}"
+        );
+        // Without `additionalProperties: false`, unknown fields are ignored.
+        assert!(
+            decode.contains(
+                "#[derive(Debug, Deserialize)]\npub struct Settings {\n    \
+                 #[serde(rename = \"auto.offset.reset\", default)]\n    \
+                 pub auto_offset_reset: Option<String>,"
+            ),
+            "{decode}"
+        );
+        assert!(
+            decode.contains(
+                "pub fn decode_produce_records(bytes: &[u8]) -> Result<ProduceRequest, \
+                 serde_json::Error> {\nserde_json::from_slice(bytes)\n}"
+            ),
+            "{decode}"
+        );
+        // A nullable body reads `null` as `None`.
+        assert!(
+            decode.contains(
+                "pub fn decode_put_settings(bytes: &[u8]) -> Result<Option<Settings>, \
+                 serde_json::Error>"
+            ),
+            "{decode}"
+        );
+        // A body that is not JSON gets no decoder.
+        assert!(!decode.contains("decode_upload"), "{decode}");
+    }
+
     #[test]
     fn all_of_string_and_typeless_components_become_rust_types() {
         let doc: OpenAPI = serde_yaml::from_str(
@@ -1779,8 +1421,12 @@ components:
 "#,
         )
         .expect("a test document");
-        let gen = Generator::new(&doc, &TEST_API).expect("the generator reads it");
-        let models = gen.models_rs().expect("models.rs");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let gen = Emitter {
+            ir: &contract,
+            api: &TEST_API,
+        };
+        let models = gen.models_rs();
         let topic = &models[models.find("pub struct TopicData {").expect("TopicData")..];
         let topic = &topic[..topic.find('}').expect("end of TopicData")];
         for field in [
@@ -1799,27 +1445,6 @@ components:
         assert!(
             models.contains("pub type AnyValue = serde_json::Value;"),
             "{models}"
-        );
-    }
-
-    #[test]
-    fn names_follow_rust_conventions() {
-        assert_eq!(camel("produce_to_topic"), "ProduceToTopic");
-        assert_eq!(camel("auto.offset.reset"), "AutoOffsetReset");
-        assert_eq!(snake("responseMinBytes"), "response_min_bytes");
-        assert_eq!(
-            field_ident("consumer.request.timeout.ms"),
-            "consumer_request_timeout_ms"
-        );
-        assert_eq!(field_ident("async"), "r#async");
-        assert_eq!(
-            media_type_name("application/vnd.kafka.json.v2+json"),
-            "KafkaJsonV2"
-        );
-        assert_eq!(media_type_name("application/vnd.kafka.v2+json"), "KafkaV2");
-        assert_eq!(
-            poem_path("/topics/{topic_name}/partitions"),
-            "/topics/:topic_name/partitions"
         );
     }
 }

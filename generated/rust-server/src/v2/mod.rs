@@ -2,7 +2,7 @@
 //!
 //! The API of the contract `openapi/kafka-rest-v2.yaml` as Rust types:
 //! request and response models (`models`), the media types (`media`), the route and
-//! media-type table (`routes`), one response enum per
+//! media-type table (`routes`), the decoders of the JSON request bodies (`decode`), one response enum per
 //! operation, one port trait per tag, the trait [`KafkaRestV2`] that gathers them, and the
 //! poem-openapi adapter [`V2Api`] that routes every path and method of the contract to
 //! them (`api`).
@@ -12,6 +12,7 @@
 //! and checked against the contract.
 
 pub mod api;
+pub mod decode;
 pub mod media;
 pub mod models;
 pub mod routes;
