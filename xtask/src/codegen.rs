@@ -16,13 +16,14 @@ pub mod rust_server;
 pub mod sdk;
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::ErrorKind;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
+
+use crate::tools;
 
 /// One API document: a hand-written contract and everything generated from it.
 #[derive(Debug)]
@@ -69,8 +70,6 @@ const SERVER_DIR: &str = "generated/rust-server";
 const GENERATOR_VERSION: &str = "7.25.0";
 const DEPENDENCY_PLUGIN: &str = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
 const VALIDATOR_VERSION: &str = "0.9.0";
-/// Lines of a failed tool's log shown on the terminal.
-const TAIL_LINES: usize = 40;
 
 /// The `README.md` of an SDK folder, written by codegen like everything else in the folder.
 fn sdk_readme(api: &ApiDoc) -> String {
@@ -233,11 +232,18 @@ fn sdks(api: &ApiDoc, sdk_dir: &str, check: bool, differences: &mut Vec<String>)
             sdk.dir, sdk.generator
         );
         let out = scratch.path.join(sdk.dir);
-        let log = tools_dir()
+        let log = tools::tools_dir()
             .join("logs")
             .join(format!("codegen-{}-{}.log", api.ident, sdk.dir));
-        fresh_log(&log)?;
-        sdk::generate(&java(), &jar, &spec, sdk, &out, &log)?;
+        tools::fresh_log(&log)?;
+        sdk::generate(
+            &tools::java(11, "openapi-generator")?,
+            &jar,
+            &spec,
+            sdk,
+            &out,
+            &log,
+        )?;
         reject_unstable_output(api, &out)?;
         let files = list_files(&out)?.len();
         eprintln!(
@@ -260,7 +266,7 @@ fn sdks(api: &ApiDoc, sdk_dir: &str, check: bool, differences: &mut Vec<String>)
     fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
     for sdk in sdk::SDKS {
         let dest = target.join(sdk.dir);
-        remove_dir_if_exists(&dest)?;
+        tools::remove_dir_if_exists(&dest)?;
         copy_tree(&scratch.path.join(sdk.dir), &dest)?;
     }
     fs::write(target.join("README.md"), &readme_text)
@@ -297,7 +303,7 @@ fn reject_unstable_output(api: &ApiDoc, dir: &Path) -> Result<()> {
 
 /// `cargo xtask sdk-test`: offline smoke checks of the committed SDKs (see `sdk::smoke`).
 pub fn sdk_test() -> Result<()> {
-    sdk::smoke(&crate::workspace_root(), &tools_dir())
+    sdk::smoke(&crate::workspace_root(), &tools::tools_dir())
 }
 
 /// `cargo xtask lint-spec`: validate every contract of [`APIS`] with openapi-spec-validator;
@@ -343,23 +349,16 @@ fn openapi_version(spec: &Path) -> Result<String> {
         .map_or_else(|| "?".to_string(), |v| v.trim().to_string()))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Tools under the cache root
-
-pub(crate) fn tools_dir() -> PathBuf {
-    crate::stack::cache_root().join("tools")
-}
-
 /// The openapi-generator CLI jar, resolved from Maven Central with `mvn` on first use.
 fn generator_jar() -> Result<PathBuf> {
-    let home = tools_dir().join(format!("openapi-generator-{GENERATOR_VERSION}"));
+    let home = tools::tools_dir().join(format!("openapi-generator-{GENERATOR_VERSION}"));
     let jar = home.join(format!("openapi-generator-cli-{GENERATOR_VERSION}.jar"));
     let marker = home.join(".complete");
     if marker.exists() && jar.exists() {
         return Ok(jar);
     }
     let started = Instant::now();
-    remove_dir_if_exists(&home)?;
+    tools::remove_dir_if_exists(&home)?;
     fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let log = home.join("mvn.log");
     eprintln!(
@@ -375,9 +374,10 @@ fn generator_jar() -> Result<PathBuf> {
         ))
         .arg(format!("-DoutputDirectory={}", home.display()))
         .current_dir(&home);
-    run_logged(
+    tools::run_logged(
         mvn,
         &log,
+        "[codegen] mvn dependency:copy",
         "Apache Maven (`mvn`, e.g. `apt-get install maven`)",
     )?;
     ensure!(
@@ -392,112 +392,6 @@ fn generator_jar() -> Result<PathBuf> {
         started.elapsed().as_secs_f64()
     );
     Ok(jar)
-}
-
-/// The `openapi-spec-validator` console script of a venv created on first use.
-fn spec_validator() -> Result<PathBuf> {
-    let venv = tools_dir().join(format!("openapi-spec-validator-{VALIDATOR_VERSION}"));
-    let script = venv.join("bin").join("openapi-spec-validator");
-    let marker = venv.join(".complete");
-    if marker.exists() && script.exists() {
-        return Ok(script);
-    }
-    let started = Instant::now();
-    remove_dir_if_exists(&venv)?;
-    fs::create_dir_all(tools_dir())
-        .with_context(|| format!("cannot create {}", tools_dir().display()))?;
-    let log = tools_dir().join(format!("openapi-spec-validator-{VALIDATOR_VERSION}.log"));
-    eprintln!(
-        "[lint-spec] creating a venv with openapi-spec-validator=={VALIDATOR_VERSION} (once; log: \
-         {}) ...",
-        log.display()
-    );
-    let mut create = Command::new("python3");
-    create.args(["-m", "venv"]).arg(&venv);
-    run_logged(
-        create,
-        &log,
-        "Python 3 with the venv module (`python3 -m venv`; on Debian `apt-get install \
-         python3-venv`)",
-    )?;
-    eprintln!("[lint-spec] venv created; installing from PyPI ...");
-    let mut install = Command::new(venv.join("bin").join("python"));
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-        ])
-        .arg(format!("openapi-spec-validator=={VALIDATOR_VERSION}"));
-    run_logged(install, &log, "pip in the new venv")?;
-    ensure!(
-        script.exists(),
-        "pip succeeded but {} is missing; see {}",
-        script.display(),
-        log.display()
-    );
-    fs::write(&marker, "").with_context(|| format!("cannot write {}", marker.display()))?;
-    eprintln!(
-        "[lint-spec] openapi-spec-validator {VALIDATOR_VERSION} ready in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(script)
-}
-
-/// The Java that runs the generator: `$JAVA_HOME/bin/java`, else `java` on PATH.
-fn java() -> PathBuf {
-    if let Some(home) = std::env::var_os("JAVA_HOME").filter(|home| !home.is_empty()) {
-        let java = PathBuf::from(home).join("bin").join("java");
-        if java.exists() {
-            return java;
-        }
-    }
-    PathBuf::from("java")
-}
-
-/// Runs a tool with stdout and stderr appended to `log`; on failure shows the log's tail.
-/// `needs` names what to install when the program itself is missing.
-pub(crate) fn run_logged(mut command: Command, log: &Path, needs: &str) -> Result<()> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("cannot open log file {}", log.display()))?;
-    let stderr = file
-        .try_clone()
-        .with_context(|| format!("cannot reopen log file {}", log.display()))?;
-    let program = command.get_program().to_string_lossy().into_owned();
-    let status = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(file))
-        .stderr(Stdio::from(stderr))
-        .status();
-    let status = match status {
-        Ok(status) => status,
-        Err(err) if err.kind() == ErrorKind::NotFound => {
-            bail!("`{program}` was not found; this step needs {needs}")
-        }
-        Err(err) => return Err(err).with_context(|| format!("cannot run `{program}`")),
-    };
-    if !status.success() {
-        print_tail(log);
-        bail!("`{program}` failed ({status}); see {}", log.display());
-    }
-    Ok(())
-}
-
-fn print_tail(log: &Path) {
-    let text = fs::read(log)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    eprintln!("---- last {TAIL_LINES} lines of {} ----", log.display());
-    for line in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
-        eprintln!("{line}");
-    }
-    eprintln!("---- end of {} ----", log.display());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,22 +522,15 @@ fn sync_tree(from: &Path, to: &Path) -> Result<usize> {
     Ok(changed)
 }
 
-pub(crate) fn remove_dir_if_exists(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(err).with_context(|| format!("cannot remove {}", dir.display())),
-    }
-}
-
-/// Creates `path`'s parent and an empty log file there, replacing an old one.
-fn fresh_log(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(())
+/// The `openapi-spec-validator` console script, from a venv made on first use.
+fn spec_validator() -> Result<PathBuf> {
+    let spec = format!("openapi-spec-validator=={VALIDATOR_VERSION}");
+    let venv = tools::venv(
+        "lint-spec",
+        &format!("openapi-spec-validator-{VALIDATOR_VERSION}"),
+        &[tools::Pip::Package(&spec)],
+    )?;
+    Ok(venv.join("bin").join("openapi-spec-validator"))
 }
 
 #[cfg(test)]

@@ -140,8 +140,13 @@ pub fn generate(
         .arg("--output")
         .arg(out)
         .args(sdk.args);
-    super::run_logged(command, log, "Java 11+ (`java`) to run openapi-generator")
-        .with_context(|| format!("generating the {} SDK failed", sdk.dir))
+    crate::tools::run_logged(
+        command,
+        log,
+        "[codegen] openapi-generator",
+        "Java 11+ (`java`) to run openapi-generator",
+    )
+    .with_context(|| format!("generating the {} SDK failed", sdk.dir))
 }
 
 /// `cargo xtask sdk-test`: the offline smoke checks of the committed SDKs. Python must
