@@ -150,6 +150,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn comments_cite_only_documents_in_the_repository() {
+        // Built from pieces so that this file does not match itself.
+        let needles = [
+            format!("confluent-v{}-api", 2),
+            format!("confluent-v{}-api", 3),
+            format!("{}/shared", ".."),
+            format!("{}.md", "review-v2-code"),
+        ];
+        let mut bad = Vec::new();
+        for (path, text) in sources() {
+            for (number, line) in text.lines().enumerate() {
+                let cites_by_number = line.contains("decisions ")
+                    && line
+                        .split("decisions ")
+                        .nth(1)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+                if cites_by_number || needles.iter().any(|n| line.contains(n.as_str())) {
+                    bad.push(format!(
+                        "{}:{}: {}",
+                        path.display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "comments citing documents outside the repository (cite `docs/decisions.md` §N): {bad:#?}"
+        );
+    }
+
     /// Top-level modules of `src/` that are services: they know nothing about HTTP.
     const SERVICES: &[&str] = &[
         "consume",
