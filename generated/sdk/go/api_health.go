@@ -143,9 +143,12 @@ func (r ApiHealthReadyRequest) Execute() (*HealthStatus, *http.Response, error) 
 /*
 HealthReady Readiness probe
 
-Answers `200` while Kafka's metadata is reachable (from a snapshot at most
-`metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a
-load balancer stops sending traffic to an instance that cannot reach Kafka.
+Answers `200` while Kafka's metadata is reachable, with the number of live brokers;
+`503` otherwise, so that a load balancer stops sending traffic to an instance that
+cannot reach Kafka. It answers from the latest metadata fetch when that is at most
+`metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a
+fetch (never behind another request's refresh). The probes are exempt from the
+in-flight limits (`inflight.requests.max`, `inflight.bytes.max`).
 
 
  @param ctx context.Context - for authentication, logging, cancellation, deadlines, tracing, etc. Passed from http.Request or context.Background().

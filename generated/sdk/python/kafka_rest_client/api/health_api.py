@@ -301,7 +301,7 @@ class HealthApi:
     ) -> HealthStatus:
         """Readiness probe
 
-        Answers `200` while Kafka's metadata is reachable (from a snapshot at most `metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+        Answers `200` while Kafka's metadata is reachable, with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most `metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a fetch (never behind another request's refresh). The probes are exempt from the in-flight limits (`inflight.requests.max`, `inflight.bytes.max`). 
 
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -366,7 +366,7 @@ class HealthApi:
     ) -> ApiResponse[HealthStatus]:
         """Readiness probe
 
-        Answers `200` while Kafka's metadata is reachable (from a snapshot at most `metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+        Answers `200` while Kafka's metadata is reachable, with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most `metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a fetch (never behind another request's refresh). The probes are exempt from the in-flight limits (`inflight.requests.max`, `inflight.bytes.max`). 
 
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -431,7 +431,7 @@ class HealthApi:
     ) -> RESTResponseType:
         """Readiness probe
 
-        Answers `200` while Kafka's metadata is reachable (from a snapshot at most `metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+        Answers `200` while Kafka's metadata is reachable, with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most `metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a fetch (never behind another request's refresh). The probes are exempt from the in-flight limits (`inflight.requests.max`, `inflight.bytes.max`). 
 
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request

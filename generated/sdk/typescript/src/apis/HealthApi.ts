@@ -88,7 +88,7 @@ export class HealthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Answers `200` while Kafka\'s metadata is reachable (from a snapshot at most `metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+     * Answers `200` while Kafka\'s metadata is reachable, with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most `metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a fetch (never behind another request\'s refresh). The probes are exempt from the in-flight limits (`inflight.requests.max`, `inflight.bytes.max`). 
      * Readiness probe
      */
     async healthReadyRaw(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<HealthStatus>> {
@@ -99,7 +99,7 @@ export class HealthApi extends runtime.BaseAPI {
     }
 
     /**
-     * Answers `200` while Kafka\'s metadata is reachable (from a snapshot at most `metadata.cache.ms` old), with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+     * Answers `200` while Kafka\'s metadata is reachable, with the number of live brokers; `503` otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most `metadata.cache.ms` old, and otherwise waits at most `health.ready.timeout.ms` for a fetch (never behind another request\'s refresh). The probes are exempt from the in-flight limits (`inflight.requests.max`, `inflight.bytes.max`). 
      * Readiness probe
      */
     async healthReady(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<HealthStatus> {

@@ -274,7 +274,7 @@ public class HealthApi {
 
   /**
    * Readiness probe
-   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable (from a snapshot at most &#x60;metadata.cache.ms&#x60; old), with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable, with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most &#x60;metadata.cache.ms&#x60; old, and otherwise waits at most &#x60;health.ready.timeout.ms&#x60; for a fetch (never behind another request&#39;s refresh). The probes are exempt from the in-flight limits (&#x60;inflight.requests.max&#x60;, &#x60;inflight.bytes.max&#x60;). 
    * @return HealthStatus
    * @throws ApiException if fails to make API call
    */
@@ -284,7 +284,7 @@ public class HealthApi {
 
   /**
    * Readiness probe
-   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable (from a snapshot at most &#x60;metadata.cache.ms&#x60; old), with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable, with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most &#x60;metadata.cache.ms&#x60; old, and otherwise waits at most &#x60;health.ready.timeout.ms&#x60; for a fetch (never behind another request&#39;s refresh). The probes are exempt from the in-flight limits (&#x60;inflight.requests.max&#x60;, &#x60;inflight.bytes.max&#x60;). 
    * @param headers Optional headers to include in the request
    * @return HealthStatus
    * @throws ApiException if fails to make API call
@@ -296,7 +296,7 @@ public class HealthApi {
 
   /**
    * Readiness probe
-   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable (from a snapshot at most &#x60;metadata.cache.ms&#x60; old), with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable, with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most &#x60;metadata.cache.ms&#x60; old, and otherwise waits at most &#x60;health.ready.timeout.ms&#x60; for a fetch (never behind another request&#39;s refresh). The probes are exempt from the in-flight limits (&#x60;inflight.requests.max&#x60;, &#x60;inflight.bytes.max&#x60;). 
    * @return ApiResponse&lt;HealthStatus&gt;
    * @throws ApiException if fails to make API call
    */
@@ -306,7 +306,7 @@ public class HealthApi {
 
   /**
    * Readiness probe
-   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable (from a snapshot at most &#x60;metadata.cache.ms&#x60; old), with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. 
+   * Answers &#x60;200&#x60; while Kafka&#39;s metadata is reachable, with the number of live brokers; &#x60;503&#x60; otherwise, so that a load balancer stops sending traffic to an instance that cannot reach Kafka. It answers from the latest metadata fetch when that is at most &#x60;metadata.cache.ms&#x60; old, and otherwise waits at most &#x60;health.ready.timeout.ms&#x60; for a fetch (never behind another request&#39;s refresh). The probes are exempt from the in-flight limits (&#x60;inflight.requests.max&#x60;, &#x60;inflight.bytes.max&#x60;). 
    * @param headers Optional headers to include in the request
    * @return ApiResponse&lt;HealthStatus&gt;
    * @throws ApiException if fails to make API call
