@@ -36,6 +36,7 @@ pub mod fuzzing {
     pub use crate::error::{ProxyError, V2_JSON};
     pub use crate::metadata::{Metadata, MetadataError, MetadataSettings};
     pub use crate::records::{EmbeddedFormat, Field};
+    pub use crate::services::schema_settings;
 
     /// The produce body decoders.
     pub mod records {

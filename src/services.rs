@@ -9,8 +9,8 @@ use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
-use crate::produce::{Produce, ProducePoolError, ProducerPool};
-use crate::schema::{RegistrySetupError, Schemas};
+use crate::produce::{PoolSettings, Produce, ProducePoolError, ProducerPool};
+use crate::schema::{RegistrySettings, RegistrySetupError, SchemaSettings, Schemas};
 
 /// Services shared by all requests. Cheap to clone (poem clones it into every request).
 #[derive(Clone)]
@@ -43,8 +43,8 @@ impl Services {
     pub fn new(config: &Config) -> Result<Services, ServicesError> {
         let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
-        let schemas = Schemas::new(config)?;
-        let producers = ProducerPool::new(config)?;
+        let schemas = Schemas::new(schema_settings(config))?;
+        let producers = ProducerPool::new(pool_settings(config))?;
         Ok(Services {
             produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
             producers,
@@ -83,5 +83,36 @@ fn manager_settings(config: &Config) -> ManagerSettings {
         request_max_bytes: config.consumer_request_max_bytes,
         fetch_min_bytes: config.fetch_min_bytes,
         max_instances: config.consumer_instances_max,
+    }
+}
+
+/// The schema service's settings.
+pub fn schema_settings(config: &Config) -> SchemaSettings {
+    SchemaSettings {
+        registry: config
+            .schema_registry_url
+            .as_ref()
+            .map(|url| RegistrySettings {
+                url: url.clone(),
+                connect_timeout: config.schema_registry_connect_timeout,
+                request_timeout: config.schema_registry_request_timeout,
+                cache_capacity: config.schema_registry_cache_capacity,
+                other: config.schema_registry.clone(),
+            }),
+        key_strategy: config.key_subject_name_strategy,
+        value_strategy: config.value_subject_name_strategy,
+        null_is_kafka_null: config.null_always_publishes_empty_record,
+    }
+}
+
+/// The producer pool's settings.
+fn pool_settings(config: &Config) -> PoolSettings {
+    PoolSettings {
+        kafka: config.kafka_settings(&config.producer),
+        size: config.produce_pool_size,
+        timeout: config.produce_timeout,
+        client_ids: (0..config.produce_pool_size)
+            .map(|index| config.client_id(&format!("producer-{index}")))
+            .collect(),
     }
 }

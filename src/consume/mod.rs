@@ -760,9 +760,10 @@ mod tests {
         props
             .set("bootstrap.servers", bootstrap)
             .set("schema.registry.url", "");
-        let schemas =
-            Schemas::new(&crate::config::Config::from_properties(&props).expect("config"))
-                .expect("schemas");
+        let schemas = Schemas::new(crate::services::schema_settings(
+            &crate::config::Config::from_properties(&props).expect("config"),
+        ))
+        .expect("schemas");
         let settings = ManagerSettings {
             kafka,
             id: String::new(),

@@ -408,8 +408,10 @@ mod tests {
         props
             .set("bootstrap.servers", "127.0.0.1:9")
             .set("schema.registry.url", url);
-        Schemas::new(&crate::config::Config::from_properties(&props).expect("config"))
-            .expect("schemas")
+        Schemas::new(crate::services::schema_settings(
+            &crate::config::Config::from_properties(&props).expect("config"),
+        ))
+        .expect("schemas")
     }
 
     #[tokio::test]

@@ -20,7 +20,6 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use tokio::time::Instant;
 
-use crate::config::Config;
 use crate::kafka_error::{self, KafkaErrorClass};
 use crate::records::ProduceRecord;
 
@@ -81,9 +80,23 @@ struct PoolInner {
     timeout: Duration,
 }
 
+/// What the producer pool needs of the configuration; built by `services.rs`.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// librdkafka settings from `client.*` and `producer.*` (and `bootstrap.servers`), which
+    /// win over the proxy's defaults.
+    pub kafka: BTreeMap<String, String>,
+    /// `produce.pool.size`.
+    pub size: usize,
+    /// `produce.timeout.ms`.
+    pub timeout: Duration,
+    /// The `client.id` of producer N.
+    pub client_ids: Vec<String>,
+}
+
 /// librdkafka settings the proxy chooses unless `client.*` / `producer.*` say otherwise.
-fn default_settings(config: &Config) -> BTreeMap<String, String> {
-    let timeout_ms = config.produce_timeout.as_millis().to_string();
+fn default_settings(timeout: Duration) -> BTreeMap<String, String> {
+    let timeout_ms = timeout.as_millis().to_string();
     [
         ("acks", "all".to_string()),
         ("enable.idempotence", "true".to_string()),
@@ -102,16 +115,18 @@ fn default_settings(config: &Config) -> BTreeMap<String, String> {
 impl ProducerPool {
     /// Creates `produce.pool.size` producers. librdkafka connects lazily, so this succeeds
     /// without a broker.
-    pub fn new(config: &Config) -> Result<ProducerPool, ProducePoolError> {
-        let mut settings = default_settings(config);
-        settings.extend(config.kafka_settings(&config.producer));
-        let producers = (0..config.produce_pool_size)
+    pub fn new(pool: PoolSettings) -> Result<ProducerPool, ProducePoolError> {
+        let mut settings = default_settings(pool.timeout);
+        settings.extend(pool.kafka);
+        let producers = (0..pool.size)
             .map(|index| {
                 let mut client = ClientConfig::new();
                 for (k, v) in &settings {
                     client.set(k, v);
                 }
-                client.set("client.id", config.client_id(&format!("producer-{index}")));
+                if let Some(id) = pool.client_ids.get(index) {
+                    client.set("client.id", id);
+                }
                 client
                     .create::<FutureProducer>()
                     .map_err(|source| ProducePoolError::Create { index, source })
@@ -121,7 +136,7 @@ impl ProducerPool {
             inner: Arc::new(PoolInner {
                 producers,
                 next: AtomicUsize::new(0),
-                timeout: config.produce_timeout,
+                timeout: pool.timeout,
             }),
         })
     }
@@ -303,8 +318,8 @@ mod tests {
             .set("bootstrap.servers", "127.0.0.1:9092")
             .set("producer.acks", "1")
             .set("produce.timeout.ms", "7000");
-        let config = Config::from_properties(&props).expect("valid");
-        let mut settings = default_settings(&config);
+        let config = crate::config::Config::from_properties(&props).expect("valid");
+        let mut settings = default_settings(config.produce_timeout);
         assert_eq!(settings["enable.idempotence"], "true");
         assert_eq!(settings["partitioner"], "murmur2_random");
         assert_eq!(settings["message.timeout.ms"], "7000");

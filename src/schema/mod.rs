@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::config::Config;
 /// Parsed with the configuration keys; the subjects it names are derived here.
 pub use crate::config::SubjectNameStrategy;
 use crate::records::{EmbeddedFormat, ProduceRecord, SchemaBatch};
-use registry::{BoundedCache, Registry, RegistryError, RegistrySettings, SchemaType};
+pub use registry::RegistrySettings;
+use registry::{BoundedCache, Registry, RegistryError, SchemaType};
 
 pub use registry::RegistrySetupError;
 
@@ -306,27 +306,34 @@ struct Inner {
     parsed_by_id: BoundedCache<i32, Arc<ParsedSchema>>,
 }
 
+/// What the schema service needs of the configuration; built by `services.rs`.
+#[derive(Debug, Clone)]
+pub struct SchemaSettings {
+    /// The registry client's settings (`schema.registry.*`); `None` without
+    /// `schema.registry.url`.
+    pub registry: Option<RegistrySettings>,
+    /// Subject name strategies of keys and values (`key.subject.name.strategy`,
+    /// `value.subject.name.strategy`).
+    pub key_strategy: SubjectNameStrategy,
+    pub value_strategy: SubjectNameStrategy,
+    /// `null.request.body.always.publishes.empty.record`.
+    pub null_is_kafka_null: bool,
+}
+
 impl Schemas {
-    /// The service for `config`; without `schema.registry.url` every schema call answers
-    /// "not configured". Reads TLS files, opens no connection.
-    pub fn new(config: &Config) -> Result<Schemas, RegistrySetupError> {
-        let Some(url) = &config.schema_registry_url else {
+    /// The service for `settings`; without a registry every schema call answers "not
+    /// configured". Reads TLS files, opens no connection.
+    pub fn new(settings: SchemaSettings) -> Result<Schemas, RegistrySetupError> {
+        let Some(registry) = settings.registry else {
             return Ok(Schemas { inner: None });
         };
-        let settings = RegistrySettings {
-            url: url.clone(),
-            connect_timeout: config.schema_registry_connect_timeout,
-            request_timeout: config.schema_registry_request_timeout,
-            cache_capacity: config.schema_registry_cache_capacity,
-            other: config.schema_registry.clone(),
-        };
-        let capacity = config.schema_registry_cache_capacity;
+        let capacity = registry.cache_capacity;
         Ok(Schemas {
             inner: Some(Arc::new(Inner {
-                registry: Registry::new(&settings)?,
-                key_strategy: config.key_subject_name_strategy,
-                value_strategy: config.value_subject_name_strategy,
-                null_is_kafka_null: config.null_always_publishes_empty_record,
+                registry: Registry::new(&registry)?,
+                key_strategy: settings.key_strategy,
+                value_strategy: settings.value_strategy,
+                null_is_kafka_null: settings.null_is_kafka_null,
                 parsed_by_text: BoundedCache::new(capacity),
                 parsed_by_id: BoundedCache::new(capacity),
             })),
@@ -795,7 +802,10 @@ mod tests {
         props
             .set("bootstrap.servers", "127.0.0.1:9")
             .set("schema.registry.url", url);
-        Schemas::new(&Config::from_properties(&props).expect("config")).expect("schemas")
+        Schemas::new(crate::services::schema_settings(
+            &crate::config::Config::from_properties(&props).expect("config"),
+        ))
+        .expect("schemas")
     }
 
     #[tokio::test]

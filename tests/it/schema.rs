@@ -219,9 +219,9 @@ async fn schema_avro_keys_and_values_round_trip_with_unions_logical_types_and_ne
     }
 
     // The consume-side decoder renders the bytes the produce path wrote.
-    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(kafka_rest::fuzzing::schema_settings(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
-    )
+    ))
     .expect("schemas");
     // The record whose key is {"id": 1}: Avro long 1 is the zig-zag byte 2.
     let first = got
@@ -293,9 +293,9 @@ async fn schema_jsonschema_keys_and_values_round_trip_as_json_text() {
     let (_, value) = wire(got[1].payload().expect("value"));
     assert_eq!(value, br#"{"note":null,"id":2.50e1}"#);
 
-    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(kafka_rest::fuzzing::schema_settings(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
-    )
+    ))
     .expect("schemas");
     let rendered = schemas
         .decode(
@@ -380,9 +380,9 @@ async fn schema_protobuf_keys_and_values_round_trip_with_message_indexes() {
         json!({"orderId": "o-2"})
     );
 
-    let schemas = kafka_rest::fuzzing::schema::Schemas::new(
+    let schemas = kafka_rest::fuzzing::schema::Schemas::new(kafka_rest::fuzzing::schema_settings(
         &kafka_rest::Config::from_properties(&common::proxy_properties(&stack)).expect("config"),
-    )
+    ))
     .expect("schemas");
     let rendered = schemas
         .decode(
