@@ -29,8 +29,7 @@ impl v2::HealthApi for Service {
         &self,
         _request: &Request,
     ) -> Result<v2::HealthReadyResponse, ProxyError> {
-        let state = self;
-        let brokers = state
+        let brokers = self
             .services
             .metadata
             .ready_brokers()

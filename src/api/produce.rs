@@ -74,17 +74,11 @@ impl v2::ProduceApi for Service {
     async fn produce_to_topic(
         &self,
         _request: &Request,
-        topic_name: String,
+        topic: String,
         body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
     ) -> Result<v2::ProduceToTopicResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let request = decode(state, body).await?;
-        let produced = state
-            .services
-            .produce
-            .produce(&topic, None, request)
-            .await?;
+        let request = decode(self, body).await?;
+        let produced = self.services.produce.produce(&topic, None, request).await?;
         let refused_for = produced.refused_for();
         let body = Vnd::new(produce_response(produced));
         Ok(match refused_for {
@@ -99,16 +93,13 @@ impl v2::ProduceApi for Service {
     async fn produce_to_partition(
         &self,
         _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
+        topic: String,
+        raw_partition: Lenient<i32>,
         body: RawBody<models::ProduceRequest, vnd::ProduceToPartitionBody>,
     ) -> Result<v2::ProduceToPartitionResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let raw_partition = partition_id;
         let partition = super::topics::partition_id(raw_partition)?;
-        let request = decode(state, body).await?;
-        let produced = state
+        let request = decode(self, body).await?;
+        let produced = self
             .services
             .produce
             .produce(&topic, Some(partition), request)

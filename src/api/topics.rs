@@ -59,12 +59,11 @@ impl v2::RootApi for Service {
         _request: &Request,
         body: RawBody<models::RootRequest, vnd::PostRootBody>,
     ) -> Result<v2::PostRootResponse, ProxyError> {
-        let state = self;
         let content_type = body.content_type().unwrap_or_default().to_string();
         let bytes = super::read_body(
             body.into_body(),
-            state.http.request_body_max_bytes,
-            state.http.request_body_timeout,
+            self.http.request_body_max_bytes,
+            self.http.request_body_timeout,
         )
         .await?;
         let empty = || PostRootResponse::Ok(Vnd::new(models::EmptyObject {}));
@@ -97,9 +96,8 @@ impl v2::TopicsApi for Service {
 
     /// `GET /topics`: the names of all topics except Kafka's internal ones.
     async fn list_topics(&self, _request: &Request) -> Result<v2::ListTopicsResponse, ProxyError> {
-        let state = self;
         Ok(ListTopicsResponse::Ok(Vnd::new(
-            state.services.metadata.topic_names().await?,
+            self.services.metadata.topic_names().await?,
         )))
     }
 
@@ -107,11 +105,9 @@ impl v2::TopicsApi for Service {
     async fn get_topic(
         &self,
         _request: &Request,
-        topic_name: String,
+        topic: String,
     ) -> Result<v2::GetTopicResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let info = state.services.metadata.topic(&topic).await?;
+        let info = self.services.metadata.topic(&topic).await?;
         Ok(GetTopicResponse::Ok(Vnd::new(models::Topic {
             name: info.name,
             configs: info
@@ -132,11 +128,9 @@ impl v2::PartitionsApi for Service {
     async fn list_partitions(
         &self,
         _request: &Request,
-        topic_name: String,
+        topic: String,
     ) -> Result<v2::ListPartitionsResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let partitions = state.services.metadata.partitions(&topic).await?;
+        let partitions = self.services.metadata.partitions(&topic).await?;
         Ok(ListPartitionsResponse::Ok(Vnd::new(
             partitions.into_iter().map(partition).collect(),
         )))
@@ -146,14 +140,11 @@ impl v2::PartitionsApi for Service {
     async fn get_partition(
         &self,
         _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
+        topic: String,
+        raw_partition: Lenient<i32>,
     ) -> Result<v2::GetPartitionResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let raw_partition = partition_id;
         let id = self::partition_id(raw_partition)?;
-        let info = state.services.metadata.partition(&topic, id).await?;
+        let info = self.services.metadata.partition(&topic, id).await?;
         Ok(GetPartitionResponse::Ok(Vnd::new(partition(info))))
     }
 
@@ -161,14 +152,11 @@ impl v2::PartitionsApi for Service {
     async fn get_partition_offsets(
         &self,
         _request: &Request,
-        topic_name: String,
-        partition_id: Lenient<i32>,
+        topic: String,
+        raw_partition: Lenient<i32>,
     ) -> Result<v2::GetPartitionOffsetsResponse, ProxyError> {
-        let state = self;
-        let topic = topic_name;
-        let raw_partition = partition_id;
         let id = self::partition_id(raw_partition)?;
-        let found = state.services.metadata.offsets(&topic, id).await?;
+        let found = self.services.metadata.offsets(&topic, id).await?;
         Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
     }
 }
@@ -182,8 +170,7 @@ impl v2::BrokersApi for Service {
         &self,
         _request: &Request,
     ) -> Result<v2::ListBrokersResponse, ProxyError> {
-        let state = self;
-        let brokers = state.services.metadata.broker_ids().await?;
+        let brokers = self.services.metadata.broker_ids().await?;
         Ok(ListBrokersResponse::Ok(Vnd::new(models::BrokerList {
             brokers,
         })))

@@ -113,17 +113,14 @@ impl v2::ConsumersApi for Service {
     /// `POST /consumers/{group}`: creates a consumer instance; an empty body takes every default.
     async fn create_consumer(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         body: RawBody<models::CreateConsumerRequest, vnd::CreateConsumerBody>,
     ) -> Result<v2::CreateConsumerResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let request = decode_create(&control_body(state, body).await?)?;
-        let name = state.services.consumers.create(&group, request).await?;
-        let base_uri = state.http.base_uri.base_uri(
+        let request = decode_create(&control_body(self, body).await?)?;
+        let name = self.services.consumers.create(&group, request).await?;
+        let base_uri = self.http.base_uri.base_uri(
             req.scheme().as_str(),
             &base_uri::request_host(req),
             &group,
@@ -141,30 +138,24 @@ impl v2::ConsumersApi for Service {
     /// group and removes the instance.
     async fn delete_consumer(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
     ) -> Result<v2::DeleteConsumerResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        state.services.consumers.delete(&group, &instance).await?;
+        self.services.consumers.delete(&group, &instance).await?;
         Ok(DeleteConsumerResponse::NoContent)
     }
 
     /// `GET .../subscription`: `{"topics": [...]}`.
     async fn get_subscription(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
     ) -> Result<v2::GetSubscriptionResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let topics = state
+        let topics = self
             .services
             .consumers
             .subscription(&group, &instance)
@@ -177,18 +168,14 @@ impl v2::ConsumersApi for Service {
     /// `POST .../subscription`: `topics` (wins when present) or `topic_pattern`.
     async fn subscribe(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
         body: RawBody<models::SubscriptionRequest, vnd::SubscribeBody>,
     ) -> Result<v2::SubscribeResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let subscription = decode_subscription(&control_body(state, body).await?)?;
-        state
-            .services
+        let subscription = decode_subscription(&control_body(self, body).await?)?;
+        self.services
             .consumers
             .subscribe(&group, &instance, subscription)
             .await?;
@@ -198,16 +185,12 @@ impl v2::ConsumersApi for Service {
     /// `DELETE .../subscription`: ends the subscription (or manual assignment).
     async fn unsubscribe(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
     ) -> Result<v2::UnsubscribeResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        state
-            .services
+        self.services
             .consumers
             .unsubscribe(&group, &instance)
             .await?;
@@ -217,15 +200,12 @@ impl v2::ConsumersApi for Service {
     /// `GET .../assignments`: `{"partitions": [{topic, partition}]}`.
     async fn get_assignments(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
     ) -> Result<v2::GetAssignmentsResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let partitions = state
+        let partitions = self
             .services
             .consumers
             .assignment(&group, &instance)
@@ -244,18 +224,14 @@ impl v2::ConsumersApi for Service {
     /// `POST .../assignments`: assigns partitions by hand.
     async fn assign_partitions(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::AssignPartitionsBody>,
     ) -> Result<v2::AssignPartitionsResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let partitions = decode_partitions(&control_body(state, body).await?)?;
-        state
-            .services
+        let partitions = decode_partitions(&control_body(self, body).await?)?;
+        self.services
             .consumers
             .assign(&group, &instance, partitions)
             .await?;
@@ -266,20 +242,17 @@ impl v2::ConsumersApi for Service {
     /// partitions without one are left out.
     async fn get_committed_offsets(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
         body: RawBody<models::PartitionsRequest, vnd::GetCommittedOffsetsBody>,
     ) -> Result<v2::GetCommittedOffsetsResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let Some(partitions) = decode_committed_request(&control_body(state, body).await?)? else {
+        let Some(partitions) = decode_committed_request(&control_body(self, body).await?)? else {
             // Confluent answers a missing body like an unknown partition.
             return Err(ProxyError::PartitionNotFound);
         };
-        let committed = state
+        let committed = self
             .services
             .consumers
             .committed(&group, &instance, partitions)
@@ -303,21 +276,17 @@ impl v2::ConsumersApi for Service {
     /// record returned so far. Synchronous; answers `[]`.
     async fn commit_offsets(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
         // Accepted for compatibility and ignored, whatever its value: every commit is
         // synchronous.
         _async: Option<Lenient<bool>>,
         body: RawBody<models::CommitOffsetsRequest, vnd::CommitOffsetsBody>,
     ) -> Result<v2::CommitOffsetsResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let offsets = decode_commit(&control_body(state, body).await?)?;
-        state
-            .services
+        let offsets = decode_commit(&control_body(self, body).await?)?;
+        self.services
             .consumers
             .commit(&group, &instance, offsets)
             .await?;
@@ -328,18 +297,14 @@ impl v2::ConsumersApi for Service {
     /// first record at or after a timestamp.
     async fn seek(
         &self,
-        request: &Request,
-        group_name: String,
+        req: &Request,
+        group: String,
         instance: String,
         body: RawBody<models::SeekRequest, vnd::SeekBody>,
     ) -> Result<v2::SeekResponse, ProxyError> {
-        let state = self;
-        let req = request;
-        let group = group_name;
         media::check_control_accept(accept(req))?;
-        let targets = decode_seek(&control_body(state, body).await?)?;
-        state
-            .services
+        let targets = decode_seek(&control_body(self, body).await?)?;
+        self.services
             .consumers
             .seek(&group, &instance, targets)
             .await?;
