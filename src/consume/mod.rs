@@ -756,14 +756,7 @@ mod tests {
             blocking.clone(),
         )
         .expect("metadata client");
-        let mut props = crate::config::Properties::default();
-        props
-            .set("bootstrap.servers", bootstrap)
-            .set("schema.registry.url", "");
-        let schemas = Schemas::new(crate::services::schema_settings(
-            &crate::config::Config::from_properties(&props).expect("config"),
-        ))
-        .expect("schemas");
+        let schemas = Schemas::for_tests("");
         let settings = ManagerSettings {
             kafka,
             id: String::new(),

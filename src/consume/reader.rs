@@ -404,14 +404,7 @@ mod tests {
     }
 
     fn schemas(url: &str) -> Schemas {
-        let mut props = crate::config::Properties::default();
-        props
-            .set("bootstrap.servers", "127.0.0.1:9")
-            .set("schema.registry.url", url);
-        Schemas::new(crate::services::schema_settings(
-            &crate::config::Config::from_properties(&props).expect("config"),
-        ))
-        .expect("schemas")
+        Schemas::for_tests(url)
     }
 
     #[tokio::test]

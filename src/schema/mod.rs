@@ -306,6 +306,27 @@ struct Inner {
     parsed_by_id: BoundedCache<i32, Arc<ParsedSchema>>,
 }
 
+#[cfg(test)]
+impl Schemas {
+    /// The service with the registry at `url` (none when empty) and the configuration's
+    /// defaults otherwise, for unit tests.
+    pub(crate) fn for_tests(url: &str) -> Schemas {
+        Schemas::new(SchemaSettings {
+            registry: (!url.is_empty()).then(|| RegistrySettings {
+                url: url.to_string(),
+                connect_timeout: std::time::Duration::from_secs(2),
+                request_timeout: std::time::Duration::from_secs(5),
+                cache_capacity: 1000,
+                other: Default::default(),
+            }),
+            key_strategy: SubjectNameStrategy::TopicName,
+            value_strategy: SubjectNameStrategy::TopicName,
+            null_is_kafka_null: false,
+        })
+        .expect("schemas for a test")
+    }
+}
+
 /// What the schema service needs of the configuration; built by `services.rs`.
 #[derive(Debug, Clone)]
 pub struct SchemaSettings {
@@ -798,14 +819,7 @@ mod tests {
     }
 
     fn schemas(url: &str) -> Schemas {
-        let mut props = crate::config::Properties::default();
-        props
-            .set("bootstrap.servers", "127.0.0.1:9")
-            .set("schema.registry.url", url);
-        Schemas::new(crate::services::schema_settings(
-            &crate::config::Config::from_properties(&props).expect("config"),
-        ))
-        .expect("schemas")
+        Schemas::for_tests(url)
     }
 
     #[tokio::test]
