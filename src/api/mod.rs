@@ -115,9 +115,15 @@ const ALIASES: &[(&str, &str)] = &[
 /// [`ALIASES`], and for consumer instance calls the five embedded types, which Confluent's
 /// consumer control calls accept too.
 pub fn offered_types(route: &Route) -> Vec<&'static str> {
-    let mut offered: Vec<&'static str> = route.response_types.to_vec();
+    // An operation whose success has no body (204) still answers its errors in the v2 type,
+    // and Confluent's clients ask for that type on every call.
+    let mut offered: Vec<&'static str> = if route.response_types.is_empty() {
+        vec![V2_JSON]
+    } else {
+        route.response_types.to_vec()
+    };
     for (contract, alias) in ALIASES {
-        if route.response_types.contains(contract) && !offered.contains(alias) {
+        if offered.contains(contract) && !offered.contains(alias) {
             offered.push(alias);
         }
     }
@@ -192,6 +198,25 @@ mod tests {
         ];
         for (accept, expected) in rows {
             assert_eq!(ok(accept, &types), expected, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn operations_answered_with_no_content_accept_the_v2_type_and_plain_json() {
+        for (method, path) in [
+            ("POST", "/consumers/g/instances/i/subscription"),
+            ("DELETE", "/consumers/g/instances/i"),
+            ("POST", "/consumers/g/instances/i/positions"),
+            ("POST", "/consumers/g/instances/i/assignments"),
+        ] {
+            let types = offered(method, path);
+            assert!(
+                ok(Some("application/vnd.kafka.v2+json"), &types),
+                "{method} {path}"
+            );
+            assert!(ok(Some("application/json"), &types), "{method} {path}");
+            assert!(ok(None, &types), "{method} {path}");
+            assert!(!ok(Some("text/html"), &types), "{method} {path}");
         }
     }
 
