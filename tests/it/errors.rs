@@ -1,8 +1,7 @@
 //! Framework-level errors carry the Confluent JSON error body, and every request body, consumer
 //! control bodies included, is bounded in size and in time.
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -40,45 +39,6 @@ async fn framework_errors_have_the_json_error_body() {
     proxy.stop().await;
 }
 
-/// Sends `head`, then `body` one byte every `gap`, on a fresh connection, and reads until the
-/// server closes it or `limit` has passed. Returns what the server sent and how long it took.
-fn trickle(
-    addr: &str,
-    head: &[u8],
-    body: &[u8],
-    gap: Duration,
-    limit: Duration,
-) -> (String, Duration) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("read timeout");
-    let started = Instant::now();
-    stream.write_all(head).expect("write head");
-    let mut out = Vec::new();
-    let mut body = body.iter();
-    let mut next_byte = Instant::now() + gap;
-    while started.elapsed() < limit {
-        let mut buf = [0u8; 4096];
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(_) => {}
-        }
-        if Instant::now() >= next_byte {
-            if let Some(b) = body.next() {
-                // The server may already have answered and closed; that is the point.
-                let _ = stream.write_all(&[*b]);
-            }
-            next_byte = Instant::now() + gap;
-        }
-    }
-    (
-        String::from_utf8_lossy(&out).into_owned(),
-        started.elapsed(),
-    )
-}
-
 #[tokio::test]
 async fn a_trickled_consumer_control_body_is_cut_off_with_408_like_a_produce_body() {
     let stack = require_stack!();
@@ -94,7 +54,7 @@ async fn a_trickled_consumer_control_body_is_cut_off_with_408_like_a_produce_bod
         body.len()
     );
     let (answer, took) = tokio::task::spawn_blocking(move || {
-        trickle(
+        crate::reliability::raw_exchange(
             &addr,
             head.as_bytes(),
             body,

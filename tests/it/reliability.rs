@@ -45,8 +45,9 @@ async fn health_probes_report_liveness_and_kafka_readiness() {
     dead.stop().await;
 }
 
-/// Sends raw bytes on a fresh connection and reads until the server closes it or `limit`.
-fn raw_exchange(
+/// Sends `first`, then `trickle` one byte every `gap`, on a fresh connection, and reads until
+/// the server closes it or `limit` has passed. Returns what the server sent and how long it took.
+pub(crate) fn raw_exchange(
     addr: &str,
     first: &[u8],
     trickle: &[u8],
