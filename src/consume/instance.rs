@@ -129,6 +129,9 @@ pub struct State {
     /// librdkafka reported every broker down and nothing has been heard from Kafka since: a records call that finds no record checks whether Kafka is reachable before it
     /// answers `[]`.
     pub(super) broker_trouble: bool,
+    /// When a manual assignment was last checked for partitions librdkafka stopped serving
+    /// (see [`State::restart_stalled_assignment`]); bounds how often an error event costs a check.
+    pub(super) stall_checked: Option<Instant>,
 }
 
 impl Instance {
@@ -151,6 +154,7 @@ impl Instance {
                 mode: Mode::Idle,
                 buffer: VecDeque::new(),
                 broker_trouble: false,
+                stall_checked: None,
             }),
         }
     }
@@ -351,6 +355,10 @@ pub(super) fn is_no_offset(e: &KafkaError) -> bool {
     e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset)
 }
 
+/// Least time between two checks for stalled partitions of a manual assignment: error events
+/// repeat while a broker is down, and each check is a blocking librdkafka call.
+const STALL_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
 const MUTUALLY_EXCLUSIVE: &str =
     "Subscription to topics, partitions and pattern are mutually exclusive";
 
@@ -358,6 +366,55 @@ impl State {
     /// The consumer; an open instance always has one (checked by [`Instance::lock`]).
     pub(super) fn consumer(&self, instance: &Instance) -> Result<Arc<KafkaConsumer>, ConsumeError> {
         self.consumer.clone().ok_or_else(|| instance.not_found())
+    }
+
+    /// Assigns again the partitions of a manual assignment that have no read position, keeping
+    /// the position of every other partition. Returns whether it did.
+    ///
+    /// librdkafka starts a manually assigned partition only after it has fetched the group's
+    /// committed offset for it. When that OffsetFetch fails (the group coordinator is being
+    /// created or moved, which a fresh cluster or a broker failure causes), librdkafka reports
+    /// one error event and leaves the partition assigned but never fetched, "until the
+    /// application unassigns it and possibly re-assigns it" (its own comment): the instance
+    /// would answer `[]` forever. A records call that sees an error event therefore checks, at
+    /// most once per [`STALL_CHECK_INTERVAL`], whether an assigned partition still has no
+    /// position, and assigns the whole set again: the partitions with a position resume exactly
+    /// there (records already taken into the buffer are not fetched twice), the others ask for
+    /// the committed offset again (`auto.offset.reset` when there is none).
+    pub(super) async fn restart_stalled_assignment(
+        &mut self,
+        instance: &Instance,
+    ) -> Result<bool, ConsumeError> {
+        if self.mode != Mode::Assigned
+            || self
+                .stall_checked
+                .is_some_and(|at| at.elapsed() < STALL_CHECK_INTERVAL)
+        {
+            return Ok(false);
+        }
+        self.stall_checked = Some(Instant::now());
+        let consumer = self.consumer(instance)?;
+        blocking(instance, &consumer, "assign", |c| {
+            let positions = c.position()?;
+            let elements = positions.elements();
+            if !elements
+                .iter()
+                .any(|e| !matches!(e.offset(), Offset::Offset(_)))
+            {
+                return Ok(false);
+            }
+            let mut again = TopicPartitionList::new();
+            for e in &elements {
+                let offset = match e.offset() {
+                    Offset::Offset(o) => Offset::Offset(o),
+                    _ => Offset::Stored,
+                };
+                again.add_partition_offset(e.topic(), e.partition(), offset)?;
+            }
+            c.assign(&again)?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Drops buffered records of partitions a rebalance revoked. Returns how many were dropped.

@@ -201,6 +201,14 @@ pub async fn read<T>(
                     error = %e,
                     "consumer error event while reading"
                 );
+                if state.restart_stalled_assignment(instance).await? {
+                    tracing::info!(
+                        group = %instance.group,
+                        instance = %instance.name,
+                        error = %e,
+                        "assigned partitions librdkafka stopped serving after an error were assigned again"
+                    );
+                }
                 if collected.records.is_empty() {
                     tokio::time::sleep_until(deadline.min(Instant::now() + ERROR_BACKOFF)).await;
                 }
