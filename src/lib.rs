@@ -13,6 +13,7 @@ pub(crate) mod kafka_error;
 pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod metadata;
+pub(crate) mod principal;
 pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
