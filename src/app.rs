@@ -59,6 +59,9 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(catch_all)
         .around(|next, req| allow_header(next, req, kafka_rest_api::v2::routes::ROUTES))
+        // Authentication and authorization, before routing so that every route is covered,
+        // inside the limits and CORS (preflights are answered before it).
+        .with(crate::auth::AuthLayer::new(config))
         // Outermost, so a refused request costs no routing or handler work.
         .with(limits)
         .into_endpoint()

@@ -5,6 +5,7 @@
 
 pub(crate) mod api;
 pub(crate) mod app;
+pub(crate) mod auth;
 pub(crate) mod blocking;
 pub mod config;
 pub(crate) mod consume;
@@ -56,6 +57,8 @@ pub mod fuzzing {
 pub enum RunError {
     #[error(transparent)]
     Services(#[from] services::ServicesError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
 }
@@ -68,6 +71,8 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    // Unusable authentication settings (a missing password file, bad keys) stop the start.
+    auth::check(&config)?;
     let services = services::Services::new(&config)?;
     let consumers = services.consumers.clone();
     let producers = services.producers.clone();

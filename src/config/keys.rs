@@ -15,7 +15,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{ConfigError, Listener, Properties, Reader, SubjectNameStrategy};
+use super::{AuthenticationMethod, ConfigError, Listener, Properties, Reader, SubjectNameStrategy};
 
 /// What a key is worth when it is not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +225,92 @@ keys! {
     connection_idle_timeout: Duration = "connection.idle.timeout.ms", Text("60000"), millis,
         "a connection with no traffic for this long is closed; must exceed `produce.timeout.ms` \
          and `consumer.request.timeout.ms` by 1 s";
+    authentication_method: AuthenticationMethod = "authentication.method", Text("NONE"),
+        |v| v.parse(),
+        "`NONE`, `BASIC` (HTTP Basic against the password file), `BEARER` (a signed JWT) or \
+         `CERTIFICATE` (the verified TLS client certificate, ours); see \
+         [Authentication and authorization](#authentication-and-authorization)";
+    authentication_realm: String = "authentication.realm", Text("KafkaRest"), text,
+        "the realm named in `WWW-Authenticate`, and the section of \
+         `authentication.jaas.config.file` that names the password file (Confluent's default \
+         is empty and needs a JAAS file anyway)";
+    authentication_roles: Vec<String> = "authentication.roles", Text("*"), |v| Ok(items(v)),
+        "roles allowed to use the proxy at all: `*` or `**` any authenticated user, else a \
+         comma-separated list (the user needs one of them); an empty list refuses everyone \
+         with `403`";
+    authentication_skip_paths: Vec<String> = "authentication.skip.paths", Text(""),
+        |v| Ok(items(v)),
+        "comma-separated paths served without authentication: exact paths, or prefixes ending \
+         in `/*`";
+    authentication_health_and_metrics_open: bool = "authentication.health.and.metrics.open",
+        Text("true"), flag,
+        "`/health/live`, `/health/ready` and `/metrics` are served without authentication \
+         (ours); `false` protects them like every other path";
+    authentication_password_file: String = "authentication.password.file", Text(""), text,
+        "the password file for `BASIC` (Jetty's `user: password,role...` format with plain, \
+         `OBF:`, `MD5:` or `CRYPT:` passwords; ours). Checked every \
+         `authentication.password.file.reload.ms` and reloaded when it changes";
+    authentication_jaas_config_file: String = "authentication.jaas.config.file", Text(""),
+        text,
+        "instead of `authentication.password.file`: the JAAS configuration Confluent's proxy \
+         reads through `-Djava.security.auth.login.config`; the `file` option of the \
+         `PropertyFileLoginModule` in section `authentication.realm` names the password file \
+         (ours)";
+    authentication_password_file_reload: Duration = "authentication.password.file.reload.ms",
+        Text("1000"), millis,
+        "how often the password file's modification time and size are checked; a change is \
+         read within this time, and a file that no longer parses keeps the previous users \
+         (with a warning). 0 never reloads (ours)";
+    authentication_bearer_jwks_file: String = "authentication.bearer.jwks.file", Text(""), text,
+        "`BEARER`: a JWKS document (RSA and P-256 keys; ours). Tokens must be RS256 or ES256";
+    authentication_bearer_public_key_file: String = "authentication.bearer.public.key.file",
+        Text(""), text,
+        "`BEARER`: instead of a JWKS, one PEM public key or certificate (ours)";
+    authentication_bearer_issuer: String = "authentication.bearer.issuer", Text(""), text,
+        "`BEARER`: the `iss` a token must carry; empty accepts any (ours)";
+    authentication_bearer_audience: String = "authentication.bearer.audience", Text(""), text,
+        "`BEARER`: a value the token's `aud` must contain; empty accepts any (ours)";
+    authentication_bearer_clock_skew: Duration = "authentication.bearer.clock.skew.ms",
+        Text("30000"), |v| millis(v).and_then(|d| {
+            if d <= Duration::from_secs(300) { Ok(d) } else { Err("must be at most 300000".into()) }
+        }),
+        "`BEARER`: tolerance on `exp` and `nbf`, 0-300000 (ours)";
+    authentication_bearer_principal_claim: String = "authentication.bearer.principal.claim",
+        Text("sub"), text,
+        "`BEARER`: the claim naming the user (ours)";
+    authentication_bearer_roles_claim: String = "authentication.bearer.roles.claim",
+        Text("roles"), text,
+        "`BEARER`: the claim with the user's roles, a dotted path such as \
+         `realm_access.roles`; an array of strings or a space-separated string (ours)";
+    ssl_principal_mapping_rules: String = "ssl.principal.mapping.rules", Text("DEFAULT"), text,
+        "`CERTIFICATE`: Kafka's rules from the certificate subject (`CN=alice,O=Example`) to \
+         the user name, e.g. `RULE:^CN=([^,]+),.*$/$1/L,DEFAULT` (ours); the user's roles are \
+         the password file's for that name, when one is configured";
+    authorization_roles_metadata: Vec<String> = "authorization.roles.metadata", Text("*"),
+        |v| Ok(items(v)),
+        "roles that may read metadata (v2 topics, partitions, brokers; v3 clusters, brokers, \
+         topics, partitions); `*` any authenticated user, empty nobody (ours)";
+    authorization_roles_produce: Vec<String> = "authorization.roles.produce", Text("*"),
+        |v| Ok(items(v)),
+        "roles that may produce (v2 and v3; ours)";
+    authorization_roles_consume: Vec<String> = "authorization.roles.consume", Text("*"),
+        |v| Ok(items(v)),
+        "roles that may use v2 consumer instances (ours)";
+    authorization_roles_admin_read: Vec<String> = "authorization.roles.admin.read", Text("*"),
+        |v| Ok(items(v)),
+        "roles that may read v3 configurations, groups, lags, ACLs, replicas and reassignments \
+         (ours)";
+    authorization_roles_admin_write: Vec<String> = "authorization.roles.admin.write",
+        Text("admin"), |v| Ok(items(v)),
+        "roles that may change the cluster through v3 (create, alter, delete; everything but \
+         produce) once authentication is on (ours)";
+    api_endpoints_allowlist: Vec<String> = "api.endpoints.allowlist", Text(""),
+        |v| Ok(items(v)),
+        "resource names (`api.v2.topics.list`, or a class such as `api.v3.topics.*`) that stay \
+         enabled; when set every other endpoint is off (`404` for GET, `405` otherwise)";
+    api_endpoints_blocklist: Vec<String> = "api.endpoints.blocklist", Text(""),
+        |v| Ok(items(v)),
+        "resource names that are turned off; wins over the allowlist";
 }
 
 /// Keys under a pass-through prefix that another module reads from the prefixed maps of
@@ -427,6 +513,11 @@ fn tokens(v: &str, default: &str) -> Result<Vec<String>, String> {
             }
         })
         .collect()
+}
+
+/// A comma-separated list, items trimmed, empty items dropped.
+fn items(v: &str) -> Vec<String> {
+    list(v).map(str::to_string).collect()
 }
 
 fn list(v: &str) -> impl Iterator<Item = &str> {

@@ -105,6 +105,35 @@ impl FromStr for SubjectNameStrategy {
     }
 }
 
+/// How clients prove who they are (`authentication.method`). The type lives here, where the
+/// key is parsed; `auth/` does the checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthenticationMethod {
+    /// Nobody is asked (Confluent's default).
+    #[default]
+    None,
+    /// HTTP Basic against a password file.
+    Basic,
+    /// A bearer JWT.
+    Bearer,
+    /// The TLS client certificate (ours).
+    Certificate,
+}
+
+impl FromStr for AuthenticationMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "NONE" => Ok(AuthenticationMethod::None),
+            "BASIC" => Ok(AuthenticationMethod::Basic),
+            "BEARER" => Ok(AuthenticationMethod::Bearer),
+            "CERTIFICATE" => Ok(AuthenticationMethod::Certificate),
+            _ => Err("expected NONE, BASIC, BEARER or CERTIFICATE".into()),
+        }
+    }
+}
+
 /// Keys of Confluent's config that are accepted for compatibility but have no effect here.
 /// `debug` is one of them: in Confluent it adds internal details to some error responses, but
 /// this proxy's 5xx answers never carry them (the log line has the whole error chain).
@@ -231,6 +260,35 @@ impl Config {
                 &self.inflight_bytes_max.to_string(),
                 format!("must be at least request.body.max.bytes ({body_max}) and at least 1"),
             ));
+        }
+        // Each authentication method needs exactly one source of credentials.
+        let sources = match self.authentication_method {
+            AuthenticationMethod::Basic => Some((
+                "authentication.password.file",
+                "authentication.jaas.config.file",
+                !self.authentication_password_file.is_empty(),
+                !self.authentication_jaas_config_file.is_empty(),
+            )),
+            AuthenticationMethod::Bearer => Some((
+                "authentication.bearer.jwks.file",
+                "authentication.bearer.public.key.file",
+                !self.authentication_bearer_jwks_file.is_empty(),
+                !self.authentication_bearer_public_key_file.is_empty(),
+            )),
+            AuthenticationMethod::None | AuthenticationMethod::Certificate => None,
+        };
+        if let Some((first, second, has_first, has_second)) = sources {
+            if has_first == has_second {
+                let method = props
+                    .get("authentication.method")
+                    .map(|e| e.value.clone())
+                    .unwrap_or_default();
+                return Err(Reader { props }.invalid(
+                    "authentication.method",
+                    &method,
+                    format!("needs exactly one of `{first}` and `{second}`"),
+                ));
+            }
         }
         // The idle timer also runs while a request waits on Kafka, so it must outlast the
         // longest such wait.
