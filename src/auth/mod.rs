@@ -301,6 +301,10 @@ impl Auth {
     /// access lists (404/405), then the role the operation needs (403).
     pub fn decide(&self, request: &RequestFacts<'_>) -> Decision {
         let inner = &self.inner;
+        let lists_empty = inner.lists.allow.is_empty() && inner.lists.block.is_empty();
+        if inner.method == AuthenticationMethod::None && lists_empty {
+            return Decision::Serve(None);
+        }
         let operation = access::find(request.method, request.path);
         let principal = if self.exempt(request) {
             None
