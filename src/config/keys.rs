@@ -258,9 +258,9 @@ keys! {
          (ours)";
     authentication_password_file_reload: Duration = "authentication.password.file.reload.ms",
         Text("1000"), millis,
-        "how often the password file's modification time and size are checked; a change is \
-         read within this time, and a file that no longer parses keeps the previous users \
-         (with a warning). 0 never reloads (ours)";
+        "how often the password file is read again; changed contents are taken within this \
+         time, and a file that no longer parses keeps the previous users (with a warning). 0 \
+         never reloads (ours)";
     authentication_bearer_jwks_file: String = "authentication.bearer.jwks.file", Text(""), text,
         "`BEARER`: a JWKS document (RSA and P-256 keys; ours). Tokens must be RS256 or ES256";
     authentication_bearer_public_key_file: String = "authentication.bearer.public.key.file",
