@@ -341,7 +341,10 @@ mod tests {
 
     #[test]
     fn v3_writes_are_admin_writes_except_produce() {
-        for op in OPERATIONS.iter().filter(|op| op.template.starts_with("/v3/")) {
+        for op in OPERATIONS
+            .iter()
+            .filter(|op| op.template.starts_with("/v3/"))
+        {
             let write = op.method != "GET";
             let produce = op.class == "api.v3.produce.*";
             assert_eq!(
@@ -383,13 +386,22 @@ mod tests {
 
     #[test]
     fn formats_are_named_as_confluent_names_them() {
-        assert_eq!(format_of(Some("application/vnd.kafka.binary.v2+json")), "binary");
-        assert_eq!(format_of(Some("application/vnd.kafka.json.v2+json")), "json");
+        assert_eq!(
+            format_of(Some("application/vnd.kafka.binary.v2+json")),
+            "binary"
+        );
+        assert_eq!(
+            format_of(Some("application/vnd.kafka.json.v2+json")),
+            "json"
+        );
         assert_eq!(
             format_of(Some("application/vnd.kafka.jsonschema.v2+json")),
             "json-schema"
         );
-        assert_eq!(format_of(Some("application/vnd.kafka.avro.v2+json")), "avro");
+        assert_eq!(
+            format_of(Some("application/vnd.kafka.avro.v2+json")),
+            "avro"
+        );
         assert_eq!(
             format_of(Some("application/vnd.kafka.protobuf.v2+json")),
             "protobuf"

@@ -54,10 +54,10 @@ impl PrincipalMapper {
                 rules.push(Rule::Default);
                 rest = after;
             } else if let Some(after) = rest.strip_prefix("RULE:") {
-                let (pattern, after) = until_slash(after)
-                    .ok_or_else(|| RuleError::Malformed(rest.to_string()))?;
-                let (replacement, after) = until_slash(after)
-                    .ok_or_else(|| RuleError::Malformed(rest.to_string()))?;
+                let (pattern, after) =
+                    until_slash(after).ok_or_else(|| RuleError::Malformed(rest.to_string()))?;
+                let (replacement, after) =
+                    until_slash(after).ok_or_else(|| RuleError::Malformed(rest.to_string()))?;
                 let (case, after) = match after.chars().next() {
                     Some('L') => (Case::Lower, &after[1..]),
                     Some('U') => (Case::Upper, &after[1..]),

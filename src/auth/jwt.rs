@@ -162,7 +162,11 @@ pub fn verify(
     else {
         return Err(TokenError::Malformed);
     };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed);
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| TokenError::Malformed)
+    };
     let header: Value =
         serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::Malformed)?;
     let signature = decode(signature)?;
@@ -416,7 +420,10 @@ pub(crate) mod tests {
         // An RSA key cannot verify an ES256 token, nor the other way round.
         let ec = ec_key();
         let es = sign(&ec, "ES256", None, &claims());
-        assert_eq!(verify(&es, &keys, &rules(), NOW), Err(TokenError::Signature));
+        assert_eq!(
+            verify(&es, &keys, &rules(), NOW),
+            Err(TokenError::Signature)
+        );
     }
 
     #[test]
@@ -437,7 +444,13 @@ pub(crate) mod tests {
         );
         assert!(check(&|c| c["nbf"] = json!(NOW + 20), NOW).is_ok());
         assert_eq!(
-            check(&|c| c.as_object_mut().map(|o| o.remove("exp")).map_or((), |_| ()), NOW),
+            check(
+                &|c| c
+                    .as_object_mut()
+                    .map(|o| o.remove("exp"))
+                    .map_or((), |_| ()),
+                NOW
+            ),
             Err(TokenError::NoExpiry)
         );
         assert_eq!(

@@ -97,12 +97,7 @@ impl<E: Endpoint> Endpoint for AuthEndpoint<E> {
                 self.inner.call(req).await.map(IntoResponse::into_response)
             }
             Decision::Unauthenticated { challenge } => {
-                let mut response = error(
-                    StatusCode::UNAUTHORIZED,
-                    401,
-                    "Unauthorized",
-                    &path,
-                );
+                let mut response = error(StatusCode::UNAUTHORIZED, 401, "Unauthorized", &path);
                 if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     response
                         .headers_mut()

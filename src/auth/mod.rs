@@ -108,7 +108,11 @@ impl PasswordStore {
 
     /// Takes the file's new bytes; a file that no longer parses keeps the previous users.
     fn update(&self, bytes: Vec<u8>) {
-        let unchanged = self.last_read.read().map(|last| *last == bytes).unwrap_or(false);
+        let unchanged = self
+            .last_read
+            .read()
+            .map(|last| *last == bytes)
+            .unwrap_or(false);
         if unchanged {
             return;
         }
@@ -203,10 +207,11 @@ impl Auth {
         let passwords = password_file_path(config)?
             .map(|path| {
                 let bytes = read(&path, password_key(config))?;
-                let text = String::from_utf8(bytes.clone()).map_err(|_| AuthError::PasswordFile {
-                    path: path.clone(),
-                    source: password::PasswordFileError::NotUtf8,
-                })?;
+                let text =
+                    String::from_utf8(bytes.clone()).map_err(|_| AuthError::PasswordFile {
+                        path: path.clone(),
+                        source: password::PasswordFileError::NotUtf8,
+                    })?;
                 let users = password::PasswordFile::parse(&text).map_err(|source| {
                     AuthError::PasswordFile {
                         path: path.clone(),
@@ -236,8 +241,14 @@ impl Auth {
             (Permission::Metadata, &config.authorization_roles_metadata),
             (Permission::Produce, &config.authorization_roles_produce),
             (Permission::Consume, &config.authorization_roles_consume),
-            (Permission::AdminRead, &config.authorization_roles_admin_read),
-            (Permission::AdminWrite, &config.authorization_roles_admin_write),
+            (
+                Permission::AdminRead,
+                &config.authorization_roles_admin_read,
+            ),
+            (
+                Permission::AdminWrite,
+                &config.authorization_roles_admin_write,
+            ),
         ]
         .into_iter()
         .map(|(permission, list)| (permission, Roles::from_list(list)))
@@ -321,7 +332,9 @@ impl Auth {
             Some(principal)
         };
         if let Some(op) = operation {
-            let name = op.name.replace("{format}", access::format_of(request.media_type));
+            let name = op
+                .name
+                .replace("{format}", access::format_of(request.media_type));
             if inner.lists.blocks(op, &name) {
                 return Decision::Disabled;
             }
@@ -394,11 +407,7 @@ impl Auth {
                 let Some(token) = request.authorization.and_then(bearer_token) else {
                     return Err(Some(format!("Bearer realm=\"{realm}\"")));
                 };
-                let invalid = || {
-                    Some(format!(
-                        "Bearer realm=\"{realm}\", error=\"invalid_token\""
-                    ))
-                };
+                let invalid = || Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""));
                 let bearer = inner.bearer.as_ref().ok_or_else(invalid)?;
                 match jwt::verify(token, &bearer.keys, &bearer.rules, request.now) {
                     Ok(verified) => Ok(Principal {
@@ -505,10 +514,12 @@ fn password_file_path(config: &Config) -> Result<Option<PathBuf>, AuthError> {
     let jaas = PathBuf::from(&config.authentication_jaas_config_file);
     let bytes = read(&jaas, "authentication.jaas.config.file")?;
     let text = String::from_utf8_lossy(&bytes);
-    let file = password::jaas_password_file(&text, &config.authentication_realm)
-        .map_err(|source| AuthError::Jaas {
-            path: jaas.clone(),
-            source,
+    let file =
+        password::jaas_password_file(&text, &config.authentication_realm).map_err(|source| {
+            AuthError::Jaas {
+                path: jaas.clone(),
+                source,
+            }
         })?;
     let file = PathBuf::from(file);
     Ok(Some(match jaas.parent() {

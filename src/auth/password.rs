@@ -200,9 +200,10 @@ impl PasswordFile {
     /// Parses the file's text as Jetty's `PropertyUserStore` does: Java properties, each value
     /// `password[,role...]`, every part trimmed, empty roles dropped.
     pub fn parse(text: &str) -> Result<PasswordFile, PasswordFileError> {
-        let entries = java_properties::read(text.as_bytes()).map_err(|e| PasswordFileError::Syntax {
-            line: e.line_number(),
-        })?;
+        let entries =
+            java_properties::read(text.as_bytes()).map_err(|e| PasswordFileError::Syntax {
+                line: e.line_number(),
+            })?;
         let mut users = BTreeMap::new();
         for (name, value) in entries {
             let name = name.trim().to_string();

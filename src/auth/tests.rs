@@ -91,9 +91,15 @@ fn basic_credentials_are_checked_against_the_password_file() {
     };
     assert_eq!(auth.decide(&facts("GET", "/topics", None)), challenge);
     let wrong = basic("alice", "nope");
-    assert_eq!(auth.decide(&facts("GET", "/topics", Some(&wrong))), challenge);
+    assert_eq!(
+        auth.decide(&facts("GET", "/topics", Some(&wrong))),
+        challenge
+    );
     for garbage in [&b"Basic !!!"[..], b"Basic", b"Digest abc", b"\xff\xfe", b""] {
-        assert_eq!(auth.decide(&facts("GET", "/topics", Some(garbage))), challenge);
+        assert_eq!(
+            auth.decide(&facts("GET", "/topics", Some(garbage))),
+            challenge
+        );
     }
     let right = basic("alice", "alice-secret");
     assert_eq!(
@@ -117,16 +123,31 @@ fn health_and_metrics_are_open_unless_configured_otherwise() {
     let file = TempFile::new("users.properties", USERS);
     let open = basic_auth(&[], &file);
     for path in ["/health/live", "/health/ready", "/metrics"] {
-        assert_eq!(open.decide(&facts("GET", path, None)), Decision::Serve(None));
+        assert_eq!(
+            open.decide(&facts("GET", path, None)),
+            Decision::Serve(None)
+        );
     }
-    let closed = basic_auth(&[("authentication.health.and.metrics.open", "false")], &file);
+    let closed = basic_auth(
+        &[("authentication.health.and.metrics.open", "false")],
+        &file,
+    );
     assert!(matches!(
         closed.decide(&facts("GET", "/health/live", None)),
         Decision::Unauthenticated { .. }
     ));
-    let skipped = basic_auth(&[("authentication.skip.paths", "/brokers,/public/*")], &file);
-    assert_eq!(skipped.decide(&facts("GET", "/brokers", None)), Decision::Serve(None));
-    assert_eq!(skipped.decide(&facts("GET", "/public/x/y", None)), Decision::Serve(None));
+    let skipped = basic_auth(
+        &[("authentication.skip.paths", "/brokers,/public/*")],
+        &file,
+    );
+    assert_eq!(
+        skipped.decide(&facts("GET", "/brokers", None)),
+        Decision::Serve(None)
+    );
+    assert_eq!(
+        skipped.decide(&facts("GET", "/public/x/y", None)),
+        Decision::Serve(None)
+    );
     assert!(matches!(
         skipped.decide(&facts("GET", "/brokersx", None)),
         Decision::Unauthenticated { .. }
@@ -148,17 +169,37 @@ fn roles_map_to_permissions_and_admin_writes_need_the_admin_role() {
     let serves = |d: Decision| matches!(d, Decision::Serve(Some(_)));
     let forbidden = |d: Decision| matches!(d, Decision::Forbidden(_));
     assert!(serves(auth.decide(&facts("GET", "/topics/t", Some(&bob)))));
-    assert!(forbidden(auth.decide(&facts("POST", "/topics/t", Some(&bob)))));
-    assert!(serves(auth.decide(&facts("POST", "/topics/t", Some(&alice)))));
+    assert!(forbidden(auth.decide(&facts(
+        "POST",
+        "/topics/t",
+        Some(&bob)
+    ))));
+    assert!(serves(auth.decide(&facts(
+        "POST",
+        "/topics/t",
+        Some(&alice)
+    ))));
     // An empty role list refuses everyone.
-    assert!(forbidden(auth.decide(&facts("POST", "/consumers/g", Some(&alice)))));
+    assert!(forbidden(auth.decide(&facts(
+        "POST",
+        "/consumers/g",
+        Some(&alice)
+    ))));
     // v3: reads for any user, writes for `admin` only (the default), produce by its role.
     let topics = "/v3/clusters/c1/topics";
     assert!(serves(auth.decide(&facts("GET", topics, Some(&bob)))));
     assert!(forbidden(auth.decide(&facts("POST", topics, Some(&bob)))));
     assert!(serves(auth.decide(&facts("POST", topics, Some(&alice)))));
-    assert!(forbidden(auth.decide(&facts("DELETE", "/v3/clusters/c1/acls", Some(&bob)))));
-    assert!(forbidden(auth.decide(&facts("POST", "/v3/clusters/c1/future", Some(&bob)))));
+    assert!(forbidden(auth.decide(&facts(
+        "DELETE",
+        "/v3/clusters/c1/acls",
+        Some(&bob)
+    ))));
+    assert!(forbidden(auth.decide(&facts(
+        "POST",
+        "/v3/clusters/c1/future",
+        Some(&bob)
+    ))));
     let records = "/v3/clusters/c1/topics/t/records";
     assert!(forbidden(auth.decide(&facts("POST", records, Some(&bob)))));
     assert!(serves(auth.decide(&facts("POST", records, Some(&alice)))));
@@ -171,13 +212,25 @@ fn roles_map_to_permissions_and_admin_writes_need_the_admin_role() {
 #[test]
 fn access_lists_apply_with_or_without_authentication() {
     let auth = Auth::from_config(&config(&[
-        ("api.endpoints.allowlist", "api.v2.topics.*,api.v2.produce-to-topic.json"),
+        (
+            "api.endpoints.allowlist",
+            "api.v2.topics.*,api.v2.produce-to-topic.json",
+        ),
         ("api.endpoints.blocklist", "api.v2.topics.get"),
     ]))
     .expect("auth");
-    assert_eq!(auth.decide(&facts("GET", "/topics", None)), Decision::Serve(None));
-    assert_eq!(auth.decide(&facts("GET", "/topics/t", None)), Decision::Disabled);
-    assert_eq!(auth.decide(&facts("GET", "/brokers", None)), Decision::Disabled);
+    assert_eq!(
+        auth.decide(&facts("GET", "/topics", None)),
+        Decision::Serve(None)
+    );
+    assert_eq!(
+        auth.decide(&facts("GET", "/topics/t", None)),
+        Decision::Disabled
+    );
+    assert_eq!(
+        auth.decide(&facts("GET", "/brokers", None)),
+        Decision::Disabled
+    );
     let mut json = facts("POST", "/topics/t", None);
     json.media_type = Some("application/vnd.kafka.json.v2+json");
     assert_eq!(auth.decide(&json), Decision::Serve(None));
@@ -185,7 +238,10 @@ fn access_lists_apply_with_or_without_authentication() {
     binary.media_type = Some("application/vnd.kafka.binary.v2+json");
     assert_eq!(auth.decide(&binary), Decision::Disabled);
     // Paths without a resource name are not gated by the lists.
-    assert_eq!(auth.decide(&facts("GET", "/health/live", None)), Decision::Serve(None));
+    assert_eq!(
+        auth.decide(&facts("GET", "/health/live", None)),
+        Decision::Serve(None)
+    );
 }
 
 #[test]
@@ -221,12 +277,18 @@ fn a_jaas_configuration_names_the_realms_password_file() {
 fn missing_or_broken_files_stop_the_start_with_the_key_named() {
     let missing = Auth::from_config(&config(&[
         ("authentication.method", "BASIC"),
-        ("authentication.password.file", "/nonexistent/users.properties"),
+        (
+            "authentication.password.file",
+            "/nonexistent/users.properties",
+        ),
     ]));
     let Err(e) = missing else {
         panic!("a missing password file must be an error");
     };
-    assert!(e.to_string().contains("authentication.password.file"), "{e}");
+    assert!(
+        e.to_string().contains("authentication.password.file"),
+        "{e}"
+    );
     let broken = TempFile::new("users.properties", "a: MD5:nothex\n");
     assert!(matches!(
         basic_auth_result(&broken),
@@ -287,7 +349,11 @@ fn bearer_tokens_are_verified_and_give_roles() {
         jwt::tests::sign(&key, "ES256", Some("k1"), &claims("kafka-rest", NOW + 60))
     );
     assert_eq!(
-        auth.decide(&facts("POST", "/v3/clusters/c/topics", Some(good.as_bytes()))),
+        auth.decide(&facts(
+            "POST",
+            "/v3/clusters/c/topics",
+            Some(good.as_bytes())
+        )),
         Decision::Serve(Some(Principal {
             name: "svc".into(),
             roles: vec!["admin".into()],
@@ -482,13 +548,22 @@ async fn credentials_never_reach_the_log_or_the_answer() {
     }
     let log = String::from_utf8(captured.0.lock().map(|l| l.clone()).unwrap_or_default())
         .expect("utf-8 log");
-    assert!(log.contains("bearer token refused"), "the log was not captured: {log}");
+    assert!(
+        log.contains("bearer token refused"),
+        "the log was not captured: {log}"
+    );
     for secret in ["wrong-pass-XYZZY", "alice-secret", token.as_str()] {
         assert!(!log.contains(secret), "the log shows a credential: {log}");
-        assert!(!bodies.contains(secret), "an answer shows a credential: {bodies}");
+        assert!(
+            !bodies.contains(secret),
+            "an answer shows a credential: {bodies}"
+        );
     }
     for (_, header) in &cases {
-        assert!(!log.contains(header.as_str()), "the log shows a header: {log}");
+        assert!(
+            !log.contains(header.as_str()),
+            "the log shows a header: {log}"
+        );
     }
     let _ = Path::new("");
 }
@@ -515,10 +590,15 @@ async fn refusals_carry_the_confluent_body_and_challenge() {
         }
         app.call(builder.finish())
     };
-    let response = call(poem::http::Method::GET, "/topics", None).await.expect("answer");
+    let response = call(poem::http::Method::GET, "/topics", None)
+        .await
+        .expect("answer");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
         Some("Basic realm=\"Proxy\"")
     );
     assert_eq!(
@@ -535,7 +615,10 @@ async fn refusals_carry_the_confluent_body_and_challenge() {
         .expect("answer");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/json")
     );
     assert_eq!(

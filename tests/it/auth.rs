@@ -183,7 +183,10 @@ async fn allowlist_and_blocklist_turn_endpoints_off_as_confluent_does() {
     let proxy = proxy_with(
         &stack,
         &[
-            ("api.endpoints.allowlist", "api.v2.topics.*,api.v2.brokers.list"),
+            (
+                "api.endpoints.allowlist",
+                "api.v2.topics.*,api.v2.brokers.list",
+            ),
             ("api.endpoints.blocklist", "api.v2.topics.get"),
         ],
     )
@@ -267,11 +270,17 @@ async fn bearer_tokens_with_a_wrong_audience_or_expired_are_refused() {
 
     let wrong_audience = token(&key, &claims("other", now() + 300));
     let (status, challenge, body) = get(&url, |r| r.bearer_auth(&wrong_audience)).await;
-    assert_eq!((status, &challenge, body.as_str()), (401, &invalid, refused));
+    assert_eq!(
+        (status, &challenge, body.as_str()),
+        (401, &invalid, refused)
+    );
 
     let expired = token(&key, &claims("kafka-rest", now() - 3600));
     let (status, challenge, body) = get(&url, |r| r.bearer_auth(&expired)).await;
-    assert_eq!((status, &challenge, body.as_str()), (401, &invalid, refused));
+    assert_eq!(
+        (status, &challenge, body.as_str()),
+        (401, &invalid, refused)
+    );
 
     let (status, challenge, _) = get(&url, |r| r).await;
     assert_eq!(status, 401);
