@@ -441,8 +441,9 @@ impl Auth {
     }
 }
 
-/// Starts the layer's background work and checks the settings: what `lib.rs` calls before
-/// serving, so that a bad password file stops the start with an error naming it.
+/// Checks the settings and the files they name: what `lib.rs` calls before serving, so that a
+/// missing password file or a bad key stops the start with an error naming it. (The layer
+/// itself is built again from the same configuration in `app::routes`.)
 pub fn check(config: &Config) -> Result<(), AuthError> {
     Auth::from_config(config).map(|_| ())
 }

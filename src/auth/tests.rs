@@ -2,7 +2,6 @@
 //! written the way a deployment writes them.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
@@ -565,7 +564,6 @@ async fn credentials_never_reach_the_log_or_the_answer() {
             "the log shows a header: {log}"
         );
     }
-    let _ = Path::new("");
 }
 
 #[tokio::test]
