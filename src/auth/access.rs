@@ -209,25 +209,24 @@ ops! {
 /// The operation `method` and `path` name, if the table has it. A template's literal
 /// segments (including `-`) win over parameters, whatever the table order.
 pub fn find(method: &str, path: &str) -> Option<&'static Operation> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    // Empty segments (`//`, a trailing `/`) are dropped, so that a path spelled differently
+    // cannot slip past the lists under another name.
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     OPERATIONS
         .iter()
         .filter(|op| op.method == method)
         .filter_map(|op| {
-            let parts: Vec<&str> = op.template.trim_end_matches('/').split('/').collect();
+            let parts: Vec<&str> = op.template.split('/').filter(|s| !s.is_empty()).collect();
             if parts.len() != segments.len() {
                 return None;
             }
             let mut literals = 0;
             for (part, segment) in parts.iter().zip(&segments) {
-                if is_parameter(part) {
-                    if segment.is_empty() {
+                if !is_parameter(part) {
+                    if part != segment {
                         return None;
                     }
-                } else if part == segment {
                     literals += 1;
-                } else {
-                    return None;
                 }
             }
             Some((literals, op))
@@ -336,7 +335,8 @@ mod tests {
             name("GET", "/v3/clusters/c1/topics/-/partitions/-/reassignment"),
             Some("api.v3.partition-reassignments.list")
         );
-        assert_eq!(name("GET", "/topics//partitions"), None);
+        assert_eq!(name("GET", "//topics/"), Some("api.v2.topics.list"));
+        assert_eq!(name("GET", "/"), Some("api.v2.root.get"));
     }
 
     #[test]

@@ -291,3 +291,40 @@ async fn bearer_tokens_with_a_wrong_audience_or_expired_are_refused() {
     assert_eq!(status, 200, "{body}");
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_changed_password_file_is_taken_without_a_restart() {
+    let stack = require_stack!();
+    let users = TempFile::new("password.properties", USERS);
+    let proxy = proxy_with(
+        &stack,
+        &[
+            ("authentication.method", "BASIC"),
+            ("authentication.password.file", &users.path()),
+            ("authentication.password.file.reload.ms", "100"),
+        ],
+    )
+    .await;
+    let url = proxy.url("/topics");
+    let (status, _, _) = get(&url, |r| r.basic_auth("carol", Some("carol-secret"))).await;
+    assert_eq!(status, 401);
+
+    std::fs::write(&users.path, "carol: carol-secret,reader\n").expect("rewrite");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, _) = get(&url, |r| r.basic_auth("carol", Some("carol-secret"))).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 401);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new user was not accepted within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The users of the old file are gone.
+    let (status, _, _) = get(&url, |r| r.basic_auth("alice", Some("alice"))).await;
+    assert_eq!(status, 401);
+    proxy.stop().await;
+}
