@@ -43,17 +43,29 @@ pub enum ConfigError {
     },
     #[error("missing required setting `{key}` (set it in the config file or as {env})")]
     Missing { key: String, env: String },
+    #[error("missing setting `{key}`: {reason} (set it in the config file or as {env})")]
+    Needed {
+        key: String,
+        env: String,
+        reason: String,
+    },
 }
 
 /// One HTTP listener (`listeners` entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
+    /// `http` or `https`, lower-cased.
     pub scheme: String,
     pub host: String,
     pub port: u16,
 }
 
 impl Listener {
+    /// Whether this listener serves TLS.
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
     /// The `host:port` to bind; an empty host means all interfaces.
     pub fn bind_addr(&self) -> String {
         let host = if self.host.is_empty() {
@@ -65,6 +77,109 @@ impl Listener {
             format!("[{host}]:{}", self.port)
         } else {
             format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// A password from the configuration. Its `Debug` form hides the value, so that printing a
+/// [`Config`] never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The password itself, for the code that opens the store it protects.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("Secret(empty)")
+        } else {
+            f.write_str("Secret(***)")
+        }
+    }
+}
+
+/// The file format of a keystore or truststore (`ssl.keystore.type`, `ssl.truststore.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeystoreType {
+    /// Confluent's default. Java reads a PKCS#12 file under this type too, and so do we; a Java
+    /// KeyStore proper is refused with the command that converts it.
+    Jks,
+    Pkcs12,
+    Pem,
+}
+
+impl FromStr for KeystoreType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "JKS" => Ok(KeystoreType::Jks),
+            "PKCS12" => Ok(KeystoreType::Pkcs12),
+            "PEM" => Ok(KeystoreType::Pem),
+            _ => Err("expected PKCS12, PEM or JKS".into()),
+        }
+    }
+}
+
+/// Whether `https` listeners ask for client certificates (`ssl.client.authentication`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    None,
+    /// A client may present a certificate; one that does not chain to the truststore fails
+    /// the handshake, no certificate is fine.
+    Requested,
+    /// The handshake fails without a certificate that chains to the truststore.
+    Required,
+}
+
+impl FromStr for ClientAuthentication {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "NONE" => Ok(ClientAuthentication::None),
+            "REQUESTED" => Ok(ClientAuthentication::Requested),
+            "REQUIRED" => Ok(ClientAuthentication::Required),
+            _ => Err("expected NONE, REQUESTED or REQUIRED".into()),
+        }
+    }
+}
+
+/// A TLS version `https` listeners may speak (`ssl.enabled.protocols`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+impl FromStr for TlsVersion {
+    type Err = String;
+
+    /// Java's protocol names, in any case. The versions before TLS 1.2 (and SSL) are refused:
+    /// they are broken, and rustls does not implement them.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "TLSV1.2" => Ok(TlsVersion::Tls12),
+            "TLSV1.3" => Ok(TlsVersion::Tls13),
+            "TLSV1" | "TLSV1.0" | "TLSV1.1" | "SSLV3" | "SSLV2" | "SSLV2HELLO" => Err(format!(
+                "{s} is not supported; only TLSv1.2 and TLSv1.3 are"
+            )),
+            _ => Err(format!(
+                "unknown protocol {s:?}; expected TLSv1.2 or TLSv1.3"
+            )),
         }
     }
 }
@@ -126,6 +241,13 @@ const IGNORED_KEYS: &[&str] = &[
     "request.logger.name",
     "zookeeper.connect",
     "debug",
+    // Java's TLS machinery: the protocol family, the security provider and the key and trust
+    // manager algorithms have no counterpart in rustls.
+    "ssl.protocol",
+    "ssl.provider",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "ssl.endpoint.identification.algorithm",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -159,6 +281,21 @@ impl Config {
         settings.extend(self.client.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings.extend(role.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings
+    }
+
+    /// Whether `https` listeners ask for client certificates: `ssl.client.authentication` when
+    /// set, else `REQUIRED` when the deprecated `ssl.client.auth` is `true` (Confluent's rule).
+    pub fn client_authentication(&self) -> ClientAuthentication {
+        match self.ssl_client_authentication {
+            Some(mode) => mode,
+            None if self.ssl_client_auth => ClientAuthentication::Required,
+            None => ClientAuthentication::None,
+        }
+    }
+
+    /// Whether any listener serves TLS.
+    pub fn has_https_listener(&self) -> bool {
+        self.listeners.iter().any(Listener::is_https)
     }
 
     /// A Kafka `client.id` for one of this proxy's clients, including the instance `id`.
@@ -222,6 +359,24 @@ impl Config {
                 port: self.port,
             });
         }
+        // TLS material is read when the listeners start (`crate::tls`), but what is missing
+        // altogether is a configuration error like any other.
+        if self.has_https_listener() && self.ssl_keystore_location.is_none() {
+            return Err(needed(
+                "ssl.keystore.location",
+                "an https listener needs a keystore with its certificate and private key",
+            ));
+        }
+        if self.has_https_listener()
+            && self.client_authentication() != ClientAuthentication::None
+            && self.ssl_truststore_location.is_none()
+        {
+            return Err(needed(
+                "ssl.truststore.location",
+                "client certificates (ssl.client.authentication) are checked against the CAs \
+                 of a truststore",
+            ));
+        }
         // A body of unknown length reserves `request.body.max.bytes`, so a smaller budget could
         // never admit one.
         let body_max = u64::try_from(self.request_body_max_bytes).unwrap_or(u64::MAX);
@@ -247,6 +402,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// A key that other settings make necessary.
+fn needed(key: &str, reason: &str) -> ConfigError {
+    ConfigError::Needed {
+        key: key.into(),
+        env: key_to_env_var(key),
+        reason: reason.into(),
     }
 }
 
