@@ -597,6 +597,116 @@ mod tests {
     }
 
     #[test]
+    fn tls_settings_parse_with_confluents_defaults_and_legacy_key() {
+        let d = config("bootstrap.servers=k:9092").expect("valid config");
+        assert!(!d.has_https_listener());
+        assert_eq!(d.client_authentication(), ClientAuthentication::None);
+        assert_eq!(d.ssl_keystore_type, KeystoreType::Jks);
+        assert_eq!(
+            d.ssl_enabled_protocols,
+            [TlsVersion::Tls12, TlsVersion::Tls13]
+        );
+        assert_eq!(d.ssl_keystore_reload_interval, Duration::from_secs(1));
+
+        let c = config(
+            "bootstrap.servers=k:9092\nlisteners=http://0.0.0.0:8082,https://0.0.0.0:8443\n\
+             ssl.keystore.location=/etc/kafka-rest/server.p12\nssl.keystore.type=pkcs12\n\
+             ssl.keystore.password=s3cret\nssl.truststore.location=/etc/kafka-rest/ca.pem\n\
+             ssl.truststore.type=PEM\nssl.client.auth=true\nssl.enabled.protocols=TLSv1.3\n\
+             ssl.protocol=TLS\n",
+        )
+        .expect("valid config");
+        assert!(c.has_https_listener());
+        assert!(!c.listeners[0].is_https());
+        assert!(c.listeners[1].is_https());
+        assert_eq!(c.ssl_keystore_type, KeystoreType::Pkcs12);
+        assert_eq!(c.ssl_keystore_password.expose(), "s3cret");
+        // The deprecated boolean means REQUIRED, as in Confluent.
+        assert_eq!(c.client_authentication(), ClientAuthentication::Required);
+        assert_eq!(c.ssl_enabled_protocols, [TlsVersion::Tls13]);
+        // Java's TLS knobs are accepted with a warning.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("`ssl.protocol` has no effect"));
+        // Passwords never show in a printed configuration.
+        assert!(!format!("{c:?}").contains("s3cret"));
+
+        // The new key wins over the deprecated one.
+        let r = config(
+            "bootstrap.servers=k:9092\nssl.client.auth=true\nssl.client.authentication=requested",
+        )
+        .expect("valid config");
+        assert_eq!(r.client_authentication(), ClientAuthentication::Requested);
+    }
+
+    #[test]
+    fn bad_tls_settings_are_errors_naming_the_key() {
+        let cases = [
+            (
+                "ssl.enabled.protocols=TLSv1.2,TLSv1.1",
+                "ssl.enabled.protocols",
+                "TLSv1.1 is not supported",
+            ),
+            (
+                "ssl.enabled.protocols=SSLv3",
+                "ssl.enabled.protocols",
+                "only TLSv1.2 and TLSv1.3",
+            ),
+            (
+                "ssl.enabled.protocols=TLSv2",
+                "ssl.enabled.protocols",
+                "unknown protocol",
+            ),
+            (
+                "ssl.keystore.type=BKS",
+                "ssl.keystore.type",
+                "PKCS12, PEM or JKS",
+            ),
+            (
+                "ssl.truststore.type=JCEKS",
+                "ssl.truststore.type",
+                "PKCS12, PEM or JKS",
+            ),
+            (
+                "ssl.client.authentication=WANT",
+                "ssl.client.authentication",
+                "NONE, REQUESTED",
+            ),
+            ("ssl.client.auth=yes", "ssl.client.auth", "true or false"),
+            (
+                "ssl.keystore.reload.interval.ms=10",
+                "ssl.keystore.reload.interval.ms",
+                "between 100",
+            ),
+            (
+                "listeners=ftp://0.0.0.0:21",
+                "listeners",
+                "use http or https",
+            ),
+            // An https listener without a keystore, and client certificates without a truststore.
+            (
+                "listeners=https://0.0.0.0:8443",
+                "ssl.keystore.location",
+                "needs a keystore",
+            ),
+            (
+                "listeners=https://0.0.0.0:8443\nssl.keystore.location=k.p12\n\
+                 ssl.client.authentication=REQUIRED",
+                "ssl.truststore.location",
+                "KAFKA_REST_SSL_TRUSTSTORE_LOCATION",
+            ),
+        ];
+        for (lines, key, reason) in cases {
+            let err = config(&format!("bootstrap.servers=k:9092\n{lines}")).expect_err(lines);
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{lines}: {msg}");
+            assert!(msg.contains(reason), "{lines}: {msg}");
+        }
+        // Client authentication without an https listener needs no truststore.
+        config("bootstrap.servers=k:9092\nssl.client.authentication=REQUIRED")
+            .expect("nothing to check without https");
+    }
+
+    #[test]
     fn missing_bootstrap_servers_is_an_error() {
         let err = config("id=x").expect_err("missing key");
         assert!(matches!(err, ConfigError::Missing { ref key, .. } if key == "bootstrap.servers"));

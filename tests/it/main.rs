@@ -18,4 +18,5 @@ mod reliability;
 mod schema;
 mod spec;
 mod startup;
+mod tls;
 mod topics;
