@@ -76,6 +76,15 @@ pub struct BoundListener {
     pub https: bool,
 }
 
+/// Reads the keystore and truststore the `https` listeners would use, so that `main` can refuse
+/// to start on bad TLS material before it binds anything. [`serve`] reads them again.
+pub fn check_tls(config: &Config) -> Result<(), tls::TlsError> {
+    if config.has_https_listener() {
+        tls::ServerTls::load(config)?;
+    }
+    Ok(())
+}
+
 /// Serves the proxy on `listener` until `shutdown` completes, then lets in-flight requests
 /// finish for up to `shutdown.graceful.ms`, then closes every consumer instance (committing
 /// what auto-commit owes and leaving their groups). The listener serves HTTPS when the first

@@ -59,6 +59,14 @@ fn main() -> std::process::ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Keystores and truststores that cannot be read are configuration errors too.
+    if let Err(e) = kafka_rest::check_tls(&config) {
+        eprintln!(
+            "kafka-rest: configuration error: {:#}",
+            anyhow::Error::from(e)
+        );
+        return std::process::ExitCode::from(2);
+    }
     #[cfg(unix)]
     raise_open_files_limit(config.consumer_instances_max);
     match serve(config) {

@@ -625,3 +625,39 @@ async fn read_more(stream: &mut Stream, buf: &mut Vec<u8>) -> std::io::Result<()
     buf.extend_from_slice(&chunk[..n]);
     Ok(())
 }
+
+#[test]
+fn a_keystore_that_cannot_be_opened_stops_the_binary_naming_the_key() {
+    let pki = Pki::new("binary");
+    let keystore = pki.write("server.p12", &pki.pkcs12(&pki.server("proxy"), "right"));
+    let config = pki.write(
+        "kafka-rest.properties",
+        format!(
+            "bootstrap.servers=127.0.0.1:9092\nlisteners=http://127.0.0.1:0,https://127.0.0.1:0\n\
+             ssl.keystore.location={}\nssl.keystore.password=wrong\n",
+            path_str(&keystore)
+        )
+        .as_bytes(),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafka-rest"))
+        .arg(&config)
+        .env_remove("KAFKA_REST_BOOTSTRAP_SERVERS")
+        // Cargo passes the build script's variables to tests; to the proxy it would be a setting.
+        .env_remove("KAFKA_REST_GIT_COMMIT")
+        .output()
+        .expect("run kafka-rest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].starts_with("kafka-rest: configuration error: `ssl.keystore.location` file"),
+        "{stderr}"
+    );
+    assert!(
+        lines[0].contains("wrong `ssl.keystore.password`"),
+        "{stderr}"
+    );
+    // Nothing was served: the listeners are bound only after the check.
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
