@@ -143,7 +143,7 @@ impl Acceptor for TlsAcceptor {
         }
         let handshake = tokio_rustls::TlsAcceptor::from(self.tls.current()).accept(stream);
         let connection = TlsConnection {
-            state: State::Handshake(handshake),
+            state: State::Handshake(Box::new(handshake)),
             peers: Arc::clone(&self.peers),
             key,
             registered: None,
@@ -152,8 +152,9 @@ impl Acceptor for TlsAcceptor {
     }
 }
 
+/// Both streams are large (a rustls connection each), so they are boxed.
 enum State {
-    Handshake(tokio_rustls::Accept<TcpStream>),
+    Handshake(Box<tokio_rustls::Accept<TcpStream>>),
     Ready(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Failed,
 }
@@ -180,7 +181,7 @@ impl TlsConnection {
                 _ => Poll::Ready(Ok(())),
             };
         };
-        match Pin::new(handshake).poll(cx) {
+        match Pin::new(handshake.as_mut()).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(stream)) => {
                 self.register(&stream);

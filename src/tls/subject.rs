@@ -217,8 +217,11 @@ fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 mod tests {
     use super::*;
 
-    /// The DER of an RDN sequence built by hand: each RDN a list of (OID content, tag, value).
-    fn der_name(rdns: &[&[(&[u8], u8, &[u8])]]) -> Vec<u8> {
+    /// One attribute: OID content octets, value tag, value content.
+    type Attribute<'a> = (&'a [u8], u8, &'a [u8]);
+
+    /// The DER of an RDN sequence built by hand: each RDN a list of attributes.
+    fn der_name(rdns: &[&[Attribute<'_>]]) -> Vec<u8> {
         fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
             let mut out = vec![tag];
             if content.len() < 0x80 {

@@ -109,7 +109,7 @@ fn config(lines: &[(&str, &str)]) -> Config {
         .set("bootstrap.servers", "127.0.0.1:9")
         .set("listeners", "https://127.0.0.1:0");
     for (key, value) in lines {
-        props.set(*key, *value);
+        props.set(key, *value);
     }
     Config::from_properties(&props).expect("valid test config")
 }
@@ -306,7 +306,9 @@ fn stores_that_cannot_be_read_are_errors_naming_their_key() {
     let encrypted = pki.write("encrypted.pem", &encrypted);
     let missing = pki.dir.join("missing.p12");
 
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // Settings, the key the error must name, and a detail it must give.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![
                 ("ssl.keystore.location", path_str(&p12)),

@@ -186,7 +186,7 @@ async fn https_proxy(stack: &Stack, settings: &[(&str, String)]) -> (TestProxy, 
     let mut props = common::proxy_properties(stack);
     props.set("listeners", format!("https://127.0.0.1:{port}"));
     for (key, value) in settings {
-        props.set(*key, value.clone());
+        props.set(key, value.clone());
     }
     let base = format!("https://127.0.0.1:{port}");
     let proxy = TestProxy::serve_on(vec![listener.bound(true)], base, props).await;
