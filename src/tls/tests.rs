@@ -159,10 +159,7 @@ async fn serve(
 }
 
 fn client_config(pki: &Pki, identity: Option<&Leaf>) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA certificate");
-    }
+    let roots = root_store(pki);
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -386,4 +383,51 @@ fn stores_that_cannot_be_read_are_errors_naming_their_key() {
         ),
     ]))
     .expect("an encrypted PEM key is read with ssl.key.password");
+}
+
+#[tokio::test]
+async fn listed_cipher_suites_are_the_only_ones_served() {
+    let pki = Pki::new("suites");
+    let server = pki.leaf(&[(DnType::CommonName, "proxy")], false);
+    let keystore = pki.write(
+        "server.pem",
+        format!("{}{}", server.cert, server.key).as_bytes(),
+    );
+    let config = config(&[
+        ("ssl.keystore.location", path_str(&keystore)),
+        ("ssl.keystore.type", "PEM"),
+        ("ssl.cipher.suites", "TLS_AES_256_GCM_SHA384"),
+    ]);
+    let (addr, _peers, _stop) = serve(ServerTls::load(&config).expect("TLS settings load")).await;
+
+    let only = |suite: rustls::CipherSuite| {
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider.cipher_suites.retain(|s| s.suite() == suite);
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(root_store(&pki))
+            .with_no_client_auth()
+    };
+    assert_eq!(
+        get(addr, only(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384))
+            .await
+            .expect("the listed suite is served"),
+        "none"
+    );
+    let refused = get(addr, only(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256))
+        .await
+        .expect_err("an unlisted suite is refused");
+    assert!(
+        refused.to_string().contains("HandshakeFailure"),
+        "{refused}"
+    );
+}
+
+fn root_store(pki: &Pki) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    roots
 }
