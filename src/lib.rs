@@ -1,7 +1,8 @@
 //! The kafka-rest library: everything `main.rs` runs, in a form tests can drive.
 //!
 //! [`run`] takes an already bound listener and a shutdown future, so a test can start the proxy
-//! on port 0 and stop it when it likes (the mini-redis shape).
+//! on port 0 and stop it when it likes (the mini-redis shape); [`serve`] does the same for
+//! several listeners, HTTP and HTTPS side by side, as `main.rs` binds them from `listeners`.
 
 pub(crate) mod api;
 pub(crate) mod app;
@@ -19,10 +20,12 @@ pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
 pub(crate) mod services;
+pub(crate) mod tls;
 
 use std::future::Future;
+use std::sync::Arc;
 
-use poem::listener::TcpAcceptor;
+use poem::listener::{AcceptorExt, BoxAcceptor, TcpAcceptor};
 use poem::Server;
 
 pub use config::Config;
@@ -59,31 +62,97 @@ pub enum RunError {
     Services(#[from] services::ServicesError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("no listener to serve")]
+    NoListener,
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
 }
 
+/// A bound listening socket and whether it serves HTTPS (`listeners` entry with `https://`).
+#[derive(Debug)]
+pub struct BoundListener {
+    pub tcp: tokio::net::TcpListener,
+    pub https: bool,
+}
+
+/// Reads the keystore and truststore the `https` listeners would use, so that `main` can refuse
+/// to start on bad TLS material before it binds anything. [`serve`] reads them again.
+pub fn check_tls(config: &Config) -> Result<(), tls::TlsError> {
+    if config.has_https_listener() {
+        tls::ServerTls::load(config)?;
+    }
+    Ok(())
+}
+
 /// Serves the proxy on `listener` until `shutdown` completes, then lets in-flight requests
 /// finish for up to `shutdown.graceful.ms`, then closes every consumer instance (committing
-/// what auto-commit owes and leaving their groups).
+/// what auto-commit owes and leaving their groups). The listener serves HTTPS when the first
+/// entry of `listeners` is `https://`, plain HTTP otherwise.
 pub async fn run(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    let https = config
+        .listeners
+        .first()
+        .is_some_and(config::Listener::is_https);
+    serve(
+        vec![BoundListener {
+            tcp: listener,
+            https,
+        }],
+        config,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves one proxy on every listener in `listeners`, as [`run`] does on one. The TLS settings
+/// are read first, so a bad keystore stops the start before any Kafka client exists.
+pub async fn serve(
+    listeners: Vec<BoundListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     // Unusable authentication settings (a missing password file, bad keys) stop the start.
     auth::check(&config)?;
+    // Reading the stores blocks, but only here at start, before anything is served.
+    let tls = if listeners.iter().any(|l| l.https) {
+        Some(tls::ServerTls::load(&config)?)
+    } else {
+        None
+    };
     let services = services::Services::new(&config)?;
     let consumers = services.consumers.clone();
     let producers = services.producers.clone();
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let peers = Arc::new(tls::PeerCertificates::default());
+    let mut acceptor: Option<BoxAcceptor> = None;
+    for listener in listeners {
+        let tcp = TcpAcceptor::from_tokio(listener.tcp)?;
+        let one = match (&tls, listener.https) {
+            (Some(tls), true) => {
+                tls::TlsAcceptor::new(tcp, Arc::clone(tls), Arc::clone(&peers)).boxed()
+            }
+            _ => tcp.boxed(),
+        };
+        acceptor = Some(match acceptor {
+            None => one,
+            Some(before) => before.combine(one).boxed(),
+        });
+    }
+    let acceptor = acceptor.ok_or(RunError::NoListener)?;
+    let _reloading = tls.as_ref().map(|tls| tls.start_reloading(&config));
+    let mut app = app::with_cors(app::routes(services, &config), &config);
+    if tls.is_some() {
+        // Outermost, so the authentication layer inside `app` sees the certificate.
+        app = tls::with_peer_certificates(app, peers);
+    }
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
-        .run_with_graceful_shutdown(
-            app::with_cors(app::routes(services, &config), &config),
-            shutdown,
-            Some(config.shutdown_graceful),
-        )
+        .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))
         .await;
     // In-flight requests are done (or cut off): close the consumers (commit what auto-commit
     // owes, leave the groups) and flush records a request enqueued before its response was cut.

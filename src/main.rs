@@ -1,4 +1,4 @@
-//! The `kafka-rest` binary: arguments -> `Config` -> bind -> serve until a signal.
+//! The `kafka-rest` binary: arguments -> `Config` -> bind every listener -> serve until a signal.
 //!
 //! Nothing else happens here; the server itself is `kafka_rest::run`.
 
@@ -59,6 +59,14 @@ fn main() -> std::process::ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Keystores and truststores that cannot be read are configuration errors too.
+    if let Err(e) = kafka_rest::check_tls(&config) {
+        eprintln!(
+            "kafka-rest: configuration error: {:#}",
+            anyhow::Error::from(e)
+        );
+        return std::process::ExitCode::from(2);
+    }
     #[cfg(unix)]
     raise_open_files_limit(config.consumer_instances_max);
     match serve(config) {
@@ -72,23 +80,20 @@ fn main() -> std::process::ExitCode {
 
 #[tokio::main]
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = config
-        .listeners
-        .first()
-        .context("no listener configured")?
-        .clone();
-    if config.listeners.len() > 1 {
-        tracing::warn!(
-            "only the first of several `listeners` is served: {}",
-            listener.bind_addr()
-        );
+    // Every listener is bound before anything is served, so a port in use stops the start.
+    let mut bound = Vec::with_capacity(config.listeners.len());
+    for listener in &config.listeners {
+        let tcp = tokio::net::TcpListener::bind(listener.bind_addr())
+            .await
+            .with_context(|| format!("cannot listen on {}", listener.bind_addr()))?;
+        let local = tcp.local_addr().context("listener has no local address")?;
+        tracing::info!(address = %local, bootstrap = %config.bootstrap_servers, "kafka-rest {VERSION} listening on {}://{local}", listener.scheme);
+        bound.push(kafka_rest::BoundListener {
+            tcp,
+            https: listener.is_https(),
+        });
     }
-    let tcp = tokio::net::TcpListener::bind(listener.bind_addr())
-        .await
-        .with_context(|| format!("cannot listen on {}", listener.bind_addr()))?;
-    let local = tcp.local_addr().context("listener has no local address")?;
-    tracing::info!(address = %local, bootstrap = %config.bootstrap_servers, "kafka-rest {VERSION} listening on http://{local}");
-    kafka_rest::run(tcp, config, shutdown_signal()).await?;
+    kafka_rest::serve(bound, config, shutdown_signal()).await?;
     tracing::info!("kafka-rest stopped");
     Ok(())
 }

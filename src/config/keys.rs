@@ -12,10 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{AuthenticationMethod, ConfigError, Listener, Properties, Reader, SubjectNameStrategy};
+use super::{
+    AuthenticationMethod, ClientAuthentication, ConfigError, KeystoreType, Listener, Properties,
+    Reader, Secret, SubjectNameStrategy, TlsVersion,
+};
 
 /// What a key is worth when it is not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +92,10 @@ keys! {
     bootstrap_servers: String = "bootstrap.servers", Required, text,
         "Kafka brokers";
     listeners: Vec<Listener> = "listeners", Text(""), listeners,
-        "HTTP listener (the first entry is served; port 0 picks a free port); empty means \
-         `http://0.0.0.0:` and `port`";
+        "comma-separated `http://` and `https://` listeners, all served by one proxy \
+         (`http://0.0.0.0:8082,https://0.0.0.0:8443`; port 0 picks a free port; an IPv6 host in \
+         brackets); empty means `http://0.0.0.0:` and `port`. `https` needs \
+         `ssl.keystore.location`";
     port: u16 = "port", Text("8082"), port,
         "deprecated; used when `listeners` is empty, and for consumer `base_uri`s";
     advertised_listeners: Vec<Listener> = "advertised.listeners", Text(""), listeners,
@@ -222,6 +228,51 @@ keys! {
          `request.body.max.bytes` when the length is unknown (chunked) and nothing without a \
          body. A request that does not fit gets the same `503`. At least \
          `request.body.max.bytes`";
+    ssl_keystore_location: Option<PathBuf> = "ssl.keystore.location", Text(""), path,
+        "the certificate and private key of the `https` listeners: a `PKCS12` keystore, or a \
+         `PEM` file holding the certificate chain (server certificate first) and the key";
+    ssl_keystore_type: KeystoreType = "ssl.keystore.type", Text("JKS"), |v| v.parse(),
+        "`PKCS12`, `PEM`, or `JKS`, which, as in Java, also reads a PKCS#12 file; a Java KeyStore \
+         proper (JKS/JCEKS) is refused with the `keytool` command that converts it";
+    ssl_keystore_password: Secret = "ssl.keystore.password", Text(""), secret,
+        "password of a `PKCS12` keystore";
+    ssl_key_password: Secret = "ssl.key.password", Text(""), secret,
+        "password of an encrypted `PEM` private key; for `PKCS12`, tried when \
+         `ssl.keystore.password` does not open the key";
+    ssl_truststore_location: Option<PathBuf> = "ssl.truststore.location", Text(""), path,
+        "CA certificates that client certificates must chain to: a `PKCS12` truststore or a \
+         `PEM` file; required when `ssl.client.authentication` is not `NONE`";
+    ssl_truststore_type: KeystoreType = "ssl.truststore.type", Text("JKS"), |v| v.parse(),
+        "`PKCS12`, `PEM` or `JKS` (read as for `ssl.keystore.type`)";
+    ssl_truststore_password: Secret = "ssl.truststore.password", Text(""), secret,
+        "password of a `PKCS12` truststore";
+    ssl_client_authentication: Option<ClientAuthentication> = "ssl.client.authentication",
+        Text(""), client_authentication,
+        "client certificates on `https` listeners: `NONE`, `REQUESTED` (a client may present one) \
+         or `REQUIRED` (the handshake fails without one); a presented certificate must chain to \
+         the truststore. Empty means `NONE`, or `REQUIRED` when `ssl.client.auth=true`";
+    ssl_client_auth: bool = "ssl.client.auth", Text("false"), flag,
+        "deprecated (Confluent): `true` means `ssl.client.authentication=REQUIRED` when that key \
+         is not set";
+    ssl_enabled_protocols: Vec<TlsVersion> = "ssl.enabled.protocols", Text(""), protocols,
+        "comma-separated TLS versions the `https` listeners accept: `TLSv1.2`, `TLSv1.3`; empty \
+         means both. Older versions are refused at start";
+    ssl_cipher_suites: Vec<String> = "ssl.cipher.suites", Text(""), |v| tokens(v, ""),
+        "comma-separated cipher suites (IANA names as Java lists them, e.g. \
+         `TLS_AES_128_GCM_SHA256`, `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`); empty means every \
+         suite rustls offers (AES-GCM and ChaCha20-Poly1305 with ECDHE). Suites rustls does not \
+         implement are skipped with a warning; none left is an error";
+    ssl_keystore_reload: bool = "ssl.keystore.reload", Text("false"), flag,
+        "reload the keystore (and truststore) when the keystore file changes; new handshakes \
+         use the new certificate, open connections keep theirs. SIGHUP reloads them whenever an \
+         `https` listener is configured";
+    ssl_keystore_watch_location: Option<PathBuf> = "ssl.keystore.watch.location", Text(""), path,
+        "the file or directory whose change triggers the reload, when it is not the keystore \
+         itself (e.g. a Kubernetes secret's `..data` link)";
+    ssl_keystore_reload_interval: Duration = "ssl.keystore.reload.interval.ms", Text("1000"),
+        |v| between(v, 100, 3_600_000, NON_NEGATIVE).map(Duration::from_millis),
+        "how often `ssl.keystore.reload` looks at the watched file's modification time, size and \
+         inode (ours, 100-3600000)";
     connection_idle_timeout: Duration = "connection.idle.timeout.ms", Text("60000"), millis,
         "a connection with no traffic for this long is closed; must exceed `produce.timeout.ms` \
          and `consumer.request.timeout.ms` by 1 s";
@@ -422,6 +473,39 @@ fn flag(v: &str) -> Result<bool, String> {
     }
 }
 
+fn secret(v: &str) -> Result<Secret, String> {
+    Ok(Secret::new(v))
+}
+
+/// A file path; empty means none.
+fn path(v: &str) -> Result<Option<PathBuf>, String> {
+    Ok((!v.is_empty()).then(|| PathBuf::from(v)))
+}
+
+/// `NONE`, `REQUESTED` or `REQUIRED` in any case; empty means "not set" (the deprecated
+/// `ssl.client.auth` then decides, see `Config::client_authentication`).
+fn client_authentication(v: &str) -> Result<Option<ClientAuthentication>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some)
+}
+
+/// Comma-separated TLS versions; empty means TLS 1.2 and 1.3.
+fn protocols(v: &str) -> Result<Vec<TlsVersion>, String> {
+    let mut versions = Vec::new();
+    for item in list(v) {
+        let version = item.parse()?;
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+    }
+    if versions.is_empty() {
+        versions = vec![TlsVersion::Tls12, TlsVersion::Tls13];
+    }
+    Ok(versions)
+}
+
 fn port(v: &str) -> Result<u16, String> {
     v.parse()
         .map_err(|_| "expected a port number (0-65535)".into())
@@ -524,14 +608,14 @@ fn list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Parses `http://host:port` (IPv6 hosts in brackets). Only `http` is served for now.
+/// Parses `http://host:port` or `https://host:port` (IPv6 hosts in brackets).
 pub(super) fn parse_listener(item: &str) -> Result<Listener, String> {
     let (scheme, rest) = item
         .split_once("://")
         .ok_or_else(|| "expected scheme://host:port, e.g. http://0.0.0.0:8082".to_string())?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!("unsupported scheme {scheme:?}; use http"));
+        return Err(format!("unsupported scheme {scheme:?}; use http or https"));
     }
     let rest = rest.trim_end_matches('/');
     let (host, port) = if let Some(after) = rest.strip_prefix('[') {

@@ -43,17 +43,29 @@ pub enum ConfigError {
     },
     #[error("missing required setting `{key}` (set it in the config file or as {env})")]
     Missing { key: String, env: String },
+    #[error("missing setting `{key}`: {reason} (set it in the config file or as {env})")]
+    Needed {
+        key: String,
+        env: String,
+        reason: String,
+    },
 }
 
 /// One HTTP listener (`listeners` entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
+    /// `http` or `https`, lower-cased.
     pub scheme: String,
     pub host: String,
     pub port: u16,
 }
 
 impl Listener {
+    /// Whether this listener serves TLS.
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
     /// The `host:port` to bind; an empty host means all interfaces.
     pub fn bind_addr(&self) -> String {
         let host = if self.host.is_empty() {
@@ -65,6 +77,109 @@ impl Listener {
             format!("[{host}]:{}", self.port)
         } else {
             format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// A password from the configuration. Its `Debug` form hides the value, so that printing a
+/// [`Config`] never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The password itself, for the code that opens the store it protects.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("Secret(empty)")
+        } else {
+            f.write_str("Secret(***)")
+        }
+    }
+}
+
+/// The file format of a keystore or truststore (`ssl.keystore.type`, `ssl.truststore.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeystoreType {
+    /// Confluent's default. Java reads a PKCS#12 file under this type too, and so do we; a Java
+    /// KeyStore proper is refused with the command that converts it.
+    Jks,
+    Pkcs12,
+    Pem,
+}
+
+impl FromStr for KeystoreType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "JKS" => Ok(KeystoreType::Jks),
+            "PKCS12" => Ok(KeystoreType::Pkcs12),
+            "PEM" => Ok(KeystoreType::Pem),
+            _ => Err("expected PKCS12, PEM or JKS".into()),
+        }
+    }
+}
+
+/// Whether `https` listeners ask for client certificates (`ssl.client.authentication`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    None,
+    /// A client may present a certificate; one that does not chain to the truststore fails
+    /// the handshake, no certificate is fine.
+    Requested,
+    /// The handshake fails without a certificate that chains to the truststore.
+    Required,
+}
+
+impl FromStr for ClientAuthentication {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "NONE" => Ok(ClientAuthentication::None),
+            "REQUESTED" => Ok(ClientAuthentication::Requested),
+            "REQUIRED" => Ok(ClientAuthentication::Required),
+            _ => Err("expected NONE, REQUESTED or REQUIRED".into()),
+        }
+    }
+}
+
+/// A TLS version `https` listeners may speak (`ssl.enabled.protocols`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+impl FromStr for TlsVersion {
+    type Err = String;
+
+    /// Java's protocol names, in any case. The versions before TLS 1.2 (and SSL) are refused:
+    /// they are broken, and rustls does not implement them.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "TLSV1.2" => Ok(TlsVersion::Tls12),
+            "TLSV1.3" => Ok(TlsVersion::Tls13),
+            "TLSV1" | "TLSV1.0" | "TLSV1.1" | "SSLV3" | "SSLV2" | "SSLV2HELLO" => Err(format!(
+                "{s} is not supported; only TLSv1.2 and TLSv1.3 are"
+            )),
+            _ => Err(format!(
+                "unknown protocol {s:?}; expected TLSv1.2 or TLSv1.3"
+            )),
         }
     }
 }
@@ -155,6 +270,13 @@ const IGNORED_KEYS: &[&str] = &[
     "request.logger.name",
     "zookeeper.connect",
     "debug",
+    // Java's TLS machinery: the protocol family, the security provider and the key and trust
+    // manager algorithms have no counterpart in rustls.
+    "ssl.protocol",
+    "ssl.provider",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "ssl.endpoint.identification.algorithm",
 ];
 
 /// Prefixes passed through to clients, in the order they are checked.
@@ -188,6 +310,21 @@ impl Config {
         settings.extend(self.client.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings.extend(role.iter().map(|(k, v)| (k.clone(), v.clone())));
         settings
+    }
+
+    /// Whether `https` listeners ask for client certificates: `ssl.client.authentication` when
+    /// set, else `REQUIRED` when the deprecated `ssl.client.auth` is `true` (Confluent's rule).
+    pub fn client_authentication(&self) -> ClientAuthentication {
+        match self.ssl_client_authentication {
+            Some(mode) => mode,
+            None if self.ssl_client_auth => ClientAuthentication::Required,
+            None => ClientAuthentication::None,
+        }
+    }
+
+    /// Whether any listener serves TLS.
+    pub fn has_https_listener(&self) -> bool {
+        self.listeners.iter().any(Listener::is_https)
     }
 
     /// A Kafka `client.id` for one of this proxy's clients, including the instance `id`.
@@ -251,6 +388,24 @@ impl Config {
                 port: self.port,
             });
         }
+        // TLS material is read when the listeners start (`crate::tls`), but what is missing
+        // altogether is a configuration error like any other.
+        if self.has_https_listener() && self.ssl_keystore_location.is_none() {
+            return Err(needed(
+                "ssl.keystore.location",
+                "an https listener needs a keystore with its certificate and private key",
+            ));
+        }
+        if self.has_https_listener()
+            && self.client_authentication() != ClientAuthentication::None
+            && self.ssl_truststore_location.is_none()
+        {
+            return Err(needed(
+                "ssl.truststore.location",
+                "client certificates (ssl.client.authentication) are checked against the CAs \
+                 of a truststore",
+            ));
+        }
         // A body of unknown length reserves `request.body.max.bytes`, so a smaller budget could
         // never admit one.
         let body_max = u64::try_from(self.request_body_max_bytes).unwrap_or(u64::MAX);
@@ -305,6 +460,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// A key that other settings make necessary.
+fn needed(key: &str, reason: &str) -> ConfigError {
+    ConfigError::Needed {
+        key: key.into(),
+        env: key_to_env_var(key),
+        reason: reason.into(),
     }
 }
 
@@ -488,6 +652,116 @@ mod tests {
             assert!(msg.contains(&format!("`{key}`")), "{line}: {msg}");
             assert!(!msg.contains('\n'), "one line: {msg}");
         }
+    }
+
+    #[test]
+    fn tls_settings_parse_with_confluents_defaults_and_legacy_key() {
+        let d = config("bootstrap.servers=k:9092").expect("valid config");
+        assert!(!d.has_https_listener());
+        assert_eq!(d.client_authentication(), ClientAuthentication::None);
+        assert_eq!(d.ssl_keystore_type, KeystoreType::Jks);
+        assert_eq!(
+            d.ssl_enabled_protocols,
+            [TlsVersion::Tls12, TlsVersion::Tls13]
+        );
+        assert_eq!(d.ssl_keystore_reload_interval, Duration::from_secs(1));
+
+        let c = config(
+            "bootstrap.servers=k:9092\nlisteners=http://0.0.0.0:8082,https://0.0.0.0:8443\n\
+             ssl.keystore.location=/etc/kafka-rest/server.p12\nssl.keystore.type=pkcs12\n\
+             ssl.keystore.password=s3cret\nssl.truststore.location=/etc/kafka-rest/ca.pem\n\
+             ssl.truststore.type=PEM\nssl.client.auth=true\nssl.enabled.protocols=TLSv1.3\n\
+             ssl.protocol=TLS\n",
+        )
+        .expect("valid config");
+        assert!(c.has_https_listener());
+        assert!(!c.listeners[0].is_https());
+        assert!(c.listeners[1].is_https());
+        assert_eq!(c.ssl_keystore_type, KeystoreType::Pkcs12);
+        assert_eq!(c.ssl_keystore_password.expose(), "s3cret");
+        // The deprecated boolean means REQUIRED, as in Confluent.
+        assert_eq!(c.client_authentication(), ClientAuthentication::Required);
+        assert_eq!(c.ssl_enabled_protocols, [TlsVersion::Tls13]);
+        // Java's TLS knobs are accepted with a warning.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("`ssl.protocol` has no effect"));
+        // Passwords never show in a printed configuration.
+        assert!(!format!("{c:?}").contains("s3cret"));
+
+        // The new key wins over the deprecated one.
+        let r = config(
+            "bootstrap.servers=k:9092\nssl.client.auth=true\nssl.client.authentication=requested",
+        )
+        .expect("valid config");
+        assert_eq!(r.client_authentication(), ClientAuthentication::Requested);
+    }
+
+    #[test]
+    fn bad_tls_settings_are_errors_naming_the_key() {
+        let cases = [
+            (
+                "ssl.enabled.protocols=TLSv1.2,TLSv1.1",
+                "ssl.enabled.protocols",
+                "TLSv1.1 is not supported",
+            ),
+            (
+                "ssl.enabled.protocols=SSLv3",
+                "ssl.enabled.protocols",
+                "only TLSv1.2 and TLSv1.3",
+            ),
+            (
+                "ssl.enabled.protocols=TLSv2",
+                "ssl.enabled.protocols",
+                "unknown protocol",
+            ),
+            (
+                "ssl.keystore.type=BKS",
+                "ssl.keystore.type",
+                "PKCS12, PEM or JKS",
+            ),
+            (
+                "ssl.truststore.type=JCEKS",
+                "ssl.truststore.type",
+                "PKCS12, PEM or JKS",
+            ),
+            (
+                "ssl.client.authentication=WANT",
+                "ssl.client.authentication",
+                "NONE, REQUESTED",
+            ),
+            ("ssl.client.auth=yes", "ssl.client.auth", "true or false"),
+            (
+                "ssl.keystore.reload.interval.ms=10",
+                "ssl.keystore.reload.interval.ms",
+                "between 100",
+            ),
+            (
+                "listeners=ftp://0.0.0.0:21",
+                "listeners",
+                "use http or https",
+            ),
+            // An https listener without a keystore, and client certificates without a truststore.
+            (
+                "listeners=https://0.0.0.0:8443",
+                "ssl.keystore.location",
+                "needs a keystore",
+            ),
+            (
+                "listeners=https://0.0.0.0:8443\nssl.keystore.location=k.p12\n\
+                 ssl.client.authentication=REQUIRED",
+                "ssl.truststore.location",
+                "KAFKA_REST_SSL_TRUSTSTORE_LOCATION",
+            ),
+        ];
+        for (lines, key, reason) in cases {
+            let err = config(&format!("bootstrap.servers=k:9092\n{lines}")).expect_err(lines);
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{lines}: {msg}");
+            assert!(msg.contains(reason), "{lines}: {msg}");
+        }
+        // Client authentication without an https listener needs no truststore.
+        config("bootstrap.servers=k:9092\nssl.client.authentication=REQUIRED")
+            .expect("nothing to check without https");
     }
 
     #[test]

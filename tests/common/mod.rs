@@ -105,6 +105,16 @@ impl TestListener {
     }
 }
 
+impl TestListener {
+    /// The bound socket for `kafka_rest::serve`, served as HTTPS when `https`.
+    pub fn bound(self, https: bool) -> kafka_rest::BoundListener {
+        kafka_rest::BoundListener {
+            tcp: self.listener,
+            https,
+        }
+    }
+}
+
 /// A proxy running inside the test process on a free port; stops when dropped.
 pub struct TestProxy {
     pub base: String,
@@ -133,6 +143,25 @@ impl TestProxy {
         }));
         TestProxy {
             base: listener.base,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Serves on several bound listeners (HTTP and HTTPS side by side) with
+    /// `kafka_rest::serve`; `base` is what [`TestProxy::url`] builds on.
+    pub async fn serve_on(
+        listeners: Vec<kafka_rest::BoundListener>,
+        base: String,
+        props: kafka_rest::config::Properties,
+    ) -> TestProxy {
+        let config = kafka_rest::Config::from_properties(&props).expect("test config is valid");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(kafka_rest::serve(listeners, config, async {
+            let _ = rx.await;
+        }));
+        TestProxy {
+            base,
             shutdown: Some(tx),
             task: Some(task),
         }

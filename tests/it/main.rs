@@ -19,4 +19,5 @@ mod reliability;
 mod schema;
 mod spec;
 mod startup;
+mod tls;
 mod topics;
