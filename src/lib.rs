@@ -3,6 +3,7 @@
 //! [`run`] takes an already bound listener and a shutdown future, so a test can start the proxy
 //! on port 0 and stop it when it likes (the mini-redis shape).
 
+pub(crate) mod access_log;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod blocking;
@@ -13,6 +14,7 @@ pub(crate) mod kafka_error;
 pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod metadata;
+pub(crate) mod metrics;
 pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
@@ -70,6 +72,26 @@ pub async fn run(
     let services = services::Services::new(&config)?;
     let consumers = services.consumers.clone();
     let producers = services.producers.clone();
+    // The metrics listener, when configured, is bound before the main one serves, so a
+    // port already taken stops the start; it stops when the main server has stopped.
+    let (metrics_stop, metrics_server) = match &config.metrics_listener {
+        Some(listener) => {
+            let tcp = tokio::net::TcpListener::bind(listener.bind_addr()).await?;
+            tracing::info!(address = %tcp.local_addr()?, "metrics listening");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let app = access_log::metrics_app(services.metrics.clone(), &config);
+            let server = Server::new_with_acceptor(TcpAcceptor::from_tokio(tcp)?)
+                .run_with_graceful_shutdown(
+                    app,
+                    async {
+                        let _ = stopped.await;
+                    },
+                    Some(std::time::Duration::from_secs(1)),
+                );
+            (Some(stop), Some(tokio::spawn(server)))
+        }
+        None => (None, None),
+    };
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
@@ -79,6 +101,12 @@ pub async fn run(
             Some(config.shutdown_graceful),
         )
         .await;
+    if let (Some(stop), Some(server)) = (metrics_stop, metrics_server) {
+        let _ = stop.send(());
+        if let Ok(Err(e)) = server.await {
+            tracing::warn!(error = %e, "the metrics listener failed");
+        }
+    }
     // In-flight requests are done (or cut off): close the consumers (commit what auto-commit
     // owes, leave the groups) and flush records a request enqueued before its response was cut.
     consumers.shutdown().await;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use kafka_rest::config::LogFormat;
 use kafka_rest::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -35,17 +36,9 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    // Colours only for a person at a terminal: a log file, a pipe or journald gets plain text.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-
     // A bad configuration is one line on stderr naming the key (and the cause, if any), and
-    // exit code 2.
+    // exit code 2. The configuration is read before logging starts, since it chooses the log
+    // format; nothing logs before this point.
     let config = match Config::load(args.config.or(args.file).as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -56,6 +49,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    init_logging(config.log_format);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -67,6 +61,29 @@ fn main() -> std::process::ExitCode {
             eprintln!("kafka-rest: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The log on standard error, at the level of `KAFKA_REST_LOG` (`info` by default), as text
+/// or as one JSON object per event (`log.format`).
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only for a person at a terminal: a log file, a pipe or journald gets plain
+        // text.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Events flattened into one object with the span they happened in, which is what log
+        // collectors index.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
