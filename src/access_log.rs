@@ -116,7 +116,8 @@ impl Operations {
     fn resolve(&self, method: &Method, path: &str) -> &Operation {
         let method = method.as_str();
         for (i, (m, p, prefix)) in EXTRA_ENDPOINTS.iter().enumerate() {
-            let matches = path == *p || (*prefix && path.starts_with(p) && path[p.len()..].starts_with('/'));
+            let matches =
+                path == *p || (*prefix && path.starts_with(p) && path[p.len()..].starts_with('/'));
             if matches && method == *m {
                 return &self.ops[self.extras_start + i];
             }
@@ -125,7 +126,8 @@ impl Operations {
             let Some(rest) = path.strip_prefix(document.prefix) else {
                 continue;
             };
-            if !document.prefix.is_empty() && !(rest.is_empty() || rest.starts_with('/')) {
+            // A nested document owns its prefix only as a whole path segment.
+            if !(document.prefix.is_empty() || rest.is_empty() || rest.starts_with('/')) {
                 continue;
             }
             if let Lookup::Found(route) = lookup(document.routes, method, rest) {
@@ -232,15 +234,14 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             },
         };
         let duration = started.elapsed();
-        response.headers_mut().insert(REQUEST_ID, request_id.clone());
+        response
+            .headers_mut()
+            .insert(REQUEST_ID, request_id.clone());
         let status = response.status().as_u16();
         let response_bytes = response_length(&mut response);
-        operation.metrics.observe(
-            status,
-            duration,
-            request_bytes,
-            response_bytes.unwrap_or(0),
-        );
+        operation
+            .metrics
+            .observe(status, duration, request_bytes, response_bytes.unwrap_or(0));
         if let (Some(log), Some(start)) = (&this.log, line) {
             log.write(&Line {
                 start,
@@ -499,7 +500,10 @@ mod tests {
     #[test]
     fn requests_resolve_to_their_route_template_or_one_unmatched_bucket() {
         let ops = operations();
-        assert_eq!(route(&ops, Method::POST, "/topics/t1"), "/topics/{topic_name}");
+        assert_eq!(
+            route(&ops, Method::POST, "/topics/t1"),
+            "/topics/{topic_name}"
+        );
         assert_eq!(route(&ops, Method::GET, "/topics"), "/topics");
         assert_eq!(
             route(&ops, Method::GET, "/consumers/g/instances/i/records"),

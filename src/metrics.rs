@@ -21,8 +21,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// The `Content-Type` of the text exposition format the scrape answers with.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of the scrape: prometheus-client writes the OpenMetrics text format
+/// (which Prometheus reads, and asks for first).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The label under which topics beyond `metrics.topics.max` are counted.
 pub const OTHER_TOPIC: &str = "other";
@@ -167,7 +168,13 @@ impl std::fmt::Debug for OperationMetrics {
 
 impl OperationMetrics {
     /// Records one served request.
-    pub fn observe(&self, status: u16, duration: Duration, request_bytes: u64, response_bytes: u64) {
+    pub fn observe(
+        &self,
+        status: u16,
+        duration: Duration,
+        request_bytes: u64,
+        response_bytes: u64,
+    ) {
         self.requests[status_class_index(status)].inc();
         self.duration.observe(duration.as_secs_f64());
         self.request_bytes.inc_by(request_bytes);
@@ -330,8 +337,9 @@ impl Metrics {
         );
         let other = Cow::Borrowed(OTHER_TOPIC);
         let other_topics = TopicCounters {
-            records: produce_records
-                .get_or_create_owned(&TopicLabels { topic: other.clone() }),
+            records: produce_records.get_or_create_owned(&TopicLabels {
+                topic: other.clone(),
+            }),
             bytes: produce_bytes.get_or_create_owned(&TopicLabels { topic: other }),
         };
         for error_code in ["40101", "40301", "50002", "50003"] {
@@ -430,7 +438,12 @@ impl Metrics {
         let i = &self.inner;
         // A poisoned lock only means another thread panicked while holding it; the map is
         // still a valid map, so it is used as it is.
-        if let Some(c) = i.topics.read().unwrap_or_else(|p| p.into_inner()).get(topic) {
+        if let Some(c) = i
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(topic)
+        {
             return c.clone();
         }
         let mut topics = i.topics.write().unwrap_or_else(|p| p.into_inner());
@@ -493,7 +506,11 @@ impl Metrics {
 
     /// Sets what a scrape reads from the rest of the process; replaces an earlier sampler.
     pub fn set_sampler(&self, sampler: Sampler) {
-        *self.inner.sampler.write().unwrap_or_else(|p| p.into_inner()) = Some(sampler);
+        *self
+            .inner
+            .sampler
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(sampler);
     }
 
     /// The text exposition of every metric, with the figures of the sampler (zeros without
@@ -510,11 +527,14 @@ impl Metrics {
     /// scrape time (`snapshot`, and the process figures from `/proc/self`).
     fn render_with(&self, snapshot: Snapshot) -> String {
         let i = &self.inner;
-        i.in_flight_requests.set(to_i64(snapshot.in_flight_requests));
+        i.in_flight_requests
+            .set(to_i64(snapshot.in_flight_requests));
         i.in_flight_bytes.set(to_i64(snapshot.in_flight_bytes));
-        i.consumer_instances.set(to_i64(snapshot.consumer_instances));
+        i.consumer_instances
+            .set(to_i64(snapshot.consumer_instances));
         let process = process::sample();
-        i.process_resident_memory.set(to_i64(process.resident_bytes));
+        i.process_resident_memory
+            .set(to_i64(process.resident_bytes));
         i.process_open_fds.set(to_i64(process.open_fds));
         i.process_threads.set(to_i64(process.threads));
         let mut out = String::with_capacity(16 * 1024);
@@ -604,14 +624,19 @@ mod tests {
         let text = metrics.render();
         let labels = r#"method="POST",route="/topics/{topic_name}""#;
         for (status, n) in [("1xx", 0), ("2xx", 2), ("3xx", 0), ("4xx", 1), ("5xx", 0)] {
-            let line = format!("kafka_rest_http_requests_total{{{labels},status=\"{status}\"}} {n}");
+            let line =
+                format!("kafka_rest_http_requests_total{{{labels},status=\"{status}\"}} {n}");
             assert!(text.contains(&line), "{line} in\n{text}");
         }
         assert!(text.contains(&format!(
             "kafka_rest_http_request_duration_seconds_count{{{labels}}} 3"
         )));
-        assert!(text.contains(&format!("kafka_rest_http_request_bytes_total{{{labels}}} 15")));
-        assert!(text.contains(&format!("kafka_rest_http_response_bytes_total{{{labels}}} 27")));
+        assert!(text.contains(&format!(
+            "kafka_rest_http_request_bytes_total{{{labels}}} 15"
+        )));
+        assert!(text.contains(&format!(
+            "kafka_rest_http_response_bytes_total{{{labels}}} 27"
+        )));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_log;
 mod bad_input;
 mod balancer;
 mod consume;
@@ -12,6 +13,7 @@ mod errors;
 mod faults;
 mod limits;
 mod metadata;
+mod metrics;
 mod negotiation;
 mod produce;
 mod reliability;
