@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -70,6 +71,19 @@ struct StatusLabels {
 struct TopicLabels {
     topic: Cow<'static, str>,
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProducerLabels {
+    producer: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BrokerLabels {
+    producer: String,
+    broker: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorCodeLabels {
@@ -135,6 +149,10 @@ struct Inner {
     process_resident_memory: Gauge,
     process_open_fds: Gauge,
     process_threads: Gauge,
+    producer_queue_messages: Family<ProducerLabels, Gauge>,
+    producer_queue_bytes: Family<ProducerLabels, Gauge>,
+    broker_rtt_avg: Family<BrokerLabels, FloatGauge>,
+    broker_rtt_p99: Family<BrokerLabels, FloatGauge>,
     /// Reads the figures that other modules own (in-flight requests, consumer instances) at
     /// scrape time; set by the application once it has them.
     sampler: RwLock<Option<Sampler>>,
@@ -227,6 +245,10 @@ impl Metrics {
         let process_resident_memory = Gauge::default();
         let process_open_fds = Gauge::default();
         let process_threads = Gauge::default();
+        let producer_queue_messages = Family::<ProducerLabels, Gauge>::default();
+        let producer_queue_bytes = Family::<ProducerLabels, Gauge>::default();
+        let broker_rtt_avg = Family::<BrokerLabels, FloatGauge>::default();
+        let broker_rtt_p99 = Family::<BrokerLabels, FloatGauge>::default();
         {
             let kr = registry.sub_registry_with_prefix("kafka_rest");
             kr.register(
@@ -315,6 +337,28 @@ impl Metrics {
                 registry_requests.clone(),
             );
             kr.register(
+                "kafka_producer_queue_messages",
+                "Records waiting in a producer's librdkafka queues, by producer of the pool \
+                 (librdkafka statistics)",
+                producer_queue_messages.clone(),
+            );
+            kr.register(
+                "kafka_producer_queue_bytes",
+                "Bytes of the records waiting in a producer's librdkafka queues",
+                producer_queue_bytes.clone(),
+            );
+            kr.register(
+                "kafka_broker_rtt_avg_seconds",
+                "Mean request round trip from a producer to a broker over the last statistics \
+                 interval, by producer and broker id",
+                broker_rtt_avg.clone(),
+            );
+            kr.register(
+                "kafka_broker_rtt_p99_seconds",
+                "99th percentile of the request round trip from a producer to a broker",
+                broker_rtt_p99.clone(),
+            );
+            kr.register(
                 "schema_cache_lookups",
                 "Lookups in the schema caches, by cache and result (hit, miss)",
                 schema_cache.clone(),
@@ -380,6 +424,10 @@ impl Metrics {
                 process_resident_memory,
                 process_open_fds,
                 process_threads,
+                producer_queue_messages,
+                producer_queue_bytes,
+                broker_rtt_avg,
+                broker_rtt_p99,
                 sampler: RwLock::new(None),
             }),
         }
@@ -502,6 +550,37 @@ impl Metrics {
             .schema_cache
             .get_or_create(&CacheLabels { cache, result })
             .inc();
+    }
+
+    /// Records a producer's queue depth from librdkafka's statistics. `producer` is its index
+    /// in the pool (at most `produce.pool.size` values).
+    pub fn producer_queue(&self, producer: &str, messages: u64, bytes: u64) {
+        let labels = ProducerLabels {
+            producer: producer.to_string(),
+        };
+        let i = &self.inner;
+        i.producer_queue_messages
+            .get_or_create(&labels)
+            .set(to_i64(messages));
+        i.producer_queue_bytes
+            .get_or_create(&labels)
+            .set(to_i64(bytes));
+    }
+
+    /// Records a producer's round trips to one broker from librdkafka's statistics; `broker`
+    /// is the broker's id, so the series are bounded by the cluster's size.
+    pub fn broker_rtt(&self, producer: &str, broker: &str, avg: Duration, p99: Duration) {
+        let labels = BrokerLabels {
+            producer: producer.to_string(),
+            broker: broker.to_string(),
+        };
+        let i = &self.inner;
+        i.broker_rtt_avg
+            .get_or_create(&labels)
+            .set(avg.as_secs_f64());
+        i.broker_rtt_p99
+            .get_or_create(&labels)
+            .set(p99.as_secs_f64());
     }
 
     /// Sets what a scrape reads from the rest of the process; replaces an earlier sampler.

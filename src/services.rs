@@ -48,7 +48,7 @@ impl Services {
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let metrics = Metrics::new(config.metrics_topics_max);
         let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
-        let producers = ProducerPool::new(pool_settings(config))?;
+        let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
         Ok(Services {
             produce: Produce::new(
                 metadata.clone(),
@@ -125,5 +125,6 @@ fn pool_settings(config: &Config) -> PoolSettings {
         client_ids: (0..config.produce_pool_size)
             .map(|index| config.client_id(&format!("producer-{index}")))
             .collect(),
+        statistics_interval: config.metrics_kafka_statistics_interval,
     }
 }

@@ -233,6 +233,11 @@ keys! {
         "topics that get their own `topic` label in the produce metrics (ours); records to \
          further topics are counted under `topic=\"other\"`, so clients cannot grow the \
          number of series without bound";
+    metrics_kafka_statistics_interval: Duration = "metrics.kafka.statistics.interval.ms",
+        Text("15000"), millis,
+        "how often the producers' librdkafka statistics (queue depth, broker round-trip times) \
+         are refreshed for `/metrics` (ours; librdkafka's `statistics.interval.ms` for the \
+         producers, which a `producer.statistics.interval.ms` overrides); 0 turns them off";
     access_log_format: AccessLogFormat = "access.log.format", Text("off"), access_log_format,
         "one line per request (ours): `off`, `common` (NCSA common log format followed by the \
          duration in ms, the request id and the route template) or `json` (one object with \

@@ -417,7 +417,10 @@ async fn consumer_metrics_count_instances_records_and_records_calls() {
 #[tokio::test]
 async fn random_paths_and_methods_add_no_series() {
     let stack = require_stack!();
-    let proxy = TestProxy::start(&stack).await;
+    // Without librdkafka statistics, whose first report would add the producer's series.
+    let mut props = common::proxy_properties(&stack);
+    props.set("metrics.kafka.statistics.interval.ms", "0");
+    let proxy = TestProxy::start_with(props).await;
     let before = scrape(&proxy.url("/metrics")).await;
     let client = reqwest::Client::new();
     let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "BREW", "X-RANDOM"];
@@ -601,8 +604,14 @@ async fn the_dashboard_charts_every_family_and_only_metrics_a_running_proxy_expo
     let referenced: std::collections::BTreeSet<String> =
         queries.iter().flat_map(|q| metric_names(q)).collect();
 
-    let proxy = TestProxy::start(&stack).await;
-    let m = scrape(&proxy.url("/metrics")).await;
+    // Statistics often, and one record produced, so that the librdkafka figures have series.
+    let topic = common::rand_topic("metrics-dashboard");
+    common::create_topic(&stack, &topic, 1).await;
+    let mut props = common::proxy_properties(&stack);
+    props.set("metrics.kafka.statistics.interval.ms", "100");
+    let proxy = TestProxy::start_with(props).await;
+    let m = produce_one_and_wait_for_statistics(&proxy, &topic).await;
+    let suffixes = ["", "_total", "_bucket", "_count", "_sum"];
     let exposed: std::collections::BTreeSet<&str> =
         m.samples.iter().map(|s| s.name.as_str()).collect();
     let unknown: Vec<&String> = referenced
@@ -617,7 +626,7 @@ async fn the_dashboard_charts_every_family_and_only_metrics_a_running_proxy_expo
         .families
         .iter()
         .filter(|family| {
-            !["", "_total", "_bucket", "_count", "_sum"]
+            !suffixes
                 .iter()
                 .any(|suffix| referenced.contains(&format!("{family}{suffix}")))
         })
@@ -648,4 +657,61 @@ fn metric_names_are_read_from_promql_outside_quoted_label_values() {
         ),
         ["kafka_rest_a_bucket", "process_threads"]
     );
+}
+
+#[tokio::test]
+async fn librdkafka_statistics_report_the_producer_queue_and_broker_round_trips() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("metrics-stats");
+    common::create_topic(&stack, &topic, 1).await;
+    let mut props = common::proxy_properties(&stack);
+    props.set("metrics.kafka.statistics.interval.ms", "100");
+    let proxy = TestProxy::start_with(props).await;
+    let m = produce_one_and_wait_for_statistics(&proxy, &topic).await;
+    let rtt = m
+        .samples
+        .iter()
+        .find(|s| s.name == "kafka_rest_kafka_broker_rtt_avg_seconds" && s.value > 0.0)
+        .expect("found above");
+    assert_eq!(rtt.labels["producer"], "0");
+    assert!(rtt.labels["broker"].parse::<i32>().is_ok_and(|id| id >= 0));
+    // The record was acknowledged before the produce answered, so nothing is queued.
+    assert_eq!(
+        m.get(
+            "kafka_rest_kafka_producer_queue_messages",
+            &[("producer", "0")]
+        ),
+        0.0
+    );
+    proxy.stop().await;
+}
+
+/// Produces one record to `topic` and scrapes until the producer's statistics report a broker
+/// round trip (the proxy must have a short `metrics.kafka.statistics.interval.ms`).
+async fn produce_one_and_wait_for_statistics(proxy: &TestProxy, topic: &str) -> Scraped {
+    let (status, _, answer) = common::post_json(
+        &proxy.url(&format!("/topics/{topic}")),
+        BINARY,
+        binary_records(&["x"]),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // The producer has talked to the broker; its next statistics report has a round trip.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let m = scrape(&proxy.url("/metrics")).await;
+        let rtt = m
+            .samples
+            .iter()
+            .any(|s| s.name == "kafka_rest_kafka_broker_rtt_avg_seconds" && s.value > 0.0);
+        if rtt {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no broker round trip reported:\n{}",
+            m.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
