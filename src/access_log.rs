@@ -18,6 +18,7 @@ use http_body_util::combinators::BoxBody;
 use kafka_rest_api::support::routes::{lookup, Lookup, Route};
 use poem::http::{header, HeaderName, HeaderValue, Method};
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response};
+use tracing::Instrument;
 
 use crate::config::{AccessLogFormat, Config};
 use crate::metrics::{Metrics, OperationMetrics, CONTENT_TYPE, UNMATCHED_ROUTE};
@@ -220,6 +221,14 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .unwrap_or(0);
         let operation = this.operations.resolve(req.method(), req.uri().path());
         let line = this.log.as_ref().map(|_| LineStart::of(&req));
+        // A debug span, so that it costs nothing unless trace export (or a debug log) wants it.
+        let span = tracing::debug_span!(
+            "request",
+            http.request.method = %req.method(),
+            http.route = %operation.route,
+            request_id = request_id.to_str().unwrap_or("-"),
+            http.response.status_code = tracing::field::Empty,
+        );
         let scrape = match &this.scrape {
             Some(metrics) if req.method() == Method::GET && req.uri().path() == "/metrics" => {
                 Some(metrics.clone())
@@ -228,7 +237,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         };
         let mut response = match scrape {
             Some(metrics) => scrape_response(metrics).await,
-            None => match self.inner.call(req).await {
+            None => match self.inner.call(req).instrument(span.clone()).await {
                 Ok(r) => r.into_response(),
                 Err(e) => e.into_response(),
             },
@@ -238,6 +247,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .headers_mut()
             .insert(REQUEST_ID, request_id.clone());
         let status = response.status().as_u16();
+        span.record("http.response.status_code", status);
         let response_bytes = response_length(&mut response);
         operation
             .metrics

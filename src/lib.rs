@@ -19,6 +19,7 @@ pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
 pub(crate) mod services;
+pub mod telemetry;
 
 use std::future::Future;
 

@@ -249,6 +249,14 @@ keys! {
         |v| at_least(v, 1, NON_NEGATIVE),
         "access log lines waiting for the writer thread (ours); lines beyond it are dropped, \
          and a warning says how many, rather than slowing requests down";
+    tracing_otlp_endpoint: String = "tracing.otlp.endpoint", Text(""), text,
+        "where the spans of each request (`request`, then `produce` and `kafka.send` for a \
+         produce) are exported over OTLP/HTTP with JSON bodies (ours), as the full URL of the \
+         collector's traces resource, e.g. `http://localhost:4318/v1/traces`; empty turns \
+         tracing off, and with it every cost of it";
+    tracing_otlp_queue_max: usize = "tracing.otlp.queue.max", Text("2048"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "finished spans waiting for export (ours); spans beyond it are dropped";
     log_format: LogFormat = "log.format", Text("text"), log_format,
         "the format of the proxy's own log on standard error (ours): `text` or `json` (one \
          object per event); the level is set with the `KAFKA_REST_LOG` environment variable \

@@ -196,6 +196,12 @@ impl ProducerPool {
     /// their order per partition); when the local queue is full the enqueue waits for space
     /// until the deadline. A record not acknowledged by the deadline is reported as a retriable
     /// failure, never as delivered.
+    #[tracing::instrument(
+        level = "debug",
+        name = "kafka.send",
+        skip_all,
+        fields(topic = topic, records = records.len())
+    )]
     pub async fn produce(
         &self,
         topic: &str,

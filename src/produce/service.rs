@@ -124,6 +124,7 @@ impl Produce {
     /// Refuses the whole request, writing nothing, when the topic or a target partition does
     /// not exist or a record does not convert with its schema. Otherwise every record is sent
     /// and its outcome (delivered or failed) reported.
+    #[tracing::instrument(level = "debug", name = "produce", skip_all, fields(topic = topic))]
     pub async fn produce(
         &self,
         topic: &str,

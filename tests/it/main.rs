@@ -20,4 +20,5 @@ mod reliability;
 mod schema;
 mod spec;
 mod startup;
+mod telemetry;
 mod topics;
