@@ -21,6 +21,12 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 70.0;
 
+/// One bar: its value, colour and fill opacity.
+type Bar<'a> = (f64, &'a str, f64);
+
+/// A labelled group of bars.
+type Group<'a> = (String, Vec<Bar<'a>>);
+
 /// One scenario's figures for the charts.
 struct Scenario<'a> {
     id: &'a str,
@@ -82,7 +88,7 @@ fn bars(
     unit: &str,
     log: bool,
     legend: &[(&str, &str)],
-    groups: &[(String, Vec<(f64, &str, f64)>)],
+    groups: &[Group<'_>],
 ) -> String {
     let mut svg = open(title, legend);
     let plot_w = WIDTH - LEFT - RIGHT;
@@ -184,7 +190,7 @@ fn tick_label(v: f64) -> String {
 
 /// `throughput.svg`: records/s of the proxy and the native client per scenario.
 pub(super) fn throughput(doc: &Value) -> String {
-    let groups: Vec<(String, Vec<(f64, &str, f64)>)> = scenarios(doc)
+    let groups: Vec<Group<'_>> = scenarios(doc)
         .iter()
         .filter_map(|s| {
             let proxy = number(s.proxy, "records_per_s")?;
@@ -206,7 +212,7 @@ pub(super) fn throughput(doc: &Value) -> String {
 
 /// `latency.svg`: p50, p99 and p99.9 of both sides per scenario, on a log scale.
 pub(super) fn latency(doc: &Value) -> String {
-    let groups: Vec<(String, Vec<(f64, &str, f64)>)> = scenarios(doc)
+    let groups: Vec<Group<'_>> = scenarios(doc)
         .iter()
         .filter_map(|s| {
             let mut bars = Vec::new();
