@@ -60,6 +60,12 @@ pub enum RunError {
     Services(#[from] services::ServicesError),
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
+    #[error("cannot listen for metrics on {addr} (`metrics.listener`)")]
+    MetricsListener {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Serves the proxy on `listener` until `shutdown` completes, then lets in-flight requests
@@ -77,7 +83,10 @@ pub async fn run(
     // port already taken stops the start; it stops when the main server has stopped.
     let (metrics_stop, metrics_server) = match &config.metrics_listener {
         Some(listener) => {
-            let tcp = tokio::net::TcpListener::bind(listener.bind_addr()).await?;
+            let addr = listener.bind_addr();
+            let tcp = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|source| RunError::MetricsListener { addr, source })?;
             tracing::info!(address = %tcp.local_addr()?, "metrics listening");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let app = access_log::metrics_app(services.metrics.clone(), &config);
