@@ -5,6 +5,8 @@
 //! negotiation layer, a layer that turns a panicking handler into a 500, the error-catching
 //! layer that gives every failure the Confluent JSON error body, and the `Allow` header of 405
 //! answers from the generated route table. The operations live in `api/`, services elsewhere.
+//! Outermost is the observation layer (`access_log.rs`: request ids, metrics, access log),
+//! which names each request by the route template of the document it falls in (`DOCUMENTS`).
 
 use std::sync::Arc;
 
@@ -14,17 +16,28 @@ use poem::http::{header, StatusCode};
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 
+use crate::access_log::{Document, Observe};
 use crate::api;
 use crate::config::Config;
 use crate::error::{catch_all, panic_response};
 use crate::limits::{LimitSettings, Limits};
+use crate::metrics::Snapshot;
 use crate::services::Services;
+
+/// The API documents the application mounts, by the path they are nested under, with their
+/// generated route tables: the metrics and the access log name each request by its route
+/// template in these. A document mounted under a prefix adds its row here.
+static DOCUMENTS: &[Document] = &[Document {
+    prefix: "",
+    routes: kafka_rest_api::v2::routes::ROUTES,
+}];
 
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
 /// `/openapi.yaml`, and Swagger UI at `/docs`. A further API document would be mounted beside
 /// it, with its own document at a sibling path such as `/v3/openapi.json`.
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
+    let observe = observe(&services, config, &limits);
     let http = api::HttpSettings::from_config(config);
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
@@ -62,10 +75,36 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         // Authentication and authorization, before routing so that every route is covered,
         // inside the limits and CORS (preflights are answered before it).
         .with(crate::auth::AuthLayer::new(config))
-        // Outermost, so a refused request costs no routing or handler work.
+        // Outermost but for the observation, so a refused request costs no routing or handler
+        // work.
         .with(limits)
+        // Outermost: refused requests get a request id, are counted and logged too.
+        .with(observe)
         .into_endpoint()
         .boxed()
+}
+
+/// The observation layer, reading the in-flight figures of `limits` and the consumer count at
+/// each scrape. It serves `/metrics` itself unless `metrics.listener` moves it elsewhere.
+fn observe(services: &Services, config: &Config, limits: &Limits) -> Observe {
+    let metrics = &services.metrics;
+    metrics.set_in_flight_limits(
+        u64::try_from(config.inflight_requests_max).unwrap_or(u64::MAX),
+        config.inflight_bytes_max,
+    );
+    let in_flight = limits.in_flight().clone();
+    let consumers = services.consumers.live_count();
+    metrics.set_sampler(Box::new(move || Snapshot {
+        in_flight_requests: u64::try_from(in_flight.requests()).unwrap_or(u64::MAX),
+        in_flight_bytes: in_flight.bytes(),
+        consumer_instances: u64::try_from(consumers()).unwrap_or(u64::MAX),
+    }));
+    Observe::new(
+        metrics,
+        config,
+        DOCUMENTS,
+        config.metrics_listener.is_none(),
+    )
 }
 
 /// CORS as Confluent's proxy (Jetty's `CrossOriginFilter`) does it, when

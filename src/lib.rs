@@ -4,6 +4,7 @@
 //! on port 0 and stop it when it likes (the mini-redis shape); [`serve`] does the same for
 //! several listeners, HTTP and HTTPS side by side, as `main.rs` binds them from `listeners`.
 
+pub(crate) mod access_log;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;
@@ -15,11 +16,13 @@ pub(crate) mod kafka_error;
 pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod metadata;
+pub(crate) mod metrics;
 pub(crate) mod principal;
 pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
 pub(crate) mod services;
+pub mod telemetry;
 pub(crate) mod tls;
 
 use std::future::Future;
@@ -68,6 +71,12 @@ pub enum RunError {
     NoListener,
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
+    #[error("cannot listen for metrics on {addr} (`metrics.listener`)")]
+    MetricsListener {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A bound listening socket and whether it serves HTTPS (`listeners` entry with `https://`).
@@ -128,6 +137,29 @@ pub async fn serve(
     let services = services::Services::new(&config)?;
     let consumers = services.consumers.clone();
     let producers = services.producers.clone();
+    // The metrics listener, when configured, is bound before the main one serves, so a
+    // port already taken stops the start; it stops when the main server has stopped.
+    let (metrics_stop, metrics_server) = match &config.metrics_listener {
+        Some(listener) => {
+            let addr = listener.bind_addr();
+            let tcp = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|source| RunError::MetricsListener { addr, source })?;
+            tracing::info!(address = %tcp.local_addr()?, "metrics listening");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let app = access_log::metrics_app(services.metrics.clone(), &config);
+            let server = Server::new_with_acceptor(TcpAcceptor::from_tokio(tcp)?)
+                .run_with_graceful_shutdown(
+                    app,
+                    async {
+                        let _ = stopped.await;
+                    },
+                    Some(std::time::Duration::from_secs(1)),
+                );
+            (Some(stop), Some(tokio::spawn(server)))
+        }
+        None => (None, None),
+    };
     let peers = Arc::new(tls::PeerCertificates::default());
     let mut acceptor: Option<BoxAcceptor> = None;
     for listener in listeners {
@@ -154,6 +186,12 @@ pub async fn serve(
         .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))
         .await;
+    if let (Some(stop), Some(server)) = (metrics_stop, metrics_server) {
+        let _ = stop.send(());
+        if let Ok(Err(e)) = server.await {
+            tracing::warn!(error = %e, "the metrics listener failed");
+        }
+    }
     // In-flight requests are done (or cut off): close the consumers (commit what auto-commit
     // owes, leave the groups) and flush records a request enqueued before its response was cut.
     consumers.shutdown().await;

@@ -11,8 +11,9 @@
 //! the connection is dropped at any point (mid-body, mid-response), because the guard is
 //! dropped with the request future or the response body.
 //!
-//! The health probes (`/health/live`, `/health/ready`) are exempt: a load balancer must be able
-//! to tell a busy proxy from a dead one. Per-request limits (body size and time) stay with
+//! The health probes (`/health/live`, `/health/ready`) and the metrics scrape (`/metrics`) are
+//! exempt: a load balancer must be able to tell a busy proxy from a dead one, and a saturated
+//! proxy is exactly when its metrics are wanted. Per-request limits (body size and time) stay with
 //! `api::read_body`; connection counts are left to the HTTP server.
 
 use std::io;
@@ -149,13 +150,11 @@ impl InFlight {
     }
 
     /// Requests admitted now.
-    #[cfg(test)]
     pub fn requests(&self) -> usize {
         self.budget.requests.load(Ordering::Acquire)
     }
 
     /// Bytes reserved now.
-    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.budget.bytes.load(Ordering::Acquire)
     }
@@ -183,9 +182,9 @@ fn body_reservation(req: &mut Request, body_max_bytes: u64) -> u64 {
     }
 }
 
-/// Paths that are answered whatever the load: the health probes.
+/// Paths that are answered whatever the load: the health probes and the metrics scrape.
 fn is_exempt(path: &str) -> bool {
-    path == "/health/live" || path == "/health/ready"
+    path == "/health/live" || path == "/health/ready" || path == "/metrics"
 }
 
 /// The `503` answer to a refused request, with `Retry-After` and the JSON error body.
@@ -222,9 +221,8 @@ impl Limits {
 }
 
 impl Limits {
-    /// The counters this middleware admits against.
-    #[cfg(test)]
-    fn in_flight(&self) -> &InFlight {
+    /// The counters this middleware admits against (read by the metrics scrape).
+    pub fn in_flight(&self) -> &InFlight {
         &self.in_flight
     }
 }

@@ -7,8 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use kafka_rest::config::LogFormat;
+use kafka_rest::telemetry::{Telemetry, TelemetryError};
 use kafka_rest::Config;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// The version `--version` and the start log line report: Cargo's version and the git commit
 /// the binary was built from (`build.rs`), so a running proxy can be traced to its source.
@@ -35,19 +39,21 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    // Colours only for a person at a terminal: a log file, a pipe or journald gets plain text.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-
     // A bad configuration is one line on stderr naming the key (and the cause, if any), and
-    // exit code 2.
+    // exit code 2. The configuration is read before logging starts, since it chooses the log
+    // format; nothing logs before this point.
     let config = match Config::load(args.config.or(args.file).as_deref()) {
         Ok(config) => config,
+        Err(e) => {
+            eprintln!(
+                "kafka-rest: configuration error: {:#}",
+                anyhow::Error::from(e)
+            );
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let telemetry = match init_logging(&config) {
+        Ok(telemetry) => telemetry,
         Err(e) => {
             eprintln!(
                 "kafka-rest: configuration error: {:#}",
@@ -69,13 +75,49 @@ fn main() -> std::process::ExitCode {
     }
     #[cfg(unix)]
     raise_open_files_limit(config.consumer_instances_max);
-    match serve(config) {
+    let served = serve(config);
+    // The spans of the last requests are sent before the process ends.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+    match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kafka-rest: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The log on standard error, at the level of `KAFKA_REST_LOG` (`info` by default), as text
+/// or as one JSON object per event (`log.format`); and, with `tracing.otlp.endpoint`, the
+/// export of the crate's spans, each layer with its own filter.
+fn init_logging(config: &Config) -> Result<Option<Telemetry>, TelemetryError> {
+    let filter =
+        EnvFilter::try_from_env("KAFKA_REST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let log: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
+        // Colours only for a person at a terminal: a log file, a pipe or journald gets plain
+        // text.
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
+        // Events flattened into one object with the span they happened in, which is what log
+        // collectors index.
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
+    let telemetry = Telemetry::start(config)?;
+    tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(telemetry.as_ref().map(|t| t.layer()))
+        .init();
+    Ok(telemetry)
 }
 
 #[tokio::main]

@@ -9,6 +9,7 @@ use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
+use crate::metrics::Metrics;
 use crate::produce::{PoolSettings, Produce, ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySettings, RegistrySetupError, SchemaSettings, Schemas};
 
@@ -24,6 +25,8 @@ pub struct Services {
     pub schemas: Schemas,
     /// The consumer instances of this process.
     pub consumers: ConsumerManager,
+    /// The metrics every service records into and `/metrics` serves.
+    pub metrics: Metrics,
 }
 
 /// Why the services could not be built.
@@ -43,19 +46,27 @@ impl Services {
     pub fn new(config: &Config) -> Result<Services, ServicesError> {
         let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
-        let schemas = Schemas::new(schema_settings(config))?;
-        let producers = ProducerPool::new(pool_settings(config))?;
+        let metrics = Metrics::new(config.metrics_topics_max);
+        let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
+        let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
         Ok(Services {
-            produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
+            produce: Produce::new(
+                metadata.clone(),
+                schemas.clone(),
+                producers.clone(),
+                metrics.clone(),
+            ),
             producers,
             consumers: ConsumerManager::new(
                 manager_settings(config),
                 metadata.clone(),
                 schemas.clone(),
                 blocking,
+                metrics.clone(),
             ),
             schemas,
             metadata,
+            metrics,
         })
     }
 }
@@ -114,5 +125,6 @@ fn pool_settings(config: &Config) -> PoolSettings {
         client_ids: (0..config.produce_pool_size)
             .map(|index| config.client_id(&format!("producer-{index}")))
             .collect(),
+        statistics_interval: config.metrics_kafka_statistics_interval,
     }
 }

@@ -218,9 +218,9 @@ keys! {
         |v| at_least(v, 1, NON_NEGATIVE),
         "requests admitted at once (ours); one more is answered at once with `503`, \
          `Retry-After: 1` and `{\"error_code\":503,...}`, never queued. A request counts until \
-         its response has been sent or its connection dropped. `/health/live` and \
-         `/health/ready` are not counted and always answered, so a busy proxy is not taken for a \
-         dead one. At least 1";
+         its response has been sent or its connection dropped. `/health/live`, \
+         `/health/ready` and `/metrics` are not counted and always answered, so a busy proxy is \
+         not taken for a dead one. At least 1";
     inflight_bytes_max: u64 = "inflight.bytes.max", Text("268435456"),
         |v| number(v, NON_NEGATIVE),
         "request-body bytes admitted requests may hold at once (ours); before its handler runs a \
@@ -362,6 +362,42 @@ keys! {
     api_endpoints_blocklist: Vec<String> = "api.endpoints.blocklist", Text(""),
         |v| Ok(items(v)),
         "resource names that are turned off; wins over the allowlist";
+    metrics_listener: Option<Listener> = "metrics.listener", Text(""), optional_listener,
+        "where `GET /metrics` (Prometheus text format) is served (ours): empty serves it on the \
+         main listener, beside the API and outside the in-flight limits; `http://host:port` \
+         serves it there only, on a listener of its own";
+    metrics_topics_max: usize = "metrics.topics.max", Text("100"), |v| number(v, NON_NEGATIVE),
+        "topics that get their own `topic` label in the produce metrics (ours); records to \
+         further topics are counted under `topic=\"other\"`, so clients cannot grow the \
+         number of series without bound";
+    metrics_kafka_statistics_interval: Duration = "metrics.kafka.statistics.interval.ms",
+        Text("15000"), millis,
+        "how often the producers' librdkafka statistics (queue depth, broker round-trip times) \
+         are refreshed for `/metrics` (ours; librdkafka's `statistics.interval.ms` for the \
+         producers, which a `producer.statistics.interval.ms` overrides); 0 turns them off";
+    access_log_format: AccessLogFormat = "access.log.format", Text("off"), access_log_format,
+        "one line per request (ours): `off`, `common` (NCSA common log format followed by the \
+         duration in ms, the request id and the route template) or `json` (one object with \
+         `time`, `remote`, `method`, `path`, `route`, `status`, `request_bytes`, \
+         `response_bytes`, `duration_ms`, `request_id`)";
+    access_log_file: String = "access.log.file", Text(""), text,
+        "file the access log is appended to (ours); empty writes it to standard output";
+    access_log_queue_max: usize = "access.log.queue.max", Text("10000"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "access log lines waiting for the writer thread (ours); lines beyond it are dropped, \
+         and a warning says how many, rather than slowing requests down";
+    tracing_otlp_endpoint: String = "tracing.otlp.endpoint", Text(""), text,
+        "where the spans of each request (`request`, then `produce` and `kafka.send` for a \
+         produce) are exported over OTLP/HTTP with JSON bodies (ours), as the full URL of the \
+         collector's traces resource, e.g. `http://localhost:4318/v1/traces`; empty turns \
+         tracing off, and with it every cost of it";
+    tracing_otlp_queue_max: usize = "tracing.otlp.queue.max", Text("2048"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "finished spans waiting for export (ours); spans beyond it are dropped";
+    log_format: LogFormat = "log.format", Text("text"), log_format,
+        "the format of the proxy's own log on standard error (ours): `text` or `json` (one \
+         object per event); the level is set with the `KAFKA_REST_LOG` environment variable \
+         (`info` by default, e.g. `kafka_rest=debug`)";
 }
 
 /// Keys under a pass-through prefix that another module reads from the prefixed maps of
@@ -460,6 +496,52 @@ pub const PASS_THROUGH: &[Key] = &[
 ];
 
 const NON_NEGATIVE: &str = "a non-negative integer";
+
+/// `access.log.format`: how each request is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    Off,
+    /// The NCSA common log format followed by the duration in milliseconds, the request id
+    /// and the route template.
+    Common,
+    /// One JSON object per line.
+    Json,
+}
+
+fn access_log_format(v: &str) -> Result<AccessLogFormat, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "off" => Ok(AccessLogFormat::Off),
+        "common" => Ok(AccessLogFormat::Common),
+        "json" => Ok(AccessLogFormat::Json),
+        _ => Err("expected off, common or json".into()),
+    }
+}
+
+/// `log.format`: how the proxy's own log events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn log_format(v: &str) -> Result<LogFormat, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected text or json".into()),
+    }
+}
+
+/// One `scheme://host:port` listener, or `None` when empty.
+fn optional_listener(v: &str) -> Result<Option<Listener>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    parse_listener(v)
+        .map(Some)
+        .map_err(|reason| format!("{v:?}: {reason}"))
+}
 
 fn text(v: &str) -> Result<String, String> {
     Ok(v.to_string())

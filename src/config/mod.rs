@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub use keys::{Config, Key, KeyDefault, KEYS, PASS_THROUGH};
+pub use keys::{AccessLogFormat, Config, Key, KeyDefault, LogFormat, KEYS, PASS_THROUGH};
 pub use properties::{env_var_to_key, key_to_env_var, Origin, Properties};
 
 /// Why a configuration could not be loaded. Every variant names the key or the file.

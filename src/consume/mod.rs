@@ -20,6 +20,7 @@ use rdkafka::ClientConfig;
 
 use crate::blocking::{BlockingCalls, Busy};
 use crate::metadata::{Metadata, MetadataError};
+use crate::metrics::Metrics;
 use crate::records::{ConsumedRecord, EmbeddedFormat, ReaderClass};
 use crate::schema::Schemas;
 use decoder::{Decoder, RecordDecodeError};
@@ -245,6 +246,8 @@ struct Shared {
     instances: StdMutex<HashMap<Key, Arc<Instance>>>,
     /// The expiry task; aborted at shutdown. It also ends when the manager is dropped.
     expiry: StdMutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Instances created and expired, records returned and the time of records calls.
+    metrics: Metrics,
 }
 
 impl ConsumerManager {
@@ -254,6 +257,7 @@ impl ConsumerManager {
         metadata: Metadata,
         schemas: Schemas,
         blocking: BlockingCalls,
+        metrics: Metrics,
     ) -> ConsumerManager {
         let shared = Arc::new(Shared {
             settings,
@@ -262,6 +266,7 @@ impl ConsumerManager {
             blocking,
             instances: StdMutex::new(HashMap::new()),
             expiry: StdMutex::new(None),
+            metrics,
         });
         let task = tokio::spawn(expire_idle_instances(Arc::downgrade(&shared)));
         *lock(&shared.expiry) = Some(task);
@@ -292,6 +297,13 @@ impl ConsumerManager {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Counts the live instances when called, without keeping the manager alive (the metrics
+    /// scrape holds it, and the manager holds the metrics).
+    pub fn live_count(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let shared = Arc::downgrade(&self.shared);
+        move || shared.upgrade().map_or(0, |s| lock(&s.instances).len())
     }
 
     /// Creates an instance in `group` and returns its name.
@@ -363,6 +375,7 @@ impl ConsumerManager {
             return Err(e);
         }
         tracing::info!(group, instance = %name, format = instance.settings.format.name(), "consumer instance created");
+        self.shared.metrics.consumer_instance_created();
         Ok(name)
     }
 
@@ -577,9 +590,19 @@ impl ConsumerManager {
             self.settings().request_max_bytes,
             instance.settings.fetch_min_bytes,
         );
+        let started = Instant::now();
+        let mut returned = 0;
+        let render = |records: &[ConsumedRecord]| {
+            returned = records.len();
+            render(records)
+        };
         let mut state = instance.lock().await?;
         let out = reader::read(&instance, &mut state, &decoder, limits, render).await?;
         instance.touch();
+        self.shared.metrics.records_call(
+            u64::try_from(returned).unwrap_or(u64::MAX),
+            started.elapsed(),
+        );
         Ok((format, out))
     }
 
@@ -629,6 +652,7 @@ impl ConsumerManager {
         futures::future::join_all(closing.into_iter().map(
             |(consumer, instance, group, name)| async move {
                 tracing::info!(%group, instance = %name, "consumer instance expired");
+                self.shared.metrics.consumer_instance_expired();
                 instance::close(&instance, consumer).await;
             },
         ))
@@ -766,7 +790,7 @@ mod tests {
             fetch_min_bytes: -1,
             max_instances: 10,
         };
-        ConsumerManager::new(settings, metadata, schemas, blocking)
+        ConsumerManager::new(settings, metadata, schemas, blocking, Metrics::default())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,10 +17,11 @@ use futures::future::join_all;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 use tokio::time::Instant;
 
 use crate::kafka_error::{self, KafkaErrorClass};
+use crate::metrics::Metrics;
 use crate::records::ProduceRecord;
 
 mod service;
@@ -73,7 +74,7 @@ pub struct ProducerPool {
 
 struct PoolInner {
     /// Created at start, dropped (after `flush`) at shutdown.
-    producers: Vec<FutureProducer>,
+    producers: Vec<FutureProducer<StatsContext>>,
     /// Round-robin cursor over `producers`; one request uses one producer.
     next: AtomicUsize,
     /// Longest a request waits for queue space and delivery reports (`produce.timeout.ms`).
@@ -92,6 +93,39 @@ pub struct PoolSettings {
     pub timeout: Duration,
     /// The `client.id` of producer N.
     pub client_ids: Vec<String>,
+    /// `metrics.kafka.statistics.interval.ms`: how often librdkafka reports the statistics the
+    /// metrics keep (queue depth, broker round trips); zero turns them off. A
+    /// `statistics.interval.ms` in `client.*` or `producer.*` wins.
+    pub statistics_interval: Duration,
+}
+
+/// The context of each producer: hands librdkafka's statistics to the metrics.
+pub struct StatsContext {
+    /// The producer's index in the pool, its `producer` label.
+    producer: String,
+    metrics: Metrics,
+}
+
+impl ClientContext for StatsContext {
+    fn stats(&self, statistics: Statistics) {
+        self.metrics
+            .producer_queue(&self.producer, statistics.msg_cnt, statistics.msg_size);
+        for broker in statistics.brokers.values() {
+            // Bootstrap entries (negative ids) are the same brokers under another name.
+            if broker.nodeid < 0 {
+                continue;
+            }
+            if let Some(rtt) = &broker.rtt {
+                let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
+                self.metrics.broker_rtt(
+                    &self.producer,
+                    &broker.nodeid.to_string(),
+                    micros(rtt.avg),
+                    micros(rtt.p99),
+                );
+            }
+        }
+    }
 }
 
 /// librdkafka settings the proxy chooses unless `client.*` / `producer.*` say otherwise.
@@ -115,8 +149,14 @@ fn default_settings(timeout: Duration) -> BTreeMap<String, String> {
 impl ProducerPool {
     /// Creates `produce.pool.size` producers. librdkafka connects lazily, so this succeeds
     /// without a broker.
-    pub fn new(pool: PoolSettings) -> Result<ProducerPool, ProducePoolError> {
+    pub fn new(pool: PoolSettings, metrics: Metrics) -> Result<ProducerPool, ProducePoolError> {
         let mut settings = default_settings(pool.timeout);
+        if !pool.statistics_interval.is_zero() {
+            settings.insert(
+                "statistics.interval.ms".to_string(),
+                pool.statistics_interval.as_millis().to_string(),
+            );
+        }
         settings.extend(pool.kafka);
         let producers = (0..pool.size)
             .map(|index| {
@@ -128,7 +168,10 @@ impl ProducerPool {
                     client.set("client.id", id);
                 }
                 client
-                    .create::<FutureProducer>()
+                    .create_with_context(StatsContext {
+                        producer: index.to_string(),
+                        metrics: metrics.clone(),
+                    })
                     .map_err(|source| ProducePoolError::Create { index, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -141,7 +184,7 @@ impl ProducerPool {
         })
     }
 
-    fn pick(&self) -> &FutureProducer {
+    fn pick(&self) -> &FutureProducer<StatsContext> {
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.producers.len();
         &self.inner.producers[i]
     }
@@ -153,6 +196,12 @@ impl ProducerPool {
     /// their order per partition); when the local queue is full the enqueue waits for space
     /// until the deadline. A record not acknowledged by the deadline is reported as a retriable
     /// failure, never as delivered.
+    #[tracing::instrument(
+        level = "debug",
+        name = "kafka.send",
+        skip_all,
+        fields(topic = topic, records = records.len())
+    )]
     pub async fn produce(
         &self,
         topic: &str,
@@ -208,7 +257,7 @@ impl ProducerPool {
 
 /// Enqueues one record, waiting for queue space until `deadline`.
 async fn enqueue(
-    producer: &FutureProducer,
+    producer: &FutureProducer<StatsContext>,
     topic: &str,
     default_partition: Option<i32>,
     record: &ProduceRecord,

@@ -9,6 +9,7 @@
 //! pool's.
 
 use crate::metadata::{Metadata, MetadataError};
+use crate::metrics::Metrics;
 use crate::records::{self, EmbeddedFormat, ProduceRecord, RecordError, SchemaBatch};
 use crate::schema::{SchemaError, SchemaFormat, Schemas};
 
@@ -99,14 +100,21 @@ pub struct Produce {
     metadata: Metadata,
     schemas: Schemas,
     producers: ProducerPool,
+    metrics: Metrics,
 }
 
 impl Produce {
-    pub fn new(metadata: Metadata, schemas: Schemas, producers: ProducerPool) -> Produce {
+    pub fn new(
+        metadata: Metadata,
+        schemas: Schemas,
+        producers: ProducerPool,
+        metrics: Metrics,
+    ) -> Produce {
         Produce {
             metadata,
             schemas,
             producers,
+            metrics,
         }
     }
 
@@ -116,6 +124,7 @@ impl Produce {
     /// Refuses the whole request, writing nothing, when the topic or a target partition does
     /// not exist or a record does not convert with its schema. Otherwise every record is sent
     /// and its outcome (delivered or failed) reported.
+    #[tracing::instrument(level = "debug", name = "produce", skip_all, fields(topic = topic))]
     pub async fn produce(
         &self,
         topic: &str,
@@ -137,11 +146,45 @@ impl Produce {
             }
         };
         let outcomes = self.producers.produce(topic, partition, &records).await;
+        self.record_metrics(topic, &records, &outcomes);
         Ok(Produced {
             outcomes,
             key_schema_id,
             value_schema_id,
         })
+    }
+
+    /// Counts the records handed to Kafka and the ones it did not acknowledge.
+    fn record_metrics(&self, topic: &str, records: &[ProduceRecord], outcomes: &[RecordOutcome]) {
+        let bytes: usize = records
+            .iter()
+            .map(|r| {
+                let len = |b: &Option<Vec<u8>>| b.as_ref().map_or(0, Vec::len);
+                len(&r.key)
+                    + len(&r.value)
+                    + r.headers
+                        .iter()
+                        .map(|h| h.name.len() + len(&h.value))
+                        .sum::<usize>()
+            })
+            .sum();
+        self.metrics.produce_sent(
+            topic,
+            u64::try_from(records.len()).unwrap_or(u64::MAX),
+            u64::try_from(bytes).unwrap_or(u64::MAX),
+        );
+        for outcome in outcomes {
+            if let RecordOutcome::Failed(failure) = outcome {
+                // The `error_code` the produce response gives the record (the table of
+                // `error::record_error_code`, which this module cannot import).
+                self.metrics.produce_record_failed(match failure.kind {
+                    FailureKind::Authentication => "40101",
+                    FailureKind::Authorization => "40301",
+                    FailureKind::Retriable => "50003",
+                    FailureKind::Other => "50002",
+                });
+            }
+        }
     }
 
     /// Refuses the request before anything is sent when the topic or a target partition does

@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 
 /// Parsed with the configuration keys; the subjects it names are derived here.
 pub use crate::config::SubjectNameStrategy;
+use crate::metrics::{Metrics, SchemaCache};
 use crate::records::{EmbeddedFormat, ProduceRecord, SchemaBatch};
 pub use registry::RegistrySettings;
 use registry::{BoundedCache, Registry, RegistryError, SchemaType};
@@ -304,6 +305,8 @@ struct Inner {
     parsed_by_text: BoundedCache<(SchemaFormat, String), Arc<ParsedSchema>>,
     /// Parsed registry schemas by id (schema ids on produce, every consumed record).
     parsed_by_id: BoundedCache<i32, Arc<ParsedSchema>>,
+    /// Counts the lookups in `parsed_by_id` (the registry client counts its own).
+    metrics: Metrics,
 }
 
 #[cfg(test)]
@@ -345,18 +348,27 @@ impl Schemas {
     /// The service for `settings`; without a registry every schema call answers "not
     /// configured". Reads TLS files, opens no connection.
     pub fn new(settings: SchemaSettings) -> Result<Schemas, RegistrySetupError> {
+        Schemas::with_metrics(settings, Metrics::default())
+    }
+
+    /// [`Schemas::new`], counting registry requests and cache lookups in `metrics`.
+    pub fn with_metrics(
+        settings: SchemaSettings,
+        metrics: Metrics,
+    ) -> Result<Schemas, RegistrySetupError> {
         let Some(registry) = settings.registry else {
             return Ok(Schemas { inner: None });
         };
         let capacity = registry.cache_capacity;
         Ok(Schemas {
             inner: Some(Arc::new(Inner {
-                registry: Registry::new(&registry)?,
+                registry: Registry::with_metrics(&registry, metrics.clone())?,
                 key_strategy: settings.key_strategy,
                 value_strategy: settings.value_strategy,
                 null_is_kafka_null: settings.null_is_kafka_null,
                 parsed_by_text: BoundedCache::new(capacity),
                 parsed_by_id: BoundedCache::new(capacity),
+                metrics,
             })),
         })
     }
@@ -690,7 +702,10 @@ impl Inner {
     }
 
     async fn schema_by_id(&self, id: i32) -> Result<Arc<ParsedSchema>, ById> {
-        if let Some(hit) = self.parsed_by_id.get(&id) {
+        let cached = self.parsed_by_id.get(&id);
+        self.metrics
+            .schema_cache(SchemaCache::ParsedById, cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let registered = self

@@ -15,6 +15,8 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
+use crate::metrics::{Metrics, RegistryOutcome, SchemaCache};
+
 /// The schema types of the registry API (`schemaType`; absent means AVRO).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SchemaType {
@@ -164,6 +166,8 @@ struct Inner {
     /// The id of a schema text under a subject, once the registry confirmed it is registered
     /// there (by lookup or by registering it).
     ids: BoundedCache<(String, SchemaType, String), i32>,
+    /// Counts every HTTP request to the registry and every lookup in the two caches above.
+    metrics: Metrics,
 }
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -171,7 +175,16 @@ const ACCEPT: &str = "application/vnd.schemaregistry.v1+json, application/vnd.sc
 
 impl Registry {
     /// Builds the client; reads TLS files named in the settings. Opens no connection.
+    #[cfg(test)]
     pub fn new(settings: &RegistrySettings) -> Result<Registry, RegistrySetupError> {
+        Registry::with_metrics(settings, Metrics::default())
+    }
+
+    /// [`Registry::new`], counting requests and cache lookups in `metrics`.
+    pub fn with_metrics(
+        settings: &RegistrySettings,
+        metrics: Metrics,
+    ) -> Result<Registry, RegistrySetupError> {
         let other = &settings.other;
         let mut urls = Vec::new();
         let mut url_credentials = None;
@@ -212,13 +225,18 @@ impl Registry {
                 auth,
                 by_id: BoundedCache::new(settings.cache_capacity),
                 ids: BoundedCache::new(settings.cache_capacity),
+                metrics,
             }),
         })
     }
 
     /// The schema with this id (`GET /schemas/ids/{id}`), cached.
     pub async fn schema_by_id(&self, id: i32) -> Result<Arc<RegisteredSchema>, RegistryError> {
-        if let Some(hit) = self.inner.by_id.get(&id) {
+        let cached = self.inner.by_id.get(&id);
+        self.inner
+            .metrics
+            .schema_cache(SchemaCache::RegistryById, cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         #[derive(Deserialize)]
@@ -279,7 +297,11 @@ impl Registry {
         text: &str,
     ) -> Result<Option<i32>, RegistryError> {
         let key = (subject.to_string(), schema_type, text.to_string());
-        if let Some(id) = self.inner.ids.get(&key) {
+        let cached = self.inner.ids.get(&key);
+        self.inner
+            .metrics
+            .schema_cache(SchemaCache::RegistryIds, cached.is_some());
+        if let Some(id) = cached {
             return Ok(Some(id));
         }
         #[derive(Deserialize)]
@@ -368,11 +390,19 @@ impl Registry {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(source) => {
+                    self.inner
+                        .metrics
+                        .registry_request(RegistryOutcome::Unreachable);
                     last = Some(unreachable(base, source));
                     continue;
                 }
             };
             let status = response.status();
+            self.inner.metrics.registry_request(if status.is_success() {
+                RegistryOutcome::Ok
+            } else {
+                RegistryOutcome::Error
+            });
             let bytes = match response.bytes().await {
                 Ok(b) => b,
                 Err(source) => {

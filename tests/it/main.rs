@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_log;
 mod auth;
 mod bad_input;
 mod balancer;
@@ -13,11 +14,13 @@ mod errors;
 mod faults;
 mod limits;
 mod metadata;
+mod metrics;
 mod negotiation;
 mod produce;
 mod reliability;
 mod schema;
 mod spec;
 mod startup;
+mod telemetry;
 mod tls;
 mod topics;

@@ -138,6 +138,12 @@ enum Cmd {
         /// Also write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write `results.json` and SVG charts (throughput, latency) into this directory.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Draw the charts of this saved results JSON into `--report DIR`; runs nothing.
+        #[arg(long, value_name = "FILE", requires = "report")]
+        from: Option<PathBuf>,
         /// Only scenarios whose id starts with one of these (repeatable), e.g. `--only P1`.
         #[arg(long)]
         only: Vec<String>,
@@ -199,12 +205,16 @@ fn main() -> std::process::ExitCode {
             quick,
             target,
             json,
+            report,
+            from,
             only,
             set,
         } => bench::bench(bench::BenchArgs {
             quick,
             target,
             json,
+            report,
+            from,
             only,
             set,
         }),

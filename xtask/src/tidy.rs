@@ -189,6 +189,7 @@ mod tests {
         "kafka_error",
         "log",
         "metadata",
+        "metrics",
         "produce",
         "records",
         "schema",

@@ -6,10 +6,11 @@
 //! throughput and L1 latency), `consume.rs` (C1), `idle.rs` (M1: memory, threads and
 //! descriptors of the idle proxy and of 1, 100 and 1000 idle consumer instances). Both sides
 //! of every produce scenario run through the one driver in `driver.rs`, so the proxy/native
-//! ratio rests on one loop; `report.rs` prints the table and writes the JSON. The stack comes
+//! ratio rests on one loop; `report.rs` prints the table and writes the JSON, `charts.rs` draws it. The stack comes
 //! from `stack/`; the proxy under test (the release binary, or any v2 proxy given by
 //! `--target`), its HTTP client and the `/proc` sampling from `load.rs`.
 
+mod charts;
 mod consume;
 mod driver;
 mod idle;
@@ -35,6 +36,10 @@ pub struct BenchArgs {
     pub target: Option<String>,
     /// Where to write the results as JSON.
     pub json: Option<PathBuf>,
+    /// A directory for `results.json` and the SVG charts of the run.
+    pub report: Option<PathBuf>,
+    /// A results JSON written earlier: draw its charts into `report` instead of running.
+    pub from: Option<PathBuf>,
     /// Only the scenarios whose id starts with one of these (e.g. `P1`, `L1`).
     pub only: Vec<String>,
     /// Proxy settings (`key=value`) for this run; `producer.*` and `client.*` ones apply to the
@@ -94,6 +99,20 @@ struct Bench<'a> {
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {
+    if let Some(from) = &args.from {
+        let dir = args
+            .report
+            .as_ref()
+            .context("--from needs --report DIR to draw the charts into")?;
+        let text = std::fs::read_to_string(from)
+            .with_context(|| format!("cannot read {}", from.display()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a results JSON", from.display()))?;
+        for path in charts::write(dir, &doc)? {
+            println!("[bench] chart written to {}", path.display());
+        }
+        return Ok(());
+    }
     let timing = if args.quick {
         Timing {
             warmup: Duration::from_secs(1),
@@ -125,6 +144,17 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if let Some(path) = &args.json {
         report::write_json(path, &rows, &args, timing)?;
         println!("[bench] results written to {}", path.display());
+    }
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("results.json");
+        report::write_json(&path, &rows, &args, timing)?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).context("results JSON")?;
+        for chart in charts::write(dir, &doc)? {
+            println!("[bench] chart written to {}", chart.display());
+        }
     }
     println!("[bench] done in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
