@@ -350,7 +350,7 @@ impl Metrics {
             kr.register(
                 "kafka_broker_rtt_avg_seconds",
                 "Mean request round trip from a producer to a broker over the last statistics \
-                 interval, by producer and broker id",
+                 interval with requests, by producer and broker id",
                 broker_rtt_avg.clone(),
             );
             kr.register(

@@ -115,7 +115,10 @@ impl ClientContext for StatsContext {
             if broker.nodeid < 0 {
                 continue;
             }
-            if let Some(rtt) = &broker.rtt {
+            // librdkafka's round-trip window restarts with every report: a window without a
+            // request (an idle producer) says nothing, and keeps the last measured value rather
+            // than showing a round trip of zero.
+            if let Some(rtt) = broker.rtt.as_ref().filter(|w| w.cnt > 0) {
                 let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
                 self.metrics.broker_rtt(
                     &self.producer,
