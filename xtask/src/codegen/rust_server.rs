@@ -169,6 +169,8 @@ fn crate_lib_rs(apis: &[ApiDoc]) -> String {
     );
     s.push_str(
         "pub use openapi_support as support;\n\
+         /// The poem-openapi the adapters are written with, for servers that name its types.\n\
+         pub use poem_openapi;\n\
          pub use support::{ByteString, DateTimeString, Lenient, Nullable, RawBody, RawResponse, Vnd};\n\n",
     );
     for api in apis {
@@ -776,10 +778,12 @@ impl Emitter<'_> {
                 s.push_str(&doc(&a.description, "    "));
                 let variant = match &a.range {
                     Some(range) => {
+                        // A plain comment: poem-openapi would add a doc comment to the
+                        // served description.
                         let _ = writeln!(
                             s,
-                            "    ///\n    /// The contract documents this answer for the status range \
-                             `{range}`; it is\n    /// sent as {}, and the served document lists it \
+                            "    // The contract documents this answer for the status range \
+                             `{range}`; it is\n    // sent as {}, and the served document lists it \
                              under `{range}`.",
                             a.status
                         );
@@ -1143,6 +1147,14 @@ mod tests {
         tag_adapters: None,
         at_root: false,
         sdk_dir: None,
+        sdk_names: super::super::sdk::SdkNames {
+            python_package: "t",
+            project: "t",
+            go_package: "t",
+            go_repo: "t",
+            java_package: "t",
+            readme_note: "",
+        },
     };
 
     fn generator_output(yaml: &str) -> (String, String) {
@@ -1356,8 +1368,8 @@ paths:
         let api = gen.api_rs().expect("api.rs");
         assert!(
             api.contains(
-                "    /// The proxy failed.\n    ///\n    /// The contract documents this answer for \
-                 the status range `5XX`; it is\n    /// sent as 500, and the served document lists \
+                "    /// The proxy failed.\n    // The contract documents this answer for \
+                 the status range `5XX`; it is\n    // sent as 500, and the served document lists \
                  it under `5XX`.\n    #[oai(status = 500)]\n    ServerError,"
             ),
             "{api}"

@@ -59,9 +59,8 @@ pub enum ListKafkaClustersResponse {
     Ok(Vnd<media::Json, models::ClusterDataList>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -78,9 +77,8 @@ pub enum GetKafkaClusterResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -101,9 +99,8 @@ pub enum ListKafkaBrokersResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -124,9 +121,8 @@ pub enum GetKafkaBrokerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -147,9 +143,8 @@ pub enum ListKafkaAllBrokerConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -170,9 +165,8 @@ pub enum ListKafkaBrokerConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -200,9 +194,8 @@ pub enum UpdateKafkaBrokerConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -223,9 +216,8 @@ pub enum GetKafkaBrokerConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -253,9 +245,8 @@ pub enum UpdateKafkaBrokerConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -276,9 +267,8 @@ pub enum DeleteKafkaBrokerConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -299,9 +289,8 @@ pub enum SearchKafkaReplicasByBrokerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -322,9 +311,8 @@ pub enum ListKafkaClusterConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -352,9 +340,8 @@ pub enum UpdateKafkaClusterConfigsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -375,9 +362,8 @@ pub enum GetKafkaClusterConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -405,9 +391,8 @@ pub enum UpdateKafkaClusterConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -428,9 +413,8 @@ pub enum DeleteKafkaClusterConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -451,9 +435,8 @@ pub enum ListKafkaTopicsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -484,9 +467,8 @@ pub enum CreateKafkaTopicResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -507,9 +489,8 @@ pub enum GetKafkaTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -530,9 +511,8 @@ pub enum DeleteKafkaTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -560,9 +540,8 @@ pub enum UpdatePartitionCountKafkaTopicResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -583,9 +562,8 @@ pub enum ListKafkaAllTopicConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -616,9 +594,8 @@ pub enum UpdateKafkaAllTopicConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -639,9 +616,8 @@ pub enum ListKafkaTopicConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -669,9 +645,8 @@ pub enum UpdateKafkaTopicConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -692,9 +667,8 @@ pub enum GetKafkaTopicConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -722,9 +696,8 @@ pub enum UpdateKafkaTopicConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -745,9 +718,8 @@ pub enum DeleteKafkaTopicConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -768,9 +740,8 @@ pub enum ListKafkaPartitionsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -791,9 +762,8 @@ pub enum GetKafkaPartitionResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -814,9 +784,8 @@ pub enum GetKafkaPartitionOffsetsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -844,9 +813,8 @@ pub enum DeleteKafkaRecordsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -867,9 +835,8 @@ pub enum ListKafkaAllReassignmentsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -890,9 +857,8 @@ pub enum SearchKafkaReassignmentsByTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -913,9 +879,8 @@ pub enum GetKafkaReassignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -936,9 +901,8 @@ pub enum ListKafkaReplicasResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -959,9 +923,8 @@ pub enum GetKafkaReplicaResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -982,9 +945,8 @@ pub enum ListKafkaConsumerGroupsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1005,9 +967,8 @@ pub enum GetKafkaConsumerGroupResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1028,9 +989,8 @@ pub enum DeleteKafkaConsumerGroupResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1058,9 +1018,8 @@ pub enum ResetKafkaConsumerGroupOffsetsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1081,9 +1040,8 @@ pub enum ListKafkaConsumersResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1104,9 +1062,8 @@ pub enum GetKafkaConsumerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1127,9 +1084,8 @@ pub enum ListKafkaConsumerAssignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1150,9 +1106,8 @@ pub enum GetKafkaConsumerAssignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1173,9 +1128,8 @@ pub enum ListKafkaConsumerLagsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1196,9 +1150,8 @@ pub enum GetKafkaConsumerLagResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1219,9 +1172,8 @@ pub enum GetKafkaConsumerGroupLagSummaryResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1242,9 +1194,8 @@ pub enum GetKafkaAclsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1272,9 +1223,8 @@ pub enum CreateKafkaAclsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1295,9 +1245,8 @@ pub enum DeleteKafkaAclsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1325,9 +1274,8 @@ pub enum BatchCreateKafkaAclsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
