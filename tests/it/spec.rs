@@ -173,10 +173,11 @@ fn clean(value: &Value) -> Value {
             if let Some(Value::Array(parts)) = obj.get("allOf") {
                 let mut merged = Map::new();
                 for part in parts {
-                    let Value::Object(p) = part else {
+                    // A part may itself be composed (`allOf` of `allOf`).
+                    let Value::Object(p) = clean(part) else {
                         continue;
                     };
-                    for (key, v) in p {
+                    for (key, v) in &p {
                         match (key.as_str(), merged.get_mut(key), v) {
                             ("properties", Some(Value::Object(into)), Value::Object(more)) => {
                                 into.extend(more.clone());
@@ -392,7 +393,9 @@ async fn v3_operation(method: &str, path: &str) -> Option<&'static str> {
     use poem::Endpoint;
     let app = poem::Route::new().nest(
         "/v3",
-        kafka_rest_api::v3::openapi_service(kafka_rest_api::v3::SpecOnly),
+        kafka_rest_api::support::actions::action_paths(kafka_rest_api::v3::openapi_service(
+            kafka_rest_api::v3::SpecOnly,
+        )),
     );
     let request = poem::Request::builder()
         .method(method.parse().expect("a method"))
@@ -417,6 +420,11 @@ async fn v3_action_segments_route_to_their_operation_and_nothing_else_does() {
         ("POST", "/v3/clusters/c/acls:batchx", None),
         ("POST", "/v3/clusters/c/acls:batch/x", None),
         ("POST", "/v3/clusters/c/acls:", None),
+        (
+            "GET",
+            "/v3/clusters/c/consumer-groups/a:b",
+            Some("getKafkaConsumerGroup"),
+        ),
         (
             "POST",
             "/v3/clusters/c/topics/-/configs:alter",

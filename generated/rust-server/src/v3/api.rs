@@ -2292,7 +2292,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// config `value`, `DELETE` resets it to its default. With `validate_only` Kafka only
     /// checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/brokers/:broker_id/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/brokers/:broker_id/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaBrokerConfigBatch",
         tag = "ApiTags::Configs"
@@ -2463,7 +2463,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// configs: `SET` (the default) gives the config `value`, `DELETE` removes it. With
     /// `validate_only` Kafka only checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/broker-configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/broker-configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaClusterConfigs",
         tag = "ApiTags::Configs"
@@ -2603,7 +2603,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// is changed, `207` with the topics that failed otherwise. With `validate_only` Kafka only
     /// checks the changes.
     #[oai(
-        path = "/clusters/:cluster_id/topics/-/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/topics/-/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaAllTopicConfigBatch",
         tag = "ApiTags::Configs"
@@ -2675,7 +2675,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// config `value`, `DELETE` resets it to its default. With `validate_only` Kafka only
     /// checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/topics/:topic_name/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/topics/:topic_name/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaTopicConfigBatch",
         tag = "ApiTags::Configs"
@@ -3125,7 +3125,7 @@ impl<S: PartitionApi> PartitionV3Api<S> {
     /// and answers each partition's new low watermark. An unknown topic or partition is `404` /
     /// `40403`, an offset beyond the latest one `400` / `40002`.
     #[oai(
-        path = "/clusters/:cluster_id/topics/:topic_name/records<^(?::|%3[Aa])delete$>",
+        path = "/clusters/:cluster_id/topics/:topic_name/records%3Adelete",
         method = "post",
         operation_id = "deleteKafkaRecords",
         tag = "ApiTags::Partition"
@@ -3496,7 +3496,7 @@ impl<S: ConsumerGroupApi> ConsumerGroupV3Api<S> {
     /// `40002`, since Kafka would overwrite the reset with the members' next commits. A body
     /// that misses the field its `to` needs is `422` / `42206`.
     #[oai(
-        path = "/clusters/:cluster_id/consumer-groups/:consumer_group_id/offsets<^(?::|%3[Aa])reset$>",
+        path = "/clusters/:cluster_id/consumer-groups/:consumer_group_id/offsets%3Areset",
         method = "post",
         operation_id = "resetKafkaConsumerGroupOffsets",
         tag = "ApiTags::ConsumerGroup"
@@ -3966,7 +3966,7 @@ impl<S: AclApi> AclV3Api<S> {
     /// Creates every ACL of `data` and answers `204` with an empty body (what the Confluent
     /// REST Proxy answers, although its document says `201`).
     #[oai(
-        path = "/clusters/:cluster_id/acls<^(?::|%3[Aa])batch$>",
+        path = "/clusters/:cluster_id/acls%3Abatch",
         method = "post",
         operation_id = "batchCreateKafkaAcls",
         tag = "ApiTags::Acl"
