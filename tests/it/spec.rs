@@ -411,9 +411,21 @@ async fn v3_operation(method: &str, path: &str) -> Option<&'static str> {
 #[tokio::test]
 async fn v3_action_segments_route_to_their_operation_and_nothing_else_does() {
     let cases = [
-        ("POST", "/v3/clusters/c/acls:batch", Some("batchCreateKafkaAcls")),
-        ("POST", "/v3/clusters/c/acls%3Abatch", Some("batchCreateKafkaAcls")),
-        ("POST", "/v3/clusters/c/acls%3abatch", Some("batchCreateKafkaAcls")),
+        (
+            "POST",
+            "/v3/clusters/c/acls:batch",
+            Some("batchCreateKafkaAcls"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/acls%3Abatch",
+            Some("batchCreateKafkaAcls"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/acls%3abatch",
+            Some("batchCreateKafkaAcls"),
+        ),
         ("POST", "/v3/clusters/c/acls", Some("createKafkaAcls")),
         ("GET", "/v3/clusters/c/acls", Some("getKafkaAcls")),
         ("POST", "/v3/clusters/c/aclsXbatch", None),
@@ -435,20 +447,36 @@ async fn v3_action_segments_route_to_their_operation_and_nothing_else_does() {
             "/v3/clusters/c/topics/t/configs:alter",
             Some("updateKafkaTopicConfigBatch"),
         ),
-        ("GET", "/v3/clusters/c/topics/t/configs", Some("listKafkaTopicConfigs")),
-        ("GET", "/v3/clusters/c/topics/-/configs", Some("listKafkaAllTopicConfigs")),
+        (
+            "GET",
+            "/v3/clusters/c/topics/t/configs",
+            Some("listKafkaTopicConfigs"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/-/configs",
+            Some("listKafkaAllTopicConfigs"),
+        ),
         (
             "POST",
             "/v3/clusters/c/brokers/1/configs:alter",
             Some("updateKafkaBrokerConfigBatch"),
         ),
-        ("GET", "/v3/clusters/c/brokers/1/configs", Some("listKafkaBrokerConfigs")),
+        (
+            "GET",
+            "/v3/clusters/c/brokers/1/configs",
+            Some("listKafkaBrokerConfigs"),
+        ),
         (
             "POST",
             "/v3/clusters/c/broker-configs:alter",
             Some("updateKafkaClusterConfigs"),
         ),
-        ("GET", "/v3/clusters/c/broker-configs", Some("listKafkaClusterConfigs")),
+        (
+            "GET",
+            "/v3/clusters/c/broker-configs",
+            Some("listKafkaClusterConfigs"),
+        ),
         (
             "GET",
             "/v3/clusters/c/broker-configs/a.b",
@@ -553,7 +581,8 @@ async fn the_proxy_serves_the_derived_documents_and_swagger_ui() {
         .await
         .expect("html");
     assert!(
-        v3_page.contains("<option value=\"v2\">v2</option><option value=\"v3\" selected>v3</option>"),
+        v3_page
+            .contains("<option value=\"v2\">v2</option><option value=\"v3\" selected>v3</option>"),
         "v3 is selected"
     );
     assert!(

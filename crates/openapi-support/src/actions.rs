@@ -29,7 +29,10 @@ pub fn encode_colons(path: &str) -> Option<String> {
     if !path.contains(':') && !path.contains("%3a") {
         return None;
     }
-    Some(path.replace(':', ENCODED_COLON).replace("%3a", ENCODED_COLON))
+    Some(
+        path.replace(':', ENCODED_COLON)
+            .replace("%3a", ENCODED_COLON),
+    )
 }
 
 /// An endpoint that encodes the colons of the request path (see [`encode_colons`]) before
@@ -89,13 +92,13 @@ mod tests {
     }
 
     #[handler]
-    fn alter_one(poem::web::Path((_, topic)): poem::web::Path<(String, String)>) -> String {
-        format!("alter {topic}")
+    fn alter_one(poem::web::Path((_, name)): poem::web::Path<(String, String)>) -> String {
+        format!("alter {name}")
     }
 
     #[handler]
-    fn topic(poem::web::Path((_, topic)): poem::web::Path<(String, String)>) -> String {
-        format!("topic {topic}")
+    fn get_topic(poem::web::Path((_, name)): poem::web::Path<(String, String)>) -> String {
+        format!("topic {name}")
     }
 
     /// The routes of a few operations, registered in the given order.
@@ -113,30 +116,48 @@ mod tests {
                     poem::post(alter_all),
                 ),
                 3 => route.at(
-                    format!("/clusters/:c/topics/:t/{}", action_route("configs", "alter")),
+                    format!(
+                        "/clusters/:c/topics/:t/{}",
+                        action_route("configs", "alter")
+                    ),
                     poem::post(alter_one),
                 ),
-                _ => route.at("/clusters/:c/topics/:t", poem::post(topic)),
+                _ => route.at("/clusters/:c/topics/:t", poem::post(get_topic)),
             };
         }
         action_paths(route.map_to_response())
     }
 
     async fn answer(app: &impl Endpoint, path: &str) -> (StatusCode, String) {
-        let response = match app.call(Request::builder().method(poem::http::Method::POST).uri(
-            path.parse().expect("a URI"),
-        ).finish()).await {
+        let response = match app
+            .call(
+                Request::builder()
+                    .method(poem::http::Method::POST)
+                    .uri(path.parse().expect("a URI"))
+                    .finish(),
+            )
+            .await
+        {
             Ok(output) => output.into_response(),
             Err(err) => err.into_response(),
         };
         let status = response.status();
-        let body = response.into_body().into_string().await.expect("a text body");
+        let body = response
+            .into_body()
+            .into_string()
+            .await
+            .expect("a text body");
         (status, body)
     }
 
     #[tokio::test]
     async fn action_paths_route_exactly_whatever_order_the_routes_are_registered_in() {
-        let orders: [&[usize]; 4] = [&[0, 1, 2, 3, 4], &[4, 3, 2, 1, 0], &[1, 3, 0, 4, 2], &[2, 4, 1, 0, 3]];
+        let orders: [&[usize]; 4] = [
+            &[0, 1, 2, 3, 4],
+            &[4, 3, 2, 1, 0],
+            &[1, 3, 0, 4, 2],
+            &[2, 4, 1, 0, 3],
+        ];
         for order in orders {
             let app = app(order);
             let cases = [
@@ -148,7 +169,10 @@ mod tests {
                 ("/clusters/c/aclsXbatch", None),
                 ("/clusters/c/acls:batchx", None),
                 ("/clusters/c/acls:", None),
-                ("/clusters/c/topics/-/configs:alter", Some("alter all topics")),
+                (
+                    "/clusters/c/topics/-/configs:alter",
+                    Some("alter all topics"),
+                ),
                 ("/clusters/c/topics/t1/configs:alter", Some("alter t1")),
                 ("/clusters/c/topics/a:b", Some("topic a:b")),
             ];
@@ -156,7 +180,11 @@ mod tests {
                 let (status, body) = answer(&app, path).await;
                 match expected {
                     Some(expected) => {
-                        assert_eq!((status, body.as_str()), (StatusCode::OK, expected), "{path} with {order:?}");
+                        assert_eq!(
+                            (status, body.as_str()),
+                            (StatusCode::OK, expected),
+                            "{path} with {order:?}"
+                        );
                     }
                     None => assert_eq!(status, StatusCode::NOT_FOUND, "{path} with {order:?}"),
                 }
@@ -167,8 +195,14 @@ mod tests {
     #[test]
     fn colons_are_encoded_and_other_paths_are_left_alone() {
         assert_eq!(encode_colons("/a/b"), None);
-        assert_eq!(encode_colons("/acls:batch").as_deref(), Some("/acls%3Abatch"));
-        assert_eq!(encode_colons("/acls%3abatch").as_deref(), Some("/acls%3Abatch"));
+        assert_eq!(
+            encode_colons("/acls:batch").as_deref(),
+            Some("/acls%3Abatch")
+        );
+        assert_eq!(
+            encode_colons("/acls%3abatch").as_deref(),
+            Some("/acls%3Abatch")
+        );
         assert_eq!(action_route("acls", "batch"), "acls%3Abatch");
     }
 }

@@ -271,7 +271,13 @@ impl Emitter<'_> {
             spec = self.api.spec,
             served_at = self.api.served_at,
         );
-        if let Some(server) = self.ir.doc.servers.iter().find(|server| server.url.starts_with('/')) {
+        if let Some(server) = self
+            .ir
+            .doc
+            .servers
+            .iter()
+            .find(|server| server.url.starts_with('/'))
+        {
             let url = &server.url;
             let _ = write!(
                 s,
@@ -305,7 +311,13 @@ impl Emitter<'_> {
             "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
         );
         s.push_str("pub use api::*;\n\n");
-        if self.ir.doc.servers.iter().any(|server| server.url.starts_with('/')) {
+        if self
+            .ir
+            .doc
+            .servers
+            .iter()
+            .any(|server| server.url.starts_with('/'))
+        {
             s.push_str("use poem_openapi::{LicenseObject, OpenApiService, ServerObject};\n\n");
         } else {
             s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
@@ -1299,7 +1311,10 @@ paths:
         let code = gen.api_rs().expect("api.rs");
         assert!(code.contains("pub trait AclApi: Send + Sync"), "{code}");
         assert!(code.contains("pub struct ClusterV3Api<S> {"), "{code}");
-        assert!(code.contains("impl<S: ClusterApi> ClusterV3Api<S> {"), "{code}");
+        assert!(
+            code.contains("impl<S: ClusterApi> ClusterV3Api<S> {"),
+            "{code}"
+        );
         assert!(code.contains("impl<S: AclApi> AclV3Api<S> {"), "{code}");
         assert!(
             code.contains("pub type TApi<S> = (ClusterV3Api<S>, AclV3Api<S>, );"),
@@ -1328,7 +1343,10 @@ paths:
             ),
             "{module}"
         );
-        assert!(module.contains(".server(ServerObject::new(\"/v3\"))"), "{module}");
+        assert!(
+            module.contains(".server(ServerObject::new(\"/v3\"))"),
+            "{module}"
+        );
         assert!(
             module.contains("pub fn service_of<T: poem_openapi::OpenApi>(apis: T)"),
             "{module}"
