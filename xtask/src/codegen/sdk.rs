@@ -217,8 +217,15 @@ pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
         crate::tools::remove_dir_if_exists(&java)?;
         super::copy_tree(&sdk_dir.join("java"), &java)?;
         let mut mvn = Command::new("mvn");
-        mvn.args(["-B", "-ntp", "-q", "-DskipTests", "compile"])
-            .current_dir(&java);
+        mvn.args([
+            "-B",
+            "-ntp",
+            "-q",
+            "-Dstyle.color=never",
+            "-DskipTests",
+            "compile",
+        ])
+        .current_dir(&java);
         check(&mut failed, "java: mvn compile", mvn)?;
     }
 
