@@ -1,5 +1,6 @@
 //! `cargo xtask codegen [--check]`, `cargo xtask lint-spec` and `cargo xtask sdk-test`:
-//! everything derived from the API documents of [`APIS`] (today `openapi/kafka-rest-v2.yaml`).
+//! everything derived from the API documents of [`APIS`] (`openapi/kafka-rest-v2.yaml` and
+//! `openapi/kafka-rest-v3.yaml`).
 //!
 //! Owns the list of API documents, the tools that read the contract and where they live (under the cache root's `tools/`,
 //! resolved once), the write/check modes and the tree comparison behind `--check`. What each
@@ -40,29 +41,70 @@ pub struct ApiDoc {
     pub served_at: &'static str,
     /// The generated trait that gathers the document's per-tag traits.
     pub trait_name: &'static str,
-    /// The generated poem-openapi adapter.
+    /// The generated poem-openapi adapter; with [`ApiDoc::tag_adapters`], the tuple of the
+    /// per-tag adapters.
     pub adapter: &'static str,
+    /// With `Some(suffix)`, one poem-openapi adapter per tag, named after the tag and the suffix
+    /// (`TopicV3Api` for the tag `Topic` and the suffix `V3Api`), so that a server can mount the
+    /// tags it implements; [`ApiDoc::adapter`] is then the tuple of them all.
+    pub tag_adapters: Option<&'static str>,
     /// Whether the generated crate re-exports this module's items at its root (the v2 API,
     /// whose items lived there before the crate held more than one document).
     pub at_root: bool,
     /// Where the SDKs of this document go, relative to the repository root; `None` for none.
     /// Each folder holds one sub-folder per language of `sdk::SDKS`.
     pub sdk_dir: Option<&'static str>,
+    /// The package names of the SDKs.
+    pub sdk_names: sdk::SdkNames,
 }
 
 /// The API documents, in generation order. Adding a document is one entry here (and its
 /// contract): the generated crate gets a module named `ident`, the served document and the
 /// SDKs follow.
-pub const APIS: &[ApiDoc] = &[ApiDoc {
-    ident: "v2",
-    spec: "openapi/kafka-rest-v2.yaml",
-    served: "openapi/served/kafka-rest-v2.json",
-    served_at: "/openapi.json",
-    trait_name: "KafkaRestV2",
-    adapter: "V2Api",
-    at_root: true,
-    sdk_dir: Some("generated/sdk"),
-}];
+pub const APIS: &[ApiDoc] = &[
+    ApiDoc {
+        ident: "v2",
+        spec: "openapi/kafka-rest-v2.yaml",
+        served: "openapi/served/kafka-rest-v2.json",
+        served_at: "/openapi.json",
+        trait_name: "KafkaRestV2",
+        adapter: "V2Api",
+        tag_adapters: None,
+        at_root: true,
+        sdk_dir: Some("generated/sdk"),
+        sdk_names: sdk::SdkNames {
+            python_package: "kafka_rest_client",
+            project: "kafka-rest-client",
+            go_package: "kafkarest",
+            go_repo: "kafka-rest-go",
+            java_package: "io.kafkarest.client",
+            readme_note: "How to choose the embedded format (binary, json, avro, jsonschema, \
+                          protobuf) from each SDK:\nsee the section \"SDKs\" of the repository's \
+                          README.md.",
+        },
+    },
+    ApiDoc {
+        ident: "v3",
+        spec: "openapi/kafka-rest-v3.yaml",
+        served: "openapi/served/kafka-rest-v3.json",
+        served_at: "/v3/openapi.json",
+        trait_name: "KafkaRestV3",
+        adapter: "V3Api",
+        tag_adapters: Some("V3Api"),
+        at_root: false,
+        sdk_dir: Some("generated/sdk-v3"),
+        sdk_names: sdk::SdkNames {
+            python_package: "kafka_rest_v3",
+            project: "kafka-rest-v3",
+            go_package: "kafkarestv3",
+            go_repo: "kafka-rest-v3-go",
+            java_package: "io.kafkarest.v3.client",
+            readme_note: "The paths of the v3 API are relative to `/v3`: give each client the \
+                          base URL\n`http://<proxy>:8082/v3`. The v2 SDKs are in `generated/sdk/`; \
+                          both can be used side by side.",
+        },
+    },
+];
 
 /// Where the Rust server crate `kafka-rest-api` goes, relative to the repository root.
 const SERVER_DIR: &str = "generated/rust-server";
@@ -76,6 +118,7 @@ fn sdk_readme(api: &ApiDoc) -> String {
     let spec = api.spec;
     let name = api.ident;
     let up = "../".repeat(api.sdk_dir.map_or(0, |d| d.split('/').count()));
+    let n = &api.sdk_names;
     format!(
         "\
 <!-- Written by `cargo xtask codegen` from {spec}; do not edit. -->
@@ -88,14 +131,18 @@ change the contract (or `xtask/src/codegen/sdk.rs`) and run `cargo xtask codegen
 
 | folder | generator | package |
 |---|---|---|
-| `python/` | `python` (urllib3) | `kafka_rest_client` |
-| `typescript/` | `typescript-fetch` | `kafka-rest-client` |
-| `go/` | `go` | `kafkarest` |
-| `java/` | `java`, library `native` (JDK HttpClient + Jackson) | `io.kafkarest.client` |
+| `python/` | `python` (urllib3) | `{python}` |
+| `typescript/` | `typescript-fetch` | `{project}` |
+| `go/` | `go` | `{go}` |
+| `java/` | `java`, library `native` (JDK HttpClient + Jackson) | `{java}` |
 
-How to choose the embedded format (binary, json, avro, jsonschema, protobuf) from each SDK:
-see the section \"SDKs\" of the repository's README.md.
-"
+{note}
+",
+        python = n.python_package,
+        project = n.project,
+        go = n.go_package,
+        java = n.java_package,
+        note = n.readme_note,
     )
 }
 
@@ -241,6 +288,7 @@ fn sdks(api: &ApiDoc, sdk_dir: &str, check: bool, differences: &mut Vec<String>)
             &jar,
             &spec,
             sdk,
+            &api.sdk_names,
             &out,
             &log,
         )?;
