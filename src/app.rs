@@ -26,6 +26,10 @@ use crate::services::Services;
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
+    let v3 = api::v3::endpoint(api::v3::V3Service::new(
+        services.clone(),
+        api::v3::V3Settings::from_config(config),
+    ));
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
     // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
@@ -53,6 +57,8 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
             }),
         )
         .nest("/docs", swagger_ui)
+        // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
+        .nest("/v3", v3)
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))
