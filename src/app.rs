@@ -21,8 +21,8 @@ use crate::limits::{LimitSettings, Limits};
 use crate::services::Services;
 
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
-/// `/openapi.yaml`, and Swagger UI at `/docs`. A further API document would be mounted beside
-/// it, with its own document at a sibling path such as `/v3/openapi.json`.
+/// `/openapi.yaml`, the v3 document at `/v3/openapi.json` and `/v3/openapi.yaml`, and Swagger UI
+/// at `/docs`, with a selector for the two documents.
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
@@ -31,31 +31,24 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         api::v3::V3Settings::from_config(config),
     ));
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
-    // The served document is poem-openapi's plus the keywords its schema model cannot write
-    // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
-    // `api.spec_endpoint()`.
-    let document = kafka_rest_api::v2::served_document();
-    let json = document.clone();
-    let yaml = serde_json::from_str::<serde_json::Value>(&document)
-        .ok()
-        .and_then(|doc| serde_yaml::to_string(&doc).ok())
-        .unwrap_or_default();
-    let swagger_ui = api.swagger_ui();
-    Route::new()
-        .at(
-            "/openapi.json",
-            poem::endpoint::make_sync(move |_| {
-                json.clone()
-                    .with_content_type("application/json; charset=utf-8")
-            }),
-        )
-        .at(
-            "/openapi.yaml",
-            poem::endpoint::make_sync(move |_| {
-                yaml.clone()
-                    .with_content_type("application/x-yaml; charset=utf-8")
-            }),
-        )
+    // Each served document is poem-openapi's plus the keywords its schema model cannot write
+    // (`DOCUMENT_KEYWORDS` of each generated module), so it is served from that text, not from
+    // `api.spec_endpoint()`. The v3 API itself is mounted at `/v3`; its document sits beside it.
+    let v2_document = kafka_rest_api::v2::served_document();
+    let v3_document = kafka_rest_api::v3::served_document();
+    let v3 = kafka_rest_api::v3::openapi_service(kafka_rest_api::v3::SpecOnly);
+    let swagger_ui = swagger_ui(vec![
+        (
+            "v2",
+            swagger_page(&api.swagger_ui_html(), &api.spec(), &v2_document),
+        ),
+        (
+            "v3",
+            swagger_page(&v3.swagger_ui_html(), &v3.spec(), &v3_document),
+        ),
+    ]);
+    let routes = serve_document(Route::new(), "/openapi", v2_document);
+    serve_document(routes, "/v3/openapi", v3_document)
         .nest("/docs", swagger_ui)
         // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
         .nest("/v3", v3)
@@ -69,6 +62,77 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         .with(limits)
         .into_endpoint()
         .boxed()
+}
+
+/// `route` with `document` (JSON text) served at `{at}.json` and, converted, at `{at}.yaml`.
+fn serve_document(route: Route, at: &str, document: String) -> Route {
+    let yaml = serde_json::from_str::<serde_json::Value>(&document)
+        .ok()
+        .and_then(|doc| serde_yaml::to_string(&doc).ok())
+        .unwrap_or_default();
+    route
+        .at(
+            format!("{at}.json"),
+            poem::endpoint::make_sync(move |_| {
+                document
+                    .clone()
+                    .with_content_type("application/json; charset=utf-8")
+            }),
+        )
+        .at(
+            format!("{at}.yaml"),
+            poem::endpoint::make_sync(move |_| {
+                yaml.clone()
+                    .with_content_type("application/x-yaml; charset=utf-8")
+            }),
+        )
+}
+
+/// poem-openapi's Swagger UI `page`, showing the `served` document instead of the `derived` one
+/// the page embeds (they differ by the keywords and paths the generated
+/// `served_document` functions restore).
+fn swagger_page(page: &str, derived: &str, served: &str) -> String {
+    page.replacen(derived, served, 1)
+}
+
+/// Swagger UI for several documents, given as (name, poem-openapi's Swagger UI page): `?api=`
+/// picks the page (the first one without it), and a selector above the UI switches between
+/// them. poem-openapi's page embeds one document, so the selector reloads with another `api`.
+fn swagger_ui(pages: Vec<(&'static str, String)>) -> impl Endpoint + 'static {
+    let pages: Vec<(&'static str, String)> = pages
+        .iter()
+        .map(|(name, html)| {
+            let options: String = pages
+                .iter()
+                .map(|(other, _)| {
+                    let selected = if other == name { " selected" } else { "" };
+                    format!("<option value=\"{other}\"{selected}>{other}</option>")
+                })
+                .collect();
+            let selector = format!(
+                "<body>\n<div style=\"padding:8px 20px;font-family:sans-serif\">\
+                 <label>API <select id=\"api\" \
+                 onchange=\"window.location.search='?api='+this.value\">{options}</select>\
+                 </label></div>"
+            );
+            (*name, html.replacen("<body>", &selector, 1))
+        })
+        .collect();
+    poem::endpoint::make_sync(move |req: Request| {
+        let wanted = req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("api="));
+        let page = pages
+            .iter()
+            .find(|(name, _)| Some(*name) == wanted)
+            .or_else(|| pages.first())
+            .map(|(_, html)| html.clone())
+            .unwrap_or_default();
+        poem::web::Html(page)
+    })
 }
 
 /// CORS as Confluent's proxy (Jetty's `CrossOriginFilter`) does it, when

@@ -167,11 +167,32 @@ fn clean(value: &Value) -> Value {
         Value::Object(obj) => {
             // poem-openapi wraps a `$ref` that carries annotations (nullable, description) as
             // `allOf: [target, annotations]`; after resolving, that is one schema.
+            // The contract also composes objects with `allOf` (a resource's common fields and
+            // its own), which poem-openapi writes as one object: the parts' `properties` and
+            // `required` lists are united, a later part's other keywords win.
             if let Some(Value::Array(parts)) = obj.get("allOf") {
                 let mut merged = Map::new();
                 for part in parts {
-                    if let Value::Object(p) = part {
-                        merged.extend(p.clone());
+                    // A part may itself be composed (`allOf` of `allOf`).
+                    let Value::Object(p) = clean(part) else {
+                        continue;
+                    };
+                    for (key, v) in &p {
+                        match (key.as_str(), merged.get_mut(key), v) {
+                            ("properties", Some(Value::Object(into)), Value::Object(more)) => {
+                                into.extend(more.clone());
+                            }
+                            ("required", Some(Value::Array(into)), Value::Array(more)) => {
+                                for item in more {
+                                    if !into.contains(item) {
+                                        into.push(item.clone());
+                                    }
+                                }
+                            }
+                            _ => {
+                                merged.insert(key.clone(), v.clone());
+                            }
+                        }
                     }
                 }
                 for (k, v) in obj {
@@ -365,6 +386,142 @@ fn the_comparison_reports_required_nullable_statuses_and_media_types() {
     }
 }
 
+/// The operation that answers `method` at `path` in the v3 API nested at `/v3` (with the
+/// service that serves nothing), or `None` when no operation does.
+async fn v3_operation(method: &str, path: &str) -> Option<&'static str> {
+    use kafka_rest_api::poem_openapi::OperationId;
+    use poem::Endpoint;
+    let app = poem::Route::new().nest(
+        "/v3",
+        kafka_rest_api::support::actions::action_paths(kafka_rest_api::v3::openapi_service(
+            kafka_rest_api::v3::SpecOnly,
+        )),
+    );
+    let request = poem::Request::builder()
+        .method(method.parse().expect("a method"))
+        .uri(path.parse().expect("a URI"))
+        .content_type("application/json")
+        .body("{}");
+    match app.call(request).await {
+        Ok(response) => response.data::<OperationId>().map(|id| id.0),
+        Err(err) => err.data::<OperationId>().map(|id| id.0),
+    }
+}
+
+#[tokio::test]
+async fn v3_action_segments_route_to_their_operation_and_nothing_else_does() {
+    let cases = [
+        (
+            "POST",
+            "/v3/clusters/c/acls:batch",
+            Some("batchCreateKafkaAcls"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/acls%3Abatch",
+            Some("batchCreateKafkaAcls"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/acls%3abatch",
+            Some("batchCreateKafkaAcls"),
+        ),
+        ("POST", "/v3/clusters/c/acls", Some("createKafkaAcls")),
+        ("GET", "/v3/clusters/c/acls", Some("getKafkaAcls")),
+        ("POST", "/v3/clusters/c/aclsXbatch", None),
+        ("POST", "/v3/clusters/c/acls:batchx", None),
+        ("POST", "/v3/clusters/c/acls:batch/x", None),
+        ("POST", "/v3/clusters/c/acls:", None),
+        (
+            "GET",
+            "/v3/clusters/c/consumer-groups/a:b",
+            Some("getKafkaConsumerGroup"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/topics/-/configs:alter",
+            Some("updateKafkaAllTopicConfigBatch"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/topics/t/configs:alter",
+            Some("updateKafkaTopicConfigBatch"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/t/configs",
+            Some("listKafkaTopicConfigs"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/-/configs",
+            Some("listKafkaAllTopicConfigs"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/brokers/1/configs:alter",
+            Some("updateKafkaBrokerConfigBatch"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/brokers/1/configs",
+            Some("listKafkaBrokerConfigs"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/broker-configs:alter",
+            Some("updateKafkaClusterConfigs"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/broker-configs",
+            Some("listKafkaClusterConfigs"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/broker-configs/a.b",
+            Some("getKafkaClusterConfig"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/consumer-groups/g/offsets:reset",
+            Some("resetKafkaConsumerGroupOffsets"),
+        ),
+        (
+            "DELETE",
+            "/v3/clusters/c/consumer-groups/g",
+            Some("deleteKafkaConsumerGroup"),
+        ),
+        (
+            "POST",
+            "/v3/clusters/c/topics/t/records:delete",
+            Some("deleteKafkaRecords"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/-/partitions/-/reassignment",
+            Some("listKafkaAllReassignments"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/-/partitions/0/reassignment",
+            Some("getKafkaReassignment"),
+        ),
+        (
+            "GET",
+            "/v3/clusters/c/topics/t/partitions/0/offset",
+            Some("getKafkaPartitionOffsets"),
+        ),
+    ];
+    for (method, path, expected) in cases {
+        assert_eq!(
+            v3_operation(method, path).await,
+            expected,
+            "{method} {path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_proxy_serves_the_derived_documents_and_swagger_ui() {
     let stack = require_stack!();
@@ -407,5 +564,30 @@ async fn the_proxy_serves_the_derived_documents_and_swagger_ui() {
     assert_eq!(docs.status(), 200);
     let html = docs.text().await.expect("html");
     assert!(html.contains("swagger-ui"), "{html:.200}");
+    assert!(
+        html.contains("<option value=\"v2\" selected>v2</option><option value=\"v3\">v3</option>"),
+        "the page offers both documents, v2 first"
+    );
+    assert!(
+        html.contains("\"title\": \"Kafka REST Proxy (Confluent v2 compatible)\""),
+        "the v2 document is shown first"
+    );
+    let v3_page = client
+        .get(proxy.url("/docs?api=v3"))
+        .send()
+        .await
+        .expect("GET /docs?api=v3")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        v3_page
+            .contains("<option value=\"v2\">v2</option><option value=\"v3\" selected>v3</option>"),
+        "v3 is selected"
+    );
+    assert!(
+        v3_page.contains("\"/clusters/{cluster_id}/acls:batch\""),
+        "the v3 page shows the served document, with the contract's paths"
+    );
     proxy.stop().await;
 }

@@ -54,6 +54,8 @@ pub struct ApiDoc {
     /// Where the SDKs of this document go, relative to the repository root; `None` for none.
     /// Each folder holds one sub-folder per language of `sdk::SDKS`.
     pub sdk_dir: Option<&'static str>,
+    /// The package names of the SDKs.
+    pub sdk_names: sdk::SdkNames,
 }
 
 /// The API documents, in generation order. Adding a document is one entry here (and its
@@ -70,6 +72,16 @@ pub const APIS: &[ApiDoc] = &[
         tag_adapters: None,
         at_root: true,
         sdk_dir: Some("generated/sdk"),
+        sdk_names: sdk::SdkNames {
+            python_package: "kafka_rest_client",
+            project: "kafka-rest-client",
+            go_package: "kafkarest",
+            go_repo: "kafka-rest-go",
+            java_package: "io.kafkarest.client",
+            readme_note: "How to choose the embedded format (binary, json, avro, jsonschema, \
+                          protobuf) from each SDK:\nsee the section \"SDKs\" of the repository's \
+                          README.md.",
+        },
     },
     ApiDoc {
         ident: "v3",
@@ -81,6 +93,16 @@ pub const APIS: &[ApiDoc] = &[
         tag_adapters: Some("V3Api"),
         at_root: false,
         sdk_dir: Some("generated/sdk-v3"),
+        sdk_names: sdk::SdkNames {
+            python_package: "kafka_rest_v3",
+            project: "kafka-rest-v3",
+            go_package: "kafkarestv3",
+            go_repo: "kafka-rest-v3-go",
+            java_package: "io.kafkarest.v3.client",
+            readme_note: "The paths of the v3 API are relative to `/v3`: give each client the \
+                          base URL\n`http://<proxy>:8082/v3`. The v2 SDKs are in `generated/sdk/`; \
+                          both can be used side by side.",
+        },
     },
 ];
 
@@ -96,6 +118,7 @@ fn sdk_readme(api: &ApiDoc) -> String {
     let spec = api.spec;
     let name = api.ident;
     let up = "../".repeat(api.sdk_dir.map_or(0, |d| d.split('/').count()));
+    let n = &api.sdk_names;
     format!(
         "\
 <!-- Written by `cargo xtask codegen` from {spec}; do not edit. -->
@@ -108,14 +131,18 @@ change the contract (or `xtask/src/codegen/sdk.rs`) and run `cargo xtask codegen
 
 | folder | generator | package |
 |---|---|---|
-| `python/` | `python` (urllib3) | `kafka_rest_client` |
-| `typescript/` | `typescript-fetch` | `kafka-rest-client` |
-| `go/` | `go` | `kafkarest` |
-| `java/` | `java`, library `native` (JDK HttpClient + Jackson) | `io.kafkarest.client` |
+| `python/` | `python` (urllib3) | `{python}` |
+| `typescript/` | `typescript-fetch` | `{project}` |
+| `go/` | `go` | `{go}` |
+| `java/` | `java`, library `native` (JDK HttpClient + Jackson) | `{java}` |
 
-How to choose the embedded format (binary, json, avro, jsonschema, protobuf) from each SDK:
-see the section \"SDKs\" of the repository's README.md.
-"
+{note}
+",
+        python = n.python_package,
+        project = n.project,
+        go = n.go_package,
+        java = n.java_package,
+        note = n.readme_note,
     )
 }
 
@@ -261,6 +288,7 @@ fn sdks(api: &ApiDoc, sdk_dir: &str, check: bool, differences: &mut Vec<String>)
             &jar,
             &spec,
             sdk,
+            &api.sdk_names,
             &out,
             &log,
         )?;

@@ -1,6 +1,7 @@
 //! The payload, parameter and value types the generated API crate (`kafka-rest-api`) is built
 //! from, shared by every API document it holds, plus the run-time tables' types: the routes
-//! and media types of each operation ([`routes`]) and the one `Accept` parser ([`accept`]).
+//! and media types of each operation ([`routes`]), the one `Accept` parser ([`accept`]) and
+//! the routing of `name:action` path segments ([`actions`]).
 //!
 //! This crate is hand-written and the same for every contract; `cargo xtask codegen` only
 //! writes code that uses it. Each payload type does two jobs: it tells poem-openapi what to
@@ -11,6 +12,7 @@
 //! what the models declare. Which answer a server gives to a failed negotiation is left to it.
 
 pub mod accept;
+pub mod actions;
 pub mod routes;
 
 use std::borrow::Cow;

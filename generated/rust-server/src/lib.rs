@@ -7,6 +7,8 @@
 //! The fixed runtime types are the crate `openapi-support`, re-exported as [`support`].
 
 pub use openapi_support as support;
+/// The poem-openapi the adapters are written with, for servers that name its types.
+pub use poem_openapi;
 pub use support::{ByteString, DateTimeString, Lenient, Nullable, RawBody, RawResponse, Vnd};
 
 pub mod v2;

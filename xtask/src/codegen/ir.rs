@@ -59,7 +59,7 @@ pub(super) struct Op {
     /// The path in poem's syntax (`/topics/:topic_name`); see [`poem_path`].
     pub(super) route: String,
     /// The path as poem-openapi writes it in the derived document: the contract's path, except
-    /// for a segment with an action (`acls:batch`), which stays in the route's syntax.
+    /// for a segment with an action (`acls:batch`), which is written as routed (`acls%3Abatch`).
     pub(super) served_path: String,
     /// The operation's `x-` extensions, as (name, JSON value), in contract order.
     pub(super) extensions: Vec<(String, String)>,
@@ -1235,7 +1235,8 @@ pub(super) fn derived_id(method: &str, path: &str) -> String {
 /// `:` starts a parameter, `*` a catch-all and `<` a regular expression, even inside a segment,
 /// so `/acls:batch` would route as `/acls` followed by a parameter named `batch`. The one
 /// exception is an *action*: a last segment `name:action` (both made of letters, digits, `-`
-/// and `_`), as in `/acls:batch` or `/configs:alter`, which [`poem_path`] routes exactly.
+/// and `_`), as in `/acls:batch` or `/configs:alter`, which [`poem_path`] routes with the
+/// colon encoded.
 pub(super) fn check_literal_segments(path: &str) -> Result<()> {
     let segments: Vec<&str> = path.split('/').collect();
     for (i, segment) in segments.iter().enumerate() {
@@ -1267,12 +1268,12 @@ fn action_segment(segment: &str) -> Option<(&str, &str)> {
     (plain(name) && plain(action)).then_some((name, action))
 }
 
-/// The route of an action segment: the name, then a regular expression that matches the
-/// colon (also percent-encoded, as some clients send it) and the action up to the end of the
-/// path. poem's router has no escape for a literal colon, but it tries a regular expression
-/// right after a literal prefix, so `/acls` and `/acls:batch` are two exact routes.
+/// The route of an action segment: the name, the colon percent-encoded, the action
+/// (`acls%3Abatch`), as `openapi_support::actions::action_route` spells it. poem's router has no
+/// escape for a literal colon, so the adapters register it encoded and the server wraps them in
+/// `openapi_support::actions::ActionPaths`, which encodes the colons of request paths alike.
 fn action_route(name: &str, action: &str) -> String {
-    format!("{name}<^(?::|%3[Aa]){action}$>")
+    format!("{name}%3A{action}")
 }
 
 /// `/topics/{topic_name}` to poem's `/topics/:topic_name`; an action segment (`acls:batch`)
@@ -1418,14 +1419,14 @@ mod tests {
     }
 
     #[test]
-    fn action_segments_route_as_a_name_and_an_anchored_expression() {
+    fn action_segments_route_with_the_colon_encoded() {
         assert_eq!(
             poem_path("/clusters/{cluster_id}/acls:batch"),
-            "/clusters/:cluster_id/acls<^(?::|%3[Aa])batch$>"
+            "/clusters/:cluster_id/acls%3Abatch"
         );
         assert_eq!(
             served_path("/clusters/{cluster_id}/acls:batch"),
-            "/clusters/{cluster_id}/acls<^(?::|%3[Aa])batch$>"
+            "/clusters/{cluster_id}/acls%3Abatch"
         );
         assert_eq!(served_path("/topics/{topic_name}"), "/topics/{topic_name}");
     }

@@ -169,6 +169,8 @@ fn crate_lib_rs(apis: &[ApiDoc]) -> String {
     );
     s.push_str(
         "pub use openapi_support as support;\n\
+         /// The poem-openapi the adapters are written with, for servers that name its types.\n\
+         pub use poem_openapi;\n\
          pub use support::{ByteString, DateTimeString, Lenient, Nullable, RawBody, RawResponse, Vnd};\n\n",
     );
     for api in apis {
@@ -269,6 +271,42 @@ impl Emitter<'_> {
             spec = self.api.spec,
             served_at = self.api.served_at,
         );
+        if let Some(server) = self
+            .ir
+            .doc
+            .servers
+            .iter()
+            .find(|server| server.url.starts_with('/'))
+        {
+            let url = &server.url;
+            let _ = write!(
+                s,
+                "//! The contract's paths are relative to its server URL `{url}` (`/clusters` is \
+                 served at\n\
+                 //! `{url}/clusters`): nest the service at `{url}` with poem's `Route::nest`. \
+                 [`routes::ROUTES`]\n\
+                 //! holds the contract's paths, so look a request path up without the `{url}` \
+                 prefix.\n\n"
+            );
+        }
+        if self.ir.ops.iter().any(|op| op.served_path != op.path) {
+            s.push_str(
+                "//! Some paths end in an action (`acls:batch`): their routes spell the colon \
+                 `%3A`, so wrap the\n\
+                 //! service in `support::actions::action_paths` (which encodes the colons of \
+                 request paths\n\
+                 //! alike) before mounting it.\n\n",
+            );
+        }
+        if self.api.tag_adapters.is_some() {
+            s.push_str(
+                "//! Each tag has its own adapter, so a server can mount the tags it implements: \
+                 [`service_of`]\n\
+                 //! makes the OpenAPI service of one adapter or of a tuple of them, \
+                 [`openapi_service`] that of\n\
+                 //! all of them.\n\n",
+            );
+        }
         s.push_str(
             "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
         );
@@ -378,10 +416,11 @@ impl Emitter<'_> {
             s.push_str(
                 "/// The paths poem-openapi writes differently from the contract, as (its path, \
                  the contract's):\n\
-                 /// a last segment with an action (`acls:batch`) is routed through a regular \
-                 expression, which\n\
-                 /// poem-openapi writes as it is. [`served_document`] gives these paths the \
-                 contract's name back.\n\
+                 /// a last segment with an action (`acls:batch`) is routed with its colon \
+                 percent-encoded\n\
+                 /// (see `support::actions`), and poem-openapi writes the route. \
+                 [`served_document`] gives these\n\
+                 /// paths the contract's name back.\n\
                  pub const PATH_RENAMES: &[(&str, &str)] = &[\n",
             );
             for (from, to) in &renames {
@@ -742,8 +781,15 @@ impl Emitter<'_> {
              Request bodies\n\
              //! reach the traits unread (`RawBody`) and non-string parameters as `Lenient`, so \
              the\n\
-             //! implementation decodes them and chooses the error answers.\n\n\
-             #![allow(clippy::doc_markdown, clippy::too_many_arguments)]\n\n\
+             //! implementation decodes them and chooses the error answers. A response enum \
+             holds its\n\
+             //! payload inline: it lives for one request, so boxing the large ones would buy \
+             nothing.\n\n\
+             #![allow(\n\
+             clippy::doc_markdown,\n\
+             clippy::too_many_arguments,\n\
+             clippy::large_enum_variant\n\
+             )]\n\n\
              use std::future::Future;\n\n\
              use poem::Request;\n\
              use poem_openapi::param::{{Path, Query}};\n\
@@ -782,10 +828,12 @@ impl Emitter<'_> {
                 s.push_str(&doc(&a.description, "    "));
                 let variant = match &a.range {
                     Some(range) => {
+                        // A plain comment: poem-openapi would add a doc comment to the
+                        // served description.
                         let _ = writeln!(
                             s,
-                            "    ///\n    /// The contract documents this answer for the status range \
-                             `{range}`; it is\n    /// sent as {}, and the served document lists it \
+                            "    // The contract documents this answer for the status range \
+                             `{range}`; it is\n    // sent as {}, and the served document lists it \
                              under `{range}`.",
                             a.status
                         );
@@ -1149,6 +1197,14 @@ mod tests {
         tag_adapters: None,
         at_root: false,
         sdk_dir: None,
+        sdk_names: super::super::sdk::SdkNames {
+            python_package: "t",
+            project: "t",
+            go_package: "t",
+            go_repo: "t",
+            java_package: "t",
+            readme_note: "",
+        },
     };
 
     fn generator_output(yaml: &str) -> (String, String) {
@@ -1217,6 +1273,90 @@ components:
                  tag: \"Cluster (v3)\", request_types: &[], response_types: &[\"application/json\"] }"
             ),
             "{routes}"
+        );
+    }
+
+    #[test]
+    fn with_tag_adapters_each_tag_gets_an_adapter_and_action_paths_get_their_name_back() {
+        let doc: OpenAPI = serde_yaml::from_str(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+servers:
+  - url: /v3
+tags:
+  - name: Cluster
+  - name: ACL
+paths:
+  /clusters:
+    get:
+      tags: [Cluster]
+      operationId: listKafkaClusters
+      responses:
+        '204': {description: none}
+  /clusters/{cluster_id}/acls:batch:
+    parameters:
+      - {name: cluster_id, in: path, required: true, schema: {type: string}}
+    post:
+      tags: [ACL]
+      operationId: batchCreateKafkaAcls
+      x-extension: true
+      responses:
+        '204': {description: created}
+"#,
+        )
+        .expect("a test document");
+        let contract = Contract::read(&doc).expect("the generator reads it");
+        let api = ApiDoc {
+            tag_adapters: Some("V3Api"),
+            ..TEST_API
+        };
+        let gen = Emitter {
+            ir: &contract,
+            api: &api,
+        };
+        let code = gen.api_rs().expect("api.rs");
+        assert!(code.contains("pub trait AclApi: Send + Sync"), "{code}");
+        assert!(code.contains("pub struct ClusterV3Api<S> {"), "{code}");
+        assert!(
+            code.contains("impl<S: ClusterApi> ClusterV3Api<S> {"),
+            "{code}"
+        );
+        assert!(code.contains("impl<S: AclApi> AclV3Api<S> {"), "{code}");
+        assert!(
+            code.contains("pub type TApi<S> = (ClusterV3Api<S>, AclV3Api<S>, );"),
+            "{code}"
+        );
+        assert!(
+            code.contains("path = \"/clusters/:cluster_id/acls%3Abatch\""),
+            "{code}"
+        );
+        assert!(
+            !code.contains("pub struct TApi<S>"),
+            "no adapter gathers every tag: {code}"
+        );
+        let module = gen.mod_rs().expect("mod.rs");
+        assert!(
+            module.contains(
+                "pub const PATH_RENAMES: &[(&str, &str)] = &[\n(\
+                 \"/clusters/{cluster_id}/acls%3Abatch\", \
+                 \"/clusters/{cluster_id}/acls:batch\"),\n];"
+            ),
+            "{module}"
+        );
+        assert!(
+            module.contains(
+                "(\"/paths/~1clusters~1{cluster_id}~1acls:batch/post/x-extension\", \"true\"),"
+            ),
+            "{module}"
+        );
+        assert!(
+            module.contains(".server(ServerObject::new(\"/v3\"))"),
+            "{module}"
+        );
+        assert!(
+            module.contains("pub fn service_of<T: poem_openapi::OpenApi>(apis: T)"),
+            "{module}"
         );
     }
 
@@ -1362,8 +1502,8 @@ paths:
         let api = gen.api_rs().expect("api.rs");
         assert!(
             api.contains(
-                "    /// The proxy failed.\n    ///\n    /// The contract documents this answer for \
-                 the status range `5XX`; it is\n    /// sent as 500, and the served document lists \
+                "    /// The proxy failed.\n    // The contract documents this answer for \
+                 the status range `5XX`; it is\n    // sent as 500, and the served document lists \
                  it under `5XX`.\n    #[oai(status = 500)]\n    ServerError,"
             ),
             "{api}"

@@ -23,10 +23,30 @@ pub struct Sdk {
     pub dir: &'static str,
     /// openapi-generator generator name (`-g`).
     pub generator: &'static str,
-    /// Further command line arguments (library, additional properties, git ids).
-    pub args: &'static [&'static str],
+    /// Further command line arguments (library, additional properties, git ids), for the
+    /// package names of one document.
+    pub args: fn(&SdkNames) -> Vec<String>,
     /// Lines of `.openapi-generator-ignore` after the header (gitignore syntax).
     pub ignore: &'static [&'static str],
+}
+
+/// The package names of one document's SDKs; each document has its own, so that the SDKs of
+/// several documents can be used side by side.
+#[derive(Debug)]
+pub struct SdkNames {
+    /// The Python package (`import kafka_rest_client`).
+    pub python_package: &'static str,
+    /// The Python distribution (`pip install kafka-rest-client`) and the npm package.
+    pub project: &'static str,
+    /// The Go package.
+    pub go_package: &'static str,
+    /// The Go repository under `github.com/kafka-rest/`, a placeholder until the SDK is
+    /// published; the module path is `github.com/kafka-rest/<go_repo>`.
+    pub go_repo: &'static str,
+    /// The Java package (`io.kafkarest.client`); `.api` and `.model` hold the APIs and models.
+    pub java_package: &'static str,
+    /// The closing paragraph of the folder's `README.md`.
+    pub readme_note: &'static str,
 }
 
 /// First line of every `.openapi-generator-ignore`.
@@ -39,10 +59,12 @@ pub const SDKS: &[Sdk] = &[
     Sdk {
         dir: "python",
         generator: "python",
-        args: &[
-            "--additional-properties=packageName=kafka_rest_client,projectName=kafka-rest-client,\
-             packageVersion=0.1.0",
-        ],
+        args: |n| {
+            vec![format!(
+                "--additional-properties=packageName={},projectName={},packageVersion=0.1.0",
+                n.python_package, n.project
+            )]
+        },
         ignore: &[
             ".github/**",
             ".gitlab-ci.yml",
@@ -56,21 +78,30 @@ pub const SDKS: &[Sdk] = &[
     Sdk {
         dir: "typescript",
         generator: "typescript-fetch",
-        args: &[
-            "--additional-properties=npmName=kafka-rest-client,npmVersion=0.1.0,supportsES6=true",
-        ],
+        args: |n| {
+            vec![format!(
+                "--additional-properties=npmName={},npmVersion=0.1.0,supportsES6=true",
+                n.project
+            )]
+        },
         ignore: &[".github/**", ".travis.yml", "git_push.sh"],
     },
     Sdk {
         dir: "go",
         generator: "go",
-        args: &[
-            "--additional-properties=packageName=kafkarest,packageVersion=0.1.0,withGoMod=true",
-            // The module path becomes github.com/kafka-rest/kafka-rest-go; a placeholder
-            // until the SDK is published.
-            "--git-user-id=kafka-rest",
-            "--git-repo-id=kafka-rest-go",
-        ],
+        args: |n| {
+            vec![
+                // Enum constants share one package namespace: prefixed with their enum's
+                // name, two enums can both have `UNKNOWN`.
+                format!(
+                    "--additional-properties=packageName={},packageVersion=0.1.0,withGoMod=true,\
+                     enumClassPrefix=true",
+                    n.go_package
+                ),
+                "--git-user-id=kafka-rest".to_string(),
+                format!("--git-repo-id={}", n.go_repo),
+            ]
+        },
         ignore: &[
             ".github/**",
             ".travis.yml",
@@ -82,13 +113,17 @@ pub const SDKS: &[Sdk] = &[
     Sdk {
         dir: "java",
         generator: "java",
-        args: &[
-            "--library=native",
-            "--additional-properties=groupId=io.kafkarest,artifactId=kafka-rest-client,\
-             artifactVersion=0.1.0,invokerPackage=io.kafkarest.client,\
-             apiPackage=io.kafkarest.client.api,modelPackage=io.kafkarest.client.model,\
-             hideGenerationTimestamp=true",
-        ],
+        args: |n| {
+            vec![
+                "--library=native".to_string(),
+                format!(
+                    "--additional-properties=groupId=io.kafkarest,artifactId={0},\
+                     artifactVersion=0.1.0,invokerPackage={1},apiPackage={1}.api,\
+                     modelPackage={1}.model,hideGenerationTimestamp=true",
+                    n.project, n.java_package
+                ),
+            ]
+        },
         ignore: &[
             ".github/**",
             ".travis.yml",
@@ -115,6 +150,7 @@ pub fn generate(
     jar: &Path,
     spec: &Path,
     sdk: &Sdk,
+    names: &SdkNames,
     out: &Path,
     log: &Path,
 ) -> Result<()> {
@@ -139,7 +175,7 @@ pub fn generate(
         .arg(sdk.generator)
         .arg("--output")
         .arg(out)
-        .args(sdk.args);
+        .args((sdk.args)(names));
     crate::tools::run_logged(
         command,
         log,
@@ -149,13 +185,18 @@ pub fn generate(
     .with_context(|| format!("generating the {} SDK failed", sdk.dir))
 }
 
-/// `cargo xtask sdk-test`: the offline smoke checks of the committed SDKs. Python must
-/// byte-compile (`python3 -m compileall`) and Go must pass `go vet`; both only need the
-/// toolchain. A missing toolchain is reported and skipped, a failing check fails.
-/// TypeScript (`tsc`) and Java (`mvn compile`) need downloads and are left to their users.
+/// `cargo xtask sdk-test`: the smoke checks of the committed SDKs of every document. Python
+/// must byte-compile (`python3 -m compileall`) and Go must pass `go vet`; both only need the
+/// toolchain. Java must compile with Maven (`mvn compile` of the generated pom, in a copy under
+/// the cache so that `target/` stays out of the tree; its dependencies come from Maven Central
+/// once). A missing toolchain is reported and skipped, a failing check fails. TypeScript
+/// (`tsc`) needs npm downloads and is compiled by the flows (`sdk-test --flows`).
 pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
     let mut failed = Vec::new();
-    for sdk_dir in super::APIS.iter().filter_map(|api| api.sdk_dir) {
+    for api in super::APIS {
+        let Some(sdk_dir) = api.sdk_dir else {
+            continue;
+        };
         let sdk_dir = root.join(sdk_dir);
         let mut python = Command::new("python3");
         python
@@ -171,6 +212,14 @@ pub fn smoke(root: &Path, cache: &Path) -> Result<()> {
             // Never download a Go toolchain for the go.mod's `go` line; the local one is newer.
             .env("GOTOOLCHAIN", "local");
         check(&mut failed, "go: go vet", go)?;
+
+        let java = cache.join("sdk-java").join(api.ident);
+        crate::tools::remove_dir_if_exists(&java)?;
+        super::copy_tree(&sdk_dir.join("java"), &java)?;
+        let mut mvn = Command::new("mvn");
+        mvn.args(["-B", "-ntp", "-q", "-DskipTests", "compile"])
+            .current_dir(&java);
+        check(&mut failed, "java: mvn compile", mvn)?;
     }
 
     if !failed.is_empty() {
@@ -205,6 +254,36 @@ fn check(failed: &mut Vec<String>, name: &str, mut command: Command) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_package_names_reach_the_generator_arguments() {
+        let names = SdkNames {
+            python_package: "kafka_rest_v3",
+            project: "kafka-rest-v3",
+            go_package: "kafkarestv3",
+            go_repo: "kafka-rest-v3-go",
+            java_package: "io.kafkarest.v3.client",
+            readme_note: "",
+        };
+        let args: Vec<String> = SDKS.iter().flat_map(|sdk| (sdk.args)(&names)).collect();
+        assert_eq!(
+            args,
+            vec![
+                "--additional-properties=packageName=kafka_rest_v3,projectName=kafka-rest-v3,\
+                 packageVersion=0.1.0",
+                "--additional-properties=npmName=kafka-rest-v3,npmVersion=0.1.0,supportsES6=true",
+                "--additional-properties=packageName=kafkarestv3,packageVersion=0.1.0,\
+                 withGoMod=true,enumClassPrefix=true",
+                "--git-user-id=kafka-rest",
+                "--git-repo-id=kafka-rest-v3-go",
+                "--library=native",
+                "--additional-properties=groupId=io.kafkarest,artifactId=kafka-rest-v3,\
+                 artifactVersion=0.1.0,invokerPackage=io.kafkarest.v3.client,\
+                 apiPackage=io.kafkarest.v3.client.api,modelPackage=io.kafkarest.v3.client.model,\
+                 hideGenerationTimestamp=true",
+            ]
+        );
+    }
 
     #[test]
     fn sdk_folders_are_unique_and_ignore_ci_scaffolding() {

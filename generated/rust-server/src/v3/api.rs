@@ -4,9 +4,14 @@
 //! documented status), one port trait per tag, the trait `KafkaRestV3` that gathers them and
 //! the poem-openapi adapter `V3Api` that routes each path and method to them. Request bodies
 //! reach the traits unread (`RawBody`) and non-string parameters as `Lenient`, so the
-//! implementation decodes them and chooses the error answers.
+//! implementation decodes them and chooses the error answers. A response enum holds its
+//! payload inline: it lives for one request, so boxing the large ones would buy nothing.
 
-#![allow(clippy::doc_markdown, clippy::too_many_arguments)]
+#![allow(
+    clippy::doc_markdown,
+    clippy::too_many_arguments,
+    clippy::large_enum_variant
+)]
 
 use std::future::Future;
 
@@ -59,9 +64,8 @@ pub enum ListKafkaClustersResponse {
     Ok(Vnd<media::Json, models::ClusterDataList>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -78,9 +82,8 @@ pub enum GetKafkaClusterResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -101,9 +104,8 @@ pub enum ListKafkaBrokersResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -124,9 +126,8 @@ pub enum GetKafkaBrokerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -147,9 +148,8 @@ pub enum ListKafkaAllBrokerConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -170,9 +170,8 @@ pub enum ListKafkaBrokerConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -200,9 +199,8 @@ pub enum UpdateKafkaBrokerConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -223,9 +221,8 @@ pub enum GetKafkaBrokerConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -253,9 +250,8 @@ pub enum UpdateKafkaBrokerConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -276,9 +272,8 @@ pub enum DeleteKafkaBrokerConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -299,9 +294,8 @@ pub enum SearchKafkaReplicasByBrokerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -322,9 +316,8 @@ pub enum ListKafkaClusterConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -352,9 +345,8 @@ pub enum UpdateKafkaClusterConfigsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -375,9 +367,8 @@ pub enum GetKafkaClusterConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -405,9 +396,8 @@ pub enum UpdateKafkaClusterConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -428,9 +418,8 @@ pub enum DeleteKafkaClusterConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -451,9 +440,8 @@ pub enum ListKafkaTopicsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -484,9 +472,8 @@ pub enum CreateKafkaTopicResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -507,9 +494,8 @@ pub enum GetKafkaTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -530,9 +516,8 @@ pub enum DeleteKafkaTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -560,9 +545,8 @@ pub enum UpdatePartitionCountKafkaTopicResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -583,9 +567,8 @@ pub enum ListKafkaAllTopicConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -616,9 +599,8 @@ pub enum UpdateKafkaAllTopicConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -639,9 +621,8 @@ pub enum ListKafkaTopicConfigsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -669,9 +650,8 @@ pub enum UpdateKafkaTopicConfigBatchResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -692,9 +672,8 @@ pub enum GetKafkaTopicConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -722,9 +701,8 @@ pub enum UpdateKafkaTopicConfigResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -745,9 +723,8 @@ pub enum DeleteKafkaTopicConfigResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -768,9 +745,8 @@ pub enum ListKafkaPartitionsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -791,9 +767,8 @@ pub enum GetKafkaPartitionResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -814,9 +789,8 @@ pub enum GetKafkaPartitionOffsetsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -844,9 +818,8 @@ pub enum DeleteKafkaRecordsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -867,9 +840,8 @@ pub enum ListKafkaAllReassignmentsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -890,9 +862,8 @@ pub enum SearchKafkaReassignmentsByTopicResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -913,9 +884,8 @@ pub enum GetKafkaReassignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -936,9 +906,8 @@ pub enum ListKafkaReplicasResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -959,9 +928,8 @@ pub enum GetKafkaReplicaResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -982,9 +950,8 @@ pub enum ListKafkaConsumerGroupsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1005,9 +972,8 @@ pub enum GetKafkaConsumerGroupResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1028,9 +994,8 @@ pub enum DeleteKafkaConsumerGroupResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1058,9 +1023,8 @@ pub enum ResetKafkaConsumerGroupOffsetsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1081,9 +1045,8 @@ pub enum ListKafkaConsumersResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1104,9 +1067,8 @@ pub enum GetKafkaConsumerResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1127,9 +1089,8 @@ pub enum ListKafkaConsumerAssignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1150,9 +1111,8 @@ pub enum GetKafkaConsumerAssignmentResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1173,9 +1133,8 @@ pub enum ListKafkaConsumerLagsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1196,9 +1155,8 @@ pub enum GetKafkaConsumerLagResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1219,9 +1177,8 @@ pub enum GetKafkaConsumerGroupLagSummaryResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1242,9 +1199,8 @@ pub enum GetKafkaAclsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1272,9 +1228,8 @@ pub enum CreateKafkaAclsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1295,9 +1250,8 @@ pub enum DeleteKafkaAclsResponse {
     NotFound(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -1325,9 +1279,8 @@ pub enum BatchCreateKafkaAclsResponse {
     UnprocessableEntity(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
-    ///
-    /// The contract documents this answer for the status range `5XX`; it is
-    /// sent as 500, and the served document lists it under `5XX`.
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
     #[oai(status = 500)]
     ServerError(Vnd<media::Json, models::Error>),
 }
@@ -2344,7 +2297,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// config `value`, `DELETE` resets it to its default. With `validate_only` Kafka only
     /// checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/brokers/:broker_id/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/brokers/:broker_id/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaBrokerConfigBatch",
         tag = "ApiTags::Configs"
@@ -2515,7 +2468,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// configs: `SET` (the default) gives the config `value`, `DELETE` removes it. With
     /// `validate_only` Kafka only checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/broker-configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/broker-configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaClusterConfigs",
         tag = "ApiTags::Configs"
@@ -2655,7 +2608,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// is changed, `207` with the topics that failed otherwise. With `validate_only` Kafka only
     /// checks the changes.
     #[oai(
-        path = "/clusters/:cluster_id/topics/-/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/topics/-/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaAllTopicConfigBatch",
         tag = "ApiTags::Configs"
@@ -2727,7 +2680,7 @@ impl<S: ConfigsApi> ConfigsV3Api<S> {
     /// config `value`, `DELETE` resets it to its default. With `validate_only` Kafka only
     /// checks the change.
     #[oai(
-        path = "/clusters/:cluster_id/topics/:topic_name/configs<^(?::|%3[Aa])alter$>",
+        path = "/clusters/:cluster_id/topics/:topic_name/configs%3Aalter",
         method = "post",
         operation_id = "updateKafkaTopicConfigBatch",
         tag = "ApiTags::Configs"
@@ -3177,7 +3130,7 @@ impl<S: PartitionApi> PartitionV3Api<S> {
     /// and answers each partition's new low watermark. An unknown topic or partition is `404` /
     /// `40403`, an offset beyond the latest one `400` / `40002`.
     #[oai(
-        path = "/clusters/:cluster_id/topics/:topic_name/records<^(?::|%3[Aa])delete$>",
+        path = "/clusters/:cluster_id/topics/:topic_name/records%3Adelete",
         method = "post",
         operation_id = "deleteKafkaRecords",
         tag = "ApiTags::Partition"
@@ -3548,7 +3501,7 @@ impl<S: ConsumerGroupApi> ConsumerGroupV3Api<S> {
     /// `40002`, since Kafka would overwrite the reset with the members' next commits. A body
     /// that misses the field its `to` needs is `422` / `42206`.
     #[oai(
-        path = "/clusters/:cluster_id/consumer-groups/:consumer_group_id/offsets<^(?::|%3[Aa])reset$>",
+        path = "/clusters/:cluster_id/consumer-groups/:consumer_group_id/offsets%3Areset",
         method = "post",
         operation_id = "resetKafkaConsumerGroupOffsets",
         tag = "ApiTags::ConsumerGroup"
@@ -4018,7 +3971,7 @@ impl<S: AclApi> AclV3Api<S> {
     /// Creates every ACL of `data` and answers `204` with an empty body (what the Confluent
     /// REST Proxy answers, although its document says `201`).
     #[oai(
-        path = "/clusters/:cluster_id/acls<^(?::|%3[Aa])batch$>",
+        path = "/clusters/:cluster_id/acls%3Abatch",
         method = "post",
         operation_id = "batchCreateKafkaAcls",
         tag = "ApiTags::Acl"

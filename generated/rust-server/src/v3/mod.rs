@@ -11,6 +11,18 @@
 //! serves ([`served_document`], at `/v3/openapi.json`) is derived from the adapter by poem-openapi
 //! and checked against the contract.
 
+//! The contract's paths are relative to its server URL `/v3` (`/clusters` is served at
+//! `/v3/clusters`): nest the service at `/v3` with poem's `Route::nest`. [`routes::ROUTES`]
+//! holds the contract's paths, so look a request path up without the `/v3` prefix.
+
+//! Some paths end in an action (`acls:batch`): their routes spell the colon `%3A`, so wrap the
+//! service in `support::actions::action_paths` (which encodes the colons of request paths
+//! alike) before mounting it.
+
+//! Each tag has its own adapter, so a server can mount the tags it implements: [`service_of`]
+//! makes the OpenAPI service of one adapter or of a tuple of them, [`openapi_service`] that of
+//! all of them.
+
 pub mod api;
 pub mod decode;
 pub mod media;
@@ -49,35 +61,36 @@ pub fn service_of<T: poem_openapi::OpenApi>(apis: T) -> OpenApiService<T, ()> {
 }
 
 /// The paths poem-openapi writes differently from the contract, as (its path, the contract's):
-/// a last segment with an action (`acls:batch`) is routed through a regular expression, which
-/// poem-openapi writes as it is. [`served_document`] gives these paths the contract's name back.
+/// a last segment with an action (`acls:batch`) is routed with its colon percent-encoded
+/// (see `support::actions`), and poem-openapi writes the route. [`served_document`] gives these
+/// paths the contract's name back.
 pub const PATH_RENAMES: &[(&str, &str)] = &[
     (
-        "/clusters/{cluster_id}/brokers/{broker_id}/configs<^(?::|%3[Aa])alter$>",
+        "/clusters/{cluster_id}/brokers/{broker_id}/configs%3Aalter",
         "/clusters/{cluster_id}/brokers/{broker_id}/configs:alter",
     ),
     (
-        "/clusters/{cluster_id}/broker-configs<^(?::|%3[Aa])alter$>",
+        "/clusters/{cluster_id}/broker-configs%3Aalter",
         "/clusters/{cluster_id}/broker-configs:alter",
     ),
     (
-        "/clusters/{cluster_id}/topics/-/configs<^(?::|%3[Aa])alter$>",
+        "/clusters/{cluster_id}/topics/-/configs%3Aalter",
         "/clusters/{cluster_id}/topics/-/configs:alter",
     ),
     (
-        "/clusters/{cluster_id}/topics/{topic_name}/configs<^(?::|%3[Aa])alter$>",
+        "/clusters/{cluster_id}/topics/{topic_name}/configs%3Aalter",
         "/clusters/{cluster_id}/topics/{topic_name}/configs:alter",
     ),
     (
-        "/clusters/{cluster_id}/topics/{topic_name}/records<^(?::|%3[Aa])delete$>",
+        "/clusters/{cluster_id}/topics/{topic_name}/records%3Adelete",
         "/clusters/{cluster_id}/topics/{topic_name}/records:delete",
     ),
     (
-        "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets<^(?::|%3[Aa])reset$>",
+        "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets%3Areset",
         "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets:reset",
     ),
     (
-        "/clusters/{cluster_id}/acls<^(?::|%3[Aa])batch$>",
+        "/clusters/{cluster_id}/acls%3Abatch",
         "/clusters/{cluster_id}/acls:batch",
     ),
 ];
