@@ -26,7 +26,7 @@ use crate::services::Services;
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
-    let v3 = api::v3::endpoint(api::v3::V3Service::new(
+    let v3_api = api::v3::endpoint(api::v3::V3Service::new(
         services.clone(),
         api::v3::V3Settings::from_config(config),
     ));
@@ -51,7 +51,7 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
     serve_document(routes, "/v3/openapi", v3_document)
         .nest("/docs", swagger_ui)
         // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
-        .nest("/v3", v3)
+        .nest("/v3", v3_api)
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))

@@ -489,7 +489,7 @@ impl ConfigsApi for V3Service {
 }
 
 impl V3Service {
-    /// `POST .../brokers/{broker_id}/configs:alter` (also called by [`super::endpoint`]).
+    /// `POST .../brokers/{broker_id}/configs:alter`.
     pub async fn alter_broker_configs(
         &self,
         req: &Request,
@@ -512,7 +512,7 @@ impl V3Service {
     }
 
     /// `POST .../broker-configs:alter`: not available (see the module doc); the body is still
-    /// checked first (also called by [`super::endpoint`]).
+    /// checked first.
     pub async fn alter_cluster_configs(
         &self,
         req: &Request,
@@ -533,7 +533,7 @@ impl V3Service {
         Ok(v3::UpdateKafkaClusterConfigsResponse::NoContent)
     }
 
-    /// `POST .../topics/{topic_name}/configs:alter` (also called by [`super::endpoint`]).
+    /// `POST .../topics/{topic_name}/configs:alter`.
     pub async fn alter_topic_configs(
         &self,
         req: &Request,
@@ -556,9 +556,7 @@ impl V3Service {
     }
 
     /// `POST .../topics/-/configs:alter`: 204 when every topic changed, else 207 with the
-    /// topics that failed (each with its error code and message). Also called by
-    /// [`super::endpoint`] for the requests the generated router gives the per-topic
-    /// operation (a topic named `-`).
+    /// topics that failed (each with its error code and message).
     pub async fn alter_all_topic_configs(
         &self,
         req: &Request,

@@ -18,6 +18,7 @@ pub mod topics;
 
 use std::sync::{Arc, Mutex as StdMutex};
 
+use kafka_rest_api::support::actions::action_paths;
 use kafka_rest_api::support::routes;
 use kafka_rest_api::v3::{self, models};
 use kafka_rest_api::{Lenient, Nullable, RawBody};
@@ -63,8 +64,9 @@ impl V3Settings {
     }
 }
 
-/// The v3 API as one endpoint, to be nested at `/v3`: the adapters of the implemented tags,
-/// the contract's document at `/v3/openapi.json`, and [`content_rules`] around all of it.
+/// The v3 API as one endpoint, to be nested at `/v3`: the adapters of the implemented tags
+/// (add a tag's adapter to the tuple once `V3Service` implements its trait), with
+/// [`content_rules`] around all of it. The document is served by `app.rs`.
 pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
     let api = v3::service_of((
         v3::ClusterV3Api::new(service.clone()),
@@ -72,145 +74,14 @@ pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
         v3::ConfigsV3Api::new(service.clone()),
         v3::TopicV3Api::new(service.clone()),
         v3::PartitionV3Api::new(service.clone()),
-        v3::ReplicaV3Api::new(service.clone()),
+        v3::ReplicaV3Api::new(service),
     ));
-    let service_all = service;
-    let document = v3::served_document();
+    // Action paths (`configs:alter`, `records:delete`) reach their operations only with the
+    // colon encoded, which `action_paths` does before routing.
     Route::new()
-        .at(
-            "/openapi.json",
-            poem::endpoint::make_sync(move |_| {
-                document
-                    .clone()
-                    .with_content_type("application/json; charset=utf-8")
-            }),
-        )
-        .nest("/", api)
-        .around(move |next, req| actions(service_all.clone(), next, req))
+        .nest("/", action_paths(api))
         .around(content_rules)
         .boxed()
-}
-
-/// A `POST` of an action path (`configs:alter`, `records:delete`) as the nested router sees
-/// it (without `/v3`), whose `:` may come percent-encoded.
-#[derive(Debug, PartialEq, Eq)]
-enum Action<'a> {
-    AlterBrokerConfigs {
-        cluster_id: &'a str,
-        broker: &'a str,
-    },
-    AlterClusterConfigs {
-        cluster_id: &'a str,
-    },
-    AlterAllTopicConfigs {
-        cluster_id: &'a str,
-    },
-    AlterTopicConfigs {
-        cluster_id: &'a str,
-        topic: &'a str,
-    },
-    DeleteRecords {
-        cluster_id: &'a str,
-        topic: &'a str,
-    },
-}
-
-fn action(path: &str) -> Option<Action<'_>> {
-    let segments: Vec<&str> = path.strip_prefix("/clusters/")?.split('/').collect();
-    let named = |segment: &str, name: &str, verb: &str| {
-        segment.strip_prefix(name).is_some_and(|rest| {
-            [":", "%3A", "%3a"]
-                .iter()
-                .any(|colon| rest.strip_prefix(colon) == Some(verb))
-        })
-    };
-    match segments.as_slice() {
-        [cluster_id, "brokers", broker, last] if named(last, "configs", "alter") => {
-            Some(Action::AlterBrokerConfigs { cluster_id, broker })
-        }
-        [cluster_id, last] if named(last, "broker-configs", "alter") => {
-            Some(Action::AlterClusterConfigs { cluster_id })
-        }
-        [cluster_id, "topics", "-", last] if named(last, "configs", "alter") => {
-            Some(Action::AlterAllTopicConfigs { cluster_id })
-        }
-        [cluster_id, "topics", topic, last] if named(last, "configs", "alter") => {
-            Some(Action::AlterTopicConfigs { cluster_id, topic })
-        }
-        [cluster_id, "topics", topic, last] if named(last, "records", "delete") => {
-            Some(Action::DeleteRecords { cluster_id, topic })
-        }
-        _ => None,
-    }
-}
-
-/// Serves the `POST`s of this module's action paths before the generated router, which routes
-/// a path segment holding both a name and an action (`configs:alter`) unreliably (it gave
-/// `brokers/{id}/configs:alter` a 404, and `topics/-/configs:alter` to the per-topic
-/// operation). Every other request goes to the router.
-async fn actions<E: Endpoint>(
-    service: V3Service,
-    next: E,
-    mut req: Request,
-) -> poem::Result<Response> {
-    if req.method() != Method::POST {
-        return next.call(req).await.map(IntoResponse::into_response);
-    }
-    let path = req.uri().path().to_string();
-    let Some(action) = action(&path) else {
-        return next.call(req).await.map(IntoResponse::into_response);
-    };
-    let body = req.take_body();
-    let decoded = |segment: &str| -> Result<String, ProxyError> {
-        percent_decode(segment).ok_or(ProxyError::RouteNotFound)
-    };
-    let answer = match action {
-        Action::AlterBrokerConfigs { cluster_id, broker } => {
-            let broker = broker.parse::<i32>().map_err(|_| ProxyError::V3NotFound {
-                what: format!("path segment {broker:?} is not a number"),
-            })?;
-            service
-                .alter_broker_configs(&req, decoded(cluster_id)?, broker, body)
-                .await?
-                .into_response()
-        }
-        Action::AlterClusterConfigs { cluster_id } => service
-            .alter_cluster_configs(&req, decoded(cluster_id)?, body)
-            .await?
-            .into_response(),
-        Action::AlterAllTopicConfigs { cluster_id } => service
-            .alter_all_topic_configs(&req, decoded(cluster_id)?, body)
-            .await?
-            .into_response(),
-        Action::AlterTopicConfigs { cluster_id, topic } => service
-            .alter_topic_configs(&req, decoded(cluster_id)?, decoded(topic)?, body)
-            .await?
-            .into_response(),
-        Action::DeleteRecords { cluster_id, topic } => service
-            .delete_records(&req, decoded(cluster_id)?, decoded(topic)?, body)
-            .await?
-            .into_response(),
-    };
-    Ok(answer)
-}
-
-/// Decodes `%XX` escapes of a path segment; `None` when the result is not UTF-8 or an escape
-/// is malformed.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl V3Service {
@@ -594,44 +465,6 @@ mod tests {
             ctx.crn(&[("topic", "t"), ("partition", "0")]),
             "crn:///kafka=c1/topic=t/partition=0"
         );
-    }
-
-    #[test]
-    fn action_paths_are_recognised_with_a_plain_or_encoded_colon() {
-        assert_eq!(
-            action("/clusters/c/brokers/1/configs:alter"),
-            Some(Action::AlterBrokerConfigs {
-                cluster_id: "c",
-                broker: "1"
-            })
-        );
-        assert_eq!(
-            action("/clusters/c/broker-configs%3Aalter"),
-            Some(Action::AlterClusterConfigs { cluster_id: "c" })
-        );
-        assert_eq!(
-            action("/clusters/c/topics/-/configs%3aalter"),
-            Some(Action::AlterAllTopicConfigs { cluster_id: "c" })
-        );
-        assert_eq!(
-            action("/clusters/c/topics/t/configs:alter"),
-            Some(Action::AlterTopicConfigs {
-                cluster_id: "c",
-                topic: "t"
-            })
-        );
-        assert_eq!(
-            action("/clusters/c/topics/t/records:delete"),
-            Some(Action::DeleteRecords {
-                cluster_id: "c",
-                topic: "t"
-            })
-        );
-        assert_eq!(action("/clusters/c/topics/t/configs"), None);
-        assert_eq!(action("/clusters/c/topics/t/configs:delete"), None);
-        assert_eq!(action("/clusters/c/acls:batch"), None);
-        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(percent_decode("%zz"), None);
     }
 
     #[test]

@@ -259,9 +259,8 @@ impl ReplicaApi for V3Service {
 }
 
 impl V3Service {
-    /// `POST .../topics/{topic_name}/records:delete` (extension; also called by
-    /// [`super::endpoint`]): each listed partition's records before its offset, answering the
-    /// new low watermarks.
+    /// `POST .../topics/{topic_name}/records:delete` (extension): each listed partition's
+    /// records before its offset, answering the new low watermarks.
     pub async fn delete_records(
         &self,
         req: &Request,
