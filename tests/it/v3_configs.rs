@@ -235,13 +235,15 @@ async fn broker_configs_change_per_broker_and_cluster_wide_ones_are_read_only() 
     assert_eq!(status, 204, "{body}");
     let now = common::native_configs(&stack, ResourceSpecifier::Broker(broker)).await;
     assert_eq!(now[name], before[name], "validate_only changed nothing");
-    let (status, _, body) = v3_call("PUT", &one, Some(json!({"value": "15001"}))).await;
+    // A value of this run's own, so that a concurrent run of this test cannot pass it.
+    let value = (15001 + std::process::id() % 900).to_string();
+    let (status, _, body) = v3_call("PUT", &one, Some(json!({"value": value}))).await;
     assert_eq!((status, &body), (204, &Value::Null));
-    broker_config_becomes(&stack, broker, name, &(Some("15001".into()), false)).await;
+    broker_config_becomes(&stack, broker, name, &(Some(value.clone()), false)).await;
     let (status, _, entry) = v3_call("GET", &one, None).await;
     assert_eq!(status, 200, "{entry}");
     assert_eq!(entry["kind"], "KafkaBrokerConfig");
-    assert_eq!(entry["value"], "15001");
+    assert_eq!(entry["value"], json!(value));
     assert_eq!(entry["source"], "DYNAMIC_BROKER_CONFIG");
     assert_eq!(
         entry["metadata"]["resource_name"],
