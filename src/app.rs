@@ -39,6 +39,10 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
     let limits = Limits::new(LimitSettings::from_config(config));
     let observe = observe(&services, config, &limits);
     let http = api::HttpSettings::from_config(config);
+    let v3_api = api::v3::endpoint(api::v3::V3Service::new(
+        services.clone(),
+        api::v3::V3Settings::from_config(config),
+    ));
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // Each served document is poem-openapi's plus the keywords its schema model cannot write
     // (`DOCUMENT_KEYWORDS` of each generated module), so it is served from that text, not from
@@ -59,6 +63,8 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
     let routes = serve_document(Route::new(), "/openapi", v2_document);
     serve_document(routes, "/v3/openapi", v3_document)
         .nest("/docs", swagger_ui)
+        // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
+        .nest("/v3", v3_api)
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))

@@ -5,6 +5,7 @@
 //! several listeners, HTTP and HTTPS side by side, as `main.rs` binds them from `listeners`.
 
 pub(crate) mod access_log;
+pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;
@@ -38,6 +39,9 @@ pub use config::Config;
 /// is private to the crate, so the compiler reports what nothing uses.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::admin::{
+        Admin, AdminError, AdminSettings, AlterOp, ConfigResource, FfiError, NewTopic,
+    };
     pub use crate::api::{consumers, media};
     pub use crate::blocking::BlockingCalls;
     pub use crate::consume::{SeekPosition, Subscription, TopicPartition};

@@ -1,10 +1,12 @@
 //! `Services`: the long-lived services every API shares (the metadata client, the producer
-//! pool and the produce service, the Schema Registry client, the consumer manager), built from
+//! pool and the produce service, the Schema Registry client, the consumer manager, the v3
+//! administration service), built from
 //! the configuration with each service's own settings.
 //!
 //! Owns the composition of the services only; it knows nothing about HTTP. The API layer
 //! (`api/`) holds a `Services` next to its HTTP settings, and `app.rs` mounts the routes.
 
+use crate::admin::{Admin, AdminError, AdminSettings};
 use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
@@ -27,6 +29,8 @@ pub struct Services {
     pub consumers: ConsumerManager,
     /// The metrics every service records into and `/metrics` serves.
     pub metrics: Metrics,
+    /// The v3 administration service (its own admin client).
+    pub admin: Admin,
 }
 
 /// Why the services could not be built.
@@ -38,6 +42,8 @@ pub enum ServicesError {
     Producers(#[from] ProducePoolError),
     #[error("cannot set up the Schema Registry client")]
     Schemas(#[from] RegistrySetupError),
+    #[error("cannot set up the Kafka administration client")]
+    Admin(#[from] AdminError),
 }
 
 impl Services {
@@ -49,7 +55,9 @@ impl Services {
         let metrics = Metrics::new(config.metrics_topics_max);
         let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
         let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
+        let admin = Admin::new(admin_settings(config), blocking.clone())?;
         Ok(Services {
+            admin,
             produce: Produce::new(
                 metadata.clone(),
                 schemas.clone(),
@@ -81,6 +89,18 @@ fn metadata_settings(config: &Config) -> MetadataSettings {
         cache_max_age: config.metadata_cache,
         negative_cache_ttl: config.metadata_negative_cache,
         ready_wait: config.health_ready_timeout,
+    }
+}
+
+/// The v3 administration service's settings: the admin client's settings (as the metadata
+/// client's, with a client id of its own) and its bounds.
+fn admin_settings(config: &Config) -> AdminSettings {
+    let mut kafka = config.kafka_settings(&config.admin);
+    kafka.insert("client.id".to_string(), config.client_id("admin-v3"));
+    AdminSettings {
+        kafka,
+        timeout: config.kafka_admin_timeout,
+        cluster_id_ttl: config.kafka_cluster_id_cache,
     }
 }
 

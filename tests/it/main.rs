@@ -24,3 +24,6 @@ mod startup;
 mod telemetry;
 mod tls;
 mod topics;
+mod v3_cluster;
+mod v3_configs;
+mod v3_topics;

@@ -185,6 +185,7 @@ mod tests {
 
     /// Top-level modules of `src/` that are services: they know nothing about HTTP.
     const SERVICES: &[&str] = &[
+        "admin",
         "consume",
         "kafka_error",
         "log",
@@ -411,6 +412,32 @@ mod tests {
         assert!(
             bad.is_empty(),
             "codecs that reach Kafka or sockets: {bad:#?}"
+        );
+    }
+
+    #[test]
+    fn unsafe_code_lives_only_in_the_ffi_module() {
+        let root = crate::workspace_root();
+        let mut bad = Vec::new();
+        for path in rust_files(&root, &["src"]) {
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .to_string();
+            if rel.starts_with("src/admin/ffi") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in code_lines(&text) {
+                if line.contains("unsafe ") || line.contains("unsafe_code") {
+                    bad.push(format!("{rel}: {}", line.trim()));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "unsafe code outside src/admin/ffi: {bad:#?}"
         );
     }
 }
