@@ -16,6 +16,9 @@ use serde::Serialize;
 
 pub use crate::log::ErrorChain;
 
+use crate::admin::acls::AclError;
+use crate::admin::ffi::groups::CallError;
+use crate::admin::groups::{AdminCallError, GroupsError};
 use crate::consume::ConsumeError;
 use crate::kafka_error::{self, KafkaErrorClass};
 use crate::metadata::MetadataError;
@@ -144,6 +147,32 @@ pub enum ProxyError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+
+    // ---- v3 consumer groups and ACLs (`src/admin/{groups,lags,acls}.rs`) ----
+    // In v3 the `error_code` of an answer the proxy chooses is its HTTP status; Kafka's
+    // refusals get Confluent's five-digit codes.
+    /// A consumer group, member, assignment or lag that does not exist, or a group without
+    /// committed offsets or lags; the message is Confluent's for each case.
+    #[error("{message}")]
+    GroupsNotFound { message: String },
+    /// An ACL or offset-reset request Confluent (or the extension's contract) refuses, such
+    /// as ANY in a new ACL; the message is Confluent's.
+    #[error("{message}")]
+    GroupsBadRequest { message: String },
+    /// Deleting a group, or resetting its offsets, while it has members
+    /// (`docs/decisions.md`, "Consumer group delete and offset reset").
+    #[error("Consumer group {group} has {members} active members; stop them first.")]
+    GroupNotEmpty { group: String, members: usize },
+    /// Kafka refused an admin request as invalid (no authorizer, an invalid request); the
+    /// message is Kafka's.
+    #[error("{message}")]
+    AdminRefused { message: String },
+    /// Kafka does not know a topic or partition an admin request named.
+    #[error("{message}")]
+    AdminUnknownTopic { message: String },
+    /// Kafka refused the proxy's permission for an admin request.
+    #[error("{message}")]
+    AdminForbidden { message: String },
 }
 
 /// The JSON error body of the Confluent REST Proxy.
@@ -189,6 +218,13 @@ impl ProxyError {
             KafkaRetriable { .. } | KafkaBusy { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
+            // v3 consumer groups and ACLs.
+            GroupsNotFound { .. } => (StatusCode::NOT_FOUND, 404),
+            GroupsBadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
+            GroupNotEmpty { .. } => (StatusCode::CONFLICT, 409),
+            AdminRefused { .. } => (StatusCode::BAD_REQUEST, 40002),
+            AdminUnknownTopic { .. } => (StatusCode::NOT_FOUND, 40403),
+            AdminForbidden { .. } => (StatusCode::FORBIDDEN, 40301),
         }
     }
 
@@ -379,6 +415,85 @@ impl From<ConsumeError> for ProxyError {
                 source: e.into(),
             },
             other => ProxyError::internal(other),
+        }
+    }
+}
+
+// ---- v3 consumer groups and ACLs: conversions ----
+
+impl From<GroupsError> for ProxyError {
+    fn from(e: GroupsError) -> Self {
+        let not_found = |message: String| ProxyError::GroupsNotFound { message };
+        match e {
+            GroupsError::GroupNotFound { group } => {
+                not_found(format!("Consumer Group {group} could not be found."))
+            }
+            GroupsError::ConsumerNotFound { .. }
+            | GroupsError::AssignmentNotFound { .. }
+            | GroupsError::LagNotFound { .. } => not_found("HTTP 404 Not Found".to_string()),
+            GroupsError::OffsetsNotFound { .. } => {
+                not_found("Consumer group offsets could not be found.".to_string())
+            }
+            GroupsError::LagsNotFound { .. } => not_found("Consumer lags not found.".to_string()),
+            GroupsError::GroupNotEmpty { group, members } => {
+                ProxyError::GroupNotEmpty { group, members }
+            }
+            GroupsError::InvalidReset { message } => ProxyError::GroupsBadRequest { message },
+            GroupsError::Call(e) => e.into(),
+        }
+    }
+}
+
+impl From<AclError> for ProxyError {
+    fn from(e: AclError) -> Self {
+        match e {
+            AclError::Invalid { message } => ProxyError::GroupsBadRequest { message },
+            AclError::Call(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminCallError> for ProxyError {
+    fn from(e: AdminCallError) -> Self {
+        use rdkafka::error::RDKafkaErrorCode as Code;
+        match e {
+            AdminCallError::Kafka { operation, source } => match source {
+                CallError::Kafka { code, message } => {
+                    let message = if message.is_empty() {
+                        code.to_string()
+                    } else {
+                        message
+                    };
+                    match code {
+                        // Kafka's refusals that Confluent answers 400/40002.
+                        Code::SecurityDisabled
+                        | Code::InvalidRequest
+                        | Code::PolicyViolation
+                        | Code::UnsupportedVersion
+                        | Code::InvalidConfig
+                        | Code::Unknown => ProxyError::AdminRefused { message },
+                        Code::UnknownTopicOrPartition | Code::UnknownTopicId => {
+                            ProxyError::AdminUnknownTopic { message }
+                        }
+                        code if kafka_error::classify_code(code)
+                            == KafkaErrorClass::Authorization =>
+                        {
+                            ProxyError::AdminForbidden { message }
+                        }
+                        code => ProxyError::kafka(operation, KafkaError::AdminOp(code)),
+                    }
+                }
+                CallError::NoAnswer(_) => ProxyError::KafkaRetriable {
+                    operation,
+                    source: KafkaError::AdminOp(Code::OperationTimedOut),
+                },
+                CallError::Refused(message) => ProxyError::AdminRefused { message },
+            },
+            AdminCallError::Busy { operation, source } => ProxyError::KafkaBusy {
+                operation,
+                source: source.into(),
+            },
+            e @ AdminCallError::Cancelled { .. } => ProxyError::internal(e),
         }
     }
 }
@@ -716,6 +831,56 @@ mod tests {
                 500,
                 "Internal Server Error",
             ),
+            // v3 consumer groups and ACLs.
+            (
+                ProxyError::GroupsNotFound {
+                    message: "Consumer lags not found.".into(),
+                },
+                404,
+                404,
+                "Consumer lags not found.",
+            ),
+            (
+                ProxyError::GroupsBadRequest {
+                    message: "resource_type cannot be ANY".into(),
+                },
+                400,
+                400,
+                "resource_type cannot be ANY",
+            ),
+            (
+                ProxyError::GroupNotEmpty {
+                    group: "g".into(),
+                    members: 2,
+                },
+                409,
+                409,
+                "Consumer group g has 2 active members; stop them first.",
+            ),
+            (
+                ProxyError::AdminRefused {
+                    message: "No Authorizer is configured.".into(),
+                },
+                400,
+                40002,
+                "No Authorizer is configured.",
+            ),
+            (
+                ProxyError::AdminUnknownTopic {
+                    message: "This server does not host this topic-partition.".into(),
+                },
+                404,
+                40403,
+                "This server does not host this topic-partition.",
+            ),
+            (
+                ProxyError::AdminForbidden {
+                    message: "Group authorization failed.".into(),
+                },
+                403,
+                40301,
+                "Group authorization failed.",
+            ),
         ];
         let mut covered = [false; VARIANTS];
         for (err, status, code, message) in rows {
@@ -770,6 +935,60 @@ mod tests {
     }
 
     #[test]
+    fn v3_group_and_acl_errors_answer_confluents_codes_and_messages() {
+        let body = |e: ProxyError| {
+            let (status, code) = e.status_and_code();
+            (status.as_u16(), code, e.message())
+        };
+        let kafka = |code, message: &str| {
+            ProxyError::from(GroupsError::Call(AdminCallError::Kafka {
+                operation: "describe ACLs",
+                source: CallError::Kafka {
+                    code,
+                    message: message.into(),
+                },
+            }))
+        };
+        assert_eq!(
+            body(GroupsError::GroupNotFound { group: "g".into() }.into()),
+            (404, 404, "Consumer Group g could not be found.".into())
+        );
+        assert_eq!(
+            body(GroupsError::OffsetsNotFound { group: "g".into() }.into()),
+            (404, 404, "Consumer group offsets could not be found.".into())
+        );
+        assert_eq!(
+            body(GroupsError::LagsNotFound { group: "g".into() }.into()),
+            (404, 404, "Consumer lags not found.".into())
+        );
+        assert_eq!(
+            body(kafka(RDKafkaErrorCode::SecurityDisabled, "No Authorizer is configured.")),
+            (400, 40002, "No Authorizer is configured.".into())
+        );
+        assert_eq!(
+            body(kafka(RDKafkaErrorCode::GroupAuthorizationFailed, "denied")),
+            (403, 40301, "denied".into())
+        );
+        assert!(matches!(
+            kafka(RDKafkaErrorCode::CoordinatorNotAvailable, ""),
+            ProxyError::KafkaRetriable { .. }
+        ));
+        assert!(matches!(
+            kafka(RDKafkaErrorCode::NonEmptyGroup, ""),
+            ProxyError::Kafka { .. }
+        ));
+        assert_eq!(
+            body(
+                AclError::Invalid {
+                    message: "operation cannot be ANY".into()
+                }
+                .into()
+            ),
+            (400, 400, "operation cannot be ANY".into())
+        );
+    }
+
+    #[test]
     fn failed_records_get_confluents_per_record_codes() {
         assert_eq!(record_error_code(FailureKind::Authentication), 40101);
         assert_eq!(record_error_code(FailureKind::Authorization), 40301);
@@ -787,7 +1006,7 @@ mod tests {
     }
 
     /// How many variants `ProxyError` has; [`row_of`] numbers them.
-    const VARIANTS: usize = 32;
+    const VARIANTS: usize = 38;
 
     /// A number per variant. The match has no wildcard, so a new variant does not compile
     /// until it gets a number here, and then `error_table` fails until it gets a row.
@@ -826,6 +1045,13 @@ mod tests {
             Kafka { .. } => 29,
             Internal { .. } => 30,
             KafkaBusy { .. } => 31,
+            // v3 consumer groups and ACLs.
+            GroupsNotFound { .. } => 32,
+            GroupsBadRequest { .. } => 33,
+            GroupNotEmpty { .. } => 34,
+            AdminRefused { .. } => 35,
+            AdminUnknownTopic { .. } => 36,
+            AdminForbidden { .. } => 37,
         }
     }
 }

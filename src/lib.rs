@@ -3,6 +3,7 @@
 //! [`run`] takes an already bound listener and a shutdown future, so a test can start the proxy
 //! on port 0 and stop it when it likes (the mini-redis shape).
 
+pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod blocking;
