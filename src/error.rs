@@ -17,10 +17,10 @@ use serde::Serialize;
 pub use crate::log::ErrorChain;
 
 use crate::admin::acls::AclError;
-use crate::admin::ffi::groups::CallError;
-use crate::admin::groups::{AdminCallError, GroupsError};
+use crate::admin::groups::GroupsError;
+use crate::admin::{AdminError, FfiError};
 use crate::consume::ConsumeError;
-use crate::kafka_error::{self, KafkaErrorClass};
+use crate::kafka_error::{self, AdminErrorClass, KafkaErrorClass};
 use crate::metadata::MetadataError;
 use crate::produce::{FailureKind, ProduceError};
 use crate::records::RecordError;
@@ -148,9 +148,61 @@ pub enum ProxyError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
-    // ---- v3 consumer groups and ACLs (`src/admin/{groups,lags,acls}.rs`) ----
-    // In v3 the `error_code` of an answer the proxy chooses is its HTTP status; Kafka's
-    // refusals get Confluent's five-digit codes.
+    // ---- v3 admin: the administration API (`AdminError` maps here, Confluent's v3 codes:
+    // `docs/decisions.md`, "v3 API"). Kafka's refusals carry Kafka's own message.
+    /// A v3 path naming another cluster than the connected one.
+    #[error("Cluster {cluster_id} cannot be found.")]
+    V3ClusterNotFound { cluster_id: String },
+    /// A v3 resource that does not exist (a topic read, a partition, broker, replica or
+    /// config): Confluent's bare 404. `what` is for the log only.
+    #[error("HTTP 404 Not Found")]
+    V3NotFound { what: String },
+    /// A config change naming a config the resource does not have.
+    #[error("{message}")]
+    V3ConfigNotFound { message: String },
+    /// Kafka refused an administrative request (an existing topic, a bad replication factor,
+    /// partition count or config, a policy).
+    #[error("{message}")]
+    V3KafkaRefused { message: String },
+    /// Kafka does not know the topic or partition a change or a config read names.
+    #[error("{message}")]
+    V3UnknownTopicOrPartition { message: String },
+    /// Kafka rejected the proxy's credentials.
+    #[error("{message}")]
+    V3KafkaUnauthenticated { message: String },
+    /// Kafka does not allow the proxy this call.
+    #[error("{message}")]
+    V3KafkaForbidden { message: String },
+    /// No broker could serve the call.
+    #[error("{message}")]
+    V3BrokerNotAvailable { message: String },
+    /// Kafka throttled the call.
+    #[error("{message}")]
+    V3KafkaThrottled { message: String },
+    /// A v3 call failed in a way a retry may fix (a timeout, a leader move).
+    #[error("{message}")]
+    V3KafkaRetriable {
+        message: String,
+        #[source]
+        source: AdminError,
+    },
+    /// A v3 call failed for good.
+    #[error("{message}")]
+    V3Kafka {
+        message: String,
+        #[source]
+        source: AdminError,
+    },
+    /// A v3 request body that is missing or breaks a payload rule (Confluent's 42206).
+    #[error("Payload error. {message}")]
+    V3PayloadError { message: String },
+    /// A v3 operation this proxy cannot answer truthfully (`docs/decisions.md`, "Partition
+    /// reassignments").
+    #[error("{message}")]
+    V3NotImplemented { message: String },
+
+    // ---- v3 consumer groups and ACLs (`src/admin/{groups,lags,acls}.rs`; Kafka's own
+    // failures of those calls come as `AdminError` and use the v3 admin variants above).
     /// A consumer group, member, assignment or lag that does not exist, or a group without
     /// committed offsets or lags; the message is Confluent's for each case.
     #[error("{message}")]
@@ -163,16 +215,6 @@ pub enum ProxyError {
     /// (`docs/decisions.md`, "Consumer group delete and offset reset").
     #[error("Consumer group {group} has {members} active members; stop them first.")]
     GroupNotEmpty { group: String, members: usize },
-    /// Kafka refused an admin request as invalid (no authorizer, an invalid request); the
-    /// message is Kafka's.
-    #[error("{message}")]
-    AdminRefused { message: String },
-    /// Kafka does not know a topic or partition an admin request named.
-    #[error("{message}")]
-    AdminUnknownTopic { message: String },
-    /// Kafka refused the proxy's permission for an admin request.
-    #[error("{message}")]
-    AdminForbidden { message: String },
 }
 
 /// The JSON error body of the Confluent REST Proxy.
@@ -218,13 +260,25 @@ impl ProxyError {
             KafkaRetriable { .. } | KafkaBusy { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
             Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 500),
-            // v3 consumer groups and ACLs.
+            // v3 admin
+            V3ClusterNotFound { .. } | V3NotFound { .. } | V3ConfigNotFound { .. } => {
+                (StatusCode::NOT_FOUND, 404)
+            }
+            V3KafkaRefused { .. } => (StatusCode::BAD_REQUEST, 40002),
+            V3UnknownTopicOrPartition { .. } => (StatusCode::NOT_FOUND, 40403),
+            V3KafkaUnauthenticated { .. } => (StatusCode::UNAUTHORIZED, 40101),
+            V3KafkaForbidden { .. } => (StatusCode::FORBIDDEN, 40301),
+            V3BrokerNotAvailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, 50302),
+            V3KafkaThrottled { .. } => (StatusCode::TOO_MANY_REQUESTS, 42901),
+            V3KafkaRetriable { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50003),
+            V3Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
+            V3PayloadError { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
+            V3NotImplemented { .. } => (StatusCode::NOT_IMPLEMENTED, 501),
+            // v3 consumer groups and ACLs: in v3 the code of an answer the proxy chooses is
+            // its HTTP status.
             GroupsNotFound { .. } => (StatusCode::NOT_FOUND, 404),
             GroupsBadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
             GroupNotEmpty { .. } => (StatusCode::CONFLICT, 409),
-            AdminRefused { .. } => (StatusCode::BAD_REQUEST, 40002),
-            AdminUnknownTopic { .. } => (StatusCode::NOT_FOUND, 40403),
-            AdminForbidden { .. } => (StatusCode::FORBIDDEN, 40301),
         }
     }
 
@@ -439,7 +493,7 @@ impl From<GroupsError> for ProxyError {
                 ProxyError::GroupNotEmpty { group, members }
             }
             GroupsError::InvalidReset { message } => ProxyError::GroupsBadRequest { message },
-            GroupsError::Call(e) => e.into(),
+            GroupsError::Admin(e) => e.into(),
         }
     }
 }
@@ -448,52 +502,64 @@ impl From<AclError> for ProxyError {
     fn from(e: AclError) -> Self {
         match e {
             AclError::Invalid { message } => ProxyError::GroupsBadRequest { message },
-            AclError::Call(e) => e.into(),
+            AclError::Admin(e) => e.into(),
         }
     }
 }
 
-impl From<AdminCallError> for ProxyError {
-    fn from(e: AdminCallError) -> Self {
-        use rdkafka::error::RDKafkaErrorCode as Code;
+impl From<AdminError> for ProxyError {
+    fn from(e: AdminError) -> Self {
         match e {
-            AdminCallError::Kafka { operation, source } => match source {
-                CallError::Kafka { code, message } => {
-                    let message = if message.is_empty() {
-                        code.to_string()
-                    } else {
-                        message
-                    };
-                    match code {
-                        // Kafka's refusals that Confluent answers 400/40002.
-                        Code::SecurityDisabled
-                        | Code::InvalidRequest
-                        | Code::PolicyViolation
-                        | Code::UnsupportedVersion
-                        | Code::InvalidConfig
-                        | Code::Unknown => ProxyError::AdminRefused { message },
-                        Code::UnknownTopicOrPartition | Code::UnknownTopicId => {
-                            ProxyError::AdminUnknownTopic { message }
-                        }
-                        code if kafka_error::classify_code(code)
-                            == KafkaErrorClass::Authorization =>
-                        {
-                            ProxyError::AdminForbidden { message }
-                        }
-                        code => ProxyError::kafka(operation, KafkaError::AdminOp(code)),
-                    }
-                }
-                CallError::NoAnswer(_) => ProxyError::KafkaRetriable {
-                    operation,
-                    source: KafkaError::AdminOp(Code::OperationTimedOut),
-                },
-                CallError::Refused(message) => ProxyError::AdminRefused { message },
+            AdminError::ClusterNotFound { cluster_id } => {
+                ProxyError::V3ClusterNotFound { cluster_id }
+            }
+            e @ (AdminError::TopicNotFound { .. }
+            | AdminError::PartitionNotFound { .. }
+            | AdminError::BrokerNotFound { .. }
+            | AdminError::ReplicaNotFound { .. }
+            | AdminError::ConfigNotFound { .. }) => ProxyError::V3NotFound {
+                what: e.to_string(),
             },
-            AdminCallError::Busy { operation, source } => ProxyError::KafkaBusy {
+            e @ AdminError::UnknownConfig { .. } => ProxyError::V3ConfigNotFound {
+                message: e.to_string(),
+            },
+            e @ AdminError::ReassignmentsUnsupported => ProxyError::V3NotImplemented {
+                message: e.to_string(),
+            },
+            AdminError::Busy { operation, source } => ProxyError::KafkaBusy {
                 operation,
                 source: source.into(),
             },
-            e @ AdminCallError::Cancelled { .. } => ProxyError::internal(e),
+            // librdkafka would not build the request from the client's values.
+            AdminError::Call {
+                source: FfiError::Invalid(message),
+                ..
+            } => ProxyError::V3KafkaRefused { message },
+            other => match other.kafka_code() {
+                Some((code, message)) => match kafka_error::classify_admin(code) {
+                    AdminErrorClass::Refused => ProxyError::V3KafkaRefused { message },
+                    AdminErrorClass::UnknownTopicOrPartition => {
+                        ProxyError::V3UnknownTopicOrPartition { message }
+                    }
+                    AdminErrorClass::Authentication => {
+                        ProxyError::V3KafkaUnauthenticated { message }
+                    }
+                    AdminErrorClass::Authorization => ProxyError::V3KafkaForbidden { message },
+                    AdminErrorClass::BrokerNotAvailable => {
+                        ProxyError::V3BrokerNotAvailable { message }
+                    }
+                    AdminErrorClass::Throttled => ProxyError::V3KafkaThrottled { message },
+                    AdminErrorClass::Retriable => ProxyError::V3KafkaRetriable {
+                        message,
+                        source: other,
+                    },
+                    AdminErrorClass::Other => ProxyError::V3Kafka {
+                        message,
+                        source: other,
+                    },
+                },
+                None => ProxyError::internal(other),
+            },
         }
     }
 }
@@ -831,6 +897,113 @@ mod tests {
                 500,
                 "Internal Server Error",
             ),
+            // v3 admin
+            (
+                ProxyError::V3ClusterNotFound {
+                    cluster_id: "other".into(),
+                },
+                404,
+                404,
+                "Cluster other cannot be found.",
+            ),
+            (
+                ProxyError::V3NotFound {
+                    what: "topic \"t\" not found".into(),
+                },
+                404,
+                404,
+                "HTTP 404 Not Found",
+            ),
+            (
+                ProxyError::V3ConfigNotFound {
+                    message: "Config x cannot be found for TOPIC t in cluster c.".into(),
+                },
+                404,
+                404,
+                "Config x cannot be found for TOPIC t in cluster c.",
+            ),
+            (
+                ProxyError::V3KafkaRefused {
+                    message: "Topic 't' already exists.".into(),
+                },
+                400,
+                40002,
+                "Topic 't' already exists.",
+            ),
+            (
+                ProxyError::V3UnknownTopicOrPartition {
+                    message: "This server does not host this topic-partition.".into(),
+                },
+                404,
+                40403,
+                "This server does not host this topic-partition.",
+            ),
+            (
+                ProxyError::V3KafkaUnauthenticated {
+                    message: "bad credentials".into(),
+                },
+                401,
+                40101,
+                "bad credentials",
+            ),
+            (
+                ProxyError::V3KafkaForbidden {
+                    message: "not allowed".into(),
+                },
+                403,
+                40301,
+                "not allowed",
+            ),
+            (
+                ProxyError::V3BrokerNotAvailable {
+                    message: "no broker".into(),
+                },
+                503,
+                50302,
+                "no broker",
+            ),
+            (
+                ProxyError::V3KafkaThrottled {
+                    message: "quota".into(),
+                },
+                429,
+                42901,
+                "quota",
+            ),
+            (
+                ProxyError::V3KafkaRetriable {
+                    message: "Local: Timed out".into(),
+                    source: AdminError::ReassignmentsUnsupported,
+                },
+                500,
+                50003,
+                "Local: Timed out",
+            ),
+            (
+                ProxyError::V3Kafka {
+                    message: "Broker: Invalid replica assignment".into(),
+                    source: AdminError::ReassignmentsUnsupported,
+                },
+                500,
+                50002,
+                "Broker: Invalid replica assignment",
+            ),
+            (
+                ProxyError::V3PayloadError {
+                    message: "Request body is empty. Data is required.".into(),
+                },
+                422,
+                42206,
+                "Payload error. Request body is empty. Data is required.",
+            ),
+            (
+                ProxyError::V3NotImplemented {
+                    message: "not here".into(),
+                },
+                501,
+                501,
+                "not here",
+            ),
             // v3 consumer groups and ACLs.
             (
                 ProxyError::GroupsNotFound {
@@ -856,30 +1029,6 @@ mod tests {
                 409,
                 409,
                 "Consumer group g has 2 active members; stop them first.",
-            ),
-            (
-                ProxyError::AdminRefused {
-                    message: "No Authorizer is configured.".into(),
-                },
-                400,
-                40002,
-                "No Authorizer is configured.",
-            ),
-            (
-                ProxyError::AdminUnknownTopic {
-                    message: "This server does not host this topic-partition.".into(),
-                },
-                404,
-                40403,
-                "This server does not host this topic-partition.",
-            ),
-            (
-                ProxyError::AdminForbidden {
-                    message: "Group authorization failed.".into(),
-                },
-                403,
-                40301,
-                "Group authorization failed.",
             ),
         ];
         let mut covered = [false; VARIANTS];
@@ -935,19 +1084,64 @@ mod tests {
     }
 
     #[test]
+    fn admin_failures_answer_confluents_v3_codes() {
+        let call = |code, message: &str| {
+            ProxyError::from(AdminError::Call {
+                operation: "create topic",
+                source: FfiError::Kafka {
+                    code,
+                    message: message.into(),
+                },
+            })
+        };
+        let rows = [
+            (RDKafkaErrorCode::TopicAlreadyExists, 400, 40002),
+            (RDKafkaErrorCode::InvalidReplicationFactor, 400, 40002),
+            (RDKafkaErrorCode::InvalidPartitions, 400, 40002),
+            (RDKafkaErrorCode::InvalidConfig, 400, 40002),
+            (RDKafkaErrorCode::PolicyViolation, 400, 40002),
+            (RDKafkaErrorCode::UnknownTopicOrPartition, 404, 40403),
+            (RDKafkaErrorCode::TopicAuthorizationFailed, 403, 40301),
+            (RDKafkaErrorCode::BrokerNotAvailable, 503, 50302),
+            (RDKafkaErrorCode::ThrottlingQuotaExceeded, 429, 42901),
+            (RDKafkaErrorCode::RequestTimedOut, 500, 50003),
+            (RDKafkaErrorCode::InvalidReplicaAssignment, 500, 50002),
+        ];
+        for (code, status, error_code) in rows {
+            let err = call(code, "Kafka's words");
+            let (s, c) = err.status_and_code();
+            assert_eq!((s.as_u16(), c), (status, error_code), "{code:?}");
+            assert_eq!(err.body().message, "Kafka's words", "{code:?}");
+        }
+        let timed_out = ProxyError::from(AdminError::Call {
+            operation: "describe cluster",
+            source: FfiError::TimedOut(std::time::Duration::from_secs(1)),
+        });
+        assert_eq!(timed_out.status_and_code().1, 50003);
+        let refused = ProxyError::from(AdminError::Call {
+            operation: "create topic",
+            source: FfiError::Invalid("bad assignment".into()),
+        });
+        assert_eq!(refused.status_and_code(), (StatusCode::BAD_REQUEST, 40002));
+        let missing = ProxyError::from(AdminError::TopicNotFound { topic: "t".into() });
+        assert_eq!(missing.body().message, "HTTP 404 Not Found");
+        let config = ProxyError::from(AdminError::UnknownConfig {
+            name: "x".into(),
+            kind: "TOPIC",
+            resource: "t".into(),
+            cluster_id: "c".into(),
+        });
+        assert_eq!(
+            config.body().message,
+            "Config x cannot be found for TOPIC t in cluster c."
+        );
+    }
+
+    #[test]
     fn v3_group_and_acl_errors_answer_confluents_codes_and_messages() {
         let body = |e: ProxyError| {
             let (status, code) = e.status_and_code();
             (status.as_u16(), code, e.message())
-        };
-        let kafka = |code, message: &str| {
-            ProxyError::from(GroupsError::Call(AdminCallError::Kafka {
-                operation: "describe ACLs",
-                source: CallError::Kafka {
-                    code,
-                    message: message.into(),
-                },
-            }))
         };
         assert_eq!(
             body(GroupsError::GroupNotFound { group: "g".into() }.into()),
@@ -955,28 +1149,26 @@ mod tests {
         );
         assert_eq!(
             body(GroupsError::OffsetsNotFound { group: "g".into() }.into()),
-            (404, 404, "Consumer group offsets could not be found.".into())
+            (
+                404,
+                404,
+                "Consumer group offsets could not be found.".into()
+            )
         );
         assert_eq!(
             body(GroupsError::LagsNotFound { group: "g".into() }.into()),
             (404, 404, "Consumer lags not found.".into())
         );
         assert_eq!(
-            body(kafka(RDKafkaErrorCode::SecurityDisabled, "No Authorizer is configured.")),
-            (400, 40002, "No Authorizer is configured.".into())
+            body(
+                GroupsError::ConsumerNotFound {
+                    group: "g".into(),
+                    consumer: "c".into()
+                }
+                .into()
+            ),
+            (404, 404, "HTTP 404 Not Found".into())
         );
-        assert_eq!(
-            body(kafka(RDKafkaErrorCode::GroupAuthorizationFailed, "denied")),
-            (403, 40301, "denied".into())
-        );
-        assert!(matches!(
-            kafka(RDKafkaErrorCode::CoordinatorNotAvailable, ""),
-            ProxyError::KafkaRetriable { .. }
-        ));
-        assert!(matches!(
-            kafka(RDKafkaErrorCode::NonEmptyGroup, ""),
-            ProxyError::Kafka { .. }
-        ));
         assert_eq!(
             body(
                 AclError::Invalid {
@@ -985,6 +1177,18 @@ mod tests {
                 .into()
             ),
             (400, 400, "operation cannot be ANY".into())
+        );
+        // A Kafka without an authorizer refuses ACL calls: Confluent's 400/40002.
+        let no_authorizer = AclError::Admin(AdminError::Call {
+            operation: "describe ACLs",
+            source: FfiError::Kafka {
+                code: RDKafkaErrorCode::SecurityDisabled,
+                message: "No Authorizer is configured.".into(),
+            },
+        });
+        assert_eq!(
+            body(no_authorizer.into()),
+            (400, 40002, "No Authorizer is configured.".into())
         );
     }
 
@@ -1006,7 +1210,7 @@ mod tests {
     }
 
     /// How many variants `ProxyError` has; [`row_of`] numbers them.
-    const VARIANTS: usize = 38;
+    const VARIANTS: usize = 48;
 
     /// A number per variant. The match has no wildcard, so a new variant does not compile
     /// until it gets a number here, and then `error_table` fails until it gets a row.
@@ -1045,13 +1249,24 @@ mod tests {
             Kafka { .. } => 29,
             Internal { .. } => 30,
             KafkaBusy { .. } => 31,
+            // v3 admin
+            V3ClusterNotFound { .. } => 32,
+            V3NotFound { .. } => 33,
+            V3ConfigNotFound { .. } => 34,
+            V3KafkaRefused { .. } => 35,
+            V3UnknownTopicOrPartition { .. } => 36,
+            V3KafkaUnauthenticated { .. } => 37,
+            V3KafkaForbidden { .. } => 38,
+            V3BrokerNotAvailable { .. } => 39,
+            V3KafkaThrottled { .. } => 40,
+            V3KafkaRetriable { .. } => 41,
+            V3Kafka { .. } => 42,
+            V3PayloadError { .. } => 43,
+            V3NotImplemented { .. } => 44,
             // v3 consumer groups and ACLs.
-            GroupsNotFound { .. } => 32,
-            GroupsBadRequest { .. } => 33,
-            GroupNotEmpty { .. } => 34,
-            AdminRefused { .. } => 35,
-            AdminUnknownTopic { .. } => 36,
-            AdminForbidden { .. } => 37,
+            GroupsNotFound { .. } => 45,
+            GroupsBadRequest { .. } => 46,
+            GroupNotEmpty { .. } => 47,
         }
     }
 }

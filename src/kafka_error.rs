@@ -1,8 +1,8 @@
 //! The one classification of librdkafka errors: which failures a retry may fix, which are
 //! refused credentials or permissions, and which name a topic or partition Kafka does not know.
 //!
-//! Produce (per-record outcomes), the consumer error mapping and the metadata mapping all ask
-//! this module, so the same Kafka failure gets the same answer everywhere. What each class
+//! Produce (per-record outcomes), the consumer error mapping, the metadata mapping and the v3
+//! administration mapping ([`classify_admin`]) all ask this module, so the same Kafka failure gets the same answer everywhere. What each class
 //! becomes for a client (50003, 50002, 404, a per-record code) is decided in `error.rs` and in
 //! `produce/`, not here; this module knows nothing about HTTP.
 
@@ -86,6 +86,58 @@ pub fn classify_code(code: RDKafkaErrorCode) -> KafkaErrorClass {
     }
 }
 
+/// What kind of failure an error code of a v3 administrative call is: Kafka's
+/// `KafkaExceptionMapper` classes, which the v3 API answers with distinct codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminErrorClass {
+    /// Kafka refused the request itself (an existing topic, a bad replication factor,
+    /// partition count or config, a policy, an unsupported request): the client's mistake.
+    Refused,
+    /// Kafka does not know the topic or partition.
+    UnknownTopicOrPartition,
+    Authentication,
+    Authorization,
+    /// No broker could be reached to serve the call.
+    BrokerNotAvailable,
+    /// Kafka throttled the call (a controller mutation quota).
+    Throttled,
+    /// A retry may succeed.
+    Retriable,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies the error code of an administrative call; codes outside the admin-specific
+/// classes fall back to [`classify_code`].
+pub fn classify_admin(code: RDKafkaErrorCode) -> AdminErrorClass {
+    use RDKafkaErrorCode::*;
+    match code {
+        TopicAlreadyExists
+        | InvalidReplicationFactor
+        | InvalidPartitions
+        | InvalidConfig
+        | PolicyViolation
+        | InvalidRequest
+        | UnsupportedVersion
+        | SecurityDisabled
+        | TopicDeletionDisabled
+        | InvalidTopic
+        // Kafka's UNKNOWN_SERVER_ERROR, and librdkafka refusing an argument locally.
+        | Unknown
+        | InvalidArgument => AdminErrorClass::Refused,
+        UnknownTopicId => AdminErrorClass::UnknownTopicOrPartition,
+        BrokerNotAvailable => AdminErrorClass::BrokerNotAvailable,
+        ThrottlingQuotaExceeded => AdminErrorClass::Throttled,
+        other => match classify_code(other) {
+            KafkaErrorClass::Authentication => AdminErrorClass::Authentication,
+            KafkaErrorClass::Authorization => AdminErrorClass::Authorization,
+            KafkaErrorClass::UnknownTopicOrPartition => AdminErrorClass::UnknownTopicOrPartition,
+            KafkaErrorClass::Retriable => AdminErrorClass::Retriable,
+            KafkaErrorClass::Other => AdminErrorClass::Other,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +182,41 @@ mod tests {
                 class,
                 "{code:?}"
             );
+        }
+    }
+
+    #[test]
+    fn admin_errors_are_classified_like_kafkas_exception_mapper() {
+        use AdminErrorClass::*;
+        let rows = [
+            (RDKafkaErrorCode::TopicAlreadyExists, Refused),
+            (RDKafkaErrorCode::InvalidReplicationFactor, Refused),
+            (RDKafkaErrorCode::InvalidPartitions, Refused),
+            (RDKafkaErrorCode::InvalidConfig, Refused),
+            (RDKafkaErrorCode::PolicyViolation, Refused),
+            (RDKafkaErrorCode::InvalidRequest, Refused),
+            (RDKafkaErrorCode::UnsupportedVersion, Refused),
+            (RDKafkaErrorCode::SecurityDisabled, Refused),
+            (RDKafkaErrorCode::TopicDeletionDisabled, Refused),
+            (RDKafkaErrorCode::InvalidTopic, Refused),
+            (RDKafkaErrorCode::Unknown, Refused),
+            (
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+                UnknownTopicOrPartition,
+            ),
+            (RDKafkaErrorCode::UnknownTopicId, UnknownTopicOrPartition),
+            (RDKafkaErrorCode::BrokerNotAvailable, BrokerNotAvailable),
+            (RDKafkaErrorCode::ThrottlingQuotaExceeded, Throttled),
+            (RDKafkaErrorCode::SaslAuthenticationFailed, Authentication),
+            (RDKafkaErrorCode::TopicAuthorizationFailed, Authorization),
+            (RDKafkaErrorCode::ClusterAuthorizationFailed, Authorization),
+            (RDKafkaErrorCode::RequestTimedOut, Retriable),
+            (RDKafkaErrorCode::OperationTimedOut, Retriable),
+            (RDKafkaErrorCode::MessageSizeTooLarge, Other),
+            (RDKafkaErrorCode::InvalidReplicaAssignment, Other),
+        ];
+        for (code, class) in rows {
+            assert_eq!(classify_admin(code), class, "{code:?}");
         }
     }
 

@@ -1,10 +1,12 @@
 //! `Services`: the long-lived services every API shares (the metadata client, the producer
-//! pool and the produce service, the Schema Registry client, the consumer manager), built from
+//! pool and the produce service, the Schema Registry client, the consumer manager, the v3
+//! administration service), built from
 //! the configuration with each service's own settings.
 //!
 //! Owns the composition of the services only; it knows nothing about HTTP. The API layer
 //! (`api/`) holds a `Services` next to its HTTP settings, and `app.rs` mounts the routes.
 
+use crate::admin::{Admin, AdminError, AdminSettings};
 use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
@@ -24,6 +26,8 @@ pub struct Services {
     pub schemas: Schemas,
     /// The consumer instances of this process.
     pub consumers: ConsumerManager,
+    /// The v3 administration service (its own admin client).
+    pub admin: Admin,
 }
 
 /// Why the services could not be built.
@@ -35,6 +39,8 @@ pub enum ServicesError {
     Producers(#[from] ProducePoolError),
     #[error("cannot set up the Schema Registry client")]
     Schemas(#[from] RegistrySetupError),
+    #[error("cannot set up the Kafka administration client")]
+    Admin(#[from] AdminError),
 }
 
 impl Services {
@@ -45,7 +51,9 @@ impl Services {
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let schemas = Schemas::new(schema_settings(config))?;
         let producers = ProducerPool::new(pool_settings(config))?;
+        let admin = Admin::new(admin_settings(config), blocking.clone())?;
         Ok(Services {
+            admin,
             produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
             producers,
             consumers: ConsumerManager::new(
@@ -70,6 +78,18 @@ fn metadata_settings(config: &Config) -> MetadataSettings {
         cache_max_age: config.metadata_cache,
         negative_cache_ttl: config.metadata_negative_cache,
         ready_wait: config.health_ready_timeout,
+    }
+}
+
+/// The v3 administration service's settings: the admin client's settings (as the metadata
+/// client's, with a client id of its own) and its bounds.
+fn admin_settings(config: &Config) -> AdminSettings {
+    let mut kafka = config.kafka_settings(&config.admin);
+    kafka.insert("client.id".to_string(), config.client_id("admin-v3"));
+    AdminSettings {
+        kafka,
+        timeout: config.kafka_admin_timeout,
+        cluster_id_ttl: config.kafka_cluster_id_cache,
     }
 }
 

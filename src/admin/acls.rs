@@ -8,7 +8,7 @@
 //! `ffi/acls.rs`; HTTP is `src/api/v3/` and `src/error.rs`.
 
 use crate::admin::ffi::acls as ffi_acls;
-use crate::admin::groups::{AdminCallError, AdminCalls};
+use crate::admin::{Admin, AdminError};
 
 /// Declares a Kafka ACL enum with its wire names; variants in Kafka's (and Confluent's)
 /// order, which is the sort order of ACL lists.
@@ -120,7 +120,7 @@ pub enum AclError {
     #[error("{message}")]
     Invalid { message: String },
     #[error(transparent)]
-    Call(#[from] AdminCallError),
+    Admin(#[from] AdminError),
 }
 
 fn invalid(message: impl Into<String>) -> AclError {
@@ -179,11 +179,11 @@ fn check_supported(resource_type: ResourceType) -> Result<(), AclError> {
 }
 
 /// The ACLs that match `filter`, sorted.
-pub async fn search_acls(calls: &AdminCalls, filter: AclFilter) -> Result<Vec<Acl>, AclError> {
+pub async fn search_acls(admin: &Admin, filter: AclFilter) -> Result<Vec<Acl>, AclError> {
     check_filter(&filter)?;
-    let mut acls = calls
-        .run("describe ACLs", move |client, timeout| {
-            ffi_acls::describe_acls(client, &filter, timeout)
+    let mut acls = admin
+        .ffi_call("describe ACLs", move |client, deadline| {
+            ffi_acls::describe_acls(client, &filter, deadline)
         })
         .await?;
     acls.sort();
@@ -191,24 +191,24 @@ pub async fn search_acls(calls: &AdminCalls, filter: AclFilter) -> Result<Vec<Ac
 }
 
 /// Creates `acls` (one request), after checking every one of them.
-pub async fn create_acls(calls: &AdminCalls, acls: Vec<Acl>) -> Result<(), AclError> {
+pub async fn create_acls(admin: &Admin, acls: Vec<Acl>) -> Result<(), AclError> {
     for acl in &acls {
         check_new(acl)?;
     }
-    calls
-        .run("create ACLs", move |client, timeout| {
-            ffi_acls::create_acls(client, &acls, timeout)
+    admin
+        .ffi_call("create ACLs", move |client, deadline| {
+            ffi_acls::create_acls(client, &acls, deadline)
         })
         .await?;
     Ok(())
 }
 
 /// Deletes the ACLs that match `filter`; answers them, sorted.
-pub async fn delete_acls(calls: &AdminCalls, filter: AclFilter) -> Result<Vec<Acl>, AclError> {
+pub async fn delete_acls(admin: &Admin, filter: AclFilter) -> Result<Vec<Acl>, AclError> {
     check_filter(&filter)?;
-    let mut acls = calls
-        .run("delete ACLs", move |client, timeout| {
-            ffi_acls::delete_acls(client, &filter, timeout)
+    let mut acls = admin
+        .ffi_call("delete ACLs", move |client, deadline| {
+            ffi_acls::delete_acls(client, &filter, deadline)
         })
         .await?;
     acls.sort();
@@ -242,15 +242,69 @@ mod tests {
     fn a_new_acl_refuses_any_and_unknown_with_confluents_messages() {
         assert!(check_new(&acl()).is_ok());
         let cases: Vec<(Acl, &str)> = vec![
-            (Acl { resource_type: ResourceType::Any, ..acl() }, "resource_type cannot be ANY"),
-            (Acl { resource_type: ResourceType::Unknown, ..acl() }, "resource_type cannot be ANY"),
-            (Acl { pattern_type: PatternType::Any, ..acl() }, "pattern_type cannot be ANY"),
-            (Acl { pattern_type: PatternType::Match, ..acl() }, "pattern_type cannot be MATCH"),
-            (Acl { pattern_type: PatternType::Unknown, ..acl() }, "pattern_type cannot be UNKNOWN"),
-            (Acl { operation: AclOperation::Any, ..acl() }, "operation cannot be ANY"),
-            (Acl { operation: AclOperation::Unknown, ..acl() }, "operation cannot be ANY"),
-            (Acl { permission: Permission::Any, ..acl() }, "permission cannot be ANY"),
-            (Acl { permission: Permission::Unknown, ..acl() }, "permission cannot be ANY"),
+            (
+                Acl {
+                    resource_type: ResourceType::Any,
+                    ..acl()
+                },
+                "resource_type cannot be ANY",
+            ),
+            (
+                Acl {
+                    resource_type: ResourceType::Unknown,
+                    ..acl()
+                },
+                "resource_type cannot be ANY",
+            ),
+            (
+                Acl {
+                    pattern_type: PatternType::Any,
+                    ..acl()
+                },
+                "pattern_type cannot be ANY",
+            ),
+            (
+                Acl {
+                    pattern_type: PatternType::Match,
+                    ..acl()
+                },
+                "pattern_type cannot be MATCH",
+            ),
+            (
+                Acl {
+                    pattern_type: PatternType::Unknown,
+                    ..acl()
+                },
+                "pattern_type cannot be UNKNOWN",
+            ),
+            (
+                Acl {
+                    operation: AclOperation::Any,
+                    ..acl()
+                },
+                "operation cannot be ANY",
+            ),
+            (
+                Acl {
+                    operation: AclOperation::Unknown,
+                    ..acl()
+                },
+                "operation cannot be ANY",
+            ),
+            (
+                Acl {
+                    permission: Permission::Any,
+                    ..acl()
+                },
+                "permission cannot be ANY",
+            ),
+            (
+                Acl {
+                    permission: Permission::Unknown,
+                    ..acl()
+                },
+                "permission cannot be ANY",
+            ),
         ];
         for (acl, expected) in cases {
             assert_eq!(message(check_new(&acl)), expected, "{acl:?}");
@@ -281,22 +335,40 @@ mod tests {
             resource_type: ResourceType::Unknown,
             ..filter
         };
-        assert_eq!(message(check_filter(&unknown_type)), "resource_type cannot be ANY");
+        assert_eq!(
+            message(check_filter(&unknown_type)),
+            "resource_type cannot be ANY"
+        );
     }
 
     #[test]
     fn names_parse_in_any_case_and_acls_sort_in_kafkas_enum_order() {
         assert_eq!(ResourceType::parse("topic"), Some(ResourceType::Topic));
         assert_eq!(PatternType::parse("PREFIXED"), Some(PatternType::Prefixed));
-        assert_eq!(AclOperation::parse("idempotent_write"), Some(AclOperation::IdempotentWrite));
+        assert_eq!(
+            AclOperation::parse("idempotent_write"),
+            Some(AclOperation::IdempotentWrite)
+        );
         assert_eq!(Permission::parse("nope"), None);
         let mut acls = vec![
-            Acl { permission: Permission::Allow, ..acl() },
-            Acl { permission: Permission::Deny, ..acl() },
-            Acl { resource_type: ResourceType::Group, ..acl() },
+            Acl {
+                permission: Permission::Allow,
+                ..acl()
+            },
+            Acl {
+                permission: Permission::Deny,
+                ..acl()
+            },
+            Acl {
+                resource_type: ResourceType::Group,
+                ..acl()
+            },
         ];
         acls.sort();
-        let order: Vec<_> = acls.iter().map(|a| (a.resource_type, a.permission)).collect();
+        let order: Vec<_> = acls
+            .iter()
+            .map(|a| (a.resource_type, a.permission))
+            .collect();
         assert_eq!(
             order,
             [

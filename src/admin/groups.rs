@@ -2,21 +2,19 @@
 //! members and their assignments), and the two extensions Confluent lacks, deleting a group
 //! and resetting an inactive group's committed offsets (with a dry run).
 //!
-//! Owns the plain domain values of a group, [`AdminCalls`] (how a blocking librdkafka admin
-//! call runs: on the blocking pool, under a `kafka.blocking.calls.max` permit, with a
-//! deadline), and [`GroupsError`]. The librdkafka calls are in `ffi/`; lags are `lags.rs`;
-//! HTTP (paths, links, status codes) is `src/api/v3/` and `src/error.rs`.
+//! Owns the plain domain values of a group and [`GroupsError`]; the operations are methods of
+//! the [`Admin`] service, whose blocking pool, permits and deadline every call uses. The
+//! librdkafka calls are in `ffi/`; lags are `lags.rs`; HTTP (paths, links, status codes) is
+//! `src/api/v3/` and `src/error.rs`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rdkafka::admin::AdminClient;
-use rdkafka::client::{DefaultClientContext, NativeClient};
 use rdkafka::error::RDKafkaErrorCode;
 
-use crate::admin::ffi::groups::{self as ffi_groups, CallError};
+use crate::admin::ffi::groups as ffi_groups;
 use crate::admin::ffi::offsets::{self as ffi_offsets, OffsetSpec};
-use crate::blocking::{BlockingCalls, Busy};
+use crate::admin::ffi::{FfiError, NativeClient};
+use crate::admin::{Admin, AdminError};
 
 /// A topic partition, as group assignments and offsets name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -136,41 +134,6 @@ pub enum ResetTarget {
     Offsets(Vec<(TopicPartition, i64)>),
 }
 
-/// A failed librdkafka admin call: Kafka's answer, or no permit or thread to run it on.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminCallError {
-    #[error("{operation} failed")]
-    Kafka {
-        operation: &'static str,
-        #[source]
-        source: CallError,
-    },
-    /// No blocking-call permit (`kafka.blocking.calls.max`) became free within the deadline.
-    #[error("no blocking Kafka call could start for {operation}")]
-    Busy {
-        operation: &'static str,
-        #[source]
-        source: Busy,
-    },
-    /// The blocking task ended without an answer (it panicked, or the runtime shuts down).
-    #[error("the {operation} call ended without an answer")]
-    Cancelled {
-        operation: &'static str,
-        #[source]
-        source: tokio::task::JoinError,
-    },
-}
-
-impl AdminCallError {
-    /// The Kafka error code of the answer, if Kafka answered one.
-    pub fn kafka_code(&self) -> Option<RDKafkaErrorCode> {
-        match self {
-            AdminCallError::Kafka { source, .. } => source.code(),
-            _ => None,
-        }
-    }
-}
-
 /// What can go wrong with a consumer group request.
 #[derive(Debug, thiserror::Error)]
 pub enum GroupsError {
@@ -203,71 +166,38 @@ pub enum GroupsError {
     #[error("{message}")]
     InvalidReset { message: String },
     #[error(transparent)]
-    Call(#[from] AdminCallError),
+    Admin(#[from] AdminError),
 }
 
-/// How blocking librdkafka admin calls run: through one shared admin client, on the
-/// blocking pool under a `kafka.blocking.calls.max` permit, each with a deadline. Cheap to
-/// clone.
-#[derive(Clone)]
-pub struct AdminCalls {
-    /// The long-lived admin client every call goes through (never a connection per request).
-    client: Arc<AdminClient<DefaultClientContext>>,
-    /// The permits shared with the metadata cache and the consumers.
-    blocking: BlockingCalls,
-    /// The bound on one call, the wait for a permit included.
-    timeout: Duration,
-}
-
-impl AdminCalls {
-    pub fn new(
-        client: Arc<AdminClient<DefaultClientContext>>,
-        blocking: BlockingCalls,
-        timeout: Duration,
-    ) -> AdminCalls {
-        AdminCalls {
-            client,
-            blocking,
-            timeout,
-        }
-    }
-
-    /// Runs `call` on the blocking pool with what is left of the deadline.
-    pub(crate) async fn run<T, F>(&self, operation: &'static str, call: F) -> Result<T, AdminCallError>
+impl Admin {
+    /// Runs one librdkafka call of `ffi/` for the group, lag and ACL services, with the
+    /// service's deadline and blocking-call permit.
+    pub(super) async fn ffi_call<T, F>(
+        &self,
+        operation: &'static str,
+        f: F,
+    ) -> Result<T, AdminError>
     where
         T: Send + 'static,
-        F: FnOnce(&NativeClient, Duration) -> Result<T, CallError> + Send + 'static,
+        F: FnOnce(&NativeClient, Instant) -> Result<T, FfiError> + Send + 'static,
     {
-        let deadline = Instant::now() + self.timeout;
-        let client = Arc::clone(&self.client);
-        let handle = self
-            .blocking
-            .spawn(deadline, move || {
-                // At least a millisecond: librdkafka reads a zero timeout as "no timeout".
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1));
-                call(client.inner().native_client(), left)
-            })
-            .await
-            .map_err(|source| AdminCallError::Busy { operation, source })?;
-        handle
-            .await
-            .map_err(|source| AdminCallError::Cancelled { operation, source })?
-            .map_err(|source| AdminCallError::Kafka { operation, source })
+        self.blocking(operation, move |client, deadline| {
+            f(client, deadline).map_err(|source| AdminError::Call { operation, source })
+        })
+        .await
     }
 }
 
 /// Every consumer group Kafka knows, described, sorted by group id. A group that vanished
 /// between listing and describing, or that the proxy may not describe, is left out, as
 /// Confluent does.
-pub async fn list_groups(calls: &AdminCalls) -> Result<Vec<ConsumerGroup>, GroupsError> {
-    let ids = calls
-        .run("list consumer groups", ffi_groups::list_group_ids)
+pub async fn list_groups(admin: &Admin) -> Result<Vec<ConsumerGroup>, GroupsError> {
+    let ids = admin
+        .ffi_call("list consumer groups", ffi_groups::list_group_ids)
         .await?;
-    let described = calls
-        .run("describe consumer groups", move |client, timeout| {
-            ffi_groups::describe_groups(client, &ids, timeout)
+    let described = admin
+        .ffi_call("describe consumer groups", move |client, deadline| {
+            ffi_groups::describe_groups(client, &ids, deadline)
         })
         .await?;
     let mut groups = Vec::with_capacity(described.len());
@@ -275,11 +205,17 @@ pub async fn list_groups(calls: &AdminCalls) -> Result<Vec<ConsumerGroup>, Group
         match outcome {
             Ok(Some(found)) => groups.push(found.sorted()),
             Ok(None) => {}
-            Err(e) if e.code() == Some(RDKafkaErrorCode::GroupAuthorizationFailed) => {
-                tracing::debug!(group, "skipping a consumer group the proxy may not describe");
+            Err(FfiError::Kafka {
+                code: RDKafkaErrorCode::GroupAuthorizationFailed,
+                ..
+            }) => {
+                tracing::debug!(
+                    group,
+                    "skipping a consumer group the proxy may not describe"
+                );
             }
             Err(source) => {
-                return Err(AdminCallError::Kafka {
+                return Err(AdminError::Call {
                     operation: "describe consumer groups",
                     source,
                 }
@@ -292,16 +228,16 @@ pub async fn list_groups(calls: &AdminCalls) -> Result<Vec<ConsumerGroup>, Group
 }
 
 /// The group `group`, described.
-pub async fn get_group(calls: &AdminCalls, group: &str) -> Result<ConsumerGroup, GroupsError> {
+pub async fn get_group(admin: &Admin, group: &str) -> Result<ConsumerGroup, GroupsError> {
     let ids = vec![group.to_string()];
-    let described = calls
-        .run("describe consumer group", move |client, timeout| {
-            ffi_groups::describe_groups(client, &ids, timeout)
+    let described = admin
+        .ffi_call("describe consumer group", move |client, deadline| {
+            ffi_groups::describe_groups(client, &ids, deadline)
         })
         .await?;
     match described.into_iter().next() {
         Some((_, Ok(Some(found)))) => Ok(found.sorted()),
-        Some((_, Err(source))) => Err(AdminCallError::Kafka {
+        Some((_, Err(source))) => Err(AdminError::Call {
             operation: "describe consumer group",
             source,
         }
@@ -314,11 +250,11 @@ pub async fn get_group(calls: &AdminCalls, group: &str) -> Result<ConsumerGroup,
 
 /// One member of group `group`.
 pub async fn get_consumer(
-    calls: &AdminCalls,
+    admin: &Admin,
     group: &str,
     consumer: &str,
 ) -> Result<GroupConsumer, GroupsError> {
-    get_group(calls, group)
+    get_group(admin, group)
         .await?
         .consumers
         .into_iter()
@@ -330,22 +266,22 @@ pub async fn get_consumer(
 }
 
 /// Deletes group `group`, which must have no members.
-pub async fn delete_group(calls: &AdminCalls, group: &str) -> Result<(), GroupsError> {
+pub async fn delete_group(admin: &Admin, group: &str) -> Result<(), GroupsError> {
     let id = group.to_string();
-    let outcome = calls
-        .run("delete consumer group", move |client, timeout| {
-            ffi_groups::delete_group(client, &id, timeout)
+    let outcome = admin
+        .ffi_call("delete consumer group", move |client, deadline| {
+            ffi_groups::delete_group(client, &id, deadline)
         })
         .await;
     match outcome {
         Ok(()) => Ok(()),
-        Err(e) => match e.kafka_code() {
+        Err(e) => match e.kafka_code().map(|(code, _)| code) {
             Some(RDKafkaErrorCode::GroupIdNotFound) => Err(GroupsError::GroupNotFound {
                 group: group.to_string(),
             }),
             Some(RDKafkaErrorCode::NonEmptyGroup) => {
                 // Kafka does not say how many members; ask, for the message.
-                let members = get_group(calls, group)
+                let members = get_group(admin, group)
                     .await
                     .map_or(0, |g| g.consumers.len());
                 Err(GroupsError::GroupNotEmpty {
@@ -363,12 +299,12 @@ pub async fn delete_group(calls: &AdminCalls, group: &str) -> Result<(), GroupsE
 /// offset for moves; given offsets move exactly the partitions named. With `dry_run` nothing
 /// is changed. Answers the new offsets, sorted by topic and partition.
 pub async fn reset_offsets(
-    calls: &AdminCalls,
+    admin: &Admin,
     group: &str,
     target: ResetTarget,
     dry_run: bool,
 ) -> Result<Vec<(TopicPartition, i64)>, GroupsError> {
-    let described = get_group(calls, group).await?;
+    let described = get_group(admin, group).await?;
     if !described.consumers.is_empty() {
         return Err(GroupsError::GroupNotEmpty {
             group: group.to_string(),
@@ -381,24 +317,23 @@ pub async fn reset_offsets(
             offsets
         }
         target => {
-            let committed = committed_offsets(calls, group).await?;
+            let committed = committed_offsets(admin, group).await?;
             if committed.is_empty() {
                 return Err(GroupsError::OffsetsNotFound {
                     group: group.to_string(),
                 });
             }
-            let partitions: Vec<TopicPartition> =
-                committed.into_iter().map(|(tp, _)| tp).collect();
-            resolve(calls, partitions, &target).await?
+            let partitions: Vec<TopicPartition> = committed.into_iter().map(|(tp, _)| tp).collect();
+            resolve(admin, partitions, &target).await?
         }
     };
     offsets.sort();
     if !dry_run {
         let id = group.to_string();
         let to_commit = offsets.clone();
-        calls
-            .run("reset consumer group offsets", move |client, timeout| {
-                ffi_offsets::alter_group_offsets(client, &id, &to_commit, timeout)
+        admin
+            .ffi_call("reset consumer group offsets", move |client, deadline| {
+                ffi_offsets::alter_group_offsets(client, &id, &to_commit, deadline)
             })
             .await?;
     }
@@ -433,7 +368,7 @@ fn check_given_offsets(offsets: &[(TopicPartition, i64)]) -> Result<(), GroupsEr
 
 /// The offsets `target` (not [`ResetTarget::Offsets`]) names for `partitions`.
 async fn resolve(
-    calls: &AdminCalls,
+    admin: &Admin,
     partitions: Vec<TopicPartition>,
     target: &ResetTarget,
 ) -> Result<Vec<(TopicPartition, i64)>, GroupsError> {
@@ -443,9 +378,9 @@ async fn resolve(
         ResetTarget::Timestamp(ms) => OffsetSpec::Timestamp(*ms),
     };
     let asked = partitions.clone();
-    let mut found = calls
-        .run("list offsets", move |client, timeout| {
-            ffi_offsets::list_offsets(client, &asked, spec, false, timeout)
+    let mut found = admin
+        .ffi_call("list offsets", move |client, deadline| {
+            ffi_offsets::list_offsets(client, &asked, spec, false, deadline)
         })
         .await?;
     if matches!(spec, OffsetSpec::Timestamp(_)) {
@@ -456,9 +391,15 @@ async fn resolve(
             .map(|(tp, _)| tp.clone())
             .collect();
         if !past_end.is_empty() {
-            let ends = calls
-                .run("list offsets", move |client, timeout| {
-                    ffi_offsets::list_offsets(client, &past_end, OffsetSpec::Latest, false, timeout)
+            let ends = admin
+                .ffi_call("list offsets", move |client, deadline| {
+                    ffi_offsets::list_offsets(
+                        client,
+                        &past_end,
+                        OffsetSpec::Latest,
+                        false,
+                        deadline,
+                    )
                 })
                 .await?;
             found.retain(|(_, offset)| *offset >= 0);
@@ -470,13 +411,13 @@ async fn resolve(
 
 /// The committed offsets of group `group` (partitions without one are left out).
 pub async fn committed_offsets(
-    calls: &AdminCalls,
+    admin: &Admin,
     group: &str,
 ) -> Result<Vec<(TopicPartition, i64)>, GroupsError> {
     let id = group.to_string();
-    Ok(calls
-        .run("list consumer group offsets", move |client, timeout| {
-            ffi_offsets::list_group_offsets(client, &id, timeout)
+    Ok(admin
+        .ffi_call("list consumer group offsets", move |client, deadline| {
+            ffi_offsets::list_group_offsets(client, &id, deadline)
         })
         .await?)
 }
@@ -487,30 +428,38 @@ pub async fn committed_offsets(
 mod stack_tests {
     use std::time::Duration;
 
-    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::producer::{FutureProducer, FutureRecord};
     use rdkafka::{Offset, TopicPartitionList};
 
     use super::*;
-    use crate::admin::acls::{self, Acl, AclFilter, AclOperation, PatternType, Permission, ResourceType};
+    use crate::admin::acls::{
+        self, Acl, AclFilter, AclOperation, PatternType, Permission, ResourceType,
+    };
     use crate::admin::lags;
+    use crate::admin::AdminSettings;
+    use crate::blocking::BlockingCalls;
 
     fn bootstrap() -> Option<String> {
-        std::env::var("KAFKA_BOOTSTRAP").ok().filter(|b| !b.is_empty())
+        std::env::var("KAFKA_BOOTSTRAP")
+            .ok()
+            .filter(|b| !b.is_empty())
     }
 
     fn unique(prefix: &str) -> String {
         format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
     }
 
-    fn calls(bootstrap: &str) -> AdminCalls {
-        let client: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .create()
-            .expect("admin client");
-        AdminCalls::new(Arc::new(client), BlockingCalls::new(4), Duration::from_secs(10))
+    fn admin(bootstrap: &str) -> Admin {
+        let settings = AdminSettings {
+            kafka: [("bootstrap.servers".to_string(), bootstrap.to_string())].into(),
+            timeout: Duration::from_secs(10),
+            cluster_id_ttl: Duration::from_secs(60),
+        };
+        Admin::new(settings, BlockingCalls::new(4)).expect("admin service")
     }
 
     fn tp(topic: &str, partition: i32) -> TopicPartition {
@@ -565,7 +514,10 @@ mod stack_tests {
         consumer.subscribe(&[topic]).expect("subscribe");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while consumer.assignment().map_or(0, |a| a.count()) < partitions {
-            assert!(std::time::Instant::now() < deadline, "no assignment in 30 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no assignment in 30 s"
+            );
             let _ = consumer.poll(Duration::from_millis(100));
         }
         consumer
@@ -577,7 +529,7 @@ mod stack_tests {
             eprintln!("skipped: no KAFKA_BOOTSTRAP");
             return;
         };
-        let calls = calls(&bootstrap);
+        let admin = admin(&bootstrap);
         let topic = topic_with(&bootstrap, &[5, 3]).await;
         let group = unique("group");
         let consumer = member(&bootstrap, &group, &topic, 2);
@@ -590,7 +542,7 @@ mod stack_tests {
             .expect("offset");
         consumer.commit(&commit, CommitMode::Sync).expect("commit");
 
-        let described = get_group(&calls, &group).await.expect("group");
+        let described = get_group(&admin, &group).await.expect("group");
         assert_eq!(described.state, GroupState::Stable);
         assert_eq!(described.group_type, GroupType::Classic);
         assert!(!described.is_simple);
@@ -601,13 +553,21 @@ mod stack_tests {
         assert_eq!(only.instance_id, None);
         assert_eq!(only.assignments, [tp(&topic, 0), tp(&topic, 1)]);
         assert!(described.coordinator.is_some());
-        let listed = list_groups(&calls).await.expect("groups");
+        let listed = list_groups(&admin).await.expect("groups");
         assert!(listed.iter().any(|g| g.group_id == group), "{listed:?}");
 
-        let lags = lags::list_lags(&calls, &group).await.expect("lags");
+        let lags = lags::list_lags(&admin, &group).await.expect("lags");
         let figures: Vec<_> = lags
             .iter()
-            .map(|l| (l.partition, l.current_offset, l.log_end_offset, l.lag, l.consumer_id.clone()))
+            .map(|l| {
+                (
+                    l.partition,
+                    l.current_offset,
+                    l.log_end_offset,
+                    l.lag,
+                    l.consumer_id.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             figures,
@@ -616,55 +576,70 @@ mod stack_tests {
                 (1, 3, 3, 0, only.consumer_id.clone())
             ]
         );
-        let summary = lags::lag_summary(&calls, &group).await.expect("summary");
-        assert_eq!((summary.max_lag_partition, summary.max_lag, summary.total_lag), (0, 3, 3));
+        let summary = lags::lag_summary(&admin, &group).await.expect("summary");
+        assert_eq!(
+            (
+                summary.max_lag_partition,
+                summary.max_lag,
+                summary.total_lag
+            ),
+            (0, 3, 3)
+        );
 
         // A group with a member is neither reset nor deleted.
         assert!(matches!(
-            reset_offsets(&calls, &group, ResetTarget::Earliest, true).await,
+            reset_offsets(&admin, &group, ResetTarget::Earliest, true).await,
             Err(GroupsError::GroupNotEmpty { members: 1, .. })
         ));
         assert!(matches!(
-            delete_group(&calls, &group).await,
+            delete_group(&admin, &group).await,
             Err(GroupsError::GroupNotEmpty { members: 1, .. })
         ));
         drop(consumer);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !get_group(&calls, &group).await.expect("group").consumers.is_empty() {
-            assert!(std::time::Instant::now() < deadline, "the member did not leave");
+        while !get_group(&admin, &group)
+            .await
+            .expect("group")
+            .consumers
+            .is_empty()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the member did not leave"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(
-            get_group(&calls, &group).await.expect("group").state,
+            get_group(&admin, &group).await.expect("group").state,
             GroupState::Empty
         );
 
-        let dry = reset_offsets(&calls, &group, ResetTarget::Earliest, true)
+        let dry = reset_offsets(&admin, &group, ResetTarget::Earliest, true)
             .await
             .expect("dry run");
         assert_eq!(dry, [(tp(&topic, 0), 0), (tp(&topic, 1), 0)]);
         assert_eq!(
-            committed_offsets(&calls, &group).await.expect("committed"),
+            committed_offsets(&admin, &group).await.expect("committed"),
             [(tp(&topic, 0), 2), (tp(&topic, 1), 3)]
         );
-        reset_offsets(&calls, &group, ResetTarget::Latest, false)
+        reset_offsets(&admin, &group, ResetTarget::Latest, false)
             .await
             .expect("reset");
-        let mut committed = committed_offsets(&calls, &group).await.expect("committed");
+        let mut committed = committed_offsets(&admin, &group).await.expect("committed");
         committed.sort();
         assert_eq!(committed, [(tp(&topic, 0), 5), (tp(&topic, 1), 3)]);
-        let future = reset_offsets(&calls, &group, ResetTarget::Timestamp(i64::MAX / 2), true)
+        let future = reset_offsets(&admin, &group, ResetTarget::Timestamp(i64::MAX / 2), true)
             .await
             .expect("timestamp reset");
         assert_eq!(future, [(tp(&topic, 0), 5), (tp(&topic, 1), 3)]);
 
-        delete_group(&calls, &group).await.expect("delete");
+        delete_group(&admin, &group).await.expect("delete");
         assert!(matches!(
-            get_group(&calls, &group).await,
+            get_group(&admin, &group).await,
             Err(GroupsError::GroupNotFound { .. })
         ));
         assert!(matches!(
-            lags::list_lags(&calls, &group).await,
+            lags::list_lags(&admin, &group).await,
             Err(GroupsError::GroupNotFound { .. })
         ));
     }
@@ -675,7 +650,7 @@ mod stack_tests {
             eprintln!("skipped: no KAFKA_BOOTSTRAP");
             return;
         };
-        let calls = calls(&bootstrap);
+        let admin = admin(&bootstrap);
         let principal = format!("User:{}", unique("alice"));
         let acl = |resource_type, name: &str, operation| Acl {
             resource_type,
@@ -690,9 +665,15 @@ mod stack_tests {
             acl(ResourceType::Topic, "t", AclOperation::Write),
             acl(ResourceType::Group, "g", AclOperation::Read),
             acl(ResourceType::Topic, "t", AclOperation::Read),
-            acl(ResourceType::Cluster, "kafka-cluster", AclOperation::Describe),
+            acl(
+                ResourceType::Cluster,
+                "kafka-cluster",
+                AclOperation::Describe,
+            ),
         ];
-        acls::create_acls(&calls, wanted.clone()).await.expect("create");
+        acls::create_acls(&admin, wanted.clone())
+            .await
+            .expect("create");
         let filter = AclFilter {
             resource_type: ResourceType::Any,
             resource_name: None,
@@ -706,7 +687,9 @@ mod stack_tests {
         sorted.sort();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let found = acls::search_acls(&calls, filter.clone()).await.expect("search");
+            let found = acls::search_acls(&admin, filter.clone())
+                .await
+                .expect("search");
             if found == sorted {
                 break;
             }
@@ -717,17 +700,19 @@ mod stack_tests {
             resource_type: ResourceType::Topic,
             ..filter.clone()
         };
-        let deleted = acls::delete_acls(&calls, topic_only).await.expect("delete");
+        let deleted = acls::delete_acls(&admin, topic_only).await.expect("delete");
         assert_eq!(deleted, sorted[..2].to_vec());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let left = acls::search_acls(&calls, filter.clone()).await.expect("search");
+            let left = acls::search_acls(&admin, filter.clone())
+                .await
+                .expect("search");
             if left == sorted[2..].to_vec() {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "left {left:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        acls::delete_acls(&calls, filter).await.expect("clean up");
+        acls::delete_acls(&admin, filter).await.expect("clean up");
     }
 }

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use crate::admin::ffi::offsets::{self as ffi_offsets, OffsetSpec};
 use crate::admin::groups::{
-    committed_offsets, get_group, AdminCalls, ConsumerGroup, GroupsError, TopicPartition,
+    committed_offsets, get_group, ConsumerGroup, GroupsError, TopicPartition,
 };
+use crate::admin::Admin;
 
 /// The lag of one partition for one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub struct LagSummary {
 
 /// The lags of every partition group `group` has a committed offset for, sorted by lag
 /// descending, then topic, then partition.
-pub async fn list_lags(calls: &AdminCalls, group: &str) -> Result<Vec<ConsumerLag>, GroupsError> {
-    let mut lags = raw_lags(calls, group).await?;
+pub async fn list_lags(admin: &Admin, group: &str) -> Result<Vec<ConsumerLag>, GroupsError> {
+    let mut lags = raw_lags(admin, group).await?;
     if lags.is_empty() {
         return Err(GroupsError::LagsNotFound {
             group: group.to_string(),
@@ -60,12 +61,12 @@ pub async fn list_lags(calls: &AdminCalls, group: &str) -> Result<Vec<ConsumerLa
 
 /// The lag of one partition for group `group`.
 pub async fn get_lag(
-    calls: &AdminCalls,
+    admin: &Admin,
     group: &str,
     topic: &str,
     partition: i32,
 ) -> Result<ConsumerLag, GroupsError> {
-    raw_lags(calls, group)
+    raw_lags(admin, group)
         .await?
         .into_iter()
         .find(|lag| lag.topic == topic && lag.partition == partition)
@@ -77,8 +78,8 @@ pub async fn get_lag(
 }
 
 /// The lag summary of group `group`.
-pub async fn lag_summary(calls: &AdminCalls, group: &str) -> Result<LagSummary, GroupsError> {
-    let lags = raw_lags(calls, group).await?;
+pub async fn lag_summary(admin: &Admin, group: &str) -> Result<LagSummary, GroupsError> {
+    let lags = raw_lags(admin, group).await?;
     summarize(group, &lags).ok_or_else(|| GroupsError::LagsNotFound {
         group: group.to_string(),
     })
@@ -86,18 +87,18 @@ pub async fn lag_summary(calls: &AdminCalls, group: &str) -> Result<LagSummary, 
 
 /// Lags in the order of the committed offsets; errors when the group does not exist or has no
 /// committed offset at all.
-async fn raw_lags(calls: &AdminCalls, group: &str) -> Result<Vec<ConsumerLag>, GroupsError> {
-    let described = get_group(calls, group).await?;
-    let committed = committed_offsets(calls, group).await?;
+async fn raw_lags(admin: &Admin, group: &str) -> Result<Vec<ConsumerLag>, GroupsError> {
+    let described = get_group(admin, group).await?;
+    let committed = committed_offsets(admin, group).await?;
     if committed.is_empty() {
         return Err(GroupsError::OffsetsNotFound {
             group: group.to_string(),
         });
     }
     let partitions: Vec<TopicPartition> = committed.iter().map(|(tp, _)| tp.clone()).collect();
-    let ends = calls
-        .run("list offsets", move |client, timeout| {
-            ffi_offsets::list_offsets(client, &partitions, OffsetSpec::Latest, true, timeout)
+    let ends = admin
+        .ffi_call("list offsets", move |client, deadline| {
+            ffi_offsets::list_offsets(client, &partitions, OffsetSpec::Latest, true, deadline)
         })
         .await?;
     Ok(combine(&described, &committed, &ends))
@@ -203,9 +204,20 @@ mod tests {
         let lags = combine(&group(), &committed, &ends);
         let figures: Vec<_> = lags
             .iter()
-            .map(|l| (l.topic.as_str(), l.partition, l.current_offset, l.log_end_offset, l.lag))
+            .map(|l| {
+                (
+                    l.topic.as_str(),
+                    l.partition,
+                    l.current_offset,
+                    l.log_end_offset,
+                    l.lag,
+                )
+            })
             .collect();
-        assert_eq!(figures, [("a", 0, 5, 7, 2), ("a", 1, 2, 10, 8), ("b", 0, 9, 8, 0)]);
+        assert_eq!(
+            figures,
+            [("a", 0, 5, 7, 2), ("a", 1, 2, 10, 8), ("b", 0, 9, 8, 0)]
+        );
         assert_eq!(lags[0].consumer_id, "");
         assert_eq!(lags[0].instance_id, None);
         assert_eq!(lags[1].consumer_id, "c-1");
@@ -221,11 +233,24 @@ mod tests {
 
     #[test]
     fn lags_sort_by_lag_descending_then_topic_then_partition() {
-        let committed = [(tp("b", 1), 0), (tp("a", 2), 0), (tp("a", 1), 0), (tp("c", 0), 0)];
-        let ends = [(tp("b", 1), 3), (tp("a", 2), 3), (tp("a", 1), 3), (tp("c", 0), 9)];
+        let committed = [
+            (tp("b", 1), 0),
+            (tp("a", 2), 0),
+            (tp("a", 1), 0),
+            (tp("c", 0), 0),
+        ];
+        let ends = [
+            (tp("b", 1), 3),
+            (tp("a", 2), 3),
+            (tp("a", 1), 3),
+            (tp("c", 0), 9),
+        ];
         let mut lags = combine(&group(), &committed, &ends);
         sort_lags(&mut lags);
-        let order: Vec<_> = lags.iter().map(|l| (l.topic.as_str(), l.partition)).collect();
+        let order: Vec<_> = lags
+            .iter()
+            .map(|l| (l.topic.as_str(), l.partition))
+            .collect();
         assert_eq!(order, [("c", 0), ("a", 1), ("a", 2), ("b", 1)]);
     }
 

@@ -190,9 +190,16 @@ keys! {
         |v| between(v, 1, 256, NON_NEGATIVE),
         "blocking librdkafka calls running at once (ours, 1-256): metadata fetches and \
          watermarks, consumer create, close, commit, committed offsets, seek, subscribe, assign, \
-         and the reachability check of a records call. A call whose client already got its \
+         the reachability check of a records call, and the v3 administrative calls. A call whose client already got its \
          timeout answer keeps its permit until librdkafka returns. A call that finds none free \
          within its own deadline answers `50003`; a close waits for one";
+    kafka_admin_timeout: Duration = "kafka.admin.timeout.ms", Text("30000"), positive_millis,
+        "bound on one v3 administrative call to Kafka (ours): describing the cluster, configs or \
+         topics, creating, growing or deleting a topic, changing configs, the wait for a \
+         `kafka.blocking.calls.max` permit included. A call not answered by then gets `50003`";
+    kafka_cluster_id_cache: Duration = "kafka.cluster.id.cache.ms", Text("10000"), millis,
+        "how long the cluster id read from Kafka answers the `{cluster_id}` check of v3 paths \
+         before it is read again (ours)";
     shutdown_graceful: Duration = "shutdown.graceful.ms", Text("5000"), millis,
         "how long in-flight requests may finish after SIGTERM/SIGINT; also bounds the producer \
          flush after them";

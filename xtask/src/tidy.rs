@@ -185,6 +185,7 @@ mod tests {
 
     /// Top-level modules of `src/` that are services: they know nothing about HTTP.
     const SERVICES: &[&str] = &[
+        "admin",
         "consume",
         "kafka_error",
         "log",

@@ -2,29 +2,24 @@
 //! matches (`DescribeAcls`), create ACLs (`CreateAcls`) and delete the ACLs a filter matches,
 //! answering which were deleted (`DeleteAcls`).
 //!
-//! The shared plumbing (queue, options, event) is in `groups.rs`. Every call blocks until
-//! Kafka answers or its deadline passes. Validation of what a client may ask (no ANY in a new
+//! Every call blocks until Kafka answers or its deadline passes. Validation of what a client may ask (no ANY in a new
 //! ACL, ...) is `src/admin/acls.rs`'s; this module only translates.
 
 use std::ffi::{c_char, CString};
-use std::ptr::NonNull;
-use std::time::Duration;
+use std::time::Instant;
 
 use rdkafka::bindings as rd;
-use rdkafka::client::NativeClient;
 
-use super::groups::{borrowed_error, buffer_string, c_string, slice, string, CallError, Options, Queue};
+use super::groups::result_error;
+use super::{c_string, call, owned, owned_ptr, slice, CallOptions, FfiError, NativeClient};
 use crate::admin::acls::{Acl, AclFilter, AclOperation, PatternType, Permission, ResourceType};
 
-/// One ACL binding or binding filter we built, destroyed when dropped.
-struct Binding(NonNull<rd::rd_kafka_AclBinding_t>);
-
-impl Drop for Binding {
-    fn drop(&mut self) {
-        // SAFETY: we own the binding and destroy it once.
-        unsafe { rd::rd_kafka_AclBinding_destroy(self.0.as_ptr()) }
-    }
-}
+owned_ptr!(
+    /// One ACL binding or binding filter built for a request.
+    Binding,
+    rd::rd_kafka_AclBinding_t,
+    rd::rd_kafka_AclBinding_destroy
+);
 
 /// The parts of a binding or filter, as C values.
 struct Parts {
@@ -37,7 +32,7 @@ struct Parts {
     permission: rd::rd_kafka_AclPermissionType_t,
 }
 
-fn opt_c(value: Option<&str>) -> Result<Option<CString>, CallError> {
+fn opt_c(value: Option<&str>) -> Result<Option<CString>, FfiError> {
     value.map(c_string).transpose()
 }
 
@@ -54,7 +49,7 @@ impl Parts {
         host: Option<&str>,
         operation: AclOperation,
         permission: Permission,
-    ) -> Result<Parts, CallError> {
+    ) -> Result<Parts, FfiError> {
         Ok(Parts {
             restype: to_restype(resource_type)?,
             name: opt_c(name)?,
@@ -67,7 +62,7 @@ impl Parts {
     }
 
     /// A binding (`filter == false`) or a binding filter built from the parts.
-    fn build(&self, filter: bool) -> Result<Binding, CallError> {
+    fn build(&self, filter: bool) -> Result<Binding, FfiError> {
         let mut errstr = [0 as c_char; 512];
         // SAFETY: every string pointer is null or a valid C string owned by `self`, which
         // librdkafka copies; `errstr` is a writable buffer of the given length.
@@ -89,13 +84,14 @@ impl Parts {
                 errstr.len(),
             )
         };
-        NonNull::new(binding)
-            .map(Binding)
-            .ok_or_else(|| CallError::Refused(buffer_string(&errstr)))
+        // SAFETY: the binding (if any) is ours; on failure librdkafka wrote a NUL-terminated
+        // message into `errstr`.
+        unsafe { Binding::from_raw(binding) }
+            .ok_or_else(|| FfiError::Invalid(unsafe { owned(errstr.as_ptr()) }.unwrap_or_default()))
     }
 }
 
-fn filter_binding(filter: &AclFilter) -> Result<Binding, CallError> {
+fn filter_binding(filter: &AclFilter) -> Result<Binding, FfiError> {
     Parts::new(
         filter.resource_type,
         filter.resource_name.as_deref(),
@@ -112,32 +108,36 @@ fn filter_binding(filter: &AclFilter) -> Result<Binding, CallError> {
 pub fn describe_acls(
     client: &NativeClient,
     filter: &AclFilter,
-    timeout: Duration,
-) -> Result<Vec<Acl>, CallError> {
+    deadline: Instant,
+) -> Result<Vec<Acl>, FfiError> {
     let binding = filter_binding(filter)?;
-    let queue = Queue::new(client)?;
-    let options = Options::new(
+    let event = call(
         client,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS,
-        timeout,
+        deadline,
+        CallOptions::default(),
+        // SAFETY: client, filter, options and queue are live; librdkafka copies the filter.
+        |rk, options, queue| unsafe {
+            rd::rd_kafka_DescribeAcls(rk, binding.ptr(), options, queue)
+        },
     )?;
-    // SAFETY: client, filter, options and queue are live; librdkafka copies the filter.
-    unsafe { rd::rd_kafka_DescribeAcls(client.ptr(), binding.0.as_ptr(), options.ptr(), queue.ptr()) };
-    let event = queue.wait(timeout)?;
     // SAFETY: the event is live and owns the bindings read here.
     unsafe {
         let result = rd::rd_kafka_event_DescribeAcls_result(event.ptr());
         if result.is_null() {
-            return Err(CallError::Refused("not a DescribeAcls result".to_string()));
+            return Err(FfiError::Invalid("not a DescribeAcls result".to_string()));
         }
         let mut count = 0usize;
         let acls = rd::rd_kafka_DescribeAcls_result_acls(result, &mut count);
-        Ok(slice(acls, count).iter().map(|&acl| read_acl(acl)).collect())
+        Ok(slice(acls, count)
+            .iter()
+            .map(|&acl| read_acl(acl))
+            .collect())
     }
 }
 
 /// Creates `acls` in one request; the first ACL Kafka refused is the error of the call.
-pub fn create_acls(client: &NativeClient, acls: &[Acl], timeout: Duration) -> Result<(), CallError> {
+pub fn create_acls(client: &NativeClient, acls: &[Acl], deadline: Instant) -> Result<(), FfiError> {
     if acls.is_empty() {
         return Ok(());
     }
@@ -156,29 +156,27 @@ pub fn create_acls(client: &NativeClient, acls: &[Acl], timeout: Duration) -> Re
             .build(false)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> =
-        bindings.iter().map(|b| b.0.as_ptr()).collect();
-    let queue = Queue::new(client)?;
-    let options = Options::new(
+    let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> = bindings.iter().map(|b| b.ptr()).collect();
+    let event = call(
         client,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
-        timeout,
+        deadline,
+        CallOptions::default(),
+        // SAFETY: `ptrs` holds live bindings (owned by `bindings`), copied by librdkafka.
+        |rk, options, queue| unsafe {
+            rd::rd_kafka_CreateAcls(rk, ptrs.as_mut_ptr(), ptrs.len(), options, queue)
+        },
     )?;
-    // SAFETY: `ptrs` holds live bindings (owned by `bindings`), copied by librdkafka.
-    unsafe {
-        rd::rd_kafka_CreateAcls(client.ptr(), ptrs.as_mut_ptr(), ptrs.len(), options.ptr(), queue.ptr())
-    };
-    let event = queue.wait(timeout)?;
     // SAFETY: the event is live and owns the results read here.
     unsafe {
         let result = rd::rd_kafka_event_CreateAcls_result(event.ptr());
         if result.is_null() {
-            return Err(CallError::Refused("not a CreateAcls result".to_string()));
+            return Err(FfiError::Invalid("not a CreateAcls result".to_string()));
         }
         let mut count = 0usize;
         let results = rd::rd_kafka_CreateAcls_result_acls(result, &mut count);
         for &one in slice(results, count) {
-            if let Some(error) = borrowed_error(rd::rd_kafka_acl_result_error(one)) {
+            if let Some(error) = result_error(rd::rd_kafka_acl_result_error(one)) {
                 return Err(error);
             }
         }
@@ -190,34 +188,38 @@ pub fn create_acls(client: &NativeClient, acls: &[Acl], timeout: Duration) -> Re
 pub fn delete_acls(
     client: &NativeClient,
     filter: &AclFilter,
-    timeout: Duration,
-) -> Result<Vec<Acl>, CallError> {
+    deadline: Instant,
+) -> Result<Vec<Acl>, FfiError> {
     let binding = filter_binding(filter)?;
-    let mut ptrs = [binding.0.as_ptr()];
-    let queue = Queue::new(client)?;
-    let options = Options::new(
+    let mut ptrs = [binding.ptr()];
+    let event = call(
         client,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
-        timeout,
+        deadline,
+        CallOptions::default(),
+        // SAFETY: a one-element array of a live filter, copied by librdkafka.
+        |rk, options, queue| unsafe {
+            rd::rd_kafka_DeleteAcls(rk, ptrs.as_mut_ptr(), 1, options, queue)
+        },
     )?;
-    // SAFETY: a one-element array of a live filter, copied by librdkafka.
-    unsafe { rd::rd_kafka_DeleteAcls(client.ptr(), ptrs.as_mut_ptr(), 1, options.ptr(), queue.ptr()) };
-    let event = queue.wait(timeout)?;
     // SAFETY: the event is live and owns the responses and bindings read here.
     unsafe {
         let result = rd::rd_kafka_event_DeleteAcls_result(event.ptr());
         if result.is_null() {
-            return Err(CallError::Refused("not a DeleteAcls result".to_string()));
+            return Err(FfiError::Invalid("not a DeleteAcls result".to_string()));
         }
         let mut count = 0usize;
         let responses = rd::rd_kafka_DeleteAcls_result_responses(result, &mut count);
         let mut deleted = Vec::new();
         for &response in slice(responses, count) {
-            if let Some(error) = borrowed_error(rd::rd_kafka_DeleteAcls_result_response_error(response)) {
+            if let Some(error) =
+                result_error(rd::rd_kafka_DeleteAcls_result_response_error(response))
+            {
                 return Err(error);
             }
             let mut matching = 0usize;
-            let acls = rd::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching);
+            let acls =
+                rd::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching);
             deleted.extend(slice(acls, matching).iter().map(|&acl| read_acl(acl)));
         }
         Ok(deleted)
@@ -233,17 +235,17 @@ unsafe fn read_acl(acl: *const rd::rd_kafka_AclBinding_t) -> Acl {
     unsafe {
         Acl {
             resource_type: from_restype(rd::rd_kafka_AclBinding_restype(acl)),
-            resource_name: string(rd::rd_kafka_AclBinding_name(acl)),
+            resource_name: owned(rd::rd_kafka_AclBinding_name(acl)).unwrap_or_default(),
             pattern_type: from_pattern(rd::rd_kafka_AclBinding_resource_pattern_type(acl)),
-            principal: string(rd::rd_kafka_AclBinding_principal(acl)),
-            host: string(rd::rd_kafka_AclBinding_host(acl)),
+            principal: owned(rd::rd_kafka_AclBinding_principal(acl)).unwrap_or_default(),
+            host: owned(rd::rd_kafka_AclBinding_host(acl)).unwrap_or_default(),
             operation: from_operation(rd::rd_kafka_AclBinding_operation(acl)),
             permission: from_permission(rd::rd_kafka_AclBinding_permission_type(acl)),
         }
     }
 }
 
-fn to_restype(value: ResourceType) -> Result<rd::rd_kafka_ResourceType_t, CallError> {
+fn to_restype(value: ResourceType) -> Result<rd::rd_kafka_ResourceType_t, FfiError> {
     use rd::rd_kafka_ResourceType_t::*;
     Ok(match value {
         ResourceType::Unknown => RD_KAFKA_RESOURCE_UNKNOWN,
@@ -254,7 +256,7 @@ fn to_restype(value: ResourceType) -> Result<rd::rd_kafka_ResourceType_t, CallEr
         ResourceType::Cluster => RD_KAFKA_RESOURCE_BROKER,
         ResourceType::TransactionalId => RD_KAFKA_RESOURCE_TRANSACTIONAL_ID,
         ResourceType::DelegationToken => {
-            return Err(CallError::Refused(
+            return Err(FfiError::Invalid(
                 "librdkafka has no DELEGATION_TOKEN resource type".to_string(),
             ))
         }
