@@ -211,9 +211,9 @@ pub enum ProxyError {
     /// as ANY in a new ACL; the message is Confluent's.
     #[error("{message}")]
     GroupsBadRequest { message: String },
-    /// Deleting a group, or resetting its offsets, while it has members
-    /// (`docs/decisions.md`, "Consumer group delete and offset reset").
-    #[error("Consumer group {group} has {members} active members; stop them first.")]
+    /// Deleting a group, or resetting its offsets, while it has members: refused as Kafka
+    /// refuses a delete, with Kafka's message (the OpenAPI contract).
+    #[error("The group is not empty.")]
     GroupNotEmpty { group: String, members: usize },
 }
 
@@ -278,7 +278,7 @@ impl ProxyError {
             // its HTTP status.
             GroupsNotFound { .. } => (StatusCode::NOT_FOUND, 404),
             GroupsBadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
-            GroupNotEmpty { .. } => (StatusCode::CONFLICT, 409),
+            GroupNotEmpty { .. } => (StatusCode::BAD_REQUEST, 40002),
         }
     }
 
@@ -1026,9 +1026,9 @@ mod tests {
                     group: "g".into(),
                     members: 2,
                 },
-                409,
-                409,
-                "Consumer group g has 2 active members; stop them first.",
+                400,
+                40002,
+                "The group is not empty.",
             ),
         ];
         let mut covered = [false; VARIANTS];

@@ -45,6 +45,7 @@ kafka_enum!(
         Cluster => "CLUSTER",
         TransactionalId => "TRANSACTIONAL_ID",
         DelegationToken => "DELEGATION_TOKEN",
+        User => "USER",
     }
 );
 
@@ -169,11 +170,17 @@ pub fn check_filter(filter: &AclFilter) -> Result<(), AclError> {
     check_supported(filter.resource_type)
 }
 
-/// librdkafka cannot express delegation-token ACLs (`docs/decisions.md`, "ACLs on
-/// delegation tokens").
+/// librdkafka cannot express ACLs on delegation tokens or users (`docs/decisions.md`, "ACLs
+/// on delegation tokens and users").
 fn check_supported(resource_type: ResourceType) -> Result<(), AclError> {
-    if resource_type == ResourceType::DelegationToken {
-        return Err(invalid("resource_type DELEGATION_TOKEN is not supported"));
+    if matches!(
+        resource_type,
+        ResourceType::DelegationToken | ResourceType::User
+    ) {
+        return Err(invalid(format!(
+            "resource_type {} is not supported",
+            resource_type.name()
+        )));
     }
     Ok(())
 }
@@ -350,7 +357,7 @@ mod tests {
             Some(AclOperation::IdempotentWrite)
         );
         assert_eq!(Permission::parse("nope"), None);
-        let mut acls = vec![
+        let mut acls = [
             Acl {
                 permission: Permission::Allow,
                 ..acl()

@@ -295,13 +295,15 @@ pub async fn delete_group(admin: &Admin, group: &str) -> Result<(), GroupsError>
 }
 
 /// Resets the committed offsets of group `group`, which must exist and have no members, to
-/// `target`: for earliest, latest and a timestamp, every partition the group has a committed
-/// offset for moves; given offsets move exactly the partitions named. With `dry_run` nothing
-/// is changed. Answers the new offsets, sorted by topic and partition.
+/// `target`. For earliest, latest and a timestamp, the partitions that move are every
+/// partition of `topics` when given, else every partition the group has a committed offset
+/// for; given offsets move exactly the partitions they name. With `dry_run` nothing is
+/// changed. Answers the new offsets, sorted by topic and partition.
 pub async fn reset_offsets(
     admin: &Admin,
     group: &str,
     target: ResetTarget,
+    topics: Option<Vec<String>>,
     dry_run: bool,
 ) -> Result<Vec<(TopicPartition, i64)>, GroupsError> {
     let described = get_group(admin, group).await?;
@@ -317,13 +319,30 @@ pub async fn reset_offsets(
             offsets
         }
         target => {
-            let committed = committed_offsets(admin, group).await?;
-            if committed.is_empty() {
+            let partitions = match topics {
+                Some(topics) => {
+                    let mut partitions = Vec::new();
+                    for topic in topics {
+                        for p in admin.partitions(&topic).await? {
+                            partitions.push(TopicPartition {
+                                topic: topic.clone(),
+                                partition: p.partition,
+                            });
+                        }
+                    }
+                    partitions
+                }
+                None => committed_offsets(admin, group)
+                    .await?
+                    .into_iter()
+                    .map(|(tp, _)| tp)
+                    .collect(),
+            };
+            if partitions.is_empty() {
                 return Err(GroupsError::OffsetsNotFound {
                     group: group.to_string(),
                 });
             }
-            let partitions: Vec<TopicPartition> = committed.into_iter().map(|(tp, _)| tp).collect();
             resolve(admin, partitions, &target).await?
         }
     };
@@ -588,7 +607,7 @@ mod stack_tests {
 
         // A group with a member is neither reset nor deleted.
         assert!(matches!(
-            reset_offsets(&admin, &group, ResetTarget::Earliest, true).await,
+            reset_offsets(&admin, &group, ResetTarget::Earliest, None, true).await,
             Err(GroupsError::GroupNotEmpty { members: 1, .. })
         ));
         assert!(matches!(
@@ -614,7 +633,7 @@ mod stack_tests {
             GroupState::Empty
         );
 
-        let dry = reset_offsets(&admin, &group, ResetTarget::Earliest, true)
+        let dry = reset_offsets(&admin, &group, ResetTarget::Earliest, None, true)
             .await
             .expect("dry run");
         assert_eq!(dry, [(tp(&topic, 0), 0), (tp(&topic, 1), 0)]);
@@ -622,16 +641,45 @@ mod stack_tests {
             committed_offsets(&admin, &group).await.expect("committed"),
             [(tp(&topic, 0), 2), (tp(&topic, 1), 3)]
         );
-        reset_offsets(&admin, &group, ResetTarget::Latest, false)
+        reset_offsets(&admin, &group, ResetTarget::Latest, None, false)
             .await
             .expect("reset");
         let mut committed = committed_offsets(&admin, &group).await.expect("committed");
         committed.sort();
         assert_eq!(committed, [(tp(&topic, 0), 5), (tp(&topic, 1), 3)]);
-        let future = reset_offsets(&admin, &group, ResetTarget::Timestamp(i64::MAX / 2), true)
-            .await
-            .expect("timestamp reset");
+        let future = reset_offsets(
+            &admin,
+            &group,
+            ResetTarget::Timestamp(i64::MAX / 2),
+            None,
+            true,
+        )
+        .await
+        .expect("timestamp reset");
         assert_eq!(future, [(tp(&topic, 0), 5), (tp(&topic, 1), 3)]);
+
+        let named = reset_offsets(
+            &admin,
+            &group,
+            ResetTarget::Earliest,
+            Some(vec![topic.clone()]),
+            true,
+        )
+        .await
+        .expect("reset of named topics");
+        assert_eq!(named, [(tp(&topic, 0), 0), (tp(&topic, 1), 0)]);
+        reset_offsets(
+            &admin,
+            &group,
+            ResetTarget::Offsets(vec![(tp(&topic, 0), 1)]),
+            None,
+            false,
+        )
+        .await
+        .expect("reset to given offsets");
+        let mut committed = committed_offsets(&admin, &group).await.expect("committed");
+        committed.sort();
+        assert_eq!(committed, [(tp(&topic, 0), 1), (tp(&topic, 1), 3)]);
 
         delete_group(&admin, &group).await.expect("delete");
         assert!(matches!(

@@ -255,10 +255,11 @@ fn to_restype(value: ResourceType) -> Result<rd::rd_kafka_ResourceType_t, FfiErr
         // librdkafka names Kafka's CLUSTER resource type (code 4) BROKER.
         ResourceType::Cluster => RD_KAFKA_RESOURCE_BROKER,
         ResourceType::TransactionalId => RD_KAFKA_RESOURCE_TRANSACTIONAL_ID,
-        ResourceType::DelegationToken => {
-            return Err(FfiError::Invalid(
-                "librdkafka has no DELEGATION_TOKEN resource type".to_string(),
-            ))
+        ResourceType::DelegationToken | ResourceType::User => {
+            return Err(FfiError::Invalid(format!(
+                "librdkafka has no {} resource type",
+                value.name()
+            )))
         }
     })
 }
