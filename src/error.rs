@@ -523,9 +523,11 @@ impl From<AdminError> for ProxyError {
             e @ AdminError::UnknownConfig { .. } => ProxyError::V3ConfigNotFound {
                 message: e.to_string(),
             },
-            e @ AdminError::ReassignmentsUnsupported => ProxyError::V3NotImplemented {
-                message: e.to_string(),
-            },
+            e @ (AdminError::ReassignmentsUnsupported | AdminError::ClusterConfigsReadOnly) => {
+                ProxyError::V3NotImplemented {
+                    message: e.to_string(),
+                }
+            }
             AdminError::Busy { operation, source } => ProxyError::KafkaBusy {
                 operation,
                 source: source.into(),

@@ -31,6 +31,9 @@ pub use config::Config;
 /// is private to the crate, so the compiler reports what nothing uses.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::admin::{
+        Admin, AdminError, AdminSettings, AlterOp, ConfigResource, FfiError, NewTopic,
+    };
     pub use crate::api::{consumers, media};
     pub use crate::blocking::BlockingCalls;
     pub use crate::consume::{SeekPosition, Subscription, TopicPartition};

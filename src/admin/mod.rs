@@ -98,6 +98,11 @@ pub enum AdminError {
         resource: String,
         cluster_id: String,
     },
+    /// librdkafka cannot name the cluster-wide broker config resource (it refuses a broker
+    /// resource with an empty name), so those configs can be read (from a broker's synonyms)
+    /// but not changed (`docs/decisions.md`, "Cluster-wide broker configs").
+    #[error("Changing cluster-wide broker configs is not supported by this proxy; change them on each broker or with Kafka's tools.")]
+    ClusterConfigsReadOnly,
     /// librdkafka cannot list partition reassignments (it has no ListPartitionReassignments
     /// call), and the metadata cannot tell a reassignment in progress from a settled replica
     /// set, so no answer would be honest (`docs/decisions.md`, "Partition reassignments").
@@ -308,10 +313,30 @@ impl Admin {
     /// (librdkafka would wait for an unknown one until the deadline); the cluster-wide broker
     /// resource lists only the dynamic cluster-wide entries.
     pub async fn configs(&self, resource: &ConfigResource) -> Result<Vec<ConfigEntry>, AdminError> {
-        if let ConfigResource::Broker(broker) = resource {
-            self.broker(*broker).await?;
-        }
-        let described = resource.clone();
+        let described = match resource {
+            ConfigResource::Broker(broker) => {
+                self.broker(*broker).await?;
+                resource.clone()
+            }
+            ConfigResource::BrokerDefault => {
+                // Every broker reports the cluster-wide value of a config among its synonyms,
+                // whether or not a value of its own overrides it.
+                let broker = self
+                    .brokers()
+                    .await?
+                    .first()
+                    .map(|b| b.id)
+                    .ok_or(AdminError::BrokerNotFound { broker: -1 })?;
+                let entries = self.describe(ConfigResource::Broker(broker)).await?;
+                return Ok(cluster_wide(entries));
+            }
+            ConfigResource::Topic(_) => resource.clone(),
+        };
+        self.describe(described).await
+    }
+
+    /// The configs of a topic or broker as Kafka describes them, sorted by name.
+    async fn describe(&self, described: ConfigResource) -> Result<Vec<ConfigEntry>, AdminError> {
         let mut entries = self
             .blocking("describe configs", move |client, deadline| {
                 ffi::configs::describe_configs(client, &described, deadline).map_err(|source| {
@@ -322,9 +347,6 @@ impl Admin {
                 })
             })
             .await?;
-        if *resource == ConfigResource::BrokerDefault {
-            entries.retain(|e| e.source == "DYNAMIC_DEFAULT_BROKER_CONFIG");
-        }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
@@ -377,12 +399,12 @@ impl Admin {
         changes: Vec<(String, AlterOp)>,
         validate_only: bool,
     ) -> Result<(), AdminError> {
-        let (kind, name) = match resource {
-            ConfigResource::Topic(topic) => ("TOPIC", Some(topic.clone())),
-            ConfigResource::Broker(broker) => ("BROKER", Some(broker.to_string())),
-            ConfigResource::BrokerDefault => ("BROKER", None),
+        let (kind, resource_name) = match resource {
+            ConfigResource::Topic(topic) => ("TOPIC", topic.clone()),
+            ConfigResource::Broker(broker) => ("BROKER", broker.to_string()),
+            ConfigResource::BrokerDefault => return Err(AdminError::ClusterConfigsReadOnly),
         };
-        if let Some(resource_name) = name {
+        {
             let known: BTreeSet<String> = self
                 .configs(resource)
                 .await?
@@ -649,6 +671,33 @@ impl Admin {
     pub async fn reassignments(&self) -> Result<(), AdminError> {
         Err(AdminError::ReassignmentsUnsupported)
     }
+}
+
+/// The cluster-wide dynamic broker configs among the synonyms of one broker's `entries`, by
+/// name: each with the synonyms below it (the static and default values it overrides).
+fn cluster_wide(entries: Vec<ConfigEntry>) -> Vec<ConfigEntry> {
+    const SOURCE: &str = "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    let mut wide: BTreeMap<String, ConfigEntry> = BTreeMap::new();
+    for entry in entries {
+        let Some(at) = entry.synonyms.iter().position(|s| s.source == SOURCE) else {
+            continue;
+        };
+        let own = &entry.synonyms[at];
+        wide.entry(own.name.clone()).or_insert_with(|| ConfigEntry {
+            name: own.name.clone(),
+            value: if entry.is_sensitive {
+                None
+            } else {
+                own.value.clone()
+            },
+            source: SOURCE,
+            is_default: false,
+            is_read_only: false,
+            is_sensitive: entry.is_sensitive,
+            synonyms: entry.synonyms[at..].to_vec(),
+        });
+    }
+    wide.into_values().collect()
 }
 
 /// What is left until `deadline`, at least 1 ms (librdkafka reads 0 as "do not wait").

@@ -15,6 +15,7 @@ pub mod health;
 pub mod media;
 pub mod produce;
 pub mod topics;
+pub mod v3;
 
 use kafka_rest_api::support::accept;
 use kafka_rest_api::support::routes::{self, Lookup, Route};

@@ -901,3 +901,68 @@ fn parse_answer(raw: &[u8]) -> Option<RawAnswer> {
         body,
     })
 }
+
+/// One v3 call: an optional JSON body sent as `application/json`; returns the status, the
+/// content type and the JSON body (`Value::Null` when empty or not JSON).
+pub async fn v3_call(
+    method: &str,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = resp.bytes().await.expect("body");
+    (
+        status,
+        content_type,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The configs of one resource as a native admin client describes them: name -> (value,
+/// is_default).
+pub async fn native_configs(
+    stack: &Stack,
+    resource: rdkafka::admin::ResourceSpecifier<'_>,
+) -> std::collections::BTreeMap<String, (Option<String>, bool)> {
+    let results = admin(stack)
+        .describe_configs([&resource], &AdminOptions::new())
+        .await
+        .expect("describe_configs request");
+    let mut configs = std::collections::BTreeMap::new();
+    for result in results {
+        for entry in result.expect("configs described").entries {
+            configs.insert(entry.name, (entry.value, entry.is_default));
+        }
+    }
+    configs
+}
+
+/// Partition count and replica count of the first partition of `topic` as the cluster's
+/// metadata reports them, or `None` when the cluster does not know the topic.
+pub fn native_topic_shape(stack: &Stack, topic: &str) -> Option<(usize, usize)> {
+    let md = admin(stack)
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .expect("metadata");
+    md.topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| {
+            let replicas = t.partitions().first().map_or(0, |p| p.replicas().len());
+            (t.partitions().len(), replicas)
+        })
+}

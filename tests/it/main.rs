@@ -19,3 +19,6 @@ mod schema;
 mod spec;
 mod startup;
 mod topics;
+mod v3_cluster;
+mod v3_configs;
+mod v3_topics;

@@ -1,6 +1,7 @@
 //! The drift test: for every API document (the list [`DOCUMENTS`] follows the generator's),
 //! the OpenAPI document the proxy serves, which poem-openapi derives from the generated
-//! adapter, says the same as the hand-written contract (`openapi/kafka-rest-v2.yaml`).
+//! adapters, says the same as the hand-written contract (`openapi/kafka-rest-v2.yaml`,
+//! `openapi/kafka-rest-v3.yaml`).
 //!
 //! Both documents are normalized before they are compared: every `$ref` is resolved (the
 //! contract shares parameters, bodies and responses through `components`, poem-openapi inlines
@@ -30,13 +31,22 @@ struct Document {
 }
 
 /// Every API document, as `APIS` in `xtask/src/codegen.rs` lists them.
-const DOCUMENTS: &[Document] = &[Document {
-    ident: "v2",
-    contract: include_str!("../../openapi/kafka-rest-v2.yaml"),
-    served: include_str!("../../openapi/served/kafka-rest-v2.json"),
-    served_at: "/openapi.json",
-    name: "openapi/kafka-rest-v2.yaml",
-}];
+const DOCUMENTS: &[Document] = &[
+    Document {
+        ident: "v2",
+        contract: include_str!("../../openapi/kafka-rest-v2.yaml"),
+        served: include_str!("../../openapi/served/kafka-rest-v2.json"),
+        served_at: "/openapi.json",
+        name: "openapi/kafka-rest-v2.yaml",
+    },
+    Document {
+        ident: "v3",
+        contract: include_str!("../../openapi/kafka-rest-v3.yaml"),
+        served: include_str!("../../openapi/served/kafka-rest-v3.json"),
+        served_at: "/v3/openapi.json",
+        name: "openapi/kafka-rest-v3.yaml",
+    },
+];
 
 /// The v2 document, which the tests of the comparison itself use.
 const V2: &Document = &DOCUMENTS[0];

@@ -1,5 +1,6 @@
 //! `cargo xtask codegen [--check]`, `cargo xtask lint-spec` and `cargo xtask sdk-test`:
-//! everything derived from the API documents of [`APIS`] (today `openapi/kafka-rest-v2.yaml`).
+//! everything derived from the API documents of [`APIS`] (`openapi/kafka-rest-v2.yaml` and
+//! `openapi/kafka-rest-v3.yaml`).
 //!
 //! Owns the list of API documents, the tools that read the contract and where they live (under the cache root's `tools/`,
 //! resolved once), the write/check modes and the tree comparison behind `--check`. What each
@@ -40,8 +41,13 @@ pub struct ApiDoc {
     pub served_at: &'static str,
     /// The generated trait that gathers the document's per-tag traits.
     pub trait_name: &'static str,
-    /// The generated poem-openapi adapter.
+    /// The generated poem-openapi adapter; with [`ApiDoc::tag_adapters`], the tuple of the
+    /// per-tag adapters.
     pub adapter: &'static str,
+    /// With `Some(suffix)`, one poem-openapi adapter per tag, named after the tag and the suffix
+    /// (`TopicV3Api` for the tag `Topic` and the suffix `V3Api`), so that a server can mount the
+    /// tags it implements; [`ApiDoc::adapter`] is then the tuple of them all.
+    pub tag_adapters: Option<&'static str>,
     /// Whether the generated crate re-exports this module's items at its root (the v2 API,
     /// whose items lived there before the crate held more than one document).
     pub at_root: bool,
@@ -53,16 +59,30 @@ pub struct ApiDoc {
 /// The API documents, in generation order. Adding a document is one entry here (and its
 /// contract): the generated crate gets a module named `ident`, the served document and the
 /// SDKs follow.
-pub const APIS: &[ApiDoc] = &[ApiDoc {
-    ident: "v2",
-    spec: "openapi/kafka-rest-v2.yaml",
-    served: "openapi/served/kafka-rest-v2.json",
-    served_at: "/openapi.json",
-    trait_name: "KafkaRestV2",
-    adapter: "V2Api",
-    at_root: true,
-    sdk_dir: Some("generated/sdk"),
-}];
+pub const APIS: &[ApiDoc] = &[
+    ApiDoc {
+        ident: "v2",
+        spec: "openapi/kafka-rest-v2.yaml",
+        served: "openapi/served/kafka-rest-v2.json",
+        served_at: "/openapi.json",
+        trait_name: "KafkaRestV2",
+        adapter: "V2Api",
+        tag_adapters: None,
+        at_root: true,
+        sdk_dir: Some("generated/sdk"),
+    },
+    ApiDoc {
+        ident: "v3",
+        spec: "openapi/kafka-rest-v3.yaml",
+        served: "openapi/served/kafka-rest-v3.json",
+        served_at: "/v3/openapi.json",
+        trait_name: "KafkaRestV3",
+        adapter: "V3Api",
+        tag_adapters: Some("V3Api"),
+        at_root: false,
+        sdk_dir: Some("generated/sdk-v3"),
+    },
+];
 
 /// Where the Rust server crate `kafka-rest-api` goes, relative to the repository root.
 const SERVER_DIR: &str = "generated/rust-server";

@@ -1,6 +1,7 @@
 //! DescribeConfigs with every entry's source and synonyms, and IncrementalAlterConfigs (SET and
-//! DELETE of single entries), for topics, one broker, or the cluster-wide broker default (the
-//! broker resource with an empty name), which rust-rdkafka cannot name.
+//! DELETE of single entries), for topics and brokers. librdkafka cannot name the cluster-wide
+//! broker resource (a broker resource with an empty name): it refuses to build one, so that
+//! resource is read from a broker's synonyms by the service and cannot be changed.
 
 use std::time::Instant;
 
@@ -21,12 +22,14 @@ pub enum ConfigResource {
 }
 
 impl ConfigResource {
-    fn native(&self) -> (rd::rd_kafka_ResourceType_t, String) {
+    fn native(&self) -> Result<(rd::rd_kafka_ResourceType_t, String), FfiError> {
         use rd::rd_kafka_ResourceType_t::*;
         match self {
-            ConfigResource::Topic(name) => (RD_KAFKA_RESOURCE_TOPIC, name.clone()),
-            ConfigResource::Broker(id) => (RD_KAFKA_RESOURCE_BROKER, id.to_string()),
-            ConfigResource::BrokerDefault => (RD_KAFKA_RESOURCE_BROKER, String::new()),
+            ConfigResource::Topic(name) => Ok((RD_KAFKA_RESOURCE_TOPIC, name.clone())),
+            ConfigResource::Broker(id) => Ok((RD_KAFKA_RESOURCE_BROKER, id.to_string())),
+            ConfigResource::BrokerDefault => Err(FfiError::Invalid(
+                "librdkafka cannot name the cluster-wide broker config resource".into(),
+            )),
         }
     }
 }
@@ -82,7 +85,7 @@ owned_ptr!(
 );
 
 fn new_resource(resource: &ConfigResource) -> Result<NativeResource, FfiError> {
-    let (kind, name) = resource.native();
+    let (kind, name) = resource.native()?;
     let name = c_string(&name)?;
     // SAFETY: `name` is a valid C string, copied by librdkafka; the resource is ours.
     unsafe { NativeResource::from_raw(rd::rd_kafka_ConfigResource_new(kind, name.as_ptr())) }

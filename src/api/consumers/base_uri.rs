@@ -31,7 +31,15 @@ impl BaseUriRules {
     /// listener's port only when the request named a port), else the request's `Host`.
     /// Group and instance are not URL-encoded (as in Confluent).
     pub fn base_uri(&self, scheme: &str, host: &str, group: &str, instance: &str) -> String {
-        let authority = if let Some(l) = self
+        let authority = self.authority(scheme, host);
+        format!("{scheme}://{authority}/consumers/{group}/instances/{instance}")
+    }
+
+    /// The authority of absolute URLs the proxy answers with (consumer `base_uri`s, v3
+    /// links): the first advertised listener of the request's scheme, else `host.name` (with
+    /// the listener's port only when the request named a port), else the request's `Host`.
+    pub fn authority(&self, scheme: &str, host: &str) -> String {
+        if let Some(l) = self
             .advertised_listeners
             .iter()
             .find(|l| l.scheme.eq_ignore_ascii_case(scheme))
@@ -48,8 +56,7 @@ impl BaseUriRules {
             authority(&self.host_name, port)
         } else {
             host.to_string()
-        };
-        format!("{scheme}://{authority}/consumers/{group}/instances/{instance}")
+        }
     }
 }
 
@@ -77,7 +84,7 @@ fn has_port(host: &str) -> bool {
 }
 
 /// The authority the client used: the `Host` header, else the address it connected to.
-pub(super) fn request_host(req: &Request) -> String {
+pub(crate) fn request_host(req: &Request) -> String {
     match req.header(header::HOST.as_str()).filter(|h| !h.is_empty()) {
         Some(host) => host.to_string(),
         None => req

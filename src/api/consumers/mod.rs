@@ -24,6 +24,7 @@ use crate::error::ProxyError;
 use kafka_rest_api::v2;
 use kafka_rest_api::Lenient;
 
+pub(crate) use base_uri::request_host;
 pub use base_uri::BaseUriRules;
 pub use bodies::{
     decode_commit, decode_committed_request, decode_create, decode_partitions, decode_seek,

@@ -56,8 +56,13 @@ pub(super) struct Op {
     pub(super) method: String,
     /// The path template as the contract writes it (`/topics/{topic_name}`).
     pub(super) path: String,
-    /// The path in poem's syntax (`/topics/:topic_name`).
+    /// The path in poem's syntax (`/topics/:topic_name`); see [`poem_path`].
     pub(super) route: String,
+    /// The path as poem-openapi writes it in the derived document: the contract's path, except
+    /// for a segment with an action (`acls:batch`), which stays in the route's syntax.
+    pub(super) served_path: String,
+    /// The operation's `x-` extensions, as (name, JSON value), in contract order.
+    pub(super) extensions: Vec<(String, String)>,
     pub(super) tags: Vec<String>,
     pub(super) summary: Option<String>,
     pub(super) description: Option<String>,
@@ -222,12 +227,26 @@ impl<'a> Contract<'a> {
                 models.append(&mut pending.inline);
             }
         }
+        let mut keywords = reader.document_keywords()?;
+        for op in &ops {
+            for (name, value) in &op.extensions {
+                keywords.push((
+                    format!(
+                        "/paths/{}/{}/{}",
+                        pointer_escape(&op.path),
+                        op.method,
+                        pointer_escape(name)
+                    ),
+                    value.clone(),
+                ));
+            }
+        }
         Ok(Contract {
             doc,
             markers,
             models,
             enums: pending.enums,
-            keywords: reader.document_keywords()?,
+            keywords,
             decode: reader.decoders(&ops)?,
             ops,
         })
@@ -358,6 +377,13 @@ impl<'a> Reader<'a> {
             path: path.to_string(),
             method: method.to_string(),
             route: poem_path(path),
+            served_path: served_path(path),
+            extensions: op
+                .extensions
+                .iter()
+                .filter(|(name, _)| name.starts_with("x-"))
+                .map(|(name, value)| (name.clone(), value.to_string()))
+                .collect(),
             tags: op.tags.clone(),
             summary: op.summary.clone(),
             description: op.description.clone(),
@@ -1207,31 +1233,74 @@ pub(super) fn derived_id(method: &str, path: &str) -> String {
 
 /// Fails on a path whose literal segments hold a character poem's router reads as syntax:
 /// `:` starts a parameter, `*` a catch-all and `<` a regular expression, even inside a segment,
-/// so `/acls:batch` would route as `/acls` followed by a parameter named `batch`.
+/// so `/acls:batch` would route as `/acls` followed by a parameter named `batch`. The one
+/// exception is an *action*: a last segment `name:action` (both made of letters, digits, `-`
+/// and `_`), as in `/acls:batch` or `/configs:alter`, which [`poem_path`] routes exactly.
 pub(super) fn check_literal_segments(path: &str) -> Result<()> {
-    for segment in path.split('/') {
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
         if segment.starts_with('{') && segment.ends_with('}') {
+            continue;
+        }
+        if i + 1 == segments.len() && action_segment(segment).is_some() {
             continue;
         }
         ensure!(
             !segment.contains([':', '*', '<', '{', '}']),
             "path segment {segment:?}: poem's router reads `:`, `*` and `<` inside a segment as \
              a parameter, a catch-all or a regular expression, and a parameter must be a whole \
-             segment; such paths are not supported yet"
+             segment; only a last segment `name:action` is supported"
         );
     }
     Ok(())
 }
 
-/// `/topics/{topic_name}` to poem's `/topics/:topic_name`.
+/// `("acls", "batch")` for the action segment `acls:batch`: a name and an action of letters,
+/// digits, `-` and `_`, joined by one colon.
+fn action_segment(segment: &str) -> Option<(&str, &str)> {
+    let (name, action) = segment.split_once(':')?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    (plain(name) && plain(action)).then_some((name, action))
+}
+
+/// The route of an action segment: the name, then a regular expression that matches the
+/// colon (also percent-encoded, as some clients send it) and the action up to the end of the
+/// path. poem's router has no escape for a literal colon, but it tries a regular expression
+/// right after a literal prefix, so `/acls` and `/acls:batch` are two exact routes.
+fn action_route(name: &str, action: &str) -> String {
+    format!("{name}<^(?::|%3[Aa]){action}$>")
+}
+
+/// `/topics/{topic_name}` to poem's `/topics/:topic_name`; an action segment (`acls:batch`)
+/// becomes [`action_route`].
 pub(super) fn poem_path(path: &str) -> String {
     path.split('/')
-        .map(
-            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => format!(":{name}"),
-                None => segment.to_string(),
-            },
-        )
+        .map(|segment| {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                format!(":{name}")
+            } else if let Some((name, action)) = action_segment(segment) {
+                action_route(name, action)
+            } else {
+                segment.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The path poem-openapi writes for the route of `path`: parameters as in the contract, an
+/// action segment as its route (the served document is given the contract's path back).
+pub(super) fn served_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match action_segment(segment) {
+            Some((name, action)) if !segment.starts_with('{') => action_route(name, action),
+            _ => segment.to_string(),
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -1298,9 +1367,11 @@ pub(super) fn snake(name: &str) -> String {
 pub(super) fn field_ident(name: &str) -> String {
     let ident = snake(name);
     match ident.as_str() {
+        // These cannot be raw identifiers.
+        "self" | "super" | "crate" => format!("{ident}_"),
         "type" | "async" | "await" | "match" | "ref" | "move" | "fn" | "impl" | "loop"
         | "where" | "mod" | "use" | "struct" | "enum" | "trait" | "in" | "for" | "if" | "else"
-        | "as" | "box" | "const" | "static" | "crate" | "self" | "super" | "dyn" | "mut"
+        | "as" | "box" | "const" | "static" | "dyn" | "mut"
         | "pub" | "return" | "break" | "continue" | "let" | "true" | "false" | "unsafe"
         | "extern" | "yield" | "try" => format!("r#{ident}"),
         _ => ident,
@@ -1333,12 +1404,30 @@ mod tests {
     }
 
     #[test]
-    fn paths_with_router_syntax_inside_a_segment_are_refused() {
+    fn paths_with_router_syntax_inside_a_segment_are_refused_except_a_last_action() {
         assert!(check_literal_segments("/topics/{topic_name}/partitions").is_ok());
-        let err = check_literal_segments("/clusters/{cluster_id}/acls:batch")
-            .expect_err("a colon inside a segment");
+        assert!(check_literal_segments("/clusters/{cluster_id}/acls:batch").is_ok());
+        assert!(check_literal_segments("/topics/-/configs:alter").is_ok());
+        let err = check_literal_segments("/clusters/{cluster_id}/acls:batch/x")
+            .expect_err("a colon inside a segment that is not the last");
         assert!(err.to_string().contains("acls:batch"), "{err}");
+        assert!(check_literal_segments("/a/b:c:d").is_err());
+        assert!(check_literal_segments("/a/:b").is_err());
+        assert!(check_literal_segments("/a/b*").is_err());
         assert!(check_literal_segments("/a/b{c}").is_err());
+    }
+
+    #[test]
+    fn action_segments_route_as_a_name_and_an_anchored_expression() {
+        assert_eq!(
+            poem_path("/clusters/{cluster_id}/acls:batch"),
+            "/clusters/:cluster_id/acls<^(?::|%3[Aa])batch$>"
+        );
+        assert_eq!(
+            served_path("/clusters/{cluster_id}/acls:batch"),
+            "/clusters/{cluster_id}/acls<^(?::|%3[Aa])batch$>"
+        );
+        assert_eq!(served_path("/topics/{topic_name}"), "/topics/{topic_name}");
     }
 
     #[test]
@@ -1351,6 +1440,7 @@ mod tests {
             "consumer_request_timeout_ms"
         );
         assert_eq!(field_ident("async"), "r#async");
+        assert_eq!(field_ident("self"), "self_");
         assert_eq!(
             media_type_name("application/vnd.kafka.json.v2+json"),
             "KafkaJsonV2"

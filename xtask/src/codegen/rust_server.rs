@@ -273,7 +273,11 @@ impl Emitter<'_> {
             "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
         );
         s.push_str("pub use api::*;\n\n");
-        s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
+        if self.ir.doc.servers.iter().any(|server| server.url.starts_with('/')) {
+            s.push_str("use poem_openapi::{LicenseObject, OpenApiService, ServerObject};\n\n");
+        } else {
+            s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
+        }
         let _ = writeln!(
             s,
             "/// `info.title` of the contract.\npub const TITLE: &str = {:?};",
@@ -300,17 +304,85 @@ impl Emitter<'_> {
             }
             None => String::new(),
         };
-        let _ = writeln!(
-            s,
-            "/// The OpenAPI service for `service`: the adapter's routes, and its derived document \
-             with the\n\
-             /// contract's title, version, description and license. It lists no server, so \
-             Swagger UI sends\n\
-             /// its requests to the proxy that serves it.\n\
-             pub fn openapi_service<S: {umbrella}>(service: S) -> OpenApiService<{adapter}<S>, ()> {{\n\
-             OpenApiService::new({adapter}::new(service), TITLE, VERSION).description(DESCRIPTION){license}\n\
-             }}\n"
-        );
+        // Servers with a relative URL (the path the API is nested at) are kept; an absolute
+        // one only names an example deployment.
+        let servers: String = self
+            .ir
+            .doc
+            .servers
+            .iter()
+            .filter(|server| server.url.starts_with('/'))
+            .map(|server| {
+                let mut e = format!(".server(ServerObject::new({:?})", server.url);
+                if let Some(d) = &server.description {
+                    let _ = write!(e, ".description({d:?})");
+                }
+                e.push(')');
+                e
+            })
+            .collect();
+        match self.api.tag_adapters {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "/// The OpenAPI service for `service`: the adapter's routes, and its derived document \
+                     with the\n\
+                     /// contract's title, version, description and license. It lists no server, so \
+                     Swagger UI sends\n\
+                     /// its requests to the proxy that serves it.\n\
+                     pub fn openapi_service<S: {umbrella}>(service: S) -> OpenApiService<{adapter}<S>, ()> {{\n\
+                     OpenApiService::new({adapter}::new(service), TITLE, VERSION).description(DESCRIPTION){license}{servers}\n\
+                     }}\n"
+                );
+            }
+            Some(_) => {
+                let _ = writeln!(
+                    s,
+                    "/// The OpenAPI service for `service`: the routes of every tag's adapter, and \
+                     their derived\n\
+                     /// document (see [`service_of`]).\n\
+                     pub fn openapi_service<S: {umbrella} + Clone>(service: S) -> OpenApiService<{adapter}<S>, ()> {{\n\
+                     service_of(adapters(service))\n\
+                     }}\n\n\
+                     /// The OpenAPI service for some of the adapters (`apis`, one adapter or a tuple \
+                     of them): their\n\
+                     /// routes, and their derived document with the contract's title, version, \
+                     description, license\n\
+                     /// and relative server URL, so that Swagger UI sends its requests to the proxy \
+                     that serves it.\n\
+                     pub fn service_of<T: poem_openapi::OpenApi>(apis: T) -> OpenApiService<T, ()> {{\n\
+                     OpenApiService::new(apis, TITLE, VERSION).description(DESCRIPTION){license}{servers}\n\
+                     }}\n"
+                );
+            }
+        }
+        let renames: Vec<(&str, &str)> = self
+            .ir
+            .ops
+            .iter()
+            .filter(|op| op.served_path != op.path)
+            .map(|op| (op.served_path.as_str(), op.path.as_str()))
+            .fold(Vec::new(), |mut all, rename| {
+                if !all.contains(&rename) {
+                    all.push(rename);
+                }
+                all
+            });
+        if !renames.is_empty() {
+            s.push_str(
+                "/// The paths poem-openapi writes differently from the contract, as (its path, \
+                 the contract's):\n\
+                 /// a last segment with an action (`acls:batch`) is routed through a regular \
+                 expression, which\n\
+                 /// poem-openapi writes as it is. [`served_document`] gives these paths the \
+                 contract's name back.\n\
+                 pub const PATH_RENAMES: &[(&str, &str)] = &[\n",
+            );
+            for (from, to) in &renames {
+                let _ = writeln!(s, "({from:?}, {to:?}),");
+            }
+            s.push_str("];\n\n");
+        }
         s.push_str(
             "/// Keywords of the contract's schemas that poem-openapi's schema model cannot write, \
              as (JSON\n\
@@ -366,8 +438,21 @@ impl Emitter<'_> {
              the adapter\n\
              // registers (the generator only lists component schemas the models define).\n\
              let mut doc: serde_json::Value = serde_json::from_str(&derived).expect(\"poem-openapi \
-             writes JSON\");\n\
-             for (pointer, value) in DOCUMENT_KEYWORDS {\n\
+             writes JSON\");\n",
+        );
+        if !renames.is_empty() {
+            s.push_str(
+                "if let Some(serde_json::Value::Object(paths)) = doc.pointer_mut(\"/paths\") {\n\
+                 for (from, to) in PATH_RENAMES {\n\
+                 if let Some(item) = paths.remove(*from) {\n\
+                 paths.insert((*to).to_string(), item);\n\
+                 }\n\
+                 }\n\
+                 }\n",
+            );
+        }
+        s.push_str(
+            "for (pointer, value) in DOCUMENT_KEYWORDS {\n\
              let (parent, key) = pointer.rsplit_once('/').expect(\"a JSON pointer\");\n\
              let key = key.replace(\"~1\", \"/\").replace(\"~0\", \"~\");\n\
              let value = serde_json::from_str(value).expect(\"a JSON value\");\n\
@@ -478,9 +563,19 @@ impl Emitter<'_> {
         s.push_str(
             "//!\n//! The media types of the contract as types: one marker per single media type, \
              and per\n//! operation the media types of its request body and of each response \
-             documented with more\n//! than one.\n\n\
-             use crate::support::{MediaType, RequestMedia, ResponseMedia};\n\n",
+             documented with more\n//! than one.\n\n",
         );
+        // Only the marker traits this document uses are imported.
+        let mut traits = vec!["MediaType", "RequestMedia"];
+        if self
+            .ir
+            .markers
+            .iter()
+            .any(|m| matches!(m, Marker::Response { .. }))
+        {
+            traits.push("ResponseMedia");
+        }
+        let _ = writeln!(s, "use crate::support::{{{}}};\n", traits.join(", "));
         for marker in &self.ir.markers {
             match marker {
                 Marker::Single { name, content_type } => {
@@ -664,7 +759,7 @@ impl Emitter<'_> {
                 s,
                 "    #[oai(rename = {:?})]\n    {},",
                 tag.name,
-                camel(&tag.name)
+                type_camel(&tag.name)
             );
         }
         s.push_str("}\n\n");
@@ -744,73 +839,51 @@ impl Emitter<'_> {
              impl<S: {bounds}> {umbrella} for S {{}}\n"
         );
 
-        // The adapter.
-        let _ = writeln!(
-            s,
-            "/// The poem-openapi adapter: every path and method of the contract, routed to `S`.\n\
-             #[derive(Debug)]\npub struct {adapter}<S> {{\n    service: S,\n}}\n\n\
-             impl<S> {adapter}<S> {{\n\
-             /// The adapter for `service`.\n\
-             pub fn new(service: S) -> Self {{\n {adapter} {{ service }}\n}}\n\n\
-             /// The service behind the adapter.\n\
-             pub fn service(&self) -> &S {{\n&self.service\n}}\n}}\n\n\
-             #[OpenApi]\nimpl<S: {umbrella}> {adapter}<S> {{"
-        );
-        for op in &self.ir.ops {
-            s.push_str(&doc(&op_doc(op), "    "));
-            let mut oai = vec![
-                format!("path = {:?}", op.route),
-                format!("method = {:?}", op.method),
-                format!("operation_id = {:?}", op.operation_id),
-            ];
-            for tag in &op.tags {
-                oai.push(format!("tag = \"ApiTags::{}\"", camel(tag)));
-            }
-            if op.deprecated {
-                oai.push("deprecated".to_string());
-            }
-            let _ = writeln!(s, "    #[oai({})]", oai.join(", "));
-            let _ = write!(s, "    async fn {}(&self, request: &Request", op.id);
-            let mut call = Vec::new();
-            for p in &op.params {
-                if let Some(d) = &p.description {
-                    s.push_str(",\n");
-                    s.push_str(&doc(d, "        "));
-                } else {
-                    s.push_str(", ");
-                }
-                let wrapper = match p.location {
-                    ParamIn::Path => "Path",
-                    ParamIn::Query => "Query",
-                };
-                let mut attrs = vec![format!("name = {:?}", p.name)];
-                if p.deprecated {
-                    attrs.push("deprecated".to_string());
-                }
-                let ident = field_ident(&p.name);
-                let _ = write!(
+        // The adapters.
+        match self.api.tag_adapters {
+            None => {
+                let ops: Vec<&Op> = self.ir.ops.iter().collect();
+                let _ = writeln!(
                     s,
-                    "#[oai({})] {ident}: {wrapper}<{}>",
-                    attrs.join(", "),
-                    p.rust
+                    "/// The poem-openapi adapter: every path and method of the contract, routed to `S`."
                 );
-                call.push(format!("{ident}.0"));
+                adapter_struct(&mut s, adapter, umbrella, &ops);
             }
-            if let Some(body) = &op.body {
-                let _ = write!(s, ", body: {body}");
-                call.push("body".to_string());
+            Some(suffix) => {
+                let mut names = Vec::new();
+                for tag in &tags {
+                    let name = format!("{}{suffix}", type_camel(tag));
+                    let ops: Vec<&Op> = self
+                        .ir
+                        .ops
+                        .iter()
+                        .filter(|op| op.trait_tag() == tag)
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "/// The poem-openapi adapter of the tag `{tag}`: its paths and methods, \
+                         routed to `S`. Mount\n\
+                         /// it alone, or in a tuple with the adapters of other tags."
+                    );
+                    adapter_struct(&mut s, &name, &trait_name(tag), &ops);
+                    names.push(name);
+                }
+                let members: String = names.iter().map(|n| format!("{n}<S>, ")).collect();
+                let builders: String = names
+                    .iter()
+                    .map(|n| format!("{n}::new(service.clone()), "))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "/// Every adapter of the contract, one per tag: what [`super::openapi_service`] \
+                     serves.\n\
+                     pub type {adapter}<S> = ({members});\n\n\
+                     /// The adapters of every tag, each with a clone of `service`.\n\
+                     pub fn adapters<S: {umbrella} + Clone>(service: S) -> {adapter}<S> {{\n\
+                     ({builders})\n}}\n"
+                );
             }
-            let call_args: String = call.iter().map(|c| format!(", {c}")).collect();
-            let _ = writeln!(
-                s,
-                ") -> poem::Result<{camel}Response> {{\n\
-                 <S as {tr}>::{id}(&self.service, request{call_args}).await.map_err(Into::into)\n}}\n",
-                camel = camel(&op.id),
-                tr = trait_name(op.trait_tag()),
-                id = op.id
-            );
         }
-        s.push_str("}\n\n");
 
         // SpecOnly.
         s.push_str(
@@ -877,9 +950,94 @@ impl Emitter<'_> {
     }
 }
 
-/// The trait of a tag: `topics` is `TopicsApi`, `Cluster (v3)` is `ClusterV3Api`.
+/// Writes the poem-openapi adapter `name` that routes `ops` to a service implementing `bound`.
+fn adapter_struct(s: &mut String, name: &str, bound: &str, ops: &[&Op]) {
+    let _ = writeln!(
+        s,
+        "#[derive(Debug)]\npub struct {name}<S> {{\n    service: S,\n}}\n\n\
+         impl<S> {name}<S> {{\n\
+         /// The adapter for `service`.\n\
+         pub fn new(service: S) -> Self {{\n {name} {{ service }}\n}}\n\n\
+         /// The service behind the adapter.\n\
+         pub fn service(&self) -> &S {{\n&self.service\n}}\n}}\n\n\
+         #[OpenApi]\nimpl<S: {bound}> {name}<S> {{"
+    );
+    for op in ops {
+        s.push_str(&doc(&op_doc(op), "    "));
+        let mut oai = vec![
+            format!("path = {:?}", op.route),
+            format!("method = {:?}", op.method),
+            format!("operation_id = {:?}", op.operation_id),
+        ];
+        for tag in &op.tags {
+            oai.push(format!("tag = \"ApiTags::{}\"", type_camel(tag)));
+        }
+        if op.deprecated {
+            oai.push("deprecated".to_string());
+        }
+        let _ = writeln!(s, "    #[oai({})]", oai.join(", "));
+        let _ = write!(s, "    async fn {}(&self, request: &Request", op.id);
+        let mut call = Vec::new();
+        for p in &op.params {
+            if let Some(d) = &p.description {
+                s.push_str(",\n");
+                s.push_str(&doc(d, "        "));
+            } else {
+                s.push_str(", ");
+            }
+            let wrapper = match p.location {
+                ParamIn::Path => "Path",
+                ParamIn::Query => "Query",
+            };
+            let mut attrs = vec![format!("name = {:?}", p.name)];
+            if p.deprecated {
+                attrs.push("deprecated".to_string());
+            }
+            let ident = field_ident(&p.name);
+            let _ = write!(
+                s,
+                "#[oai({})] {ident}: {wrapper}<{}>",
+                attrs.join(", "),
+                p.rust
+            );
+            call.push(format!("{ident}.0"));
+        }
+        if let Some(body) = &op.body {
+            let _ = write!(s, ", body: {body}");
+            call.push("body".to_string());
+        }
+        let call_args: String = call.iter().map(|c| format!(", {c}")).collect();
+        let _ = writeln!(
+            s,
+            ") -> poem::Result<{camel}Response> {{\n\
+             <S as {tr}>::{id}(&self.service, request{call_args}).await.map_err(Into::into)\n}}\n",
+            camel = camel(&op.id),
+            tr = trait_name(op.trait_tag()),
+            id = op.id
+        );
+    }
+    s.push_str("}\n\n");
+}
+
+/// The trait of a tag: `topics` is `TopicsApi`, `Cluster (v3)` is `ClusterV3Api`, `ACL` is
+/// `AclApi`.
 fn trait_name(tag: &str) -> String {
-    format!("{}Api", camel(tag))
+    format!("{}Api", type_camel(tag))
+}
+
+/// A tag as a Rust type name: [`camel`], with an all-capitals word (`ACL`) written as a word
+/// (`Acl`), as Rust names acronyms.
+fn type_camel(tag: &str) -> String {
+    tag.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(|word| {
+            let letters = word.chars().filter(char::is_ascii_alphabetic).count();
+            if letters > 1 && !word.chars().any(|c| c.is_ascii_lowercase()) {
+                camel(&word.to_ascii_lowercase())
+            } else {
+                camel(word)
+            }
+        })
+        .collect()
 }
 
 /// The name and type of each parameter and the body of an operation's trait method.
@@ -982,6 +1140,7 @@ mod tests {
         served_at: "/t/openapi.json",
         trait_name: "TestApi",
         adapter: "TApi",
+        tag_adapters: None,
         at_root: false,
         sdk_dir: None,
     };
