@@ -19,6 +19,8 @@ mod schema;
 mod spec;
 mod startup;
 mod topics;
+mod v3_acls;
 mod v3_cluster;
 mod v3_configs;
+mod v3_groups;
 mod v3_topics;

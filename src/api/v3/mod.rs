@@ -9,6 +9,9 @@
 //! encodes the result; the services know nothing about HTTP. The v2 API (`api/mod.rs`) and its
 //! `Accept` negotiation do not apply here: v3 reads and answers `application/json` only.
 
+mod acls;
+mod groups;
+
 use std::sync::Arc;
 
 use poem::http::{header, HeaderValue, Method};

@@ -1261,8 +1261,7 @@ fn action_segment(segment: &str) -> Option<(&str, &str)> {
     let (name, action) = segment.split_once(':')?;
     let plain = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     (plain(name) && plain(action)).then_some((name, action))
@@ -1371,9 +1370,10 @@ pub(super) fn field_ident(name: &str) -> String {
         "self" | "super" | "crate" => format!("{ident}_"),
         "type" | "async" | "await" | "match" | "ref" | "move" | "fn" | "impl" | "loop"
         | "where" | "mod" | "use" | "struct" | "enum" | "trait" | "in" | "for" | "if" | "else"
-        | "as" | "box" | "const" | "static" | "dyn" | "mut"
-        | "pub" | "return" | "break" | "continue" | "let" | "true" | "false" | "unsafe"
-        | "extern" | "yield" | "try" => format!("r#{ident}"),
+        | "as" | "box" | "const" | "static" | "dyn" | "mut" | "pub" | "return" | "break"
+        | "continue" | "let" | "true" | "false" | "unsafe" | "extern" | "yield" | "try" => {
+            format!("r#{ident}")
+        }
         _ => ident,
     }
 }

@@ -273,7 +273,13 @@ impl Emitter<'_> {
             "pub mod api;\npub mod decode;\npub mod media;\npub mod models;\npub mod routes;\n\n",
         );
         s.push_str("pub use api::*;\n\n");
-        if self.ir.doc.servers.iter().any(|server| server.url.starts_with('/')) {
+        if self
+            .ir
+            .doc
+            .servers
+            .iter()
+            .any(|server| server.url.starts_with('/'))
+        {
             s.push_str("use poem_openapi::{LicenseObject, OpenApiService, ServerObject};\n\n");
         } else {
             s.push_str("use poem_openapi::{LicenseObject, OpenApiService};\n\n");
