@@ -26,7 +26,10 @@ use crate::services::Services;
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
-    let services_v3 = services.clone();
+    let v3 = api::v3::endpoint(api::v3::V3Service::new(
+        services.clone(),
+        api::v3::V3Settings::from_config(config),
+    ));
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
     // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
@@ -38,14 +41,7 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         .and_then(|doc| serde_yaml::to_string(&doc).ok())
         .unwrap_or_default();
     let swagger_ui = api.swagger_ui();
-    // The v3 consumer group and ACL adapters.
-    let v3_service = api::v3::V3Service::new(services_v3, api::v3::V3Settings::from_config(config));
-    let v3_groups = kafka_rest_api::v3::service_of((
-        kafka_rest_api::v3::ConsumerGroupV3Api::new(v3_service.clone()),
-        kafka_rest_api::v3::AclV3Api::new(v3_service),
-    ));
     Route::new()
-        .nest("/v3", v3_groups.around(api::v3::content_rules))
         .at(
             "/openapi.json",
             poem::endpoint::make_sync(move |_| {
@@ -61,6 +57,8 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
             }),
         )
         .nest("/docs", swagger_ui)
+        // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
+        .nest("/v3", v3)
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))

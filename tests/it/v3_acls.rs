@@ -132,8 +132,23 @@ async fn acls_created_are_the_ones_kafka_lists_and_deleted_ones_are_gone() {
         AclOperation::Describe,
     );
 
-    let (status, _, answer) = common::v3_call("POST", &acls_url, Some(body(&topic_write))).await;
-    assert_eq!((status, answer), (201, Value::Null));
+    let created = reqwest::Client::new()
+        .post(&acls_url)
+        .header("content-type", "application/json")
+        .body(body(&topic_write).to_string())
+        .send()
+        .await
+        .expect("POST");
+    let status = created.status().as_u16();
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    assert_eq!(created.bytes().await.expect("body").len(), 0);
+    // `Location` is the search URL that finds the new ACL, as Confluent answers it.
+    let self_url = answered(&acls_url, &cluster, &topic_write)["metadata"]["self"].clone();
+    assert_eq!((status, location.map(Value::from)), (201, Some(self_url)));
     let batch = json!({"data": [body(&group_read), body(&topic_read), body(&cluster_describe)]});
     let (status, _, answer) =
         common::v3_call("POST", &format!("{acls_url}:batch"), Some(batch)).await;

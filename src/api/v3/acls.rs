@@ -8,8 +8,7 @@ use poem::Request;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::groups::{collection, read_json};
-use super::{Ctx, V3Service};
+use super::{paginate, set_location, Ctx, V3Service};
 use crate::admin::acls::{
     self, Acl, AclFilter, AclOperation, PatternType, Permission, ResourceType,
 };
@@ -173,8 +172,8 @@ impl v3::AclApi for V3Service {
         host: Option<String>,
         operation: Option<String>,
         permission: Option<String>,
-        _page_size: Option<Lenient<i32>>,
-        _page_token: Option<String>,
+        page_size: Option<Lenient<i32>>,
+        page_token: Option<String>,
     ) -> Result<v3::GetKafkaAclsResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let filter = filter(
@@ -203,11 +202,13 @@ impl v3::AclApi for V3Service {
             ],
         );
         let found = acls::search_acls(self.admin(), filter).await?;
+        let (page, mut metadata) = paginate(request, &ctx, found, page_size, page_token)?;
+        metadata.self_ = self_;
         Ok(v3::GetKafkaAclsResponse::Ok(Vnd::new(
             models::AclDataList {
                 kind: "KafkaAclList".to_string(),
-                metadata: collection(self_),
-                data: found
+                metadata,
+                data: page
                     .into_iter()
                     .map(|acl| acl_data(&ctx, acl))
                     .collect::<Result<_, _>>()?,
@@ -221,9 +222,17 @@ impl v3::AclApi for V3Service {
         cluster_id: String,
         body: RawBody<models::CreateAclRequestData, media::CreateKafkaAclsBody>,
     ) -> Result<v3::CreateKafkaAclsResponse, ProxyError> {
-        self.ctx(request, &cluster_id).await?;
-        let acl = new_acl(read_json(body).await?)?;
+        let ctx = self.ctx(request, &cluster_id).await?;
+        let acl = new_acl(
+            self.body(body, |b: &[u8]| {
+                serde_json::from_slice::<models::CreateAclRequestData>(b)
+            })
+            .await?,
+        )?;
+        let location = acl_url(&ctx, &acl);
         acls::create_acls(self.admin(), vec![acl]).await?;
+        // Confluent's `Location` is the search URL that finds the new ACL.
+        set_location(request, location);
         Ok(v3::CreateKafkaAclsResponse::Created)
     }
 
@@ -267,7 +276,10 @@ impl v3::AclApi for V3Service {
         body: RawBody<models::CreateAclRequestDataList, media::BatchCreateKafkaAclsBody>,
     ) -> Result<v3::BatchCreateKafkaAclsResponse, ProxyError> {
         self.ctx(request, &cluster_id).await?;
-        let wanted = read_json(body)
+        let wanted = self
+            .body(body, |b: &[u8]| {
+                serde_json::from_slice::<models::CreateAclRequestDataList>(b)
+            })
             .await?
             .data
             .into_iter()

@@ -7,7 +7,7 @@ use kafka_rest_api::v3::{self, media, models};
 use kafka_rest_api::{Lenient, Nullable, RawBody, Vnd};
 use poem::Request;
 
-use super::{Ctx, V3Service};
+use super::{paginate, path_id, Ctx, V3Service};
 use crate::admin::groups::{
     self, ConsumerGroup, GroupConsumer, GroupState, GroupType, GroupsError, ResetTarget,
     TopicPartition,
@@ -15,55 +15,17 @@ use crate::admin::groups::{
 use crate::admin::lags::{self, ConsumerLag, LagSummary};
 use crate::error::ProxyError;
 
-/// A collection's metadata: its own URL and no next page.
-pub(super) fn collection(self_: String) -> models::ResourceCollectionMetadata {
-    models::ResourceCollectionMetadata {
-        self_,
-        next: Nullable(None),
-    }
-}
-
-/// A resource's metadata: its URL and CRN.
-pub(super) fn resource(self_: String, crn: String) -> models::ResourceMetadata {
+/// A resource's metadata: its URL and its CRN (built apart when the CRN does not follow the
+/// path, as for lags and the lag summary).
+fn resource(self_: String, crn: String) -> models::ResourceMetadata {
     models::ResourceMetadata {
         self_,
         resource_name: Some(Nullable(Some(crn))),
     }
 }
 
-fn related(related: String) -> models::Relationship {
+fn ctx_related(related: String) -> models::Relationship {
     models::Relationship { related }
-}
-
-/// A partition path segment: a negative or unreadable number names no partition.
-fn path_partition(raw: Lenient<i32>) -> Result<i32, ProxyError> {
-    raw.into_result()
-        .ok()
-        .filter(|p| *p >= 0)
-        .ok_or_else(|| ProxyError::GroupsNotFound {
-            message: "HTTP 404 Not Found".to_string(),
-        })
-}
-
-/// Reads a JSON body into `T`: no body is Confluent's 422/42206, JSON of the wrong shape 400.
-pub(super) async fn read_json<T: serde::de::DeserializeOwned, M>(
-    body: RawBody<T, M>,
-) -> Result<T, ProxyError> {
-    let bytes = body
-        .into_body()
-        .into_bytes()
-        .await
-        .map_err(|e| ProxyError::BadRequest {
-            message: format!("Bad Request: {e}"),
-        })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ProxyError::V3PayloadError {
-            message: "Request body is empty. Data is required.".to_string(),
-        });
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ProxyError::BadRequest {
-        message: format!("Bad Request: {e}"),
-    })
 }
 
 fn state(state: GroupState) -> models::ConsumerGroupState {
@@ -110,10 +72,10 @@ fn group_data(ctx: &Ctx, group: ConsumerGroup) -> models::ConsumerGroupData {
             group
                 .coordinator
                 .as_ref()
-                .map(|c| related(ctx.url(&["brokers", &c.broker_id.to_string()]))),
+                .map(|c| ctx_related(ctx.url(&["brokers", &c.broker_id.to_string()]))),
         ),
-        consumers: related(ctx.url(&["consumer-groups", id, "consumers"])),
-        lag_summary: related(ctx.url(&["consumer-groups", id, "lag-summary"])),
+        consumers: ctx_related(ctx.url(&["consumer-groups", id, "consumers"])),
+        lag_summary: ctx_related(ctx.url(&["consumer-groups", id, "lag-summary"])),
     }
 }
 
@@ -130,7 +92,13 @@ fn consumer_data(ctx: &Ctx, group: &str, consumer: &GroupConsumer) -> models::Co
         consumer_id: id.to_string(),
         instance_id: Nullable(consumer.instance_id.clone()),
         client_id: consumer.client_id.clone(),
-        assignments: related(ctx.url(&["consumer-groups", group, "consumers", id, "assignments"])),
+        assignments: ctx_related(ctx.url(&[
+            "consumer-groups",
+            group,
+            "consumers",
+            id,
+            "assignments",
+        ])),
     }
 }
 
@@ -166,8 +134,8 @@ fn assignment_data(
         consumer_id: consumer.to_string(),
         topic_name: tp.topic.clone(),
         partition_id: tp.partition,
-        partition: related(ctx.url(&["topics", &tp.topic, "partitions", &partition])),
-        lag: related(ctx.url(&[
+        partition: ctx_related(ctx.url(&["topics", &tp.topic, "partitions", &partition])),
+        lag: ctx_related(ctx.url(&[
             "consumer-groups",
             group,
             "lags",
@@ -229,13 +197,13 @@ fn summary_data(ctx: &Ctx, summary: LagSummary) -> models::ConsumerGroupLagSumma
         max_lag_partition_id: summary.max_lag_partition,
         max_lag: summary.max_lag,
         total_lag: summary.total_lag,
-        max_lag_consumer: related(ctx.url(&[
+        max_lag_consumer: ctx_related(ctx.url(&[
             "consumer-groups",
             group,
             "consumers",
             &summary.max_lag_consumer_id,
         ])),
-        max_lag_partition: related(ctx.url(&[
+        max_lag_partition: ctx_related(ctx.url(&[
             "topics",
             &summary.max_lag_topic,
             "partitions",
@@ -292,16 +260,17 @@ impl v3::ConsumerGroupApi for V3Service {
         &self,
         request: &Request,
         cluster_id: String,
-        _page_size: Option<Lenient<i32>>,
-        _page_token: Option<String>,
+        page_size: Option<Lenient<i32>>,
+        page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerGroupsResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let found = groups::list_groups(self.admin()).await?;
+        let (page, metadata) = paginate(request, &ctx, found, page_size, page_token)?;
         Ok(v3::ListKafkaConsumerGroupsResponse::Ok(Vnd::new(
             models::ConsumerGroupDataList {
                 kind: "KafkaConsumerGroupList".to_string(),
-                metadata: collection(ctx.url(&["consumer-groups"])),
-                data: found.into_iter().map(|g| group_data(&ctx, g)).collect(),
+                metadata,
+                data: page.into_iter().map(|g| group_data(&ctx, g)).collect(),
             },
         )))
     }
@@ -340,7 +309,11 @@ impl v3::ConsumerGroupApi for V3Service {
         body: RawBody<models::ResetOffsetsRequestData, media::ResetKafkaConsumerGroupOffsetsBody>,
     ) -> Result<v3::ResetKafkaConsumerGroupOffsetsResponse, ProxyError> {
         self.ctx(request, &cluster_id).await?;
-        let body = read_json(body).await?;
+        let body = self
+            .body(body, |b: &[u8]| {
+                serde_json::from_slice::<models::ResetOffsetsRequestData>(b)
+            })
+            .await?;
         let target = reset_target(&body)?;
         let offsets = groups::reset_offsets(
             self.admin(),
@@ -369,20 +342,19 @@ impl v3::ConsumerGroupApi for V3Service {
         request: &Request,
         cluster_id: String,
         consumer_group_id: String,
-        _page_size: Option<Lenient<i32>>,
-        _page_token: Option<String>,
+        page_size: Option<Lenient<i32>>,
+        page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumersResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let group = groups::get_group(self.admin(), &consumer_group_id).await?;
-        let g = consumer_group_id.as_str();
+        let (page, metadata) = paginate(request, &ctx, group.consumers, page_size, page_token)?;
         Ok(v3::ListKafkaConsumersResponse::Ok(Vnd::new(
             models::ConsumerDataList {
                 kind: "KafkaConsumerList".to_string(),
-                metadata: collection(ctx.url(&["consumer-groups", g, "consumers"])),
-                data: group
-                    .consumers
+                metadata,
+                data: page
                     .iter()
-                    .map(|c| consumer_data(&ctx, g, c))
+                    .map(|c| consumer_data(&ctx, &consumer_group_id, c))
                     .collect(),
             },
         )))
@@ -412,26 +384,21 @@ impl v3::ConsumerGroupApi for V3Service {
         cluster_id: String,
         consumer_group_id: String,
         consumer_id: String,
-        _page_size: Option<Lenient<i32>>,
-        _page_token: Option<String>,
+        page_size: Option<Lenient<i32>>,
+        page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerAssignmentResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let consumer = groups::get_consumer(self.admin(), &consumer_group_id, &consumer_id)
             .await
             .map_err(bare_not_found)?;
         let (g, c) = (consumer_group_id.as_str(), consumer_id.as_str());
+        let (page, metadata) =
+            paginate(request, &ctx, consumer.assignments, page_size, page_token)?;
         Ok(v3::ListKafkaConsumerAssignmentResponse::Ok(Vnd::new(
             models::ConsumerAssignmentDataList {
                 kind: "KafkaConsumerAssignmentList".to_string(),
-                metadata: collection(ctx.url(&[
-                    "consumer-groups",
-                    g,
-                    "consumers",
-                    c,
-                    "assignments",
-                ])),
-                data: consumer
-                    .assignments
+                metadata,
+                data: page
                     .iter()
                     .map(|tp| assignment_data(&ctx, g, c, tp))
                     .collect(),
@@ -449,7 +416,7 @@ impl v3::ConsumerGroupApi for V3Service {
         partition_id: Lenient<i32>,
     ) -> Result<v3::GetKafkaConsumerAssignmentResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let partition = path_partition(partition_id)?;
+        let partition = path_id(partition_id)?;
         let consumer = groups::get_consumer(self.admin(), &consumer_group_id, &consumer_id)
             .await
             .map_err(bare_not_found)?;
@@ -475,16 +442,17 @@ impl v3::ConsumerGroupApi for V3Service {
         request: &Request,
         cluster_id: String,
         consumer_group_id: String,
-        _page_size: Option<Lenient<i32>>,
-        _page_token: Option<String>,
+        page_size: Option<Lenient<i32>>,
+        page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerLagsResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let found = lags::list_lags(self.admin(), &consumer_group_id).await?;
+        let (page, metadata) = paginate(request, &ctx, found, page_size, page_token)?;
         Ok(v3::ListKafkaConsumerLagsResponse::Ok(Vnd::new(
             models::ConsumerLagDataList {
                 kind: "KafkaConsumerLagList".to_string(),
-                metadata: collection(ctx.url(&["consumer-groups", &consumer_group_id, "lags"])),
-                data: found.into_iter().map(|l| lag_data(&ctx, l)).collect(),
+                metadata,
+                data: page.into_iter().map(|l| lag_data(&ctx, l)).collect(),
             },
         )))
     }
@@ -498,7 +466,7 @@ impl v3::ConsumerGroupApi for V3Service {
         partition_id: Lenient<i32>,
     ) -> Result<v3::GetKafkaConsumerLagResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let partition = path_partition(partition_id)?;
+        let partition = path_id(partition_id)?;
         let lag = lags::get_lag(self.admin(), &consumer_group_id, &topic_name, partition).await?;
         Ok(v3::GetKafkaConsumerLagResponse::Ok(Vnd::new(lag_data(
             &ctx, lag,

@@ -6,19 +6,29 @@
 //! ([`content_rules`]).
 //!
 //! Each handler decodes the generated types into domain values, makes one service call and
-//! encodes the result; the services know nothing about HTTP. The v2 API (`api/mod.rs`) and its
+//! encodes the result; the services know nothing about HTTP. [`endpoint`] mounts the adapters
+//! of the tags implemented here (under `/v3`, the contract's server URL, see `app.rs`). The v2 API (`api/mod.rs`) and its
 //! `Accept` negotiation do not apply here: v3 reads and answers `application/json` only.
 
-mod acls;
-mod groups;
+pub mod acls;
+pub mod brokers;
+pub mod cluster;
+pub mod configs;
+pub mod groups;
+pub mod partitions;
+pub mod topics;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 
+use kafka_rest_api::v3::{self, models};
+use kafka_rest_api::{Lenient, Nullable, RawBody};
+use poem::endpoint::BoxEndpoint;
 use poem::http::{header, HeaderValue, Method};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 
 use crate::admin::Admin;
 use crate::api::consumers::{request_host, BaseUriRules};
+use crate::api::read_body;
 use crate::config::Config;
 use crate::error::{catch_all, ProxyError, V2_JSON};
 use crate::services::Services;
@@ -38,14 +48,48 @@ pub struct V3Service {
 pub struct V3Settings {
     /// How the authority of absolute links is chosen (the rules of consumer `base_uri`s).
     pub links: BaseUriRules,
+    /// Largest request body read (`request.body.max.bytes`).
+    pub request_body_max_bytes: usize,
+    /// Longest wait for a whole request body (`request.body.timeout.ms`).
+    pub request_body_timeout: std::time::Duration,
 }
 
 impl V3Settings {
     pub fn from_config(config: &Config) -> V3Settings {
         V3Settings {
             links: BaseUriRules::from_config(config),
+            request_body_max_bytes: config.request_body_max_bytes,
+            request_body_timeout: config.request_body_timeout,
         }
     }
+}
+
+/// The v3 API as one endpoint, to be nested at `/v3`: the adapters of the implemented tags,
+/// the contract's document at `/v3/openapi.json`, and [`content_rules`] around all of it.
+pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
+    let api = v3::service_of((
+        v3::ClusterV3Api::new(service.clone()),
+        v3::BrokerV3Api::new(service.clone()),
+        v3::ConfigsV3Api::new(service.clone()),
+        v3::TopicV3Api::new(service.clone()),
+        v3::PartitionV3Api::new(service.clone()),
+        v3::ReplicaV3Api::new(service.clone()),
+        v3::ConsumerGroupV3Api::new(service.clone()),
+        v3::AclV3Api::new(service),
+    ));
+    let document = v3::served_document();
+    Route::new()
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                document
+                    .clone()
+                    .with_content_type("application/json; charset=utf-8")
+            }),
+        )
+        .nest("/", api)
+        .around(content_rules)
+        .boxed()
 }
 
 impl V3Service {
@@ -89,6 +133,117 @@ impl V3Service {
             cluster_id,
         })
     }
+}
+
+impl V3Service {
+    /// Reads and decodes a JSON request body within the body limits: no body is 422 / 42206
+    /// "Payload error. Request body is empty. Data is required.", a body `decode` refuses 422
+    /// / 42206 with the decoder's message.
+    pub async fn body<T, B, M>(
+        &self,
+        body: RawBody<B, M>,
+        decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, ProxyError> {
+        let bytes = read_body(
+            body.into_body(),
+            self.http.request_body_max_bytes,
+            self.http.request_body_timeout,
+        )
+        .await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ProxyError::V3PayloadError {
+                message: "Request body is empty. Data is required.".into(),
+            });
+        }
+        decode(&bytes).map_err(|e| ProxyError::V3PayloadError {
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A numeric path segment (a broker or partition id); text that is not a number names no
+/// resource, so it is 404 like any unknown path.
+pub fn path_id(value: Lenient<i32>) -> Result<i32, ProxyError> {
+    value.into_result().map_err(|raw| ProxyError::V3NotFound {
+        what: format!("path segment {raw:?} is not a number"),
+    })
+}
+
+/// Sets the `Location` header of the answer to the request being handled (a created topic's
+/// URL, a created ACL's search URL). [`content_rules`] writes it once the handler returns.
+pub fn set_location(req: &Request, url: String) {
+    if let Some(slot) = req.extensions().get::<LocationSlot>() {
+        let mut location = match slot.0.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *location = Some(url);
+    }
+}
+
+/// Where a handler leaves the `Location` of its answer (see [`set_location`]).
+#[derive(Clone, Default)]
+struct LocationSlot(Arc<StdMutex<Option<String>>>);
+
+/// One page of a list (the extension of `page_size` and `page_token`) and the collection's
+/// metadata: `self` is the request's own absolute URL, and `next` the URL of the next page when
+/// the request asked for pages and more items follow, else `null`. Without `page_size` the
+/// list comes whole, as in Confluent. A `page_size` below 1 or not a number, or a `page_token`
+/// that is not one this proxy wrote, is 400.
+pub fn paginate<T>(
+    req: &Request,
+    ctx: &Ctx,
+    items: Vec<T>,
+    page_size: Option<Lenient<i32>>,
+    page_token: Option<String>,
+) -> Result<(Vec<T>, models::ResourceCollectionMetadata), ProxyError> {
+    let self_ = ctx.request_url(req);
+    let Some(size) = page_size else {
+        return Ok((
+            items,
+            models::ResourceCollectionMetadata {
+                self_,
+                next: Nullable(None),
+            },
+        ));
+    };
+    let size = size
+        .into_result()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| ProxyError::BadRequest {
+            message: "page_size must be a positive integer".into(),
+        })?;
+    let start = match page_token.as_deref() {
+        None => 0,
+        Some(token) => token.parse::<usize>().map_err(|_| ProxyError::BadRequest {
+            message: format!("page_token {token:?} is invalid"),
+        })?,
+    };
+    let total = items.len();
+    let end = start.saturating_add(size).min(total);
+    let page: Vec<T> = items.into_iter().skip(start).take(size).collect();
+    let next = (end < total).then(|| {
+        let uri = req.original_uri();
+        let path = uri.path();
+        let mut query: Vec<String> = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("page_token="))
+            .map(str::to_string)
+            .collect();
+        query.push(format!("page_token={end}"));
+        format!("{}{path}?{}", ctx.base, query.join("&"))
+    });
+    Ok((
+        page,
+        models::ResourceCollectionMetadata {
+            self_,
+            next: Nullable(next),
+        },
+    ))
 }
 
 /// One v3 request's context: the checked cluster id and the base of absolute links.
@@ -136,6 +291,31 @@ impl Ctx {
             url.push_str(&encode_segment(segment));
         }
         url
+    }
+
+    /// The absolute URL of the request itself, query included (the `self` of a collection).
+    pub fn request_url(&self, req: &Request) -> String {
+        // The original URI: nesting under `/v3` strips the prefix from `req.uri()`.
+        let uri = req.original_uri();
+        let path_and_query = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_string(), ToString::to_string);
+        format!("{}{path_and_query}", self.base)
+    }
+
+    /// A link to a related resource of the cluster (`{"related": URL}`).
+    pub fn related(&self, segments: &[&str]) -> models::Relationship {
+        models::Relationship {
+            related: self.url(segments),
+        }
+    }
+
+    /// The metadata of one resource: its absolute URL and its CRN.
+    pub fn resource(&self, segments: &[&str], crn: &[(&str, &str)]) -> models::ResourceMetadata {
+        models::ResourceMetadata {
+            self_: self.url(segments),
+            resource_name: Some(Nullable(Some(self.crn(crn)))),
+        }
     }
 
     /// The CRN of a resource of the cluster:
@@ -205,7 +385,10 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
         Some(value) => (write || has_body(&req)) && !is_json(value),
         None => has_body(&req),
     };
-    let response = if refused {
+    let slot = LocationSlot::default();
+    let mut req = req;
+    req.extensions_mut().insert(slot.clone());
+    let mut response = if refused {
         poem::error::ResponseError::as_response(&ProxyError::UnsupportedMediaType)
     } else {
         match next.call(req).await {
@@ -213,6 +396,13 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
             Err(err) => catch_all(err).await,
         }
     };
+    let location = match slot.0.lock() {
+        Ok(mut guard) => guard.take(),
+        Err(poisoned) => poisoned.into_inner().take(),
+    };
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
     Ok(as_json(response))
 }
 
