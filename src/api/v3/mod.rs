@@ -67,15 +67,18 @@ impl V3Settings {
 /// The v3 API as one endpoint, to be nested at `/v3`: the adapters of the implemented tags,
 /// the contract's document at `/v3/openapi.json`, and [`content_rules`] around all of it.
 pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
+    // The consumer group and ACL adapters come first: with them after the others, poem's
+    // router stopped matching `topics/{topic_name}/records:delete` (a path whose last segment
+    // is an action, routed through a regular expression).
     let api = v3::service_of((
+        v3::ConsumerGroupV3Api::new(service.clone()),
+        v3::AclV3Api::new(service.clone()),
         v3::ClusterV3Api::new(service.clone()),
         v3::BrokerV3Api::new(service.clone()),
         v3::ConfigsV3Api::new(service.clone()),
         v3::TopicV3Api::new(service.clone()),
         v3::PartitionV3Api::new(service.clone()),
         v3::ReplicaV3Api::new(service.clone()),
-        v3::ConsumerGroupV3Api::new(service.clone()),
-        v3::AclV3Api::new(service),
     ));
     let document = v3::served_document();
     Route::new()
