@@ -235,3 +235,97 @@ async fn the_service_reads_broker_and_cluster_wide_configs() {
         Err(AdminError::BrokerNotFound { broker: 424242 })
     ));
 }
+
+#[tokio::test]
+async fn the_cluster_and_its_brokers_through_v3() {
+    let stack = require_stack!();
+    let proxy = common::TestProxy::start(&stack).await;
+    let cid = crate::v3_topics::cluster_id(&proxy).await;
+    let base = format!("{}/v3/clusters/{cid}", proxy.base);
+    let cluster = admin_service(&stack).cluster().await.expect("cluster");
+    let controller = cluster.controller.expect("a controller");
+    let expected = serde_json::json!({
+        "kind": "KafkaCluster",
+        "metadata": {"self": base, "resource_name": format!("crn:///kafka={cid}")},
+        "cluster_id": cid,
+        "controller": {"related": format!("{base}/brokers/{controller}")},
+        "acls": {"related": format!("{base}/acls")},
+        "brokers": {"related": format!("{base}/brokers")},
+        "broker_configs": {"related": format!("{base}/broker-configs")},
+        "consumer_groups": {"related": format!("{base}/consumer-groups")},
+        "topics": {"related": format!("{base}/topics")},
+        "partition_reassignments": {"related": format!("{base}/topics/-/partitions/-/reassignment")},
+    });
+    let (status, content_type, list) =
+        common::v3_call("GET", &proxy.url("/v3/clusters"), None).await;
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    assert_eq!(
+        list,
+        serde_json::json!({
+            "kind": "KafkaClusterList",
+            "metadata": {"self": proxy.url("/v3/clusters"), "next": null},
+            "data": [expected.clone()],
+        })
+    );
+    let (status, _, one) = common::v3_call("GET", &base, None).await;
+    assert_eq!((status, one), (200, expected));
+
+    let (status, _, brokers) = common::v3_call("GET", &format!("{base}/brokers"), None).await;
+    assert_eq!(status, 200, "{brokers}");
+    let expected: Vec<serde_json::Value> = cluster
+        .brokers
+        .iter()
+        .map(|b| {
+            let url = format!("{base}/brokers/{}", b.id);
+            serde_json::json!({
+                "kind": "KafkaBroker",
+                "metadata": {"self": url, "resource_name": format!("crn:///kafka={cid}/broker={}", b.id)},
+                "cluster_id": cid,
+                "broker_id": b.id,
+                "host": b.host,
+                "port": b.port,
+                "rack": b.rack,
+                "configs": {"related": format!("{url}/configs")},
+                "partition_replicas": {"related": format!("{url}/partition-replicas")},
+            })
+        })
+        .collect();
+    assert_eq!(brokers["kind"], "KafkaBrokerList");
+    assert_eq!(brokers["data"], serde_json::Value::Array(expected.clone()));
+    let first = cluster.brokers[0].id;
+    let (status, _, one) = common::v3_call("GET", &format!("{base}/brokers/{first}"), None).await;
+    assert_eq!((status, &one), (200, &expected[0]));
+
+    let missing = common::v3_call("GET", &proxy.url("/v3/clusters/nope"), None).await;
+    assert_eq!(
+        (missing.0, missing.2),
+        (
+            404,
+            serde_json::json!({"error_code": 404, "message": "Cluster nope cannot be found."})
+        )
+    );
+    let nowhere = common::v3_call("GET", &proxy.url("/v3/nowhere"), None).await;
+    assert_eq!(
+        (nowhere.0, nowhere.1.as_str(), nowhere.2),
+        (
+            404,
+            "application/json",
+            serde_json::json!({"error_code": 404, "message": "HTTP 404 Not Found"})
+        )
+    );
+    let resp = reqwest::Client::new()
+        .put(proxy.url("/v3/clusters"))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    let body: serde_json::Value = resp.json().await.expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"error_code": 405, "message": "HTTP 405 Method Not Allowed"})
+    );
+}

@@ -183,7 +183,7 @@ impl ConfigsApi for V3Service {
         )))
     }
 
-    /// `POST .../brokers/{broker_id}/configs:alter`.
+    /// `POST .../brokers/{broker_id}/configs:alter`: see [`V3Service::alter_broker_configs`].
     async fn update_kafka_broker_config_batch(
         &self,
         req: &Request,
@@ -194,19 +194,8 @@ impl ConfigsApi for V3Service {
             v3::media::UpdateKafkaBrokerConfigBatchBody,
         >,
     ) -> Result<v3::UpdateKafkaBrokerConfigBatchResponse, ProxyError> {
-        self.ctx(req, &cluster_id).await?;
-        let broker = path_id(broker_id)?;
-        let request = self
-            .body(body, decode::decode_update_kafka_broker_config_batch)
-            .await?;
-        self.admin()
-            .alter_configs(
-                &ConfigResource::Broker(broker),
-                changes(request.data)?,
-                request.validate_only.unwrap_or(false),
-            )
-            .await?;
-        Ok(v3::UpdateKafkaBrokerConfigBatchResponse::NoContent)
+        self.alter_broker_configs(req, cluster_id, path_id(broker_id)?, body.into_body())
+            .await
     }
 
     /// `GET .../brokers/{broker_id}/configs/{name}`.
@@ -289,7 +278,7 @@ impl ConfigsApi for V3Service {
         )))
     }
 
-    /// `POST .../broker-configs:alter`: not available (see the module doc).
+    /// `POST .../broker-configs:alter`: see [`V3Service::alter_cluster_configs`].
     async fn update_kafka_cluster_configs(
         &self,
         req: &Request,
@@ -299,18 +288,8 @@ impl ConfigsApi for V3Service {
             v3::media::UpdateKafkaClusterConfigsBody,
         >,
     ) -> Result<v3::UpdateKafkaClusterConfigsResponse, ProxyError> {
-        self.ctx(req, &cluster_id).await?;
-        let request = self
-            .body(body, decode::decode_update_kafka_cluster_configs)
-            .await?;
-        self.admin()
-            .alter_configs(
-                &ConfigResource::BrokerDefault,
-                changes(request.data)?,
-                request.validate_only.unwrap_or(false),
-            )
-            .await?;
-        Ok(v3::UpdateKafkaClusterConfigsResponse::NoContent)
+        self.alter_cluster_configs(req, cluster_id, body.into_body())
+            .await
     }
 
     /// `GET .../broker-configs/{name}`: one that is not set cluster-wide is 404.
@@ -393,8 +372,7 @@ impl ConfigsApi for V3Service {
         )))
     }
 
-    /// `POST .../topics/-/configs:alter`: 204 when every topic changed, else 207 with the
-    /// topics that failed (each with its error code and message).
+    /// `POST .../topics/-/configs:alter`: see [`V3Service::alter_all_topic_configs`].
     async fn update_kafka_all_topic_config_batch(
         &self,
         req: &Request,
@@ -404,41 +382,8 @@ impl ConfigsApi for V3Service {
             v3::media::UpdateKafkaAllTopicConfigBatchBody,
         >,
     ) -> Result<v3::UpdateKafkaAllTopicConfigBatchResponse, ProxyError> {
-        self.ctx(req, &cluster_id).await?;
-        let request = self
-            .body(body, decode::decode_update_kafka_all_topic_config_batch)
-            .await?;
-        let validate_only = request.validate_only.unwrap_or(false);
-        let mut failures = Vec::new();
-        for entry in request.data {
-            let outcome = match changes(entry.configs) {
-                Ok(changes) => self
-                    .admin()
-                    .alter_configs(
-                        &ConfigResource::Topic(entry.topic_name.clone()),
-                        changes,
-                        validate_only,
-                    )
-                    .await
-                    .map_err(ProxyError::from),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = outcome {
-                let body = e.body();
-                failures.push(models::AlterTopicConfigsFailure {
-                    topic_name: entry.topic_name,
-                    error_code: i32::try_from(body.error_code).unwrap_or(500),
-                    message: body.message,
-                });
-            }
-        }
-        if failures.is_empty() {
-            Ok(v3::UpdateKafkaAllTopicConfigBatchResponse::NoContent)
-        } else {
-            Ok(v3::UpdateKafkaAllTopicConfigBatchResponse::Status207(
-                Vnd::new(models::AlterTopicConfigsBatchFailures { failures }),
-            ))
-        }
+        self.alter_all_topic_configs(req, cluster_id, body.into_body())
+            .await
     }
 
     /// `GET .../topics/{topic_name}/configs`: by name.
@@ -468,7 +413,7 @@ impl ConfigsApi for V3Service {
         )))
     }
 
-    /// `POST .../topics/{topic_name}/configs:alter`.
+    /// `POST .../topics/{topic_name}/configs:alter`: see [`V3Service::alter_topic_configs`].
     async fn update_kafka_topic_config_batch(
         &self,
         req: &Request,
@@ -479,18 +424,8 @@ impl ConfigsApi for V3Service {
             v3::media::UpdateKafkaTopicConfigBatchBody,
         >,
     ) -> Result<v3::UpdateKafkaTopicConfigBatchResponse, ProxyError> {
-        self.ctx(req, &cluster_id).await?;
-        let request = self
-            .body(body, decode::decode_update_kafka_topic_config_batch)
-            .await?;
-        self.admin()
-            .alter_configs(
-                &ConfigResource::Topic(topic_name),
-                changes(request.data)?,
-                request.validate_only.unwrap_or(false),
-            )
-            .await?;
-        Ok(v3::UpdateKafkaTopicConfigBatchResponse::NoContent)
+        self.alter_topic_configs(req, cluster_id, topic_name, body.into_body())
+            .await
     }
 
     /// `GET .../topics/{topic_name}/configs/{name}`.
@@ -550,5 +485,120 @@ impl ConfigsApi for V3Service {
             )
             .await?;
         Ok(v3::DeleteKafkaTopicConfigResponse::NoContent)
+    }
+}
+
+impl V3Service {
+    /// `POST .../brokers/{broker_id}/configs:alter` (also called by [`super::endpoint`]).
+    pub async fn alter_broker_configs(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        broker: i32,
+        body: poem::Body,
+    ) -> Result<v3::UpdateKafkaBrokerConfigBatchResponse, ProxyError> {
+        self.ctx(req, &cluster_id).await?;
+        let request = self
+            .body_of(body, decode::decode_update_kafka_broker_config_batch)
+            .await?;
+        self.admin()
+            .alter_configs(
+                &ConfigResource::Broker(broker),
+                changes(request.data)?,
+                request.validate_only.unwrap_or(false),
+            )
+            .await?;
+        Ok(v3::UpdateKafkaBrokerConfigBatchResponse::NoContent)
+    }
+
+    /// `POST .../broker-configs:alter`: not available (see the module doc); the body is still
+    /// checked first (also called by [`super::endpoint`]).
+    pub async fn alter_cluster_configs(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        body: poem::Body,
+    ) -> Result<v3::UpdateKafkaClusterConfigsResponse, ProxyError> {
+        self.ctx(req, &cluster_id).await?;
+        let request = self
+            .body_of(body, decode::decode_update_kafka_cluster_configs)
+            .await?;
+        self.admin()
+            .alter_configs(
+                &ConfigResource::BrokerDefault,
+                changes(request.data)?,
+                request.validate_only.unwrap_or(false),
+            )
+            .await?;
+        Ok(v3::UpdateKafkaClusterConfigsResponse::NoContent)
+    }
+
+    /// `POST .../topics/{topic_name}/configs:alter` (also called by [`super::endpoint`]).
+    pub async fn alter_topic_configs(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: poem::Body,
+    ) -> Result<v3::UpdateKafkaTopicConfigBatchResponse, ProxyError> {
+        self.ctx(req, &cluster_id).await?;
+        let request = self
+            .body_of(body, decode::decode_update_kafka_topic_config_batch)
+            .await?;
+        self.admin()
+            .alter_configs(
+                &ConfigResource::Topic(topic_name),
+                changes(request.data)?,
+                request.validate_only.unwrap_or(false),
+            )
+            .await?;
+        Ok(v3::UpdateKafkaTopicConfigBatchResponse::NoContent)
+    }
+
+    /// `POST .../topics/-/configs:alter`: 204 when every topic changed, else 207 with the
+    /// topics that failed (each with its error code and message). Also called by
+    /// [`super::endpoint`] for the requests the generated router gives the per-topic
+    /// operation (a topic named `-`).
+    pub async fn alter_all_topic_configs(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        body: poem::Body,
+    ) -> Result<v3::UpdateKafkaAllTopicConfigBatchResponse, ProxyError> {
+        self.ctx(req, &cluster_id).await?;
+        let request = self
+            .body_of(body, decode::decode_update_kafka_all_topic_config_batch)
+            .await?;
+        let validate_only = request.validate_only.unwrap_or(false);
+        let mut failures = Vec::new();
+        for entry in request.data {
+            let outcome = match changes(entry.configs) {
+                Ok(changes) => self
+                    .admin()
+                    .alter_configs(
+                        &ConfigResource::Topic(entry.topic_name.clone()),
+                        changes,
+                        validate_only,
+                    )
+                    .await
+                    .map_err(ProxyError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                let body = e.body();
+                failures.push(models::AlterTopicConfigsFailure {
+                    topic_name: entry.topic_name,
+                    error_code: i32::try_from(body.error_code).unwrap_or(500),
+                    message: body.message,
+                });
+            }
+        }
+        if failures.is_empty() {
+            Ok(v3::UpdateKafkaAllTopicConfigBatchResponse::NoContent)
+        } else {
+            Ok(v3::UpdateKafkaAllTopicConfigBatchResponse::Status207(
+                Vnd::new(models::AlterTopicConfigsBatchFailures { failures }),
+            ))
+        }
     }
 }

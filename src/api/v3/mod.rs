@@ -20,10 +20,11 @@ pub mod topics;
 
 use std::sync::{Arc, Mutex as StdMutex};
 
+use kafka_rest_api::support::routes;
 use kafka_rest_api::v3::{self, models};
 use kafka_rest_api::{Lenient, Nullable, RawBody};
 use poem::endpoint::BoxEndpoint;
-use poem::http::{header, HeaderValue, Method};
+use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 
 use crate::admin::Admin;
@@ -80,6 +81,7 @@ pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
         v3::PartitionV3Api::new(service.clone()),
         v3::ReplicaV3Api::new(service.clone()),
     ));
+    let service_all = service;
     let document = v3::served_document();
     Route::new()
         .at(
@@ -91,8 +93,131 @@ pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
             }),
         )
         .nest("/", api)
+        .around(move |next, req| actions(service_all.clone(), next, req))
         .around(content_rules)
         .boxed()
+}
+
+/// A `POST` of an action path (`configs:alter`, `records:delete`) as the nested router sees
+/// it (without `/v3`), whose `:` may come percent-encoded.
+#[derive(Debug, PartialEq, Eq)]
+enum Action<'a> {
+    AlterBrokerConfigs {
+        cluster_id: &'a str,
+        broker: &'a str,
+    },
+    AlterClusterConfigs {
+        cluster_id: &'a str,
+    },
+    AlterAllTopicConfigs {
+        cluster_id: &'a str,
+    },
+    AlterTopicConfigs {
+        cluster_id: &'a str,
+        topic: &'a str,
+    },
+    DeleteRecords {
+        cluster_id: &'a str,
+        topic: &'a str,
+    },
+}
+
+fn action(path: &str) -> Option<Action<'_>> {
+    let segments: Vec<&str> = path.strip_prefix("/clusters/")?.split('/').collect();
+    let named = |segment: &str, name: &str, verb: &str| {
+        segment.strip_prefix(name).is_some_and(|rest| {
+            [":", "%3A", "%3a"]
+                .iter()
+                .any(|colon| rest.strip_prefix(colon) == Some(verb))
+        })
+    };
+    match segments.as_slice() {
+        [cluster_id, "brokers", broker, last] if named(last, "configs", "alter") => {
+            Some(Action::AlterBrokerConfigs { cluster_id, broker })
+        }
+        [cluster_id, last] if named(last, "broker-configs", "alter") => {
+            Some(Action::AlterClusterConfigs { cluster_id })
+        }
+        [cluster_id, "topics", "-", last] if named(last, "configs", "alter") => {
+            Some(Action::AlterAllTopicConfigs { cluster_id })
+        }
+        [cluster_id, "topics", topic, last] if named(last, "configs", "alter") => {
+            Some(Action::AlterTopicConfigs { cluster_id, topic })
+        }
+        [cluster_id, "topics", topic, last] if named(last, "records", "delete") => {
+            Some(Action::DeleteRecords { cluster_id, topic })
+        }
+        _ => None,
+    }
+}
+
+/// Serves the `POST`s of this module's action paths before the generated router, which routes
+/// a path segment holding both a name and an action (`configs:alter`) unreliably (it gave
+/// `brokers/{id}/configs:alter` a 404, and `topics/-/configs:alter` to the per-topic
+/// operation). Every other request goes to the router.
+async fn actions<E: Endpoint>(
+    service: V3Service,
+    next: E,
+    mut req: Request,
+) -> poem::Result<Response> {
+    if req.method() != Method::POST {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    let path = req.uri().path().to_string();
+    let Some(action) = action(&path) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    let body = req.take_body();
+    let decoded = |segment: &str| -> Result<String, ProxyError> {
+        percent_decode(segment).ok_or(ProxyError::RouteNotFound)
+    };
+    let answer = match action {
+        Action::AlterBrokerConfigs { cluster_id, broker } => {
+            let broker = broker.parse::<i32>().map_err(|_| ProxyError::V3NotFound {
+                what: format!("path segment {broker:?} is not a number"),
+            })?;
+            service
+                .alter_broker_configs(&req, decoded(cluster_id)?, broker, body)
+                .await?
+                .into_response()
+        }
+        Action::AlterClusterConfigs { cluster_id } => service
+            .alter_cluster_configs(&req, decoded(cluster_id)?, body)
+            .await?
+            .into_response(),
+        Action::AlterAllTopicConfigs { cluster_id } => service
+            .alter_all_topic_configs(&req, decoded(cluster_id)?, body)
+            .await?
+            .into_response(),
+        Action::AlterTopicConfigs { cluster_id, topic } => service
+            .alter_topic_configs(&req, decoded(cluster_id)?, decoded(topic)?, body)
+            .await?
+            .into_response(),
+        Action::DeleteRecords { cluster_id, topic } => service
+            .delete_records(&req, decoded(cluster_id)?, decoded(topic)?, body)
+            .await?
+            .into_response(),
+    };
+    Ok(answer)
+}
+
+/// Decodes `%XX` escapes of a path segment; `None` when the result is not UTF-8 or an escape
+/// is malformed.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl V3Service {
@@ -147,8 +272,17 @@ impl V3Service {
         body: RawBody<B, M>,
         decode: fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<T, ProxyError> {
+        self.body_of(body.into_body(), decode).await
+    }
+
+    /// [`V3Service::body`] of a plain body.
+    pub async fn body_of<T>(
+        &self,
+        body: poem::Body,
+        decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, ProxyError> {
         let bytes = read_body(
-            body.into_body(),
+            body,
             self.http.request_body_max_bytes,
             self.http.request_body_timeout,
         )
@@ -388,6 +522,13 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
         Some(value) => (write || has_body(&req)) && !is_json(value),
         None => has_body(&req),
     };
+    // The `Allow` header of a 405 answer (RFC 9110), from the v3 route table: the outer
+    // layer in `app.rs` knows the v2 table only.
+    let allowed = match routes::lookup(v3::routes::ROUTES, req.method().as_str(), req.uri().path())
+    {
+        routes::Lookup::MethodNotAllowed(methods) => Some(methods),
+        _ => None,
+    };
     let slot = LocationSlot::default();
     let mut req = req;
     req.extensions_mut().insert(slot.clone());
@@ -405,6 +546,13 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
     };
     if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LOCATION, value);
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::ALLOW)
+    {
+        if let Some(value) = allowed.and_then(|m| HeaderValue::from_str(&m).ok()) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
     }
     Ok(as_json(response))
 }
@@ -453,6 +601,44 @@ mod tests {
             ctx.crn(&[("topic", "t"), ("partition", "0")]),
             "crn:///kafka=c1/topic=t/partition=0"
         );
+    }
+
+    #[test]
+    fn action_paths_are_recognised_with_a_plain_or_encoded_colon() {
+        assert_eq!(
+            action("/clusters/c/brokers/1/configs:alter"),
+            Some(Action::AlterBrokerConfigs {
+                cluster_id: "c",
+                broker: "1"
+            })
+        );
+        assert_eq!(
+            action("/clusters/c/broker-configs%3Aalter"),
+            Some(Action::AlterClusterConfigs { cluster_id: "c" })
+        );
+        assert_eq!(
+            action("/clusters/c/topics/-/configs%3aalter"),
+            Some(Action::AlterAllTopicConfigs { cluster_id: "c" })
+        );
+        assert_eq!(
+            action("/clusters/c/topics/t/configs:alter"),
+            Some(Action::AlterTopicConfigs {
+                cluster_id: "c",
+                topic: "t"
+            })
+        );
+        assert_eq!(
+            action("/clusters/c/topics/t/records:delete"),
+            Some(Action::DeleteRecords {
+                cluster_id: "c",
+                topic: "t"
+            })
+        );
+        assert_eq!(action("/clusters/c/topics/t/configs"), None);
+        assert_eq!(action("/clusters/c/topics/t/configs:delete"), None);
+        assert_eq!(action("/clusters/c/acls:batch"), None);
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%zz"), None);
     }
 
     #[test]

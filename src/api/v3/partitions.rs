@@ -148,8 +148,8 @@ impl PartitionApi for V3Service {
         )))
     }
 
-    /// `POST .../topics/{topic_name}/records:delete` (extension): each listed partition's
-    /// records before its offset, answering the new low watermarks.
+    /// `POST .../topics/{topic_name}/records:delete` (extension): see
+    /// [`V3Service::delete_records`].
     async fn delete_kafka_records(
         &self,
         req: &Request,
@@ -157,22 +157,8 @@ impl PartitionApi for V3Service {
         topic_name: String,
         body: RawBody<models::DeleteRecordsRequestData, v3::media::DeleteKafkaRecordsBody>,
     ) -> Result<v3::DeleteKafkaRecordsResponse, ProxyError> {
-        self.ctx(req, &cluster_id).await?;
-        let request = self.body(body, decode::decode_delete_kafka_records).await?;
-        let mut data = Vec::with_capacity(request.partitions.len());
-        for p in request.partitions {
-            let low_watermark = self
-                .admin()
-                .delete_records(&topic_name, p.partition_id, p.before_offset)
-                .await?;
-            data.push(models::DeleteRecordsResult {
-                partition_id: p.partition_id,
-                low_watermark,
-            });
-        }
-        Ok(v3::DeleteKafkaRecordsResponse::Ok(Vnd::new(
-            models::DeleteRecordsResponseData { data },
-        )))
+        self.delete_records(req, cluster_id, topic_name, body.into_body())
+            .await
     }
 
     /// `GET .../topics/-/partitions/-/reassignment`: not available (see the module doc).
@@ -269,5 +255,37 @@ impl ReplicaApi for V3Service {
             partition,
             &replica,
         ))))
+    }
+}
+
+impl V3Service {
+    /// `POST .../topics/{topic_name}/records:delete` (extension; also called by
+    /// [`super::endpoint`]): each listed partition's records before its offset, answering the
+    /// new low watermarks.
+    pub async fn delete_records(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: poem::Body,
+    ) -> Result<v3::DeleteKafkaRecordsResponse, ProxyError> {
+        self.ctx(req, &cluster_id).await?;
+        let request = self
+            .body_of(body, decode::decode_delete_kafka_records)
+            .await?;
+        let mut data = Vec::with_capacity(request.partitions.len());
+        for p in request.partitions {
+            let low_watermark = self
+                .admin()
+                .delete_records(&topic_name, p.partition_id, p.before_offset)
+                .await?;
+            data.push(models::DeleteRecordsResult {
+                partition_id: p.partition_id,
+                low_watermark,
+            });
+        }
+        Ok(v3::DeleteKafkaRecordsResponse::Ok(Vnd::new(
+            models::DeleteRecordsResponseData { data },
+        )))
     }
 }
