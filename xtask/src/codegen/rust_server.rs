@@ -742,8 +742,15 @@ impl Emitter<'_> {
              Request bodies\n\
              //! reach the traits unread (`RawBody`) and non-string parameters as `Lenient`, so \
              the\n\
-             //! implementation decodes them and chooses the error answers.\n\n\
-             #![allow(clippy::doc_markdown, clippy::too_many_arguments)]\n\n\
+             //! implementation decodes them and chooses the error answers. A response enum \
+             holds its\n\
+             //! payload inline: it lives for one request, so boxing the large ones would buy \
+             nothing.\n\n\
+             #![allow(\n\
+             clippy::doc_markdown,\n\
+             clippy::too_many_arguments,\n\
+             clippy::large_enum_variant\n\
+             )]\n\n\
              use std::future::Future;\n\n\
              use poem::Request;\n\
              use poem_openapi::param::{{Path, Query}};\n\
