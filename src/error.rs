@@ -16,6 +16,8 @@ use serde::Serialize;
 
 pub use crate::log::ErrorChain;
 
+use crate::admin::acls::AclError;
+use crate::admin::groups::GroupsError;
 use crate::admin::{AdminError, FfiError};
 use crate::consume::ConsumeError;
 use crate::kafka_error::{self, AdminErrorClass, KafkaErrorClass};
@@ -198,6 +200,21 @@ pub enum ProxyError {
     /// reassignments").
     #[error("{message}")]
     V3NotImplemented { message: String },
+
+    // ---- v3 consumer groups and ACLs (`src/admin/{groups,lags,acls}.rs`; Kafka's own
+    // failures of those calls come as `AdminError` and use the v3 admin variants above).
+    /// A consumer group, member, assignment or lag that does not exist, or a group without
+    /// committed offsets or lags; the message is Confluent's for each case.
+    #[error("{message}")]
+    GroupsNotFound { message: String },
+    /// An ACL or offset-reset request Confluent (or the extension's contract) refuses, such
+    /// as ANY in a new ACL; the message is Confluent's.
+    #[error("{message}")]
+    GroupsBadRequest { message: String },
+    /// Deleting a group, or resetting its offsets, while it has members: refused as Kafka
+    /// refuses a delete, with Kafka's message (the OpenAPI contract).
+    #[error("The group is not empty.")]
+    GroupNotEmpty { group: String, members: usize },
 }
 
 /// The JSON error body of the Confluent REST Proxy.
@@ -257,6 +274,11 @@ impl ProxyError {
             V3Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             V3PayloadError { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
             V3NotImplemented { .. } => (StatusCode::NOT_IMPLEMENTED, 501),
+            // v3 consumer groups and ACLs: in v3 the code of an answer the proxy chooses is
+            // its HTTP status.
+            GroupsNotFound { .. } => (StatusCode::NOT_FOUND, 404),
+            GroupsBadRequest { .. } => (StatusCode::BAD_REQUEST, 400),
+            GroupNotEmpty { .. } => (StatusCode::BAD_REQUEST, 40002),
         }
     }
 
@@ -447,6 +469,40 @@ impl From<ConsumeError> for ProxyError {
                 source: e.into(),
             },
             other => ProxyError::internal(other),
+        }
+    }
+}
+
+// ---- v3 consumer groups and ACLs: conversions ----
+
+impl From<GroupsError> for ProxyError {
+    fn from(e: GroupsError) -> Self {
+        let not_found = |message: String| ProxyError::GroupsNotFound { message };
+        match e {
+            GroupsError::GroupNotFound { group } => {
+                not_found(format!("Consumer Group {group} could not be found."))
+            }
+            GroupsError::ConsumerNotFound { .. }
+            | GroupsError::AssignmentNotFound { .. }
+            | GroupsError::LagNotFound { .. } => not_found("HTTP 404 Not Found".to_string()),
+            GroupsError::OffsetsNotFound { .. } => {
+                not_found("Consumer group offsets could not be found.".to_string())
+            }
+            GroupsError::LagsNotFound { .. } => not_found("Consumer lags not found.".to_string()),
+            GroupsError::GroupNotEmpty { group, members } => {
+                ProxyError::GroupNotEmpty { group, members }
+            }
+            GroupsError::InvalidReset { message } => ProxyError::GroupsBadRequest { message },
+            GroupsError::Admin(e) => e.into(),
+        }
+    }
+}
+
+impl From<AclError> for ProxyError {
+    fn from(e: AclError) -> Self {
+        match e {
+            AclError::Invalid { message } => ProxyError::GroupsBadRequest { message },
+            AclError::Admin(e) => e.into(),
         }
     }
 }
@@ -950,6 +1006,32 @@ mod tests {
                 501,
                 "not here",
             ),
+            // v3 consumer groups and ACLs.
+            (
+                ProxyError::GroupsNotFound {
+                    message: "Consumer lags not found.".into(),
+                },
+                404,
+                404,
+                "Consumer lags not found.",
+            ),
+            (
+                ProxyError::GroupsBadRequest {
+                    message: "resource_type cannot be ANY".into(),
+                },
+                400,
+                400,
+                "resource_type cannot be ANY",
+            ),
+            (
+                ProxyError::GroupNotEmpty {
+                    group: "g".into(),
+                    members: 2,
+                },
+                400,
+                40002,
+                "The group is not empty.",
+            ),
         ];
         let mut covered = [false; VARIANTS];
         for (err, status, code, message) in rows {
@@ -1058,6 +1140,61 @@ mod tests {
     }
 
     #[test]
+    fn v3_group_and_acl_errors_answer_confluents_codes_and_messages() {
+        let body = |e: ProxyError| {
+            let (status, code) = e.status_and_code();
+            (status.as_u16(), code, e.message())
+        };
+        assert_eq!(
+            body(GroupsError::GroupNotFound { group: "g".into() }.into()),
+            (404, 404, "Consumer Group g could not be found.".into())
+        );
+        assert_eq!(
+            body(GroupsError::OffsetsNotFound { group: "g".into() }.into()),
+            (
+                404,
+                404,
+                "Consumer group offsets could not be found.".into()
+            )
+        );
+        assert_eq!(
+            body(GroupsError::LagsNotFound { group: "g".into() }.into()),
+            (404, 404, "Consumer lags not found.".into())
+        );
+        assert_eq!(
+            body(
+                GroupsError::ConsumerNotFound {
+                    group: "g".into(),
+                    consumer: "c".into()
+                }
+                .into()
+            ),
+            (404, 404, "HTTP 404 Not Found".into())
+        );
+        assert_eq!(
+            body(
+                AclError::Invalid {
+                    message: "operation cannot be ANY".into()
+                }
+                .into()
+            ),
+            (400, 400, "operation cannot be ANY".into())
+        );
+        // A Kafka without an authorizer refuses ACL calls: Confluent's 400/40002.
+        let no_authorizer = AclError::Admin(AdminError::Call {
+            operation: "describe ACLs",
+            source: FfiError::Kafka {
+                code: RDKafkaErrorCode::SecurityDisabled,
+                message: "No Authorizer is configured.".into(),
+            },
+        });
+        assert_eq!(
+            body(no_authorizer.into()),
+            (400, 40002, "No Authorizer is configured.".into())
+        );
+    }
+
+    #[test]
     fn failed_records_get_confluents_per_record_codes() {
         assert_eq!(record_error_code(FailureKind::Authentication), 40101);
         assert_eq!(record_error_code(FailureKind::Authorization), 40301);
@@ -1075,7 +1212,7 @@ mod tests {
     }
 
     /// How many variants `ProxyError` has; [`row_of`] numbers them.
-    const VARIANTS: usize = 45;
+    const VARIANTS: usize = 48;
 
     /// A number per variant. The match has no wildcard, so a new variant does not compile
     /// until it gets a number here, and then `error_table` fails until it gets a row.
@@ -1128,6 +1265,10 @@ mod tests {
             V3Kafka { .. } => 42,
             V3PayloadError { .. } => 43,
             V3NotImplemented { .. } => 44,
+            // v3 consumer groups and ACLs.
+            GroupsNotFound { .. } => 45,
+            GroupsBadRequest { .. } => 46,
+            GroupNotEmpty { .. } => 47,
         }
     }
 }

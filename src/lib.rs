@@ -39,6 +39,7 @@ pub use config::Config;
 /// is private to the crate, so the compiler reports what nothing uses.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::admin::{acls as admin_acls, groups as admin_groups, lags as admin_lags};
     pub use crate::admin::{
         Admin, AdminError, AdminSettings, AlterOp, ConfigResource, FfiError, NewTopic,
     };

@@ -9,7 +9,10 @@
 //! It knows nothing about HTTP: `src/error.rs` turns [`AdminError`] into status and error
 //! codes, and `src/api/v3/` turns the values into the contract's bodies.
 
+pub mod acls;
 pub mod ffi;
+pub mod groups;
+pub mod lags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex as StdMutex};

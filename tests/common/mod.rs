@@ -995,3 +995,11 @@ pub fn native_topic_shape(stack: &Stack, topic: &str) -> Option<(usize, usize)> 
             (t.partitions().len(), replicas)
         })
 }
+
+/// The id of the stack's cluster, as Kafka reports it to a native client.
+pub fn cluster_id(stack: &Stack) -> String {
+    admin(stack)
+        .inner()
+        .fetch_cluster_id(Duration::from_secs(10))
+        .expect("cluster id")
+}

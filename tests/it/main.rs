@@ -24,6 +24,8 @@ mod startup;
 mod telemetry;
 mod tls;
 mod topics;
+mod v3_acls;
 mod v3_cluster;
 mod v3_configs;
+mod v3_groups;
 mod v3_topics;

@@ -12,8 +12,11 @@
 //! knows nothing about that pool, HTTP or the proxy's error codes.
 #![allow(unsafe_code)]
 
+pub mod acls;
 pub mod cluster;
 pub mod configs;
+pub mod groups;
+pub mod offsets;
 pub mod topics;
 
 use std::ffi::{c_char, c_int, CStr, CString};

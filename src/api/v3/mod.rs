@@ -10,9 +10,11 @@
 //! of the tags implemented here (under `/v3`, the contract's server URL, see `app.rs`). The v2 API (`api/mod.rs`) and its
 //! `Accept` negotiation do not apply here: v3 reads and answers `application/json` only.
 
+pub mod acls;
 pub mod brokers;
 pub mod cluster;
 pub mod configs;
+pub mod groups;
 pub mod partitions;
 pub mod topics;
 
@@ -68,7 +70,12 @@ impl V3Settings {
 /// (add a tag's adapter to the tuple once `V3Service` implements its trait), with
 /// [`content_rules`] around all of it. The document is served by `app.rs`.
 pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
+    // The consumer group and ACL adapters come first: with them after the others, poem's
+    // router stopped matching `topics/{topic_name}/records:delete` (a path whose last segment
+    // is an action, routed through a regular expression).
     let api = v3::service_of((
+        v3::ConsumerGroupV3Api::new(service.clone()),
+        v3::AclV3Api::new(service.clone()),
         v3::ClusterV3Api::new(service.clone()),
         v3::BrokerV3Api::new(service.clone()),
         v3::ConfigsV3Api::new(service.clone()),

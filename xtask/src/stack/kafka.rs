@@ -82,7 +82,14 @@ fn kafka_properties(paths: &Paths, node: u8, brokers: u8) -> String {
          num.recovery.threads.per.data.dir=1\n\
          log.cleaner.dedupe.buffer.size=16777216\n\
          message.max.bytes=16777216\n\
-         replica.fetch.max.bytes=16777216\n",
+         replica.fetch.max.bytes=16777216\n\
+         # The standard KRaft authorizer, so that the v3 ACL endpoints work against real Kafka.\n\
+         # No ACL matching means allowed, and every listener is plaintext (principal\n\
+         # User:ANONYMOUS, the proxy and the tests included), which is a super user: ACLs the\n\
+         # tests create are stored and listed, but they change nobody's access.\n\
+         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+         allow.everyone.if.no.acl.found=true\n\
+         super.users=User:ANONYMOUS\n",
         data = data.display(),
     )
 }
@@ -324,6 +331,12 @@ mod tests {
         assert!(props.contains(&listeners), "{props}");
         assert!(props.contains("default.replication.factor=3\n"));
         assert!(props.contains("min.insync.replicas=2\n"));
+        // The authorizer is on, and allows what it allowed before it was on.
+        assert!(props.contains(
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+        ));
+        assert!(props.contains("allow.everyone.if.no.acl.found=true\n"));
+        assert!(props.contains("super.users=User:ANONYMOUS\n"));
         assert_eq!(
             bootstrap(3),
             format!(
