@@ -27,10 +27,16 @@ use crate::services::Services;
 /// The API documents the application mounts, by the path they are nested under, with their
 /// generated route tables: the metrics and the access log name each request by its route
 /// template in these. A document mounted under a prefix adds its row here.
-static DOCUMENTS: &[Document] = &[Document {
-    prefix: "",
-    routes: kafka_rest_api::v2::routes::ROUTES,
-}];
+static DOCUMENTS: &[Document] = &[
+    Document {
+        prefix: "",
+        routes: kafka_rest_api::v2::routes::ROUTES,
+    },
+    Document {
+        prefix: "/v3",
+        routes: kafka_rest_api::v3::routes::ROUTES,
+    },
+];
 
 /// The whole HTTP application: the v2 API at `/`, its OpenAPI document at `/openapi.json` and
 /// `/openapi.yaml`, the v3 document at `/v3/openapi.json` and `/v3/openapi.yaml`, and Swagger UI

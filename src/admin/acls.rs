@@ -170,7 +170,7 @@ pub fn check_filter(filter: &AclFilter) -> Result<(), AclError> {
     check_supported(filter.resource_type)
 }
 
-/// librdkafka cannot express ACLs on delegation tokens or users (`docs/decisions.md` §33, "ACLs
+/// librdkafka cannot express ACLs on delegation tokens or users (`docs/decisions.md` §45, "ACLs
 /// on delegation tokens and users").
 fn check_supported(resource_type: ResourceType) -> Result<(), AclError> {
     if matches!(

@@ -178,6 +178,12 @@ ops! {
         "api.v3.consumer-groups.list", AdminRead;
     "GET" "/v3/clusters/{cluster}/consumer-groups/{group}" => "api.v3.consumer-groups.*",
         "api.v3.consumer-groups.get", AdminRead;
+    "DELETE" "/v3/clusters/{cluster}/consumer-groups/{group}" => "api.v3.consumer-groups.*",
+        "api.v3.consumer-groups.delete", AdminWrite;
+    "POST" "/v3/clusters/{cluster}/consumer-groups/{group}/offsets:reset" =>
+        "api.v3.consumer-groups.*", "api.v3.consumer-groups.reset-offsets", AdminWrite;
+    "POST" "/v3/clusters/{cluster}/topics/{topic}/records:delete" => "api.v3.records.*",
+        "api.v3.records.delete", AdminWrite;
     "GET" "/v3/clusters/{cluster}/consumer-groups/{group}/consumers" => "api.v3.consumers.*",
         "api.v3.consumers.list", AdminRead;
     "GET" "/v3/clusters/{cluster}/consumer-groups/{group}/consumers/{consumer}" =>
@@ -302,6 +308,17 @@ mod tests {
                 route.path
             );
         }
+    }
+
+    #[test]
+    fn every_v3_route_of_the_contract_has_an_operation() {
+        let missing: Vec<String> = kafka_rest_api::v3::routes::ROUTES
+            .iter()
+            .map(|route| (route.method, format!("/v3{}", route.path)))
+            .filter(|(method, path)| find(method, path).is_none())
+            .map(|(method, path)| format!("{method} {path}"))
+            .collect();
+        assert!(missing.is_empty(), "no resource name: {missing:#?}");
     }
 
     #[test]

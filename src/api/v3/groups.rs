@@ -66,7 +66,7 @@ fn group_data(ctx: &Ctx, group: ConsumerGroup) -> models::ConsumerGroupData {
         partition_assignor: group.partition_assignor.clone(),
         state: state(group.state),
         r#type: group_type(group.group_type),
-        // librdkafka does not tell (`docs/decisions.md` §34).
+        // librdkafka does not tell (`docs/decisions.md` §46).
         is_mixed_consumer_group: false,
         coordinator: Nullable(
             group

@@ -70,21 +70,19 @@ impl V3Settings {
 /// (add a tag's adapter to the tuple once `V3Service` implements its trait), with
 /// [`content_rules`] around all of it. The document is served by `app.rs`.
 pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
-    // The consumer group and ACL adapters come first: with them after the others, poem's
-    // router stopped matching `topics/{topic_name}/records:delete` (a path whose last segment
-    // is an action, routed through a regular expression).
     let api = v3::service_of((
-        v3::ConsumerGroupV3Api::new(service.clone()),
-        v3::AclV3Api::new(service.clone()),
         v3::ClusterV3Api::new(service.clone()),
         v3::BrokerV3Api::new(service.clone()),
         v3::ConfigsV3Api::new(service.clone()),
         v3::TopicV3Api::new(service.clone()),
         v3::PartitionV3Api::new(service.clone()),
-        v3::ReplicaV3Api::new(service),
+        v3::ReplicaV3Api::new(service.clone()),
+        v3::ConsumerGroupV3Api::new(service.clone()),
+        v3::AclV3Api::new(service),
     ));
-    // Action paths (`configs:alter`, `records:delete`) reach their operations only with the
-    // colon encoded, which `action_paths` does before routing.
+    // Action paths (`configs:alter`, `records:delete`, `acls:batch`, `offsets:reset`) reach
+    // their operations only with the colon encoded, which `action_paths` does before routing;
+    // the generated routes are registered that way, so their order does not matter.
     Route::new()
         .nest("/", action_paths(api))
         .around(content_rules)
