@@ -133,7 +133,12 @@ async fn a_produce_is_exported_as_one_trace_of_request_produce_and_kafka_send() 
             .await
             .expect("flush");
         let all = spans(&bodies.lock().expect("receiver lock"));
-        if all.iter().any(|s| s.name == "kafka.send") {
+        // Spans are exported as they close, the request span last and possibly in a later
+        // batch: wait for both ends of the trace.
+        let request_closed = all.iter().any(|s| {
+            s.name == "request" && s.attributes.get("request_id") == Some(&json!("trace-test-one"))
+        });
+        if request_closed && all.iter().any(|s| s.name == "kafka.send") {
             break all;
         }
         assert!(Instant::now() < deadline, "spans so far: {all:#?}");
