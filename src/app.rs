@@ -26,6 +26,10 @@ use crate::services::Services;
 pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Response> {
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
+    // The records stream answers a streamed body, which the generated adapter cannot: it is
+    // mounted beside it (`docs/decisions.md` §42).
+    let stream =
+        api::stream::endpoint(services.consumers.clone(), config.consumer_stream_heartbeat);
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // The served document is poem-openapi's plus the keywords its schema model cannot write
     // (`kafka_rest_api::v2::DOCUMENT_KEYWORDS`), so it is served from that text, not from
@@ -53,6 +57,7 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
             }),
         )
         .nest("/docs", swagger_ui)
+        .at(api::stream::PATH, poem::get(stream))
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))

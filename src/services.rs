@@ -8,6 +8,7 @@
 use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
+use crate::fetch::{Fetch, FetchSettings};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
 use crate::produce::{PoolSettings, Produce, ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySettings, RegistrySetupError, SchemaSettings, Schemas};
@@ -24,6 +25,8 @@ pub struct Services {
     pub schemas: Schemas,
     /// The consumer instances of this process.
     pub consumers: ConsumerManager,
+    /// Stateless reads over a small pool of group-less Kafka clients.
+    pub fetch: Fetch,
 }
 
 /// Why the services could not be built.
@@ -45,7 +48,14 @@ impl Services {
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let schemas = Schemas::new(schema_settings(config))?;
         let producers = ProducerPool::new(pool_settings(config))?;
+        let fetch = Fetch::new(
+            fetch_settings(config),
+            metadata.clone(),
+            schemas.clone(),
+            blocking.clone(),
+        );
         Ok(Services {
+            fetch,
             produce: Produce::new(metadata.clone(), schemas.clone(), producers.clone()),
             producers,
             consumers: ConsumerManager::new(
@@ -83,6 +93,19 @@ fn manager_settings(config: &Config) -> ManagerSettings {
         request_max_bytes: config.consumer_request_max_bytes,
         fetch_min_bytes: config.fetch_min_bytes,
         max_instances: config.consumer_instances_max,
+    }
+}
+
+/// The stateless read service's settings.
+fn fetch_settings(config: &Config) -> FetchSettings {
+    FetchSettings {
+        kafka: config.kafka_settings(&config.consumer),
+        client_id: config.client_id("fetch"),
+        pool_size: config.fetch_pool_size,
+        pool_wait: config.fetch_pool_wait,
+        request_timeout: config.fetch_request_timeout,
+        request_max_bytes: config.fetch_request_max_bytes,
+        request_count_max: config.fetch_request_count_max,
     }
 }
 

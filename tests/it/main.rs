@@ -17,5 +17,7 @@ mod produce;
 mod reliability;
 mod schema;
 mod spec;
+mod sse;
 mod startup;
+mod stateless;
 mod topics;

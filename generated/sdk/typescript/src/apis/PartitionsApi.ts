@@ -14,6 +14,11 @@
 
 import * as runtime from '../runtime';
 import {
+    type ConsumerRecord,
+    ConsumerRecordFromJSON,
+    ConsumerRecordToJSON,
+} from '../models/ConsumerRecord';
+import {
     type ErrorResponse,
     ErrorResponseFromJSON,
     ErrorResponseToJSON,
@@ -56,6 +61,43 @@ export interface ListPartitionsRequest {
      * Name of the topic.
      */
     topicName: string;
+}
+
+export interface ReadPartitionRecordsRequest {
+    /**
+     * Name of the topic.
+     */
+    topicName: string;
+    /**
+     * Number of the partition, from 0.
+     */
+    partitionId: number;
+    /**
+     * The first offset to read, from the partition's beginning offset to its end offset
+     * (`GET .../offsets`).
+     * 
+     */
+    offset: number;
+    /**
+     * Longest wait in milliseconds when no record is available. It can only shorten the
+     * proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that
+     * value.
+     * 
+     */
+    timeout?: number;
+    /**
+     * Most key and value bytes to return (for the schema formats: bytes of their JSON
+     * text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than
+     * this is returned alone. Missing or `<= 0` means the proxy's cap.
+     * 
+     */
+    maxBytes?: number;
+    /**
+     * Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or
+     * `<= 0` means that cap.
+     * 
+     */
+    count?: number;
 }
 
 /**
@@ -217,6 +259,84 @@ export class PartitionsApi extends runtime.BaseAPI {
      */
     async listPartitions(requestParameters: ListPartitionsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<Partition>> {
         const response = await this.listPartitionsRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for readPartitionRecords without sending the request
+     */
+    async readPartitionRecordsRequestOpts(requestParameters: ReadPartitionRecordsRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['topicName'] == null) {
+            throw new runtime.RequiredError(
+                'topicName',
+                'Required parameter "topicName" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        if (requestParameters['partitionId'] == null) {
+            throw new runtime.RequiredError(
+                'partitionId',
+                'Required parameter "partitionId" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        if (requestParameters['offset'] == null) {
+            throw new runtime.RequiredError(
+                'offset',
+                'Required parameter "offset" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        if (requestParameters['offset'] != null) {
+            queryParameters['offset'] = requestParameters['offset'];
+        }
+
+        if (requestParameters['timeout'] != null) {
+            queryParameters['timeout'] = requestParameters['timeout'];
+        }
+
+        if (requestParameters['maxBytes'] != null) {
+            queryParameters['max_bytes'] = requestParameters['maxBytes'];
+        }
+
+        if (requestParameters['count'] != null) {
+            queryParameters['count'] = requestParameters['count'];
+        }
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/topics/{topic_name}/partitions/{partition_id}/records`;
+        urlPath = urlPath.replace('{topic_name}', encodeURIComponent(String(requestParameters['topicName'])));
+        urlPath = urlPath.replace('{partition_id}', encodeURIComponent(String(requestParameters['partitionId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition\'s end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+     * Read records of a partition from an offset (extension)
+     */
+    async readPartitionRecordsRaw(requestParameters: ReadPartitionRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<ConsumerRecord>>> {
+        const requestOptions = await this.readPartitionRecordsRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => jsonValue.map(ConsumerRecordFromJSON));
+    }
+
+    /**
+     * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition\'s end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+     * Read records of a partition from an offset (extension)
+     */
+    async readPartitionRecords(requestParameters: ReadPartitionRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ConsumerRecord>> {
+        const response = await this.readPartitionRecordsRaw(requestParameters, initOverrides);
         return await response.value();
     }
 

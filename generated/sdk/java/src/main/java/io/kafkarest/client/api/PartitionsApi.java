@@ -18,6 +18,7 @@ import io.kafkarest.client.ApiResponse;
 import io.kafkarest.client.Configuration;
 import io.kafkarest.client.Pair;
 
+import io.kafkarest.client.model.ConsumerRecord;
 import io.kafkarest.client.model.ErrorResponse;
 import io.kafkarest.client.model.Partition;
 import io.kafkarest.client.model.PartitionOffsets;
@@ -523,6 +524,174 @@ public class PartitionsApi {
     localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath));
 
     localVarRequestBuilder.header("Accept", "application/vnd.kafka.v2+json");
+
+    localVarRequestBuilder.method("GET", HttpRequest.BodyPublishers.noBody());
+    if (memberVarReadTimeout != null) {
+      localVarRequestBuilder.timeout(memberVarReadTimeout);
+    }
+    // Add custom headers if provided
+    localVarRequestBuilder = HttpRequestBuilderExtensions.withAdditionalHeaders(localVarRequestBuilder, headers);
+    if (memberVarInterceptor != null) {
+      memberVarInterceptor.accept(localVarRequestBuilder);
+    }
+    return localVarRequestBuilder;
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @return List&lt;ConsumerRecord&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public List<ConsumerRecord> readPartitionRecords(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count) throws ApiException {
+    return readPartitionRecords(topicName, partitionId, offset, timeout, maxBytes, count, null);
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @param headers Optional headers to include in the request
+   * @return List&lt;ConsumerRecord&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public List<ConsumerRecord> readPartitionRecords(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    ApiResponse<List<ConsumerRecord>> localVarResponse = readPartitionRecordsWithHttpInfo(topicName, partitionId, offset, timeout, maxBytes, count, headers);
+    return localVarResponse.getData();
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @return ApiResponse&lt;List&lt;ConsumerRecord&gt;&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public ApiResponse<List<ConsumerRecord>> readPartitionRecordsWithHttpInfo(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count) throws ApiException {
+    return readPartitionRecordsWithHttpInfo(topicName, partitionId, offset, timeout, maxBytes, count, null);
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @param headers Optional headers to include in the request
+   * @return ApiResponse&lt;List&lt;ConsumerRecord&gt;&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public ApiResponse<List<ConsumerRecord>> readPartitionRecordsWithHttpInfo(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    HttpRequest.Builder localVarRequestBuilder = readPartitionRecordsRequestBuilder(topicName, partitionId, offset, timeout, maxBytes, count, headers);
+    try {
+      HttpResponse<InputStream> localVarResponse = memberVarHttpClient.send(
+          localVarRequestBuilder.build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+      if (memberVarResponseInterceptor != null) {
+        memberVarResponseInterceptor.accept(localVarResponse);
+      }
+      InputStream localVarResponseBody = null;
+      try {
+        if (localVarResponse.statusCode()/ 100 != 2) {
+          throw getApiException("readPartitionRecords", localVarResponse);
+        }
+        localVarResponseBody = ApiClient.getResponseBody(localVarResponse);
+        if (localVarResponseBody == null) {
+          return new ApiResponse<List<ConsumerRecord>>(
+              localVarResponse.statusCode(),
+              localVarResponse.headers().map(),
+              null
+          );
+        }
+
+        
+        
+        String responseBody = new String(localVarResponseBody.readAllBytes());
+        List<ConsumerRecord> responseValue = responseBody.isBlank()? null: memberVarObjectMapper.readValue(responseBody, new TypeReference<List<ConsumerRecord>>() {});
+        
+
+        return new ApiResponse<List<ConsumerRecord>>(
+            localVarResponse.statusCode(),
+            localVarResponse.headers().map(),
+            responseValue
+        );
+      } finally {
+        if (localVarResponseBody != null) {
+          localVarResponseBody.close();
+        }
+      }
+    } catch (IOException e) {
+      throw new ApiException(e);
+    }
+    catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiException(e);
+    }
+  }
+
+  private HttpRequest.Builder readPartitionRecordsRequestBuilder(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    // verify the required parameter 'topicName' is set
+    if (topicName == null) {
+      throw new ApiException(400, "Missing the required parameter 'topicName' when calling readPartitionRecords");
+    }
+    // verify the required parameter 'partitionId' is set
+    if (partitionId == null) {
+      throw new ApiException(400, "Missing the required parameter 'partitionId' when calling readPartitionRecords");
+    }
+    // verify the required parameter 'offset' is set
+    if (offset == null) {
+      throw new ApiException(400, "Missing the required parameter 'offset' when calling readPartitionRecords");
+    }
+
+    HttpRequest.Builder localVarRequestBuilder = HttpRequest.newBuilder();
+
+    String localVarPath = "/topics/{topic_name}/partitions/{partition_id}/records"
+        .replace("{topic_name}", ApiClient.urlEncode(topicName.toString()))
+        .replace("{partition_id}", ApiClient.urlEncode(partitionId.toString()));
+
+    List<Pair> localVarQueryParams = new ArrayList<>();
+    StringJoiner localVarQueryStringJoiner = new StringJoiner("&");
+    String localVarQueryParameterBaseName;
+    localVarQueryParameterBaseName = "offset";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("offset", offset));
+    localVarQueryParameterBaseName = "timeout";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("timeout", timeout));
+    localVarQueryParameterBaseName = "max_bytes";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("max_bytes", maxBytes));
+    localVarQueryParameterBaseName = "count";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("count", count));
+
+    if (!localVarQueryParams.isEmpty() || localVarQueryStringJoiner.length() != 0) {
+      StringJoiner queryJoiner = new StringJoiner("&");
+      localVarQueryParams.forEach(p -> queryJoiner.add(p.getName() + '=' + p.getValue()));
+      if (localVarQueryStringJoiner.length() != 0) {
+        queryJoiner.add(localVarQueryStringJoiner.toString());
+      }
+      localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath + '?' + queryJoiner.toString()));
+    } else {
+      localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath));
+    }
+
+    localVarRequestBuilder.header("Accept", "application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, application/vnd.kafka.avro.v2+json, application/vnd.kafka.jsonschema.v2+json, application/vnd.kafka.protobuf.v2+json, application/vnd.kafka.v2+json");
 
     localVarRequestBuilder.method("GET", HttpRequest.BodyPublishers.noBody());
     if (memberVarReadTimeout != null) {
