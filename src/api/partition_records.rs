@@ -13,29 +13,33 @@ use super::{media, query_int, Service};
 use crate::error::ProxyError;
 use crate::fetch::ReadRequest;
 
+/// The query of a stateless read, as the generated adapter passes it.
+pub struct Query {
+    pub offset: Lenient<i64>,
+    pub timeout: Option<Lenient<i64>>,
+    pub max_bytes: Option<Lenient<i64>>,
+    pub count: Option<Lenient<i64>>,
+}
+
 /// The stateless read; the `PartitionsApi` implementation in `topics.rs` calls this.
-#[allow(clippy::too_many_arguments)]
 pub async fn read(
     state: &Service,
     req: &Request,
     topic: String,
     raw_partition: Lenient<i32>,
-    offset: Lenient<i64>,
-    timeout: Option<Lenient<i64>>,
-    max_bytes: Option<Lenient<i64>>,
-    count: Option<Lenient<i64>>,
+    query: Query,
 ) -> Result<ReadPartitionRecordsResponse, ProxyError> {
     let partition = super::topics::partition_id(raw_partition)?;
-    let offset = query_int("offset", Some(offset))?.unwrap_or_default();
+    let offset = query_int("offset", Some(query.offset))?.unwrap_or_default();
     let negotiated = media::negotiate_records(req.header(header::ACCEPT.as_str()), None)?;
     let request = ReadRequest {
         topic,
         partition,
         offset,
         format: negotiated.format,
-        timeout_ms: query_int("timeout", timeout)?,
-        max_bytes: query_int("max_bytes", max_bytes)?,
-        count: query_int("count", count)?,
+        timeout_ms: query_int("timeout", query.timeout)?,
+        max_bytes: query_int("max_bytes", query.max_bytes)?,
+        count: query_int("count", query.count)?,
     };
     let body = state
         .services

@@ -16,7 +16,9 @@
 //! written to the connection, so a slow client slows the reads and nothing queues up; and the
 //! offsets of a batch are stored for commit only then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,15 +44,54 @@ pub fn endpoint(
     consumers: ConsumerManager,
     heartbeat: Duration,
 ) -> impl Endpoint<Output = Response> {
+    let streams = Streams::default();
     poem::endpoint::make(move |req: Request| {
-        let consumers = consumers.clone();
-        async move { open(consumers, heartbeat, &req).await }
+        let (consumers, streams) = (consumers.clone(), streams.clone());
+        async move { open(consumers, streams, heartbeat, &req).await }
     })
+}
+
+/// The open streams: the newest stream of each instance, by number. A stream opened for an
+/// instance replaces the one before (a client that reconnects is the same reader, and the old
+/// connection may not be known to be closed until a write to it fails), so two streams never
+/// take records from one instance. Holds one entry per open stream; a stream removes its
+/// entry when it ends.
+#[derive(Clone, Default)]
+struct Streams {
+    newest: Arc<StdMutex<HashMap<(String, String), u64>>>,
+    numbers: Arc<AtomicU64>,
+}
+
+impl Streams {
+    fn register(&self, key: &(String, String)) -> u64 {
+        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
+        lock(&self.newest).insert(key.clone(), number);
+        number
+    }
+
+    fn is_current(&self, key: &(String, String), number: u64) -> bool {
+        lock(&self.newest).get(key) == Some(&number)
+    }
+
+    fn end(&self, key: &(String, String), number: u64) {
+        let mut newest = lock(&self.newest);
+        if newest.get(key) == Some(&number) {
+            newest.remove(key);
+        }
+    }
+}
+
+fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map is only inserted into and removed from; no panic leaves it half-changed.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Checks the request, seeks when it resumes, and answers with the event stream.
 async fn open(
     consumers: ConsumerManager,
+    streams: Streams,
     heartbeat: Duration,
     req: &Request,
 ) -> Result<Response, ProxyError> {
@@ -73,14 +114,21 @@ async fn open(
     }
     // An unknown instance answers 40403 before the stream starts.
     consumers.format_of(&group, &instance)?;
+    let key = (group.clone(), instance.clone());
     let mut positions = BTreeMap::new();
-    if let Some(last) = req.header("last-event-id").filter(|v| !v.trim().is_empty()) {
+    let last = req.header("last-event-id").filter(|v| !v.trim().is_empty());
+    if let Some(last) = last {
         positions = parse_event_id(last).ok_or_else(|| ProxyError::BadRequest {
             message: format!(
                 "Invalid Last-Event-ID {last:?}: expected topic:partition:offset entries \
                  joined by commas"
             ),
         })?;
+    }
+    // Registered before the seek: an older stream of the instance reads no more once the
+    // seek has the instance.
+    let number = streams.register(&key);
+    if !positions.is_empty() {
         let targets = positions
             .iter()
             .map(|((topic, partition), offset)| SeekTarget {
@@ -88,13 +136,18 @@ async fn open(
                     topic: topic.clone(),
                     partition: *partition,
                 },
-                position: SeekPosition::Offset(offset + 1),
+                position: SeekPosition::Offset(offset.saturating_add(1)),
             })
             .collect();
-        consumers.seek(&group, &instance, targets).await?;
+        if let Err(e) = consumers.seek(&group, &instance, targets).await {
+            streams.end(&key, number);
+            return Err(e.into());
+        }
     }
     let stream = EventStream {
         consumers,
+        streams,
+        number,
         group,
         instance,
         heartbeat,
@@ -119,6 +172,9 @@ async fn open(
 /// The state of one open stream.
 struct EventStream {
     consumers: ConsumerManager,
+    /// Where this stream is registered as `number`; it ends once a newer one replaced it.
+    streams: Streams,
+    number: u64,
     group: String,
     instance: String,
     heartbeat: Duration,
@@ -147,6 +203,8 @@ impl EventStream {
         loop {
             let delivered = std::mem::take(&mut self.delivered);
             let wait_ms = i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX);
+            let key = (self.group.clone(), self.instance.clone());
+            let (streams, number) = (&self.streams, self.number);
             let step = self
                 .consumers
                 .read_stream_step(
@@ -154,11 +212,13 @@ impl EventStream {
                     &self.instance,
                     &delivered,
                     Some(wait_ms),
+                    || streams.is_current(&key, number),
                     render,
                 )
                 .await;
             match step {
-                Ok((events, returned)) => {
+                Ok(None) => return None,
+                Ok(Some((events, returned))) => {
                     self.delivered = returned;
                     if !events.is_empty() {
                         self.last_write = Instant::now();
@@ -194,6 +254,13 @@ impl EventStream {
             out.push_str("\n\n");
         }
         Bytes::from(out)
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.streams
+            .end(&(self.group.clone(), self.instance.clone()), self.number);
     }
 }
 

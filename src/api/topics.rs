@@ -171,17 +171,13 @@ impl v2::PartitionsApi for Service {
         max_bytes: Option<Lenient<i64>>,
         count: Option<Lenient<i64>>,
     ) -> Result<v2::ReadPartitionRecordsResponse, ProxyError> {
-        super::partition_records::read(
-            self,
-            request,
-            topic,
-            raw_partition,
+        let query = super::partition_records::Query {
             offset,
             timeout,
             max_bytes,
             count,
-        )
-        .await
+        };
+        super::partition_records::read(self, request, topic, raw_partition, query).await
     }
 }
 

@@ -145,7 +145,7 @@ keys! {
     fetch_pool_size: usize = "fetch.pool.size", Text("4"),
         |v| between(v, 1, 64, NON_NEGATIVE),
         "Kafka clients shared by the stateless reads (`GET /topics/{t}/partitions/{p}/records`, \
-         ours, 1-64): reads running at once. Each is a librdkafka consumer without a group, \
+         ours, 1-64): reads running at once. Each is a librdkafka consumer that never joins a group, \
          created when first needed and lent to one read at a time";
     fetch_pool_wait: Duration = "fetch.pool.wait.ms", Text("1000"), millis,
         "how long a stateless read waits for a free client of `fetch.pool.size` (ours); after \

@@ -2,7 +2,7 @@
 //! and without a consumer group (an extension beyond Confluent, `docs/decisions.md` §40).
 //!
 //! This module owns the small pool of fetch clients that every stateless read shares (Kafka
-//! consumers with no group, given one partition by a manual assignment for the length of one
+//! consumers that never join a group, given one partition by a manual assignment for the length of one
 //! read and then unassigned), the checks of the requested offset against the partition's
 //! offsets, and the time, byte and count budget of one read. It renders records with the
 //! consumer instances' [`Decoder`] and reports undecodable records with their errors, so both
@@ -33,7 +33,7 @@ use crate::metadata::{Metadata, MetadataError};
 use crate::records::{ConsumedRecord, EmbeddedFormat, ReaderClass};
 use crate::schema::Schemas;
 
-/// One pooled fetch client. It has no `group.id`: it never joins a group and never commits.
+/// One pooled fetch client. Its `group.id` is never joined and never committed to.
 type FetchConsumer = StreamConsumer<DefaultConsumerContext>;
 
 /// Pause after an error event from librdkafka before asking again, so that a repeating error
@@ -306,10 +306,11 @@ impl Fetch {
         for (key, value) in &settings.kafka {
             config.set(key, value);
         }
-        // No group: the clients only ever read a manually assigned partition. A truncated log
-        // is reported (not silently skipped to another offset) so the read can say so.
+        // librdkafka assigns partitions only to a consumer with a `group.id`; this one never
+        // joins its group (no subscription) and never commits to it. A truncated log is
+        // reported (not silently skipped to another offset) so the read can say so.
         config
-            .remove("group.id")
+            .set("group.id", &settings.client_id)
             .set("client.id", format!("{}-{number}", settings.client_id))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

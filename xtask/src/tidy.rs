@@ -186,6 +186,7 @@ mod tests {
     /// Top-level modules of `src/` that are services: they know nothing about HTTP.
     const SERVICES: &[&str] = &[
         "consume",
+        "fetch",
         "kafka_error",
         "log",
         "metadata",
