@@ -405,7 +405,7 @@ impl From<FetchError> for ProxyError {
                 message: e.to_string(),
             },
             FetchError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
-            FetchError::Record(e) => e.into(),
+            FetchError::Record(e) => (*e).into(),
             FetchError::Kafka { operation, source } => ProxyError::kafka(operation, source),
             FetchError::Busy(source) => ProxyError::KafkaBusy {
                 operation: "stateless read",

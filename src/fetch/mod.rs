@@ -93,7 +93,7 @@ pub enum FetchError {
     /// The first record cannot be rendered in the asked format; the consume error says why
     /// (bad bytes, registry unavailable or forbidden) and names the record.
     #[error(transparent)]
-    Record(ConsumeError),
+    Record(Box<ConsumeError>),
     /// Assigning or unassigning a pooled client failed.
     #[error("Kafka error: {operation}")]
     Kafka {
@@ -388,7 +388,7 @@ impl Fetch {
                     records.push(decoded.record);
                 }
                 Err(source) if first => {
-                    return Err(FetchError::Record(undecodable(&message, source)));
+                    return Err(FetchError::Record(Box::new(undecodable(&message, source))));
                 }
                 // Answer with what decoded; the next read starts at the bad record.
                 Err(_) => break,
