@@ -262,3 +262,32 @@ async fn a_stream_of_an_unknown_instance_or_with_a_bad_accept_is_refused() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_stream_writes_heartbeat_comments() {
+    let stack = require_stack!();
+    let topic = topic_with(&stack, "sse-idle", 0).await;
+    let mut props = common::proxy_properties(&stack);
+    props.set("consumer.stream.heartbeat.ms", "200");
+    let proxy = TestProxy::start_with(props).await;
+    let base = assigned_instance(&proxy, &common::rand_group("sse-idle"), &topic, false).await;
+    let mut events = Events::open(&format!("{base}/records/stream"), None).await;
+    let deadline = Instant::now() + PATIENCE;
+    let mut heartbeats = 0;
+    while heartbeats < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeats: {:?}",
+            events.buffer
+        );
+        let chunk = tokio::time::timeout(PATIENCE, events.response.chunk())
+            .await
+            .expect("a chunk")
+            .expect("stream")
+            .expect("the stream is open");
+        let text = String::from_utf8_lossy(&chunk);
+        heartbeats += text.matches(": heartbeat\n\n").count();
+        assert!(!text.contains("data: "), "no records: {text}");
+    }
+    proxy.stop().await;
+}
