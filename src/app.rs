@@ -27,7 +27,7 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
     let limits = Limits::new(LimitSettings::from_config(config));
     let http = api::HttpSettings::from_config(config);
     // The records stream answers a streamed body, which the generated adapter cannot: it is
-    // mounted beside it (`docs/decisions.md` §42).
+    // mounted beside it (`docs/decisions.md` §51).
     let stream =
         api::stream::endpoint(services.consumers.clone(), config.consumer_stream_heartbeat);
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));

@@ -38,11 +38,11 @@ pub enum ProxyError {
     #[error("Partition not found.")]
     PartitionNotFound,
     /// A stateless read from an offset outside the partition's offsets; the message gives the
-    /// valid range (`docs/decisions.md` §40).
+    /// valid range (`docs/decisions.md` §49).
     #[error("{message}")]
     OffsetOutOfRange { message: String },
     /// Every client of the stateless read pool stayed busy (`fetch.pool.wait.ms`); a retry may
-    /// succeed (`docs/decisions.md` §41).
+    /// succeed (`docs/decisions.md` §50).
     #[error("{message}")]
     ReadPoolBusy { message: String },
     #[error("HTTP 404 Not Found")]

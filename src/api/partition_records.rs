@@ -1,5 +1,5 @@
 //! `GET /topics/{topic}/partitions/{partition}/records`: the stateless read, an extension
-//! beyond Confluent (`docs/decisions.md` §40).
+//! beyond Confluent (`docs/decisions.md` §49).
 //!
 //! Decodes the path and query, chooses the embedded format from `Accept` exactly as a
 //! consumer instance's records call does (with no instance to match), makes one call on the

@@ -1,6 +1,6 @@
 //! `GET /consumers/{group}/instances/{instance}/records/stream`: the records of a consumer
 //! instance pushed as Server-Sent Events, an extension beyond Confluent
-//! (`docs/decisions.md` §42).
+//! (`docs/decisions.md` §51).
 //!
 //! The generated adapter cannot answer a streamed `text/event-stream` body (it encodes one
 //! JSON value per answer), so `app.rs` mounts this endpoint beside it; the v2 document

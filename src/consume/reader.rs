@@ -144,7 +144,7 @@ pub async fn read<T>(
 }
 
 /// The next offsets of records handed out but not yet stored for commit: a stream stores
-/// them only once they were written to its client (`docs/decisions.md` §42).
+/// them only once they were written to its client (`docs/decisions.md` §51).
 #[derive(Debug, Default)]
 pub struct Returned(TopicPartitionList);
 

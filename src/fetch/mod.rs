@@ -1,5 +1,5 @@
 //! Stateless reads: the records of one partition from an offset, without a consumer instance
-//! and without a consumer group (an extension beyond Confluent, `docs/decisions.md` §40).
+//! and without a consumer group (an extension beyond Confluent, `docs/decisions.md` §49).
 //!
 //! This module owns the small pool of fetch clients that every stateless read shares (Kafka
 //! consumers that never join a group, given one partition by a manual assignment for the length of one
