@@ -49,6 +49,10 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         services.clone(),
         api::v3::V3Settings::from_config(config),
     ));
+    // The records stream answers a streamed body, which the generated adapter cannot: it is
+    // mounted beside it (`docs/decisions.md` §51).
+    let stream =
+        api::stream::endpoint(services.consumers.clone(), config.consumer_stream_heartbeat);
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // Each served document is poem-openapi's plus the keywords its schema model cannot write
     // (`DOCUMENT_KEYWORDS` of each generated module), so it is served from that text, not from
@@ -71,6 +75,7 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
         .nest("/docs", swagger_ui)
         // The v3 API (contract server URL `/v3`): its own content rules, no v2 negotiation.
         .nest("/v3", v3_api)
+        .at(api::stream::PATH, poem::get(stream))
         // The negotiation layer covers the API only: the document and Swagger UI answer any
         // `Accept`.
         .nest("/", api.around(api::negotiate))

@@ -20,6 +20,7 @@ use crate::admin::acls::AclError;
 use crate::admin::groups::GroupsError;
 use crate::admin::{AdminError, FfiError};
 use crate::consume::ConsumeError;
+use crate::fetch::FetchError;
 use crate::kafka_error::{self, AdminErrorClass, KafkaErrorClass};
 use crate::metadata::MetadataError;
 use crate::produce::{FailureKind, ProduceError};
@@ -39,6 +40,14 @@ pub enum ProxyError {
     /// client message never names it, so the variant carries nothing.
     #[error("Partition not found.")]
     PartitionNotFound,
+    /// A stateless read from an offset outside the partition's offsets; the message gives the
+    /// valid range (`docs/decisions.md` §49).
+    #[error("{message}")]
+    OffsetOutOfRange { message: String },
+    /// Every client of the stateless read pool stayed busy (`fetch.pool.wait.ms`); a retry may
+    /// succeed (`docs/decisions.md` §50).
+    #[error("{message}")]
+    ReadPoolBusy { message: String },
     #[error("HTTP 404 Not Found")]
     RouteNotFound,
     #[error("HTTP 405 Method Not Allowed")]
@@ -231,6 +240,8 @@ impl ProxyError {
         match self {
             TopicNotFound { .. } => (StatusCode::NOT_FOUND, 40401),
             PartitionNotFound => (StatusCode::NOT_FOUND, 40402),
+            OffsetOutOfRange { .. } => (StatusCode::NOT_FOUND, 40402),
+            ReadPoolBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, 503),
             RouteNotFound => (StatusCode::NOT_FOUND, 404),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 405),
             NotAcceptable => (StatusCode::NOT_ACCEPTABLE, 406),
@@ -566,6 +577,28 @@ impl From<AdminError> for ProxyError {
     }
 }
 
+impl From<FetchError> for ProxyError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Metadata(e) => e.into(),
+            e @ FetchError::OffsetOutOfRange { .. } => ProxyError::OffsetOutOfRange {
+                message: e.to_string(),
+            },
+            e @ FetchError::PoolBusy { .. } => ProxyError::ReadPoolBusy {
+                message: e.to_string(),
+            },
+            FetchError::RegistryNotConfigured => ProxyError::SchemaRegistryNotConfigured,
+            FetchError::Record(e) => (*e).into(),
+            FetchError::Kafka { operation, source } => ProxyError::kafka(operation, source),
+            FetchError::Busy(source) => ProxyError::KafkaBusy {
+                operation: "stateless read",
+                source: source.into(),
+            },
+            other @ (FetchError::Client(_) | FetchError::Join(_)) => ProxyError::internal(other),
+        }
+    }
+}
+
 /// An error and its causes on one line, down to the registry's own answer: the transport
 /// details below it (which socket call failed) are for the log, not for clients.
 fn registry_message(e: &(dyn std::error::Error + 'static)) -> String {
@@ -684,6 +717,24 @@ mod tests {
                 "Partition not found.",
             ),
             (ProxyError::RouteNotFound, 404, 404, "HTTP 404 Not Found"),
+            (
+                ProxyError::from(FetchError::OffsetOutOfRange {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 50,
+                    beginning: 0,
+                    end: 42,
+                }),
+                404,
+                40402,
+                "Offset 50 is out of range for partition 0 of topic \"t\": valid offsets are 0 to 42 (42 waits for the next record).",
+            ),
+            (
+                ProxyError::from(FetchError::PoolBusy { limit: 4 }),
+                503,
+                503,
+                "Too many stateless reads at once: all 4 read clients stayed busy, retry later.",
+            ),
             (
                 ProxyError::MethodNotAllowed,
                 405,
@@ -1212,7 +1263,7 @@ mod tests {
     }
 
     /// How many variants `ProxyError` has; [`row_of`] numbers them.
-    const VARIANTS: usize = 48;
+    const VARIANTS: usize = 50;
 
     /// A number per variant. The match has no wildcard, so a new variant does not compile
     /// until it gets a number here, and then `error_table` fails until it gets a row.
@@ -1269,6 +1320,9 @@ mod tests {
             GroupsNotFound { .. } => 45,
             GroupsBadRequest { .. } => 46,
             GroupNotEmpty { .. } => 47,
+            // Stateless reads.
+            OffsetOutOfRange { .. } => 48,
+            ReadPoolBusy { .. } => 49,
         }
     }
 }

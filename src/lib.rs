@@ -13,6 +13,7 @@ pub(crate) mod blocking;
 pub mod config;
 pub(crate) mod consume;
 pub(crate) mod error;
+pub(crate) mod fetch;
 pub(crate) mod kafka_error;
 pub(crate) mod limits;
 pub(crate) mod log;

@@ -10,6 +10,7 @@ use crate::admin::{Admin, AdminError, AdminSettings};
 use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
+use crate::fetch::{Fetch, FetchSettings};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
 use crate::metrics::Metrics;
 use crate::produce::{PoolSettings, Produce, ProducePoolError, ProducerPool};
@@ -31,6 +32,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// The v3 administration service (its own admin client).
     pub admin: Admin,
+    /// Stateless reads over a small pool of group-less Kafka clients.
+    pub fetch: Fetch,
 }
 
 /// Why the services could not be built.
@@ -56,8 +59,15 @@ impl Services {
         let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
         let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
         let admin = Admin::new(admin_settings(config), blocking.clone())?;
+        let fetch = Fetch::new(
+            fetch_settings(config),
+            metadata.clone(),
+            schemas.clone(),
+            blocking.clone(),
+        );
         Ok(Services {
             admin,
+            fetch,
             produce: Produce::new(
                 metadata.clone(),
                 schemas.clone(),
@@ -114,6 +124,19 @@ fn manager_settings(config: &Config) -> ManagerSettings {
         request_max_bytes: config.consumer_request_max_bytes,
         fetch_min_bytes: config.fetch_min_bytes,
         max_instances: config.consumer_instances_max,
+    }
+}
+
+/// The stateless read service's settings.
+fn fetch_settings(config: &Config) -> FetchSettings {
+    FetchSettings {
+        kafka: config.kafka_settings(&config.consumer),
+        client_id: config.client_id("fetch"),
+        pool_size: config.fetch_pool_size,
+        pool_wait: config.fetch_pool_wait,
+        request_timeout: config.fetch_request_timeout,
+        request_max_bytes: config.fetch_request_max_bytes,
+        request_count_max: config.fetch_request_count_max,
     }
 }
 

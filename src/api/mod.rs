@@ -13,7 +13,9 @@
 pub mod consumers;
 pub mod health;
 pub mod media;
+pub mod partition_records;
 pub mod produce;
+pub mod stream;
 pub mod topics;
 pub mod v3;
 

@@ -159,6 +159,26 @@ impl v2::PartitionsApi for Service {
         let found = self.services.metadata.offsets(&topic, id).await?;
         Ok(GetPartitionOffsetsResponse::Ok(Vnd::new(offsets(found))))
     }
+
+    /// `GET /topics/{topic}/partitions/{partition}/records`: the stateless read.
+    async fn read_partition_records(
+        &self,
+        request: &Request,
+        topic: String,
+        raw_partition: Lenient<i32>,
+        offset: Lenient<i64>,
+        timeout: Option<Lenient<i64>>,
+        max_bytes: Option<Lenient<i64>>,
+        count: Option<Lenient<i64>>,
+    ) -> Result<v2::ReadPartitionRecordsResponse, ProxyError> {
+        let query = super::partition_records::Query {
+            offset,
+            timeout,
+            max_bytes,
+            count,
+        };
+        super::partition_records::read(self, request, topic, raw_partition, query).await
+    }
 }
 
 /// The operations tagged `brokers`.

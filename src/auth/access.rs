@@ -87,6 +87,10 @@ ops! {
         "api.v2.consumers.unsubscribe", Consume;
     "GET" "/consumers/{group}/instances/{instance}/records" => "api.v2.consumers.*",
         "api.v2.consumers.consume-{format}", Consume;
+    "GET" "/consumers/{group}/instances/{instance}/records/stream" => "api.v2.consumers.*",
+        "api.v2.consumers.stream-records", Consume;
+    "GET" "/topics/{topic}/partitions/{partition}/records" => "api.v2.partition-records.*",
+        "api.v2.partition-records.read-{format}", Consume;
     "POST" "/consumers/{group}/instances/{instance}/offsets" => "api.v2.consumers.*",
         "api.v2.consumers.commit-offsets", Consume;
     "GET" "/consumers/{group}/instances/{instance}/offsets" => "api.v2.consumers.*",

@@ -148,6 +148,27 @@ keys! {
         |v| between(v, -1, 10_000_000, "an integer"),
         "a records call waits for this many bytes (or its timeout); -1 answers as soon as any \
          record is there (max 10000000)";
+    fetch_pool_size: usize = "fetch.pool.size", Text("4"),
+        |v| between(v, 1, 64, NON_NEGATIVE),
+        "Kafka clients shared by the stateless reads (`GET /topics/{t}/partitions/{p}/records`, \
+         ours, 1-64): reads running at once. Each is a librdkafka consumer that never joins a group, \
+         created when first needed and lent to one read at a time";
+    fetch_pool_wait: Duration = "fetch.pool.wait.ms", Text("1000"), millis,
+        "how long a stateless read waits for a free client of `fetch.pool.size` (ours); after \
+         that it answers `503`";
+    fetch_request_timeout: Duration = "fetch.request.timeout.ms", Text("1000"), millis,
+        "longest wait of one stateless read for records (ours); its `timeout` can only shorten it";
+    fetch_request_max_bytes: u64 = "fetch.request.max.bytes", Text("8388608"),
+        |v| number(v, NON_NEGATIVE),
+        "cap on key+value bytes per stateless read answer (ours); also bounds what a pooled \
+         client prefetches (`queued.max.messages.kbytes`, unless set)";
+    fetch_request_count_max: usize = "fetch.request.count.max", Text("10000"),
+        |v| between(v, 1, 1_000_000, NON_NEGATIVE),
+        "cap on records per stateless read answer (ours, 1-1000000); its `count` can only lower it";
+    consumer_stream_heartbeat: Duration = "consumer.stream.heartbeat.ms", Text("15000"),
+        positive_millis,
+        "a records stream (`GET .../records/stream`, Server-Sent Events, ours) with nothing to \
+         send writes a comment line this often, so that clients and load balancers keep it open";
     consumer_instances_max: usize = "consumer.instances.max", Text("1000"),
         |v| number(v, NON_NEGATIVE),
         "consumer instances this process keeps at once (ours); creating one more answers `429`. \

@@ -606,6 +606,45 @@ impl ConsumerManager {
         Ok((format, out))
     }
 
+    /// One step of a records stream: stores the offsets of the records the previous step
+    /// returned (the stream calls this only after it wrote them to its client), then reads
+    /// the next records in the instance's own format without storing theirs; the caller
+    /// passes the [`reader::Returned`] offsets to its next step once they are written.
+    /// `current` is asked once the instance is locked: when it says the stream was replaced
+    /// (a newer stream of the instance seeks), nothing is read or stored and the answer is
+    /// `None`.
+    pub async fn read_stream_step<T>(
+        &self,
+        group: &str,
+        name: &str,
+        delivered: &reader::Returned,
+        timeout_ms: Option<i64>,
+        current: impl FnOnce() -> bool,
+        render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
+    ) -> Result<Option<(T, reader::Returned)>, ConsumeError> {
+        let instance = self.get(group, name)?;
+        let format = instance.settings.format;
+        if format.reader_class() == ReaderClass::Schema && !self.shared.schemas.is_configured() {
+            return Err(ConsumeError::RegistryNotConfigured);
+        }
+        let decoder = Decoder::for_format(format, &self.shared.schemas);
+        let limits = ReadLimits::new(
+            timeout_ms,
+            None,
+            instance.settings.request_timeout,
+            self.settings().request_max_bytes,
+            instance.settings.fetch_min_bytes,
+        );
+        let mut state = instance.lock().await?;
+        if !current() {
+            return Ok(None);
+        }
+        reader::store(&instance, &state, delivered)?;
+        let out = reader::read_unstored(&instance, &mut state, &decoder, limits, render).await?;
+        instance.touch();
+        Ok(Some(out))
+    }
+
     /// Closes every instance (commit what auto-commit owes, leave the group) and stops the
     /// expiry task. Called once the HTTP server has stopped.
     pub async fn shutdown(&self) {

@@ -138,6 +138,44 @@ pub async fn read<T>(
     limits: ReadLimits,
     render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
 ) -> Result<T, ConsumeError> {
+    let (rendered, returned) = read_unstored(instance, state, decoder, limits, render).await?;
+    store(instance, state, &returned)?;
+    Ok(rendered)
+}
+
+/// The next offsets of records handed out but not yet stored for commit: a stream stores
+/// them only once they were written to its client (`docs/decisions.md` §51).
+#[derive(Debug, Default)]
+pub struct Returned(TopicPartitionList);
+
+/// Stores the offsets of `returned` records; auto-commit and the empty-body commit commit
+/// exactly these. A partition revoked meanwhile cannot be stored, which is right: its new
+/// owner reads it again from the committed offset.
+pub fn store(instance: &Instance, state: &State, returned: &Returned) -> Result<(), ConsumeError> {
+    if returned.0.count() == 0 {
+        return Ok(());
+    }
+    let consumer = state.consumer(instance)?;
+    if let Err(e) = consumer.store_offsets(&returned.0) {
+        tracing::debug!(
+            group = %instance.group,
+            instance = %instance.name,
+            error = %e,
+            "cannot store offsets of returned records (partition revoked?)"
+        );
+    }
+    Ok(())
+}
+
+/// [`read`] without storing the offsets: the caller stores the [`Returned`] offsets when the
+/// records are delivered.
+pub async fn read_unstored<T>(
+    instance: &Instance,
+    state: &mut State,
+    decoder: &Decoder,
+    limits: ReadLimits,
+    render: impl FnOnce(&[ConsumedRecord]) -> Result<T, RenderError>,
+) -> Result<(T, Returned), ConsumeError> {
     if state.mode == Mode::Idle {
         return Err(ConsumeError::IllegalState {
             message: "Consumer is not subscribed to any topics or assigned any partitions".into(),
@@ -224,8 +262,7 @@ pub async fn read<T>(
 
     let rendered = render(&collected.records).map_err(ConsumeError::Render)?;
     let returned = collected.records.len();
-    store_offsets(instance, &consumer, state.buffer.drain(..returned));
-    Ok(rendered)
+    Ok((rendered, offsets_of(state.buffer.drain(..returned))))
 }
 
 /// Decodes buffered records, after those already collected, while they fit. Only reads the
@@ -268,7 +305,7 @@ async fn collect(
 
 /// The error of a records call whose first record does not decode: a registry that cannot
 /// serve the schema now is told apart from bytes that are wrong for the format.
-fn undecodable(message: &OwnedMessage, source: RecordDecodeError) -> ConsumeError {
+pub(crate) fn undecodable(message: &OwnedMessage, source: RecordDecodeError) -> ConsumeError {
     let topic = message.topic().to_string();
     let (partition, offset) = (message.partition(), message.offset());
     if source.is_registry_unavailable() {
@@ -295,14 +332,8 @@ fn undecodable(message: &OwnedMessage, source: RecordDecodeError) -> ConsumeErro
     }
 }
 
-/// Stores the offsets of returned records; auto-commit and the empty-body commit commit
-/// exactly these. A partition revoked meanwhile cannot be stored, which is right: its new
-/// owner reads it again from the committed offset.
-fn store_offsets(
-    instance: &Instance,
-    consumer: &super::instance::KafkaConsumer,
-    returned: impl Iterator<Item = OwnedMessage>,
-) {
+/// The next offsets after `returned` records, per partition.
+fn offsets_of(returned: impl Iterator<Item = OwnedMessage>) -> Returned {
     let mut tpl = TopicPartitionList::new();
     for m in returned {
         // Records of one partition come in offset order, so the last one wins.
@@ -316,17 +347,7 @@ fn store_offsets(
             }
         }
     }
-    if tpl.count() == 0 {
-        return;
-    }
-    if let Err(e) = consumer.store_offsets(&tpl) {
-        tracing::debug!(
-            group = %instance.group,
-            instance = %instance.name,
-            error = %e,
-            "cannot store offsets of returned records (partition revoked?)"
-        );
-    }
+    Returned(tpl)
 }
 
 #[cfg(test)]

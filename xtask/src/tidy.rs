@@ -187,6 +187,7 @@ mod tests {
     const SERVICES: &[&str] = &[
         "admin",
         "consume",
+        "fetch",
         "kafka_error",
         "log",
         "metadata",

@@ -1,7 +1,7 @@
 /*
 Kafka REST Proxy (Confluent v2 compatible)
 
-Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected. 
+Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected.  ## Extensions beyond the Confluent REST Proxy  * `GET /topics/{topic_name}/partitions/{partition_id}/records?offset=N` reads a partition   without a consumer instance (see the operation). * `GET /consumers/{group_name}/instances/{instance}/records/stream` with   `Accept: text/event-stream` pushes the instance's records as Server-Sent Events as they   arrive. It is served beside this document's operations (a streamed body cannot be   described as one response here), so it is not listed under `paths`. One event per   record: `data` is the record as `GET .../records` renders it in the instance's format,   and `id` lists, for every partition the stream delivered, the offset of its last   delivered record as `topic:partition:offset` joined by commas. A reconnect that sends   that id as `Last-Event-ID` (browsers' `EventSource` does) resumes right after those   records. The next records are read only once the previous ones were written to the   connection, and only records written to it are stored for auto-commit. A comment line   (`: heartbeat`) is written when nothing else was for `consumer.stream.heartbeat.ms`. The   stream ends when the instance is deleted, or when a newer stream of the same instance   opens (a reconnect); a failed read is sent as an `error` event with the usual error body,   and then the stream ends. Errors before the stream starts are the   usual answers: `404` / `40403` for an unknown instance, `406` without   `text/event-stream` in `Accept`, `400` for a malformed `Last-Event-ID`. 
 
 API version: 2.0.0
 */
@@ -415,6 +415,260 @@ func (a *PartitionsAPIService) ListPartitionsExecute(r ApiListPartitionsRequest)
 			return localVarReturnValue, localVarHTTPResponse, newErr
 		}
 		if localVarHTTPResponse.StatusCode == 500 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+		}
+		return localVarReturnValue, localVarHTTPResponse, newErr
+	}
+
+	err = a.client.decode(&localVarReturnValue, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+	if err != nil {
+		newErr := &GenericOpenAPIError{
+			body:  localVarBody,
+			error: err.Error(),
+		}
+		return localVarReturnValue, localVarHTTPResponse, newErr
+	}
+
+	return localVarReturnValue, localVarHTTPResponse, nil
+}
+
+type ApiReadPartitionRecordsRequest struct {
+	ctx context.Context
+	ApiService *PartitionsAPIService
+	topicName string
+	partitionId int32
+	offset *int64
+	timeout *int64
+	maxBytes *int64
+	count *int64
+}
+
+// The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;). 
+func (r ApiReadPartitionRecordsRequest) Offset(offset int64) ApiReadPartitionRecordsRequest {
+	r.offset = &offset
+	return r
+}
+
+// Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value. 
+func (r ApiReadPartitionRecordsRequest) Timeout(timeout int64) ApiReadPartitionRecordsRequest {
+	r.timeout = &timeout
+	return r
+}
+
+// Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap. 
+func (r ApiReadPartitionRecordsRequest) MaxBytes(maxBytes int64) ApiReadPartitionRecordsRequest {
+	r.maxBytes = &maxBytes
+	return r
+}
+
+// Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap. 
+func (r ApiReadPartitionRecordsRequest) Count(count int64) ApiReadPartitionRecordsRequest {
+	r.count = &count
+	return r
+}
+
+func (r ApiReadPartitionRecordsRequest) Execute() ([]ConsumerRecord, *http.Response, error) {
+	return r.ApiService.ReadPartitionRecordsExecute(r)
+}
+
+/*
+ReadPartitionRecords Read records of a partition from an offset (extension)
+
+An extension beyond the Confluent REST Proxy, which has no such call: reads the records
+of one partition from `offset` on, without a consumer instance and without a consumer
+group. Nothing is kept between calls, so any proxy process behind a load balancer
+answers the same call with the same records, and a client pages through a partition by
+asking again from the offset after the last record it got.
+
+The call answers as soon as any record at or after `offset` exists, with the records
+librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise
+after the timeout with `[]`. `offset` may be the partition's end offset (the offset the
+next record written will get): the call then waits for that record.
+
+The `Accept` type chooses the embedded format exactly as for
+`GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered
+the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept`
+read binary. A record that cannot be rendered in the chosen format answers `408` /
+`40801` when it is the first one, and otherwise ends the answer before it.
+
+Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none
+free within `fetch.pool.wait.ms` answers `503`.
+
+
+ @param ctx context.Context - for authentication, logging, cancellation, deadlines, tracing, etc. Passed from http.Request or context.Background().
+ @param topicName Name of the topic.
+ @param partitionId Number of the partition, from 0.
+ @return ApiReadPartitionRecordsRequest
+*/
+func (a *PartitionsAPIService) ReadPartitionRecords(ctx context.Context, topicName string, partitionId int32) ApiReadPartitionRecordsRequest {
+	return ApiReadPartitionRecordsRequest{
+		ApiService: a,
+		ctx: ctx,
+		topicName: topicName,
+		partitionId: partitionId,
+	}
+}
+
+// Execute executes the request
+//  @return []ConsumerRecord
+func (a *PartitionsAPIService) ReadPartitionRecordsExecute(r ApiReadPartitionRecordsRequest) ([]ConsumerRecord, *http.Response, error) {
+	var (
+		localVarHTTPMethod   = http.MethodGet
+		localVarPostBody     interface{}
+		formFiles            []formFile
+		localVarReturnValue  []ConsumerRecord
+	)
+
+	localBasePath, err := a.client.cfg.ServerURLWithContext(r.ctx, "PartitionsAPIService.ReadPartitionRecords")
+	if err != nil {
+		return localVarReturnValue, nil, &GenericOpenAPIError{error: err.Error()}
+	}
+
+	localVarPath := localBasePath + "/topics/{topic_name}/partitions/{partition_id}/records"
+	localVarPath = strings.Replace(localVarPath, "{"+"topic_name"+"}", url.PathEscape(parameterValueToString(r.topicName, "topicName")), -1)
+	localVarPath = strings.Replace(localVarPath, "{"+"partition_id"+"}", url.PathEscape(parameterValueToString(r.partitionId, "partitionId")), -1)
+
+	localVarHeaderParams := make(map[string]string)
+	localVarQueryParams := url.Values{}
+	localVarFormParams := url.Values{}
+	if r.offset == nil {
+		return localVarReturnValue, nil, reportError("offset is required and must be specified")
+	}
+
+	parameterAddToHeaderOrQuery(localVarQueryParams, "offset", r.offset, "form", "")
+	if r.timeout != nil {
+		parameterAddToHeaderOrQuery(localVarQueryParams, "timeout", r.timeout, "form", "")
+	}
+	if r.maxBytes != nil {
+		parameterAddToHeaderOrQuery(localVarQueryParams, "max_bytes", r.maxBytes, "form", "")
+	}
+	if r.count != nil {
+		parameterAddToHeaderOrQuery(localVarQueryParams, "count", r.count, "form", "")
+	}
+	// to determine the Content-Type header
+	localVarHTTPContentTypes := []string{}
+
+	// set Content-Type header
+	localVarHTTPContentType := selectHeaderContentType(localVarHTTPContentTypes)
+	if localVarHTTPContentType != "" {
+		localVarHeaderParams["Content-Type"] = localVarHTTPContentType
+	}
+
+	// to determine the Accept header
+	localVarHTTPHeaderAccepts := []string{"application/vnd.kafka.binary.v2+json", "application/vnd.kafka.json.v2+json", "application/vnd.kafka.avro.v2+json", "application/vnd.kafka.jsonschema.v2+json", "application/vnd.kafka.protobuf.v2+json", "application/vnd.kafka.v2+json"}
+
+	// set Accept header
+	localVarHTTPHeaderAccept := selectHeaderAccept(localVarHTTPHeaderAccepts)
+	if localVarHTTPHeaderAccept != "" {
+		localVarHeaderParams["Accept"] = localVarHTTPHeaderAccept
+	}
+	req, err := a.client.prepareRequest(r.ctx, localVarPath, localVarHTTPMethod, localVarPostBody, localVarHeaderParams, localVarQueryParams, localVarFormParams, formFiles)
+	if err != nil {
+		return localVarReturnValue, nil, err
+	}
+
+	localVarHTTPResponse, err := a.client.callAPI(req)
+	if err != nil || localVarHTTPResponse == nil {
+		return localVarReturnValue, localVarHTTPResponse, err
+	}
+
+	localVarBody, err := io.ReadAll(localVarHTTPResponse.Body)
+	localVarHTTPResponse.Body.Close()
+	localVarHTTPResponse.Body = io.NopCloser(bytes.NewBuffer(localVarBody))
+	if err != nil {
+		return localVarReturnValue, localVarHTTPResponse, err
+	}
+
+	if localVarHTTPResponse.StatusCode >= 300 {
+		newErr := &GenericOpenAPIError{
+			body:  localVarBody,
+			error: localVarHTTPResponse.Status,
+		}
+		if localVarHTTPResponse.StatusCode == 400 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 403 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 404 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 406 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 408 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 422 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 500 {
+			var v ErrorResponse
+			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
+			if err != nil {
+				newErr.error = err.Error()
+				return localVarReturnValue, localVarHTTPResponse, newErr
+			}
+					newErr.error = formatErrorMessage(localVarHTTPResponse.Status, &v)
+					newErr.model = v
+			return localVarReturnValue, localVarHTTPResponse, newErr
+		}
+		if localVarHTTPResponse.StatusCode == 503 {
 			var v ErrorResponse
 			err = a.client.decode(&v, localVarBody, localVarHTTPResponse.Header.Get("Content-Type"))
 			if err != nil {

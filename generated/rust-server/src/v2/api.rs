@@ -346,6 +346,51 @@ pub enum GetPartitionOffsetsResponse {
     InternalServerError(Vnd<media::KafkaV2, models::ErrorResponse>),
 }
 
+/// The answers of `read_partition_records`.
+#[derive(Debug, ApiResponse)]
+pub enum ReadPartitionRecordsResponse {
+    /// The records from `offset` on, in offset order, possibly none, in the format the
+    /// `Accept` type names. `null` stands for a missing key or value.
+    #[oai(status = 200)]
+    Ok(RawResponse<models::ConsumerRecordList, media::ReadPartitionRecordsResponse200>),
+    /// `400`: `offset` is missing, or `offset`, `timeout`, `max_bytes` or `count` is not a
+    /// 64-bit integer.
+    #[oai(status = 400)]
+    BadRequest(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `40301`: the Schema Registry refused the proxy's credentials for the schema of the
+    /// first record.
+    #[oai(status = 403)]
+    Forbidden(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// * `40401`: topic not found.
+    /// * `40402`: partition not found (also for a partition that is not a non-negative
+    ///   integer), or `offset` is outside the partition's offsets; the message then gives
+    ///   the valid range (`docs/decisions.md`, stateless reads).
+    #[oai(status = 404)]
+    NotFound(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `406`: the `Accept` header allows none of `application/vnd.kafka.v2+json`,
+    /// `application/json` or `*/*`.
+    #[oai(status = 406)]
+    NotAcceptable(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `40801`: the record at `offset` cannot be deserialized in the `Accept` type's
+    /// format; the message names the topic, partition and offset. Reading from the next
+    /// offset skips it.
+    #[oai(status = 408)]
+    RequestTimeout(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `42206`: a schema format was asked for, but no Schema Registry is configured.
+    #[oai(status = 422)]
+    UnprocessableEntity(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// * `50002`: Kafka failed.
+    /// * `50003`: Kafka failed in a way a retry may fix (timeout, coordinator not available).
+    /// * `500`: Internal Server Error.
+    #[oai(status = 500)]
+    InternalServerError(Vnd<media::KafkaV2, models::ErrorResponse>),
+    /// `503`: every client of the read pool (`fetch.pool.size`) stayed busy for
+    /// `fetch.pool.wait.ms`, or the Schema Registry cannot serve the schema of the first
+    /// record now. A retry may succeed.
+    #[oai(status = 503)]
+    ServiceUnavailable(Vnd<media::KafkaV2, models::ErrorResponse>),
+}
+
 /// The answers of `list_brokers`.
 #[derive(Debug, ApiResponse)]
 pub enum ListBrokersResponse {
@@ -930,6 +975,38 @@ pub trait PartitionsApi: Send + Sync + 'static {
         topic_name: String,
         partition_id: Lenient<i32>,
     ) -> impl Future<Output = Result<GetPartitionOffsetsResponse, Self::Error>> + Send;
+
+    /// Read records of a partition from an offset (extension)
+    ///
+    /// An extension beyond the Confluent REST Proxy, which has no such call: reads the records
+    /// of one partition from `offset` on, without a consumer instance and without a consumer
+    /// group. Nothing is kept between calls, so any proxy process behind a load balancer
+    /// answers the same call with the same records, and a client pages through a partition by
+    /// asking again from the offset after the last record it got.
+    ///
+    /// The call answers as soon as any record at or after `offset` exists, with the records
+    /// librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise
+    /// after the timeout with `[]`. `offset` may be the partition's end offset (the offset the
+    /// next record written will get): the call then waits for that record.
+    ///
+    /// The `Accept` type chooses the embedded format exactly as for
+    /// `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered
+    /// the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept`
+    /// read binary. A record that cannot be rendered in the chosen format answers `408` /
+    /// `40801` when it is the first one, and otherwise ends the answer before it.
+    ///
+    /// Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none
+    /// free within `fetch.pool.wait.ms` answers `503`.
+    fn read_partition_records(
+        &self,
+        request: &Request,
+        topic_name: String,
+        partition_id: Lenient<i32>,
+        offset: Lenient<i64>,
+        timeout: Option<Lenient<i64>>,
+        max_bytes: Option<Lenient<i64>>,
+        count: Option<Lenient<i64>>,
+    ) -> impl Future<Output = Result<ReadPartitionRecordsResponse, Self::Error>> + Send;
 }
 
 /// The operations tagged `brokers`, as a port: one method per operation. `request` gives access
@@ -1480,6 +1557,75 @@ impl<S: KafkaRestV2> V2Api<S> {
         .map_err(Into::into)
     }
 
+    /// Read records of a partition from an offset (extension)
+    ///
+    /// An extension beyond the Confluent REST Proxy, which has no such call: reads the records
+    /// of one partition from `offset` on, without a consumer instance and without a consumer
+    /// group. Nothing is kept between calls, so any proxy process behind a load balancer
+    /// answers the same call with the same records, and a client pages through a partition by
+    /// asking again from the offset after the last record it got.
+    ///
+    /// The call answers as soon as any record at or after `offset` exists, with the records
+    /// librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise
+    /// after the timeout with `[]`. `offset` may be the partition's end offset (the offset the
+    /// next record written will get): the call then waits for that record.
+    ///
+    /// The `Accept` type chooses the embedded format exactly as for
+    /// `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered
+    /// the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept`
+    /// read binary. A record that cannot be rendered in the chosen format answers `408` /
+    /// `40801` when it is the first one, and otherwise ends the answer before it.
+    ///
+    /// Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none
+    /// free within `fetch.pool.wait.ms` answers `503`.
+    #[oai(
+        path = "/topics/:topic_name/partitions/:partition_id/records",
+        method = "get",
+        operation_id = "read_partition_records",
+        tag = "ApiTags::Partitions"
+    )]
+    async fn read_partition_records(
+        &self,
+        request: &Request,
+        /// Name of the topic.
+        #[oai(name = "topic_name")]
+        topic_name: Path<String>,
+        /// Number of the partition, from 0.
+        #[oai(name = "partition_id")]
+        partition_id: Path<Lenient<i32>>,
+        /// The first offset to read, from the partition's beginning offset to its end offset
+        /// (`GET .../offsets`).
+        #[oai(name = "offset")]
+        offset: Query<Lenient<i64>>,
+        /// Longest wait in milliseconds when no record is available. It can only shorten the
+        /// proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that
+        /// value.
+        #[oai(name = "timeout")]
+        timeout: Query<Option<Lenient<i64>>>,
+        /// Most key and value bytes to return (for the schema formats: bytes of their JSON
+        /// text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than
+        /// this is returned alone. Missing or `<= 0` means the proxy's cap.
+        #[oai(name = "max_bytes")]
+        max_bytes: Query<Option<Lenient<i64>>>,
+        /// Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or
+        /// `<= 0` means that cap.
+        #[oai(name = "count")]
+        count: Query<Option<Lenient<i64>>>,
+    ) -> poem::Result<ReadPartitionRecordsResponse> {
+        <S as PartitionsApi>::read_partition_records(
+            &self.service,
+            request,
+            topic_name.0,
+            partition_id.0,
+            offset.0,
+            timeout.0,
+            max_bytes.0,
+            count.0,
+        )
+        .await
+        .map_err(Into::into)
+    }
+
     /// List brokers
     ///
     /// The ids of the brokers currently in the cluster.
@@ -1985,6 +2131,19 @@ impl PartitionsApi for SpecOnly {
         _: String,
         _: Lenient<i32>,
     ) -> Result<GetPartitionOffsetsResponse, poem::Error> {
+        Err(not_served())
+    }
+
+    async fn read_partition_records(
+        &self,
+        _request: &Request,
+        _: String,
+        _: Lenient<i32>,
+        _: Lenient<i64>,
+        _: Option<Lenient<i64>>,
+        _: Option<Lenient<i64>>,
+        _: Option<Lenient<i64>>,
+    ) -> Result<ReadPartitionRecordsResponse, poem::Error> {
         Err(not_served())
     }
 }

@@ -56,6 +56,21 @@ impl RequestMedia for ProduceToPartitionBody {
     const DESCRIPTION: Option<&'static str> = Some("The records to write. The media type selects the embedded format of every `key` and\n`value` in the request.\n");
 }
 
+/// The media types of a response documented with more than one.
+#[derive(Debug)]
+pub struct ReadPartitionRecordsResponse200;
+
+impl ResponseMedia for ReadPartitionRecordsResponse200 {
+    const CONTENT_TYPES: &'static [&'static str] = &[
+        "application/vnd.kafka.binary.v2+json",
+        "application/vnd.kafka.json.v2+json",
+        "application/vnd.kafka.avro.v2+json",
+        "application/vnd.kafka.jsonschema.v2+json",
+        "application/vnd.kafka.protobuf.v2+json",
+        "application/vnd.kafka.v2+json",
+    ];
+}
+
 /// The request body of `create_consumer`.
 #[derive(Debug)]
 pub struct CreateConsumerBody;

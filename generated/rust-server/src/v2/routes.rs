@@ -109,6 +109,21 @@ pub static ROUTES: &[Route] = &[
         response_types: &["application/vnd.kafka.v2+json"],
     },
     Route {
+        path: "/topics/{topic_name}/partitions/{partition_id}/records",
+        method: "GET",
+        operation: "read_partition_records",
+        tag: "partitions",
+        request_types: &[],
+        response_types: &[
+            "application/vnd.kafka.binary.v2+json",
+            "application/vnd.kafka.json.v2+json",
+            "application/vnd.kafka.avro.v2+json",
+            "application/vnd.kafka.jsonschema.v2+json",
+            "application/vnd.kafka.protobuf.v2+json",
+            "application/vnd.kafka.v2+json",
+        ],
+    },
+    Route {
         path: "/brokers",
         method: "GET",
         operation: "list_brokers",

@@ -1,7 +1,7 @@
 """
     Kafka REST Proxy (Confluent v2 compatible)
 
-    Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*/*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected. 
+    Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*/*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected.  ## Extensions beyond the Confluent REST Proxy  * `GET /topics/{topic_name}/partitions/{partition_id}/records?offset=N` reads a partition   without a consumer instance (see the operation). * `GET /consumers/{group_name}/instances/{instance}/records/stream` with   `Accept: text/event-stream` pushes the instance's records as Server-Sent Events as they   arrive. It is served beside this document's operations (a streamed body cannot be   described as one response here), so it is not listed under `paths`. One event per   record: `data` is the record as `GET .../records` renders it in the instance's format,   and `id` lists, for every partition the stream delivered, the offset of its last   delivered record as `topic:partition:offset` joined by commas. A reconnect that sends   that id as `Last-Event-ID` (browsers' `EventSource` does) resumes right after those   records. The next records are read only once the previous ones were written to the   connection, and only records written to it are stored for auto-commit. A comment line   (`: heartbeat`) is written when nothing else was for `consumer.stream.heartbeat.ms`. The   stream ends when the instance is deleted, or when a newer stream of the same instance   opens (a reconnect); a failed read is sent as an `error` event with the usual error body,   and then the stream ends. Errors before the stream starts are the   usual answers: `404` / `40403` for an unknown instance, `406` without   `text/event-stream` in `Accept`, `400` for a malformed `Last-Event-ID`. 
 
     The version of the OpenAPI document: 2.0.0
     Generated by OpenAPI Generator (https://openapi-generator.tech)
@@ -16,8 +16,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
 from pydantic import Field, StrictInt, StrictStr
-from typing import List
+from typing import List, Optional
 from typing_extensions import Annotated
+from kafka_rest_client.models.consumer_record import ConsumerRecord
 from kafka_rest_client.models.partition import Partition
 from kafka_rest_client.models.partition_offsets import PartitionOffsets
 
@@ -861,6 +862,378 @@ class PartitionsApi:
         return self.api_client.param_serialize(
             method='GET',
             resource_path='/topics/{topic_name}/partitions',
+            path_params=_path_params,
+            query_params=_query_params,
+            header_params=_header_params,
+            body=_body_params,
+            post_params=_form_params,
+            files=_files,
+            auth_settings=_auth_settings,
+            collection_formats=_collection_formats,
+            _host=_host,
+            _request_auth=_request_auth
+        )
+
+
+
+
+    @validate_call
+    def read_partition_records(
+        self,
+        topic_name: Annotated[StrictStr, Field(description="Name of the topic.")],
+        partition_id: Annotated[StrictInt, Field(description="Number of the partition, from 0.")],
+        offset: Annotated[StrictInt, Field(description="The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`). ")],
+        timeout: Annotated[Optional[StrictInt], Field(description="Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. ")] = None,
+        max_bytes: Annotated[Optional[StrictInt], Field(description="Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. ")] = None,
+        count: Annotated[Optional[StrictInt], Field(description="Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> List[ConsumerRecord]:
+        """Read records of a partition from an offset (extension)
+
+        An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition's end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+
+        :param topic_name: Name of the topic. (required)
+        :type topic_name: str
+        :param partition_id: Number of the partition, from 0. (required)
+        :type partition_id: int
+        :param offset: The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`).  (required)
+        :type offset: int
+        :param timeout: Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. 
+        :type timeout: int
+        :param max_bytes: Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. 
+        :type max_bytes: int
+        :param count: Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. 
+        :type count: int
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._read_partition_records_serialize(
+            topic_name=topic_name,
+            partition_id=partition_id,
+            offset=offset,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            count=count,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
+            '403': "ErrorResponse",
+            '404': "ErrorResponse",
+            '406': "ErrorResponse",
+            '408': "ErrorResponse",
+            '422': "ErrorResponse",
+            '500': "ErrorResponse",
+            '503': "ErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        ).data
+
+
+    @validate_call
+    def read_partition_records_with_http_info(
+        self,
+        topic_name: Annotated[StrictStr, Field(description="Name of the topic.")],
+        partition_id: Annotated[StrictInt, Field(description="Number of the partition, from 0.")],
+        offset: Annotated[StrictInt, Field(description="The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`). ")],
+        timeout: Annotated[Optional[StrictInt], Field(description="Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. ")] = None,
+        max_bytes: Annotated[Optional[StrictInt], Field(description="Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. ")] = None,
+        count: Annotated[Optional[StrictInt], Field(description="Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> ApiResponse[List[ConsumerRecord]]:
+        """Read records of a partition from an offset (extension)
+
+        An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition's end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+
+        :param topic_name: Name of the topic. (required)
+        :type topic_name: str
+        :param partition_id: Number of the partition, from 0. (required)
+        :type partition_id: int
+        :param offset: The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`).  (required)
+        :type offset: int
+        :param timeout: Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. 
+        :type timeout: int
+        :param max_bytes: Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. 
+        :type max_bytes: int
+        :param count: Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. 
+        :type count: int
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._read_partition_records_serialize(
+            topic_name=topic_name,
+            partition_id=partition_id,
+            offset=offset,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            count=count,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
+            '403': "ErrorResponse",
+            '404': "ErrorResponse",
+            '406': "ErrorResponse",
+            '408': "ErrorResponse",
+            '422': "ErrorResponse",
+            '500': "ErrorResponse",
+            '503': "ErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        )
+
+
+    @validate_call
+    def read_partition_records_without_preload_content(
+        self,
+        topic_name: Annotated[StrictStr, Field(description="Name of the topic.")],
+        partition_id: Annotated[StrictInt, Field(description="Number of the partition, from 0.")],
+        offset: Annotated[StrictInt, Field(description="The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`). ")],
+        timeout: Annotated[Optional[StrictInt], Field(description="Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. ")] = None,
+        max_bytes: Annotated[Optional[StrictInt], Field(description="Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. ")] = None,
+        count: Annotated[Optional[StrictInt], Field(description="Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> RESTResponseType:
+        """Read records of a partition from an offset (extension)
+
+        An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition's end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+
+        :param topic_name: Name of the topic. (required)
+        :type topic_name: str
+        :param partition_id: Number of the partition, from 0. (required)
+        :type partition_id: int
+        :param offset: The first offset to read, from the partition's beginning offset to its end offset (`GET .../offsets`).  (required)
+        :type offset: int
+        :param timeout: Longest wait in milliseconds when no record is available. It can only shorten the proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that value. 
+        :type timeout: int
+        :param max_bytes: Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than this is returned alone. Missing or `<= 0` means the proxy's cap. 
+        :type max_bytes: int
+        :param count: Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or `<= 0` means that cap. 
+        :type count: int
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._read_partition_records_serialize(
+            topic_name=topic_name,
+            partition_id=partition_id,
+            offset=offset,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            count=count,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[ConsumerRecord]",
+            '400': "ErrorResponse",
+            '403': "ErrorResponse",
+            '404': "ErrorResponse",
+            '406': "ErrorResponse",
+            '408': "ErrorResponse",
+            '422': "ErrorResponse",
+            '500': "ErrorResponse",
+            '503': "ErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        return response_data.response
+
+
+    def _read_partition_records_serialize(
+        self,
+        topic_name,
+        partition_id,
+        offset,
+        timeout,
+        max_bytes,
+        count,
+        _request_auth,
+        _content_type,
+        _headers,
+        _host_index,
+    ) -> RequestSerialized:
+
+        _host = None
+
+        _collection_formats: Dict[str, str] = {
+        }
+
+        _path_params: Dict[str, str] = {}
+        _query_params: List[Tuple[str, str]] = []
+        _header_params: Dict[str, Optional[str]] = _headers or {}
+        _form_params: List[Tuple[str, str]] = []
+        _files: Dict[
+            str, Union[str, bytes, List[str], List[bytes], List[Tuple[str, bytes]]]
+        ] = {}
+        _body_params: Optional[bytes] = None
+
+        # process the path parameters
+        if topic_name is not None:
+            _path_params['topic_name'] = topic_name
+        if partition_id is not None:
+            _path_params['partition_id'] = partition_id
+        # process the query parameters
+        if offset is not None:
+            
+            _query_params.append(('offset', offset))
+            
+        if timeout is not None:
+            
+            _query_params.append(('timeout', timeout))
+            
+        if max_bytes is not None:
+            
+            _query_params.append(('max_bytes', max_bytes))
+            
+        if count is not None:
+            
+            _query_params.append(('count', count))
+            
+        # process the header parameters
+        # process the form parameters
+        # process the body parameter
+
+
+        # set the HTTP header `Accept`
+        if 'Accept' not in _header_params:
+            _header_params['Accept'] = self.api_client.select_header_accept(
+                [
+                    'application/vnd.kafka.binary.v2+json', 
+                    'application/vnd.kafka.json.v2+json', 
+                    'application/vnd.kafka.avro.v2+json', 
+                    'application/vnd.kafka.jsonschema.v2+json', 
+                    'application/vnd.kafka.protobuf.v2+json', 
+                    'application/vnd.kafka.v2+json'
+                ]
+            )
+
+
+        # authentication setting
+        _auth_settings: List[str] = [
+        ]
+
+        return self.api_client.param_serialize(
+            method='GET',
+            resource_path='/topics/{topic_name}/partitions/{partition_id}/records',
             path_params=_path_params,
             query_params=_query_params,
             header_params=_header_params,

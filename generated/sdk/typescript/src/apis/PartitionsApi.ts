@@ -2,7 +2,7 @@
 /* eslint-disable */
 /**
  * Kafka REST Proxy (Confluent v2 compatible)
- * Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro\'s JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf\'s JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka\'s metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected. 
+ * Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro\'s JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf\'s JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka\'s metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected.  ## Extensions beyond the Confluent REST Proxy  * `GET /topics/{topic_name}/partitions/{partition_id}/records?offset=N` reads a partition   without a consumer instance (see the operation). * `GET /consumers/{group_name}/instances/{instance}/records/stream` with   `Accept: text/event-stream` pushes the instance\'s records as Server-Sent Events as they   arrive. It is served beside this document\'s operations (a streamed body cannot be   described as one response here), so it is not listed under `paths`. One event per   record: `data` is the record as `GET .../records` renders it in the instance\'s format,   and `id` lists, for every partition the stream delivered, the offset of its last   delivered record as `topic:partition:offset` joined by commas. A reconnect that sends   that id as `Last-Event-ID` (browsers\' `EventSource` does) resumes right after those   records. The next records are read only once the previous ones were written to the   connection, and only records written to it are stored for auto-commit. A comment line   (`: heartbeat`) is written when nothing else was for `consumer.stream.heartbeat.ms`. The   stream ends when the instance is deleted, or when a newer stream of the same instance   opens (a reconnect); a failed read is sent as an `error` event with the usual error body,   and then the stream ends. Errors before the stream starts are the   usual answers: `404` / `40403` for an unknown instance, `406` without   `text/event-stream` in `Accept`, `400` for a malformed `Last-Event-ID`. 
  *
  * The version of the OpenAPI document: 2.0.0
  * 
@@ -13,6 +13,11 @@
  */
 
 import * as runtime from '../runtime';
+import {
+    type ConsumerRecord,
+    ConsumerRecordFromJSON,
+    ConsumerRecordToJSON,
+} from '../models/ConsumerRecord';
 import {
     type ErrorResponse,
     ErrorResponseFromJSON,
@@ -56,6 +61,43 @@ export interface ListPartitionsRequest {
      * Name of the topic.
      */
     topicName: string;
+}
+
+export interface ReadPartitionRecordsRequest {
+    /**
+     * Name of the topic.
+     */
+    topicName: string;
+    /**
+     * Number of the partition, from 0.
+     */
+    partitionId: number;
+    /**
+     * The first offset to read, from the partition's beginning offset to its end offset
+     * (`GET .../offsets`).
+     * 
+     */
+    offset: number;
+    /**
+     * Longest wait in milliseconds when no record is available. It can only shorten the
+     * proxy's `fetch.request.timeout.ms` (1000 by default); missing or `<= 0` means that
+     * value.
+     * 
+     */
+    timeout?: number;
+    /**
+     * Most key and value bytes to return (for the schema formats: bytes of their JSON
+     * text), capped by the proxy's `fetch.request.max.bytes`. A first record larger than
+     * this is returned alone. Missing or `<= 0` means the proxy's cap.
+     * 
+     */
+    maxBytes?: number;
+    /**
+     * Most records to return, capped by the proxy's `fetch.request.count.max`. Missing or
+     * `<= 0` means that cap.
+     * 
+     */
+    count?: number;
 }
 
 /**
@@ -217,6 +259,84 @@ export class PartitionsApi extends runtime.BaseAPI {
      */
     async listPartitions(requestParameters: ListPartitionsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<Partition>> {
         const response = await this.listPartitionsRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for readPartitionRecords without sending the request
+     */
+    async readPartitionRecordsRequestOpts(requestParameters: ReadPartitionRecordsRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['topicName'] == null) {
+            throw new runtime.RequiredError(
+                'topicName',
+                'Required parameter "topicName" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        if (requestParameters['partitionId'] == null) {
+            throw new runtime.RequiredError(
+                'partitionId',
+                'Required parameter "partitionId" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        if (requestParameters['offset'] == null) {
+            throw new runtime.RequiredError(
+                'offset',
+                'Required parameter "offset" was null or undefined when calling readPartitionRecords().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        if (requestParameters['offset'] != null) {
+            queryParameters['offset'] = requestParameters['offset'];
+        }
+
+        if (requestParameters['timeout'] != null) {
+            queryParameters['timeout'] = requestParameters['timeout'];
+        }
+
+        if (requestParameters['maxBytes'] != null) {
+            queryParameters['max_bytes'] = requestParameters['maxBytes'];
+        }
+
+        if (requestParameters['count'] != null) {
+            queryParameters['count'] = requestParameters['count'];
+        }
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+
+        let urlPath = `/topics/{topic_name}/partitions/{partition_id}/records`;
+        urlPath = urlPath.replace('{topic_name}', encodeURIComponent(String(requestParameters['topicName'])));
+        urlPath = urlPath.replace('{partition_id}', encodeURIComponent(String(requestParameters['partitionId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition\'s end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+     * Read records of a partition from an offset (extension)
+     */
+    async readPartitionRecordsRaw(requestParameters: ReadPartitionRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<ConsumerRecord>>> {
+        const requestOptions = await this.readPartitionRecordsRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => jsonValue.map(ConsumerRecordFromJSON));
+    }
+
+    /**
+     * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from `offset` on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after `offset` exists, with the records librdkafka already holds (up to `count` records and `max_bytes` bytes), and otherwise after the timeout with `[]`. `offset` may be the partition\'s end offset (the offset the next record written will get): the call then waits for that record.  The `Accept` type chooses the embedded format exactly as for `GET /consumers/{group_name}/instances/{instance}/records`, and records are rendered the same way; the plain `application/vnd.kafka.v2+json` type, a wildcard or no `Accept` read binary. A record that cannot be rendered in the chosen format answers `408` / `40801` when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (`fetch.pool.size`); a call that finds none free within `fetch.pool.wait.ms` answers `503`. 
+     * Read records of a partition from an offset (extension)
+     */
+    async readPartitionRecords(requestParameters: ReadPartitionRecordsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<ConsumerRecord>> {
+        const response = await this.readPartitionRecordsRaw(requestParameters, initOverrides);
         return await response.value();
     }
 

@@ -1,6 +1,6 @@
 /*
  * Kafka REST Proxy (Confluent v2 compatible)
- * Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected. 
+ * Read cluster metadata, produce records and consume them through consumer instances, over HTTP and JSON. The API is the Confluent REST Proxy v2 API: existing v2 clients work unchanged.  ## Media types  Metadata, produce responses and consumer control calls use `application/vnd.kafka.v2+json`; `application/json`, `*_/_*` or no `Accept` header are accepted too and get the same type back. Record keys and values travel in one of five *embedded formats*, chosen by the media type:  | format | media type | key / value in JSON | |---|---|---| | binary | `application/vnd.kafka.binary.v2+json` | base64 string (standard alphabet, padded) | | json | `application/vnd.kafka.json.v2+json` | any JSON value, stored as compact JSON text | | avro | `application/vnd.kafka.avro.v2+json` | Avro's JSON encoding (unions wrapped: `{\"string\": \"x\"}`) | | jsonschema | `application/vnd.kafka.jsonschema.v2+json` | the JSON document | | protobuf | `application/vnd.kafka.protobuf.v2+json` | the message in protobuf's JSON mapping |  Produce selects the format with its `Content-Type`; reading records selects it with `Accept`. The three schema formats need a Schema Registry; subjects are `<topic>-key` and `<topic>-value`.  ## Errors  Every error answer has the body `{\"error_code\": N, \"message\": \"...\"}` with the type `application/vnd.kafka.v2+json`, also for unknown paths (`404`), wrong methods (`405`), unacceptable `Accept` (`406`), too large bodies (`413`) and unsupported `Content-Type` (`415`). `error_code` is either the HTTP status or a five-digit code whose first three digits are the HTTP status. Each operation lists the codes it can answer with.  ## Where this proxy differs from the Confluent REST Proxy  * An unknown topic is `404` / `40401` everywhere, also on produce, which answers at once   instead of waiting for Kafka's metadata timeout. * Invalid record data (bad base64, a value that does not match its schema) rejects the whole   request with `422` / `42203` before anything is sent. * Reading records before subscribing or assigning is `409` / `40903`, not `500`. * Records calls answer as soon as records are available instead of waiting out the timeout,   and a record larger than `max_bytes` is returned alone instead of blocking the consumer. * Produced records may carry `headers`; consumed records carry `headers` and `timestamp`.   Clients that ignore unknown fields are unaffected.  ## Extensions beyond the Confluent REST Proxy  * `GET /topics/{topic_name}/partitions/{partition_id}/records?offset=N` reads a partition   without a consumer instance (see the operation). * `GET /consumers/{group_name}/instances/{instance}/records/stream` with   `Accept: text/event-stream` pushes the instance's records as Server-Sent Events as they   arrive. It is served beside this document's operations (a streamed body cannot be   described as one response here), so it is not listed under `paths`. One event per   record: `data` is the record as `GET .../records` renders it in the instance's format,   and `id` lists, for every partition the stream delivered, the offset of its last   delivered record as `topic:partition:offset` joined by commas. A reconnect that sends   that id as `Last-Event-ID` (browsers' `EventSource` does) resumes right after those   records. The next records are read only once the previous ones were written to the   connection, and only records written to it are stored for auto-commit. A comment line   (`: heartbeat`) is written when nothing else was for `consumer.stream.heartbeat.ms`. The   stream ends when the instance is deleted, or when a newer stream of the same instance   opens (a reconnect); a failed read is sent as an `error` event with the usual error body,   and then the stream ends. Errors before the stream starts are the   usual answers: `404` / `40403` for an unknown instance, `406` without   `text/event-stream` in `Accept`, `400` for a malformed `Last-Event-ID`. 
  *
  * The version of the OpenAPI document: 2.0.0
  * 
@@ -18,6 +18,7 @@ import io.kafkarest.client.ApiResponse;
 import io.kafkarest.client.Configuration;
 import io.kafkarest.client.Pair;
 
+import io.kafkarest.client.model.ConsumerRecord;
 import io.kafkarest.client.model.ErrorResponse;
 import io.kafkarest.client.model.Partition;
 import io.kafkarest.client.model.PartitionOffsets;
@@ -523,6 +524,174 @@ public class PartitionsApi {
     localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath));
 
     localVarRequestBuilder.header("Accept", "application/vnd.kafka.v2+json");
+
+    localVarRequestBuilder.method("GET", HttpRequest.BodyPublishers.noBody());
+    if (memberVarReadTimeout != null) {
+      localVarRequestBuilder.timeout(memberVarReadTimeout);
+    }
+    // Add custom headers if provided
+    localVarRequestBuilder = HttpRequestBuilderExtensions.withAdditionalHeaders(localVarRequestBuilder, headers);
+    if (memberVarInterceptor != null) {
+      memberVarInterceptor.accept(localVarRequestBuilder);
+    }
+    return localVarRequestBuilder;
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @return List&lt;ConsumerRecord&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public List<ConsumerRecord> readPartitionRecords(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count) throws ApiException {
+    return readPartitionRecords(topicName, partitionId, offset, timeout, maxBytes, count, null);
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @param headers Optional headers to include in the request
+   * @return List&lt;ConsumerRecord&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public List<ConsumerRecord> readPartitionRecords(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    ApiResponse<List<ConsumerRecord>> localVarResponse = readPartitionRecordsWithHttpInfo(topicName, partitionId, offset, timeout, maxBytes, count, headers);
+    return localVarResponse.getData();
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @return ApiResponse&lt;List&lt;ConsumerRecord&gt;&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public ApiResponse<List<ConsumerRecord>> readPartitionRecordsWithHttpInfo(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count) throws ApiException {
+    return readPartitionRecordsWithHttpInfo(topicName, partitionId, offset, timeout, maxBytes, count, null);
+  }
+
+  /**
+   * Read records of a partition from an offset (extension)
+   * An extension beyond the Confluent REST Proxy, which has no such call: reads the records of one partition from &#x60;offset&#x60; on, without a consumer instance and without a consumer group. Nothing is kept between calls, so any proxy process behind a load balancer answers the same call with the same records, and a client pages through a partition by asking again from the offset after the last record it got.  The call answers as soon as any record at or after &#x60;offset&#x60; exists, with the records librdkafka already holds (up to &#x60;count&#x60; records and &#x60;max_bytes&#x60; bytes), and otherwise after the timeout with &#x60;[]&#x60;. &#x60;offset&#x60; may be the partition&#39;s end offset (the offset the next record written will get): the call then waits for that record.  The &#x60;Accept&#x60; type chooses the embedded format exactly as for &#x60;GET /consumers/{group_name}/instances/{instance}/records&#x60;, and records are rendered the same way; the plain &#x60;application/vnd.kafka.v2+json&#x60; type, a wildcard or no &#x60;Accept&#x60; read binary. A record that cannot be rendered in the chosen format answers &#x60;408&#x60; / &#x60;40801&#x60; when it is the first one, and otherwise ends the answer before it.  Reads share a small pool of Kafka clients (&#x60;fetch.pool.size&#x60;); a call that finds none free within &#x60;fetch.pool.wait.ms&#x60; answers &#x60;503&#x60;. 
+   * @param topicName Name of the topic. (required)
+   * @param partitionId Number of the partition, from 0. (required)
+   * @param offset The first offset to read, from the partition&#39;s beginning offset to its end offset (&#x60;GET .../offsets&#x60;).  (required)
+   * @param timeout Longest wait in milliseconds when no record is available. It can only shorten the proxy&#39;s &#x60;fetch.request.timeout.ms&#x60; (1000 by default); missing or &#x60;&lt;&#x3D; 0&#x60; means that value.  (optional)
+   * @param maxBytes Most key and value bytes to return (for the schema formats: bytes of their JSON text), capped by the proxy&#39;s &#x60;fetch.request.max.bytes&#x60;. A first record larger than this is returned alone. Missing or &#x60;&lt;&#x3D; 0&#x60; means the proxy&#39;s cap.  (optional)
+   * @param count Most records to return, capped by the proxy&#39;s &#x60;fetch.request.count.max&#x60;. Missing or &#x60;&lt;&#x3D; 0&#x60; means that cap.  (optional)
+   * @param headers Optional headers to include in the request
+   * @return ApiResponse&lt;List&lt;ConsumerRecord&gt;&gt;
+   * @throws ApiException if fails to make API call
+   */
+  public ApiResponse<List<ConsumerRecord>> readPartitionRecordsWithHttpInfo(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    HttpRequest.Builder localVarRequestBuilder = readPartitionRecordsRequestBuilder(topicName, partitionId, offset, timeout, maxBytes, count, headers);
+    try {
+      HttpResponse<InputStream> localVarResponse = memberVarHttpClient.send(
+          localVarRequestBuilder.build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+      if (memberVarResponseInterceptor != null) {
+        memberVarResponseInterceptor.accept(localVarResponse);
+      }
+      InputStream localVarResponseBody = null;
+      try {
+        if (localVarResponse.statusCode()/ 100 != 2) {
+          throw getApiException("readPartitionRecords", localVarResponse);
+        }
+        localVarResponseBody = ApiClient.getResponseBody(localVarResponse);
+        if (localVarResponseBody == null) {
+          return new ApiResponse<List<ConsumerRecord>>(
+              localVarResponse.statusCode(),
+              localVarResponse.headers().map(),
+              null
+          );
+        }
+
+        
+        
+        String responseBody = new String(localVarResponseBody.readAllBytes());
+        List<ConsumerRecord> responseValue = responseBody.isBlank()? null: memberVarObjectMapper.readValue(responseBody, new TypeReference<List<ConsumerRecord>>() {});
+        
+
+        return new ApiResponse<List<ConsumerRecord>>(
+            localVarResponse.statusCode(),
+            localVarResponse.headers().map(),
+            responseValue
+        );
+      } finally {
+        if (localVarResponseBody != null) {
+          localVarResponseBody.close();
+        }
+      }
+    } catch (IOException e) {
+      throw new ApiException(e);
+    }
+    catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiException(e);
+    }
+  }
+
+  private HttpRequest.Builder readPartitionRecordsRequestBuilder(@javax.annotation.Nonnull String topicName, @javax.annotation.Nonnull Integer partitionId, @javax.annotation.Nonnull Long offset, @javax.annotation.Nullable Long timeout, @javax.annotation.Nullable Long maxBytes, @javax.annotation.Nullable Long count, Map<String, String> headers) throws ApiException {
+    // verify the required parameter 'topicName' is set
+    if (topicName == null) {
+      throw new ApiException(400, "Missing the required parameter 'topicName' when calling readPartitionRecords");
+    }
+    // verify the required parameter 'partitionId' is set
+    if (partitionId == null) {
+      throw new ApiException(400, "Missing the required parameter 'partitionId' when calling readPartitionRecords");
+    }
+    // verify the required parameter 'offset' is set
+    if (offset == null) {
+      throw new ApiException(400, "Missing the required parameter 'offset' when calling readPartitionRecords");
+    }
+
+    HttpRequest.Builder localVarRequestBuilder = HttpRequest.newBuilder();
+
+    String localVarPath = "/topics/{topic_name}/partitions/{partition_id}/records"
+        .replace("{topic_name}", ApiClient.urlEncode(topicName.toString()))
+        .replace("{partition_id}", ApiClient.urlEncode(partitionId.toString()));
+
+    List<Pair> localVarQueryParams = new ArrayList<>();
+    StringJoiner localVarQueryStringJoiner = new StringJoiner("&");
+    String localVarQueryParameterBaseName;
+    localVarQueryParameterBaseName = "offset";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("offset", offset));
+    localVarQueryParameterBaseName = "timeout";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("timeout", timeout));
+    localVarQueryParameterBaseName = "max_bytes";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("max_bytes", maxBytes));
+    localVarQueryParameterBaseName = "count";
+    localVarQueryParams.addAll(ApiClient.parameterToPairs("count", count));
+
+    if (!localVarQueryParams.isEmpty() || localVarQueryStringJoiner.length() != 0) {
+      StringJoiner queryJoiner = new StringJoiner("&");
+      localVarQueryParams.forEach(p -> queryJoiner.add(p.getName() + '=' + p.getValue()));
+      if (localVarQueryStringJoiner.length() != 0) {
+        queryJoiner.add(localVarQueryStringJoiner.toString());
+      }
+      localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath + '?' + queryJoiner.toString()));
+    } else {
+      localVarRequestBuilder.uri(URI.create(memberVarBaseUri + localVarPath));
+    }
+
+    localVarRequestBuilder.header("Accept", "application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, application/vnd.kafka.avro.v2+json, application/vnd.kafka.jsonschema.v2+json, application/vnd.kafka.protobuf.v2+json, application/vnd.kafka.v2+json");
 
     localVarRequestBuilder.method("GET", HttpRequest.BodyPublishers.noBody());
     if (memberVarReadTimeout != null) {
