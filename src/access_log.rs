@@ -253,8 +253,13 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .metrics
             .observe(status, duration, request_bytes, response_bytes.unwrap_or(0));
         if let (Some(log), Some(start)) = (&this.log, line) {
+            let principal = response
+                .extensions()
+                .get::<crate::principal::Principal>()
+                .map(|p| p.name.as_str());
             log.write(&Line {
                 start,
+                principal,
                 route: &operation.route,
                 status,
                 request_bytes,
@@ -343,6 +348,8 @@ impl LineStart {
 /// One access log line.
 struct Line<'a> {
     start: LineStart,
+    /// The authenticated user, when authentication is on and the request passed it.
+    principal: Option<&'a str>,
     route: &'a str,
     status: u16,
     request_bytes: u64,
@@ -357,8 +364,9 @@ impl Line<'_> {
         match format {
             AccessLogFormat::Off => String::new(),
             AccessLogFormat::Common => format!(
-                "{} - - [{}] \"{} {} {:?}\" {} {} {millis:.3} {} {}",
+                "{} - {} [{}] \"{} {} {:?}\" {} {} {millis:.3} {} {}",
                 self.start.remote,
+                self.principal.unwrap_or("-"),
                 self.start.time.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 self.start.method,
                 self.start.path,
@@ -372,6 +380,7 @@ impl Line<'_> {
             AccessLogFormat::Json => serde_json::json!({
                 "time": self.start.time.to_string(),
                 "remote": self.start.remote,
+                "principal": self.principal,
                 "method": self.start.method.as_str(),
                 "path": self.start.path,
                 "route": self.route,
@@ -542,7 +551,7 @@ mod tests {
 
     #[test]
     fn a_line_renders_in_the_common_and_json_formats() {
-        let line = Line {
+        let line = |principal| Line {
             start: LineStart {
                 time: "2026-12-02T04:10:00Z".parse().expect("a timestamp"),
                 remote: "127.0.0.1".into(),
@@ -550,6 +559,7 @@ mod tests {
                 path: "/topics/t1?x=1".into(),
                 version: poem::http::Version::HTTP_11,
             },
+            principal,
             route: "/topics/{topic_name}",
             status: 200,
             request_bytes: 40,
@@ -558,16 +568,22 @@ mod tests {
             request_id: "rid-1",
         };
         assert_eq!(
-            line.render(AccessLogFormat::Common),
+            line(None).render(AccessLogFormat::Common),
             "127.0.0.1 - - [02/Dec/2026:04:10:00 +0000] \"POST /topics/t1?x=1 HTTP/1.1\" 200 120 1.500 rid-1 /topics/{topic_name}"
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&line.render(AccessLogFormat::Json)).expect("JSON");
+        // The authenticated user takes the common format's `authuser` field.
         assert_eq!(
-            json,
+            line(Some("alice")).render(AccessLogFormat::Common),
+            "127.0.0.1 - alice [02/Dec/2026:04:10:00 +0000] \"POST /topics/t1?x=1 HTTP/1.1\" 200 120 1.500 rid-1 /topics/{topic_name}"
+        );
+        let json = |principal| -> serde_json::Value {
+            serde_json::from_str(&line(principal).render(AccessLogFormat::Json)).expect("JSON")
+        };
+        let expected = |principal: serde_json::Value| {
             serde_json::json!({
                 "time": "2026-12-02T04:10:00Z",
                 "remote": "127.0.0.1",
+                "principal": principal,
                 "method": "POST",
                 "path": "/topics/t1?x=1",
                 "route": "/topics/{topic_name}",
@@ -577,6 +593,8 @@ mod tests {
                 "duration_ms": 1.5,
                 "request_id": "rid-1",
             })
-        );
+        };
+        assert_eq!(json(None), expected(serde_json::Value::Null));
+        assert_eq!(json(Some("alice")), expected(serde_json::json!("alice")));
     }
 }

@@ -91,10 +91,15 @@ impl<E: Endpoint> Endpoint for AuthEndpoint<E> {
         };
         match decision {
             Decision::Serve(principal) => {
-                if let Some(principal) = principal {
-                    req.extensions_mut().insert(principal);
+                if let Some(principal) = &principal {
+                    req.extensions_mut().insert(principal.clone());
                 }
-                self.inner.call(req).await.map(IntoResponse::into_response)
+                let mut response = self.inner.call(req).await?.into_response();
+                // On the answer too, for the access log, which runs outside this layer.
+                if let Some(principal) = principal {
+                    response.extensions_mut().insert(principal);
+                }
+                Ok(response)
             }
             Decision::Unauthenticated { challenge } => {
                 let mut response = error(StatusCode::UNAUTHORIZED, 401, "Unauthorized", &path);

@@ -404,10 +404,11 @@ keys! {
          are refreshed for `/metrics` (ours; librdkafka's `statistics.interval.ms` for the \
          producers, which a `producer.statistics.interval.ms` overrides); 0 turns them off";
     access_log_format: AccessLogFormat = "access.log.format", Text("off"), access_log_format,
-        "one line per request (ours): `off`, `common` (NCSA common log format followed by the \
-         duration in ms, the request id and the route template) or `json` (one object with \
-         `time`, `remote`, `method`, `path`, `route`, `status`, `request_bytes`, \
-         `response_bytes`, `duration_ms`, `request_id`)";
+        "one line per request (ours): `off`, `common` (NCSA common log format, the \
+         authenticated user as `authuser`, followed by the duration in ms, the request id and \
+         the route template) or `json` (one object with `time`, `remote`, `principal`, \
+         `method`, `path`, `route`, `status`, `request_bytes`, `response_bytes`, \
+         `duration_ms`, `request_id`)";
     access_log_file: String = "access.log.file", Text(""), text,
         "file the access log is appended to (ours); empty writes it to standard output";
     access_log_queue_max: usize = "access.log.queue.max", Text("10000"),

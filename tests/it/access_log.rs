@@ -71,6 +71,7 @@ async fn a_request_writes_one_json_line_with_its_route_status_bytes_and_request_
             "time": null,
             "duration_ms": null,
             "remote": "127.0.0.1",
+            "principal": null,
             "method": "GET",
             "path": format!("/topics/{topic}?x=1"),
             "route": "/topics/{topic_name}",
@@ -119,6 +120,46 @@ async fn the_common_format_is_the_ncsa_line_with_duration_request_id_and_route()
     assert_eq!(fields[6..], ["rid-common-one", "unmatched"], "{line}");
     proxy.stop().await;
     let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn with_authentication_on_the_line_names_the_user_and_a_refused_request_names_none() {
+    let stack = require_stack!();
+    let dir = std::env::temp_dir().join(common::rand_topic("access-auth"));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let users = dir.join("password.properties");
+    std::fs::write(&users, "alice: secret,admin\n").expect("the password file");
+    let file = log_file("access-auth");
+    let mut props = common::proxy_properties(&stack);
+    props
+        .set("access.log.format", "json")
+        .set("access.log.file", file.display().to_string())
+        .set("authentication.method", "BASIC")
+        .set("authentication.password.file", users.display().to_string());
+    let proxy = TestProxy::start_with(props).await;
+    let client = reqwest::Client::new();
+    for (id, user) in [("rid-auth-alice", Some("secret")), ("rid-auth-none", None)] {
+        let mut request = client.get(proxy.url("/topics")).header("x-request-id", id);
+        if let Some(password) = user {
+            request = request.basic_auth("alice", Some(password));
+        }
+        let status = request.send().await.expect("GET").status().as_u16();
+        assert_eq!(status, if user.is_some() { 200 } else { 401 }, "{id}");
+    }
+    let served: Value =
+        serde_json::from_str(&line_with(&file, "rid-auth-alice").await).expect("JSON");
+    assert_eq!(served["principal"], "alice", "{served}");
+    assert_eq!(served["status"], 200, "{served}");
+    let refused: Value =
+        serde_json::from_str(&line_with(&file, "rid-auth-none").await).expect("JSON");
+    assert_eq!(refused["principal"], Value::Null, "{refused}");
+    assert_eq!(refused["status"], 401, "{refused}");
+    // The password never reaches the log.
+    let text = std::fs::read_to_string(&file).expect("the log file");
+    assert!(!text.contains("secret"), "{text}");
+    proxy.stop().await;
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
