@@ -2,18 +2,21 @@
 //! client flow (`tests/sdk/python/flow.py`, `tests/sdk/typescript/flow.ts`) against a proxy in
 //! front of the running stack, the v3 Python and TypeScript SDKs each run an admin flow
 //! (`tests/sdk/python/flow_v3.py`, `tests/sdk/typescript/flow_v3.ts`) that creates, configures
-//! and deletes its own topic, and `go test` in `tests/sdk/go` runs both Go SDKs' flows.
+//! and deletes its own topic, as does the v3 Java SDK (`tests/sdk/java/FlowV3.java`), and
+//! `go test` in `tests/sdk/go` runs both Go SDKs' flows.
 //!
 //! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv, made by
-//! `tools.rs`, with both Python SDKs and their PyPI requirements; an npm project with the pinned TypeScript compiler,
-//! where the SDK and the flow are compiled), the topics each flow gets (created here with
-//! rdkafka's admin client, because the v2 API cannot create topics, and deleted afterwards),
-//! and running each flow with a time limit. What a flow checks is in the flow itself; the
-//! proxy process is `proxy.rs`.
+//! `tools.rs`, with both Python SDKs and their PyPI requirements; an npm project with the
+//! pinned TypeScript compiler, where the SDKs and their flows are compiled; a copy of the v3 Java
+//! SDK, compiled by Maven, and the compiled Java flow), the topics each v2 flow gets (created
+//! here with rdkafka's admin client, because the v2 API cannot create topics, and deleted
+//! afterwards), and running each flow with a time limit. What a flow checks is in the flow
+//! itself; the proxy process is `proxy.rs`; Go keeps its own build cache.
 //!
 //! Each environment is rebuilt only when its inputs change: the venv when the SDK's
-//! `requirements.txt` or our constraints change (the SDK itself is reinstalled when any of its
-//! files changes), the npm project when `package-lock.json` changes.
+//! `requirements.txt` or our constraints change (each SDK itself is reinstalled when any of its
+//! files changes), the npm project when `package-lock.json` changes, the Java build when a file
+//! of the v3 Java SDK or the Java flow changes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,7 @@ const PYTHON_CONSTRAINTS: &str = "tests/sdk/python/constraints.txt";
 const TYPESCRIPT_DIR: &str = "tests/sdk/typescript";
 const TYPESCRIPT_FLOW: &str = "tests/sdk/typescript/flow.ts";
 const TYPESCRIPT_FLOW_V3: &str = "tests/sdk/typescript/flow_v3.ts";
+const JAVA_FLOW_V3: &str = "tests/sdk/java/FlowV3.java";
 /// The Go module whose tests are the Go flows (v2 and v3); its go.mod points at both SDKs.
 const GO_DIR: &str = "tests/sdk/go";
 /// The generated SDKs, relative to the repository root.
@@ -43,6 +47,7 @@ const PYTHON_SDK: &str = "generated/sdk/python";
 const PYTHON_SDK_V3: &str = "generated/sdk-v3/python";
 const TYPESCRIPT_SDK: &str = "generated/sdk/typescript";
 const TYPESCRIPT_SDK_V3: &str = "generated/sdk-v3/typescript";
+const JAVA_SDK_V3: &str = "generated/sdk-v3/java";
 
 /// Longest run of one flow; each waits at most 60 s per topic for its records.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
@@ -66,12 +71,20 @@ pub fn run(info: &StackInfo) -> Result<()> {
     let root = crate::workspace_root();
     let python = python_env(&root)?;
     let typescript = typescript_build(&root)?;
+    let java = java_build(&root)?;
     let admin = admin(&info.bootstrap)?;
     // Topics first: the proxy caches metadata for `metadata.cache.ms`, and a proxy started
     // after them lists them at once.
     // The v3 flows create and delete their own topic through the API they test.
     let mut flows = Vec::new();
-    for lang in ["python", "typescript", "go", "python-v3", "typescript-v3"] {
+    for lang in [
+        "python",
+        "typescript",
+        "go",
+        "python-v3",
+        "typescript-v3",
+        "java-v3",
+    ] {
         let run_id = run_id(lang);
         let topics = if lang.ends_with("-v3") {
             FlowTopics { names: Vec::new() }
@@ -108,6 +121,11 @@ pub fn run(info: &StackInfo) -> Result<()> {
                     .current_dir(root.join(GO_DIR))
                     .env("GOWORK", "off")
                     .env("GOFLAGS", "-mod=mod -buildvcs=false");
+                command
+            }
+            "java-v3" => {
+                let mut command = Command::new("java");
+                command.arg("-cp").arg(&java).arg("FlowV3");
                 command
             }
             _ => {
@@ -345,6 +363,69 @@ fn typescript_build(root: &Path) -> Result<TypescriptFlows> {
         started.elapsed().as_secs_f64()
     );
     Ok(compiled)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java
+
+/// Compiles the v3 Java SDK with Maven from its generated pom (in a copy, since Maven builds in
+/// the source tree), writes its dependencies' class path, compiles the flow with `javac`, and
+/// returns the class path that runs the flow; rebuilt when the SDK or the flow changes.
+fn java_build(root: &Path) -> Result<String> {
+    let work = tools::tools_dir().join("sdk-java");
+    let log = tools::logs_dir().join("sdk-java.log");
+    let sdk = work.join("sdk-v3");
+    let flow_classes = work.join("flow");
+    let deps_file = work.join("classpath.txt");
+    let marker = work.join(".built");
+    let mut inputs = tree_files(&root.join(JAVA_SDK_V3))?;
+    inputs.push(root.join(JAVA_FLOW_V3));
+    let key = tools::fingerprint(&inputs)?;
+    let classpath = |deps: &str| {
+        format!(
+            "{}:{}:{}",
+            flow_classes.display(),
+            sdk.join("target").join("classes").display(),
+            deps.trim()
+        )
+    };
+    if read_marker(&marker).as_deref() == Some(key.as_str()) {
+        let deps = fs::read_to_string(&deps_file)
+            .with_context(|| format!("cannot read {}", deps_file.display()))?;
+        eprintln!("[sdk-test] java: SDK and flow already compiled");
+        return Ok(classpath(&deps));
+    }
+    let started = Instant::now();
+    tools::remove_dir_if_exists(&work)?;
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    crate::codegen::copy_tree(&root.join(JAVA_SDK_V3), &sdk)?;
+    let mut mvn = Command::new("mvn");
+    mvn.args(["-B", "-ntp", "compile", "dependency:build-classpath"])
+        .arg(format!("-Dmdep.outputFile={}", deps_file.display()))
+        .current_dir(&sdk);
+    tools::run_logged(
+        mvn,
+        &log,
+        &format!("[sdk-test] java: mvn compile of {JAVA_SDK_V3}"),
+        "Apache Maven (`mvn`) and a JDK 11+",
+    )?;
+    let deps = fs::read_to_string(&deps_file)
+        .with_context(|| format!("cannot read {}", deps_file.display()))?;
+    let mut javac = Command::new("javac");
+    javac
+        .arg("-d")
+        .arg(&flow_classes)
+        .arg("-cp")
+        .arg(classpath(&deps))
+        .arg(root.join(JAVA_FLOW_V3));
+    let status = javac.status().context("cannot run javac")?;
+    ensure!(status.success(), "javac {JAVA_FLOW_V3} failed ({status})");
+    fs::write(&marker, &key).with_context(|| format!("cannot write {}", marker.display()))?;
+    eprintln!(
+        "[sdk-test] java: SDK and flow compiled in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(classpath(&deps))
 }
 
 // ---------------------------------------------------------------------------------------------
