@@ -168,6 +168,12 @@ fn corpus(topic: &str, group: &str) -> Vec<Case> {
         case("get_partition", "partition that does not exist", "GET", format!("{t}/partitions/7")).expect(404, 40402),
         case("get_partition_offsets", "negative partition", "GET", format!("{t}/partitions/-5/offsets")).expect(404, 40402),
         case("get_partition_offsets", "unknown topic", "GET", "/topics/no-such-topic-anywhere/partitions/0/offsets").expect(404, 40401),
+        case("read_partition_records", "offset that is text", "GET", format!("{t}/partitions/0/records?offset=first")).accept(BINARY).expect(400, 400),
+        case("read_partition_records", "no offset", "GET", format!("{t}/partitions/0/records")).accept(BINARY).expect(400, 400),
+        case("read_partition_records", "negative offset", "GET", format!("{t}/partitions/0/records?offset=-1")).accept(BINARY).expect(404, 40402),
+        case("read_partition_records", "count that is text", "GET", format!("{t}/partitions/0/records?offset=0&count=many")).accept(BINARY).expect(400, 400),
+        case("read_partition_records", "partition that is text", "GET", format!("{t}/partitions/x/records?offset=0")).accept(BINARY).expect(404, 40402),
+        case("read_partition_records", "unacceptable Accept", "GET", format!("{t}/partitions/0/records?offset=0")).accept("image/png").expect(406, 406),
         case("list_brokers", "unacceptable Accept", "GET", "/brokers").accept("image/png").expect(406, 406),
         case("list_brokers", "wrong method", "POST", "/brokers").ct(V2).body("{}").expect(405, 405),
         // --- produce to a topic
