@@ -141,20 +141,30 @@ fn filter(
 
 /// A new ACL of a request body.
 fn new_acl(data: models::CreateAclRequestData) -> Result<Acl, ProxyError> {
-    let unknown =
-        |field: &str| ProxyError::internal(format!("{field} outside the contract's enum"));
+    // The contract's enums name every Kafka value, some of which (`CREATE_TOKENS`,
+    // `DESCRIBE_TOKENS`) the Kafka client cannot express: such a value is the client's `400`,
+    // as an unsupported value is in Confluent, not a server error.
+    fn unsupported(field: &str, value: String) -> ProxyError {
+        ProxyError::GroupsBadRequest {
+            message: format!("{field} {value} is not supported"),
+        }
+    }
+    fn domain<M: Serialize, T>(
+        field: &str,
+        model: &M,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, ProxyError> {
+        let name = model_name(model);
+        parse(&name).ok_or_else(|| unsupported(field, name))
+    }
     Ok(Acl {
-        resource_type: ResourceType::parse(&model_name(&data.resource_type))
-            .ok_or_else(|| unknown("resource_type"))?,
+        resource_type: domain("resource_type", &data.resource_type, ResourceType::parse)?,
         resource_name: data.resource_name,
-        pattern_type: PatternType::parse(&model_name(&data.pattern_type))
-            .ok_or_else(|| unknown("pattern_type"))?,
+        pattern_type: domain("pattern_type", &data.pattern_type, PatternType::parse)?,
         principal: data.principal,
         host: data.host,
-        operation: AclOperation::parse(&model_name(&data.operation))
-            .ok_or_else(|| unknown("operation"))?,
-        permission: Permission::parse(&model_name(&data.permission))
-            .ok_or_else(|| unknown("permission"))?,
+        operation: domain("operation", &data.operation, AclOperation::parse)?,
+        permission: domain("permission", &data.permission, Permission::parse)?,
     })
 }
 
@@ -311,6 +321,25 @@ mod tests {
             "http://h:8082/v3/clusters/c1/acls?resource_type=TOPIC&resource_name=orders\
              &pattern_type=LITERAL&principal=User%3Aalice&host=*&operation=READ&permission=ALLOW"
         );
+    }
+
+    #[test]
+    fn a_token_operation_kafkas_client_cannot_express_is_a_bad_request() {
+        let data = models::CreateAclRequestData {
+            resource_type: models::AclResourceType::Topic,
+            resource_name: "orders".to_string(),
+            pattern_type: models::AclPatternType::Literal,
+            principal: "User:alice".to_string(),
+            host: "*".to_string(),
+            operation: models::AclOperation::DescribeTokens,
+            permission: models::AclPermission::Allow,
+        };
+        match new_acl(data) {
+            Err(ProxyError::GroupsBadRequest { message }) => {
+                assert_eq!(message, "operation DESCRIBE_TOKENS is not supported")
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
     }
 
     #[test]
