@@ -70,11 +70,11 @@ pub fn ci() -> Result<()> {
     });
     // The contract tests need the same 1-broker stack; each starts its own proxy.
     let flows = steps.run(
-        "SDK flows: python and typescript against a proxy (sdk-test --flows)",
+        "SDK flows: python, typescript, go (v2 and v3) and java (v3) against a proxy (sdk-test --flows)",
         || flows::run(&info),
     );
     let contract = steps.run(
-        "schemathesis against the proxy's /openapi.json (bounded, fixed seed)",
+        "schemathesis against the proxy's v2 and v3 documents (bounded, fixed seed)",
         || schemathesis::run(&info, schemathesis::Options::default()),
     );
     let install = steps.run(

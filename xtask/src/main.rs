@@ -69,15 +69,16 @@ enum Cmd {
         #[arg(long)]
         server_only: bool,
     },
-    /// Smoke-check the generated SDKs offline (python compileall, go vet); with `--flows`,
-    /// run the Python and TypeScript SDK flows against a proxy instead.
+    /// Smoke-check the generated SDKs offline (python compileall, go vet, tsc, mvn compile);
+    /// with `--flows`, run the SDK flows (Python, TypeScript and Go for v2 and v3, Java for v3)
+    /// against a proxy instead.
     SdkTest {
-        /// Run tests/sdk/{python,typescript} flows through the generated SDKs against a proxy
+        /// Run the tests/sdk/ flows through the generated SDKs against a proxy
         /// started on a free port in front of the stack (started if needed, left running).
         #[arg(long)]
         flows: bool,
     },
-    /// Property-based contract test: schemathesis against a proxy's /openapi.json (the stack
+    /// Property-based contract test: schemathesis against a proxy's v2 and v3 documents (the stack
     /// is started if needed and left running).
     Schemathesis {
         /// Time budget of the run in seconds.
