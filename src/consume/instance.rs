@@ -132,6 +132,9 @@ pub struct State {
     /// When a manual assignment was last checked for partitions librdkafka stopped serving
     /// (see [`State::restart_stalled_assignment`]); bounds how often an error event costs a check.
     pub(super) stall_checked: Option<Instant>,
+    /// Manually assigned partitions that have delivered no record since the assignment and
+    /// were not sought: the only ones whose start, the committed-offset fetch, can stall.
+    pub(super) unstarted: Vec<(String, i32)>,
 }
 
 impl Instance {
@@ -155,6 +158,7 @@ impl Instance {
                 buffer: VecDeque::new(),
                 broker_trouble: false,
                 stall_checked: None,
+                unstarted: Vec::new(),
             }),
         }
     }
@@ -380,12 +384,15 @@ impl State {
     /// most once per [`STALL_CHECK_INTERVAL`], whether an assigned partition still has no
     /// position, and assigns the whole set again: the partitions with a position resume exactly
     /// there (records already taken into the buffer are not fetched twice), the others ask for
-    /// the committed offset again (`auto.offset.reset` when there is none).
+    /// the committed offset again (`auto.offset.reset` when there is none). Only partitions that
+    /// have delivered nothing since the assignment and were not sought are candidates: a
+    /// partition without a position after a seek is resolving it, not stalled.
     pub(super) async fn restart_stalled_assignment(
         &mut self,
         instance: &Instance,
     ) -> Result<bool, ConsumeError> {
         if self.mode != Mode::Assigned
+            || self.unstarted.is_empty()
             || self
                 .stall_checked
                 .is_some_and(|at| at.elapsed() < STALL_CHECK_INTERVAL)
@@ -394,20 +401,25 @@ impl State {
         }
         self.stall_checked = Some(Instant::now());
         let consumer = self.consumer(instance)?;
-        blocking(instance, &consumer, "assign", |c| {
+        let unstarted = self.unstarted.clone();
+        blocking(instance, &consumer, "assign", move |c| {
             let positions = c.position()?;
             let elements = positions.elements();
-            if !elements
-                .iter()
-                .any(|e| !matches!(e.offset(), Offset::Offset(_)))
-            {
+            let stalled = |e: &rdkafka::topic_partition_list::TopicPartitionListElem<'_>| {
+                e.offset() == Offset::Invalid
+                    && unstarted
+                        .iter()
+                        .any(|(t, p)| t == e.topic() && *p == e.partition())
+            };
+            if !elements.iter().any(stalled) {
                 return Ok(false);
             }
             let mut again = TopicPartitionList::new();
             for e in &elements {
-                let offset = match e.offset() {
-                    Offset::Offset(o) => Offset::Offset(o),
-                    _ => Offset::Stored,
+                let offset = if stalled(e) {
+                    Offset::Stored
+                } else {
+                    e.offset()
                 };
                 again.add_partition_offset(e.topic(), e.partition(), offset)?;
             }
@@ -516,6 +528,7 @@ impl State {
             Mode::Assigned => blocking(instance, &consumer, "unassign", |c| c.unassign()).await?,
         }
         self.buffer.clear();
+        self.unstarted.clear();
         self.mode = Mode::Idle;
         Ok(())
     }
@@ -542,6 +555,10 @@ impl State {
         }
         blocking(instance, &consumer, "assign", move |c| c.assign(&tpl)).await?;
         self.buffer.clear();
+        self.unstarted = partitions
+            .iter()
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect();
         self.mode = Mode::Assigned;
         Ok(())
     }
@@ -572,6 +589,8 @@ impl State {
         instance: &Instance,
         targets: Vec<SeekTarget>,
     ) -> Result<(), ConsumeError> {
+        // A sought partition starts where it was sent, not from a committed-offset fetch.
+        self.unstarted.clear();
         let assigned = self.assignment(instance).await?;
         for t in &targets {
             if !assigned.contains(&t.partition) {

@@ -227,6 +227,12 @@ pub async fn read_unstored<T>(
             // Into the buffer before anything else can happen: a cancelled call loses nothing.
             Ok(message) => {
                 state.broker_trouble = false;
+                if !state.unstarted.is_empty() {
+                    let (topic, partition) = (message.topic(), message.partition());
+                    state
+                        .unstarted
+                        .retain(|(t, p)| !(t == topic && *p == partition));
+                }
                 state.buffer.push_back(message.detach());
             }
             Err(e) => {
