@@ -5,7 +5,7 @@
 //! them (the enums are declared in Kafka's order, and [`Acl`]'s fields in Confluent's sort
 //! order, so the derived `Ord` is that sort), and Confluent's validation of what a client may
 //! ask: no ANY or UNKNOWN in a new ACL, no UNKNOWN in a filter. The librdkafka calls are
-//! `ffi/acls.rs`; HTTP is `src/api/v3/` and `src/error.rs`.
+//! `ffi::acls`; HTTP is `src/api/v3/` and `src/error.rs`.
 
 use crate::admin::ffi::acls as ffi_acls;
 use crate::admin::{Admin, AdminError};
