@@ -26,6 +26,40 @@ pub struct Principal {
     /// The roles the credential store grants the user.
     pub roles: Vec<String>,
     pub method: AuthMethod,
+    /// The verified credential itself, which principal pass-through hands to Kafka.
+    pub credential: Credential,
+}
+
+/// The secret a principal proved itself with. Its `Debug` form hides the value, so a logged
+/// principal never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The HTTP Basic password the password file accepted.
+    Password(String),
+    /// The bearer token (the JWT's compact form) whose signature was verified.
+    Token(String),
+    /// A certificate: nothing that Kafka's SASL mechanisms could take.
+    None,
+}
+
+impl Credential {
+    /// The secret, for the Kafka client that acts for the principal.
+    pub fn expose(&self) -> Option<&str> {
+        match self {
+            Credential::Password(s) | Credential::Token(s) => Some(s),
+            Credential::None => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::Password(_) => "Password(***)",
+            Credential::Token(_) => "Token(***)",
+            Credential::None => "None",
+        })
+    }
 }
 
 /// The verified client certificate of the TLS connection a request came on.
@@ -33,4 +67,23 @@ pub struct Principal {
 pub struct PeerCertificate {
     /// The certificate's subject as an RFC 4514 distinguished name, e.g. `CN=alice,O=Example`.
     pub subject: String,
+}
+
+tokio::task_local! {
+    /// The principal of the request being served, set by the authentication layer around
+    /// everything after it (`None` inside it for a request served without one).
+    static CALLER: Option<Principal>;
+}
+
+/// Runs `f` (the rest of a request) as `principal`, for [`caller`].
+pub async fn serve_as<F: std::future::Future>(principal: Option<Principal>, f: F) -> F::Output {
+    CALLER.scope(principal, f).await
+}
+
+/// The principal of the request this task serves: `None` outside a request (a background task,
+/// or a proxy without authentication), `Some(None)` for a request served without a principal.
+/// Principal pass-through reads it where a service acts for the caller (`docs/decisions.md`
+/// §24).
+pub fn caller() -> Option<Option<Principal>> {
+    CALLER.try_with(Clone::clone).ok()
 }

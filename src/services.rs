@@ -11,8 +11,10 @@ use crate::blocking::BlockingCalls;
 use crate::config::Config;
 use crate::consume::{ConsumerManager, ManagerSettings};
 use crate::fetch::{Fetch, FetchSettings};
+use crate::kafka_security::{translate_config, ClientSecurityError};
 use crate::metadata::{Metadata, MetadataError, MetadataSettings};
 use crate::metrics::Metrics;
+use crate::passthrough::{CallerClients, PassthroughError, PassthroughSettings};
 use crate::produce::{PoolSettings, Produce, ProducePoolError, ProducerPool};
 use crate::schema::{RegistrySettings, RegistrySetupError, SchemaSettings, Schemas};
 
@@ -34,6 +36,8 @@ pub struct Services {
     pub admin: Admin,
     /// Stateless reads over a small pool of group-less Kafka clients.
     pub fetch: Fetch,
+    /// Under principal pass-through, the producers and admin clients acting for callers.
+    pub callers: CallerClients,
 }
 
 /// Why the services could not be built.
@@ -47,18 +51,43 @@ pub enum ServicesError {
     Schemas(#[from] RegistrySetupError),
     #[error("cannot set up the Kafka administration client")]
     Admin(#[from] AdminError),
+    #[error("cannot use the Kafka client security settings")]
+    ClientSecurity(#[from] ClientSecurityError),
 }
 
 impl Services {
     /// Builds the services; must run inside a tokio runtime (the consumer manager starts its
     /// expiry task, the metadata client its first fetch).
     pub fn new(config: &Config) -> Result<Services, ServicesError> {
+        // Confluent's Java client keys (JAAS, truststores, keystores) in librdkafka's words.
+        let (config, warnings) = translate_config(config)?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let config = &config;
         let blocking = BlockingCalls::new(config.kafka_blocking_calls_max);
         let metadata = Metadata::new(metadata_settings(config), blocking.clone())?;
         let metrics = Metrics::new(config.metrics_topics_max);
         let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
         let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
         let admin = Admin::new(admin_settings(config), blocking.clone())?;
+        let callers = if config.auth_passthrough {
+            CallerClients::new(
+                PassthroughSettings {
+                    mechanism: config.auth_passthrough_sasl_mechanism.clone(),
+                    max_callers: config.auth_passthrough_clients_max,
+                    idle: config.auth_passthrough_idle,
+                    pool: pool_settings(config),
+                    admin: admin_settings(config),
+                },
+                metadata.clone(),
+                schemas.clone(),
+                metrics.clone(),
+                blocking.clone(),
+            )
+        } else {
+            CallerClients::default()
+        };
         let fetch = Fetch::new(
             fetch_settings(config),
             metadata.clone(),
@@ -68,6 +97,7 @@ impl Services {
         Ok(Services {
             admin,
             fetch,
+            callers,
             produce: Produce::new(
                 metadata.clone(),
                 schemas.clone(),
@@ -86,6 +116,19 @@ impl Services {
             metadata,
             metrics,
         })
+    }
+}
+
+impl Services {
+    /// The produce service of the request being served: the caller's own under principal
+    /// pass-through, else the shared one.
+    pub fn produce_for_caller(&self) -> Result<Produce, PassthroughError> {
+        self.callers.produce(&self.produce)
+    }
+
+    /// The administration service of the request being served, likewise.
+    pub fn admin_for_caller(&self) -> Result<Admin, PassthroughError> {
+        self.callers.admin(&self.admin)
     }
 }
 
@@ -124,6 +167,9 @@ fn manager_settings(config: &Config) -> ManagerSettings {
         request_max_bytes: config.consumer_request_max_bytes,
         fetch_min_bytes: config.fetch_min_bytes,
         max_instances: config.consumer_instances_max,
+        passthrough: config
+            .auth_passthrough
+            .then(|| config.auth_passthrough_sasl_mechanism.clone()),
     }
 }
 

@@ -78,7 +78,12 @@ impl v2::ProduceApi for Service {
         body: RawBody<models::ProduceRequest, vnd::ProduceToTopicBody>,
     ) -> Result<v2::ProduceToTopicResponse, ProxyError> {
         let request = decode(self, body).await?;
-        let produced = self.services.produce.produce(&topic, None, request).await?;
+        let produced = self
+            .services
+            .produce_for_caller()
+            .map_err(ProxyError::internal)?
+            .produce(&topic, None, request)
+            .await?;
         let refused_for = produced.refused_for();
         let body = Vnd::new(produce_response(produced));
         Ok(match refused_for {
@@ -101,7 +106,8 @@ impl v2::ProduceApi for Service {
         let request = decode(self, body).await?;
         let produced = self
             .services
-            .produce
+            .produce_for_caller()
+            .map_err(ProxyError::internal)?
             .produce(&topic, Some(partition), request)
             .await?;
         let refused_for = produced.refused_for();

@@ -94,7 +94,11 @@ impl<E: Endpoint> Endpoint for AuthEndpoint<E> {
                 if let Some(principal) = &principal {
                     req.extensions_mut().insert(principal.clone());
                 }
-                let mut response = self.inner.call(req).await?.into_response();
+                // The services acting for the caller (principal pass-through) read it there.
+                let mut response =
+                    crate::principal::serve_as(principal.clone(), self.inner.call(req))
+                        .await?
+                        .into_response();
                 // On the answer too, for the access log, which runs outside this layer.
                 if let Some(principal) = principal {
                     response.extensions_mut().insert(principal);

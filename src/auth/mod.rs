@@ -8,8 +8,9 @@
 //! request to `decide`, answers 401/403/404/405 itself, and attaches the
 //! [`Principal`](crate::principal::Principal) for the layers and handlers after it. Reading and
 //! reloading the password file is here. TLS itself (verifying the certificate) is the
-//! listener's; passing a user's identity on to Kafka is not done (the proxy's Kafka clients use
-//! the `client.*` identity).
+//! listener's; passing a user's identity on to Kafka is `passthrough.rs` and the consumer
+//! manager's, which read the principal the middleware also makes the request's
+//! [`caller`](crate::principal::caller).
 
 mod access;
 mod certificate;
@@ -26,7 +27,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::config::{AuthenticationMethod, Config};
-use crate::principal::{AuthMethod, PeerCertificate, Principal};
+use crate::principal::{AuthMethod, Credential, PeerCertificate, Principal};
 
 pub use access::Permission;
 pub use middleware::AuthLayer;
@@ -401,6 +402,7 @@ impl Auth {
                     name: user,
                     roles: roles.to_vec(),
                     method: AuthMethod::Basic,
+                    credential: Credential::Password(password),
                 })
             }
             AuthenticationMethod::Bearer => {
@@ -414,6 +416,7 @@ impl Auth {
                         name: verified.name,
                         roles: verified.roles,
                         method: AuthMethod::Bearer,
+                        credential: Credential::Token(token.to_string()),
                     }),
                     Err(reason) => {
                         tracing::debug!(%reason, "bearer token refused");
@@ -435,6 +438,7 @@ impl Auth {
                     name,
                     roles,
                     method: AuthMethod::Certificate,
+                    credential: Credential::None,
                 })
             }
         }

@@ -107,6 +107,7 @@ fn basic_credentials_are_checked_against_the_password_file() {
             name: "alice".into(),
             roles: vec!["admin".into()],
             method: AuthMethod::Basic,
+            credential: Credential::Password("alice-secret".into()),
         }))
     );
     // A user without one of `authentication.roles`.
@@ -357,6 +358,7 @@ fn bearer_tokens_are_verified_and_give_roles() {
             name: "svc".into(),
             roles: vec!["admin".into()],
             method: AuthMethod::Bearer,
+            credential: Credential::Token(good["Bearer ".len()..].to_string()),
         }))
     );
     let invalid = Decision::Unauthenticated {
@@ -406,6 +408,7 @@ fn certificates_map_their_subject_and_take_roles_from_the_password_file() {
             name: "alice".into(),
             roles: vec!["admin".into()],
             method: AuthMethod::Certificate,
+            credential: Credential::None,
         }))
     );
     assert_eq!(

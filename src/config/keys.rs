@@ -383,6 +383,25 @@ keys! {
         Text("admin"), |v| Ok(items(v)),
         "roles that may change the cluster through v3 (create, alter, delete; everything but \
          produce) once authentication is on (ours)";
+    auth_passthrough: bool = "auth.passthrough", Text("false"), flag,
+        "principal pass-through (ours): produce, v3 administration and the consumer instances a \
+         user creates talk to Kafka as that user, so Kafka's ACLs decide (`403`/`40301` when \
+         they refuse). Callers sign in to Kafka with their HTTP Basic user name and password \
+         over `auth.passthrough.sasl.mechanism`; needs `authentication.method=BASIC` and \
+         `client.security.protocol` `SASL_SSL` or `SASL_PLAINTEXT`. Metadata reads keep the \
+         proxy's own identity";
+    auth_passthrough_sasl_mechanism: String = "auth.passthrough.sasl.mechanism", Text("PLAIN"),
+        sasl_password_mechanism,
+        "the SASL mechanism of `BASIC` callers' Kafka clients under `auth.passthrough`: \
+         `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (ours)";
+    auth_passthrough_clients_max: usize = "auth.passthrough.clients.max", Text("100"),
+        |v| between(v, 1, 10_000, NON_NEGATIVE),
+        "principals whose Kafka clients (a producer, an admin client) are kept at once under \
+         `auth.passthrough`, 1-10000 (ours); one more closes the least recently used. Consumer \
+         instances count against `consumer.instances.max` instead";
+    auth_passthrough_idle: Duration = "auth.passthrough.idle.ms", Text("300000"),
+        positive_millis,
+        "a principal's Kafka clients unused for this long are closed (ours)";
     api_endpoints_allowlist: Vec<String> = "api.endpoints.allowlist", Text(""),
         |v| Ok(items(v)),
         "resource names (`api.v2.topics.list`, or a class such as `api.v3.topics.*`) that stay \
@@ -570,6 +589,14 @@ fn optional_listener(v: &str) -> Result<Option<Listener>, String> {
     parse_listener(v)
         .map(Some)
         .map_err(|reason| format!("{v:?}: {reason}"))
+}
+
+fn sasl_password_mechanism(v: &str) -> Result<String, String> {
+    let upper = v.trim().to_ascii_uppercase();
+    match upper.as_str() {
+        "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => Ok(upper),
+        _ => Err("expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512".into()),
+    }
 }
 
 fn text(v: &str) -> Result<String, String> {

@@ -445,6 +445,32 @@ impl Config {
                 ));
             }
         }
+        // Pass-through hands Kafka a password or a token: it needs a method that has one, and
+        // a SASL listener to hand it to.
+        if self.auth_passthrough {
+            let reader = Reader { props };
+            if self.authentication_method != AuthenticationMethod::Basic {
+                return Err(reader.invalid(
+                    "auth.passthrough",
+                    "true",
+                    "needs authentication.method BASIC: the caller's user name and password \
+                     sign in to Kafka (a certificate has no credential Kafka's SASL mechanisms \
+                     take, and bearer tokens are not passed on)",
+                ));
+            }
+            let protocol = self
+                .client
+                .get("security.protocol")
+                .map(|p| p.to_ascii_uppercase())
+                .unwrap_or_default();
+            if !matches!(protocol.as_str(), "SASL_SSL" | "SASL_PLAINTEXT") {
+                return Err(reader.invalid(
+                    "auth.passthrough",
+                    "true",
+                    "needs client.security.protocol SASL_SSL or SASL_PLAINTEXT",
+                ));
+            }
+        }
         // The idle timer also runs while a request waits on Kafka, so it must outlast the
         // longest such wait.
         let longest_wait =

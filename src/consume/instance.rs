@@ -100,6 +100,9 @@ pub struct InstanceSettings {
 pub struct Instance {
     pub group: String,
     pub name: String,
+    /// Under principal pass-through, the user that created the instance; set once, right
+    /// after creation. Only that user's requests find it (`docs/decisions.md` §24).
+    pub owner: std::sync::OnceLock<String>,
     pub settings: InstanceSettings,
     /// When a call last used this instance; read by the expiry task.
     last_used: StdMutex<Instant>,
@@ -148,6 +151,7 @@ impl Instance {
         Instance {
             group,
             name,
+            owner: std::sync::OnceLock::new(),
             settings,
             last_used: StdMutex::new(Instant::now()),
             blocking,

@@ -55,6 +55,10 @@ pub enum ConsumeError {
     InstanceExists { group: String, instance: String },
     #[error("the limit of {limit} consumer instances is reached")]
     TooManyInstances { limit: usize },
+    /// Principal pass-through is on but the request has no password to pass on (refused at
+    /// start for the authentication methods where it could happen).
+    #[error("the request has no credential to pass to Kafka")]
+    NoCredential,
     #[error("invalid value {value:?} for {key}: {reason}")]
     InvalidConfig {
         key: String,
@@ -222,9 +226,24 @@ pub struct ManagerSettings {
     pub fetch_min_bytes: i64,
     /// `consumer.instances.max`.
     pub max_instances: usize,
+    /// Under principal pass-through (`auth.passthrough`), the SASL mechanism of Basic callers:
+    /// each instance signs in to Kafka as the user that creates it, and belongs to that user.
+    pub passthrough: Option<String>,
 }
 
 type Key = (String, String);
+
+/// Whether the request being served may use `instance`: always for an instance without an
+/// owner and outside a request (the expiry task, shutdown); else only its owner.
+fn owned_by_caller(instance: &Instance) -> bool {
+    let Some(owner) = instance.owner.get() else {
+        return true;
+    };
+    match crate::principal::caller() {
+        None => true,
+        Some(caller) => caller.is_some_and(|p| &p.name == owner),
+    }
+}
 
 /// The consumer instances of this process. Cheap to clone.
 #[derive(Clone)]
@@ -283,6 +302,7 @@ impl ConsumerManager {
         let instance = instances
             .get(&(group.to_string(), name.to_string()))
             .cloned()
+            .filter(|instance| owned_by_caller(instance))
             .ok_or_else(|| ConsumeError::InstanceNotFound {
                 group: group.to_string(),
                 instance: name.to_string(),
@@ -316,6 +336,18 @@ impl ConsumerManager {
         };
         let key = (group.to_string(), name.clone());
         self.check_room(&key)?;
+        // Under pass-through the instance signs in to Kafka as its creator.
+        let caller = match &settings.passthrough {
+            None => None,
+            Some(mechanism) => {
+                let principal = crate::principal::caller()
+                    .flatten()
+                    .ok_or(ConsumeError::NoCredential)?;
+                let identity = crate::kafka_security::caller_settings(&principal, mechanism)
+                    .ok_or(ConsumeError::NoCredential)?;
+                Some((principal.name, identity))
+            }
+        };
 
         let mut client = ClientConfig::new();
         for (k, v) in CONSUMER_DEFAULTS {
@@ -335,6 +367,11 @@ impl ConsumerManager {
             .set("enable.partition.eof", "false");
         if let Some(reset) = req.auto_offset_reset.as_deref() {
             client.set("auto.offset.reset", auto_offset_reset(reset)?);
+        }
+        if let Some((_, identity)) = &caller {
+            for (k, v) in identity {
+                client.set(k, v);
+            }
         }
         let deadline = Instant::now() + instance::KAFKA_CALL_TIMEOUT;
         let consumer: KafkaConsumer = self
@@ -359,6 +396,10 @@ impl ConsumerManager {
             consumer,
             self.shared.blocking.clone(),
         ));
+        if let Some((owner, _)) = caller {
+            // Set once, before the instance is visible to any other call.
+            let _ = instance.owner.set(owner);
+        }
         let inserted = {
             let mut instances = lock(&self.shared.instances);
             match self.room_in(&instances, &key) {
@@ -450,7 +491,15 @@ impl ConsumerManager {
     /// Removes the instance; it commits what auto-commit owes and leaves its group before
     /// this returns.
     pub async fn delete(&self, group: &str, name: &str) -> Result<(), ConsumeError> {
-        let removed = lock(&self.shared.instances).remove(&(group.to_string(), name.to_string()));
+        let removed = {
+            let mut instances = lock(&self.shared.instances);
+            let key = (group.to_string(), name.to_string());
+            if instances.get(&key).is_some_and(|i| owned_by_caller(i)) {
+                instances.remove(&key)
+            } else {
+                None
+            }
+        };
         let instance = removed.ok_or_else(|| ConsumeError::InstanceNotFound {
             group: group.to_string(),
             instance: name.to_string(),
@@ -828,6 +877,7 @@ mod tests {
             request_max_bytes: 1 << 20,
             fetch_min_bytes: -1,
             max_instances: 10,
+            passthrough: None,
         };
         ConsumerManager::new(settings, metadata, schemas, blocking, Metrics::default())
     }

@@ -328,3 +328,71 @@ async fn a_changed_password_file_is_taken_without_a_restart() {
     assert_eq!(status, 401);
     proxy.stop().await;
 }
+
+/// Authorization headers that are no credential at all (bytes that are not UTF-8, base64 of
+/// bytes that are not UTF-8 or have no colon, malformed or huge tokens, other schemes) get the
+/// JSON 401 from a Basic and from a Bearer proxy alike, never a 500 and never a served request.
+#[tokio::test]
+async fn authorization_headers_that_are_no_credential_are_401_never_500() {
+    use base64::engine::general_purpose::STANDARD;
+    let stack = require_stack!();
+    let users = TempFile::new("password.properties", USERS);
+    let basic = basic_proxy(&stack, &users).await;
+    let key = ec_key();
+    let pem = String::from_utf8(key.public_key_to_pem().expect("pem")).expect("utf-8");
+    let key_file = TempFile::new("issuer.pem", &pem);
+    let bearer = proxy_with(
+        &stack,
+        &[
+            ("authentication.method", "BEARER"),
+            ("authentication.bearer.public.key.file", &key_file.path()),
+        ],
+    )
+    .await;
+    let b64 = |bytes: &[u8]| STANDARD.encode(bytes).into_bytes();
+    let with = |scheme: &str, rest: Vec<u8>| [scheme.as_bytes(), &rest].concat();
+    let headers: Vec<Vec<u8>> = vec![
+        b"\xff\xfe\xfd".to_vec(),
+        with("Basic ", b"\xff\xfe".to_vec()),
+        with("Basic ", b64(b"\xff\xfe:\xfd")),
+        with("Basic ", b64(b"alice\xff:alice")),
+        with("Basic ", b64(b"no colon at all")),
+        with("Basic ", b64(b":")),
+        with("Basic ", b"=====".to_vec()),
+        with("Basic ", "A".repeat(7000).into_bytes()),
+        with("Bearer ", b"\xff.\xfe.\xfd".to_vec()),
+        with("Bearer ", b"a.b.c".to_vec()),
+        with("Bearer ", b"..".to_vec()),
+        with(
+            "Bearer ",
+            [b64(b"{\"alg\":\"none\"}"), b".e30.".to_vec()].concat(),
+        ),
+        with("Bearer ", "e".repeat(7000).into_bytes()),
+        b"Negotiate YIIB".to_vec(),
+        b"Basic".to_vec(),
+        b"Bearer".to_vec(),
+    ];
+    for proxy in [&basic, &bearer] {
+        for header in &headers {
+            let answer = common::raw_request(
+                &proxy.base,
+                "GET",
+                b"/topics",
+                &[("Authorization".to_string(), header.clone())],
+                None,
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("an answer");
+            let shown = String::from_utf8_lossy(&header[..header.len().min(24)]).to_string();
+            assert_eq!(answer.status, 401, "{shown}");
+            assert_eq!(
+                answer.json(),
+                json!({"error_code": 401, "message": "Unauthorized"}),
+                "{shown}"
+            );
+        }
+    }
+    basic.stop().await;
+    bearer.stop().await;
+}

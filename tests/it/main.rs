@@ -19,6 +19,7 @@ mod negotiation;
 mod produce;
 mod reliability;
 mod schema;
+mod secure_kafka;
 mod spec;
 mod sse;
 mod startup;

@@ -24,10 +24,13 @@ const CI_FUZZ_SECONDS: u64 = 60;
 /// Ports of the fault tests' three-node stack are the usual ones plus this.
 const FAULT_STACK_PORT_OFFSET: &str = "1000";
 
+/// Ports of the secured stack (`stack up --secure`) of the `secure_kafka::` tests.
+const SECURE_STACK_PORT_OFFSET: &str = "1500";
+
 /// Runs every check; returns an error if any failed.
 pub fn ci() -> Result<()> {
     let started = Instant::now();
-    let mut steps = Steps::new(18);
+    let mut steps = Steps::new(21);
     steps.run("system packages", ensure_system_packages)?;
     steps.run("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--check"], &[])
@@ -64,7 +67,12 @@ pub fn ci() -> Result<()> {
         cargo(&["test", "--test", "it", "--no-run"], &[])
     })?;
     let info = steps.run("stack up (1 broker)", || stack::up(1))?;
-    let skip = ["--skip".to_string(), "faults::".to_string()];
+    let skip = [
+        "--skip".to_string(),
+        "faults::".to_string(),
+        "--skip".to_string(),
+        "secure_kafka::".to_string(),
+    ];
     let tests = steps.run("integration tests against the stack", || {
         integration_tests_with(&info, &skip)
     });
@@ -106,6 +114,20 @@ pub fn ci() -> Result<()> {
     std::env::remove_var("KAFKA_REST_STACK_PORT_OFFSET");
     faults?;
     down3?;
+    // The secured-Kafka tests need the SASL_SSL and SSL listeners and an authorizer that denies:
+    // a 1-node secured stack on ports of its own.
+    std::env::set_var("KAFKA_REST_STACK_PORT_OFFSET", SECURE_STACK_PORT_OFFSET);
+    let secured = steps.run("stack up --secure (1 broker, SASL_SSL and SSL)", || {
+        stack::up_with(1, true)
+    })?;
+    let only = ["secure_kafka::".to_string()];
+    let secure_tests = steps.run("secured-Kafka tests against the secured stack", || {
+        integration_tests_with(&secured, &only)
+    });
+    let down_secure = steps.run("stack down (secured)", stack::down);
+    std::env::remove_var("KAFKA_REST_STACK_PORT_OFFSET");
+    secure_tests?;
+    down_secure?;
     println!(
         "[ci] all {} steps passed in {:.0}s",
         steps.total,
@@ -114,9 +136,10 @@ pub fn ci() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask test`: integration tests against a running stack (started if needed, left up).
-pub fn test(brokers: u8, extra: &[String]) -> Result<()> {
-    let info = stack::up(brokers)?;
+/// `cargo xtask test`: integration tests against a running stack (started if needed, left up);
+/// `secure` starts the secured stack, which the `secure_kafka::` tests need.
+pub fn test(brokers: u8, secure: bool, extra: &[String]) -> Result<()> {
+    let info = stack::up_with(brokers, secure)?;
     integration_tests_with(&info, extra)
 }
 
@@ -128,17 +151,26 @@ fn integration_tests_with(info: &stack::StackInfo, extra: &[String]) -> Result<(
     }
     let brokers = info.brokers.to_string();
     let pids = stack::pid_dir().display().to_string();
-    cargo(
-        &args,
-        &[
-            ("KAFKA_BOOTSTRAP", info.bootstrap.as_str()),
-            ("SCHEMA_REGISTRY_URL", info.registry_url.as_str()),
-            ("KAFKA_REST_REQUIRE_STACK", "1"),
-            ("KAFKA_REST_STACK_BROKERS", brokers.as_str()),
-            ("KAFKA_REST_STACK_PIDS", pids.as_str()),
-        ],
-    )
-    .with_context(|| {
+    let mut env = vec![
+        ("KAFKA_BOOTSTRAP", info.bootstrap.clone()),
+        ("SCHEMA_REGISTRY_URL", info.registry_url.clone()),
+        ("KAFKA_REST_REQUIRE_STACK", "1".to_string()),
+        ("KAFKA_REST_STACK_BROKERS", brokers),
+        ("KAFKA_REST_STACK_PIDS", pids),
+    ];
+    // The `secure_kafka::` tests run only where these are set (and fail without them when
+    // `KAFKA_REST_REQUIRE_SECURE_STACK` is set, as here for a secured stack).
+    if let Some(secure) = &info.secure {
+        env.push((
+            "KAFKA_SASL_SSL_BOOTSTRAP",
+            secure.sasl_ssl_bootstrap.clone(),
+        ));
+        env.push(("KAFKA_SSL_BOOTSTRAP", secure.ssl_bootstrap.clone()));
+        env.push(("KAFKA_TLS_DIR", secure.tls_dir.display().to_string()));
+        env.push(("KAFKA_REST_REQUIRE_SECURE_STACK", "1".to_string()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    cargo(&args, &env).with_context(|| {
         format!(
             "integration tests failed (stack logs: {})",
             stack::log_dir().display()

@@ -53,6 +53,9 @@ enum Cmd {
         /// The stack to run against: 1 broker, or 3 for the `faults::` tests.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         brokers: u8,
+        /// Start (or reuse) the secured stack, which the `secure_kafka::` tests need.
+        #[arg(long)]
+        secure: bool,
         /// Arguments passed to the test binary (a name filter, --nocapture, ...).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -162,6 +165,10 @@ enum StackCmd {
         /// Number of Kafka nodes (1, or 3 for failover tests).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         brokers: u8,
+        /// Also the secured listeners: SASL_SSL (PLAIN, SCRAM) and SSL with client
+        /// certificates, the test CA and users, and an authorizer that denies without an ACL.
+        #[arg(long)]
+        secure: bool,
     },
     /// Stop exactly the processes `stack up` started and remove their data.
     Down,
@@ -173,12 +180,16 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Stack { action } => match action {
-            StackCmd::Up { brokers } => stack::up(brokers).map(|_| ()),
+            StackCmd::Up { brokers, secure } => stack::up_with(brokers, secure).map(|_| ()),
             StackCmd::Down => stack::down(),
             StackCmd::Status => stack::status(),
         },
         Cmd::Up { debug } => up(debug),
-        Cmd::Test { brokers, args } => ci::test(brokers, &args),
+        Cmd::Test {
+            brokers,
+            secure,
+            args,
+        } => ci::test(brokers, secure, &args),
         Cmd::LintSpec => codegen::lint_spec(),
         Cmd::Codegen { check, server_only } => codegen::codegen(check, server_only),
         Cmd::SdkTest { flows: false } => codegen::sdk_test(),

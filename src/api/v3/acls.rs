@@ -211,7 +211,7 @@ impl v3::AclApi for V3Service {
                 ("permission", filter.permission.name()),
             ],
         );
-        let found = acls::search_acls(self.admin(), filter).await?;
+        let found = acls::search_acls(&self.admin()?, filter).await?;
         let (page, mut metadata) = paginate(request, &ctx, found, page_size, page_token)?;
         metadata.self_ = self_;
         Ok(v3::GetKafkaAclsResponse::Ok(Vnd::new(
@@ -240,7 +240,7 @@ impl v3::AclApi for V3Service {
             .await?,
         )?;
         let location = acl_url(&ctx, &acl);
-        acls::create_acls(self.admin(), vec![acl]).await?;
+        acls::create_acls(&self.admin()?, vec![acl]).await?;
         // Confluent's `Location` is the search URL that finds the new ACL.
         set_location(request, location);
         Ok(v3::CreateKafkaAclsResponse::Created)
@@ -268,7 +268,7 @@ impl v3::AclApi for V3Service {
             Some(&operation),
             Some(&permission),
         )?;
-        let deleted = acls::delete_acls(self.admin(), filter).await?;
+        let deleted = acls::delete_acls(&self.admin()?, filter).await?;
         Ok(v3::DeleteKafkaAclsResponse::Ok(Vnd::new(
             models::DeleteAclsResponseData {
                 data: deleted
@@ -295,7 +295,7 @@ impl v3::AclApi for V3Service {
             .into_iter()
             .map(new_acl)
             .collect::<Result<Vec<_>, _>>()?;
-        acls::create_acls(self.admin(), wanted).await?;
+        acls::create_acls(&self.admin()?, wanted).await?;
         Ok(v3::BatchCreateKafkaAclsResponse::NoContent)
     }
 }

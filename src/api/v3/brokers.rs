@@ -37,7 +37,7 @@ impl BrokerApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaBrokersResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let brokers = self.admin().brokers().await?;
+        let brokers = self.admin()?.brokers().await?;
         let (page, metadata) = paginate(req, &ctx, brokers, page_size, page_token)?;
         Ok(v3::ListKafkaBrokersResponse::Ok(Vnd::new(
             models::BrokerDataList {
@@ -56,7 +56,7 @@ impl BrokerApi for V3Service {
         broker_id: Lenient<i32>,
     ) -> Result<v3::GetKafkaBrokerResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let broker = self.admin().broker(path_id(broker_id)?).await?;
+        let broker = self.admin()?.broker(path_id(broker_id)?).await?;
         Ok(v3::GetKafkaBrokerResponse::Ok(Vnd::new(broker_data(
             &ctx, &broker,
         ))))
@@ -72,7 +72,7 @@ impl BrokerApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::SearchKafkaReplicasByBrokerResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let replicas = self.admin().broker_replicas(path_id(broker_id)?).await?;
+        let replicas = self.admin()?.broker_replicas(path_id(broker_id)?).await?;
         let (page, metadata) = paginate(req, &ctx, replicas, page_size, page_token)?;
         Ok(v3::SearchKafkaReplicasByBrokerResponse::Ok(Vnd::new(
             models::ReplicaDataList {

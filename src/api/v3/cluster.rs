@@ -40,7 +40,7 @@ impl ClusterApi for V3Service {
         req: &Request,
     ) -> Result<v3::ListKafkaClustersResponse, ProxyError> {
         let ctx = self.ctx_connected(req).await?;
-        let cluster = self.admin().cluster().await?;
+        let cluster = self.admin()?.cluster().await?;
         Ok(v3::ListKafkaClustersResponse::Ok(Vnd::new(
             models::ClusterDataList {
                 kind: "KafkaClusterList".into(),
@@ -60,7 +60,7 @@ impl ClusterApi for V3Service {
         cluster_id: String,
     ) -> Result<v3::GetKafkaClusterResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let cluster = self.admin().cluster().await?;
+        let cluster = self.admin()?.cluster().await?;
         Ok(v3::GetKafkaClusterResponse::Ok(Vnd::new(cluster_data(
             &ctx, &cluster,
         ))))

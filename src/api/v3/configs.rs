@@ -136,7 +136,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::ListKafkaAllBrokerConfigsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let all: Vec<(i32, ConfigEntry)> = self
-            .admin()
+            .admin()?
             .all_broker_configs()
             .await?
             .into_iter()
@@ -167,7 +167,7 @@ impl ConfigsApi for V3Service {
         let ctx = self.ctx(req, &cluster_id).await?;
         let broker = path_id(broker_id)?;
         let entries = self
-            .admin()
+            .admin()?
             .configs(&ConfigResource::Broker(broker))
             .await?;
         let (page, metadata) = paginate(req, &ctx, entries, page_size, page_token)?;
@@ -209,7 +209,7 @@ impl ConfigsApi for V3Service {
         let ctx = self.ctx(req, &cluster_id).await?;
         let broker = path_id(broker_id)?;
         let entry = self
-            .admin()
+            .admin()?
             .config(&ConfigResource::Broker(broker), &name)
             .await?;
         Ok(v3::GetKafkaBrokerConfigResponse::Ok(Vnd::new(
@@ -232,7 +232,7 @@ impl ConfigsApi for V3Service {
             .body(body, decode::decode_update_kafka_broker_config)
             .await?;
         let op = set(&name, request.value)?;
-        self.admin()
+        self.admin()?
             .alter_configs(&ConfigResource::Broker(broker), vec![(name, op)], false)
             .await?;
         Ok(v3::UpdateKafkaBrokerConfigResponse::NoContent)
@@ -248,7 +248,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::DeleteKafkaBrokerConfigResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
         let broker = path_id(broker_id)?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::Broker(broker),
                 vec![(name, AlterOp::Delete)],
@@ -267,7 +267,10 @@ impl ConfigsApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaClusterConfigsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let entries = self.admin().configs(&ConfigResource::BrokerDefault).await?;
+        let entries = self
+            .admin()?
+            .configs(&ConfigResource::BrokerDefault)
+            .await?;
         let (page, metadata) = paginate(req, &ctx, entries, page_size, page_token)?;
         Ok(v3::ListKafkaClusterConfigsResponse::Ok(Vnd::new(
             models::ClusterConfigDataList {
@@ -301,7 +304,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::GetKafkaClusterConfigResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let entry = self
-            .admin()
+            .admin()?
             .config(&ConfigResource::BrokerDefault, &name)
             .await?;
         Ok(v3::GetKafkaClusterConfigResponse::Ok(Vnd::new(
@@ -322,7 +325,7 @@ impl ConfigsApi for V3Service {
             .body(body, decode::decode_update_kafka_cluster_config)
             .await?;
         let op = set(&name, request.value)?;
-        self.admin()
+        self.admin()?
             .alter_configs(&ConfigResource::BrokerDefault, vec![(name, op)], false)
             .await?;
         Ok(v3::UpdateKafkaClusterConfigResponse::NoContent)
@@ -336,7 +339,7 @@ impl ConfigsApi for V3Service {
         name: String,
     ) -> Result<v3::DeleteKafkaClusterConfigResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::BrokerDefault,
                 vec![(name, AlterOp::Delete)],
@@ -356,7 +359,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::ListKafkaAllTopicConfigsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let all: Vec<(String, ConfigEntry)> = self
-            .admin()
+            .admin()?
             .all_topic_configs()
             .await?
             .into_iter()
@@ -397,7 +400,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::ListKafkaTopicConfigsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let entries = self
-            .admin()
+            .admin()?
             .configs(&ConfigResource::Topic(topic_name.clone()))
             .await?;
         let (page, metadata) = paginate(req, &ctx, entries, page_size, page_token)?;
@@ -438,7 +441,7 @@ impl ConfigsApi for V3Service {
     ) -> Result<v3::GetKafkaTopicConfigResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let entry = self
-            .admin()
+            .admin()?
             .config(&ConfigResource::Topic(topic_name.clone()), &name)
             .await?;
         Ok(v3::GetKafkaTopicConfigResponse::Ok(Vnd::new(topic_config(
@@ -462,7 +465,7 @@ impl ConfigsApi for V3Service {
             .body(body, decode::decode_update_kafka_topic_config)
             .await?;
         let op = set(&name, request.value)?;
-        self.admin()
+        self.admin()?
             .alter_configs(&ConfigResource::Topic(topic_name), vec![(name, op)], false)
             .await?;
         Ok(v3::UpdateKafkaTopicConfigResponse::NoContent)
@@ -477,7 +480,7 @@ impl ConfigsApi for V3Service {
         name: String,
     ) -> Result<v3::DeleteKafkaTopicConfigResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::Topic(topic_name),
                 vec![(name, AlterOp::Delete)],
@@ -501,7 +504,7 @@ impl V3Service {
         let request = self
             .body_of(body, decode::decode_update_kafka_broker_config_batch)
             .await?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::Broker(broker),
                 changes(request.data)?,
@@ -523,7 +526,7 @@ impl V3Service {
         let request = self
             .body_of(body, decode::decode_update_kafka_cluster_configs)
             .await?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::BrokerDefault,
                 changes(request.data)?,
@@ -545,7 +548,7 @@ impl V3Service {
         let request = self
             .body_of(body, decode::decode_update_kafka_topic_config_batch)
             .await?;
-        self.admin()
+        self.admin()?
             .alter_configs(
                 &ConfigResource::Topic(topic_name),
                 changes(request.data)?,
@@ -572,7 +575,7 @@ impl V3Service {
         for entry in request.data {
             let outcome = match changes(entry.configs) {
                 Ok(changes) => self
-                    .admin()
+                    .admin()?
                     .alter_configs(
                         &ConfigResource::Topic(entry.topic_name.clone()),
                         changes,

@@ -264,7 +264,7 @@ impl v3::ConsumerGroupApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerGroupsResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let found = groups::list_groups(self.admin()).await?;
+        let found = groups::list_groups(&self.admin()?).await?;
         let (page, metadata) = paginate(request, &ctx, found, page_size, page_token)?;
         Ok(v3::ListKafkaConsumerGroupsResponse::Ok(Vnd::new(
             models::ConsumerGroupDataList {
@@ -282,7 +282,7 @@ impl v3::ConsumerGroupApi for V3Service {
         consumer_group_id: String,
     ) -> Result<v3::GetKafkaConsumerGroupResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let group = groups::get_group(self.admin(), &consumer_group_id)
+        let group = groups::get_group(&self.admin()?, &consumer_group_id)
             .await
             .map_err(bare_not_found)?;
         Ok(v3::GetKafkaConsumerGroupResponse::Ok(Vnd::new(group_data(
@@ -297,7 +297,7 @@ impl v3::ConsumerGroupApi for V3Service {
         consumer_group_id: String,
     ) -> Result<v3::DeleteKafkaConsumerGroupResponse, ProxyError> {
         self.ctx(request, &cluster_id).await?;
-        groups::delete_group(self.admin(), &consumer_group_id).await?;
+        groups::delete_group(&self.admin()?, &consumer_group_id).await?;
         Ok(v3::DeleteKafkaConsumerGroupResponse::NoContent)
     }
 
@@ -316,7 +316,7 @@ impl v3::ConsumerGroupApi for V3Service {
             .await?;
         let target = reset_target(&body)?;
         let offsets = groups::reset_offsets(
-            self.admin(),
+            &self.admin()?,
             &consumer_group_id,
             target,
             body.topics,
@@ -346,7 +346,7 @@ impl v3::ConsumerGroupApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumersResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let group = groups::get_group(self.admin(), &consumer_group_id).await?;
+        let group = groups::get_group(&self.admin()?, &consumer_group_id).await?;
         let (page, metadata) = paginate(request, &ctx, group.consumers, page_size, page_token)?;
         Ok(v3::ListKafkaConsumersResponse::Ok(Vnd::new(
             models::ConsumerDataList {
@@ -368,7 +368,7 @@ impl v3::ConsumerGroupApi for V3Service {
         consumer_id: String,
     ) -> Result<v3::GetKafkaConsumerResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let consumer = groups::get_consumer(self.admin(), &consumer_group_id, &consumer_id)
+        let consumer = groups::get_consumer(&self.admin()?, &consumer_group_id, &consumer_id)
             .await
             .map_err(bare_not_found)?;
         Ok(v3::GetKafkaConsumerResponse::Ok(Vnd::new(consumer_data(
@@ -388,7 +388,7 @@ impl v3::ConsumerGroupApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerAssignmentResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let consumer = groups::get_consumer(self.admin(), &consumer_group_id, &consumer_id)
+        let consumer = groups::get_consumer(&self.admin()?, &consumer_group_id, &consumer_id)
             .await
             .map_err(bare_not_found)?;
         let (g, c) = (consumer_group_id.as_str(), consumer_id.as_str());
@@ -417,7 +417,7 @@ impl v3::ConsumerGroupApi for V3Service {
     ) -> Result<v3::GetKafkaConsumerAssignmentResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let partition = path_id(partition_id)?;
-        let consumer = groups::get_consumer(self.admin(), &consumer_group_id, &consumer_id)
+        let consumer = groups::get_consumer(&self.admin()?, &consumer_group_id, &consumer_id)
             .await
             .map_err(bare_not_found)?;
         let tp = TopicPartition {
@@ -446,7 +446,7 @@ impl v3::ConsumerGroupApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaConsumerLagsResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let found = lags::list_lags(self.admin(), &consumer_group_id).await?;
+        let found = lags::list_lags(&self.admin()?, &consumer_group_id).await?;
         let (page, metadata) = paginate(request, &ctx, found, page_size, page_token)?;
         Ok(v3::ListKafkaConsumerLagsResponse::Ok(Vnd::new(
             models::ConsumerLagDataList {
@@ -467,7 +467,7 @@ impl v3::ConsumerGroupApi for V3Service {
     ) -> Result<v3::GetKafkaConsumerLagResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
         let partition = path_id(partition_id)?;
-        let lag = lags::get_lag(self.admin(), &consumer_group_id, &topic_name, partition).await?;
+        let lag = lags::get_lag(&self.admin()?, &consumer_group_id, &topic_name, partition).await?;
         Ok(v3::GetKafkaConsumerLagResponse::Ok(Vnd::new(lag_data(
             &ctx, lag,
         ))))
@@ -480,7 +480,7 @@ impl v3::ConsumerGroupApi for V3Service {
         consumer_group_id: String,
     ) -> Result<v3::GetKafkaConsumerGroupLagSummaryResponse, ProxyError> {
         let ctx = self.ctx(request, &cluster_id).await?;
-        let summary = lags::lag_summary(self.admin(), &consumer_group_id).await?;
+        let summary = lags::lag_summary(&self.admin()?, &consumer_group_id).await?;
         Ok(v3::GetKafkaConsumerGroupLagSummaryResponse::Ok(Vnd::new(
             summary_data(&ctx, summary),
         )))

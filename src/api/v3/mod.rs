@@ -97,9 +97,11 @@ impl V3Service {
         }
     }
 
-    /// The administration service.
-    pub fn admin(&self) -> &Admin {
-        &self.services.admin
+    /// The administration service: the caller's own under principal pass-through.
+    pub fn admin(&self) -> Result<Admin, ProxyError> {
+        self.services
+            .admin_for_caller()
+            .map_err(ProxyError::internal)
     }
 
     /// `scheme://authority` of the links of an answer to `req`, by the rules of consumer
@@ -114,7 +116,7 @@ impl V3Service {
     /// found." otherwise; the id is cached for `kafka.cluster.id.cache.ms`) and builds the
     /// context of one request.
     pub async fn ctx(&self, req: &Request, cluster_id: &str) -> Result<Ctx, ProxyError> {
-        let cluster_id = self.admin().check_cluster(cluster_id).await?;
+        let cluster_id = self.admin()?.check_cluster(cluster_id).await?;
         Ok(Ctx {
             base: self.base_url(req),
             cluster_id,
@@ -124,7 +126,7 @@ impl V3Service {
     /// The context of a request that names no cluster (`GET /v3/clusters`): the connected
     /// cluster's.
     pub async fn ctx_connected(&self, req: &Request) -> Result<Ctx, ProxyError> {
-        let cluster_id = self.admin().cluster_id().await?;
+        let cluster_id = self.admin()?.cluster_id().await?;
         Ok(Ctx {
             base: self.base_url(req),
             cluster_id,

@@ -80,7 +80,7 @@ impl PartitionApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaPartitionsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let partitions = self.admin().partitions(&topic_name).await?;
+        let partitions = self.admin()?.partitions(&topic_name).await?;
         let (page, metadata) = paginate(req, &ctx, partitions, page_size, page_token)?;
         Ok(v3::ListKafkaPartitionsResponse::Ok(Vnd::new(
             models::PartitionDataList {
@@ -104,7 +104,7 @@ impl PartitionApi for V3Service {
     ) -> Result<v3::GetKafkaPartitionResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let partition = self
-            .admin()
+            .admin()?
             .partition(&topic_name, path_id(partition_id)?)
             .await?;
         Ok(v3::GetKafkaPartitionResponse::Ok(Vnd::new(partition_data(
@@ -130,7 +130,7 @@ impl PartitionApi for V3Service {
                 message: format!("offset_type:{other} is invalid"),
             });
         }
-        let offsets = self.admin().offsets(&topic_name, partition).await?;
+        let offsets = self.admin()?.offsets(&topic_name, partition).await?;
         let p = partition.to_string();
         Ok(v3::GetKafkaPartitionOffsetsResponse::Ok(Vnd::new(
             models::PartitionWithOffsetsData {
@@ -183,7 +183,7 @@ impl PartitionApi for V3Service {
         _page_token: Option<String>,
     ) -> Result<v3::SearchKafkaReassignmentsByTopicResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
-        self.admin().topic(&topic_name).await?;
+        self.admin()?.topic(&topic_name).await?;
         Err(reassignments_unsupported())
     }
 
@@ -196,7 +196,7 @@ impl PartitionApi for V3Service {
         partition_id: Lenient<i32>,
     ) -> Result<v3::GetKafkaReassignmentResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
-        self.admin()
+        self.admin()?
             .partition(&topic_name, path_id(partition_id)?)
             .await?;
         Err(reassignments_unsupported())
@@ -218,7 +218,7 @@ impl ReplicaApi for V3Service {
     ) -> Result<v3::ListKafkaReplicasResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
         let partition = self
-            .admin()
+            .admin()?
             .partition(&topic_name, path_id(partition_id)?)
             .await?;
         let (page, metadata) = paginate(req, &ctx, partition.replicas, page_size, page_token)?;
@@ -246,7 +246,7 @@ impl ReplicaApi for V3Service {
         let ctx = self.ctx(req, &cluster_id).await?;
         let partition = path_id(partition_id)?;
         let replica = self
-            .admin()
+            .admin()?
             .replica(&topic_name, partition, path_id(broker_id)?)
             .await?;
         Ok(v3::GetKafkaReplicaResponse::Ok(Vnd::new(replica_data(
@@ -275,7 +275,7 @@ impl V3Service {
         let mut data = Vec::with_capacity(request.partitions.len());
         for p in request.partitions {
             let low_watermark = self
-                .admin()
+                .admin()?
                 .delete_records(&topic_name, p.partition_id, p.before_offset)
                 .await?;
             data.push(models::DeleteRecordsResult {

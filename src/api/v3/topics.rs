@@ -110,7 +110,7 @@ impl TopicApi for V3Service {
         page_token: Option<String>,
     ) -> Result<v3::ListKafkaTopicsResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let topics = self.admin().topics().await?;
+        let topics = self.admin()?.topics().await?;
         let (page, metadata) = paginate(req, &ctx, topics, page_size, page_token)?;
         Ok(v3::ListKafkaTopicsResponse::Ok(Vnd::new(
             models::TopicDataList {
@@ -143,13 +143,13 @@ impl TopicApi for V3Service {
             ),
         };
         let name = topic.name.clone();
-        self.admin().create_topic(topic, validate_only).await?;
+        self.admin()?.create_topic(topic, validate_only).await?;
         let requested = topic_data(&ctx, &name, false, replication, partitions);
         if validate_only {
             return Ok(v3::CreateKafkaTopicResponse::Ok(Vnd::new(requested)));
         }
         set_location(req, requested.metadata.self_.clone());
-        let created = match self.admin().topic(&name).await {
+        let created = match self.admin()?.topic(&name).await {
             Ok(topic) if !topic.partitions.is_empty() => from_topic(&ctx, &topic),
             _ => requested,
         };
@@ -165,7 +165,7 @@ impl TopicApi for V3Service {
         _include_authorized_operations: Option<Lenient<bool>>,
     ) -> Result<v3::GetKafkaTopicResponse, ProxyError> {
         let ctx = self.ctx(req, &cluster_id).await?;
-        let topic = self.admin().topic(&topic_name).await?;
+        let topic = self.admin()?.topic(&topic_name).await?;
         Ok(v3::GetKafkaTopicResponse::Ok(Vnd::new(from_topic(
             &ctx, &topic,
         ))))
@@ -179,7 +179,7 @@ impl TopicApi for V3Service {
         topic_name: String,
     ) -> Result<v3::DeleteKafkaTopicResponse, ProxyError> {
         self.ctx(req, &cluster_id).await?;
-        self.admin().delete_topic(&topic_name).await?;
+        self.admin()?.delete_topic(&topic_name).await?;
         Ok(v3::DeleteKafkaTopicResponse::NoContent)
     }
 
@@ -200,7 +200,7 @@ impl TopicApi for V3Service {
             .body(body, decode::decode_update_partition_count_kafka_topic)
             .await?;
         let topic = self
-            .admin()
+            .admin()?
             .set_partitions_count(&topic_name, request.partitions_count)
             .await?;
         Ok(v3::UpdatePartitionCountKafkaTopicResponse::Ok(Vnd::new(

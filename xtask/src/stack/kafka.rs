@@ -17,6 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::paths::{bootstrap, broker_port, controller_port, kafka_conf, Component, Paths, HOST};
 use super::process::{secs, spawn_detached, write_pid};
+use super::secure;
 use super::KAFKA_VERSION;
 use crate::tools;
 
@@ -25,12 +26,12 @@ const KAFKA_LOG4J2: &str = include_str!("../../assets/log4j2.properties");
 const CLUSTER_ID: &str = "kafkarestlocalstack01A";
 
 /// Writes the log4j2 settings and every node's properties, regenerated on every start.
-pub(super) fn write_configs(paths: &Paths, brokers: u8) -> Result<()> {
+pub(super) fn write_configs(paths: &Paths, brokers: u8, secure: bool) -> Result<()> {
     fs::write(paths.log4j2(), KAFKA_LOG4J2)
         .with_context(|| format!("cannot write {}", paths.log4j2().display()))?;
     for node in 1..=brokers {
         let conf = kafka_conf(paths, node);
-        fs::write(&conf, kafka_properties(paths, node, brokers))
+        fs::write(&conf, kafka_properties(paths, node, brokers, secure))
             .with_context(|| format!("cannot write {}", conf.display()))?;
     }
     Ok(())
@@ -44,7 +45,7 @@ pub(super) fn kafka_java() -> Result<PathBuf> {
     )
 }
 
-fn kafka_properties(paths: &Paths, node: u8, brokers: u8) -> String {
+fn kafka_properties(paths: &Paths, node: u8, brokers: u8, secure: bool) -> String {
     let voters = (1..=brokers)
         .map(|j| format!("{j}@{HOST}:{}", controller_port(j)))
         .collect::<Vec<_>>()
@@ -54,16 +55,31 @@ fn kafka_properties(paths: &Paths, node: u8, brokers: u8) -> String {
     let data = paths.data.join(format!("kafka-{node}"));
     let broker = broker_port(node);
     let controller = controller_port(node);
+    let (secure_listeners, secure_protocols, authorizer, secure_settings) = if secure {
+        (
+            secure::listeners(node),
+            secure::PROTOCOL_MAP,
+            secure::authorizer(),
+            secure::properties(paths),
+        )
+    } else {
+        (
+            String::new(),
+            "",
+            "allow.everyone.if.no.acl.found=true\nsuper.users=User:ANONYMOUS\n".to_string(),
+            String::new(),
+        )
+    };
     format!(
         "# Written by `cargo xtask stack up`; regenerated on every start.\n\
          process.roles=broker,controller\n\
          node.id={node}\n\
          controller.quorum.voters={voters}\n\
-         listeners=PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller}\n\
-         advertised.listeners=PLAINTEXT://{HOST}:{broker}\n\
+         listeners=PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller}{secure_listeners}\n\
+         advertised.listeners=PLAINTEXT://{HOST}:{broker}{secure_listeners}\n\
          inter.broker.listener.name=PLAINTEXT\n\
          controller.listener.names=CONTROLLER\n\
-         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT{secure_protocols}\n\
          log.dirs={data}\n\
          num.partitions=1\n\
          default.replication.factor={replication}\n\
@@ -86,10 +102,10 @@ fn kafka_properties(paths: &Paths, node: u8, brokers: u8) -> String {
          # The standard KRaft authorizer, so that the v3 ACL endpoints work against real Kafka.\n\
          # No ACL matching means allowed, and every listener is plaintext (principal\n\
          # User:ANONYMOUS, the proxy and the tests included), which is a super user: ACLs the\n\
-         # tests create are stored and listed, but they change nobody's access.\n\
+         # tests create are stored and listed, but they change nobody's access. A secured\n\
+         # stack denies what no ACL allows on its secured listeners (see secure.rs).\n\
          authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
-         allow.everyone.if.no.acl.found=true\n\
-         super.users=User:ANONYMOUS\n",
+         {authorizer}{secure_settings}",
         data = data.display(),
     )
 }
@@ -99,7 +115,8 @@ fn kafka_classpath(paths: &Paths) -> String {
 }
 
 /// Formats the given nodes' storage (in parallel; each is a short-lived JVM).
-pub(super) fn format_kafka(paths: &Paths, java: &Path, nodes: &[u8]) -> Result<()> {
+/// A secured stack's storage also gets the SCRAM credentials of its users.
+pub(super) fn format_kafka(paths: &Paths, java: &Path, nodes: &[u8], secure: bool) -> Result<()> {
     let mut running = Vec::new();
     for &node in nodes {
         eprintln!("[stack] formatting kafka-{node}");
@@ -114,6 +131,11 @@ pub(super) fn format_kafka(paths: &Paths, java: &Path, nodes: &[u8]) -> Result<(
             .arg(kafka_classpath(paths))
             .args(["kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c"])
             .arg(kafka_conf(paths, node))
+            .args(if secure {
+                secure::format_args()
+            } else {
+                Vec::new()
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -314,7 +336,7 @@ mod tests {
         // Ports move with KAFKA_REST_STACK_PORT_OFFSET (set when ci runs beside another stack).
         let o = port_offset();
         let paths = Paths::new();
-        let props = kafka_properties(&paths, 2, 3);
+        let props = kafka_properties(&paths, 2, 3, false);
         assert!(props.contains("node.id=2\n"));
         let voters = format!(
             "controller.quorum.voters=1@127.0.0.1:{},2@127.0.0.1:{},3@127.0.0.1:{}\n",
@@ -346,5 +368,25 @@ mod tests {
                 9094 + o
             )
         );
+    }
+
+    #[test]
+    fn secured_node_properties() {
+        let o = port_offset();
+        let paths = Paths::new();
+        let props = kafka_properties(&paths, 1, 1, true);
+        let listeners = format!(
+            "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{},\
+             SASL_SSL://127.0.0.1:{},SSL://127.0.0.1:{}\n",
+            9092 + o,
+            19092 + o,
+            9292 + o,
+            9392 + o
+        );
+        assert!(props.contains(&listeners), "{props}");
+        assert!(props.contains("allow.everyone.if.no.acl.found=false\n"));
+        assert!(props.contains("super.users=User:ANONYMOUS;User:kafkarest\n"));
+        assert!(props.contains("user_alice=\"alice-secret\""), "{props}");
+        assert!(!props.contains("allow.everyone.if.no.acl.found=true"));
     }
 }

@@ -24,6 +24,7 @@ mod maven;
 mod paths;
 mod process;
 mod registry;
+mod secure;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,10 +34,12 @@ use anyhow::{bail, ensure, Context, Result};
 use rdkafka::consumer::Consumer;
 
 pub(crate) use paths::cache_root;
-use paths::{bootstrap, read_broker_count, recorded_components, registry_port, stack_info};
+use paths::stack_info;
+use paths::{bootstrap, is_secure, read_broker_count, recorded_components, registry_port};
 use paths::{broker_port, controller_port, Component, Paths, REGISTRY_API};
 use process::{describe_stale, ensure_port_free, remove_file_if_exists, secs, stop_processes};
 use process::{Launched, PidState, StackLock};
+pub use secure::{Secure, PROXY_USER, USERS};
 
 const KAFKA_VERSION: &str = "4.2.1";
 const APICURIO_VERSION: &str = "3.3.3";
@@ -54,10 +57,19 @@ pub struct StackInfo {
     pub brokers: u8,
     /// Whether this call started at least one process.
     pub started_now: bool,
+    /// The secured listeners, when the stack runs with `--secure`.
+    pub secure: Option<Secure>,
 }
 
 /// Idempotent: reuses a running stack (same broker count) or starts one; resolves artifacts first.
+/// A running secured stack is reused too: it keeps every plain listener.
 pub fn up(brokers: u8) -> Result<StackInfo> {
+    up_with(brokers, false)
+}
+
+/// [`up`], and with `secure` the secured listeners, users and certificates (`secure.rs`). A
+/// running plain stack is not secured in place: `stack down` first.
+pub fn up_with(brokers: u8, secure: bool) -> Result<StackInfo> {
     ensure!(
         (1..=MAX_BROKERS).contains(&brokers),
         "unsupported broker count {brokers}: the local stack runs 1 to {MAX_BROKERS} Kafka nodes"
@@ -86,6 +98,13 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
         }
     }
     if let Some(info) = running().filter(|info| info.brokers == brokers) {
+        if secure && info.secure.is_none() {
+            bail!(
+                "a plain {brokers}-broker stack is running (state in {}); run `cargo xtask stack \
+                 down` before `stack up --secure`",
+                paths.stack.display()
+            );
+        }
         kafka::create_quickstart_topics(brokers)?;
         eprintln!("[stack] reusing running stack ({brokers} broker(s))");
         print_summary(&info);
@@ -110,6 +129,13 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
                 paths.brokers_file.display()
             ),
         }
+        if secure && !is_secure(&paths) {
+            bail!(
+                "plain kafka processes are running (state in {}); run `cargo xtask stack down` \
+                 before `stack up --secure`",
+                paths.stack.display()
+            );
+        }
         if let Some(extra) = alive_kafka.iter().find(|&&i| i > brokers) {
             bail!(
                 "kafka-{extra} is running although the stack records {brokers} broker(s); run \
@@ -119,9 +145,12 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
     }
 
     let mut launched: Vec<Launched> = Vec::new();
+    // A restarted node of a running stack keeps the stack's mode.
+    let secure = secure || (!alive_kafka.is_empty() && is_secure(&paths));
     let result = start_and_wait(
         &paths,
         brokers,
+        secure,
         &alive_kafka,
         &kafka_java,
         &registry_java,
@@ -152,6 +181,9 @@ pub fn up(brokers: u8) -> Result<StackInfo> {
 fn print_summary(info: &StackInfo) {
     println!("KAFKA_BOOTSTRAP={}", info.bootstrap);
     println!("SCHEMA_REGISTRY_URL={}", info.registry_url);
+    if let Some(secure) = &info.secure {
+        secure.print_summary();
+    }
 }
 
 /// Stops exactly the processes recorded in pid files (SIGTERM, wait up to 30 s, then SIGKILL), removes data dirs and pid files. Ok if nothing runs.
@@ -195,6 +227,11 @@ pub fn down() -> Result<()> {
         }
     }
     remove_file_if_exists(&paths.brokers_file)?;
+    remove_file_if_exists(&paths.secure_file)?;
+    if paths.tls.exists() {
+        fs::remove_dir_all(&paths.tls)
+            .with_context(|| format!("cannot remove {}", paths.tls.display()))?;
+    }
     if paths.data.exists() {
         fs::remove_dir_all(&paths.data)
             .with_context(|| format!("cannot remove {}", paths.data.display()))?;
@@ -290,6 +327,7 @@ pub fn pid_dir() -> PathBuf {
 fn start_and_wait(
     paths: &Paths,
     brokers: u8,
+    secure: bool,
     alive_kafka: &[u8],
     kafka_java: &Path,
     registry_java: &Path,
@@ -309,7 +347,22 @@ fn start_and_wait(
             .with_context(|| format!("cannot create {}", paths.data.display()))?;
         fs::write(&paths.brokers_file, format!("{brokers}\n"))
             .with_context(|| format!("cannot write {}", paths.brokers_file.display()))?;
-        kafka::write_configs(paths, brokers)?;
+        if fresh {
+            if secure {
+                secure::write_material(paths)?;
+                fs::write(&paths.secure_file, "SASL_SSL and SSL listeners\n")
+                    .with_context(|| format!("cannot write {}", paths.secure_file.display()))?;
+                let users: Vec<&str> = USERS.iter().map(|(user, _)| *user).collect();
+                eprintln!(
+                    "[stack] secured listeners: SASL_SSL (PLAIN, SCRAM-SHA-256/512 users {}) and \
+                     SSL (client certificates); super user {PROXY_USER}",
+                    users.join(", ")
+                );
+            } else {
+                remove_file_if_exists(&paths.secure_file)?;
+            }
+        }
+        kafka::write_configs(paths, brokers, secure)?;
         // A restarted node of a running cluster keeps its storage unless it is gone.
         let unformatted: Vec<u8> = to_start
             .iter()
@@ -325,11 +378,15 @@ fn start_and_wait(
         for &node in &to_start {
             ensure_port_free(broker_port(node), &format!("kafka-{node}"), paths)?;
             ensure_port_free(controller_port(node), &format!("kafka-{node}"), paths)?;
+            if secure {
+                ensure_port_free(secure::sasl_ssl_port(node), &format!("kafka-{node}"), paths)?;
+                ensure_port_free(secure::ssl_port(node), &format!("kafka-{node}"), paths)?;
+            }
         }
         if !Component::Registry.state(paths).is_running() {
             ensure_port_free(registry_port(), "the schema registry", paths)?;
         }
-        kafka::format_kafka(paths, kafka_java, &unformatted)?;
+        kafka::format_kafka(paths, kafka_java, &unformatted, secure)?;
         // Start every node before waiting: a multi-node quorum needs a majority of voters.
         for &node in &to_start {
             let pid = kafka::start_kafka(paths, kafka_java, node)?;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use super::secure::Secure;
 use super::{StackInfo, APICURIO_VERSION, KAFKA_VERSION};
 
 /// Every process of the stack listens on this address only.
@@ -30,6 +31,10 @@ pub(super) struct Paths {
     pub(super) conf: PathBuf,
     pub(super) logs: PathBuf,
     pub(super) brokers_file: PathBuf,
+    /// Present while the stack runs secured (`stack up --secure`).
+    pub(super) secure_file: PathBuf,
+    /// The secured stack's CA, certificates and keys (`secure.rs`).
+    pub(super) tls: PathBuf,
 }
 
 impl Paths {
@@ -50,6 +55,8 @@ impl Paths {
             conf: stack.join("conf"),
             logs: stack.join("logs"),
             brokers_file: stack.join("brokers"),
+            secure_file: stack.join("secure"),
+            tls: stack.join("tls"),
             stack,
         }
     }
@@ -159,12 +166,19 @@ pub(super) fn registry_url() -> String {
 }
 
 pub(super) fn stack_info(brokers: u8, started_now: bool) -> StackInfo {
+    let paths = Paths::new();
     StackInfo {
         bootstrap: bootstrap(brokers),
         registry_url: registry_url(),
         brokers,
         started_now,
+        secure: is_secure(&paths).then(|| Secure::new(&paths, brokers)),
     }
+}
+
+/// Whether the recorded stack runs secured.
+pub(super) fn is_secure(paths: &Paths) -> bool {
+    paths.secure_file.exists()
 }
 
 pub(super) fn kafka_conf(paths: &Paths, node: u8) -> PathBuf {
