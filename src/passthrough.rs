@@ -72,6 +72,8 @@ struct Inner {
 
 /// One caller's clients and when they were last used.
 struct Clients {
+    /// The producer behind `produce`, to tell when it failed for good.
+    producers: ProducerPool,
     produce: Produce,
     admin: Admin,
     last_used: Instant,
@@ -140,9 +142,25 @@ impl Inner {
             .ok_or(PassthroughError::NoCredential)?;
         let key = caller_key(principal);
         let now = Instant::now();
-        if let Some(found) = lock(&self.callers).get_mut(&key) {
-            found.last_used = now;
-            return Ok((found.produce.clone(), found.admin.clone()));
+        {
+            let mut callers = lock(&self.callers);
+            // A producer Kafka refused for good (an idempotent producer without any WRITE) is
+            // replaced, so that a caller granted rights later can produce.
+            let failed = callers.get(&key).map(|c| c.producers.failed());
+            match failed {
+                Some(false) => {
+                    if let Some(found) = callers.get_mut(&key) {
+                        found.last_used = now;
+                        return Ok((found.produce.clone(), found.admin.clone()));
+                    }
+                }
+                Some(true) => {
+                    let stale = callers.remove(&key);
+                    drop(callers);
+                    close(stale.into_iter().collect());
+                }
+                None => {}
+            }
         }
         // librdkafka connects lazily: creating the clients does not wait on Kafka.
         let client_id = format!("kafka-rest-caller-{}", principal.name);
@@ -158,7 +176,7 @@ impl Inner {
         let produce = Produce::new(
             self.metadata.clone(),
             self.schemas.clone(),
-            producers,
+            producers.clone(),
             self.metrics.clone(),
         );
         let evicted = {
@@ -177,6 +195,7 @@ impl Inner {
             callers.insert(
                 key,
                 Clients {
+                    producers,
                     produce: produce.clone(),
                     admin: admin.clone(),
                     last_used: now,

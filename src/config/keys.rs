@@ -516,6 +516,59 @@ pub const PASS_THROUGH: &[Key] = &[
         doc: "librdkafka settings for every Kafka client (prefix stripped)",
     },
     Key {
+        name: "client.security.protocol",
+        default: Text("PLAINTEXT"),
+        doc: "`PLAINTEXT`, `SSL`, `SASL_SSL` or `SASL_PLAINTEXT` (librdkafka's own key; like \
+              every security key below it may also be set under `producer.*`, `consumer.*` or \
+              `admin.*`)",
+    },
+    Key {
+        name: "client.sasl.mechanism",
+        default: Text("GSSAPI"),
+        doc: "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER`",
+    },
+    Key {
+        name: "client.sasl.jaas.config",
+        default: Text(""),
+        doc: "Java's JAAS line, translated at start: `PlainLoginModule` or `ScramLoginModule` \
+              `required username=\"...\" password=\"...\";` (librdkafka's `sasl.username` and \
+              `sasl.password`), `OAuthBearerLoginModule` with `clientId`/`clientSecret` (OIDC) \
+              or `unsecuredLoginStringClaim_sub`; other login modules stop the start",
+    },
+    Key {
+        name: "client.ssl.truststore.location",
+        default: Text(""),
+        doc: "CA certificates Kafka's certificates must chain to: PEM, or PKCS#12 (converted at \
+              start); a Java KeyStore proper stops the start with the `keytool` command that \
+              converts it",
+    },
+    Key {
+        name: "client.ssl.truststore.type",
+        default: Text("JKS"),
+        doc: "`PEM`, `PKCS12` or `JKS` (the file's content decides; see above)",
+    },
+    Key {
+        name: "client.ssl.truststore.password",
+        default: Text(""),
+        doc: "password of a PKCS#12 truststore",
+    },
+    Key {
+        name: "client.ssl.keystore.location",
+        default: Text(""),
+        doc: "the client certificate for `SSL` listeners that require one: PKCS#12, or PEM \
+              (private key and certificate chain in one file)",
+    },
+    Key {
+        name: "client.ssl.keystore.type",
+        default: Text("JKS"),
+        doc: "`PKCS12`, `PEM` or `JKS` (the file's content decides)",
+    },
+    Key {
+        name: "client.ssl.keystore.password",
+        default: Text(""),
+        doc: "password of a PKCS#12 keystore; `client.ssl.key.password` opens an encrypted key",
+    },
+    Key {
         name: "producer.*",
         default: Text(""),
         doc: "librdkafka settings for the producers (win over `client.*`)",

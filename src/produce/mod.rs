@@ -228,7 +228,9 @@ impl ProducerPool {
                         partition: delivery.partition,
                         offset: delivery.offset,
                     },
-                    Ok(Ok(Err((err, _message)))) => RecordOutcome::Failed(classify(&err)),
+                    Ok(Ok(Err((err, _message)))) => {
+                        RecordOutcome::Failed(classify_delivery(producer, &err))
+                    }
                     Ok(Err(_canceled)) => RecordOutcome::Failed(DeliveryFailure {
                         kind: FailureKind::Other,
                         message: "The producer was closed before the record was delivered.".into(),
@@ -305,8 +307,42 @@ async fn enqueue(
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_millis(50));
             }
-            Err((err, _)) => return Err(classify(&err)),
+            Err((err, _)) => return Err(classify_delivery(producer, &err)),
         }
+    }
+}
+
+/// The failure of a record `producer` did not deliver. An idempotent producer that Kafka
+/// refused its producer id (a user without `WRITE` on any topic) raises a fatal error and purges
+/// its queue: such a record is reported with the fatal error (`403` for an authorization
+/// failure), not with the purge.
+fn classify_delivery(producer: &FutureProducer<StatsContext>, err: &KafkaError) -> DeliveryFailure {
+    let purged = matches!(
+        err,
+        KafkaError::MessageProduction(
+            RDKafkaErrorCode::PurgeQueue
+                | RDKafkaErrorCode::PurgeInflight
+                | RDKafkaErrorCode::Fatal
+        )
+    );
+    match producer.client().fatal_error() {
+        Some((code, message)) if purged => {
+            let mut failure = classify(&KafkaError::MessageProduction(code));
+            failure.message = message;
+            failure
+        }
+        _ => classify(err),
+    }
+}
+
+impl ProducerPool {
+    /// Whether a producer of the pool failed for good (librdkafka's fatal error, after which
+    /// it sends nothing more); principal pass-through then makes the caller a new one.
+    pub fn failed(&self) -> bool {
+        self.inner
+            .producers
+            .iter()
+            .any(|p| p.client().fatal_error().is_some())
     }
 }
 

@@ -497,6 +497,26 @@ async fn passthrough_lets_kafka_acls_decide_who_writes_a_topic() {
         kafka_values(&secured.stack, &topic, 3),
         [json!("from alice"), json!("alice again")]
     );
+    // Once Kafka lets bob write, his next request does: the producer Kafka refused for good is
+    // replaced.
+    grant(
+        &secured.stack,
+        "TOPIC",
+        &topic,
+        "User:bob",
+        &["WRITE", "DESCRIBE"],
+    )
+    .await;
+    let (status, answer) = produce(BOB, "bob, allowed").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        kafka_values(&secured.stack, &topic, 3),
+        [
+            json!("from alice"),
+            json!("alice again"),
+            json!("bob, allowed")
+        ]
+    );
 
     // v3 administration runs as the caller too: neither may create topics.
     let cluster = common::cluster_id(&secured.stack);
