@@ -48,8 +48,9 @@ const CORS_HEADERS: &str = "X-Requested-With,Content-Type,Accept,Origin";
 /// [`KEYS`], and the function that reads every key with its parser.
 macro_rules! keys {
     ($( $field:ident : $ty:ty = $name:literal, $default:expr, $parse:expr, $doc:literal; )*) => {
-        /// The typed configuration of one proxy process.
-        #[derive(Debug, Clone)]
+        /// The typed configuration of one proxy process. Its `Debug` form hides passwords:
+        /// [`Secret`] fields, and the values of the prefixed maps' credential keys.
+        #[derive(Clone)]
         pub struct Config {
             $( #[doc = concat!("`", $name, "`: ", $doc)] pub $field: $ty, )*
             /// Other `schema.registry.*` settings, prefix stripped (read by the registry
@@ -65,6 +66,20 @@ macro_rules! keys {
             pub admin: BTreeMap<String, String>,
             /// Warnings found while loading (unknown or ignored keys), for `main` to log.
             pub warnings: Vec<String>,
+        }
+
+        impl std::fmt::Debug for Config {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("Config")
+                    $( .field($name, &self.$field) )*
+                    .field("schema.registry.*", &Redacted(&self.schema_registry))
+                    .field("client.*", &Redacted(&self.client))
+                    .field("producer.*", &Redacted(&self.producer))
+                    .field("consumer.*", &Redacted(&self.consumer))
+                    .field("admin.*", &Redacted(&self.admin))
+                    .field("warnings", &self.warnings)
+                    .finish()
+            }
         }
 
         /// Every key the proxy reads itself, in the README's order.
@@ -87,6 +102,25 @@ macro_rules! keys {
 }
 
 use KeyDefault::{Required, Text};
+
+/// A prefixed settings map whose credential values print as `***`.
+struct Redacted<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |key: &str| {
+            ["password", "jaas", "secret", "token", "user.info", "key.pem", "ssl.keystore.key"]
+                .iter()
+                .any(|word| key.contains(word))
+        };
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if secret(k) { "***" } else { v.as_str() };
+                (k, shown)
+            }))
+            .finish()
+    }
+}
 
 keys! {
     bootstrap_servers: String = "bootstrap.servers", Required, text,

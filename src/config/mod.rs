@@ -713,6 +713,15 @@ mod tests {
         assert!(c.warnings[0].contains("`ssl.protocol` has no effect"));
         // Passwords never show in a printed configuration.
         assert!(!format!("{c:?}").contains("s3cret"));
+        let k = config(
+            "bootstrap.servers=k:9092\nclient.sasl.jaas.config=PlainLoginModule required \
+             username=\"u\" password=\"p4ss\";\nproducer.sasl.password=p4ss\n\
+             schema.registry.basic.auth.user.info=u:p4ss\nclient.security.protocol=SASL_SSL\n",
+        )
+        .expect("valid config");
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("p4ss"), "{shown}");
+        assert!(shown.contains("SASL_SSL"), "{shown}");
 
         // The new key wins over the deprecated one.
         let r = config(

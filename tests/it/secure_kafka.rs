@@ -93,7 +93,9 @@ fn sasl_properties(
         .set("client.sasl.mechanism", mechanism)
         .set("client.sasl.jaas.config", jaas(module, user.0, user.1))
         .set("client.ssl.truststore.location", secured.ca())
-        .set("client.ssl.truststore.type", "PEM");
+        .set("client.ssl.truststore.type", "PEM")
+        // A first TLS and SASL handshake on a busy 2-core machine can outlast the default 5 s.
+        .set("metadata.timeout.ms", "15000");
     props
 }
 
@@ -303,7 +305,8 @@ async fn the_proxy_uses_a_client_certificate_and_a_pkcs12_truststore_on_the_ssl_
             "client.ssl.keystore.location",
             secured.tls.join("kafkarest.pem").display().to_string(),
         )
-        .set("client.ssl.keystore.type", "PEM");
+        .set("client.ssl.keystore.type", "PEM")
+        .set("metadata.timeout.ms", "15000");
     let proxy = TestProxy::start_with(props).await;
     let values = [json!("over mutual TLS")];
     let (status, answer) = produce(&proxy, &topic, &values).await;
