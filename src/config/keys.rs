@@ -109,9 +109,17 @@ struct Redacted<'a>(&'a BTreeMap<String, String>);
 impl std::fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let secret = |key: &str| {
-            ["password", "jaas", "secret", "token", "user.info", "key.pem", "ssl.keystore.key"]
-                .iter()
-                .any(|word| key.contains(word))
+            [
+                "password",
+                "jaas",
+                "secret",
+                "token",
+                "user.info",
+                "key.pem",
+                "ssl.keystore.key",
+            ]
+            .iter()
+            .any(|word| key.contains(word))
         };
         f.debug_map()
             .entries(self.0.iter().map(|(k, v)| {
