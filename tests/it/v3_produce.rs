@@ -197,6 +197,8 @@ struct DuplexClient {
     /// Raw bytes read but not yet de-chunked.
     raw: Vec<u8>,
     head_read: bool,
+    /// Whether the answer's last (empty) chunk arrived.
+    ended: bool,
 }
 
 impl DuplexClient {
@@ -213,6 +215,7 @@ impl DuplexClient {
             lines: Vec::new(),
             raw: Vec::new(),
             head_read: false,
+            ended: false,
         }
     }
 
@@ -236,6 +239,9 @@ impl DuplexClient {
             if let Some(end) = self.lines.windows(2).position(|w| w == b"\r\n") {
                 let line: Vec<u8> = self.lines.drain(..end + 2).collect();
                 return Some(serde_json::from_slice(&line[..end]).expect("a JSON line"));
+            }
+            if self.ended {
+                return None;
             }
             if !self.dechunk() {
                 let mut buf = [0u8; 8192];
@@ -274,6 +280,9 @@ impl DuplexClient {
             .expect("chunk size");
         if self.raw.len() < line_end + 2 + size + 2 {
             return false;
+        }
+        if size == 0 {
+            self.ended = true;
         }
         let data: Vec<u8> = self.raw[line_end + 2..line_end + 2 + size].to_vec();
         self.raw.drain(..line_end + 2 + size + 2);
