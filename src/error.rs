@@ -1368,7 +1368,7 @@ mod tests {
             refused(ProduceError::Schema(SchemaError::RegistryNotConfigured)),
             ErrorBody {
                 error_code: 422,
-                message: "Error: 42206 : Schema Registry must be configured when using schemas."
+                message: "Error: 42206 : Payload error. Schema Registry must be configured when using schemas."
                     .into()
             }
         );

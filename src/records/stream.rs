@@ -43,6 +43,9 @@ pub struct JsonFramer {
     consumed: u64,
     /// Largest object (`api.v3.produce.request.size.limit.max.bytes`).
     max_object: usize,
+    /// Set once an error was returned: the stream cannot be cut further, and nothing more is
+    /// returned.
+    failed: bool,
 }
 
 impl JsonFramer {
@@ -56,17 +59,29 @@ impl JsonFramer {
             escaped: false,
             consumed: 0,
             max_object,
+            failed: false,
         }
     }
 
-    /// Adds the next bytes of the stream.
+    /// Adds the next bytes of the stream (dropped once the stream failed).
     pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+        if !self.failed {
+            self.buf.extend_from_slice(chunk);
+        }
     }
 
     /// The next complete object, `None` when more bytes are needed, or why the stream cannot
     /// go on.
     pub fn next_object(&mut self) -> Option<Result<Bytes, FrameError>> {
+        if self.failed {
+            return None;
+        }
+        let next = self.scan();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+
+    fn scan(&mut self) -> Option<Result<Bytes, FrameError>> {
         while self.pos < self.buf.len() {
             let b = self.buf[self.pos];
             if !self.in_object {
@@ -131,7 +146,7 @@ impl JsonFramer {
 
     /// Whether nothing but whitespace is left (checked when the body has ended).
     pub fn finish(&self) -> Result<(), FrameError> {
-        if self.in_object {
+        if self.in_object && !self.failed {
             return Err(FrameError::Truncated);
         }
         match self.buf.iter().find(|b| !b.is_ascii_whitespace()) {
