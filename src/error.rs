@@ -23,7 +23,7 @@ use crate::consume::ConsumeError;
 use crate::fetch::FetchError;
 use crate::kafka_error::{self, AdminErrorClass, KafkaErrorClass};
 use crate::metadata::MetadataError;
-use crate::produce::{FailureKind, ProduceError};
+use crate::produce::{FailureKind, ProduceError, RecordFailure};
 use crate::records::RecordError;
 use crate::schema::registry::RegistryError;
 use crate::schema::SchemaError;
@@ -209,6 +209,15 @@ pub enum ProxyError {
     /// reassignments").
     #[error("{message}")]
     V3NotImplemented { message: String },
+    /// A `records:batch` request with no entries, too many, or two with one id
+    /// (Confluent's 42208).
+    #[error("{message}")]
+    V3InvalidBatch { message: String },
+    /// A v3 produce request over the produce rate limits; answered with `Retry-After`.
+    #[error(
+        "Request rate limit exceeded: The rate limit of requests per second has been exceeded."
+    )]
+    V3RateLimited { retry_after_secs: u64 },
 
     // ---- v3 consumer groups and ACLs (`src/admin/{groups,lags,acls}.rs`; Kafka's own
     // failures of those calls come as `AdminError` and use the v3 admin variants above).
@@ -285,6 +294,8 @@ impl ProxyError {
             V3Kafka { .. } => (StatusCode::INTERNAL_SERVER_ERROR, 50002),
             V3PayloadError { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
             V3NotImplemented { .. } => (StatusCode::NOT_IMPLEMENTED, 501),
+            V3InvalidBatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42208),
+            V3RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, 429),
             // v3 consumer groups and ACLs: in v3 the code of an answer the proxy chooses is
             // its HTTP status.
             GroupsNotFound { .. } => (StatusCode::NOT_FOUND, 404),
@@ -325,7 +336,60 @@ pub fn record_error_code(kind: FailureKind) -> i32 {
         FailureKind::Authentication => 40101,
         FailureKind::Authorization => 40301,
         FailureKind::Retriable => 50003,
-        FailureKind::Other => 50002,
+        FailureKind::TooLarge | FailureKind::Other => 50002,
+    }
+}
+
+/// The third table: the result line of one record of a v3 produce that failed (Confluent's
+/// streaming mapper, `docs/decisions.md` §55). Kafka's failures keep their class's code
+/// (`413` for a record too large); a refused record answers the code of the request error it
+/// would have been, except that a `422` moves its five-digit code into the message
+/// ("Error: 42207 : ...") and a record that does not fit its schema is a `400`.
+pub fn v3_record_error(failure: RecordFailure) -> ErrorBody {
+    match failure {
+        RecordFailure::Delivery(f) => ErrorBody {
+            error_code: match f.kind {
+                FailureKind::TooLarge => 413,
+                FailureKind::Authentication => 40101,
+                FailureKind::Authorization => 40301,
+                FailureKind::Retriable => 50003,
+                FailureKind::Other => 50002,
+            },
+            message: f.message,
+        },
+        RecordFailure::Refused(ProduceError::Schema(SchemaError::InvalidRecord {
+            side,
+            problem,
+            ..
+        })) => v3_bad_record(&format!("{side} {problem}")),
+        RecordFailure::Refused(e) => {
+            let e = ProxyError::from(e);
+            let (status, code) = e.status_and_code();
+            if status.is_server_error() {
+                tracing::warn!(error = %ErrorChain(&e), "a produced record failed");
+            }
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                ErrorBody {
+                    error_code: 422,
+                    message: format!("Error: {code} : {}", e.message()),
+                }
+            } else {
+                ErrorBody {
+                    error_code: code,
+                    message: e.message(),
+                }
+            }
+        }
+    }
+}
+
+/// The result line of a v3 produce record that breaks a rule of the request format.
+pub fn v3_bad_record(message: &str) -> ErrorBody {
+    // Confluent cuts per-record messages at the first line break, as they are lines.
+    let first = message.lines().next().unwrap_or_default();
+    ErrorBody {
+        error_code: 400,
+        message: format!("Bad Request: {first}"),
     }
 }
 
@@ -625,7 +689,15 @@ impl poem::error::ResponseError for ProxyError {
         if status.is_server_error() {
             tracing::error!(error = %ErrorChain(self), "request failed");
         }
-        error_response(status, &self.body())
+        let mut response = error_response(status, &self.body());
+        if let ProxyError::V3RateLimited { retry_after_secs } = self {
+            if let Ok(value) = retry_after_secs.to_string().parse() {
+                response
+                    .headers_mut()
+                    .insert(poem::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 
@@ -717,6 +789,22 @@ mod tests {
                 "Partition not found.",
             ),
             (ProxyError::RouteNotFound, 404, 404, "HTTP 404 Not Found"),
+            (
+                ProxyError::V3InvalidBatch {
+                    message: "The batch has no entries.".into(),
+                },
+                422,
+                42208,
+                "The batch has no entries.",
+            ),
+            (
+                ProxyError::V3RateLimited {
+                    retry_after_secs: 1,
+                },
+                429,
+                429,
+                "Request rate limit exceeded: The rate limit of requests per second has been exceeded.",
+            ),
             (
                 ProxyError::from(FetchError::OffsetOutOfRange {
                     topic: "t".into(),
@@ -1254,6 +1342,40 @@ mod tests {
     }
 
     #[test]
+    fn v3_records_get_confluents_streaming_codes() {
+        let delivery = |kind| {
+            v3_record_error(RecordFailure::Delivery(crate::produce::DeliveryFailure {
+                kind,
+                message: "m".into(),
+            }))
+            .error_code
+        };
+        assert_eq!(delivery(FailureKind::TooLarge), 413);
+        assert_eq!(delivery(FailureKind::Retriable), 50003);
+        assert_eq!(delivery(FailureKind::Other), 50002);
+        let refused = |e: ProduceError| v3_record_error(RecordFailure::Refused(e));
+        assert_eq!(
+            refused(ProduceError::PartitionNotFound {
+                topic: "t".into(),
+                partition: 9
+            }),
+            ErrorBody {
+                error_code: 40402,
+                message: "Partition not found.".into()
+            }
+        );
+        assert_eq!(
+            refused(ProduceError::Schema(SchemaError::RegistryNotConfigured)),
+            ErrorBody {
+                error_code: 422,
+                message: "Error: 42206 : Payload error. Schema Registry must be configured when using schemas."
+                    .into()
+            }
+        );
+        assert_eq!(v3_bad_record("a\nb").message, "Bad Request: a");
+    }
+
+    #[test]
     fn a_produce_refused_for_a_missing_partition_answers_40402() {
         let err = ProxyError::from(ProduceError::PartitionNotFound {
             topic: "t".into(),
@@ -1263,7 +1385,7 @@ mod tests {
     }
 
     /// How many variants `ProxyError` has; [`row_of`] numbers them.
-    const VARIANTS: usize = 50;
+    const VARIANTS: usize = 52;
 
     /// A number per variant. The match has no wildcard, so a new variant does not compile
     /// until it gets a number here, and then `error_table` fails until it gets a row.
@@ -1323,6 +1445,9 @@ mod tests {
             // Stateless reads.
             OffsetOutOfRange { .. } => 48,
             ReadPoolBusy { .. } => 49,
+            // v3 produce.
+            V3InvalidBatch { .. } => 50,
+            V3RateLimited { .. } => 51,
         }
     }
 }

@@ -279,6 +279,42 @@ keys! {
         "longest a produce request waits for queue space and delivery reports; a record not \
          acknowledged by then is reported with `50003` (also the default of librdkafka's \
          `message.timeout.ms`)";
+    v3_produce_record_max_bytes: usize = "api.v3.produce.request.size.limit.max.bytes",
+        Text("1048576"), |v| at_least(v, 1, NON_NEGATIVE),
+        "largest record (one JSON object, in bytes of request text) of a v3 produce stream or \
+         batch entry; a larger one ends the stream with a last `400` result (Confluent's key; \
+         its default 0, no limit, is not accepted here)";
+    v3_produce_inflight_records_max: usize = "api.v3.produce.streaming.inflight.records.max",
+        Text("1000"), |v| between(v, 1, 1_000_000, NON_NEGATIVE),
+        "records of one v3 produce stream that may await their Kafka acknowledgement at once \
+         (ours, 1-1000000); the stream reads no further record until the oldest is answered";
+    v3_produce_batch_max_entries: usize = "api.v3.produce.batch.maximum.entries",
+        Text("10"), |v| between(v, 1, 1000, NON_NEGATIVE),
+        "most entries of one `records:batch` request (1-1000); more answer `422` / `42208`";
+    v3_streaming_max_duration: Duration = "streaming.connection.max.duration.ms",
+        Text("86400000"), positive_millis,
+        "age after which a v3 produce stream answers each further record `408` and is closed \
+         `streaming.connection.max.duration.grace.period.ms` later";
+    v3_streaming_grace_period: Duration = "streaming.connection.max.duration.grace.period.ms",
+        Text("500"), millis,
+        "how long a v3 produce stream past its maximum age stays open to answer `408`s";
+    v3_produce_rate_limit_enabled: bool = "api.v3.produce.rate.limit.enabled", Text("false"),
+        flag,
+        "whether v3 produce records count against the rate limits below (a record over them \
+         gets `429`; a `records:batch` request over them a JSON `429` with `Retry-After`)";
+    v3_produce_rate_limit_requests: u64 = "api.v3.produce.rate.limit.max.requests.per.sec",
+        Text("10000"), |v| at_least(v, 1, NON_NEGATIVE),
+        "v3 produce records per second per cluster id";
+    v3_produce_rate_limit_requests_global: u64 =
+        "api.v3.produce.rate.limit.max.requests.global.per.sec", Text("10000"),
+        |v| at_least(v, 1, NON_NEGATIVE),
+        "v3 produce records per second in all";
+    v3_produce_rate_limit_bytes: u64 = "api.v3.produce.rate.limit.max.bytes.per.sec",
+        Text("10000000"), |v| at_least(v, 1, NON_NEGATIVE),
+        "v3 produce bytes (of record JSON text) per second per cluster id";
+    v3_produce_rate_limit_bytes_global: u64 = "api.v3.produce.rate.limit.max.bytes.global.per.sec",
+        Text("10000000"), |v| at_least(v, 1, NON_NEGATIVE),
+        "v3 produce bytes (of record JSON text) per second in all";
     request_body_max_bytes: usize = "request.body.max.bytes", Text("67108864"),
         |v| number(v, NON_NEGATIVE),
         "larger request bodies get `413`";

@@ -24,9 +24,14 @@ use crate::kafka_error::{self, KafkaErrorClass};
 use crate::metrics::Metrics;
 use crate::records::ProduceRecord;
 
+pub mod rate;
 mod service;
+mod stream;
 
 pub use service::{Produce, ProduceError, ProduceRequest, Produced};
+pub use stream::{
+    Delivery, RecordFailure, RecordProduced, RecordStream, SideInfo, SideRequest, StreamRecord,
+};
 
 /// Why the pool could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +67,9 @@ pub enum FailureKind {
     Authorization,
     /// A retry may succeed (timeouts, leader moves, not enough replicas).
     Retriable,
-    /// A retry will not help (record too large, invalid record, ...).
+    /// Kafka refused the record for its size (v3 answers `413`, v2 `50002`).
+    TooLarge,
+    /// A retry will not help (invalid record, ...).
     Other,
 }
 
@@ -245,6 +252,48 @@ impl ProducerPool {
         join_all(waits).await
     }
 
+    /// Enqueues one record of a stream on producer `producer` (a stream keeps to one, so its
+    /// records stay in order per partition), waiting for queue space until the produce
+    /// deadline: a full queue slows the stream's reading instead of buffering. The returned
+    /// future waits for the delivery report.
+    pub(crate) async fn send_one(
+        &self,
+        producer: usize,
+        topic: &str,
+        record: &ProduceRecord,
+    ) -> Result<
+        impl std::future::Future<Output = Result<Delivery, DeliveryFailure>> + Send + 'static,
+        DeliveryFailure,
+    > {
+        let deadline = Instant::now() + self.inner.timeout;
+        let p = &self.inner.producers[producer % self.inner.producers.len()];
+        let future = enqueue(p, topic, None, record, deadline).await?;
+        let hard_deadline = deadline + Duration::from_secs(1);
+        Ok(async move {
+            match tokio::time::timeout_at(hard_deadline, future).await {
+                Ok(Ok(Ok(delivery))) => Ok(Delivery {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                    timestamp: delivery.timestamp.to_millis(),
+                }),
+                Ok(Ok(Err((err, _message)))) => Err(classify(&err)),
+                Ok(Err(_canceled)) => Err(DeliveryFailure {
+                    kind: FailureKind::Other,
+                    message: "The producer was closed before the record was delivered.".into(),
+                }),
+                Err(_elapsed) => Err(DeliveryFailure {
+                    kind: FailureKind::Retriable,
+                    message: "Delivery report not received before the request deadline.".into(),
+                }),
+            }
+        })
+    }
+
+    /// The producer a new stream keeps to (round robin).
+    pub(crate) fn pick_index(&self) -> usize {
+        self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.producers.len()
+    }
+
     /// Waits (up to `timeout`) until every enqueued record is delivered or failed. Called on
     /// shutdown, from a blocking thread since librdkafka's flush blocks.
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
@@ -293,6 +342,9 @@ async fn enqueue(
         }
         if let Some(h) = &headers {
             r = r.headers(h.clone());
+        }
+        if let Some(t) = record.timestamp {
+            r = r.timestamp(t);
         }
         match producer.send_result(r) {
             Ok(future) => return Ok(future),
@@ -356,6 +408,11 @@ pub fn classify(err: &KafkaError) -> DeliveryFailure {
         KafkaErrorClass::Retriable | KafkaErrorClass::UnknownTopicOrPartition => {
             FailureKind::Retriable
         }
+        KafkaErrorClass::Other
+            if err.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
+        {
+            FailureKind::TooLarge
+        }
         KafkaErrorClass::Other => FailureKind::Other,
     };
     DeliveryFailure {
@@ -377,7 +434,7 @@ mod tests {
                 RDKafkaErrorCode::NotLeaderForPartition,
                 FailureKind::Retriable,
             ),
-            (RDKafkaErrorCode::MessageSizeTooLarge, FailureKind::Other),
+            (RDKafkaErrorCode::MessageSizeTooLarge, FailureKind::TooLarge),
             (RDKafkaErrorCode::InvalidRecord, FailureKind::Other),
             (
                 RDKafkaErrorCode::UnknownTopicOrPartition,

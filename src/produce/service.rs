@@ -97,10 +97,10 @@ impl Produced {
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Produce {
-    metadata: Metadata,
-    schemas: Schemas,
-    producers: ProducerPool,
-    metrics: Metrics,
+    pub(super) metadata: Metadata,
+    pub(super) schemas: Schemas,
+    pub(super) producers: ProducerPool,
+    pub(super) metrics: Metrics,
 }
 
 impl Produce {
@@ -181,7 +181,7 @@ impl Produce {
                     FailureKind::Authentication => "40101",
                     FailureKind::Authorization => "40301",
                     FailureKind::Retriable => "50003",
-                    FailureKind::Other => "50002",
+                    FailureKind::TooLarge | FailureKind::Other => "50002",
                 });
             }
         }
@@ -190,7 +190,7 @@ impl Produce {
     /// Refuses the request before anything is sent when the topic or a target partition does
     /// not exist, unless the broker creates topics on first use and no partition is named (then
     /// the produce creates the topic; `docs/decisions.md` §2).
-    async fn check_partitions(
+    pub(super) async fn check_partitions(
         &self,
         topic: &str,
         path_partition: Option<i32>,

@@ -8,6 +8,7 @@
 //! The rendering of consumed records lives in `consumed.rs`.
 
 mod consumed;
+pub mod stream;
 
 pub use consumed::*;
 
@@ -130,6 +131,9 @@ pub struct ProduceRecord {
     /// The record's own `partition`, which wins over a partition in the path.
     pub partition: Option<i32>,
     pub headers: Vec<Header>,
+    /// The record's timestamp in milliseconds since the epoch (v3 produce); `None` leaves it
+    /// to the producer (the time it was enqueued).
+    pub timestamp: Option<i64>,
 }
 
 /// A record header (our extension, `docs/decisions.md` §16).
@@ -280,6 +284,7 @@ pub fn decode_produce(format: EmbeddedFormat, body: &[u8]) -> Result<ProduceBatc
             value,
             partition: r.partition,
             headers: decode_headers(index, r.headers)?,
+            timestamp: None,
         })
     })?;
     Ok(ProduceBatch { records, schemas })

@@ -12,6 +12,7 @@
 pub mod avro;
 pub mod json_schema;
 pub mod protobuf;
+mod record;
 pub mod registry;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use serde_json::value::RawValue;
 pub use crate::config::SubjectNameStrategy;
 use crate::metrics::{Metrics, SchemaCache};
 use crate::records::{EmbeddedFormat, ProduceRecord, SchemaBatch};
+pub use record::SchemaSpec;
 pub use registry::RegistrySettings;
 use registry::{BoundedCache, Registry, RegistryError, SchemaType};
 
@@ -52,6 +54,17 @@ impl SchemaFormat {
             SchemaFormat::Avro => SchemaType::Avro,
             SchemaFormat::JsonSchema => SchemaType::Json,
             SchemaFormat::Protobuf => SchemaType::Protobuf,
+        }
+    }
+}
+
+impl SchemaFormat {
+    /// The name of the format in the v3 API (`type`).
+    pub fn v3_name(self) -> &'static str {
+        match self {
+            SchemaFormat::Avro => "AVRO",
+            SchemaFormat::JsonSchema => "JSONSCHEMA",
+            SchemaFormat::Protobuf => "PROTOBUF",
         }
     }
 }
@@ -448,6 +461,7 @@ impl Schemas {
                 value,
                 partition: r.partition,
                 headers: r.headers,
+                timestamp: None,
             });
         }
         let key_schema_id = match &key {

@@ -322,6 +322,56 @@ impl Registry {
         }
     }
 
+    /// Version `version` of `subject` (`GET /subjects/{subject}/versions/{version}`), or its
+    /// latest version when `None`, as (id, version). Explicit versions never change and are
+    /// cached by the schema id; the latest version is asked for each time.
+    pub async fn subject_version(
+        &self,
+        subject: &str,
+        version: Option<i32>,
+    ) -> Result<(Arc<RegisteredSchema>, i32), RegistryError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            id: i32,
+            version: i32,
+            schema: String,
+            #[serde(default)]
+            schema_type: Option<String>,
+            #[serde(default)]
+            references: Option<Vec<serde_json::Value>>,
+        }
+        let version_segment = version.map_or_else(|| "latest".to_string(), |v| v.to_string());
+        let answer: Answer = self
+            .call(
+                reqwest::Method::GET,
+                &["subjects", subject, "versions", &version_segment],
+                None,
+            )
+            .await?;
+        let schema_type =
+            SchemaType::from_registry(answer.schema_type.as_deref()).ok_or_else(|| {
+                RegistryError::BadAnswer(format!(
+                    "schema {} has the unknown type {:?}",
+                    answer.id, answer.schema_type
+                ))
+            })?;
+        let schema = match self.inner.by_id.get(&answer.id) {
+            Some(hit) => hit,
+            None => {
+                let schema = Arc::new(RegisteredSchema {
+                    id: answer.id,
+                    schema_type,
+                    text: answer.schema,
+                    has_references: answer.references.is_some_and(|r| !r.is_empty()),
+                });
+                self.inner.by_id.insert(answer.id, schema.clone());
+                schema
+            }
+        };
+        Ok((schema, answer.version))
+    }
+
     /// The id of `text` under `subject`, registering it there first if it is new
     /// (`POST /subjects/{subject}/versions`). An incompatible schema is the registry's error.
     pub async fn lookup_or_register(

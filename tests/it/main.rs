@@ -31,4 +31,5 @@ mod v3_acls;
 mod v3_cluster;
 mod v3_configs;
 mod v3_groups;
+mod v3_produce;
 mod v3_topics;

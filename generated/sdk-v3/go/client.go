@@ -61,6 +61,8 @@ type APIClient struct {
 
 	PartitionAPI *PartitionAPIService
 
+	RecordsAPI *RecordsAPIService
+
 	ReplicaAPI *ReplicaAPIService
 
 	TopicAPI *TopicAPIService
@@ -88,6 +90,7 @@ func NewAPIClient(cfg *Configuration) *APIClient {
 	c.ConfigsAPI = (*ConfigsAPIService)(&c.common)
 	c.ConsumerGroupAPI = (*ConsumerGroupAPIService)(&c.common)
 	c.PartitionAPI = (*PartitionAPIService)(&c.common)
+	c.RecordsAPI = (*RecordsAPIService)(&c.common)
 	c.ReplicaAPI = (*ReplicaAPIService)(&c.common)
 	c.TopicAPI = (*TopicAPIService)(&c.common)
 

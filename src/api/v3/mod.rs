@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod configs;
 pub mod groups;
 pub mod partitions;
+pub mod produce;
 pub mod topics;
 
 use std::sync::{Arc, Mutex as StdMutex};
@@ -54,6 +55,10 @@ pub struct V3Settings {
     pub request_body_max_bytes: usize,
     /// Longest wait for a whole request body (`request.body.timeout.ms`).
     pub request_body_timeout: std::time::Duration,
+    /// The bounds of v3 produce.
+    pub produce: produce::ProduceSettings,
+    /// The v3 produce rate limits, shared by every request.
+    pub produce_rates: crate::produce::rate::ProduceRates,
 }
 
 impl V3Settings {
@@ -62,6 +67,16 @@ impl V3Settings {
             links: BaseUriRules::from_config(config),
             request_body_max_bytes: config.request_body_max_bytes,
             request_body_timeout: config.request_body_timeout,
+            produce: produce::ProduceSettings::from_config(config),
+            produce_rates: crate::produce::rate::ProduceRates::new(
+                crate::produce::rate::RateSettings {
+                    enabled: config.v3_produce_rate_limit_enabled,
+                    records: config.v3_produce_rate_limit_requests,
+                    records_global: config.v3_produce_rate_limit_requests_global,
+                    bytes: config.v3_produce_rate_limit_bytes,
+                    bytes_global: config.v3_produce_rate_limit_bytes_global,
+                },
+            ),
         }
     }
 }
@@ -78,7 +93,8 @@ pub fn endpoint(service: V3Service) -> BoxEndpoint<'static, Response> {
         v3::PartitionV3Api::new(service.clone()),
         v3::ReplicaV3Api::new(service.clone()),
         v3::ConsumerGroupV3Api::new(service.clone()),
-        v3::AclV3Api::new(service),
+        v3::AclV3Api::new(service.clone()),
+        v3::RecordsV3Api::new(service),
     ));
     // Action paths (`configs:alter`, `records:delete`, `acls:batch`, `offsets:reset`) reach
     // their operations only with the colon encoded, which `action_paths` does before routing;

@@ -347,7 +347,14 @@ impl<'a> Reader<'a> {
             } else {
                 let (schema, content_types) =
                     self.one_schema(&response.content, &format!("response {status}"))?;
-                if let [content_type] = content_types.as_slice() {
+                // A streamed answer (`x-streamed: true`) is a body the server writes as it goes,
+                // so it is handed over encoded, like a response of several media types.
+                let streamed = (200..300).contains(&status)
+                    && op
+                        .extensions
+                        .get("x-streamed")
+                        .is_some_and(|v| v.as_bool() == Some(true));
+                if let ([content_type], false) = (content_types.as_slice(), streamed) {
                     let marker = single
                         .entry(content_type.clone())
                         .or_insert_with(|| media_type_name(content_type))

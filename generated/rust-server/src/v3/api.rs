@@ -54,6 +54,9 @@ pub enum ApiTags {
     /// Access control lists of the cluster, as Kafka's authorizer holds them.
     #[oai(rename = "ACL")]
     Acl,
+    /// Producing records to a topic: a stream of records with one result each, or a batch.
+    #[oai(rename = "Records")]
+    Records,
 }
 
 /// The answers of `list_kafka_clusters`.
@@ -787,6 +790,72 @@ pub enum GetKafkaPartitionOffsetsResponse {
     /// an unknown topic or partition).
     #[oai(status = 404)]
     NotFound(Vnd<media::Json, models::Error>),
+    /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
+    /// or the proxy failed (`500`).
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
+    #[oai(status = 500)]
+    ServerError(Vnd<media::Json, models::Error>),
+}
+
+/// The answers of `produce_record`.
+#[derive(Debug, ApiResponse)]
+pub enum ProduceRecordResponse {
+    /// One `ProduceResponse` per record, each followed by a line break, in request order.
+    #[oai(status = 200)]
+    Ok(RawResponse<models::ProduceResponse, media::ProduceRecordResponse200>),
+    /// `400`: a parameter or field is invalid (`400`), or Kafka refused the request (`40002`,
+    /// with Kafka's message).
+    #[oai(status = 400)]
+    BadRequest(Vnd<media::Json, models::Error>),
+    /// `404`: the cluster, or the resource the path names, does not exist (`404`; `40403` for
+    /// an unknown topic or partition).
+    #[oai(status = 404)]
+    NotFound(Vnd<media::Json, models::Error>),
+    /// `415`: the request body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Vnd<media::Json, models::Error>),
+    /// `422`: the body is missing, is not the JSON this operation takes, or holds an invalid
+    /// value (`42206`).
+    #[oai(status = 422)]
+    UnprocessableEntity(Vnd<media::Json, models::Error>),
+    /// `429`: the request is over the produce rate limit; `Retry-After` says how many seconds
+    /// to wait.
+    #[oai(status = 429)]
+    TooManyRequests(Vnd<media::Json, models::Error>),
+    /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
+    /// or the proxy failed (`500`).
+    // The contract documents this answer for the status range `5XX`; it is
+    // sent as 500, and the served document lists it under `5XX`.
+    #[oai(status = 500)]
+    ServerError(Vnd<media::Json, models::Error>),
+}
+
+/// The answers of `produce_records_batch`.
+#[derive(Debug, ApiResponse)]
+pub enum ProduceRecordsBatchResponse {
+    /// The result of every entry, by id.
+    #[oai(status = 207)]
+    Status207(Vnd<media::Json, models::ProduceBatchResponse>),
+    /// `400`: a parameter or field is invalid (`400`), or Kafka refused the request (`40002`,
+    /// with Kafka's message).
+    #[oai(status = 400)]
+    BadRequest(Vnd<media::Json, models::Error>),
+    /// `404`: the cluster, or the resource the path names, does not exist (`404`; `40403` for
+    /// an unknown topic or partition).
+    #[oai(status = 404)]
+    NotFound(Vnd<media::Json, models::Error>),
+    /// `415`: the request body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Vnd<media::Json, models::Error>),
+    /// `422`: the body is missing, is not the JSON this operation takes, or holds an invalid
+    /// value (`42206`).
+    #[oai(status = 422)]
+    UnprocessableEntity(Vnd<media::Json, models::Error>),
+    /// `429`: the request is over the produce rate limit; `Retry-After` says how many seconds
+    /// to wait.
+    #[oai(status = 429)]
+    TooManyRequests(Vnd<media::Json, models::Error>),
     /// `5XX`: Kafka could not be reached or failed (`50002`, `50003` for a retriable error),
     /// or the proxy failed (`500`).
     // The contract documents this answer for the status range `5XX`; it is
@@ -1984,6 +2053,62 @@ pub trait AclApi: Send + Sync + 'static {
     ) -> impl Future<Output = Result<BatchCreateKafkaAclsResponse, Self::Error>> + Send;
 }
 
+/// The operations tagged `Records`, as a port: one method per operation. `request` gives access
+/// to the headers the contract does not model as parameters (`Accept`, `Host`). An error is
+/// turned into a response by the server's error handling.
+pub trait RecordsApi: Send + Sync + 'static {
+    /// What the methods fail with.
+    type Error: Into<poem::Error> + Send + 'static;
+
+    /// Produce a stream of records
+    ///
+    /// Produces records to the topic. The body is any number of `ProduceRequest` JSON objects,
+    /// one after the other (whitespace between them is optional), sent with a
+    /// `Content-Length` or chunked. The answer is `200` at once and streams one
+    /// `ProduceResponse` per record, each on its own line, in the order of the records, while
+    /// the request is still being sent: a client may send one record, read its result, and
+    /// send the next on the same request.
+    ///
+    /// A record that fails has the result `{"error_code": N, "message": "..."}` and the stream
+    /// goes on: `400` for a record that breaks a rule of the request format, `40401` for an
+    /// unknown topic, `40402` for an unknown partition, `413` for a record Kafka finds too
+    /// large, `422` for a schema problem (the five-digit code, `42206` or `42207`, starts the
+    /// message), `429` over the produce rate limit, `408` once the stream is older than
+    /// `streaming.connection.max.duration.ms`, `50002` and `50003` for Kafka failures. A body
+    /// that is not JSON, or a record larger than
+    /// `api.v3.produce.request.size.limit.max.bytes`, ends the stream with a last `400`
+    /// result. A missing or empty body is `422` / `42206`.
+    ///
+    /// `key` and `value` name their format in `type`: `BINARY` (base64 data), `STRING`,
+    /// `JSON`, or a schema format (`AVRO`, `JSONSCHEMA`, `PROTOBUF`) with the schema text in
+    /// `schema`, registered under the subject (`subject`, or the one
+    /// `subject_name_strategy` names, by default `<topic>-key` / `<topic>-value`). Without
+    /// `type`, Schema Registry decides: the schema with `schema_id`, the subject's version
+    /// `schema_version`, or else the subject's latest version.
+    fn produce_record(
+        &self,
+        request: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: RawBody<models::ProduceRequest, media::ProduceRecordBody>,
+    ) -> impl Future<Output = Result<ProduceRecordResponse, Self::Error>> + Send;
+
+    /// Produce a batch of records
+    ///
+    /// Produces every entry of `entries` (each a `ProduceRequest` with a unique `id`) and
+    /// answers `207` with the results by `id`: `successes` for the records Kafka acknowledged,
+    /// `failures` (with the per-record `error_code` and `message` of a streamed produce) for
+    /// the others. No entries, more than `api.v3.produce.batch.maximum.entries`, or two entries
+    /// with the same `id` are `422` / `42208`.
+    fn produce_records_batch(
+        &self,
+        request: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: RawBody<models::ProduceBatchRequest, media::ProduceRecordsBatchBody>,
+    ) -> impl Future<Output = Result<ProduceRecordsBatchResponse, Self::Error>> + Send;
+}
+
 /// Every tag trait of the contract: what the adapter [`V3Api`] serves. Implemented for
 /// every type that implements them all.
 pub trait KafkaRestV3:
@@ -1995,6 +2120,7 @@ pub trait KafkaRestV3:
     + ReplicaApi
     + ConsumerGroupApi
     + AclApi
+    + RecordsApi
 {
 }
 
@@ -2006,7 +2132,8 @@ impl<
             + PartitionApi
             + ReplicaApi
             + ConsumerGroupApi
-            + AclApi,
+            + AclApi
+            + RecordsApi,
     > KafkaRestV3 for S
 {
 }
@@ -3990,6 +4117,110 @@ impl<S: AclApi> AclV3Api<S> {
     }
 }
 
+/// The poem-openapi adapter of the tag `Records`: its paths and methods, routed to `S`. Mount
+/// it alone, or in a tuple with the adapters of other tags.
+#[derive(Debug)]
+pub struct RecordsV3Api<S> {
+    service: S,
+}
+
+impl<S> RecordsV3Api<S> {
+    /// The adapter for `service`.
+    pub fn new(service: S) -> Self {
+        RecordsV3Api { service }
+    }
+
+    /// The service behind the adapter.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+}
+
+#[OpenApi]
+impl<S: RecordsApi> RecordsV3Api<S> {
+    /// Produce a stream of records
+    ///
+    /// Produces records to the topic. The body is any number of `ProduceRequest` JSON objects,
+    /// one after the other (whitespace between them is optional), sent with a
+    /// `Content-Length` or chunked. The answer is `200` at once and streams one
+    /// `ProduceResponse` per record, each on its own line, in the order of the records, while
+    /// the request is still being sent: a client may send one record, read its result, and
+    /// send the next on the same request.
+    ///
+    /// A record that fails has the result `{"error_code": N, "message": "..."}` and the stream
+    /// goes on: `400` for a record that breaks a rule of the request format, `40401` for an
+    /// unknown topic, `40402` for an unknown partition, `413` for a record Kafka finds too
+    /// large, `422` for a schema problem (the five-digit code, `42206` or `42207`, starts the
+    /// message), `429` over the produce rate limit, `408` once the stream is older than
+    /// `streaming.connection.max.duration.ms`, `50002` and `50003` for Kafka failures. A body
+    /// that is not JSON, or a record larger than
+    /// `api.v3.produce.request.size.limit.max.bytes`, ends the stream with a last `400`
+    /// result. A missing or empty body is `422` / `42206`.
+    ///
+    /// `key` and `value` name their format in `type`: `BINARY` (base64 data), `STRING`,
+    /// `JSON`, or a schema format (`AVRO`, `JSONSCHEMA`, `PROTOBUF`) with the schema text in
+    /// `schema`, registered under the subject (`subject`, or the one
+    /// `subject_name_strategy` names, by default `<topic>-key` / `<topic>-value`). Without
+    /// `type`, Schema Registry decides: the schema with `schema_id`, the subject's version
+    /// `schema_version`, or else the subject's latest version.
+    #[oai(
+        path = "/clusters/:cluster_id/topics/:topic_name/records",
+        method = "post",
+        operation_id = "produceRecord",
+        tag = "ApiTags::Records"
+    )]
+    async fn produce_record(
+        &self,
+        request: &Request,
+        /// Id of the Kafka cluster, as `GET /v3/clusters` answers it.
+        #[oai(name = "cluster_id")]
+        cluster_id: Path<String>,
+        /// Name of the topic.
+        #[oai(name = "topic_name")]
+        topic_name: Path<String>,
+        body: RawBody<models::ProduceRequest, media::ProduceRecordBody>,
+    ) -> poem::Result<ProduceRecordResponse> {
+        <S as RecordsApi>::produce_record(&self.service, request, cluster_id.0, topic_name.0, body)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Produce a batch of records
+    ///
+    /// Produces every entry of `entries` (each a `ProduceRequest` with a unique `id`) and
+    /// answers `207` with the results by `id`: `successes` for the records Kafka acknowledged,
+    /// `failures` (with the per-record `error_code` and `message` of a streamed produce) for
+    /// the others. No entries, more than `api.v3.produce.batch.maximum.entries`, or two entries
+    /// with the same `id` are `422` / `42208`.
+    #[oai(
+        path = "/clusters/:cluster_id/topics/:topic_name/records%3Abatch",
+        method = "post",
+        operation_id = "produceRecordsBatch",
+        tag = "ApiTags::Records"
+    )]
+    async fn produce_records_batch(
+        &self,
+        request: &Request,
+        /// Id of the Kafka cluster, as `GET /v3/clusters` answers it.
+        #[oai(name = "cluster_id")]
+        cluster_id: Path<String>,
+        /// Name of the topic.
+        #[oai(name = "topic_name")]
+        topic_name: Path<String>,
+        body: RawBody<models::ProduceBatchRequest, media::ProduceRecordsBatchBody>,
+    ) -> poem::Result<ProduceRecordsBatchResponse> {
+        <S as RecordsApi>::produce_records_batch(
+            &self.service,
+            request,
+            cluster_id.0,
+            topic_name.0,
+            body,
+        )
+        .await
+        .map_err(Into::into)
+    }
+}
+
 /// Every adapter of the contract, one per tag: what [`super::openapi_service`] serves.
 pub type V3Api<S> = (
     ClusterV3Api<S>,
@@ -4000,6 +4231,7 @@ pub type V3Api<S> = (
     ReplicaV3Api<S>,
     ConsumerGroupV3Api<S>,
     AclV3Api<S>,
+    RecordsV3Api<S>,
 );
 
 /// The adapters of every tag, each with a clone of `service`.
@@ -4013,6 +4245,7 @@ pub fn adapters<S: KafkaRestV3 + Clone>(service: S) -> V3Api<S> {
         ReplicaV3Api::new(service.clone()),
         ConsumerGroupV3Api::new(service.clone()),
         AclV3Api::new(service.clone()),
+        RecordsV3Api::new(service.clone()),
     )
 }
 
@@ -4593,6 +4826,30 @@ impl AclApi for SpecOnly {
         _: String,
         _: RawBody<models::CreateAclRequestDataList, media::BatchCreateKafkaAclsBody>,
     ) -> Result<BatchCreateKafkaAclsResponse, poem::Error> {
+        Err(not_served())
+    }
+}
+
+impl RecordsApi for SpecOnly {
+    type Error = poem::Error;
+
+    async fn produce_record(
+        &self,
+        _request: &Request,
+        _: String,
+        _: String,
+        _: RawBody<models::ProduceRequest, media::ProduceRecordBody>,
+    ) -> Result<ProduceRecordResponse, poem::Error> {
+        Err(not_served())
+    }
+
+    async fn produce_records_batch(
+        &self,
+        _request: &Request,
+        _: String,
+        _: String,
+        _: RawBody<models::ProduceBatchRequest, media::ProduceRecordsBatchBody>,
+    ) -> Result<ProduceRecordsBatchResponse, poem::Error> {
         Err(not_served())
     }
 }

@@ -66,6 +66,29 @@ pub struct AlterTopicConfigsBatchRequestData {
     pub validate_only: Option<bool>,
 }
 
+/// `ProduceRequest` of the contract, as a request body reads it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceRequest {
+    #[serde(default)]
+    pub partition_id: Option<i32>,
+    #[serde(default)]
+    pub headers: Option<Vec<ProduceRequestHeader>>,
+    #[serde(default)]
+    pub key: Option<ProduceRequestData>,
+    #[serde(default)]
+    pub value: Option<ProduceRequestData>,
+    #[serde(default)]
+    pub timestamp: Option<DateTimeString>,
+}
+
+/// `ProduceBatchRequest` of the contract, as a request body reads it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceBatchRequest {
+    pub entries: Vec<ProduceBatchRequestEntry>,
+}
+
 /// `DeleteRecordsRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
 pub struct DeleteRecordsRequestData {
@@ -127,6 +150,52 @@ pub struct CreateTopicConfig {
 pub struct AlterTopicConfigsEntry {
     pub topic_name: String,
     pub configs: Vec<AlterConfigEntry>,
+}
+
+/// `ProduceRequestHeader` of the contract, as a request body reads it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceRequestHeader {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<ByteString>,
+}
+
+/// `ProduceRequestData` of the contract, as a request body reads it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceRequestData {
+    #[serde(default)]
+    pub r#type: Option<String>,
+    #[serde(default)]
+    pub data: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub subject_name_strategy: Option<String>,
+    #[serde(default)]
+    pub schema_id: Option<i32>,
+    #[serde(default)]
+    pub schema_version: Option<i32>,
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+/// `ProduceBatchRequestEntry` of the contract, as a request body reads it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceBatchRequestEntry {
+    pub id: String,
+    #[serde(default)]
+    pub partition_id: Option<i32>,
+    #[serde(default)]
+    pub headers: Option<Vec<ProduceRequestHeader>>,
+    #[serde(default)]
+    pub key: Option<ProduceRequestData>,
+    #[serde(default)]
+    pub value: Option<ProduceRequestData>,
+    #[serde(default)]
+    pub timestamp: Option<DateTimeString>,
 }
 
 /// `DeleteRecordsPartition` of the contract, as a request body reads it.
@@ -204,6 +273,18 @@ pub fn decode_update_kafka_topic_config_batch(
 pub fn decode_update_kafka_topic_config(
     bytes: &[u8],
 ) -> Result<UpdateConfigRequestData, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// Reads the request body of `produce_record`.
+pub fn decode_produce_record(bytes: &[u8]) -> Result<ProduceRequest, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// Reads the request body of `produce_records_batch`.
+pub fn decode_produce_records_batch(
+    bytes: &[u8],
+) -> Result<ProduceBatchRequest, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 

@@ -4,7 +4,7 @@
 //! operation the media types of its request body and of each response documented with more
 //! than one.
 
-use crate::support::{MediaType, RequestMedia};
+use crate::support::{MediaType, RequestMedia, ResponseMedia};
 
 /// `application/json`.
 #[derive(Debug)]
@@ -102,6 +102,35 @@ impl RequestMedia for UpdateKafkaTopicConfigBody {
     const CONTENT_TYPES: &'static [&'static str] = &["application/json"];
     const REQUIRED: bool = true;
     const DESCRIPTION: Option<&'static str> = Some("The new value of the config.");
+}
+
+/// The request body of `produce_record`.
+#[derive(Debug)]
+pub struct ProduceRecordBody;
+
+impl RequestMedia for ProduceRecordBody {
+    const CONTENT_TYPES: &'static [&'static str] = &["application/json"];
+    const REQUIRED: bool = true;
+    const DESCRIPTION: Option<&'static str> = Some("`ProduceRequest` objects, one after the other, each a record (whitespace between them\nis optional).\n");
+}
+
+/// The media types of a response documented with more than one.
+#[derive(Debug)]
+pub struct ProduceRecordResponse200;
+
+impl ResponseMedia for ProduceRecordResponse200 {
+    const CONTENT_TYPES: &'static [&'static str] = &["application/json"];
+}
+
+/// The request body of `produce_records_batch`.
+#[derive(Debug)]
+pub struct ProduceRecordsBatchBody;
+
+impl RequestMedia for ProduceRecordsBatchBody {
+    const CONTENT_TYPES: &'static [&'static str] = &["application/json"];
+    const REQUIRED: bool = true;
+    const DESCRIPTION: Option<&'static str> =
+        Some("The records to produce, each with an id unique in the batch.");
 }
 
 /// The request body of `delete_kafka_records`.

@@ -82,6 +82,10 @@ pub const PATH_RENAMES: &[(&str, &str)] = &[
         "/clusters/{cluster_id}/topics/{topic_name}/configs:alter",
     ),
     (
+        "/clusters/{cluster_id}/topics/{topic_name}/records%3Abatch",
+        "/clusters/{cluster_id}/topics/{topic_name}/records:batch",
+    ),
+    (
         "/clusters/{cluster_id}/topics/{topic_name}/records%3Adelete",
         "/clusters/{cluster_id}/topics/{topic_name}/records:delete",
     ),
@@ -99,6 +103,14 @@ pub const PATH_RENAMES: &[(&str, &str)] = &[
 /// pointer, JSON value); [`served_document`] adds them to what poem-openapi derives. The
 /// implementation enforces them: the bodies that carry them reach it unread.
 pub const DOCUMENT_KEYWORDS: &[(&str, &str)] = &[
+("/components/schemas/ProduceRequest/additionalProperties", "false"),
+("/components/schemas/ProduceRequestHeader/additionalProperties", "false"),
+("/components/schemas/ProduceRequestData/nullable", "true"),
+("/components/schemas/ProduceRequestData/additionalProperties", "false"),
+("/components/schemas/ProduceResponseData/nullable", "true"),
+("/components/schemas/ProduceBatchRequest/additionalProperties", "false"),
+("/components/schemas/ProduceBatchRequestEntry/additionalProperties", "false"),
+("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1records/post/x-streamed", "true"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1records:delete/post/x-extension", "true"),
 ("/paths/~1clusters~1{cluster_id}~1consumer-groups~1{consumer_group_id}/delete/x-extension", "true"),
 ("/paths/~1clusters~1{cluster_id}~1consumer-groups~1{consumer_group_id}~1offsets:reset/post/x-extension", "true"),
@@ -139,6 +151,8 @@ pub const RESPONSE_RANGES: &[(&str, &str, &str)] = &[
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1partitions/get/responses", "500", "5XX"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1partitions~1{partition_id}/get/responses", "500", "5XX"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1partitions~1{partition_id}~1offset/get/responses", "500", "5XX"),
+("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1records/post/responses", "500", "5XX"),
+("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1records:batch/post/responses", "500", "5XX"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1records:delete/post/responses", "500", "5XX"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1-~1partitions~1-~1reassignment/get/responses", "500", "5XX"),
 ("/paths/~1clusters~1{cluster_id}~1topics~1{topic_name}~1partitions~1-~1reassignment/get/responses", "500", "5XX"),

@@ -831,6 +831,190 @@ pub struct CreateAclRequestDataList {
     pub data: Vec<CreateAclRequestData>,
 }
 
+/// One record to produce.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceRequest")]
+pub struct ProduceRequest {
+    /// The partition; without it, the partition comes from the key (murmur2, as Kafka's
+    /// Java client) or, for a null key, from the producer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_id: Option<Nullable<i32>>,
+    /// Kafka headers of the record; a name may repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Nullable<Vec<ProduceRequestHeader>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ProduceRequestData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ProduceRequestData>,
+    /// The record's timestamp; by default the time the proxy read the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Nullable<DateTimeString>>,
+}
+
+/// One Kafka header.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceRequestHeader")]
+pub struct ProduceRequestHeader {
+    /// Name of the header.
+    pub name: String,
+    /// The header's value, base64-encoded; `null` for a header without value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Nullable<ByteString>>,
+}
+
+/// A key or value: its data and how to turn it into bytes. Without `type`, Schema
+/// Registry decides (`schema_id`, `schema_version`, or the subject's latest version).
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceRequestData")]
+pub struct ProduceRequestData {
+    /// `BINARY` (data is base64), `STRING` (data is a JSON string, written as UTF-8),
+    /// `JSON` (any JSON, written as its text), `AVRO`, `JSONSCHEMA` or `PROTOBUF` (data is
+    /// JSON converted with the schema, written in Confluent's wire format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<Nullable<String>>,
+    /// The key or value; `null` (or none) writes a null key or value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Nullable<serde_json::Value>>,
+    /// The subject of the schema, instead of `subject_name_strategy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Nullable<String>>,
+    /// `TOPIC_NAME` (the default, `<topic>-key` / `<topic>-value`), `RECORD_NAME` or
+    /// `TOPIC_RECORD_NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_name_strategy: Option<Nullable<String>>,
+    /// The registry id of the schema (without `type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_id: Option<Nullable<i32>>,
+    /// The version of the schema under the subject (without `type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<Nullable<i32>>,
+    /// The schema text (with a schema `type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Nullable<String>>,
+}
+
+/// The result of one record: `error_code` 200 with where Kafka put it, or the error code
+/// and message of a record that failed (then only those two fields).
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceResponse")]
+pub struct ProduceResponse {
+    /// `200`, or the error code of a record that failed.
+    pub error_code: i32,
+    /// Why the record failed (failures only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The cluster of the path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    /// The partition the record went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_id: Option<i32>,
+    /// The record's offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// The record's timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Nullable<DateTimeString>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ProduceResponseData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ProduceResponseData>,
+}
+
+/// The format of the key or value as written, and its size in bytes; `null` for a key or
+/// value the request did not give.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceResponseData")]
+pub struct ProduceResponseData {
+    /// `BINARY`, `STRING`, `JSON`, `AVRO`, `JSONSCHEMA` or `PROTOBUF`.
+    pub r#type: String,
+    /// Bytes written to Kafka.
+    pub size: i64,
+    /// The schema's subject (schema formats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Nullable<String>>,
+    /// The schema's registry id (schema formats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_id: Option<Nullable<i32>>,
+    /// The schema's version under the subject, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<Nullable<i32>>,
+}
+
+/// The records of a batch.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceBatchRequest")]
+pub struct ProduceBatchRequest {
+    pub entries: Vec<ProduceBatchRequestEntry>,
+}
+
+/// One record of a batch, with an id unique in the batch.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceBatchRequestEntry")]
+pub struct ProduceBatchRequestEntry {
+    /// The entry's id, which its result carries.
+    pub id: String,
+    /// As in `ProduceRequest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_id: Option<Nullable<i32>>,
+    /// As in `ProduceRequest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Nullable<Vec<ProduceRequestHeader>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ProduceRequestData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ProduceRequestData>,
+    /// As in `ProduceRequest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Nullable<DateTimeString>>,
+}
+
+/// The results of a batch, by entry id.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceBatchResponse")]
+pub struct ProduceBatchResponse {
+    pub successes: Vec<ProduceBatchSuccess>,
+    pub failures: Vec<ProduceBatchFailure>,
+}
+
+/// An entry Kafka acknowledged.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceBatchSuccess")]
+pub struct ProduceBatchSuccess {
+    /// The entry's id.
+    pub id: String,
+    /// The cluster of the path.
+    pub cluster_id: String,
+    /// The topic.
+    pub topic_name: String,
+    /// The partition the record went to.
+    pub partition_id: i32,
+    /// The record's offset.
+    pub offset: i64,
+    /// The record's timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Nullable<DateTimeString>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ProduceResponseData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ProduceResponseData>,
+}
+
+/// An entry that failed.
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[oai(rename = "ProduceBatchFailure")]
+pub struct ProduceBatchFailure {
+    /// The entry's id.
+    pub id: String,
+    /// The per-record error code, as in a streamed produce.
+    pub error_code: i32,
+    /// Why it failed.
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename = "ConfigSource")]
 pub enum ConfigSource {

@@ -24,6 +24,7 @@ __all__ = [
     "ConfigsApi",
     "ConsumerGroupApi",
     "PartitionApi",
+    "RecordsApi",
     "ReplicaApi",
     "TopicApi",
     "ApiResponse",
@@ -86,6 +87,16 @@ __all__ = [
     "PartitionDataList",
     "PartitionOffset",
     "PartitionWithOffsetsData",
+    "ProduceBatchFailure",
+    "ProduceBatchRequest",
+    "ProduceBatchRequestEntry",
+    "ProduceBatchResponse",
+    "ProduceBatchSuccess",
+    "ProduceRequest",
+    "ProduceRequestData",
+    "ProduceRequestHeader",
+    "ProduceResponse",
+    "ProduceResponseData",
     "ReassignmentData",
     "ReassignmentDataList",
     "Relationship",
@@ -113,6 +124,7 @@ from kafka_rest_v3.api.cluster_api import ClusterApi as ClusterApi
 from kafka_rest_v3.api.configs_api import ConfigsApi as ConfigsApi
 from kafka_rest_v3.api.consumer_group_api import ConsumerGroupApi as ConsumerGroupApi
 from kafka_rest_v3.api.partition_api import PartitionApi as PartitionApi
+from kafka_rest_v3.api.records_api import RecordsApi as RecordsApi
 from kafka_rest_v3.api.replica_api import ReplicaApi as ReplicaApi
 from kafka_rest_v3.api.topic_api import TopicApi as TopicApi
 
@@ -179,6 +191,16 @@ from kafka_rest_v3.models.partition_data import PartitionData as PartitionData
 from kafka_rest_v3.models.partition_data_list import PartitionDataList as PartitionDataList
 from kafka_rest_v3.models.partition_offset import PartitionOffset as PartitionOffset
 from kafka_rest_v3.models.partition_with_offsets_data import PartitionWithOffsetsData as PartitionWithOffsetsData
+from kafka_rest_v3.models.produce_batch_failure import ProduceBatchFailure as ProduceBatchFailure
+from kafka_rest_v3.models.produce_batch_request import ProduceBatchRequest as ProduceBatchRequest
+from kafka_rest_v3.models.produce_batch_request_entry import ProduceBatchRequestEntry as ProduceBatchRequestEntry
+from kafka_rest_v3.models.produce_batch_response import ProduceBatchResponse as ProduceBatchResponse
+from kafka_rest_v3.models.produce_batch_success import ProduceBatchSuccess as ProduceBatchSuccess
+from kafka_rest_v3.models.produce_request import ProduceRequest as ProduceRequest
+from kafka_rest_v3.models.produce_request_data import ProduceRequestData as ProduceRequestData
+from kafka_rest_v3.models.produce_request_header import ProduceRequestHeader as ProduceRequestHeader
+from kafka_rest_v3.models.produce_response import ProduceResponse as ProduceResponse
+from kafka_rest_v3.models.produce_response_data import ProduceResponseData as ProduceResponseData
 from kafka_rest_v3.models.reassignment_data import ReassignmentData as ReassignmentData
 from kafka_rest_v3.models.reassignment_data_list import ReassignmentDataList as ReassignmentDataList
 from kafka_rest_v3.models.relationship import Relationship as Relationship

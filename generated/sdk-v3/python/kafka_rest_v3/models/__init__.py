@@ -64,6 +64,16 @@ from kafka_rest_v3.models.partition_data import PartitionData
 from kafka_rest_v3.models.partition_data_list import PartitionDataList
 from kafka_rest_v3.models.partition_offset import PartitionOffset
 from kafka_rest_v3.models.partition_with_offsets_data import PartitionWithOffsetsData
+from kafka_rest_v3.models.produce_batch_failure import ProduceBatchFailure
+from kafka_rest_v3.models.produce_batch_request import ProduceBatchRequest
+from kafka_rest_v3.models.produce_batch_request_entry import ProduceBatchRequestEntry
+from kafka_rest_v3.models.produce_batch_response import ProduceBatchResponse
+from kafka_rest_v3.models.produce_batch_success import ProduceBatchSuccess
+from kafka_rest_v3.models.produce_request import ProduceRequest
+from kafka_rest_v3.models.produce_request_data import ProduceRequestData
+from kafka_rest_v3.models.produce_request_header import ProduceRequestHeader
+from kafka_rest_v3.models.produce_response import ProduceResponse
+from kafka_rest_v3.models.produce_response_data import ProduceResponseData
 from kafka_rest_v3.models.reassignment_data import ReassignmentData
 from kafka_rest_v3.models.reassignment_data_list import ReassignmentDataList
 from kafka_rest_v3.models.relationship import Relationship

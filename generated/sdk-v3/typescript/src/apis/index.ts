@@ -6,5 +6,6 @@ export * from './ClusterApi';
 export * from './ConfigsApi';
 export * from './ConsumerGroupApi';
 export * from './PartitionApi';
+export * from './RecordsApi';
 export * from './ReplicaApi';
 export * from './TopicApi';

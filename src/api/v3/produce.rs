@@ -1,0 +1,619 @@
+//! `RecordsApi`: v3 produce. `POST .../topics/{topic_name}/records` reads a stream of JSON
+//! records and streams one result line per record back while the client is still sending;
+//! `POST .../records:batch` produces a batch and answers `207` with the results by entry id.
+//!
+//! This module owns the HTTP side of a stream: framing the body into records
+//! (`records::stream`), decoding each into a [`StreamRecord`], the bounds of a stream (records
+//! in flight, record size, maximum age and grace period, the rate limits) and the result lines,
+//! in request order. Checking, converting and sending a record is the produce service's
+//! (`produce::RecordStream`); the per-record error codes are `error.rs`'s.
+//!
+//! The stream is one task per request: it reads the next chunk of the body only while fewer
+//! than `api.v3.produce.streaming.inflight.records.max` records await Kafka and while the
+//! producer's queue has room (the send waits for it), and it writes each result into a
+//! small channel that the response body drains, so a client that does not read its results
+//! stops the reading too. Nothing queues without a bound.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, SinkExt, Stream, StreamExt};
+use kafka_rest_api::v3::{self, decode, models};
+use kafka_rest_api::{ByteString, DateTimeString, Nullable, RawBody, RawResponse, Vnd};
+use poem::http::HeaderValue;
+use poem::{Body, Request};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{V3Service, JSON};
+use crate::config::Config;
+use crate::error::{v3_bad_record, v3_record_error, ErrorBody, ProxyError};
+use crate::produce::rate::{ProduceRates, RateLimited};
+use crate::produce::{RecordProduced, RecordStream, SideInfo, SideRequest, StreamRecord};
+use crate::records::stream::{encode_plain, FrameError, JsonFramer, PlainFormat};
+use crate::records::Header;
+use crate::schema::{SchemaFormat, SchemaSpec, SubjectNameStrategy};
+
+/// Result lines a stream may have written that the connection has not taken yet.
+const LINES_BUFFERED: usize = 64;
+
+/// The bounds of v3 produce, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ProduceSettings {
+    /// `api.v3.produce.request.size.limit.max.bytes`.
+    pub record_max_bytes: usize,
+    /// `api.v3.produce.streaming.inflight.records.max`.
+    pub inflight_max: usize,
+    /// `api.v3.produce.batch.maximum.entries`.
+    pub batch_max_entries: usize,
+    /// `streaming.connection.max.duration.ms`.
+    pub max_duration: Duration,
+    /// `streaming.connection.max.duration.grace.period.ms`.
+    pub grace_period: Duration,
+    /// `request.body.timeout.ms`: the longest wait for the first record of a stream.
+    pub first_record_timeout: Duration,
+}
+
+impl ProduceSettings {
+    pub fn from_config(config: &Config) -> ProduceSettings {
+        ProduceSettings {
+            record_max_bytes: config.v3_produce_record_max_bytes,
+            inflight_max: config.v3_produce_inflight_records_max,
+            batch_max_entries: config.v3_produce_batch_max_entries,
+            max_duration: config.v3_streaming_max_duration,
+            grace_period: config.v3_streaming_grace_period,
+            first_record_timeout: config.request_body_timeout,
+        }
+    }
+}
+
+impl v3::RecordsApi for V3Service {
+    type Error = ProxyError;
+
+    /// `POST .../topics/{topic_name}/records`: the streamed produce (see the module doc).
+    async fn produce_record(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: RawBody<models::ProduceRequest, v3::media::ProduceRecordBody>,
+    ) -> Result<v3::ProduceRecordResponse, ProxyError> {
+        let ctx = self.ctx(req, &cluster_id).await?;
+        let settings = self.http.produce.clone();
+        let mut body = Box::pin(body.into_body().into_bytes_stream());
+        let mut framer = JsonFramer::new(settings.record_max_bytes);
+        // The answer is committed (200) only once the body holds something: an empty body is
+        // refused as a whole, as Confluent does.
+        loop {
+            let chunk = match tokio::time::timeout(settings.first_record_timeout, body.next()).await
+            {
+                Err(_elapsed) => {
+                    return Err(ProxyError::BodyTimeout {
+                        timeout_ms: settings.first_record_timeout.as_millis(),
+                    })
+                }
+                Ok(None) => {
+                    return Err(ProxyError::V3PayloadError {
+                        message: "Request body is empty. Data is required.".into(),
+                    })
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(ProxyError::BadRequest {
+                        message: format!("Cannot read the request body: {e}"),
+                    })
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let started = chunk.iter().any(|b| !b.is_ascii_whitespace());
+            framer.push(&chunk);
+            if started {
+                break;
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Bytes>(LINES_BUFFERED);
+        let stream = Streaming {
+            records: self.services.produce.stream(&topic_name),
+            cluster_id: ctx.cluster_id().to_string(),
+            topic: topic_name,
+            settings,
+            rates: self.http.produce_rates.clone(),
+        };
+        tokio::spawn(stream.run(framer, body, tx));
+        Ok(v3::ProduceRecordResponse::Ok(RawResponse::new(
+            HeaderValue::from_static(JSON),
+            Body::from_bytes_stream(rx.map(Ok::<Bytes, std::io::Error>)),
+        )))
+    }
+
+    /// `POST .../topics/{topic_name}/records:batch`: every entry produced, then `207` with
+    /// the results by id.
+    async fn produce_records_batch(
+        &self,
+        req: &Request,
+        cluster_id: String,
+        topic_name: String,
+        body: RawBody<models::ProduceBatchRequest, v3::media::ProduceRecordsBatchBody>,
+    ) -> Result<v3::ProduceRecordsBatchResponse, ProxyError> {
+        let ctx = self.ctx(req, &cluster_id).await?;
+        let batch = self
+            .body(body, decode::decode_produce_records_batch)
+            .await?;
+        let settings = &self.http.produce;
+        let invalid = |message: String| ProxyError::V3InvalidBatch { message };
+        if batch.entries.is_empty() {
+            return Err(invalid("The batch has no entries.".into()));
+        }
+        if batch.entries.len() > settings.batch_max_entries {
+            return Err(invalid(format!(
+                "The batch has {} entries; at most {} are allowed.",
+                batch.entries.len(),
+                settings.batch_max_entries
+            )));
+        }
+        let mut ids = HashSet::new();
+        if let Some(dup) = batch.entries.iter().find(|e| !ids.insert(e.id.as_str())) {
+            return Err(invalid(format!("The entry id {:?} is not unique.", dup.id)));
+        }
+        let bytes: u64 = batch
+            .entries
+            .iter()
+            .map(|e| serde_json::to_vec(&e.id).map_or(0, |v| v.len() as u64))
+            .sum();
+        let rates = &self.http.produce_rates;
+        if let Err(limited) = rates.check(batch.entries.len() as u64, bytes.max(1)) {
+            return Err(ProxyError::V3RateLimited {
+                retry_after_secs: limited.retry_after_secs(),
+            });
+        }
+        let mut records = self.services.produce.stream(&topic_name);
+        let mut pending = Vec::with_capacity(batch.entries.len());
+        for entry in batch.entries {
+            let outcome = match record_of(
+                entry.partition_id,
+                entry.headers,
+                entry.key,
+                entry.value,
+                entry.timestamp,
+            ) {
+                Err(message) => Err(v3_bad_record(&message)),
+                Ok(record) => Ok(records.send(record).await),
+            };
+            pending.push((entry.id, outcome));
+        }
+        let mut successes = Vec::new();
+        let mut failures = Vec::new();
+        for (id, outcome) in pending {
+            let outcome = match outcome {
+                Err(body) => Err(body),
+                Ok(future) => future.await.map_err(v3_record_error),
+            };
+            match outcome {
+                Ok(produced) => successes.push(models::ProduceBatchSuccess {
+                    id,
+                    cluster_id: ctx.cluster_id().to_string(),
+                    topic_name: topic_name.clone(),
+                    partition_id: produced.delivery.partition,
+                    offset: produced.delivery.offset,
+                    timestamp: Some(kafka_rest_api::Nullable(
+                        produced
+                            .delivery
+                            .timestamp
+                            .and_then(render_timestamp)
+                            .map(DateTimeString),
+                    )),
+                    key: side_model(produced.key),
+                    value: side_model(produced.value),
+                }),
+                Err(body) => failures.push(models::ProduceBatchFailure {
+                    id,
+                    error_code: i32::try_from(body.error_code).unwrap_or(i32::MAX),
+                    message: body.message,
+                }),
+            }
+        }
+        Ok(v3::ProduceRecordsBatchResponse::Status207(Vnd::new(
+            models::ProduceBatchResponse {
+                successes,
+                failures,
+            },
+        )))
+    }
+}
+
+/// The task of one stream: its records, in order, with their bounds.
+struct Streaming {
+    records: RecordStream,
+    cluster_id: String,
+    topic: String,
+    settings: ProduceSettings,
+    rates: ProduceRates,
+}
+
+/// What became of one framed record.
+enum Next {
+    /// Its result line, once known.
+    Line(BoxFuture<'static, Bytes>),
+    /// The stream cannot go on: this is its last line.
+    End(Bytes),
+}
+
+impl Streaming {
+    /// Reads records from `body` (`framer` holds what was read already) and writes one result
+    /// line per record into `lines`, in order, until the body ends, a record cannot be read,
+    /// the client goes away or the stream outlives its maximum age and grace period.
+    async fn run(
+        mut self,
+        mut framer: JsonFramer,
+        mut body: impl Stream<Item = std::io::Result<Bytes>> + Unpin,
+        mut lines: mpsc::Sender<Bytes>,
+    ) {
+        let expires = Instant::now() + self.settings.max_duration;
+        let mut closes: Option<Instant> = None;
+        let mut pending: FuturesOrdered<BoxFuture<'static, Bytes>> = FuturesOrdered::new();
+        let mut reading = true;
+        let mut last: Option<Bytes> = None;
+        loop {
+            while reading && pending.len() < self.settings.inflight_max {
+                let next = match framer.next_object() {
+                    None => break,
+                    Some(Err(e)) => Next::End(frame_error_line(&e)),
+                    Some(Ok(object)) => self.record(&object, closes.is_some()).await,
+                };
+                match next {
+                    Next::Line(line) => pending.push_back(line),
+                    Next::End(line) => {
+                        reading = false;
+                        last = Some(line);
+                    }
+                }
+            }
+            if !reading && pending.is_empty() {
+                break;
+            }
+            let room = reading && pending.len() < self.settings.inflight_max;
+            let far = expires + self.settings.grace_period + Duration::from_secs(1);
+            tokio::select! {
+                biased;
+                Some(line) = pending.next(), if !pending.is_empty() => {
+                    if lines.send(line).await.is_err() {
+                        // The client went away; the records in flight still complete.
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(closes.unwrap_or(far)), if closes.is_some() => {
+                    tracing::debug!(topic = %self.topic, "produce stream closed past its maximum age");
+                    return;
+                }
+                _ = tokio::time::sleep_until(expires), if closes.is_none() => {
+                    closes = Some(Instant::now() + self.settings.grace_period);
+                }
+                chunk = body.next(), if room => match chunk {
+                    Some(Ok(bytes)) => framer.push(&bytes),
+                    None => {
+                        reading = false;
+                        if let Err(e) = framer.finish() {
+                            last = Some(frame_error_line(&e));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        // The request body broke off (the client reset or timed out): there
+                        // is nobody to tell.
+                        tracing::debug!(topic = %self.topic, error = %e, "produce stream body failed");
+                        reading = false;
+                    }
+                },
+            }
+        }
+        if let Some(line) = last {
+            let _ = lines.send(line).await;
+        }
+    }
+
+    /// Decodes, checks and sends one record; its line is ready at once when it fails before
+    /// reaching Kafka.
+    async fn record(&mut self, object: &[u8], expired: bool) -> Next {
+        if expired {
+            return Next::Line(ready(error_line(&ErrorBody {
+                error_code: 408,
+                message: "Streaming connection open for longer than allowed: Connection will \
+                          be closed."
+                    .into(),
+            })));
+        }
+        let request = match decode::decode_produce_record(object) {
+            Ok(r) => r,
+            Err(e) if e.is_data() => {
+                return Next::Line(ready(error_line(&v3_bad_record(&e.to_string()))))
+            }
+            Err(e) => {
+                return Next::End(error_line(&v3_bad_record(&format!(
+                    "Error processing JSON: {e}"
+                ))))
+            }
+        };
+        if let Err(RateLimited { .. }) = self.rates.check(1, object.len() as u64) {
+            return Next::Line(ready(error_line(&ErrorBody {
+                error_code: 429,
+                message: "Request rate limit exceeded: The rate limit of requests per second \
+                          has been exceeded."
+                    .into(),
+            })));
+        }
+        let record = match record_of(
+            request.partition_id,
+            request.headers,
+            request.key,
+            request.value,
+            request.timestamp,
+        ) {
+            Ok(record) => record,
+            Err(message) => return Next::Line(ready(error_line(&v3_bad_record(&message)))),
+        };
+        let outcome = self.records.send(record).await;
+        let (cluster_id, topic) = (self.cluster_id.clone(), self.topic.clone());
+        Next::Line(
+            async move {
+                match outcome.await {
+                    Ok(produced) => success_line(&cluster_id, &topic, produced),
+                    Err(failure) => error_line(&v3_record_error(failure)),
+                }
+            }
+            .boxed(),
+        )
+    }
+}
+
+fn ready(line: Bytes) -> BoxFuture<'static, Bytes> {
+    futures::future::ready(line).boxed()
+}
+
+fn frame_error_line(e: &FrameError) -> Bytes {
+    error_line(&v3_bad_record(&e.to_string()))
+}
+
+/// One result line: the JSON and Confluent's `\r\n`.
+fn line<T: Serialize>(value: &T) -> Bytes {
+    let mut out = serde_json::to_vec(value).unwrap_or_else(|_| {
+        // Only strings and numbers are serialized here, which cannot fail.
+        br#"{"error_code":500,"message":"Internal Server Error"}"#.to_vec()
+    });
+    out.extend_from_slice(b"\r\n");
+    Bytes::from(out)
+}
+
+fn error_line(body: &ErrorBody) -> Bytes {
+    line(body)
+}
+
+/// The result of a record Kafka acknowledged.
+#[derive(Serialize)]
+struct Success<'a> {
+    error_code: u32,
+    cluster_id: &'a str,
+    topic_name: &'a str,
+    partition_id: i32,
+    offset: i64,
+    timestamp: Option<String>,
+    /// Only for a key or value whose format is known (Confluent leaves the others out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<SideJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<SideJson>,
+}
+
+#[derive(Serialize)]
+struct SideJson {
+    #[serde(rename = "type")]
+    format: &'static str,
+    size: usize,
+    subject: Option<String>,
+    schema_id: Option<i32>,
+    schema_version: Option<i32>,
+}
+
+impl From<SideInfo> for SideJson {
+    fn from(s: SideInfo) -> SideJson {
+        SideJson {
+            format: s.format,
+            size: s.size,
+            subject: s.subject,
+            schema_id: s.schema_id,
+            schema_version: s.schema_version,
+        }
+    }
+}
+
+fn success_line(cluster_id: &str, topic: &str, produced: RecordProduced) -> Bytes {
+    line(&Success {
+        error_code: 200,
+        cluster_id,
+        topic_name: topic,
+        partition_id: produced.delivery.partition,
+        offset: produced.delivery.offset,
+        timestamp: produced.delivery.timestamp.and_then(render_timestamp),
+        key: produced.key.map(SideJson::from),
+        value: produced.value.map(SideJson::from),
+    })
+}
+
+fn side_model(side: Option<SideInfo>) -> Option<models::ProduceResponseData> {
+    side.map(|s| models::ProduceResponseData {
+        r#type: s.format.to_string(),
+        size: i64::try_from(s.size).unwrap_or(i64::MAX),
+        subject: Some(Nullable(s.subject)),
+        schema_id: Some(Nullable(s.schema_id)),
+        schema_version: Some(Nullable(s.schema_version)),
+    })
+}
+
+/// Milliseconds since the epoch as Confluent writes them: `2021-02-05T19:14:42.123Z`.
+fn render_timestamp(millis: i64) -> Option<String> {
+    let t = jiff::Timestamp::from_millisecond(millis).ok()?;
+    Some(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// A decoded record in domain terms; the error is the client's message (a per-record `400`).
+fn record_of(
+    partition_id: Option<i32>,
+    headers: Option<Vec<decode::ProduceRequestHeader>>,
+    key: Option<decode::ProduceRequestData>,
+    value: Option<decode::ProduceRequestData>,
+    timestamp: Option<DateTimeString>,
+) -> Result<StreamRecord, String> {
+    if let Some(p) = partition_id.filter(|p| *p < 0) {
+        return Err(format!("partition_id={p} is not a partition."));
+    }
+    let headers = headers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| {
+            let value = match h.value {
+                None => None,
+                Some(ByteString(v)) => Some(crate::records::decode_base64(&v).map_err(|_| {
+                    format!("The value of header {:?} is not a base64 string.", h.name)
+                })?),
+            };
+            Ok(Header {
+                name: h.name,
+                value,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let timestamp = match timestamp {
+        None => None,
+        Some(DateTimeString(t)) => Some(
+            t.parse::<jiff::Timestamp>()
+                .map_err(|e| format!("timestamp={t:?} is not an ISO-8601 instant: {e}"))?
+                .as_millisecond(),
+        ),
+    };
+    Ok(StreamRecord {
+        partition: partition_id,
+        headers,
+        timestamp,
+        key: side_of("key", key)?,
+        value: side_of("value", value)?,
+    })
+}
+
+/// One key or value: its format and data, or the schema references that decide them.
+fn side_of(
+    name: &str,
+    data: Option<decode::ProduceRequestData>,
+) -> Result<Option<SideRequest>, String> {
+    let Some(d) = data else {
+        return Ok(None);
+    };
+    let text = d.data.as_ref().map(|raw| raw.get().to_string());
+    let plain = match d.r#type.as_deref() {
+        None => None,
+        Some("BINARY") => Some(PlainFormat::Binary),
+        Some("STRING") => Some(PlainFormat::String),
+        Some("JSON") => Some(PlainFormat::Json),
+        Some("AVRO" | "JSONSCHEMA" | "PROTOBUF") => None,
+        Some(other) => return Err(format!("{name}: type={other} is not a known format.")),
+    };
+    let schema_fields = [
+        ("subject", d.subject.is_some()),
+        ("subject_name_strategy", d.subject_name_strategy.is_some()),
+        ("schema_id", d.schema_id.is_some()),
+        ("schema_version", d.schema_version.is_some()),
+        ("schema", d.schema.is_some()),
+    ];
+    if let Some(format) = plain {
+        if let Some((field, _)) = schema_fields.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "'type={}' cannot be used with '{field}'.",
+                format.name()
+            ));
+        }
+        let bytes = encode_plain(format, text.as_deref()).map_err(|e| format!("{name}: {e}"))?;
+        return Ok(Some(SideRequest::Plain { format, bytes }));
+    }
+    let format = match d.r#type.as_deref() {
+        Some("AVRO") => Some(SchemaFormat::Avro),
+        Some("JSONSCHEMA") => Some(SchemaFormat::JsonSchema),
+        Some("PROTOBUF") => Some(SchemaFormat::Protobuf),
+        _ => None,
+    };
+    if d.subject.is_some() && d.subject_name_strategy.is_some() {
+        return Err(format!(
+            "{name}: 'subject' and 'subject_name_strategy' cannot be used together."
+        ));
+    }
+    let named = [
+        d.schema_id.is_some(),
+        d.schema_version.is_some(),
+        d.schema.is_some(),
+    ];
+    if named.iter().filter(|n| **n).count() > 1 {
+        return Err(format!(
+            "{name}: only one of 'schema_id', 'schema_version' and 'schema' may be given."
+        ));
+    }
+    match (format, d.schema.is_some()) {
+        (Some(f), false) => {
+            return Err(format!(
+                "{name}: 'type={}' needs the schema text in 'schema'.",
+                f.v3_name()
+            ))
+        }
+        (None, true) => {
+            return Err(format!("{name}: 'schema' needs a schema 'type'."));
+        }
+        _ => {}
+    }
+    // Nothing to resolve a schema with and no data: a null.
+    if format.is_none() && text.is_none() && named.iter().all(|n| !n) && d.subject.is_none() {
+        return Ok(None);
+    }
+    let strategy = match d.subject_name_strategy.as_deref() {
+        None => None,
+        Some(s) => Some(
+            s.parse::<SubjectNameStrategy>()
+                .map_err(|_| format!("{name}: subject_name_strategy={s} is not a strategy."))?,
+        ),
+    };
+    Ok(Some(SideRequest::Schema {
+        spec: SchemaSpec {
+            format,
+            subject: d.subject,
+            strategy,
+            schema_id: d.schema_id,
+            schema_version: d.schema_version,
+            schema: d.schema,
+        },
+        data: text,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_confluent_writes_them() {
+        assert_eq!(
+            render_timestamp(1_612_552_482_123).as_deref(),
+            Some("2021-02-05T19:14:42.123Z")
+        );
+    }
+
+    #[test]
+    fn schema_fields_are_refused_with_plain_formats() {
+        let data: decode::ProduceRequestData =
+            serde_json::from_str(r#"{"type":"BINARY","data":"aGk=","subject":"s"}"#)
+                .expect("decodes");
+        assert_eq!(
+            side_of("value", Some(data)).err().as_deref(),
+            Some("'type=BINARY' cannot be used with 'subject'.")
+        );
+        let data: decode::ProduceRequestData =
+            serde_json::from_str(r#"{"type":"AVRO","data":{}}"#).expect("decodes");
+        assert!(side_of("value", Some(data)).is_err());
+    }
+}

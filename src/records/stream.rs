@@ -1,0 +1,286 @@
+//! The framing of a v3 produce body: a byte stream holding any number of JSON objects one
+//! after the other (whitespace between them optional), cut into one slice per object as the
+//! bytes arrive, and the plain key and value formats of a v3 record (`BINARY`, `STRING`,
+//! `JSON`) turned into the bytes Kafka gets.
+//!
+//! Pure and incremental: [`JsonFramer`] is fed chunks of any size and scans each byte once, so
+//! a stream costs time linear in its length, and it never holds more than one unfinished
+//! object (at most the per-record limit) besides the objects already complete. Parsing an
+//! object is left to the caller; the framer only finds where each one ends (braces and
+//! brackets outside strings).
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Why the framer stops: the stream cannot be cut into records past this point.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// A byte that cannot start a JSON object where one must start.
+    #[error(
+        "Error processing JSON: unexpected character {found:?} at byte {offset}, expected '{{'"
+    )]
+    Unexpected { found: char, offset: u64 },
+    /// The body ended inside an object.
+    #[error("Error processing JSON: unexpected end of input inside a record")]
+    Truncated,
+    /// One record is larger than the per-record limit.
+    #[error("Produce request size is larger than allowed threshold ({limit} bytes)")]
+    TooLarge { limit: usize },
+}
+
+/// Cuts a byte stream into JSON objects.
+#[derive(Debug)]
+pub struct JsonFramer {
+    /// Bytes not yet handed out: whitespace, complete objects, and the unfinished one.
+    buf: BytesMut,
+    /// How far `buf` has been scanned.
+    pos: usize,
+    /// Whether `buf[0]` starts an object that is being scanned.
+    in_object: bool,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// Bytes of the stream handed out or skipped before `buf[0]`, for error offsets.
+    consumed: u64,
+    /// Largest object (`api.v3.produce.request.size.limit.max.bytes`).
+    max_object: usize,
+    /// Set once an error was returned: the stream cannot be cut further, and nothing more is
+    /// returned.
+    failed: bool,
+}
+
+impl JsonFramer {
+    pub fn new(max_object: usize) -> JsonFramer {
+        JsonFramer {
+            buf: BytesMut::new(),
+            pos: 0,
+            in_object: false,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            consumed: 0,
+            max_object,
+            failed: false,
+        }
+    }
+
+    /// Adds the next bytes of the stream (dropped once the stream failed).
+    pub fn push(&mut self, chunk: &[u8]) {
+        if !self.failed {
+            self.buf.extend_from_slice(chunk);
+        }
+    }
+
+    /// The next complete object, `None` when more bytes are needed, or why the stream cannot
+    /// go on.
+    pub fn next_object(&mut self) -> Option<Result<Bytes, FrameError>> {
+        if self.failed {
+            return None;
+        }
+        let next = self.scan();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+
+    fn scan(&mut self) -> Option<Result<Bytes, FrameError>> {
+        while self.pos < self.buf.len() {
+            let b = self.buf[self.pos];
+            if !self.in_object {
+                if b.is_ascii_whitespace() {
+                    self.pos += 1;
+                    continue;
+                }
+                // Whitespace before an object is dropped at once.
+                self.buf.advance(self.pos);
+                self.consumed += self.pos as u64;
+                self.pos = 0;
+                if b != b'{' {
+                    return Some(Err(FrameError::Unexpected {
+                        found: char::from(b),
+                        offset: self.consumed,
+                    }));
+                }
+                self.in_object = true;
+                self.depth = 1;
+                self.pos = 1;
+                continue;
+            }
+            self.pos += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            let object = self.buf.split_to(self.pos).freeze();
+                            self.consumed += self.pos as u64;
+                            self.pos = 0;
+                            self.in_object = false;
+                            if object.len() > self.max_object {
+                                return Some(Err(FrameError::TooLarge {
+                                    limit: self.max_object,
+                                }));
+                            }
+                            return Some(Ok(object));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if self.pos > self.max_object {
+                return Some(Err(FrameError::TooLarge {
+                    limit: self.max_object,
+                }));
+            }
+        }
+        None
+    }
+
+    /// Whether nothing but whitespace is left (checked when the body has ended).
+    pub fn finish(&self) -> Result<(), FrameError> {
+        if self.in_object && !self.failed {
+            return Err(FrameError::Truncated);
+        }
+        match self.buf.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => Ok(()),
+            Some(&b) => Err(FrameError::Unexpected {
+                found: char::from(b),
+                offset: self.consumed,
+            }),
+        }
+    }
+}
+
+/// The plain formats of a v3 key or value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainFormat {
+    Binary,
+    String,
+    Json,
+}
+
+impl PlainFormat {
+    /// The name the request and the answer use.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlainFormat::Binary => "BINARY",
+            PlainFormat::String => "STRING",
+            PlainFormat::Json => "JSON",
+        }
+    }
+}
+
+/// The bytes of a plain key or value, from its `data` (JSON text; `None` or `null` is a Kafka
+/// null). The error is the client's message.
+pub fn encode_plain(format: PlainFormat, data: Option<&str>) -> Result<Option<Vec<u8>>, String> {
+    let Some(text) = data.filter(|t| t.trim() != "null") else {
+        return Ok(None);
+    };
+    let string = || {
+        serde_json::from_str::<String>(text)
+            .map_err(|_| format!("data={} is not a string.", super::abbreviate(text)))
+    };
+    match format {
+        PlainFormat::Binary => {
+            let s = serde_json::from_str::<String>(text)
+                .map_err(|_| format!("data={} is not a base64 string.", super::abbreviate(text)))?;
+            super::decode_base64(&s)
+                .map(Some)
+                .map_err(|_| format!("data={} is not a base64 string.", super::abbreviate(text)))
+        }
+        PlainFormat::String => string().map(|s| Some(s.into_bytes())),
+        PlainFormat::Json => {
+            super::check_json(text)?;
+            Ok(Some(super::compact_json(text)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(framer: &mut JsonFramer) -> Vec<Result<String, FrameError>> {
+        std::iter::from_fn(|| framer.next_object())
+            .map(|r| r.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn objects_are_cut_wherever_the_chunks_end() {
+        let body = br#" {"a":"}{\""} {"b":[1,{"c":2}]}{"d":null}
+"#;
+        for split in 1..body.len() {
+            let mut framer = JsonFramer::new(1000);
+            framer.push(&body[..split]);
+            let mut got = frames(&mut framer);
+            framer.push(&body[split..]);
+            got.extend(frames(&mut framer));
+            assert_eq!(
+                got,
+                vec![
+                    Ok(r#"{"a":"}{\""}"#.to_string()),
+                    Ok(r#"{"b":[1,{"c":2}]}"#.to_string()),
+                    Ok(r#"{"d":null}"#.to_string()),
+                ],
+                "split at {split}"
+            );
+            assert_eq!(framer.finish(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_stray_byte_a_cut_object_and_a_large_one_stop_the_stream() {
+        let mut framer = JsonFramer::new(1000);
+        framer.push(b"{} x");
+        assert_eq!(
+            frames(&mut framer)[1],
+            Err(FrameError::Unexpected {
+                found: 'x',
+                offset: 3
+            })
+        );
+        let mut framer = JsonFramer::new(1000);
+        framer.push(b"{\"a\":");
+        assert!(frames(&mut framer).is_empty());
+        assert_eq!(framer.finish(), Err(FrameError::Truncated));
+        let mut framer = JsonFramer::new(8);
+        framer.push(b"{\"a\":\"0123456789\"}");
+        assert_eq!(
+            frames(&mut framer),
+            vec![Err(FrameError::TooLarge { limit: 8 })]
+        );
+        let mut framer = JsonFramer::new(8);
+        framer.push(b"{\"a\":1}");
+        assert_eq!(frames(&mut framer).len(), 1);
+    }
+
+    #[test]
+    fn plain_formats_write_their_bytes() {
+        assert_eq!(
+            encode_plain(PlainFormat::Binary, Some("\"aGk=\"")),
+            Ok(Some(b"hi".to_vec()))
+        );
+        assert!(encode_plain(PlainFormat::Binary, Some("1"))
+            .is_err_and(|e| e == "data=1 is not a base64 string."));
+        assert_eq!(
+            encode_plain(PlainFormat::String, Some("\"h\\u00e9\"")),
+            Ok(Some("hé".as_bytes().to_vec()))
+        );
+        assert!(encode_plain(PlainFormat::String, Some("{}")).is_err());
+        assert_eq!(
+            encode_plain(PlainFormat::Json, Some("{ \"a\" : [1, 2] }")),
+            Ok(Some(br#"{"a":[1,2]}"#.to_vec()))
+        );
+        assert_eq!(encode_plain(PlainFormat::Json, Some("null")), Ok(None));
+        assert_eq!(encode_plain(PlainFormat::String, None), Ok(None));
+    }
+}
