@@ -51,8 +51,11 @@ pub fn routes(services: Services, config: &Config) -> BoxEndpoint<'static, Respo
     ));
     // The records stream answers a streamed body, which the generated adapter cannot: it is
     // mounted beside it (`docs/decisions.md` §51).
-    let stream =
-        api::stream::endpoint(services.consumers.clone(), config.consumer_stream_heartbeat);
+    let stream = api::stream::endpoint(
+        services.consumers.clone(),
+        config.consumer_stream_heartbeat,
+        services.closing.watch(),
+    );
     let api = kafka_rest_api::v2::openapi_service(api::Service::new(services, http));
     // Each served document is poem-openapi's plus the keywords its schema model cannot write
     // (`DOCUMENT_KEYWORDS` of each generated module), so it is served from that text, not from

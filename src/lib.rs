@@ -145,6 +145,13 @@ pub async fn serve(
     let services = services::Services::new(&config)?;
     let consumers = services.consumers.clone();
     let producers = services.producers.clone();
+    // The records streams end as soon as the shutdown starts, so the graceful wait does not
+    // have to cut them.
+    let closing = services.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close();
+    };
     // The metrics listener, when configured, is bound before the main one serves, so a
     // port already taken stops the start; it stops when the main server has stopped.
     let (metrics_stop, metrics_server) = match &config.metrics_listener {

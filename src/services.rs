@@ -38,6 +38,30 @@ pub struct Services {
     pub fetch: Fetch,
     /// Under principal pass-through, the producers and admin clients acting for callers.
     pub callers: CallerClients,
+    /// Set when the proxy starts to shut down; the records streams end on it instead of
+    /// being cut when `shutdown.graceful.ms` runs out.
+    pub closing: Closing,
+}
+
+/// The shutdown signal of long-lived answers: `lib.rs` sets it when the shutdown future
+/// completes, each records stream watches it.
+#[derive(Clone)]
+pub struct Closing(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Closing {
+    fn new() -> Closing {
+        Closing(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    /// Tells every watcher that the proxy shuts down.
+    pub fn close(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// A receiver that becomes `true` once [`Closing::close`] was called.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
+    }
 }
 
 /// Why the services could not be built.
@@ -98,6 +122,7 @@ impl Services {
             admin,
             fetch,
             callers,
+            closing: Closing::new(),
             produce: Produce::new(
                 metadata.clone(),
                 schemas.clone(),

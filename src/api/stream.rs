@@ -1,20 +1,21 @@
 //! `GET /consumers/{group}/instances/{instance}/records/stream`: the records of a consumer
-//! instance pushed as Server-Sent Events, an extension beyond Confluent
-//! (`docs/decisions.md` §51).
+//! instance pushed as Server-Sent Events, or over WebSocket when the request asks for the
+//! upgrade; an extension beyond Confluent (`docs/decisions.md` §51, §62).
 //!
-//! The generated adapter cannot answer a streamed `text/event-stream` body (it encodes one
-//! JSON value per answer), so `app.rs` mounts this endpoint beside it; the v2 document
-//! describes it in its description. This module owns the event format, the `Last-Event-ID`
-//! resume and the heartbeats; reading and storing offsets is the consumer manager's
-//! (`consume/`).
+//! The generated adapter cannot answer a streamed `text/event-stream` body or an upgrade (it
+//! encodes one JSON value per answer), so `app.rs` mounts this endpoint beside it; the v2
+//! document describes it in its description. This module owns the event format, the
+//! `Last-Event-ID` resume, the heartbeats, the WebSocket framing and the end of the streams at
+//! shutdown; reading and storing offsets is the consumer manager's (`consume/`).
 //!
 //! One event per record: `id` lists, for every partition the stream has delivered, the offset
 //! of its last delivered record as `topic:partition:offset` joined by commas, and `data` is the
-//! record as a records call renders it. A reconnect sending that id as `Last-Event-ID` seeks
-//! each listed partition to the offset after it. The body is a pull stream: the next records
-//! are read only when the server asks for the next chunk, that is after the previous one was
-//! written to the connection, so a slow client slows the reads and nothing queues up; and the
-//! offsets of a batch are stored for commit only then.
+//! record as a records call renders it. A reconnect sending that id as `Last-Event-ID` (or as
+//! the `last_event_id` query parameter) seeks each listed partition to the offset after it.
+//! Both transports pull: the next records are read only when the transport asks for the next
+//! step, that is after the previous batch was written (SSE: the server asked for the next body
+//! chunk; WebSocket: the messages were flushed), so a slow client slows the reads and nothing
+//! queues up; and the offsets of a batch are stored for commit only then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +23,12 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
 use kafka_rest_api::support::accept;
 use poem::http::{header, StatusCode};
-use poem::{Body, Endpoint, Request, Response};
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketStream};
+use poem::{Body, Endpoint, FromRequest, IntoResponse, Request, Response};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::consume::reader::Returned;
@@ -39,15 +43,16 @@ pub const EVENT_STREAM: &str = "text/event-stream";
 pub const PATH: &str = "/consumers/:group_name/instances/:instance/records/stream";
 
 /// The stream endpoint over the consumer instances; `heartbeat` is
-/// `consumer.stream.heartbeat.ms`.
+/// `consumer.stream.heartbeat.ms`; the streams end when `closing` becomes `true`.
 pub fn endpoint(
     consumers: ConsumerManager,
     heartbeat: Duration,
+    closing: watch::Receiver<bool>,
 ) -> impl Endpoint<Output = Response> {
     let streams = Streams::default();
     poem::endpoint::make(move |req: Request| {
-        let (consumers, streams) = (consumers.clone(), streams.clone());
-        async move { open(consumers, streams, heartbeat, &req).await }
+        let (consumers, streams, closing) = (consumers.clone(), streams.clone(), closing.clone());
+        async move { open(consumers, streams, heartbeat, closing, req).await }
     })
 }
 
@@ -88,12 +93,21 @@ fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Checks the request, seeks when it resumes, and answers with the event stream.
+/// The query of a stream: `last_event_id` stands in for the `Last-Event-ID` header, which a
+/// browser's `WebSocket` cannot send.
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    last_event_id: Option<String>,
+}
+
+/// Checks the request, seeks when it resumes, and answers with the event stream, or with the
+/// WebSocket upgrade when the request asks for one.
 async fn open(
     consumers: ConsumerManager,
     streams: Streams,
     heartbeat: Duration,
-    req: &Request,
+    closing: watch::Receiver<bool>,
+    req: Request,
 ) -> Result<Response, ProxyError> {
     let group = req
         .raw_path_param("group_name")
@@ -103,22 +117,45 @@ async fn open(
         .raw_path_param("instance")
         .unwrap_or_default()
         .to_string();
-    let ranges = accept::parse(
-        req.headers()
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok()),
-    );
-    if !accept::accepts_any(ranges.as_deref(), &[EVENT_STREAM]) {
-        return Err(ProxyError::NotAcceptable);
-    }
+    let upgrade = req
+        .header(header::UPGRADE)
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let socket = if upgrade {
+        // A WebSocket handshake carries no `Accept`; the upgrade itself is the choice.
+        let socket = WebSocket::from_request_without_body(&req)
+            .await
+            .map_err(|e| ProxyError::BadRequest {
+                message: format!("Invalid WebSocket upgrade request: {e}"),
+            })?;
+        Some(socket)
+    } else {
+        let ranges = accept::parse(
+            req.headers()
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|value| value.to_str().ok()),
+        );
+        if !accept::accepts_any(ranges.as_deref(), &[EVENT_STREAM]) {
+            return Err(ProxyError::NotAcceptable);
+        }
+        None
+    };
     // An unknown instance answers 40403 before the stream starts.
     consumers.format_of(&group, &instance)?;
     let key = (group.clone(), instance.clone());
+    let query = req
+        .params::<StreamQuery>()
+        .map_err(|e| ProxyError::BadRequest {
+            message: format!("Invalid query: {e}"),
+        })?;
+    let last = req
+        .header("last-event-id")
+        .map(str::to_string)
+        .or(query.last_event_id)
+        .filter(|v| !v.trim().is_empty());
     let mut positions = BTreeMap::new();
-    let last = req.header("last-event-id").filter(|v| !v.trim().is_empty());
     if let Some(last) = last {
-        positions = parse_event_id(last).ok_or_else(|| ProxyError::BadRequest {
+        positions = parse_event_id(&last).ok_or_else(|| ProxyError::BadRequest {
             message: format!(
                 "Invalid Last-Event-ID {last:?}: expected topic:partition:offset entries \
                  joined by commas"
@@ -151,12 +188,19 @@ async fn open(
         group,
         instance,
         heartbeat,
+        closing,
         positions,
         delivered: Returned::default(),
         last_write: Instant::now(),
         opened: false,
+        ended: None,
         done: false,
     };
+    if let Some(socket) = socket {
+        return Ok(socket
+            .on_upgrade(move |socket| serve_socket(stream, socket))
+            .into_response());
+    }
     let body = futures::stream::unfold(stream, |mut s| async move {
         s.next_chunk()
             .await
@@ -169,7 +213,28 @@ async fn open(
         .body(Body::from_bytes_stream(body)))
 }
 
-/// The state of one open stream.
+/// What a stream hands its transport next.
+enum Next {
+    /// The stream is open: SSE writes a comment so that the client sees it at once.
+    Open,
+    /// Records, each with the event id that names the positions after it.
+    Events(Vec<(String, String)>),
+    /// Nothing was written for `consumer.stream.heartbeat.ms`.
+    Heartbeat,
+    /// A read failed: the Confluent error body as JSON; the stream ends after it.
+    Failed(String),
+}
+
+/// Why a stream ended without an error.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Ended {
+    /// The instance was deleted, or a newer stream of it took over.
+    Instance,
+    /// The proxy shuts down.
+    Closing,
+}
+
+/// The state of one open stream, whatever carries it (SSE or WebSocket).
 struct EventStream {
     consumers: ConsumerManager,
     /// Where this stream is registered as `number`; it ends once a newer one replaced it.
@@ -178,82 +243,115 @@ struct EventStream {
     group: String,
     instance: String,
     heartbeat: Duration,
+    /// Becomes `true` when the proxy starts to shut down: the stream ends then.
+    closing: watch::Receiver<bool>,
     /// The offset of the last delivered record of each partition: the next event's id.
     positions: BTreeMap<(String, i32), i64>,
-    /// The offsets of the chunk last handed to the server, stored by the next read.
+    /// The offsets of the records last handed to the transport, stored by the next read: the
+    /// transport asks for the next step only once it wrote them to the connection.
     delivered: Returned,
     last_write: Instant,
-    /// Whether the first chunk (a comment that tells the client the stream is open) was sent.
     opened: bool,
-    /// An error event was sent: the stream ends.
+    /// Set once the stream ended (`None` while it runs or after an error event).
+    ended: Option<Ended>,
+    /// An error was handed out: the stream ends.
     done: bool,
 }
 
 impl EventStream {
-    /// The next chunk to write, or `None` when the stream ends (the instance was deleted or
-    /// its reads fail; a failure is sent as an `error` event first).
-    async fn next_chunk(&mut self) -> Option<Bytes> {
+    /// The next thing to write, or `None` when the stream ends (the instance was deleted, a
+    /// newer stream replaced this one, or the proxy shuts down; [`EventStream::ended`] says
+    /// which).
+    async fn next(&mut self) -> Option<Next> {
         if self.done {
             return None;
         }
         if !self.opened {
             self.opened = true;
-            return Some(Bytes::from_static(b": open\n\n"));
+            return Some(Next::Open);
         }
         loop {
+            if *self.closing.borrow() {
+                self.ended = Some(Ended::Closing);
+                return None;
+            }
             let delivered = std::mem::take(&mut self.delivered);
             let wait_ms = i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX);
             let key = (self.group.clone(), self.instance.clone());
             let (streams, number) = (&self.streams, self.number);
-            let step = self
-                .consumers
-                .read_stream_step(
+            let mut closing = self.closing.clone();
+            // A shutdown may cut a read short: its records were not stored, so they are not
+            // committed when the instance closes, and the group delivers them again.
+            let step = tokio::select! {
+                step = self.consumers.read_stream_step(
                     &self.group,
                     &self.instance,
                     &delivered,
                     Some(wait_ms),
                     || streams.is_current(&key, number),
                     render,
-                )
-                .await;
+                ) => step,
+                _ = closing.wait_for(|closing| *closing) => {
+                    self.ended = Some(Ended::Closing);
+                    return None;
+                }
+            };
             match step {
-                Ok(None) => return None,
+                Ok(None) | Err(ConsumeError::InstanceNotFound { .. }) => {
+                    self.ended = Some(Ended::Instance);
+                    return None;
+                }
                 Ok(Some((events, returned))) => {
                     self.delivered = returned;
                     if !events.is_empty() {
                         self.last_write = Instant::now();
-                        return Some(self.chunk(events));
+                        return Some(Next::Events(self.identify(events)));
                     }
                     if self.last_write.elapsed() >= self.heartbeat {
                         self.last_write = Instant::now();
-                        return Some(Bytes::from_static(b": heartbeat\n\n"));
+                        return Some(Next::Heartbeat);
                     }
                 }
-                Err(ConsumeError::InstanceNotFound { .. }) => return None,
                 Err(e) => {
                     // The same body a records call would answer with; then the stream ends.
                     self.done = true;
                     let body = ProxyError::from(e).body();
-                    let data = serde_json::to_string(&body).ok()?;
-                    return Some(Bytes::from(format!("event: error\ndata: {data}\n\n")));
+                    return serde_json::to_string(&body).ok().map(Next::Failed);
                 }
             }
         }
     }
 
     /// The events of one batch, each with the positions after its record as its id.
-    fn chunk(&mut self, events: Vec<Event>) -> Bytes {
-        let mut out = String::new();
-        for event in events {
-            self.positions
-                .insert((event.topic, event.partition), event.offset);
-            out.push_str("id: ");
-            out.push_str(&event_id(&self.positions));
-            out.push_str("\ndata: ");
-            out.push_str(&event.data);
-            out.push_str("\n\n");
-        }
-        Bytes::from(out)
+    fn identify(&mut self, events: Vec<Event>) -> Vec<(String, String)> {
+        events
+            .into_iter()
+            .map(|event| {
+                self.positions
+                    .insert((event.topic, event.partition), event.offset);
+                (event_id(&self.positions), event.data)
+            })
+            .collect()
+    }
+
+    /// The next SSE chunk, or `None` when the stream ends.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        Some(match self.next().await? {
+            Next::Open => Bytes::from_static(b": open\n\n"),
+            Next::Heartbeat => Bytes::from_static(b": heartbeat\n\n"),
+            Next::Failed(data) => Bytes::from(format!("event: error\ndata: {data}\n\n")),
+            Next::Events(events) => {
+                let mut out = String::new();
+                for (id, data) in events {
+                    out.push_str("id: ");
+                    out.push_str(&id);
+                    out.push_str("\ndata: ");
+                    out.push_str(&data);
+                    out.push_str("\n\n");
+                }
+                Bytes::from(out)
+            }
+        })
     }
 }
 
@@ -262,6 +360,65 @@ impl Drop for EventStream {
         self.streams
             .end(&(self.group.clone(), self.instance.clone()), self.number);
     }
+}
+
+/// Serves one stream over an upgraded WebSocket connection: one text message per record,
+/// `{"id": <event id>, "record": <record>}`; a ping frame as the heartbeat; a failed read as
+/// `{"error": <error body>}` and close code 1011; close code 1000 when the instance is deleted
+/// or replaced, 1001 when the proxy shuts down. A batch is stored for commit only once its
+/// messages were flushed to the connection, as with SSE.
+async fn serve_socket(mut stream: EventStream, socket: WebSocketStream) {
+    let (mut sink, mut incoming) = socket.split();
+    // The client's frames are read only so that pings are answered and a close is seen.
+    let reading = async move {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let writing = async move {
+        while let Some(next) = stream.next().await {
+            let sent = match next {
+                Next::Open => Ok(()),
+                Next::Heartbeat => sink.send(Message::Ping(Vec::new())).await,
+                Next::Events(events) => {
+                    let mut fed = Ok(());
+                    for (id, data) in events {
+                        let id = serde_json::Value::String(id);
+                        let text = format!("{{\"id\":{id},\"record\":{data}}}");
+                        fed = sink.feed(Message::Text(text)).await;
+                        if fed.is_err() {
+                            break;
+                        }
+                    }
+                    match fed {
+                        Ok(()) => sink.flush().await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Next::Failed(body) => {
+                    let _ = sink
+                        .send(Message::Text(format!("{{\"error\":{body}}}")))
+                        .await;
+                    let close = (CloseCode::Error, "read failed".to_string());
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
+            };
+            if sent.is_err() {
+                // The client went away: the batch is not stored, so it comes again.
+                return;
+            }
+        }
+        let close = match stream.ended {
+            Some(Ended::Closing) => (CloseCode::Away, "the proxy shuts down".to_string()),
+            _ => (CloseCode::Normal, "the stream ended".to_string()),
+        };
+        let _ = sink.send(Message::Close(Some(close))).await;
+    };
+    futures::pin_mut!(reading, writing);
+    futures::future::select(reading, writing).await;
 }
 
 /// One record, rendered.

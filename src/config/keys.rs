@@ -209,8 +209,10 @@ keys! {
         "cap on records per stateless read answer (ours, 1-1000000); its `count` can only lower it";
     consumer_stream_heartbeat: Duration = "consumer.stream.heartbeat.ms", Text("15000"),
         positive_millis,
-        "a records stream (`GET .../records/stream`, Server-Sent Events, ours) with nothing to \
-         send writes a comment line this often, so that clients and load balancers keep it open";
+        "a records stream (`GET .../records/stream`, Server-Sent Events or WebSocket, ours) with \
+         nothing to send writes a comment line (SSE) or a ping frame (WebSocket) this often, so \
+         that clients and load balancers keep it open; each batch it sends is at most \
+         `consumer.request.max.bytes`";
     consumer_instances_max: usize = "consumer.instances.max", Text("1000"),
         |v| number(v, NON_NEGATIVE),
         "consumer instances this process keeps at once (ours); creating one more answers `429`. \

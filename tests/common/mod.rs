@@ -238,6 +238,11 @@ impl BinaryProxy {
         format!("{}{path}", self.base)
     }
 
+    /// The process id, to read its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
     pub async fn terminate(&mut self, within: Duration) -> Option<i32> {
         let _ = Command::new("kill")

@@ -208,3 +208,79 @@ async fn a_consumer_created_through_the_balancer_is_served_at_its_base_uri_and_o
     a.stop().await;
     b.stop().await;
 }
+
+/// The 2xx stateless reads a proxy answered, from its own `/metrics`.
+async fn stateless_reads_answered(proxy: &TestProxy) -> f64 {
+    let scraped = crate::metrics::scrape(&proxy.url("/metrics")).await;
+    scraped
+        .value(
+            "kafka_rest_http_requests_total",
+            &[
+                ("method", "GET"),
+                (
+                    "route",
+                    "/topics/{topic_name}/partitions/{partition_id}/records",
+                ),
+                ("status", "2xx"),
+            ],
+        )
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn stateless_reads_page_through_a_partition_whichever_proxy_the_balancer_picks() {
+    let stack = require_stack!();
+    let topic = common::rand_topic("balanced-stateless");
+    common::create_topic(&stack, &topic, 1).await;
+    common::produce_native(&stack, &topic, 0, 20).await;
+    let a = instance(&stack, "a").await;
+    let b = instance(&stack, "b").await;
+    let upstreams: Vec<String> = [&a, &b]
+        .iter()
+        .map(|p| p.base.trim_start_matches("http://").to_string())
+        .collect();
+    let lb = Nginx::start(&upstreams);
+
+    // A client pages by asking again from the offset after the last record it got; nothing
+    // ties one page to the proxy that answered the one before.
+    let mut got = Vec::new();
+    let mut offset = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.len() < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} records: {got:?}",
+            got.len()
+        );
+        let (status, body) = call(
+            "GET",
+            &lb.url(&format!(
+                "/topics/{topic}/partitions/0/records?offset={offset}&count=3&timeout=5000"
+            )),
+            Some("application/vnd.kafka.binary.v2+json"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        for record in body.as_array().expect("an array of records") {
+            use base64::Engine;
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(record["value"].as_str().expect("a binary value"))
+                .expect("base64");
+            let at = record["offset"].as_i64().expect("offset");
+            got.push((at, String::from_utf8(value).expect("utf-8")));
+            offset = at + 1;
+        }
+    }
+    let expected: Vec<(i64, String)> = (0..20).map(|i| (i, format!("record-{i}"))).collect();
+    assert_eq!(got, expected);
+    // Round robin sent pages to both proxies, and each answered its share.
+    let (from_a, from_b) = (
+        stateless_reads_answered(&a).await,
+        stateless_reads_answered(&b).await,
+    );
+    assert!(from_a >= 1.0 && from_b >= 1.0, "a: {from_a}, b: {from_b}");
+    drop(lb);
+    a.stop().await;
+    b.stop().await;
+}

@@ -8,6 +8,7 @@ mod access_log;
 mod auth;
 mod bad_input;
 mod balancer;
+mod browser;
 mod consume;
 mod cors;
 mod errors;

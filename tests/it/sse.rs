@@ -291,3 +291,267 @@ async fn an_idle_stream_writes_heartbeat_comments() {
     }
     proxy.stop().await;
 }
+
+/// An open WebSocket stream of a consumer instance.
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What a WebSocket stream sent next: a record message's id and record, or the close code.
+#[derive(Debug, PartialEq)]
+enum Pushed {
+    Record(String, Value),
+    Closed(Option<u16>),
+}
+
+async fn open_socket(base: &str, last_event_id: Option<&str>) -> Socket {
+    let mut url = format!("{}/records/stream", base.replacen("http://", "ws://", 1));
+    if let Some(id) = last_event_id {
+        url.push_str(&format!("?last_event_id={id}"));
+    }
+    let (socket, response) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("WebSocket handshake");
+    assert_eq!(response.status().as_u16(), 101);
+    socket
+}
+
+/// The next record message or the close, skipping pings. Panics after [`PATIENCE`].
+async fn pushed(socket: &mut Socket) -> Pushed {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("nothing pushed within {PATIENCE:?}"));
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let message: Value = serde_json::from_str(&text).expect("a JSON message");
+                let id = message["id"].as_str().expect("an id").to_string();
+                return Pushed::Record(id, message["record"].clone());
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Pushed::Closed(frame.map(|f| u16::from(f.code)));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the socket failed: {e}"),
+            None => return Pushed::Closed(None),
+        }
+    }
+}
+
+fn binary_value(record: &Value) -> String {
+    use base64::Engine;
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(record["value"].as_str().expect("binary value"))
+        .expect("base64");
+    String::from_utf8(value).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_stream_resumes_after_last_event_id_and_closes_when_the_instance_is_deleted()
+{
+    let stack = require_stack!();
+    let topic = topic_with(&stack, "ws-resume", 6).await;
+    let proxy = TestProxy::start(&stack).await;
+    let group = common::rand_group("ws-resume");
+    let base = assigned_instance(&proxy, &group, &topic, true).await;
+
+    let mut socket = open_socket(&base, None).await;
+    for i in 0..3_i64 {
+        let Pushed::Record(id, record) = pushed(&mut socket).await else {
+            panic!("a record")
+        };
+        assert_eq!(id, format!("{topic}:0:{i}"));
+        assert_eq!(
+            (record["offset"].as_i64(), binary_value(&record)),
+            (Some(i), format!("record-{i}"))
+        );
+    }
+    drop(socket);
+
+    // A browser's WebSocket cannot send headers: the id goes in the query.
+    let mut socket = open_socket(&base, Some(&format!("{topic}:0:2"))).await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let Pushed::Record(id, record) = pushed(&mut socket).await else {
+            panic!("a record")
+        };
+        let offset = record["offset"].as_i64().expect("offset");
+        assert_eq!(id, format!("{topic}:0:{offset}"));
+        got.push((offset, binary_value(&record)));
+    }
+    let expected: Vec<(i64, String)> = (3..6).map(|i| (i, format!("record-{i}"))).collect();
+    assert_eq!(got, expected);
+
+    let (status, body) = common::call("DELETE", &base, None, None).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(pushed(&mut socket).await, Pushed::Closed(Some(1000)));
+    // What the socket delivered, and nothing else, was committed when the instance closed.
+    assert_eq!(
+        tokio::task::block_in_place(|| committed(&stack, &group, &topic, 0)),
+        Some(6)
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_end_as_soon_as_the_proxy_shuts_down() {
+    let stack = require_stack!();
+    let topic = topic_with(&stack, "sse-shutdown", 0).await;
+    let mut props = common::proxy_properties(&stack);
+    // Far longer than the test waits: the streams must end on the shutdown itself.
+    props.set("shutdown.graceful.ms", "120000");
+    let proxy = TestProxy::start_with(props).await;
+    let sse_base =
+        assigned_instance(&proxy, &common::rand_group("sse-shutdown"), &topic, false).await;
+    let ws_base =
+        assigned_instance(&proxy, &common::rand_group("ws-shutdown"), &topic, false).await;
+    let mut events = Events::open(&format!("{sse_base}/records/stream"), None).await;
+    events.opened().await;
+    let mut socket = open_socket(&ws_base, None).await;
+
+    let stopping = tokio::spawn(proxy.stop());
+    assert_eq!(events.next().await, None);
+    assert_eq!(pushed(&mut socket).await, Pushed::Closed(Some(1001)));
+    tokio::time::timeout(PATIENCE, stopping)
+        .await
+        .expect("the proxy stops without waiting for shutdown.graceful.ms")
+        .expect("the stop task");
+}
+
+/// A `/proc/{pid}/status` figure in bytes (`VmRSS`, `VmHWM`).
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+/// 100 streams on one proxy whose clients stop reading: each stream waits for its client
+/// instead of reading the partition into memory, so the proxy's peak memory stays far below
+/// what the streams would hold if it buffered (100 × 4 MB of records, more as JSON).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_streams_with_stalled_clients_keep_the_proxy_memory_bounded() {
+    const STREAMS: usize = 100;
+    const RECORDS: usize = 400;
+    const VALUE_BYTES: usize = 10_000;
+    let stack = require_stack!();
+    let topic = common::rand_topic("sse-hundred");
+    common::create_topic(&stack, &topic, 1).await;
+    {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &stack.bootstrap)
+            .create()
+            .expect("producer");
+        let sends = (0..RECORDS).map(|i| {
+            let payload = format!("{i:08}{}", "x".repeat(VALUE_BYTES - 8));
+            let producer = producer.clone();
+            let topic = topic.clone();
+            async move {
+                producer
+                    .send(
+                        FutureRecord::<(), _>::to(&topic)
+                            .partition(0)
+                            .payload(&payload),
+                        Duration::from_secs(30),
+                    )
+                    .await
+                    .expect("delivered");
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
+    let dir = std::env::temp_dir().join(format!("kafka-rest-it-hundred-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("kafka-rest.properties");
+    // Small batches and a small librdkafka prefetch, so that what each stream may hold is
+    // small; the topic is far larger than either.
+    std::fs::write(
+        &config,
+        format!(
+            "listeners=http://127.0.0.1:0\nbootstrap.servers={}\n\
+             consumer.request.max.bytes=65536\nconsumer.queued.max.messages.kbytes=256\n\
+             consumer.message.max.bytes=65536\nconsumer.max.partition.fetch.bytes=65536\n",
+            stack.bootstrap
+        ),
+    )
+    .expect("write config");
+    let proxy = common::BinaryProxy::start(&config);
+    let proxy_base = proxy.base.clone();
+    let proxy_url = |path: &str| format!("{proxy_base}{path}");
+
+    let mut bases = Vec::new();
+    for _ in 0..STREAMS {
+        let group = common::rand_group("sse-hundred");
+        let (status, created) = common::call(
+            "POST",
+            &proxy_url(&format!("/consumers/{group}")),
+            None,
+            Some(json!({"format": "binary", "auto.offset.reset": "earliest"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let base = created["base_uri"].as_str().expect("base_uri").to_string();
+        let (status, body) = common::call(
+            "POST",
+            &format!("{base}/assignments"),
+            None,
+            Some(json!({"partitions": [{"topic": topic, "partition": 0}]})),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        bases.push(base);
+    }
+    let before = proc_status_bytes(proxy.pid(), "VmRSS");
+
+    // Every client takes its first record, then stops reading for a while.
+    let mut streams = Vec::new();
+    for base in &bases {
+        let mut events = Events::open(&format!("{base}/records/stream"), None).await;
+        let first = events.next().await.expect("a first event");
+        assert_eq!(record_of(&first).0, 0);
+        streams.push(events);
+    }
+    // Let the proxy do whatever it would do with stalled clients: wait until its memory has
+    // not grown for two seconds (bounded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = proc_status_bytes(proxy.pid(), "VmRSS");
+    let mut steady_since = Instant::now();
+    while steady_since.elapsed() < Duration::from_secs(2) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = proc_status_bytes(proxy.pid(), "VmRSS");
+        if now > last + (1 << 20) {
+            steady_since = Instant::now();
+        }
+        last = last.max(now);
+    }
+
+    // Then every client reads its stream to the end: all records, in order, none twice.
+    let readers = streams.into_iter().map(|mut events| async move {
+        let mut next = 1_i64;
+        while next < RECORDS as i64 {
+            let event = events.next().await.expect("an event");
+            let (offset, value) = record_of(&event);
+            assert_eq!(offset, next);
+            assert!(value.starts_with(&format!("{next:08}")), "{offset}");
+            next += 1;
+        }
+    });
+    futures::future::join_all(readers).await;
+
+    let peak = proc_status_bytes(proxy.pid(), "VmHWM");
+    let grown = peak.saturating_sub(before);
+    let buffered_all = (STREAMS * RECORDS * VALUE_BYTES) as u64;
+    assert!(
+        grown < buffered_all / 2,
+        "the proxy grew by {} MB with {STREAMS} streams (before: {} MB)",
+        grown >> 20,
+        before >> 20
+    );
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(&dir);
+}

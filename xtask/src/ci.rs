@@ -10,9 +10,17 @@ use anyhow::{bail, Context, Result};
 
 use crate::{codegen, dist, flows, fuzz, schemathesis, stack};
 
-/// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib) and
-/// nginx, the real load balancer in front of several proxy instances in the tests.
-const SYSTEM_PACKAGES: &[&str] = &["libssl-dev", "pkg-config", "zlib1g-dev", "nginx-light"];
+/// Debian packages the build and the tests need: rdkafka's bundled librdkafka (SSL, zlib),
+/// nginx, the real load balancer in front of several proxy instances in the tests, and
+/// Chromium, the headless browser that runs the README's records stream example
+/// (`tests/it/browser.rs`).
+const SYSTEM_PACKAGES: &[&str] = &[
+    "libssl-dev",
+    "pkg-config",
+    "zlib1g-dev",
+    "nginx-light",
+    "chromium",
+];
 
 /// Debian's `policy-rc.d` hook: while it exists and exits 101, package installs start no
 /// services (nginx would otherwise start a system-wide server on port 80).

@@ -184,6 +184,31 @@ def read_and_commit(consumers, base_url, group, instance, topic, fmt, accept, ex
     step(f"{fmt}: committed offset {records[-1].offset + 1}")
 
 
+def stateless_read(client, topic, accept, expected, fmt):
+    """Reads `expected` back from partition 0 of `topic` with stateless reads (no consumer
+    instance), paging from the offset after the last record each answer held."""
+    partitions = kafka_rest_client.PartitionsApi(client)
+    records = []
+    offset = 0
+    deadline = time.monotonic() + READ_DEADLINE_S
+    while len(records) < len(expected):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{fmt}: stateless reads got {len(records)} of {len(expected)}")
+        page = partitions.read_partition_records(
+            topic, 0, offset=offset, timeout=1000, count=1, _headers={"Accept": accept}
+        )
+        records += page
+        if page:
+            offset = page[-1].offset + 1
+    expect([r.offset for r in records], list(range(len(expected))), f"{fmt}: stateless offsets")
+    expect(
+        [(r.key, r.value) for r in records],
+        [tuple(pair) for pair in expected],
+        f"{fmt}: stateless records",
+    )
+    step(f"{fmt}: read {len(records)} record(s) back with stateless reads, one per call")
+
+
 def main():
     base_url = env("KAFKA_REST_URL").rstrip("/")
     run = env("FLOW_RUN")
@@ -265,6 +290,9 @@ def main():
     check_offsets(answer, 1, "avro produce with value_schema_id")
     expect(answer.value_schema_id, schema_id, "avro: schema id of the second produce")
     step(f"avro: produced 2 records with schema id {schema_id}")
+
+    stateless_read(client, json_topic, JSON, json_records, "json")
+    stateless_read(client, binary_topic, BINARY, binary_records, "binary")
 
     consume(client, base_url, run, json_topic, "json", JSON, json_records)
     consume(client, base_url, run, binary_topic, "binary", BINARY, binary_records)

@@ -21,6 +21,7 @@ import {
   Configuration,
   ConsumerRecord,
   ConsumersApi,
+  PartitionsApi,
   ProduceApi,
   ProduceResponse,
   ResponseError,
@@ -247,6 +248,43 @@ async function readAndCommit(
   step(`${format}: committed offset ${last + 1}`);
 }
 
+// Reads `expected` back from partition 0 of `topic` with stateless reads (no consumer
+// instance), paging from the offset after the last record each answer held.
+async function statelessRead(
+  config: Configuration,
+  topic: string,
+  accept: string,
+  expected: Pair[],
+  format: string,
+): Promise<void> {
+  const partitions = new PartitionsApi(config);
+  const records: ConsumerRecord[] = [];
+  let offset = 0;
+  const deadline = Date.now() + READ_DEADLINE_MS;
+  while (records.length < expected.length) {
+    ok(Date.now() <= deadline, `${format}: stateless reads got ${records.length} of ${expected.length}`);
+    const page = await partitions.readPartitionRecords(
+      { topicName: topic, partitionId: 0, offset, timeout: 1000, count: 1 },
+      { headers: { Accept: accept } },
+    );
+    records.push(...page);
+    if (page.length > 0) {
+      offset = page[page.length - 1].offset + 1;
+    }
+  }
+  deepStrictEqual(
+    records.map((r) => r.offset),
+    expected.map((_, i) => i),
+    `${format}: stateless offsets`,
+  );
+  deepStrictEqual(
+    records.map((r) => [r.key, r.value]),
+    expected,
+    `${format}: stateless records`,
+  );
+  step(`${format}: read ${records.length} record(s) back with stateless reads, one per call`);
+}
+
 async function main(): Promise<void> {
   const baseUrl = env("KAFKA_REST_URL").replace(/\/+$/, "");
   const run = env("FLOW_RUN");
@@ -327,6 +365,9 @@ async function main(): Promise<void> {
   checkOffsets(answer, 1, "avro produce with value_schema_id");
   strictEqual(answer.valueSchemaId, schemaId, "avro: schema id of the second produce");
   step(`avro: produced 2 records with schema id ${schemaId}`);
+
+  await statelessRead(config, jsonTopic, JSON_TYPE, jsonRecords, "json");
+  await statelessRead(config, binaryTopic, BINARY, binaryRecords, "binary");
 
   await consume(config, baseUrl, run, jsonTopic, "json", JSON_TYPE, jsonRecords);
   await consume(config, baseUrl, run, binaryTopic, "binary", BINARY, binaryRecords);

@@ -15,6 +15,7 @@ mod consume;
 mod driver;
 mod idle;
 mod produce;
+mod reads;
 mod report;
 
 use std::path::PathBuf;
@@ -203,6 +204,12 @@ async fn run_all(
     }
     if wanted(args, "C1") {
         rows.push(consume::c1(&bench).await?);
+    }
+    if wanted(args, "C2") {
+        rows.push(reads::c2(&bench).await?);
+    }
+    if wanted(args, "C3") {
+        rows.push(reads::c3(&bench).await?);
     }
     if wanted(args, "L1") {
         rows.push(produce::latency(&bench, p2_max_rps).await?);
