@@ -13,7 +13,7 @@ functions with the most inclusive instructions.
 
 Kinds: p2 (one JSON record per request), p1 (100 JSON records), p3 (100 binary records),
 p4 (100 Avro records by value_schema_id), c1 (binary records calls of max_bytes 4 MB over a
-topic of 300,000 records of ~100 B; reported per record as well).
+topic of --records records of ~100 B, filled through the proxy; counted per record).
 """
 
 import argparse
@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--kind", default="p2", choices=["p1", "p2", "p3", "p4", "c1"])
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--records", type=int, default=60_000, help="c1: records in the topic")
     ap.add_argument("--out", default=None, help="keep the callgrind output here")
     args = ap.parse_args()
 
@@ -189,7 +190,7 @@ def zero_all():
 
 def measure_c1(c, topic, args):
     body, ctype = produce_body("p3")
-    fill = 300_000
+    fill = args.records
     log(f"filling {topic} with {fill} records through the proxy")
     for _ in range(fill // 100):
         status, answer = c.call("POST", f"/topics/{topic}", body, ctype=ctype)
@@ -206,8 +207,8 @@ def measure_c1(c, topic, args):
     path = f"/consumers/{group}/instances/c/records?timeout=1000&max_bytes=4000000"
     accept = "application/vnd.kafka.binary.v2+json"
     read = 0
-    # Warm-up: the first calls (until 30,000 records) are not counted.
-    while read < 30_000:
+    # Warm-up: the first calls (a sixth of the topic) are not counted.
+    while read < fill // 6:
         _, answer = c.call("GET", path, accept=accept)
         read += answer.count(b'"offset":')
     zero_all()
