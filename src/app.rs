@@ -281,16 +281,19 @@ async fn allow_header<E: Endpoint>(
     req: Request,
     routes: &'static [openapi_routes::Route],
 ) -> poem::Result<Response> {
-    let allowed = match openapi_routes::lookup(routes, req.method().as_str(), req.uri().path()) {
-        openapi_routes::Lookup::MethodNotAllowed(methods) => Some(methods),
-        _ => None,
-    };
+    // The route table is looked up only for a 405 (a lookup scans every route): the method and
+    // the URI are kept for it, which copies no bytes (the URI's parts are shared).
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let mut response = next.call(req).await?.into_response();
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::ALLOW)
     {
-        if let Some(value) = allowed.and_then(|m| m.parse().ok()) {
-            response.headers_mut().insert(header::ALLOW, value);
+        if let openapi_routes::Lookup::MethodNotAllowed(methods) =
+            openapi_routes::lookup(routes, method.as_str(), uri.path())
+        {
+            if let Ok(value) = methods.parse() {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
         }
     }
     Ok(response)

@@ -339,19 +339,25 @@ pub(crate) fn undecodable(message: &OwnedMessage, source: RecordDecodeError) -> 
 }
 
 /// The next offsets after `returned` records, per partition.
+///
+/// The last offset per partition is found in a plain list first (a response holds few
+/// partitions and many records), and the librdkafka list is built once from it: looking each
+/// record up in the librdkafka list would cost a C string and a linear search per record.
 fn offsets_of(returned: impl Iterator<Item = OwnedMessage>) -> Returned {
-    let mut tpl = TopicPartitionList::new();
+    let mut last: Vec<(String, i32, i64)> = Vec::new();
     for m in returned {
         // Records of one partition come in offset order, so the last one wins.
-        let next = Offset::Offset(m.offset() + 1);
-        match tpl.find_partition(m.topic(), m.partition()) {
-            Some(mut elem) => {
-                let _ = elem.set_offset(next);
-            }
-            None => {
-                let _ = tpl.add_partition_offset(m.topic(), m.partition(), next);
-            }
+        match last
+            .iter_mut()
+            .find(|(t, p, _)| *p == m.partition() && t == m.topic())
+        {
+            Some(entry) => entry.2 = m.offset(),
+            None => last.push((m.topic().to_string(), m.partition(), m.offset())),
         }
+    }
+    let mut tpl = TopicPartitionList::with_capacity(last.len());
+    for (topic, partition, offset) in &last {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
     }
     Returned(tpl)
 }
@@ -379,6 +385,46 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn returned_offsets_are_the_next_offset_after_the_last_record_of_each_partition() {
+        let message = |topic: &str, partition, offset| {
+            OwnedMessage::new(
+                None,
+                None,
+                topic.into(),
+                Timestamp::NotAvailable,
+                partition,
+                offset,
+                None,
+            )
+        };
+        let returned = offsets_of(
+            [
+                message("a", 0, 5),
+                message("a", 1, 7),
+                message("a", 0, 6),
+                message("b", 0, 2),
+                message("a", 1, 8),
+            ]
+            .into_iter(),
+        );
+        let got: Vec<(String, i32, Offset)> = returned
+            .0
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition(), e.offset()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), 0, Offset::Offset(7)),
+                ("a".to_string(), 1, Offset::Offset(9)),
+                ("b".to_string(), 0, Offset::Offset(3)),
+            ]
+        );
+        assert_eq!(offsets_of(std::iter::empty()).0.count(), 0);
     }
 
     fn offsets(c: &Collected) -> Vec<i64> {

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
-use apache_avro::types::Value;
 use serde_json::Value as Json;
 
 /// A parsed Avro schema, ready to convert values.
@@ -193,12 +192,25 @@ fn type_label(schema: &Schema) -> String {
     }
 }
 
-/// Where in a value a problem is, as `$.field[2].inner`, for error messages.
+/// Where in a value a problem is, as `.field[2].inner`, for error messages. The parts borrow
+/// the schema and the JSON and are rendered only when there is an error, so that a value that
+/// encodes costs no allocation for them.
 #[derive(Default)]
-struct Path(Vec<String>);
+struct Path<'a>(Vec<Part<'a>>);
 
-impl Path {
-    fn push(&mut self, part: String) {
+/// One step into a value.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    /// `.name`: a record field.
+    Field(&'a str),
+    /// `[i]`: an array item.
+    Index(usize),
+    /// `["key"]`: a map entry, or the branch of a wrapped union value.
+    Key(&'a str),
+}
+
+impl<'a> Path<'a> {
+    fn push(&mut self, part: Part<'a>) {
         self.0.push(part);
     }
     fn pop(&mut self) {
@@ -206,10 +218,18 @@ impl Path {
     }
     fn error(&self, problem: impl std::fmt::Display) -> String {
         if self.0.is_empty() {
-            problem.to_string()
-        } else {
-            format!("{}: {problem}", self.0.concat())
+            return problem.to_string();
         }
+        let mut out = String::new();
+        for part in &self.0 {
+            // Writing to a String cannot fail.
+            let _ = match part {
+                Part::Field(name) => write!(out, ".{name}"),
+                Part::Index(i) => write!(out, "[{i}]"),
+                Part::Key(key) => write!(out, "[{key:?}]"),
+            };
+        }
+        format!("{out}: {problem}")
     }
 }
 
@@ -230,10 +250,18 @@ impl AvroSchema {
 
     /// Converts the JSON form of one value to Avro binary (without the wire prefix).
     pub fn encode(&self, json: &Json) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        self.encode_into(json, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the Avro binary of the JSON form of one value to `out`. The value is written
+    /// while the JSON is walked along the schema, without building an Avro value tree first
+    /// (the bytes are those of Avro's binary encoding, as apache-avro writes them). On an error
+    /// `out` may hold part of the value.
+    pub fn encode_into(&self, json: &Json, out: &mut Vec<u8>) -> Result<(), String> {
         let mut path = Path::default();
-        let value = self.value_of(&self.schema, json, Mode::Data, &mut path)?;
-        apache_avro::to_avro_datum(&self.schema, value)
-            .map_err(|e| format!("cannot encode the value: {e}"))
+        self.write_value(&self.schema, json, Mode::Data, &mut path, out)
     }
 
     /// Converts Avro binary (without the wire prefix) to its JSON form, as compact JSON text.
@@ -272,13 +300,17 @@ impl AvroSchema {
         }
     }
 
-    fn value_of(
-        &self,
-        schema: &Schema,
-        json: &Json,
+    /// Writes `json` as a value of `schema` to `out` (Avro binary encoding: zig-zag varints,
+    /// length-prefixed strings and bytes, arrays and maps as one block and a zero count, a
+    /// union as its branch index and the value, a record as its fields in schema order).
+    fn write_value<'a>(
+        &'a self,
+        schema: &'a Schema,
+        json: &'a Json,
         mode: Mode,
-        path: &mut Path,
-    ) -> Result<Value, String> {
+        path: &mut Path<'a>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         if path.0.len() > MAX_DEPTH {
             // Only a schema default can get here: data is no deeper than the request's JSON. A
             // record whose default leads back to itself would otherwise never end.
@@ -287,43 +319,59 @@ impl AvroSchema {
             )));
         }
         let schema = self.resolve(schema)?;
-        let mismatch =
-            |expected: &str| path.error(format!("expected {expected}, found {}", kind(json)));
+        let mismatch = |path: &Path<'_>, expected: &str| {
+            path.error(format!("expected {expected}, found {}", kind(json)))
+        };
         match schema {
             Schema::Null => match json {
-                Json::Null => Ok(Value::Null),
-                _ => Err(mismatch("null")),
+                Json::Null => Ok(()),
+                _ => Err(mismatch(path, "null")),
             },
-            Schema::Boolean => json
-                .as_bool()
-                .map(Value::Boolean)
-                .ok_or_else(|| mismatch("boolean")),
-            Schema::Int => {
-                let n = integer(json).ok_or_else(|| mismatch("int"))?;
-                i32::try_from(n)
-                    .map(Value::Int)
-                    .map_err(|_| path.error(format!("{n} is out of range for int")))
+            Schema::Boolean => {
+                let b = json.as_bool().ok_or_else(|| mismatch(path, "boolean"))?;
+                out.push(u8::from(b));
+                Ok(())
             }
-            Schema::Long => integer(json)
-                .map(Value::Long)
-                .ok_or_else(|| mismatch("long")),
-            Schema::Float => floating(json)
-                .map(|f| Value::Float(f as f32))
-                .ok_or_else(|| mismatch("float")),
-            Schema::Double => floating(json)
-                .map(Value::Double)
-                .ok_or_else(|| mismatch("double")),
-            Schema::String => json
-                .as_str()
-                .map(|s| Value::String(s.to_string()))
-                .ok_or_else(|| mismatch("string")),
+            Schema::Int => {
+                let n = integer(json).ok_or_else(|| mismatch(path, "int"))?;
+                let n = i32::try_from(n)
+                    .map_err(|_| path.error(format!("{n} is out of range for int")))?;
+                put_long(out, i64::from(n));
+                Ok(())
+            }
+            Schema::Long => {
+                put_long(out, integer(json).ok_or_else(|| mismatch(path, "long"))?);
+                Ok(())
+            }
+            Schema::Float => {
+                let f = floating(json).ok_or_else(|| mismatch(path, "float"))?;
+                out.extend_from_slice(&(f as f32).to_le_bytes());
+                Ok(())
+            }
+            Schema::Double => {
+                let f = floating(json).ok_or_else(|| mismatch(path, "double"))?;
+                out.extend_from_slice(&f.to_le_bytes());
+                Ok(())
+            }
+            Schema::String => {
+                let s = json.as_str().ok_or_else(|| mismatch(path, "string"))?;
+                put_bytes(out, s.as_bytes());
+                Ok(())
+            }
             Schema::Bytes => {
-                let s = json.as_str().ok_or_else(|| mismatch("bytes as a string"))?;
-                latin1(s).map(Value::Bytes).map_err(|e| path.error(e))
+                let s = json
+                    .as_str()
+                    .ok_or_else(|| mismatch(path, "bytes as a string"))?;
+                let bytes = latin1(s).map_err(|e| path.error(e))?;
+                put_bytes(out, &bytes);
+                Ok(())
             }
             Schema::Fixed(f) => {
                 let s = json.as_str().ok_or_else(|| {
-                    mismatch(&format!("fixed {} as a string", f.name.fullname(None)))
+                    mismatch(
+                        path,
+                        &format!("fixed {} as a string", f.name.fullname(None)),
+                    )
                 })?;
                 let bytes = latin1(s).map_err(|e| path.error(e))?;
                 if bytes.len() != f.size {
@@ -334,11 +382,12 @@ impl AvroSchema {
                         bytes.len()
                     )));
                 }
-                Ok(Value::Fixed(f.size, bytes))
+                out.extend_from_slice(&bytes);
+                Ok(())
             }
             Schema::Enum(e) => {
                 let s = json.as_str().ok_or_else(|| {
-                    mismatch(&format!("a symbol of enum {}", e.name.fullname(None)))
+                    mismatch(path, &format!("a symbol of enum {}", e.name.fullname(None)))
                 })?;
                 let index = e.symbols.iter().position(|x| x == s).ok_or_else(|| {
                     path.error(format!(
@@ -347,36 +396,46 @@ impl AvroSchema {
                         e.symbols.join(", ")
                     ))
                 })?;
-                Ok(Value::Enum(index as u32, s.to_string()))
+                put_long(out, index as i64);
+                Ok(())
             }
             Schema::Array(a) => {
-                let items = json.as_array().ok_or_else(|| mismatch("array"))?;
-                let mut out = Vec::with_capacity(items.len());
+                let items = json.as_array().ok_or_else(|| mismatch(path, "array"))?;
+                if !items.is_empty() {
+                    put_long(out, items.len() as i64);
+                }
                 for (i, item) in items.iter().enumerate() {
-                    path.push(format!("[{i}]"));
-                    out.push(self.value_of(&a.items, item, mode, path)?);
+                    path.push(Part::Index(i));
+                    self.write_value(&a.items, item, mode, path, out)?;
                     path.pop();
                 }
-                Ok(Value::Array(out))
+                out.push(0);
+                Ok(())
             }
             Schema::Map(m) => {
                 let entries = json
                     .as_object()
-                    .ok_or_else(|| mismatch("map (an object)"))?;
-                let mut out = HashMap::with_capacity(entries.len());
+                    .ok_or_else(|| mismatch(path, "map (an object)"))?;
+                if !entries.is_empty() {
+                    put_long(out, entries.len() as i64);
+                }
                 for (k, v) in entries {
-                    path.push(format!("[{k:?}]"));
-                    out.insert(k.clone(), self.value_of(&m.types, v, mode, path)?);
+                    path.push(Part::Key(k));
+                    put_bytes(out, k.as_bytes());
+                    self.write_value(&m.types, v, mode, path, out)?;
                     path.pop();
                 }
-                Ok(Value::Map(out))
+                out.push(0);
+                Ok(())
             }
-            Schema::Union(u) => self.union_from_json(u, json, mode, path),
+            Schema::Union(u) => self.write_union(u, json, mode, path, out),
             Schema::Record(r) => {
                 let object = json.as_object().ok_or_else(|| {
-                    mismatch(&format!("record {} (an object)", r.name.fullname(None)))
+                    mismatch(
+                        path,
+                        &format!("record {} (an object)", r.name.fullname(None)),
+                    )
                 })?;
-                let mut fields = Vec::with_capacity(r.fields.len());
                 let mut used = 0usize;
                 for field in &r.fields {
                     let found = object.get(&field.name).or_else(|| {
@@ -386,21 +445,20 @@ impl AvroSchema {
                             .flatten()
                             .find_map(|alias| object.get(alias))
                     });
-                    path.push(format!(".{}", field.name));
-                    let value = match (found, &field.default) {
+                    path.push(Part::Field(&field.name));
+                    match (found, &field.default) {
                         (Some(v), _) => {
                             used += 1;
-                            self.value_of(&field.schema, v, mode, path)?
+                            self.write_value(&field.schema, v, mode, path, out)?;
                         }
                         (None, Some(default)) => {
-                            self.value_of(&field.schema, default, Mode::Default, path)?
+                            self.write_value(&field.schema, default, Mode::Default, path, out)?;
                         }
                         (None, None) => {
                             return Err(path.error("missing field (it has no default)"));
                         }
-                    };
+                    }
                     path.pop();
-                    fields.push((field.name.clone(), value));
                 }
                 if used < object.len() {
                     let unknown: Vec<&str> = object
@@ -420,45 +478,52 @@ impl AvroSchema {
                         )));
                     }
                 }
-                Ok(Value::Record(fields))
+                Ok(())
             }
             other => Err(path.error(format!("unsupported schema type {}", type_label(other)))),
         }
     }
 
-    fn union_from_json(
-        &self,
-        union: &UnionSchema,
-        json: &Json,
+    fn write_union<'a>(
+        &'a self,
+        union: &'a UnionSchema,
+        json: &'a Json,
         mode: Mode,
-        path: &mut Path,
-    ) -> Result<Value, String> {
+        path: &mut Path<'a>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let branches = union.variants();
         if mode == Mode::Default {
             // A default is a value of the first branch, unwrapped; be lenient and try the rest.
             let mut first_error = None;
+            let start = out.len();
             for (i, branch) in branches.iter().enumerate() {
-                match self.value_of(branch, json, Mode::Default, path) {
-                    Ok(v) => return Ok(Value::Union(i as u32, Box::new(v))),
+                put_long(out, i as i64);
+                match self.write_value(branch, json, Mode::Default, path, out) {
+                    Ok(()) => return Ok(()),
                     Err(e) => {
+                        out.truncate(start);
                         first_error.get_or_insert(e);
                     }
                 }
             }
             return Err(first_error.unwrap_or_else(|| path.error("empty union")));
         }
-        let labels: Vec<String> = branches.iter().map(type_label).collect();
         if json.is_null() {
             return match branches.iter().position(|b| matches!(b, Schema::Null)) {
-                Some(i) => Ok(Value::Union(i as u32, Box::new(Value::Null))),
+                Some(i) => {
+                    put_long(out, i as i64);
+                    Ok(())
+                }
                 None => Err(path.error(format!(
                     "null is not allowed by the union [{}]",
-                    labels.join(", ")
+                    union_labels(branches).join(", ")
                 ))),
             };
         }
         let wrapped = json.as_object().filter(|o| o.len() == 1);
         let Some((label, inner)) = wrapped.and_then(|o| o.iter().next()) else {
+            let labels = union_labels(branches);
             return Err(path.error(format!(
                 "a union value must be null or an object with one of the keys {} (e.g. {{\"{}\": ...}}), found {}",
                 labels.join(", "),
@@ -466,31 +531,73 @@ impl AvroSchema {
                 kind(json)
             )));
         };
-        let index = labels
-            .iter()
-            .position(|l| l == label)
-            .or_else(|| {
-                // Leniency: the simple name of a named type, when only one branch has it.
-                let mut matches = labels
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| l.rsplit('.').next() == Some(label.as_str()));
-                match (matches.next(), matches.next()) {
-                    (Some((i, _)), None) => Some(i),
-                    _ => None,
-                }
-            })
-            .ok_or_else(|| {
-                path.error(format!(
-                    "{label:?} is not a branch of the union [{}]",
-                    labels.join(", ")
-                ))
-            })?;
-        path.push(format!("[{label:?}]"));
-        let value = self.value_of(&branches[index], inner, Mode::Data, path)?;
+        let index = branch_index(branches, label).ok_or_else(|| {
+            path.error(format!(
+                "{label:?} is not a branch of the union [{}]",
+                union_labels(branches).join(", ")
+            ))
+        })?;
+        put_long(out, index as i64);
+        path.push(Part::Key(label));
+        self.write_value(&branches[index], inner, Mode::Data, path, out)?;
         path.pop();
-        Ok(Value::Union(index as u32, Box::new(value)))
+        Ok(())
     }
+}
+
+/// The labels of a union's branches, as a wrapped union value names them.
+fn union_labels(branches: &[Schema]) -> Vec<String> {
+    branches.iter().map(type_label).collect()
+}
+
+/// The branch a wrapped union value names: its label, or (leniency) the simple name of a named
+/// type when only one branch has it. Compares without building the labels of every branch
+/// unless a name must be shortened.
+fn branch_index(branches: &[Schema], label: &str) -> Option<usize> {
+    if let Some(i) = branches.iter().position(|b| type_label_is(b, label)) {
+        return Some(i);
+    }
+    let labels = union_labels(branches);
+    let mut matches = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.rsplit('.').next() == Some(label));
+    match (matches.next(), matches.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
+/// Whether [`type_label`] of `schema` is `label`, without allocating for the primitive types.
+fn type_label_is(schema: &Schema, label: &str) -> bool {
+    let primitive = match schema {
+        Schema::Null => "null",
+        Schema::Boolean => "boolean",
+        Schema::Int => "int",
+        Schema::Long => "long",
+        Schema::Float => "float",
+        Schema::Double => "double",
+        Schema::Bytes => "bytes",
+        Schema::String => "string",
+        other => return type_label(other) == label,
+    };
+    primitive == label
+}
+
+/// Avro's `long` (and `int`): zig-zag, then a little-endian base-128 varint.
+fn put_long(out: &mut Vec<u8>, n: i64) {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// Avro's `bytes` and `string`: the length as a `long`, then the bytes.
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_long(out, bytes.len() as i64);
+    out.extend_from_slice(bytes);
 }
 
 /// How deep a decoded value may nest (records, arrays, maps and union wrappers, each one

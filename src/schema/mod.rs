@@ -152,7 +152,7 @@ impl ParsedSchema {
             serde_json::from_str(text).map_err(|e| format!("is not JSON: {e}"))?;
         let mut out = frame(0);
         match self {
-            ParsedSchema::Avro(s) => out.extend(s.encode(&json)?),
+            ParsedSchema::Avro(s) => s.encode_into(&json, &mut out)?,
             ParsedSchema::Json(s) => out.extend(s.encode(&json, text)?),
             ParsedSchema::Protobuf(s) => {
                 protobuf::write_indexes(&s.message_indexes(), &mut out);

@@ -3,11 +3,14 @@
 //! concurrent loops, the same pacing, the same warm-up, the same measured window and the same
 //! way of timing a request.
 //!
-//! Owns the loops (`drive`), their pacing (`Pacing`), what is counted in the window and how a
-//! run is summarised (`summarize`, percentiles, the median of several runs, the ratio). What
-//! one unit of work is (an HTTP request to the proxy, or the same records enqueued on a native
-//! producer) is a [`Sender`] in `produce.rs`; what is read from the proxy process around the
-//! window is a [`Probe`].
+//! Owns the loops (`drive`), their pacing (`Pacing`), the warm-up to a steady state, what is
+//! counted in the window and how a run is summarised (`summarize`, percentiles, the median of
+//! several runs, the ratio), and the interleaving of the two sides of any scenario
+//! ([`interleave`]: proxy run 1, native run 1, proxy run 2, ...) with the spread of the
+//! per-pair comparison ([`Spread`]). What one unit of work is (an HTTP request to the proxy, or
+//! the same records enqueued on a native producer) is a [`Sender`] in `produce.rs`; what is read
+//! from the proxy process around the window is a [`Probe`]; what the load generator itself
+//! spent is a [`SelfCpu`] reading.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::{Measured, Timing};
+use crate::load::proc_cpu_seconds;
 
 /// One loop's client: sends one unit of work (one produce request, or its records natively)
 /// and says whether it succeeded. An `Err` is a broken client (a closed connection) and ends
@@ -68,6 +72,11 @@ pub(super) struct Window {
     pub(super) elapsed_s: f64,
     /// Latency of each request in the window, in microseconds.
     pub(super) latencies_us: Vec<u32>,
+    /// How long the warm-up ran, and whether it ended on a steady state (not on its cap).
+    pub(super) warmup_s: f64,
+    pub(super) steady: bool,
+    /// The load generator's (this process's) CPU over the window, see [`SelfCpu`].
+    pub(super) loadgen: Option<LoadGen>,
 }
 
 /// State the loops share with the driver: whether the window is open, whether to stop, and
@@ -78,9 +87,61 @@ struct Shared {
     stop: AtomicBool,
     requests: AtomicU64,
     errors: AtomicU64,
+    /// Every finished send, warm-up included: what the warm-up watches.
+    completed: AtomicU64,
 }
 
-/// Runs one loop per sender (each ready before the clock starts) for `timing.warmup`, then
+/// The warm-up watches the send rate in windows of this length.
+const WARMUP_WINDOW: Duration = Duration::from_secs(1);
+
+/// Two consecutive warm-up windows whose rates differ by at most this share are steady.
+const STEADY_WITHIN: f64 = 0.10;
+
+/// Whether two consecutive warm-up window counts are within [`STEADY_WITHIN`] of each other
+/// (and something was sent at all).
+pub(super) fn steady(previous: u64, current: u64) -> bool {
+    let (lo, hi) = (previous.min(current) as f64, previous.max(current) as f64);
+    hi > 0.0 && (hi - lo) / hi <= STEADY_WITHIN
+}
+
+/// The CPU share of the load generator: this process (the HTTP client, or the native client
+/// with librdkafka's threads) over a stretch of wall time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct LoadGen {
+    /// CPU seconds / (wall seconds x cores): 1.0 is every core of the machine.
+    pub(super) machine_share: f64,
+    /// CPU seconds / wall seconds: 1.0 is one core, all the bench runtime's one worker has.
+    pub(super) cores_used: f64,
+}
+
+/// A reading of this process's CPU time (`/proc/self/stat`) and the wall clock.
+pub(super) struct SelfCpu {
+    cpu: Option<f64>,
+    wall: Instant,
+}
+
+impl SelfCpu {
+    pub(super) fn start() -> SelfCpu {
+        SelfCpu {
+            cpu: proc_cpu_seconds(std::process::id()),
+            wall: Instant::now(),
+        }
+    }
+
+    /// What the process used since [`SelfCpu::start`].
+    pub(super) fn finish(self) -> Option<LoadGen> {
+        let cpu = proc_cpu_seconds(std::process::id())? - self.cpu?;
+        let wall = self.wall.elapsed().as_secs_f64().max(1e-3);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        Some(LoadGen {
+            machine_share: cpu / wall / cores,
+            cores_used: cpu / wall,
+        })
+    }
+}
+
+/// Runs one loop per sender (each ready before the clock starts) until the send rate is steady
+/// (two consecutive [`WARMUP_WINDOW`]s within [`STEADY_WITHIN`], at most `timing.warmup`), then
 /// counts for `timing.measure`, then stops them. With `rate`, the loops together send that
 /// many units per second (see [`Pacing::for_loop`]).
 pub(super) async fn drive<S: Sender>(
@@ -99,13 +160,28 @@ pub(super) async fn drive<S: Sender>(
             tokio::spawn(run_loop(sender, pacing, Arc::clone(&shared)))
         })
         .collect();
-    tokio::time::sleep(timing.warmup).await;
+    let warm_started = Instant::now();
+    let (mut previous, mut last_total, mut steady_now) = (None, 0, false);
+    while warm_started.elapsed() < timing.warmup {
+        tokio::time::sleep(WARMUP_WINDOW.min(timing.warmup)).await;
+        let total = shared.completed.load(Ordering::Relaxed);
+        let count = total - last_total;
+        last_total = total;
+        if previous.is_some_and(|p| steady(p, count)) {
+            steady_now = true;
+            break;
+        }
+        previous = Some(count);
+    }
+    let warmup_s = warm_started.elapsed().as_secs_f64();
     probe.window_opens();
+    let own_cpu = SelfCpu::start();
     shared.measuring.store(true, Ordering::Relaxed);
     let opened = Instant::now();
     tokio::time::sleep(timing.measure).await;
     shared.measuring.store(false, Ordering::Relaxed);
     let elapsed_s = opened.elapsed().as_secs_f64();
+    let loadgen = own_cpu.finish();
     probe.window_closes();
     shared.stop.store(true, Ordering::Relaxed);
     let mut latencies_us = Vec::new();
@@ -117,6 +193,9 @@ pub(super) async fn drive<S: Sender>(
         errors: shared.errors.load(Ordering::Relaxed),
         elapsed_s,
         latencies_us,
+        warmup_s,
+        steady: steady_now,
+        loadgen,
     })
 }
 
@@ -136,6 +215,7 @@ async fn run_loop<S: Sender>(
         }
         let sent = Instant::now();
         let ok = sender.send().await?;
+        shared.completed.fetch_add(1, Ordering::Relaxed);
         if shared.measuring.load(Ordering::Relaxed) {
             latencies.push(micros(sent.elapsed()));
             shared.requests.fetch_add(1, Ordering::Relaxed);
@@ -201,25 +281,134 @@ pub(super) fn cpu_per_million(
     }
 }
 
-/// Runs `f` `runs` times and keeps the run with the median records/s.
-pub(super) async fn median_of<F, Fut>(runs: usize, mut f: F) -> Result<Measured>
+/// Every run of both sides of one scenario, in the order they ran.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Sides {
+    pub(super) proxy: Vec<Measured>,
+    pub(super) native: Vec<Measured>,
+}
+
+/// Runs the two sides of a scenario `runs` times alternately, proxy then native (A/B/A/B ...),
+/// so that whatever else the machine does in the meantime weighs on both sides alike and the
+/// comparison of each pair is fair. Each side is a closure taking the run index; a side that
+/// did not read the load generator's CPU itself (the produce driver reads it over its window)
+/// gets it read around the whole call.
+pub(super) async fn interleave<P, PF, N, NF>(
+    id: &str,
+    runs: usize,
+    mut proxy: P,
+    mut native: N,
+) -> Result<Sides>
 where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = Result<Measured>>,
+    P: FnMut(usize) -> PF,
+    PF: Future<Output = Result<Measured>>,
+    N: FnMut(usize) -> NF,
+    NF: Future<Output = Result<Measured>>,
 {
-    let mut all = Vec::with_capacity(runs);
+    let mut sides = Sides::default();
     for run in 0..runs {
-        all.push(f(run).await?);
+        println!("[bench] {id}: proxy run {}/{runs} ...", run + 1);
+        let own = SelfCpu::start();
+        let mut m = proxy(run).await?;
+        m.loadgen = m.loadgen.or_else(|| own.finish());
+        report_run(id, "proxy", &m);
+        sides.proxy.push(m);
+        println!("[bench] {id}: native run {}/{runs} ...", run + 1);
+        let own = SelfCpu::start();
+        let mut m = native(run).await?;
+        m.loadgen = m.loadgen.or_else(|| own.finish());
+        report_run(id, "native", &m);
+        sides.native.push(m);
     }
-    median_run(all).context("no runs to take the median of")
+    Ok(sides)
+}
+
+/// One progress line per finished run: the rate, the warm-up and the load generator's CPU.
+fn report_run(id: &str, side: &str, m: &Measured) {
+    let warmup = match (m.warmup_s, m.steady) {
+        (Some(s), Some(true)) => format!(", steady after {s:.0}s warm-up"),
+        (Some(s), _) => format!(", NOT steady after {s:.0}s warm-up (cap)"),
+        _ => String::new(),
+    };
+    let loadgen = m.loadgen.map_or(String::new(), |l| {
+        format!(
+            ", load generator {:.0}% of the machine ({:.2} cores)",
+            l.machine_share * 100.0,
+            l.cores_used
+        )
+    });
+    println!(
+        "[bench] {id}: {side}: {:.0} records/s, p99 {:.2} ms{warmup}{loadgen}",
+        m.records_per_s, m.p99_ms
+    );
+}
+
+/// What a scenario compares between the pairs of runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Compare {
+    /// proxy records/s / native records/s.
+    Throughput,
+    /// proxy p99 - native p99, in milliseconds.
+    P99Over,
+}
+
+/// The comparison of every interleaved pair (proxy run i against native run i), and its
+/// min / median / max.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Spread {
+    pub(super) compare: Compare,
+    pub(super) values: Vec<f64>,
+    pub(super) min: f64,
+    pub(super) median: f64,
+    pub(super) max: f64,
+}
+
+impl Spread {
+    pub(super) fn of(compare: Compare, sides: &Sides) -> Option<Spread> {
+        let mut values: Vec<f64> = sides
+            .proxy
+            .iter()
+            .zip(&sides.native)
+            .map(|(p, n)| match compare {
+                Compare::Throughput => ratio(p.records_per_s, n.records_per_s),
+                Compare::P99Over => p.p99_ms - n.p99_ms,
+            })
+            .collect();
+        let in_order = values.clone();
+        values.sort_by(f64::total_cmp);
+        Some(Spread {
+            compare,
+            min: *values.first()?,
+            median: median_value(&values),
+            max: *values.last()?,
+            values: in_order,
+        })
+    }
+}
+
+/// The median of sorted values (the mean of the middle two of an even count).
+pub(super) fn median_value(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 /// The run with the median records/s (the upper one of an even count).
-pub(super) fn median_run(mut runs: Vec<Measured>) -> Option<Measured> {
+pub(super) fn median_run(runs: Vec<Measured>) -> Option<Measured> {
+    median_run_by(runs, |m| m.records_per_s)
+}
+
+/// The run with the median `key` (the upper one of an even count).
+pub(super) fn median_run_by(
+    mut runs: Vec<Measured>,
+    key: impl Fn(&Measured) -> f64,
+) -> Option<Measured> {
     if runs.is_empty() {
         return None;
     }
-    runs.sort_by(|a, b| a.records_per_s.total_cmp(&b.records_per_s));
+    runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
     let middle = runs.len() / 2;
     Some(runs.swap_remove(middle))
 }
@@ -303,6 +492,34 @@ mod tests {
         let one = median_run(vec![run(5.0)]).expect("a run");
         assert_eq!(one.records_per_s, 5.0);
         assert!(median_run(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn steady_means_two_windows_within_ten_percent() {
+        assert!(steady(1000, 1090));
+        assert!(steady(1090, 1000));
+        assert!(!steady(1000, 1200));
+        assert!(!steady(0, 0));
+    }
+
+    #[test]
+    fn the_spread_compares_each_interleaved_pair() {
+        let run = |records_per_s, p99_ms| Measured {
+            records_per_s,
+            p99_ms,
+            ..Measured::default()
+        };
+        let sides = Sides {
+            proxy: vec![run(80.0, 3.0), run(90.0, 2.0), run(40.0, 9.0)],
+            native: vec![run(100.0, 2.0), run(100.0, 1.5), run(100.0, 2.0)],
+        };
+        let s = Spread::of(Compare::Throughput, &sides).expect("pairs");
+        assert_eq!((s.min, s.median, s.max), (0.4, 0.8, 0.9));
+        assert_eq!(s.values, vec![0.8, 0.9, 0.4]);
+        let s = Spread::of(Compare::P99Over, &sides).expect("pairs");
+        assert_eq!((s.min, s.median, s.max), (0.5, 1.0, 7.0));
+        assert!(Spread::of(Compare::Throughput, &Sides::default()).is_none());
+        assert_eq!(median_value(&[1.0, 2.0, 4.0, 8.0]), 3.0);
     }
 
     #[test]

@@ -33,13 +33,12 @@ const M1_IDLE_WINDOW: Duration = Duration::from_secs(5);
 /// external proxy.
 pub(super) fn idle_proxy(proxy: &ProxyUnderTest) -> Option<Row> {
     let sample = proxy.sample()?;
-    Some(Row {
-        id: "M1-idle".into(),
-        what: "proxy RSS, idle after start".into(),
-        proxy: measured(&sample),
-        native: None,
-        note: "target <= 30 MiB".into(),
-    })
+    Some(Row::single(
+        "M1-idle",
+        "proxy RSS, idle after start",
+        measured(&sample),
+        "target <= 30 MiB",
+    ))
 }
 
 /// M1-consumers: one row per instance count (the first two with `--quick`), on one topic.
@@ -124,13 +123,12 @@ async fn idle_consumers(proxy: &ProxyUnderTest, topic: &str, count: usize) -> Re
         before.threads,
         before.fds,
     );
-    Ok(Row {
+    Ok(Row::single(
         id,
-        what: format!("{count} idle consumer instance(s), one group each, subscribed and joined"),
-        proxy: measured(&held),
-        native: None,
+        format!("{count} idle consumer instance(s), one group each, subscribed and joined"),
+        measured(&held),
         note,
-    })
+    ))
 }
 
 /// Runs `f` for instances `0..count` over [`M1_CONNECTIONS`] keep-alive connections; each

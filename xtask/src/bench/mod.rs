@@ -4,11 +4,27 @@
 //! This file owns the command: its arguments, the timing of a run, the order of the scenarios
 //! and what they share (`Bench`). The scenarios are one file per kind: `produce.rs` (P1-P4
 //! throughput and L1 latency), `consume.rs` (C1), `idle.rs` (M1: memory, threads and
-//! descriptors of the idle proxy and of 1, 100 and 1000 idle consumer instances). Both sides
-//! of every produce scenario run through the one driver in `driver.rs`, so the proxy/native
-//! ratio rests on one loop; `report.rs` prints the table and writes the JSON, `charts.rs` draws it. The stack comes
-//! from `stack/`; the proxy under test (the release binary, or any v2 proxy given by
-//! `--target`), its HTTP client and the `/proc` sampling from `load.rs`.
+//! descriptors of the idle proxy and of 1, 100 and 1000 idle consumer instances). `driver.rs`
+//! holds what makes a comparison sound: the produce loops, the warm-up to a steady state, the
+//! load generator's own CPU, and [`driver::interleave`], which runs the two sides of any
+//! scenario alternately (proxy, native, proxy, native, ...) `timing.runs` times; `report.rs`
+//! prints the table (with the min / median / max of every comparison) and writes the JSON,
+//! `charts.rs` draws it. The stack comes from `stack/`; the proxy under test (the release
+//! binary, or any v2 proxy given by `--target`), its HTTP client and the `/proc` sampling from
+//! `load.rs`.
+//!
+//! Adding a scenario (e.g. a `reads.rs`):
+//!
+//! 1. In its file, write one `pub(super) async fn xx(bench: &Bench<'_>) -> Result<Row>` that
+//!    prepares what both sides need (a topic, records), then calls
+//!    `driver::interleave(id, bench.timing.runs, |run| proxy_side(..), |run| native_side(..))`
+//!    with two closures that each do one run of one side and return its [`Measured`] (use
+//!    `driver::drive` with a [`driver::Sender`] per side for a fixed-window load, or time a
+//!    finite job yourself), and returns `Row::compared(id, what, sides, Compare::Throughput,
+//!    note)`. The runner interleaves, prints progress and the load generator's CPU per run, and
+//!    the report shows the spread: nothing else to do.
+//! 2. Here: `mod xx;` and one line in `run_all`:
+//!    `if wanted(args, "C2") { rows.push(xx::c2(&bench).await?); }`.
 
 mod charts;
 mod consume;
@@ -51,11 +67,33 @@ pub struct BenchArgs {
 /// Timing of one scenario run.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
+    /// The longest warm-up: it ends earlier once the rate is steady (see `driver::drive`).
     warmup: Duration,
     measure: Duration,
-    /// Runs per side; the median one is reported.
+    /// Runs per side, interleaved with the other side's; the median one is reported, with the
+    /// spread of the per-pair comparison.
     runs: usize,
 }
+
+impl Timing {
+    /// `--quick`: one short run per side.
+    const QUICK: Timing = Timing {
+        warmup: Duration::from_secs(3),
+        measure: Duration::from_secs(3),
+        runs: 1,
+    };
+
+    /// The full mode: 5 interleaved runs of 5 s per side.
+    const FULL: Timing = Timing {
+        warmup: Duration::from_secs(6),
+        measure: Duration::from_secs(5),
+        runs: 5,
+    };
+}
+
+/// What `--quick` prints before and after its table.
+const QUICK_NOTICE: &str = "--quick: one run per side, not interleaved repeats: its ratios are \
+     indicative only (run the full mode for figures that hold)";
 
 /// One side (proxy or native) of one scenario, after the median run was picked.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +113,11 @@ struct Measured {
     threads: Option<usize>,
     /// Open file descriptors of the proxy process (`/proc/PID/fd`), where sampled.
     open_fds: Option<usize>,
+    /// Seconds of warm-up before the window, and whether it ended on a steady rate.
+    warmup_s: Option<f64>,
+    steady: Option<bool>,
+    /// The load generator's (this process's) CPU during the run.
+    loadgen: Option<driver::LoadGen>,
 }
 
 /// A finished scenario: both sides and what is compared.
@@ -82,9 +125,58 @@ struct Measured {
 struct Row {
     id: String,
     what: String,
+    /// The median run of each side.
     proxy: Measured,
     native: Option<Measured>,
     note: String,
+    /// The comparison of every interleaved pair of runs and its min / median / max.
+    spread: Option<driver::Spread>,
+    /// Every run of both sides, in the order they ran.
+    runs: driver::Sides,
+}
+
+impl Row {
+    /// A proxy-only row (M1).
+    fn single(
+        id: impl Into<String>,
+        what: impl Into<String>,
+        proxy: Measured,
+        note: impl Into<String>,
+    ) -> Row {
+        Row {
+            id: id.into(),
+            what: what.into(),
+            proxy,
+            native: None,
+            note: note.into(),
+            spread: None,
+            runs: driver::Sides::default(),
+        }
+    }
+
+    /// A row comparing the interleaved runs of both sides: each side's median run (by
+    /// records/s, or by p99 when the comparison is latency) and the spread of the pairs.
+    fn compared(
+        id: impl Into<String>,
+        what: impl Into<String>,
+        sides: driver::Sides,
+        compare: driver::Compare,
+        note: impl Into<String>,
+    ) -> Row {
+        let pick = |runs: &[Measured]| match compare {
+            driver::Compare::Throughput => driver::median_run(runs.to_vec()),
+            driver::Compare::P99Over => driver::median_run_by(runs.to_vec(), |m| m.p99_ms),
+        };
+        Row {
+            id: id.into(),
+            what: what.into(),
+            proxy: pick(&sides.proxy).unwrap_or_default(),
+            native: pick(&sides.native),
+            note: note.into(),
+            spread: driver::Spread::of(compare, &sides),
+            runs: sides,
+        }
+    }
 }
 
 /// What every scenario works with.
@@ -115,17 +207,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         return Ok(());
     }
     let timing = if args.quick {
-        Timing {
-            warmup: Duration::from_secs(1),
-            measure: Duration::from_secs(3),
-            runs: 1,
-        }
+        println!("[bench] {QUICK_NOTICE}");
+        Timing::QUICK
     } else {
-        Timing {
-            warmup: Duration::from_secs(2),
-            measure: Duration::from_secs(10),
-            runs: 3,
-        }
+        Timing::FULL
     };
     let started = Instant::now();
     let info = stack::up(1)?;
@@ -142,6 +227,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     proxy.stop();
     let rows = result?;
     report::print_table(&rows);
+    if args.quick {
+        println!("\n{QUICK_NOTICE}");
+    }
     if let Some(path) = &args.json {
         report::write_json(path, &rows, &args, timing)?;
         println!("[bench] results written to {}", path.display());

@@ -18,7 +18,7 @@ use rdkafka::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::consume::fill_topic;
-use super::driver::{cpu_per_million, micros, ratio, summarize, Totals};
+use super::driver::{cpu_per_million, interleave, micros, summarize, Compare, Totals};
 use super::{Bench, Measured, Row};
 use crate::load::{delete_topic, find, fresh_topic, HttpConn, ProxyUnderTest, RssSampler};
 
@@ -73,21 +73,21 @@ pub(super) async fn c2(bench: &Bench<'_>) -> Result<Row> {
     let topic = fresh_topic(&bench.admin, "bench-c2", PARTITIONS).await?;
     fill_topic(bench.bootstrap, &topic, total).await?;
     let ends = partition_ends(bench.bootstrap, &topic).await?;
-    println!("[bench] C2: proxy, stateless reads, one reader per partition ...");
-    let proxy_side = stateless_scan(bench.proxy, &topic, &ends).await?;
-    println!("[bench] C2: native, one assigned consumer per partition ...");
-    let native_side = native_scan(bench.bootstrap, &topic, &ends).await?;
+    let sides = interleave(
+        "C2",
+        bench.timing.runs,
+        |_| stateless_scan(bench.proxy, &topic, &ends),
+        |_| native_scan(bench.bootstrap, &topic, &ends),
+    )
+    .await;
     delete_topic(&bench.admin, &topic).await;
-    Ok(Row {
-        id: "C2".into(),
-        what: format!("stateless reads of {total} records, one reader per partition, binary"),
-        note: format!(
-            "proxy/native {:.2}",
-            ratio(proxy_side.records_per_s, native_side.records_per_s)
-        ),
-        proxy: proxy_side,
-        native: Some(native_side),
-    })
+    Ok(Row::compared(
+        "C2",
+        format!("stateless reads of {total} records, one reader per partition, binary"),
+        sides?,
+        Compare::Throughput,
+        "",
+    ))
 }
 
 /// C3: one consumer instance per partition, each assigned its partition, reads the filled
@@ -100,23 +100,21 @@ pub(super) async fn c3(bench: &Bench<'_>) -> Result<Row> {
     let topic = fresh_topic(&bench.admin, "bench-c3", PARTITIONS).await?;
     fill_topic(bench.bootstrap, &topic, total).await?;
     let ends = partition_ends(bench.bootstrap, &topic).await?;
-    println!("[bench] C3: proxy, one records stream (SSE) per partition ...");
-    let proxy_side = stream_consume(bench.proxy, &topic, &ends).await?;
-    println!("[bench] C3: native, one assigned consumer per partition ...");
-    let native_side = native_scan(bench.bootstrap, &topic, &ends).await?;
+    let sides = interleave(
+        "C3",
+        bench.timing.runs,
+        |run| stream_consume(bench.proxy, &topic, &ends, run),
+        |_| native_scan(bench.bootstrap, &topic, &ends),
+    )
+    .await;
     delete_topic(&bench.admin, &topic).await;
-    Ok(Row {
-        id: "C3".into(),
-        what: format!(
-            "records streams (SSE) of {total} records, one instance per partition, binary"
-        ),
-        note: format!(
-            "proxy/native {:.2}",
-            ratio(proxy_side.records_per_s, native_side.records_per_s)
-        ),
-        proxy: proxy_side,
-        native: Some(native_side),
-    })
+    Ok(Row::compared(
+        "C3",
+        format!("records streams (SSE) of {total} records, one instance per partition, binary"),
+        sides?,
+        Compare::Throughput,
+        "",
+    ))
 }
 
 /// The end offset of every partition of `topic` (the fill started from an empty topic).
@@ -234,8 +232,14 @@ fn finish(
     })
 }
 
-async fn stream_consume(proxy: &ProxyUnderTest, topic: &str, ends: &[i64]) -> Result<Measured> {
-    let group = format!("{topic}-stream");
+async fn stream_consume(
+    proxy: &ProxyUnderTest,
+    topic: &str,
+    ends: &[i64],
+    run: usize,
+) -> Result<Measured> {
+    // A fresh group each run: the streams commit what they delivered.
+    let group = format!("{topic}-stream-{run}");
     let (host, base) = (&proxy.host, &proxy.base_path);
     // One instance per partition, each assigned its partition from the beginning.
     for partition in 0..ends.len() {
