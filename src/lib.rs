@@ -17,6 +17,7 @@ pub(crate) mod fetch;
 pub(crate) mod kafka_error;
 pub(crate) mod kafka_security;
 pub(crate) mod limits;
+pub(crate) mod listener;
 pub(crate) mod log;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
@@ -32,7 +33,8 @@ pub(crate) mod tls;
 use std::future::Future;
 use std::sync::Arc;
 
-use poem::listener::{AcceptorExt, BoxAcceptor, TcpAcceptor};
+use listener::NoDelayAcceptor;
+use poem::listener::{AcceptorExt, BoxAcceptor};
 use poem::Server;
 
 pub use config::Config;
@@ -163,7 +165,7 @@ pub async fn serve(
             tracing::info!(address = %tcp.local_addr()?, "metrics listening");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let app = access_log::metrics_app(services.metrics.clone(), &config);
-            let server = Server::new_with_acceptor(TcpAcceptor::from_tokio(tcp)?)
+            let server = Server::new_with_acceptor(NoDelayAcceptor::from_tokio(tcp)?)
                 .run_with_graceful_shutdown(
                     app,
                     async {
@@ -178,7 +180,7 @@ pub async fn serve(
     let peers = Arc::new(tls::PeerCertificates::default());
     let mut acceptor: Option<BoxAcceptor> = None;
     for listener in listeners {
-        let tcp = TcpAcceptor::from_tokio(listener.tcp)?;
+        let tcp = NoDelayAcceptor::from_tokio(listener.tcp)?;
         let one = match (&tls, listener.https) {
             (Some(tls), true) => {
                 tls::TlsAcceptor::new(tcp, Arc::clone(tls), Arc::clone(&peers)).boxed()

@@ -51,6 +51,10 @@ pub struct LimitSettings {
     /// `request.body.max.bytes`: the most one request body may hold, reserved for a body of
     /// unknown length and the cap of what a `Content-Length` reserves.
     pub body_max_bytes: u64,
+    /// `api.v3.produce.request.size.limit.max.bytes`: what a v3 produce stream reserves. Its
+    /// body has no end by design and is read record by record, so the bytes it holds at once
+    /// are one record's, never `request.body.max.bytes`.
+    pub stream_record_max_bytes: u64,
 }
 
 impl LimitSettings {
@@ -59,6 +63,8 @@ impl LimitSettings {
             max_requests: config.inflight_requests_max,
             max_bytes: config.inflight_bytes_max,
             body_max_bytes: u64::try_from(config.request_body_max_bytes).unwrap_or(u64::MAX),
+            stream_record_max_bytes: u64::try_from(config.v3_produce_record_max_bytes)
+                .unwrap_or(u64::MAX),
         }
     }
 }
@@ -162,8 +168,10 @@ impl InFlight {
 
 /// The bytes a request's body may occupy: nothing for a body known to be empty, its
 /// `Content-Length` up to `body_max_bytes` (the handler refuses a longer body after reading at
-/// most that much), and `body_max_bytes` when the length is unknown (chunked).
-fn body_reservation(req: &mut Request, body_max_bytes: u64) -> u64 {
+/// most that much), and `body_max_bytes` when the length is unknown (chunked). A v3 produce
+/// stream holds one record of its body at a time, so it reserves at most
+/// `stream_record_max_bytes` whatever its length.
+fn body_reservation(req: &mut Request, limits: &Limits) -> u64 {
     // The body is only inspected (its size hint), then put back unread.
     let body = req.take_body();
     let empty = body.is_empty();
@@ -176,10 +184,23 @@ fn body_reservation(req: &mut Request, body_max_bytes: u64) -> u64 {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    match length {
-        Some(length) => length.min(body_max_bytes),
-        None => body_max_bytes,
-    }
+    let cap = if req.method() == poem::http::Method::POST && is_produce_stream(req.uri().path()) {
+        limits.stream_record_max_bytes
+    } else {
+        limits.body_max_bytes
+    };
+    length.unwrap_or(cap).min(cap)
+}
+
+/// `/v3/clusters/{cluster_id}/topics/{topic_name}/records`: the streamed produce (not
+/// `records:batch`, whose body is read whole).
+fn is_produce_stream(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["v3", "clusters", cluster, "topics", topic, "records"]
+            if !cluster.is_empty() && !topic.is_empty()
+    )
 }
 
 /// Paths that are answered whatever the load: the health probes and the metrics scrape.
@@ -209,6 +230,7 @@ fn refusal_response(refusal: &Refusal) -> Response {
 pub struct Limits {
     in_flight: InFlight,
     body_max_bytes: u64,
+    stream_record_max_bytes: u64,
 }
 
 impl Limits {
@@ -216,6 +238,7 @@ impl Limits {
         Limits {
             in_flight: InFlight::new(settings.max_requests, settings.max_bytes),
             body_max_bytes: settings.body_max_bytes,
+            stream_record_max_bytes: settings.stream_record_max_bytes,
         }
     }
 }
@@ -252,7 +275,7 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
         if is_exempt(req.uri().path()) {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
-        let wanted = body_reservation(&mut req, self.limits.body_max_bytes);
+        let wanted = body_reservation(&mut req, &self.limits);
         // The admission lives in this future until the handler has answered, then in the
         // response body: a dropped connection drops one or the other.
         let admission = match self.limits.in_flight.try_admit(wanted) {
@@ -410,6 +433,7 @@ mod tests {
                 max_requests: 1024,
                 max_bytes: 256 << 20,
                 body_max_bytes: 64 << 20,
+                stream_record_max_bytes: 1 << 20,
             }
         );
         let set = config_with(&[
@@ -424,6 +448,7 @@ mod tests {
                 max_requests: 3,
                 max_bytes: 1500,
                 body_max_bytes: 1000,
+                stream_record_max_bytes: 1 << 20,
             }
         );
         assert!(set.warnings.is_empty(), "{:?}", set.warnings);
@@ -453,6 +478,7 @@ mod tests {
             max_requests,
             max_bytes,
             body_max_bytes: 1000,
+            stream_record_max_bytes: 100,
         }
     }
 
@@ -472,9 +498,10 @@ mod tests {
 
     #[test]
     fn the_reservation_is_the_content_length_capped_by_the_body_limit_or_the_limit_when_unknown() {
-        assert_eq!(body_reservation(&mut get("/topics"), 1000), 0);
+        let limits = Limits::new(settings(10, 10_000));
+        assert_eq!(body_reservation(&mut get("/topics"), &limits), 0);
         assert_eq!(
-            body_reservation(&mut post("/topics/t", &[b'x'; 10]), 1000),
+            body_reservation(&mut post("/topics/t", &[b'x'; 10]), &limits),
             10
         );
         // A declared length beyond the body limit is refused by the handler after at most the
@@ -482,15 +509,48 @@ mod tests {
         let mut long = post("/topics/t", b"x");
         long.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(5000u64));
-        assert_eq!(body_reservation(&mut long, 1000), 1000);
+        assert_eq!(body_reservation(&mut long, &limits), 1000);
+        assert_eq!(body_reservation(&mut chunked("/topics/t"), &limits), 1000);
+    }
+
+    fn chunked(path: &str) -> Request {
         let stream = Body::from_bytes_stream(futures::stream::iter([Ok::<_, io::Error>(
             Bytes::from_static(b"chunk"),
         )]));
-        let mut chunked = Request::builder()
+        Request::builder()
             .method(poem::http::Method::POST)
-            .uri("/topics/t".parse().expect("test URI"))
-            .body(stream);
-        assert_eq!(body_reservation(&mut chunked, 1000), 1000);
+            .uri(path.parse().expect("test URI"))
+            .body(stream)
+    }
+
+    /// A v3 produce stream has no end, so reserving the whole body limit would admit only
+    /// `inflight.bytes.max / request.body.max.bytes` streams (4 by default); it holds one
+    /// record at a time.
+    #[test]
+    fn a_v3_produce_stream_reserves_one_record_whatever_its_length() {
+        let limits = Limits::new(settings(10, 10_000));
+        let stream_path = "/v3/clusters/c1/topics/t/records";
+        assert_eq!(body_reservation(&mut chunked(stream_path), &limits), 100);
+        let mut long = post(stream_path, b"x");
+        long.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(5000u64));
+        assert_eq!(body_reservation(&mut long, &limits), 100);
+        assert_eq!(
+            body_reservation(&mut post(stream_path, &[b'x'; 10]), &limits),
+            10
+        );
+        // The batch is read whole; other paths ending in `records` are not streams.
+        for path in [
+            "/v3/clusters/c1/topics/t/records:batch",
+            "/consumers/g/instances/i/records",
+            "/v3/clusters//topics/t/records",
+        ] {
+            assert_eq!(
+                body_reservation(&mut chunked(path), &limits),
+                1000,
+                "{path}"
+            );
+        }
     }
 
     #[tokio::test]

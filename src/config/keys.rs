@@ -334,8 +334,9 @@ keys! {
         "request-body bytes admitted requests may hold at once (ours); before its handler runs a \
          request reserves its `Content-Length` (capped at `request.body.max.bytes`), \
          `request.body.max.bytes` when the length is unknown (chunked) and nothing without a \
-         body. A request that does not fit gets the same `503`. At least \
-         `request.body.max.bytes`";
+         body; a v3 produce stream, read one record at a time, reserves at most \
+         `api.v3.produce.request.size.limit.max.bytes`. A request that does not fit gets the \
+         same `503`. At least `request.body.max.bytes`";
     ssl_keystore_location: Option<PathBuf> = "ssl.keystore.location", Text(""), path,
         "the certificate and private key of the `https` listeners: a `PKCS12` keystore, or a \
          `PEM` file holding the certificate chain (server certificate first) and the key";

@@ -24,12 +24,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use poem::http::uri::Scheme;
-use poem::listener::{Acceptor, TcpAcceptor};
+use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::listener::NoDelayAcceptor;
 use crate::principal::PeerCertificate;
 
 use super::subject::subject_of;
@@ -110,14 +111,14 @@ impl PeerCertificates {
 
 /// The acceptor of one HTTPS listener.
 pub(crate) struct TlsAcceptor {
-    tcp: TcpAcceptor,
+    tcp: NoDelayAcceptor,
     tls: Arc<ServerTls>,
     peers: Arc<PeerCertificates>,
 }
 
 impl TlsAcceptor {
     pub(crate) fn new(
-        tcp: TcpAcceptor,
+        tcp: NoDelayAcceptor,
         tls: Arc<ServerTls>,
         peers: Arc<PeerCertificates>,
     ) -> TlsAcceptor {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poem::listener::TcpAcceptor;
 use poem::{handler, EndpointExt, Request, Server};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -140,7 +139,7 @@ async fn serve(
     let addr = tcp.local_addr().expect("address");
     let peers = Arc::new(PeerCertificates::default());
     let acceptor = TlsAcceptor::new(
-        TcpAcceptor::from_tokio(tcp).expect("acceptor"),
+        crate::listener::NoDelayAcceptor::from_tokio(tcp).expect("acceptor"),
         tls,
         Arc::clone(&peers),
     );

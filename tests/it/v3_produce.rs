@@ -483,6 +483,55 @@ async fn records_batch_answers_207_by_id_and_refuses_bad_batches_with_42208() {
     proxy.stop().await;
 }
 
+/// `ProduceRequestData` is `type: object`: serde's derived code would also take the array of
+/// its fields (`[null, null]`: no type, no data) and write a null value (decision 64).
+#[tokio::test]
+async fn a_key_or_value_that_is_an_array_is_refused_and_nothing_of_it_is_written() {
+    let stack = require_stack!();
+    let proxy = TestProxy::start(&stack).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = common::rand_topic("v3-produce-array");
+    common::create_topic(&stack, &topic, 1).await;
+    let batch = proxy.url(&format!("/v3/clusters/{cid}/topics/{topic}/records:batch"));
+    for entry in [
+        json!({"id": "k", "key": [null, null], "value": {"type": "STRING", "data": "v"}}),
+        json!({"id": "v", "value": [null, null]}),
+    ] {
+        let (status, _, body) = v3_call("POST", &batch, Some(json!({ "entries": [entry] }))).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error_code"], 42206, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("expected an object (ProduceRequestData)")),
+            "{body}"
+        );
+    }
+    let (status, _, body) = v3_call("POST", &batch, Some(json!([["e", null]]))).await;
+    assert_eq!(status, 422, "an array for the whole batch: {body}");
+
+    // In a stream the record fails alone, and the next one is written.
+    let stream = proxy.url(&format!("/v3/clusters/{cid}/topics/{topic}/records"));
+    let body = [
+        json!({"value": [null, null]}).to_string(),
+        json!({"value": {"type": "STRING", "data": "after"}}).to_string(),
+    ]
+    .join("");
+    let (status, lines) = produce(&stream, body).await;
+    assert_eq!(status, 200);
+    let codes: Vec<&Value> = lines.iter().map(|l| &l["error_code"]).collect();
+    assert_eq!(codes, [&json!(400), &json!(200)], "{lines:?}");
+    let back = common::read_all(&stack, &topic, 2, Duration::from_secs(5));
+    use rdkafka::message::Message;
+    let values: Vec<Option<&[u8]>> = back.iter().map(|m| m.payload()).collect();
+    assert_eq!(
+        values,
+        vec![Some(&b"after"[..])],
+        "only the object record reached Kafka"
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn records_over_the_produce_rate_limit_get_429() {
     let stack = require_stack!();

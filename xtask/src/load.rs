@@ -53,6 +53,16 @@ impl HttpConn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .context("response status")?;
+        let chunked = head.lines().any(|l| {
+            l.split_once(':').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("transfer-encoding")
+                    && value.trim().eq_ignore_ascii_case("chunked")
+            })
+        });
+        if chunked {
+            let body = self.read_chunked(head_end).await?;
+            return Ok((status, body));
+        }
         let length: usize = match head.lines().find_map(|l| {
             let (name, value) = l.split_once(':')?;
             name.trim()
@@ -68,6 +78,33 @@ impl HttpConn {
             self.read_more().await?;
         }
         Ok((status, self.buf[head_end..head_end + length].to_vec()))
+    }
+
+    /// Reads a chunked body that starts at `start` of the buffer until its last (empty) chunk,
+    /// and returns it decoded. Trailers are not expected.
+    async fn read_chunked(&mut self, start: usize) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut at = start;
+        loop {
+            let line_end = loop {
+                if let Some(pos) = find(&self.buf[at..], b"\r\n") {
+                    break at + pos;
+                }
+                self.read_more().await?;
+            };
+            let size_text = std::str::from_utf8(&self.buf[at..line_end]).context("chunk size")?;
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .with_context(|| format!("chunk size {size_text:?}"))?;
+            let data = line_end + 2;
+            while self.buf.len() < data + size + 2 {
+                self.read_more().await?;
+            }
+            body.extend_from_slice(&self.buf[data..data + size]);
+            at = data + size + 2;
+            if size == 0 {
+                return Ok(body);
+            }
+        }
     }
 
     pub async fn read_more(&mut self) -> Result<()> {

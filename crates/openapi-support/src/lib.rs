@@ -424,3 +424,127 @@ formatted_string!(
     DateTimeString,
     "date-time"
 );
+
+// ---------------------------------------------------------------------------------------------
+// Objects are objects
+
+/// The serde code derived for a model struct, as `#[serde(remote = "Self")]` leaves it: an
+/// inherent function, so that the trait impl can wrap it (see [`object_serde!`]).
+pub trait DerivedObject<'de>: Sized {
+    fn derived<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+/// Reads a model struct only from a JSON object. serde's derived code also takes a struct from
+/// an array of its field values in order (`[null, "x"]`), which the documents do not allow
+/// (`type: object`): a request body or field that is not an object is refused as malformed.
+pub fn deserialize_object<'de, D, T>(deserializer: D, name: &'static str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DerivedObject<'de>,
+{
+    struct ObjectOnly<T>(PhantomData<T>, &'static str);
+
+    impl<'de, T: DerivedObject<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an object ({})", self.1)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::derived(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(ObjectOnly(PhantomData, name))
+}
+
+/// The serde impls of a generated model struct declared with `#[serde(remote = "Self")]`:
+/// serialization as derived, deserialization as derived but from an object only.
+#[macro_export]
+macro_rules! object_serde {
+    ($name:ident) => {
+        $crate::object_deserialize!($name);
+
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                $name::serialize(self, serializer)
+            }
+        }
+    };
+}
+
+/// The deserialization half of [`object_serde!`], for a struct that only derives `Deserialize`
+/// (the request-body types of the generated `decode` modules).
+#[macro_export]
+macro_rules! object_deserialize {
+    ($name:ident) => {
+        impl<'de> $crate::DerivedObject<'de> for $name {
+            fn derived<D: $crate::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                $name::deserialize(deserializer)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                $crate::deserialize_object(deserializer, stringify!($name))
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use serde as __serde;
+
+#[cfg(test)]
+mod object_tests {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(remote = "Self")]
+    struct Inner {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        a: Option<String>,
+    }
+    crate::object_serde!(Inner);
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(remote = "Self")]
+    struct Outer {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inner: Option<super::Nullable<Inner>>,
+    }
+    crate::object_serde!(Outer);
+
+    #[test]
+    fn objects_are_read_and_written_as_derived() {
+        let text = r#"{"id":"x","inner":{"a":"b"}}"#;
+        let outer: Outer = serde_json::from_str(text).expect("an object");
+        assert_eq!(
+            outer.inner,
+            Some(super::Nullable(Some(Inner {
+                a: Some("b".into())
+            })))
+        );
+        assert_eq!(serde_json::to_string(&outer).expect("serializes"), text);
+        let null: Outer = serde_json::from_str(r#"{"id":"x","inner":null}"#).expect("null");
+        assert_eq!(null.inner, Some(super::Nullable(None)));
+    }
+
+    #[test]
+    fn an_array_is_not_an_object_at_any_depth() {
+        let top = serde_json::from_str::<Outer>(r#"["x", null]"#).expect_err("array body");
+        assert!(top.to_string().contains("an object (Outer)"), "{top}");
+        let nested =
+            serde_json::from_str::<Outer>(r#"{"id":"x","inner":[null]}"#).expect_err("array field");
+        assert!(nested.to_string().contains("an object (Inner)"), "{nested}");
+    }
+}

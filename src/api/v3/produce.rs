@@ -15,9 +15,10 @@
 //! stops the reading too. Nothing queues without a bound.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
@@ -38,8 +39,12 @@ use crate::records::stream::{encode_plain, FrameError, JsonFramer, PlainFormat};
 use crate::records::Header;
 use crate::schema::{SchemaFormat, SchemaSpec, SubjectNameStrategy};
 
-/// Result lines a stream may have written that the connection has not taken yet.
+/// Writes of result lines a stream may have made that the connection has not taken yet.
 const LINES_BUFFERED: usize = 64;
+
+/// A write of result lines gathers the lines already known up to about this many bytes, so
+/// the lines buffered for the connection stay within `LINES_BUFFERED` x this (plus a line).
+const LINES_BATCH_BYTES: usize = 16 * 1024;
 
 /// The bounds of v3 produce, from the configuration.
 #[derive(Debug, Clone)]
@@ -117,8 +122,8 @@ impl v3::RecordsApi for V3Service {
         let (tx, rx) = mpsc::channel::<Bytes>(LINES_BUFFERED);
         let stream = Streaming {
             records: self.services.produce.stream(&topic_name),
-            cluster_id: ctx.cluster_id().to_string(),
-            topic: topic_name,
+            cluster_id: Arc::from(ctx.cluster_id()),
+            topic: Arc::from(topic_name),
             settings,
             rates: self.http.produce_rates.clone(),
         };
@@ -227,8 +232,9 @@ impl v3::RecordsApi for V3Service {
 /// The task of one stream: its records, in order, with their bounds.
 struct Streaming {
     records: RecordStream,
-    cluster_id: String,
-    topic: String,
+    /// Shared with every record's result future (one reference count, not two strings, each).
+    cluster_id: Arc<str>,
+    topic: Arc<str>,
     settings: ProduceSettings,
     rates: ProduceRates,
 }
@@ -279,7 +285,16 @@ impl Streaming {
             tokio::select! {
                 biased;
                 Some(line) = pending.next(), if !pending.is_empty() => {
-                    if lines.send(line).await.is_err() {
+                    // Every result already known goes out with this one, as one write: a
+                    // frame and a wake-up of the connection per line cost more than the line.
+                    let mut batch = BytesMut::from(&line[..]);
+                    while batch.len() < LINES_BATCH_BYTES {
+                        match pending.next().now_or_never() {
+                            Some(Some(more)) => batch.extend_from_slice(&more),
+                            _ => break,
+                        }
+                    }
+                    if lines.send(batch.freeze()).await.is_err() {
                         // The client went away; the records in flight still complete.
                         return;
                     }
@@ -354,7 +369,7 @@ impl Streaming {
             Err(message) => return Next::Line(ready(error_line(&v3_bad_record(&message)))),
         };
         let outcome = self.records.send(record).await;
-        let (cluster_id, topic) = (self.cluster_id.clone(), self.topic.clone());
+        let (cluster_id, topic) = (Arc::clone(&self.cluster_id), Arc::clone(&self.topic));
         Next::Line(
             async move {
                 match outcome.await {
@@ -450,10 +465,33 @@ fn side_model(side: Option<SideInfo>) -> Option<models::ProduceResponseData> {
     })
 }
 
-/// Milliseconds since the epoch as Confluent writes them: `2021-02-05T19:14:42.123Z`.
+/// Milliseconds since the epoch as Confluent writes them: `2021-02-05T19:14:42.123Z`. Written
+/// by hand (every result line has one): the civil date of the day number is Howard Hinnant's
+/// `civil_from_days`. Years outside 0000-9999 are left to jiff.
 fn render_timestamp(millis: i64) -> Option<String> {
-    let t = jiff::Timestamp::from_millisecond(millis).ok()?;
-    Some(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    const MAX_MILLIS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    const MIN_MILLIS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+    if !(MIN_MILLIS..=MAX_MILLIS).contains(&millis) {
+        let t = jiff::Timestamp::from_millisecond(millis).ok()?;
+        return Some(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    }
+    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (secs, ms) = (ms_of_day / 1000, ms_of_day % 1000);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    ))
 }
 
 /// A decoded record in domain terms; the error is the client's message (a per-record `400`).
@@ -594,6 +632,47 @@ fn side_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hand_written_timestamps_match_jiff_across_the_calendar() {
+        let jiff_text = |millis: i64| {
+            jiff::Timestamp::from_millisecond(millis)
+                .expect("in range")
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        let mut millis: i64 = -62_167_219_200_000;
+        // Steps of a prime number of milliseconds (about 4.6 days) over years 0-9999, then the
+        // edges of leap days and centuries.
+        while millis <= 253_402_300_799_999 {
+            assert_eq!(
+                render_timestamp(millis).as_deref(),
+                Some(&*jiff_text(millis))
+            );
+            millis += 399_999_999_967;
+        }
+        for millis in [
+            0,
+            -1,
+            951_782_400_000,     // 2000-02-29
+            951_868_799_999,     // 2000-02-29T23:59:59.999
+            -2_203_891_200_001,  // 1900-03-01, a millisecond before
+            4_107_542_400_000,   // 2100-03-01
+            253_402_300_799_999, // the last millisecond of 9999
+            -62_167_219_200_000, // year 0
+            1_612_552_482_123,   // 2021-02-05T19:14:42.123
+        ] {
+            assert_eq!(
+                render_timestamp(millis).as_deref(),
+                Some(&*jiff_text(millis)),
+                "{millis}"
+            );
+        }
+        assert_eq!(
+            render_timestamp(1_612_552_482_123).as_deref(),
+            Some("2021-02-05T19:14:42.123Z")
+        );
+    }
 
     #[test]
     fn timestamps_are_written_as_confluent_writes_them() {

@@ -27,6 +27,13 @@ use crate::load::proc_cpu_seconds;
 /// the run; `Ok(false)` is a failed request, counted as an error.
 pub(super) trait Sender: Send + 'static {
     fn send(&mut self) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The latency of the unit the last `send` finished, where it is not the time `send` took:
+    /// a sender that keeps several records in flight (a stream) finishes one per `send` and
+    /// knows when that one was sent.
+    fn last_latency(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What is read around the measured window, exactly when it opens and closes: CPU time and
@@ -217,7 +224,9 @@ async fn run_loop<S: Sender>(
         let ok = sender.send().await?;
         shared.completed.fetch_add(1, Ordering::Relaxed);
         if shared.measuring.load(Ordering::Relaxed) {
-            latencies.push(micros(sent.elapsed()));
+            latencies.push(micros(
+                sender.last_latency().unwrap_or_else(|| sent.elapsed()),
+            ));
             shared.requests.fetch_add(1, Ordering::Relaxed);
             if !ok {
                 shared.errors.fetch_add(1, Ordering::Relaxed);

@@ -179,7 +179,7 @@ async fn both_sides(
 
 /// How the records of a produce scenario are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Json,
     Binary,
     /// Avro records sent with `value_schema_id` (registered before the scenario).
@@ -190,13 +190,13 @@ enum Format {
 
 /// The produce work both sides do.
 #[derive(Debug, Clone)]
-struct ProduceWork {
-    topic: String,
-    format: Format,
+pub(super) struct ProduceWork {
+    pub(super) topic: String,
+    pub(super) format: Format,
     /// Records per request.
-    batch: usize,
+    pub(super) batch: usize,
     /// Concurrent connections (proxy) or concurrent request loops (native).
-    connections: usize,
+    pub(super) connections: usize,
 }
 
 /// A value of about 100 bytes; JSON text for the json format, raw bytes for binary.
@@ -320,16 +320,16 @@ impl Sender for NativeSender {
 
 /// Our proxy's CPU time and peak RSS over the measured window (nothing for an external
 /// proxy, whose process we cannot see).
-struct ProcessProbe<'a> {
+pub(super) struct ProcessProbe<'a> {
     proxy: &'a ProxyUnderTest,
-    cpu_before: Option<f64>,
-    cpu_after: Option<f64>,
+    pub(super) cpu_before: Option<f64>,
+    pub(super) cpu_after: Option<f64>,
     sampler: Option<RssSampler>,
-    peak_rss_mib: Option<f64>,
+    pub(super) peak_rss_mib: Option<f64>,
 }
 
 impl<'a> ProcessProbe<'a> {
-    fn new(proxy: &'a ProxyUnderTest) -> ProcessProbe<'a> {
+    pub(super) fn new(proxy: &'a ProxyUnderTest) -> ProcessProbe<'a> {
         ProcessProbe {
             proxy,
             cpu_before: None,
@@ -395,7 +395,7 @@ async fn proxy_produce(
 
 /// The same work done natively through the shared driver: `work.connections` loops on one
 /// producer with the proxy's settings (and the `--set` overrides that apply to librdkafka).
-async fn native_produce(
+pub(super) async fn native_produce(
     bootstrap: &str,
     work: &ProduceWork,
     timing: Timing,
@@ -459,7 +459,7 @@ async fn register_avro_schema(proxy: &ProxyUnderTest, topic: &str) -> Result<i32
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

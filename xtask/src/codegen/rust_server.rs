@@ -569,7 +569,9 @@ impl Emitter<'_> {
                          #[derive(Debug, Deserialize)]"
                     );
                     if *deny_unknown {
-                        s.push_str("#[serde(deny_unknown_fields)]\n");
+                        s.push_str("#[serde(remote = \"Self\", deny_unknown_fields)]\n");
+                    } else {
+                        s.push_str("#[serde(remote = \"Self\")]\n");
                     }
                     let _ = writeln!(s, "pub struct {name} {{");
                     for field in fields {
@@ -586,7 +588,8 @@ impl Emitter<'_> {
                         }
                         let _ = writeln!(s, "    pub {ident}: {},", field.ty);
                     }
-                    s.push_str("}\n\n");
+                    // The derived serde code wrapped so that only a JSON object is read.
+                    let _ = writeln!(s, "}}\n\ncrate::support::object_deserialize!({name});\n");
                 }
             }
         }
@@ -673,7 +676,9 @@ impl Emitter<'_> {
              and maps as\n\
              //! aliases. A field is `T` when required, `Option<T>` when not, and `Nullable<T>` \
              when it is\n\
-             //! required but may be `null`.\n\n\
+             //! required but may be `null`. A struct is read only from a JSON object, never \
+             from the array\n\
+             //! of its fields that serde's derived code also takes (`object_serde!`).\n\n\
              #![allow(clippy::doc_markdown)]\n\n\
              use std::collections::BTreeMap;\n\n\
              use poem_openapi::{Enum, Object};\n\
@@ -697,7 +702,8 @@ impl Emitter<'_> {
                     let _ = writeln!(
                         s,
                         "#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]\n\
-                         #[oai(rename = {name:?})]\npub struct {name} {{"
+                         #[oai(rename = {name:?})]\n#[serde(remote = \"Self\")]\n\
+                         pub struct {name} {{"
                     );
                     for field in fields {
                         if let Some(d) = &field.description {
@@ -728,7 +734,8 @@ impl Emitter<'_> {
                         }
                         let _ = writeln!(s, "    pub {ident}: {},", field.ty);
                     }
-                    s.push_str("}\n\n");
+                    // The derived serde code wrapped so that only a JSON object is read.
+                    let _ = writeln!(s, "}}\n\ncrate::support::object_serde!({name});\n");
                 }
             }
         }

@@ -26,7 +26,7 @@ pub type RootRequest = BTreeMap<String, String>;
 
 /// `ProduceRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRequest {
     pub records: Vec<ProduceRecord>,
     #[serde(default)]
@@ -39,9 +39,11 @@ pub struct ProduceRequest {
     pub value_schema_id: Option<i32>,
 }
 
+crate::support::object_deserialize!(ProduceRequest);
+
 /// `CreateConsumerRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct CreateConsumerRequest {
     #[serde(default)]
     pub name: Option<String>,
@@ -63,9 +65,11 @@ pub struct CreateConsumerRequest {
     pub request_wait_ms: Option<i32>,
 }
 
+crate::support::object_deserialize!(CreateConsumerRequest);
+
 /// `SubscriptionRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SubscriptionRequest {
     #[serde(default)]
     pub topics: Option<Vec<String>>,
@@ -73,23 +77,29 @@ pub struct SubscriptionRequest {
     pub topic_pattern: Option<String>,
 }
 
+crate::support::object_deserialize!(SubscriptionRequest);
+
 /// `PartitionsRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PartitionsRequest {
     pub partitions: Vec<TopicPartition>,
 }
 
+crate::support::object_deserialize!(PartitionsRequest);
+
 /// `CommitOffsetsRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct CommitOffsetsRequest {
     pub offsets: Vec<TopicPartitionOffset>,
 }
 
+crate::support::object_deserialize!(CommitOffsetsRequest);
+
 /// `SeekRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SeekRequest {
     #[serde(default)]
     pub offsets: Option<Vec<SeekOffset>>,
@@ -97,9 +107,11 @@ pub struct SeekRequest {
     pub timestamps: Option<Vec<TopicPartitionTimestamp>>,
 }
 
+crate::support::object_deserialize!(SeekRequest);
+
 /// `ProduceRecord` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRecord {
     #[serde(default)]
     pub key: Option<Box<RawValue>>,
@@ -111,17 +123,21 @@ pub struct ProduceRecord {
     pub headers: Option<Vec<ProduceRecordHeader>>,
 }
 
+crate::support::object_deserialize!(ProduceRecord);
+
 /// `TopicPartition` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
 }
 
+crate::support::object_deserialize!(TopicPartition);
+
 /// `TopicPartitionOffset` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct TopicPartitionOffset {
     pub topic: String,
     pub partition: i32,
@@ -130,9 +146,11 @@ pub struct TopicPartitionOffset {
     pub metadata: Option<String>,
 }
 
+crate::support::object_deserialize!(TopicPartitionOffset);
+
 /// `SeekOffset` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SeekOffset {
     pub topic: String,
     pub partition: i32,
@@ -141,9 +159,11 @@ pub struct SeekOffset {
     pub metadata: Option<String>,
 }
 
+crate::support::object_deserialize!(SeekOffset);
+
 /// `TopicPartitionTimestamp` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct TopicPartitionTimestamp {
     pub topic: String,
     pub partition: i32,
@@ -152,14 +172,18 @@ pub struct TopicPartitionTimestamp {
     pub metadata: Option<String>,
 }
 
+crate::support::object_deserialize!(TopicPartitionTimestamp);
+
 /// `ProduceRecordHeader` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRecordHeader {
     pub name: String,
     #[serde(default)]
     pub value: Option<ByteString>,
 }
+
+crate::support::object_deserialize!(ProduceRecordHeader);
 
 /// Reads the request body of `post_root`.
 pub fn decode_post_root(bytes: &[u8]) -> Result<RootRequest, serde_json::Error> {

@@ -3,7 +3,8 @@
 //! The schemas of `components/schemas`: objects as poem-openapi `Object`s that also serialize
 //! with serde (the proxy's responses are written by serde, in field order), arrays and maps as
 //! aliases. A field is `T` when required, `Option<T>` when not, and `Nullable<T>` when it is
-//! required but may be `null`.
+//! required but may be `null`. A struct is read only from a JSON object, never from the array
+//! of its fields that serde's derived code also takes (`object_serde!`).
 
 #![allow(clippy::doc_markdown)]
 
@@ -18,6 +19,7 @@ use crate::support::{ByteString, DateTimeString, Nullable};
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ErrorResponse")]
+#[serde(remote = "Self")]
 pub struct ErrorResponse {
     /// The HTTP status, or a five-digit code whose first three digits are the HTTP status
     /// (`40401` topic not found, `40402` partition not found, `40403` consumer instance not
@@ -27,20 +29,28 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
+crate::support::object_serde!(ErrorResponse);
+
 /// An empty JSON object, `{}`.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "EmptyObject")]
+#[serde(remote = "Self")]
 pub struct EmptyObject {}
+
+crate::support::object_serde!(EmptyObject);
 
 /// The state of this proxy instance.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "HealthStatus")]
+#[serde(remote = "Self")]
 pub struct HealthStatus {
     pub status: HealthStatusStatus,
     /// Live brokers in Kafka's metadata (readiness only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brokers: Option<i32>,
 }
+
+crate::support::object_serde!(HealthStatus);
 
 /// Any JSON object whose values are strings; ignored.
 pub type RootRequest = BTreeMap<String, String>;
@@ -50,6 +60,7 @@ pub type TopicList = Vec<String>;
 
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Topic")]
+#[serde(remote = "Self")]
 pub struct Topic {
     pub name: String,
     /// Every configuration of the topic, defaults included, by name. Values are strings;
@@ -58,11 +69,14 @@ pub struct Topic {
     pub partitions: Vec<Partition>,
 }
 
+crate::support::object_serde!(Topic);
+
 /// Partitions, by partition number.
 pub type PartitionList = Vec<Partition>;
 
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Partition")]
+#[serde(remote = "Self")]
 pub struct Partition {
     /// Number of the partition.
     pub partition: i32,
@@ -72,8 +86,11 @@ pub struct Partition {
     pub replicas: Vec<PartitionReplica>,
 }
 
+crate::support::object_serde!(Partition);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionReplica")]
+#[serde(remote = "Self")]
 pub struct PartitionReplica {
     /// Id of the broker holding the replica.
     pub broker: i32,
@@ -83,8 +100,11 @@ pub struct PartitionReplica {
     pub in_sync: bool,
 }
 
+crate::support::object_serde!(PartitionReplica);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionOffsets")]
+#[serde(remote = "Self")]
 pub struct PartitionOffsets {
     /// The earliest offset still in the partition.
     pub beginning_offset: i64,
@@ -92,17 +112,23 @@ pub struct PartitionOffsets {
     pub end_offset: i64,
 }
 
+crate::support::object_serde!(PartitionOffsets);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "BrokerList")]
+#[serde(remote = "Self")]
 pub struct BrokerList {
     /// Broker ids.
     pub brokers: Vec<i32>,
 }
 
+crate::support::object_serde!(BrokerList);
+
 /// Records to write, and for the schema formats the key and value schemas. Schema fields
 /// are ignored for binary and json.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRequest")]
+#[serde(remote = "Self")]
 pub struct ProduceRequest {
     #[oai(validator(min_items = 1))]
     pub records: Vec<ProduceRecord>,
@@ -122,9 +148,12 @@ pub struct ProduceRequest {
     pub value_schema_id: Option<Nullable<i32>>,
 }
 
+crate::support::object_serde!(ProduceRequest);
+
 /// One record. Every field is optional.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRecord")]
+#[serde(remote = "Self")]
 pub struct ProduceRecord {
     /// The key in the request's embedded format: a base64 string for binary, any JSON value
     /// for json, the JSON form of the key schema's type for avro, jsonschema and protobuf.
@@ -146,9 +175,12 @@ pub struct ProduceRecord {
     pub headers: Option<Nullable<Vec<ProduceRecordHeader>>>,
 }
 
+crate::support::object_serde!(ProduceRecord);
+
 /// A Kafka record header to write.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRecordHeader")]
+#[serde(remote = "Self")]
 pub struct ProduceRecordHeader {
     pub name: String,
     /// Header value as a base64 string; missing or `null` for a header without value.
@@ -156,8 +188,11 @@ pub struct ProduceRecordHeader {
     pub value: Option<Nullable<ByteString>>,
 }
 
+crate::support::object_serde!(ProduceRecordHeader);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceResponse")]
+#[serde(remote = "Self")]
 pub struct ProduceResponse {
     /// One entry per request record, in request order.
     pub offsets: Vec<ProduceOffset>,
@@ -167,9 +202,12 @@ pub struct ProduceResponse {
     pub value_schema_id: Nullable<i32>,
 }
 
+crate::support::object_serde!(ProduceResponse);
+
 /// Where one record was written, or why it was not.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceOffset")]
+#[serde(remote = "Self")]
 pub struct ProduceOffset {
     /// Partition written to; `null` if the record failed.
     pub partition: Nullable<i32>,
@@ -182,10 +220,13 @@ pub struct ProduceOffset {
     pub error: Nullable<String>,
 }
 
+crate::support::object_serde!(ProduceOffset);
+
 /// Settings of a new consumer instance. Every field is optional; `null` means the same as a
 /// missing field, and a `null` body the same as no body.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateConsumerRequest")]
+#[serde(remote = "Self")]
 pub struct CreateConsumerRequest {
     /// Name of the instance, unique within the group on this proxy. Missing: a generated
     /// name. The name appears in the instance's URLs.
@@ -254,8 +295,11 @@ pub struct CreateConsumerRequest {
     pub request_wait_ms: Option<Nullable<i32>>,
 }
 
+crate::support::object_serde!(CreateConsumerRequest);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateConsumerResponse")]
+#[serde(remote = "Self")]
 pub struct CreateConsumerResponse {
     /// Name of the instance.
     pub instance_id: String,
@@ -263,9 +307,12 @@ pub struct CreateConsumerResponse {
     pub base_uri: String,
 }
 
+crate::support::object_serde!(CreateConsumerResponse);
+
 /// Either `topics` or `topic_pattern`; at least one of them.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "SubscriptionRequest")]
+#[serde(remote = "Self")]
 pub struct SubscriptionRequest {
     /// Topics to subscribe to; wins over `topic_pattern`. Empty unsubscribes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,49 +322,70 @@ pub struct SubscriptionRequest {
     pub topic_pattern: Option<String>,
 }
 
+crate::support::object_serde!(SubscriptionRequest);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Subscription")]
+#[serde(remote = "Self")]
 pub struct Subscription {
     /// Subscribed topics (for a pattern, the topics it matches now).
     pub topics: Vec<String>,
 }
 
+crate::support::object_serde!(Subscription);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionsRequest")]
+#[serde(remote = "Self")]
 pub struct PartitionsRequest {
     pub partitions: Vec<TopicPartition>,
 }
 
+crate::support::object_serde!(PartitionsRequest);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartition")]
+#[serde(remote = "Self")]
 pub struct TopicPartition {
     /// A topic name (not empty, no NUL character).
     pub topic: String,
     pub partition: i32,
 }
 
+crate::support::object_serde!(TopicPartition);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Assignment")]
+#[serde(remote = "Self")]
 pub struct Assignment {
     pub partitions: Vec<AssignedPartition>,
 }
 
+crate::support::object_serde!(Assignment);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AssignedPartition")]
+#[serde(remote = "Self")]
 pub struct AssignedPartition {
     pub topic: String,
     pub partition: i32,
 }
 
+crate::support::object_serde!(AssignedPartition);
+
 /// The offsets to commit; a `null` body is the same as no body.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CommitOffsetsRequest")]
+#[serde(remote = "Self")]
 pub struct CommitOffsetsRequest {
     pub offsets: Vec<TopicPartitionOffset>,
 }
 
+crate::support::object_serde!(CommitOffsetsRequest);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartitionOffset")]
+#[serde(remote = "Self")]
 pub struct TopicPartitionOffset {
     /// A topic name (not empty, no NUL character).
     pub topic: String,
@@ -329,12 +397,15 @@ pub struct TopicPartitionOffset {
     pub metadata: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(TopicPartitionOffset);
+
 /// Always empty.
 pub type CommitOffsetsResponse = Vec<CommitOffsetResult>;
 
 /// Reserved; commit answers never contain entries.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CommitOffsetResult")]
+#[serde(remote = "Self")]
 pub struct CommitOffsetResult {
     pub topic: String,
     pub partition: i32,
@@ -342,14 +413,20 @@ pub struct CommitOffsetResult {
     pub committed: i64,
 }
 
+crate::support::object_serde!(CommitOffsetResult);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CommittedOffsets")]
+#[serde(remote = "Self")]
 pub struct CommittedOffsets {
     pub offsets: Vec<CommittedOffset>,
 }
 
+crate::support::object_serde!(CommittedOffsets);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CommittedOffset")]
+#[serde(remote = "Self")]
 pub struct CommittedOffset {
     pub topic: String,
     pub partition: i32,
@@ -359,8 +436,11 @@ pub struct CommittedOffset {
     pub metadata: String,
 }
 
+crate::support::object_serde!(CommittedOffset);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "SeekRequest")]
+#[serde(remote = "Self")]
 pub struct SeekRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsets: Option<Vec<SeekOffset>>,
@@ -368,8 +448,11 @@ pub struct SeekRequest {
     pub timestamps: Option<Vec<TopicPartitionTimestamp>>,
 }
 
+crate::support::object_serde!(SeekRequest);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "SeekOffset")]
+#[serde(remote = "Self")]
 pub struct SeekOffset {
     /// A topic name (not empty, no NUL character).
     pub topic: String,
@@ -381,8 +464,11 @@ pub struct SeekOffset {
     pub metadata: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(SeekOffset);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicPartitionTimestamp")]
+#[serde(remote = "Self")]
 pub struct TopicPartitionTimestamp {
     /// A topic name (not empty, no NUL character).
     pub topic: String,
@@ -394,10 +480,13 @@ pub struct TopicPartitionTimestamp {
     pub metadata: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(TopicPartitionTimestamp);
+
 pub type ConsumerRecordList = Vec<ConsumerRecord>;
 
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerRecord")]
+#[serde(remote = "Self")]
 pub struct ConsumerRecord {
     pub topic: String,
     /// The key in the instance's format: a base64 string for binary, the JSON value for
@@ -415,13 +504,18 @@ pub struct ConsumerRecord {
     pub headers: Vec<ConsumerRecordHeader>,
 }
 
+crate::support::object_serde!(ConsumerRecord);
+
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerRecordHeader")]
+#[serde(remote = "Self")]
 pub struct ConsumerRecordHeader {
     pub name: String,
     /// Header value as a base64 string; `null` for a header without value.
     pub value: Nullable<ByteString>,
 }
+
+crate::support::object_serde!(ConsumerRecordHeader);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename = "HealthStatusStatus")]

@@ -23,21 +23,28 @@ use crate::support::{ByteString, DateTimeString};
 
 /// `AlterConfigBatchRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AlterConfigBatchRequestData {
     pub data: Vec<AlterConfigEntry>,
     #[serde(default)]
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_deserialize!(AlterConfigBatchRequestData);
+
 /// `UpdateConfigRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateConfigRequestData {
     #[serde(default)]
     pub value: Option<String>,
 }
 
+crate::support::object_deserialize!(UpdateConfigRequestData);
+
 /// `CreateTopicRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateTopicRequestData {
     pub topic_name: String,
     #[serde(default)]
@@ -52,23 +59,31 @@ pub struct CreateTopicRequestData {
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_deserialize!(CreateTopicRequestData);
+
 /// `UpdatePartitionCountRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdatePartitionCountRequestData {
     pub partitions_count: i32,
 }
 
+crate::support::object_deserialize!(UpdatePartitionCountRequestData);
+
 /// `AlterTopicConfigsBatchRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsBatchRequestData {
     pub data: Vec<AlterTopicConfigsEntry>,
     #[serde(default)]
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_deserialize!(AlterTopicConfigsBatchRequestData);
+
 /// `ProduceRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRequest {
     #[serde(default)]
     pub partition_id: Option<i32>,
@@ -82,21 +97,29 @@ pub struct ProduceRequest {
     pub timestamp: Option<DateTimeString>,
 }
 
+crate::support::object_deserialize!(ProduceRequest);
+
 /// `ProduceBatchRequest` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceBatchRequest {
     pub entries: Vec<ProduceBatchRequestEntry>,
 }
 
+crate::support::object_deserialize!(ProduceBatchRequest);
+
 /// `DeleteRecordsRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsRequestData {
     pub partitions: Vec<DeleteRecordsPartition>,
 }
 
+crate::support::object_deserialize!(DeleteRecordsRequestData);
+
 /// `ResetOffsetsRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ResetOffsetsRequestData {
     pub to: models::ResetOffsetsTarget,
     #[serde(default)]
@@ -109,8 +132,11 @@ pub struct ResetOffsetsRequestData {
     pub dry_run: Option<bool>,
 }
 
+crate::support::object_deserialize!(ResetOffsetsRequestData);
+
 /// `CreateAclRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateAclRequestData {
     pub resource_type: models::AclResourceType,
     pub resource_name: String,
@@ -121,14 +147,20 @@ pub struct CreateAclRequestData {
     pub permission: models::AclPermission,
 }
 
+crate::support::object_deserialize!(CreateAclRequestData);
+
 /// `CreateAclRequestDataList` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateAclRequestDataList {
     pub data: Vec<CreateAclRequestData>,
 }
 
+crate::support::object_deserialize!(CreateAclRequestDataList);
+
 /// `AlterConfigEntry` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AlterConfigEntry {
     pub name: String,
     #[serde(default)]
@@ -137,33 +169,43 @@ pub struct AlterConfigEntry {
     pub operation: Option<models::AlterConfigOperation>,
 }
 
+crate::support::object_deserialize!(AlterConfigEntry);
+
 /// `CreateTopicConfig` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateTopicConfig {
     pub name: String,
     #[serde(default)]
     pub value: Option<String>,
 }
 
+crate::support::object_deserialize!(CreateTopicConfig);
+
 /// `AlterTopicConfigsEntry` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsEntry {
     pub topic_name: String,
     pub configs: Vec<AlterConfigEntry>,
 }
 
+crate::support::object_deserialize!(AlterTopicConfigsEntry);
+
 /// `ProduceRequestHeader` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRequestHeader {
     pub name: String,
     #[serde(default)]
     pub value: Option<ByteString>,
 }
 
+crate::support::object_deserialize!(ProduceRequestHeader);
+
 /// `ProduceRequestData` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceRequestData {
     #[serde(default)]
     pub r#type: Option<String>,
@@ -181,9 +223,11 @@ pub struct ProduceRequestData {
     pub schema: Option<String>,
 }
 
+crate::support::object_deserialize!(ProduceRequestData);
+
 /// `ProduceBatchRequestEntry` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ProduceBatchRequestEntry {
     pub id: String,
     #[serde(default)]
@@ -198,20 +242,28 @@ pub struct ProduceBatchRequestEntry {
     pub timestamp: Option<DateTimeString>,
 }
 
+crate::support::object_deserialize!(ProduceBatchRequestEntry);
+
 /// `DeleteRecordsPartition` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsPartition {
     pub partition_id: i32,
     pub before_offset: i64,
 }
 
+crate::support::object_deserialize!(DeleteRecordsPartition);
+
 /// `PartitionOffset` of the contract, as a request body reads it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PartitionOffset {
     pub topic_name: String,
     pub partition_id: i32,
     pub offset: i64,
 }
+
+crate::support::object_deserialize!(PartitionOffset);
 
 /// Reads the request body of `update_kafka_broker_config_batch`.
 pub fn decode_update_kafka_broker_config_batch(

@@ -3,7 +3,8 @@
 //! The schemas of `components/schemas`: objects as poem-openapi `Object`s that also serialize
 //! with serde (the proxy's responses are written by serde, in field order), arrays and maps as
 //! aliases. A field is `T` when required, `Option<T>` when not, and `Nullable<T>` when it is
-//! required but may be `null`.
+//! required but may be `null`. A struct is read only from a JSON object, never from the array
+//! of its fields that serde's derived code also takes (`object_serde!`).
 
 #![allow(clippy::doc_markdown)]
 
@@ -18,6 +19,7 @@ use crate::support::{ByteString, DateTimeString, Nullable};
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Error")]
+#[serde(remote = "Self")]
 pub struct Error {
     /// The HTTP status, or a five-digit code whose first three digits are the HTTP status
     /// (`40002` refused by Kafka, `40403` unknown topic or partition, `42206` invalid body).
@@ -26,17 +28,23 @@ pub struct Error {
     pub message: String,
 }
 
+crate::support::object_serde!(Error);
+
 /// A link to a related resource or collection.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Relationship")]
+#[serde(remote = "Self")]
 pub struct Relationship {
     /// The absolute URL of the related resource.
     pub related: String,
 }
 
+crate::support::object_serde!(Relationship);
+
 /// What identifies a resource.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ResourceMetadata")]
+#[serde(remote = "Self")]
 pub struct ResourceMetadata {
     /// The absolute URL of the resource.
     #[oai(rename = "self")]
@@ -47,9 +55,12 @@ pub struct ResourceMetadata {
     pub resource_name: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(ResourceMetadata);
+
 /// What identifies a collection.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ResourceCollectionMetadata")]
+#[serde(remote = "Self")]
 pub struct ResourceCollectionMetadata {
     /// The absolute URL of the collection, query included.
     #[oai(rename = "self")]
@@ -60,27 +71,36 @@ pub struct ResourceCollectionMetadata {
     pub next: Nullable<String>,
 }
 
+crate::support::object_serde!(ResourceCollectionMetadata);
+
 /// The fields every resource has.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "Resource")]
+#[serde(remote = "Self")]
 pub struct Resource {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
     pub metadata: ResourceMetadata,
 }
 
+crate::support::object_serde!(Resource);
+
 /// The fields every collection has.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ResourceCollection")]
+#[serde(remote = "Self")]
 pub struct ResourceCollection {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
     pub metadata: ResourceCollectionMetadata,
 }
 
+crate::support::object_serde!(ResourceCollection);
+
 /// The Kafka cluster (`kind` `KafkaCluster`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ClusterData")]
+#[serde(remote = "Self")]
 pub struct ClusterData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -97,9 +117,12 @@ pub struct ClusterData {
     pub partition_reassignments: Relationship,
 }
 
+crate::support::object_serde!(ClusterData);
+
 /// The clusters (`kind` `KafkaClusterList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ClusterDataList")]
+#[serde(remote = "Self")]
 pub struct ClusterDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -107,9 +130,12 @@ pub struct ClusterDataList {
     pub data: Vec<ClusterData>,
 }
 
+crate::support::object_serde!(ClusterDataList);
+
 /// A broker (`kind` `KafkaBroker`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "BrokerData")]
+#[serde(remote = "Self")]
 pub struct BrokerData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -128,9 +154,12 @@ pub struct BrokerData {
     pub partition_replicas: Relationship,
 }
 
+crate::support::object_serde!(BrokerData);
+
 /// Brokers (`kind` `KafkaBrokerList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "BrokerDataList")]
+#[serde(remote = "Self")]
 pub struct BrokerDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -138,9 +167,12 @@ pub struct BrokerDataList {
     pub data: Vec<BrokerData>,
 }
 
+crate::support::object_serde!(BrokerDataList);
+
 /// One place a config's value can come from, in order of precedence.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConfigSynonymData")]
+#[serde(remote = "Self")]
 pub struct ConfigSynonymData {
     /// Name of the config at that place.
     pub name: String,
@@ -149,9 +181,12 @@ pub struct ConfigSynonymData {
     pub source: ConfigSource,
 }
 
+crate::support::object_serde!(ConfigSynonymData);
+
 /// The fields every config has.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AbstractConfigData")]
+#[serde(remote = "Self")]
 pub struct AbstractConfigData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -172,9 +207,12 @@ pub struct AbstractConfigData {
     pub synonyms: Vec<ConfigSynonymData>,
 }
 
+crate::support::object_serde!(AbstractConfigData);
+
 /// A config of a broker (`kind` `KafkaBrokerConfig`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "BrokerConfigData")]
+#[serde(remote = "Self")]
 pub struct BrokerConfigData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -197,9 +235,12 @@ pub struct BrokerConfigData {
     pub broker_id: i32,
 }
 
+crate::support::object_serde!(BrokerConfigData);
+
 /// Configs of brokers (`kind` `KafkaBrokerConfigList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "BrokerConfigDataList")]
+#[serde(remote = "Self")]
 pub struct BrokerConfigDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -207,9 +248,12 @@ pub struct BrokerConfigDataList {
     pub data: Vec<BrokerConfigData>,
 }
 
+crate::support::object_serde!(BrokerConfigDataList);
+
 /// A cluster-wide config (`kind` `KafkaClusterConfig`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ClusterConfigData")]
+#[serde(remote = "Self")]
 pub struct ClusterConfigData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -231,9 +275,12 @@ pub struct ClusterConfigData {
     pub config_type: ClusterConfigType,
 }
 
+crate::support::object_serde!(ClusterConfigData);
+
 /// Cluster-wide configs (`kind` `KafkaClusterConfigList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ClusterConfigDataList")]
+#[serde(remote = "Self")]
 pub struct ClusterConfigDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -241,9 +288,12 @@ pub struct ClusterConfigDataList {
     pub data: Vec<ClusterConfigData>,
 }
 
+crate::support::object_serde!(ClusterConfigDataList);
+
 /// A config of a topic (`kind` `KafkaTopicConfig`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicConfigData")]
+#[serde(remote = "Self")]
 pub struct TopicConfigData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -266,9 +316,12 @@ pub struct TopicConfigData {
     pub topic_name: String,
 }
 
+crate::support::object_serde!(TopicConfigData);
+
 /// Configs of topics (`kind` `KafkaTopicConfigList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicConfigDataList")]
+#[serde(remote = "Self")]
 pub struct TopicConfigDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -276,9 +329,12 @@ pub struct TopicConfigDataList {
     pub data: Vec<TopicConfigData>,
 }
 
+crate::support::object_serde!(TopicConfigDataList);
+
 /// One config change.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterConfigEntry")]
+#[serde(remote = "Self")]
 pub struct AlterConfigEntry {
     /// Name of the config.
     pub name: String,
@@ -290,9 +346,12 @@ pub struct AlterConfigEntry {
     pub operation: Option<Nullable<AlterConfigOperation>>,
 }
 
+crate::support::object_serde!(AlterConfigEntry);
+
 /// Config changes applied together.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterConfigBatchRequestData")]
+#[serde(remote = "Self")]
 pub struct AlterConfigBatchRequestData {
     pub data: Vec<AlterConfigEntry>,
     /// Only check the changes; change nothing.
@@ -300,9 +359,12 @@ pub struct AlterConfigBatchRequestData {
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_serde!(AlterConfigBatchRequestData);
+
 /// Config changes of several topics.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterTopicConfigsBatchRequestData")]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsBatchRequestData {
     pub data: Vec<AlterTopicConfigsEntry>,
     /// Only check the changes; change nothing.
@@ -310,25 +372,34 @@ pub struct AlterTopicConfigsBatchRequestData {
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_serde!(AlterTopicConfigsBatchRequestData);
+
 /// The config changes of one topic.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterTopicConfigsEntry")]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsEntry {
     /// Name of the topic.
     pub topic_name: String,
     pub configs: Vec<AlterConfigEntry>,
 }
 
+crate::support::object_serde!(AlterTopicConfigsEntry);
+
 /// The topics whose config changes failed.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterTopicConfigsBatchFailures")]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsBatchFailures {
     pub failures: Vec<AlterTopicConfigsFailure>,
 }
 
+crate::support::object_serde!(AlterTopicConfigsBatchFailures);
+
 /// Why the config changes of one topic failed.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AlterTopicConfigsFailure")]
+#[serde(remote = "Self")]
 pub struct AlterTopicConfigsFailure {
     /// Name of the topic.
     pub topic_name: String,
@@ -338,18 +409,24 @@ pub struct AlterTopicConfigsFailure {
     pub message: String,
 }
 
+crate::support::object_serde!(AlterTopicConfigsFailure);
+
 /// The new value of a config.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "UpdateConfigRequestData")]
+#[serde(remote = "Self")]
 pub struct UpdateConfigRequestData {
     /// The value; `null` resets the config like `DELETE` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(UpdateConfigRequestData);
+
 /// A topic (`kind` `KafkaTopic`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicData")]
+#[serde(remote = "Self")]
 pub struct TopicData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -372,9 +449,12 @@ pub struct TopicData {
     pub authorized_operations: Vec<AuthorizedOperation>,
 }
 
+crate::support::object_serde!(TopicData);
+
 /// Topics (`kind` `KafkaTopicList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "TopicDataList")]
+#[serde(remote = "Self")]
 pub struct TopicDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -382,9 +462,12 @@ pub struct TopicDataList {
     pub data: Vec<TopicData>,
 }
 
+crate::support::object_serde!(TopicDataList);
+
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateTopicRequestData")]
+#[serde(remote = "Self")]
 pub struct CreateTopicRequestData {
     /// Name of the topic.
     pub topic_name: String,
@@ -405,9 +488,12 @@ pub struct CreateTopicRequestData {
     pub validate_only: Option<bool>,
 }
 
+crate::support::object_serde!(CreateTopicRequestData);
+
 /// A config of the topic to create.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateTopicConfig")]
+#[serde(remote = "Self")]
 pub struct CreateTopicConfig {
     /// Name of the config.
     pub name: String,
@@ -416,17 +502,23 @@ pub struct CreateTopicConfig {
     pub value: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(CreateTopicConfig);
+
 /// The new number of partitions of a topic.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "UpdatePartitionCountRequestData")]
+#[serde(remote = "Self")]
 pub struct UpdatePartitionCountRequestData {
     /// The new number of partitions, larger than the current one.
     pub partitions_count: i32,
 }
 
+crate::support::object_serde!(UpdatePartitionCountRequestData);
+
 /// A partition (`kind` `KafkaPartition`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionData")]
+#[serde(remote = "Self")]
 pub struct PartitionData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -443,9 +535,12 @@ pub struct PartitionData {
     pub reassignment: Relationship,
 }
 
+crate::support::object_serde!(PartitionData);
+
 /// Partitions (`kind` `KafkaPartitionList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionDataList")]
+#[serde(remote = "Self")]
 pub struct PartitionDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -453,9 +548,12 @@ pub struct PartitionDataList {
     pub data: Vec<PartitionData>,
 }
 
+crate::support::object_serde!(PartitionDataList);
+
 /// A partition with its offsets (`kind` `KafkaPartitionWithOffsets`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionWithOffsetsData")]
+#[serde(remote = "Self")]
 pub struct PartitionWithOffsetsData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -472,16 +570,22 @@ pub struct PartitionWithOffsetsData {
     pub latest_offset: i64,
 }
 
+crate::support::object_serde!(PartitionWithOffsetsData);
+
 /// Where to delete records, partition by partition.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "DeleteRecordsRequestData")]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsRequestData {
     pub partitions: Vec<DeleteRecordsPartition>,
 }
 
+crate::support::object_serde!(DeleteRecordsRequestData);
+
 /// One partition and the offset before which its records go.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "DeleteRecordsPartition")]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsPartition {
     /// Number of the partition.
     pub partition_id: i32,
@@ -489,16 +593,22 @@ pub struct DeleteRecordsPartition {
     pub before_offset: i64,
 }
 
+crate::support::object_serde!(DeleteRecordsPartition);
+
 /// The new low watermark of every partition.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "DeleteRecordsResponseData")]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsResponseData {
     pub data: Vec<DeleteRecordsResult>,
 }
 
+crate::support::object_serde!(DeleteRecordsResponseData);
+
 /// A partition's earliest offset after the deletion.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "DeleteRecordsResult")]
+#[serde(remote = "Self")]
 pub struct DeleteRecordsResult {
     /// Number of the partition.
     pub partition_id: i32,
@@ -506,9 +616,12 @@ pub struct DeleteRecordsResult {
     pub low_watermark: i64,
 }
 
+crate::support::object_serde!(DeleteRecordsResult);
+
 /// An ongoing replica reassignment of a partition (`kind` `KafkaReassignment`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ReassignmentData")]
+#[serde(remote = "Self")]
 pub struct ReassignmentData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -526,9 +639,12 @@ pub struct ReassignmentData {
     pub replicas: Relationship,
 }
 
+crate::support::object_serde!(ReassignmentData);
+
 /// Ongoing replica reassignments (`kind` `KafkaReassignmentList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ReassignmentDataList")]
+#[serde(remote = "Self")]
 pub struct ReassignmentDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -536,9 +652,12 @@ pub struct ReassignmentDataList {
     pub data: Vec<ReassignmentData>,
 }
 
+crate::support::object_serde!(ReassignmentDataList);
+
 /// A replica of a partition (`kind` `KafkaReplica`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ReplicaData")]
+#[serde(remote = "Self")]
 pub struct ReplicaData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -558,9 +677,12 @@ pub struct ReplicaData {
     pub broker: Relationship,
 }
 
+crate::support::object_serde!(ReplicaData);
+
 /// Replicas (`kind` `KafkaReplicaList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ReplicaDataList")]
+#[serde(remote = "Self")]
 pub struct ReplicaDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -568,9 +690,12 @@ pub struct ReplicaDataList {
     pub data: Vec<ReplicaData>,
 }
 
+crate::support::object_serde!(ReplicaDataList);
+
 /// A consumer group (`kind` `KafkaConsumerGroup`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerGroupData")]
+#[serde(remote = "Self")]
 pub struct ConsumerGroupData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -593,9 +718,12 @@ pub struct ConsumerGroupData {
     pub lag_summary: Relationship,
 }
 
+crate::support::object_serde!(ConsumerGroupData);
+
 /// Consumer groups (`kind` `KafkaConsumerGroupList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerGroupDataList")]
+#[serde(remote = "Self")]
 pub struct ConsumerGroupDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -603,9 +731,12 @@ pub struct ConsumerGroupDataList {
     pub data: Vec<ConsumerGroupData>,
 }
 
+crate::support::object_serde!(ConsumerGroupDataList);
+
 /// A member of a consumer group (`kind` `KafkaConsumer`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerData")]
+#[serde(remote = "Self")]
 pub struct ConsumerData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -623,9 +754,12 @@ pub struct ConsumerData {
     pub assignments: Relationship,
 }
 
+crate::support::object_serde!(ConsumerData);
+
 /// Members of a consumer group (`kind` `KafkaConsumerList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerDataList")]
+#[serde(remote = "Self")]
 pub struct ConsumerDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -633,9 +767,12 @@ pub struct ConsumerDataList {
     pub data: Vec<ConsumerData>,
 }
 
+crate::support::object_serde!(ConsumerDataList);
+
 /// A partition assigned to a consumer (`kind` `KafkaConsumerAssignment`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerAssignmentData")]
+#[serde(remote = "Self")]
 pub struct ConsumerAssignmentData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -654,9 +791,12 @@ pub struct ConsumerAssignmentData {
     pub lag: Relationship,
 }
 
+crate::support::object_serde!(ConsumerAssignmentData);
+
 /// Partitions assigned to a consumer (`kind` `KafkaConsumerAssignmentList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerAssignmentDataList")]
+#[serde(remote = "Self")]
 pub struct ConsumerAssignmentDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -664,9 +804,12 @@ pub struct ConsumerAssignmentDataList {
     pub data: Vec<ConsumerAssignmentData>,
 }
 
+crate::support::object_serde!(ConsumerAssignmentDataList);
+
 /// The lag of a consumer group on a partition (`kind` `KafkaConsumerLag`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerLagData")]
+#[serde(remote = "Self")]
 pub struct ConsumerLagData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -693,9 +836,12 @@ pub struct ConsumerLagData {
     pub client_id: String,
 }
 
+crate::support::object_serde!(ConsumerLagData);
+
 /// Lags of a consumer group (`kind` `KafkaConsumerLagList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerLagDataList")]
+#[serde(remote = "Self")]
 pub struct ConsumerLagDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -703,9 +849,12 @@ pub struct ConsumerLagDataList {
     pub data: Vec<ConsumerLagData>,
 }
 
+crate::support::object_serde!(ConsumerLagDataList);
+
 /// The total and the largest lag of a consumer group (`kind` `KafkaConsumerGroupLagSummary`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ConsumerGroupLagSummaryData")]
+#[serde(remote = "Self")]
 pub struct ConsumerGroupLagSummaryData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -732,9 +881,12 @@ pub struct ConsumerGroupLagSummaryData {
     pub max_lag_partition: Relationship,
 }
 
+crate::support::object_serde!(ConsumerGroupLagSummaryData);
+
 /// Where to move the offsets of a consumer group.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ResetOffsetsRequestData")]
+#[serde(remote = "Self")]
 pub struct ResetOffsetsRequestData {
     pub to: ResetOffsetsTarget,
     /// With `to: timestamp`, milliseconds since the epoch.
@@ -751,9 +903,12 @@ pub struct ResetOffsetsRequestData {
     pub dry_run: Option<bool>,
 }
 
+crate::support::object_serde!(ResetOffsetsRequestData);
+
 /// An offset of a partition of a topic.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "PartitionOffset")]
+#[serde(remote = "Self")]
 pub struct PartitionOffset {
     /// Name of the topic.
     pub topic_name: String,
@@ -763,16 +918,22 @@ pub struct PartitionOffset {
     pub offset: i64,
 }
 
+crate::support::object_serde!(PartitionOffset);
+
 /// The offsets of a consumer group after a reset.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ResetOffsetsResponseData")]
+#[serde(remote = "Self")]
 pub struct ResetOffsetsResponseData {
     pub data: Vec<PartitionOffset>,
 }
 
+crate::support::object_serde!(ResetOffsetsResponseData);
+
 /// An ACL (`kind` `KafkaAcl`); `metadata.self` is its search URL.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AclData")]
+#[serde(remote = "Self")]
 pub struct AclData {
     /// The type of the resource, such as `KafkaTopic`.
     pub kind: String,
@@ -791,9 +952,12 @@ pub struct AclData {
     pub permission: AclPermission,
 }
 
+crate::support::object_serde!(AclData);
+
 /// ACLs (`kind` `KafkaAclList`).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "AclDataList")]
+#[serde(remote = "Self")]
 pub struct AclDataList {
     /// The type of the collection, such as `KafkaTopicList`.
     pub kind: String,
@@ -801,16 +965,22 @@ pub struct AclDataList {
     pub data: Vec<AclData>,
 }
 
+crate::support::object_serde!(AclDataList);
+
 /// The deleted ACLs.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "DeleteAclsResponseData")]
+#[serde(remote = "Self")]
 pub struct DeleteAclsResponseData {
     pub data: Vec<AclData>,
 }
 
+crate::support::object_serde!(DeleteAclsResponseData);
+
 /// An ACL to create.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateAclRequestData")]
+#[serde(remote = "Self")]
 pub struct CreateAclRequestData {
     pub resource_type: AclResourceType,
     /// Name (or, with `PREFIXED`, prefix) of the resources.
@@ -824,16 +994,22 @@ pub struct CreateAclRequestData {
     pub permission: AclPermission,
 }
 
+crate::support::object_serde!(CreateAclRequestData);
+
 /// ACLs to create.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "CreateAclRequestDataList")]
+#[serde(remote = "Self")]
 pub struct CreateAclRequestDataList {
     pub data: Vec<CreateAclRequestData>,
 }
 
+crate::support::object_serde!(CreateAclRequestDataList);
+
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRequest")]
+#[serde(remote = "Self")]
 pub struct ProduceRequest {
     /// The partition; without it, the partition comes from the key (murmur2, as Kafka's
     /// Java client) or, for a null key, from the producer.
@@ -851,9 +1027,12 @@ pub struct ProduceRequest {
     pub timestamp: Option<Nullable<DateTimeString>>,
 }
 
+crate::support::object_serde!(ProduceRequest);
+
 /// One Kafka header.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRequestHeader")]
+#[serde(remote = "Self")]
 pub struct ProduceRequestHeader {
     /// Name of the header.
     pub name: String,
@@ -862,10 +1041,13 @@ pub struct ProduceRequestHeader {
     pub value: Option<Nullable<ByteString>>,
 }
 
+crate::support::object_serde!(ProduceRequestHeader);
+
 /// A key or value: its data and how to turn it into bytes. Without `type`, Schema
 /// Registry decides (`schema_id`, `schema_version`, or the subject's latest version).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceRequestData")]
+#[serde(remote = "Self")]
 pub struct ProduceRequestData {
     /// `BINARY` (data is base64), `STRING` (data is a JSON string, written as UTF-8),
     /// `JSON` (any JSON, written as its text), `AVRO`, `JSONSCHEMA` or `PROTOBUF` (data is
@@ -893,10 +1075,13 @@ pub struct ProduceRequestData {
     pub schema: Option<Nullable<String>>,
 }
 
+crate::support::object_serde!(ProduceRequestData);
+
 /// The result of one record: `error_code` 200 with where Kafka put it, or the error code
 /// and message of a record that failed (then only those two fields).
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceResponse")]
+#[serde(remote = "Self")]
 pub struct ProduceResponse {
     /// `200`, or the error code of a record that failed.
     pub error_code: i32,
@@ -924,10 +1109,13 @@ pub struct ProduceResponse {
     pub value: Option<ProduceResponseData>,
 }
 
+crate::support::object_serde!(ProduceResponse);
+
 /// The format of the key or value as written, and its size in bytes; `null` for a key or
 /// value the request did not give.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceResponseData")]
+#[serde(remote = "Self")]
 pub struct ProduceResponseData {
     /// `BINARY`, `STRING`, `JSON`, `AVRO`, `JSONSCHEMA` or `PROTOBUF`.
     pub r#type: String,
@@ -944,16 +1132,22 @@ pub struct ProduceResponseData {
     pub schema_version: Option<Nullable<i32>>,
 }
 
+crate::support::object_serde!(ProduceResponseData);
+
 /// The records of a batch.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceBatchRequest")]
+#[serde(remote = "Self")]
 pub struct ProduceBatchRequest {
     pub entries: Vec<ProduceBatchRequestEntry>,
 }
 
+crate::support::object_serde!(ProduceBatchRequest);
+
 /// One record of a batch, with an id unique in the batch.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceBatchRequestEntry")]
+#[serde(remote = "Self")]
 pub struct ProduceBatchRequestEntry {
     /// The entry's id, which its result carries.
     pub id: String,
@@ -972,17 +1166,23 @@ pub struct ProduceBatchRequestEntry {
     pub timestamp: Option<Nullable<DateTimeString>>,
 }
 
+crate::support::object_serde!(ProduceBatchRequestEntry);
+
 /// The results of a batch, by entry id.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceBatchResponse")]
+#[serde(remote = "Self")]
 pub struct ProduceBatchResponse {
     pub successes: Vec<ProduceBatchSuccess>,
     pub failures: Vec<ProduceBatchFailure>,
 }
 
+crate::support::object_serde!(ProduceBatchResponse);
+
 /// An entry Kafka acknowledged.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceBatchSuccess")]
+#[serde(remote = "Self")]
 pub struct ProduceBatchSuccess {
     /// The entry's id.
     pub id: String,
@@ -1003,9 +1203,12 @@ pub struct ProduceBatchSuccess {
     pub value: Option<ProduceResponseData>,
 }
 
+crate::support::object_serde!(ProduceBatchSuccess);
+
 /// An entry that failed.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(rename = "ProduceBatchFailure")]
+#[serde(remote = "Self")]
 pub struct ProduceBatchFailure {
     /// The entry's id.
     pub id: String,
@@ -1014,6 +1217,8 @@ pub struct ProduceBatchFailure {
     /// Why it failed.
     pub message: String,
 }
+
+crate::support::object_serde!(ProduceBatchFailure);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename = "ConfigSource")]
