@@ -1,6 +1,7 @@
 //! Kafka faults on the three-broker stack (`cargo xtask test --brokers 3 faults::`, run by CI
 //! one test at a time): a partition leader killed under load or under reading consumers, and
-//! every broker down at once (frozen, and killed). Each test leaves the cluster whole again.
+//! every broker down at once (frozen, and killed), also under an open v3 produce stream. Each
+//! test leaves the cluster whole again.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::common::{self, call, TestProxy};
 use crate::require_brokers;
+use crate::v3_produce::DuplexClient;
 
 /// What one producing client saw: values acknowledged with an offset, and failed records.
 #[derive(Default)]
@@ -450,6 +452,151 @@ async fn with_every_broker_killed_produce_and_records_fail_within_their_deadline
     }
     assert!(got.iter().all(|(_, v)| v != "before"), "{got:?}");
     proxy.stop().await;
+}
+
+/// One v3 produce stream across an outage of every broker (frozen): the records sent before
+/// are acknowledged; the records sent during it each get a retriable error line (`50003`, or
+/// `50002`) within the short produce deadline while the stream stays open; once the brokers
+/// are back, later records on the SAME stream are acknowledged again. Kafka then holds every
+/// acknowledged record exactly once, at the offset its line named, and no record twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v3_produce_stream_outlives_an_outage_of_every_broker_and_loses_no_acknowledged_record() {
+    let stack = require_brokers!(3);
+    let topic = common::rand_topic("v3-outage");
+    common::create_replicated_topic(&stack, &topic, 1).await;
+    let proxy = proxy_with_short_deadlines(&stack).await;
+    let cid = crate::v3_topics::cluster_id(&proxy).await;
+    let mut client = DuplexClient::open(
+        &proxy.base,
+        &format!("/v3/clusters/{cid}/topics/{topic}/records"),
+    )
+    .await;
+    // Every record sent, by number, with its value and its result line.
+    let mut answered: Vec<(String, Value)> = Vec::new();
+    let value = |n: usize| format!("v3-outage-{n}");
+    let record = |n: usize| json!({"value": {"type": "STRING", "data": value(n)}}).to_string();
+
+    for n in 0..10 {
+        client.send(record(n).as_bytes()).await;
+        let line = client.line().await.expect("a result line");
+        assert_eq!(line["error_code"], 200, "before the outage: {line}");
+        answered.push((value(n), line));
+    }
+
+    common::freeze_brokers(3, true);
+    let outcome = std::panic::AssertUnwindSafe(async {
+        // A client keeps sending during the outage (one record every 300 ms, as a steady
+        // producer would), then reads: each record fails on its own within the produce
+        // deadline (3 s, plus the proxy's 1 s of slack), and the stream stays open.
+        let during = 10..16;
+        let started = Instant::now();
+        for n in during.clone() {
+            client.send(record(n).as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let mut lines = Vec::new();
+        for n in during {
+            let line = client
+                .line()
+                .await
+                .expect("a result line, not the end of the stream");
+            lines.push((value(n), line));
+        }
+        let took = started.elapsed();
+        for (_, line) in &lines {
+            let code = &line["error_code"];
+            assert!(code == 50003 || code == 50002, "during the outage: {line}");
+            assert_eq!(line.get("offset"), None, "{line}");
+        }
+        assert!(took < Duration::from_secs(15), "the errors took {took:?}");
+        lines
+    });
+    let result = futures::FutureExt::catch_unwind(outcome).await;
+    common::freeze_brokers(3, false);
+    let failed = match result {
+        Ok(lines) => lines,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    answered.extend(failed);
+
+    // The same stream recovers: records are retried one by one until one is acknowledged
+    // (the first ones may still meet a cluster that is settling), then the next twenty are
+    // all acknowledged.
+    let mut n = 16;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        client.send(record(n).as_bytes()).await;
+        let line = client.line().await.expect("a result line after the outage");
+        answered.push((value(n), line.clone()));
+        n += 1;
+        if line["error_code"] == 200 {
+            break;
+        }
+        let code = &line["error_code"];
+        assert!(code == 50003 || code == 50002, "after the outage: {line}");
+        assert!(
+            Instant::now() < deadline,
+            "the stream was not acknowledged again within 40 s: {line}"
+        );
+    }
+    let recovered_at = n;
+    for m in n..n + 20 {
+        client.send(record(m).as_bytes()).await;
+    }
+    for m in n..n + 20 {
+        let line = client.line().await.expect("a result line after recovery");
+        assert_eq!(line["error_code"], 200, "record {m} after recovery: {line}");
+        answered.push((value(m), line));
+    }
+    client.finish().await;
+    assert_eq!(client.line().await, None, "the stream ends with its body");
+
+    // Kafka holds every acknowledged record once, at the offset its line named; a record that
+    // failed may or may not be there (it can have reached the log before the freeze), but
+    // never twice.
+    let end = common::high_watermark(&stack, &topic, 0).expect("high watermark");
+    let got = common::read_all(&stack, &topic, end as usize, Duration::from_secs(30));
+    assert_eq!(
+        got.len(),
+        end as usize,
+        "read back up to the high watermark"
+    );
+    let mut count: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for m in &got {
+        *count
+            .entry(m.payload().unwrap_or_default().to_vec())
+            .or_default() += 1;
+    }
+    assert!(
+        count.values().all(|&c| c == 1),
+        "a record is in Kafka twice: {count:?}"
+    );
+    let acked: Vec<&(String, Value)> = answered
+        .iter()
+        .filter(|(_, line)| line["error_code"] == 200)
+        .collect();
+    for (v, line) in &acked {
+        assert_eq!(line["partition_id"], 0, "{line}");
+        let offset = line["offset"].as_i64().expect("an offset");
+        let m = got
+            .iter()
+            .find(|m| m.offset() == offset)
+            .unwrap_or_else(|| panic!("acknowledged {v} at offset {offset} is missing"));
+        assert_eq!(m.payload(), Some(v.as_bytes()), "offset {offset}");
+    }
+    let failed_but_written = answered
+        .iter()
+        .filter(|(v, line)| line["error_code"] != 200 && count.contains_key(v.as_bytes()))
+        .count();
+    eprintln!(
+        "v3 outage: {} records sent, {} acknowledged, {failed_but_written} failed but in Kafka, \
+         first acknowledged again: record {}",
+        answered.len(),
+        acked.len(),
+        recovered_at - 1
+    );
+    proxy.stop().await;
+    wait_for_brokers(&stack, 3, Duration::from_secs(60)).await;
 }
 
 /// Writes `values` to partition 0 with a native producer (acks=all), waiting for each; the

@@ -189,8 +189,8 @@ async fn a_stream_of_ten_thousand_records_loses_and_repeats_none_and_answers_in_
 }
 
 /// A raw HTTP/1.1 client that sends a chunked request body piece by piece and reads the
-/// chunked answer line by line, on one connection.
-struct DuplexClient {
+/// chunked answer line by line, on one connection (the fault tests use it too).
+pub(crate) struct DuplexClient {
     stream: TcpStream,
     /// Answer bytes read but not yet returned (de-chunked).
     lines: Vec<u8>,
@@ -202,7 +202,7 @@ struct DuplexClient {
 }
 
 impl DuplexClient {
-    async fn open(base: &str, path: &str) -> DuplexClient {
+    pub(crate) async fn open(base: &str, path: &str) -> DuplexClient {
         let addr = base.trim_start_matches("http://");
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let head = format!(
@@ -219,14 +219,14 @@ impl DuplexClient {
         }
     }
 
-    async fn send(&mut self, data: &[u8]) {
+    pub(crate) async fn send(&mut self, data: &[u8]) {
         let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
         chunk.extend_from_slice(data);
         chunk.extend_from_slice(b"\r\n");
         self.stream.write_all(&chunk).await.expect("chunk");
     }
 
-    async fn finish(&mut self) {
+    pub(crate) async fn finish(&mut self) {
         self.stream
             .write_all(b"0\r\n\r\n")
             .await
@@ -234,7 +234,7 @@ impl DuplexClient {
     }
 
     /// The next result line, or `None` when the answer ended.
-    async fn line(&mut self) -> Option<Value> {
+    pub(crate) async fn line(&mut self) -> Option<Value> {
         loop {
             if let Some(end) = self.lines.windows(2).position(|w| w == b"\r\n") {
                 let line: Vec<u8> = self.lines.drain(..end + 2).collect();
@@ -425,6 +425,93 @@ async fn a_record_over_the_size_limit_ends_the_stream_and_in_flight_bounds_keep_
     );
     let back = common::read_all(&stack, &topic, 21, Duration::from_secs(5));
     assert_eq!(back.len(), 20);
+    proxy.stop().await;
+}
+
+/// The in-flight cap is what stops a stream from taking more records. The producer holds
+/// every record for `linger.ms` (2.5 s here) before it sends a batch, so no acknowledgement can
+/// come for that long, and the client writes 20 records at once. The proxy hands exactly the
+/// cap (5) to the producer and takes no sixth: it reads the next record only when the oldest
+/// is answered, and none is yet. The 64 result lines a stream may buffer (`LINES_BUFFERED`)
+/// play no part here, because no result exists until Kafka answers, so the bound is the cap
+/// itself; a proxy that ignored it would hand all 20 to librdkafka within microseconds of
+/// reading them. The stream then goes on in waves of at most 5 and answers all 20 in order,
+/// and Kafka holds each once.
+#[tokio::test]
+async fn a_stream_hands_kafka_no_more_records_than_the_in_flight_cap_while_none_is_acknowledged() {
+    let stack = require_stack!();
+    let inflight_max = 5;
+    let mut props = common::proxy_properties(&stack);
+    props
+        .set(
+            "api.v3.produce.streaming.inflight.records.max",
+            inflight_max.to_string(),
+        )
+        .set("producer.linger.ms", "2500");
+    let proxy = TestProxy::start_with(props).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = common::rand_topic("v3-produce-inflight");
+    common::create_topic(&stack, &topic, 1).await;
+    let mut client = DuplexClient::open(
+        &proxy.base,
+        &format!("/v3/clusters/{cid}/topics/{topic}/records"),
+    )
+    .await;
+    let count = 20;
+    let body: String = (0..count)
+        .map(|i| json!({"value": {"type": "STRING", "data": format!("r-{i}")}}).to_string())
+        .collect();
+    client.send(body.as_bytes()).await;
+
+    // Records handed to the producer, as the proxy counts them for its metrics.
+    let metrics_url = proxy.url("/metrics");
+    let sent = || async {
+        crate::metrics::scrape(&metrics_url)
+            .await
+            .value("kafka_rest_produce_records_total", &[("topic", &topic)])
+            .unwrap_or(0.0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sent().await < inflight_max as f64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream did not start sending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The count must stay at the cap, not merely pass through it: checks for one second, far
+    // longer than enqueueing the other 15 records would take and well inside the linger.
+    let watch_until = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < watch_until {
+        assert_eq!(
+            sent().await,
+            inflight_max as f64,
+            "records handed to Kafka beyond the cap while none was acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        common::high_watermark(&stack, &topic, 0),
+        Some(0),
+        "a record was acknowledged during the linger, so the check above proved nothing"
+    );
+
+    for i in 0..count {
+        let line = client.line().await.expect("a result line");
+        assert_eq!(line["error_code"], 200, "record {i}: {line}");
+        assert_eq!(line["offset"], i, "record {i}: {line}");
+    }
+    client.finish().await;
+    assert_eq!(client.line().await, None);
+    assert_eq!(sent().await, count as f64);
+    let back = common::read_all(&stack, &topic, count, Duration::from_secs(30));
+    use rdkafka::message::Message;
+    let values: Vec<String> = back
+        .iter()
+        .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
+        .collect();
+    let expected: Vec<String> = (0..count).map(|i| format!("r-{i}")).collect();
+    assert_eq!(values, expected);
     proxy.stop().await;
 }
 

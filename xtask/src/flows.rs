@@ -1,8 +1,9 @@
 //! `cargo xtask sdk-test --flows`: the generated Python and TypeScript SDKs each run a real
 //! client flow (`tests/sdk/python/flow.py`, `tests/sdk/typescript/flow.ts`) against a proxy in
-//! front of the running stack, the v3 Python and TypeScript SDKs each run an admin flow
-//! (`tests/sdk/python/flow_v3.py`, `tests/sdk/typescript/flow_v3.ts`) that creates, configures
-//! and deletes its own topic, as does the v3 Java SDK (`tests/sdk/java/FlowV3.java`), and
+//! front of the running stack, the v3 Python and TypeScript SDKs each run a flow
+//! (`tests/sdk/python/flow_v3.py`, `tests/sdk/typescript/flow_v3.ts`) that creates, configures,
+//! produces to (streamed and batch, read back through the v2 stateless read) and deletes its own
+//! topic, the v3 Java SDK an admin flow without the produce (`tests/sdk/java/FlowV3.java`), and
 //! `go test` in `tests/sdk/go` runs both Go SDKs' flows.
 //!
 //! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv, made by

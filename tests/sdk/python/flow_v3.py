@@ -2,15 +2,18 @@
 
 `cargo xtask sdk-test --flows` runs this in the same venv as flow.py, with the v3 SDK installed
 next to the v2 one. It lists the clusters, creates a topic with a config, reads the topic and the
-config back, sets another config and reads it, lists the partitions, deletes the topic and checks
-that it is gone. Every value is asserted. The venv holds no native Kafka client, so what Kafka holds
-is checked through a second view: the v2 API's topic answer, which reads Kafka's configs itself.
+config back, sets another config and reads it, lists the partitions, produces records through the
+streamed `records` call and `records:batch`, deletes the topic and checks that it is gone. Every
+value is asserted. The venv holds no native Kafka client, so what Kafka holds is checked through a
+second view: the v2 API's topic answer, which reads Kafka's configs itself, and the v2 stateless
+read of the partition, which returns exactly the records Kafka holds from an offset.
 
 Inputs, from the environment:
   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
   FLOW_RUN           a token unique to this run (the topic name carries it)
 """
 
+import base64
 import json
 import os
 import sys
@@ -19,7 +22,15 @@ import urllib.error
 import urllib.request
 
 import kafka_rest_v3
-from kafka_rest_v3.models import CreateTopicConfig, CreateTopicRequestData, UpdateConfigRequestData
+from kafka_rest_v3.models import (
+    CreateTopicConfig,
+    CreateTopicRequestData,
+    ProduceBatchRequest,
+    ProduceBatchRequestEntry,
+    ProduceRequest,
+    ProduceRequestData,
+    UpdateConfigRequestData,
+)
 
 # How long a created or deleted topic may take to show (or stop showing) in the proxy's answers.
 VISIBLE_DEADLINE_S = 15.0
@@ -53,6 +64,23 @@ def v2_topic(base_url, topic):
         if err.code == 404:
             return None
         raise
+
+
+def v2_partition_records(base_url, topic, partition, offset, timeout_ms):
+    """The records Kafka holds in the partition from `offset`, as (offset, key, value) with the
+    key and value as text, through the v2 stateless read (binary format, so the bytes are exact)."""
+    request = urllib.request.Request(
+        f"{base_url}/topics/{topic}/partitions/{partition}/records"
+        f"?offset={offset}&timeout={timeout_ms}",
+        headers={"Accept": "application/vnd.kafka.binary.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        records = json.loads(answer.read())
+
+    def text(data):
+        return None if data is None else base64.b64decode(data).decode("utf-8")
+
+    return [(r["offset"], text(r["key"]), text(r["value"])) for r in records]
 
 
 def wait_for(condition, what):
@@ -151,6 +179,74 @@ def main():
         if p.leader is None:
             raise AssertionError(f"partition {p.partition_id}: no leader")
     step("listed partitions 0 and 1")
+
+    # Produce: three records, each its own streamed `records` call, then a batch of three good
+    # entries and one bad one. The topic is compacted, so every record has a key.
+    records = kafka_rest_v3.RecordsApi(client)
+    for i in range(3):
+        result = records.produce_record(
+            cluster_id,
+            topic,
+            ProduceRequest(
+                partition_id=0,
+                key=ProduceRequestData(type="STRING", data=f"stream-key-{i}"),
+                value=ProduceRequestData(type="STRING", data=f"stream-value-{i}"),
+            ),
+        )
+        expect(result.error_code, 200, f"produce {i}: error_code ({result.message})")
+        expect(result.cluster_id, cluster_id, f"produce {i}: cluster_id")
+        expect(result.topic_name, topic, f"produce {i}: topic_name")
+        expect(result.partition_id, 0, f"produce {i}: partition_id")
+        expect(result.offset, i, f"produce {i}: offset")
+        expect(result.value.type, "STRING", f"produce {i}: value type")
+        expect(result.value.size, len(f"stream-value-{i}"), f"produce {i}: value size")
+    step("produced 3 records with the streamed records call")
+
+    def entry(entry_id, value_base64):
+        return ProduceBatchRequestEntry(
+            id=entry_id,
+            partition_id=0,
+            key=ProduceRequestData(type="STRING", data=f"batch-key-{entry_id}"),
+            value=ProduceRequestData(type="BINARY", data=value_base64),
+        )
+
+    def b64(text):
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    batch = records.produce_records_batch(
+        cluster_id,
+        topic,
+        ProduceBatchRequest(
+            entries=[
+                entry("a", b64("batch-value-a")),
+                entry("bad", "not base64!"),
+                entry("b", b64("batch-value-b")),
+                entry("c", b64("batch-value-c")),
+            ]
+        ),
+    )
+    expect(
+        [(s.id, s.partition_id, s.offset) for s in batch.successes],
+        [("a", 0, 3), ("b", 0, 4), ("c", 0, 5)],
+        "batch: successes",
+    )
+    expect([(f.id, f.error_code) for f in batch.failures], [("bad", 400)], "batch: failures")
+    step("produced a batch: 3 acknowledged, the bad entry refused with 400")
+
+    # What Kafka holds: exactly these six records at offsets 0-5 of partition 0, nothing after
+    # them, and nothing on partition 1.
+    expected = [(i, f"stream-key-{i}", f"stream-value-{i}") for i in range(3)] + [
+        (3 + i, f"batch-key-{x}", f"batch-value-{x}") for i, x in enumerate("abc")
+    ]
+    held = []
+    deadline = time.monotonic() + VISIBLE_DEADLINE_S
+    # One read may answer with part of the records; the next goes on from the last offset.
+    while len(held) < len(expected) and time.monotonic() < deadline:
+        held += v2_partition_records(base_url, topic, 0, len(held), 1000)
+    expect(held, expected, "partition 0 read back through v2")
+    expect(v2_partition_records(base_url, topic, 0, 6, 300), [], "partition 0 after offset 5")
+    expect(v2_partition_records(base_url, topic, 1, 0, 300), [], "partition 1")
+    step("read back the 6 records through the v2 stateless read")
 
     topics.delete_kafka_topic(cluster_id, topic)
     wait_for(lambda: read_topic() is None, "deleted topic gone from v3")

@@ -4,9 +4,11 @@
 // `cargo xtask sdk-test --flows` compiles this file together with the v3 SDK's sources (tsc
 // --strict, the versions pinned in package-lock.json) and runs it with Node.js. It lists the
 // clusters, creates a topic with a config, reads the topic and the config back, sets another
-// config and reads it, lists the partitions, deletes the topic and checks that it is gone. Every
-// value is asserted. Node.js has no native Kafka client here, so what Kafka holds is checked
-// through a second view: the v2 API's topic answer, which reads Kafka's configs itself.
+// config and reads it, lists the partitions, produces records through the streamed `records`
+// call and `records:batch`, deletes the topic and checks that it is gone. Every value is
+// asserted. Node.js has no native Kafka client here, so what Kafka holds is checked through a
+// second view: the v2 API's topic answer, which reads Kafka's configs itself, and the v2
+// stateless read of the partition, which returns exactly the records Kafka holds from an offset.
 //
 // Inputs, from the environment:
 //   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
@@ -20,6 +22,8 @@ import {
   Configuration,
   ConfigsApi,
   PartitionApi,
+  ProduceBatchRequestEntry,
+  RecordsApi,
   ResponseError,
   TopicApi,
   TopicData,
@@ -56,6 +60,35 @@ async function v2Topic(baseUrl: string, topic: string): Promise<V2Topic | null> 
   }
   strictEqual(answer.status, 200, `v2 topic: status`);
   return (await answer.json()) as V2Topic;
+}
+
+/** A record as the v2 stateless read returns it: offset, and key and value as text. */
+type HeldRecord = [number, string | null, string | null];
+
+/**
+ * The records Kafka holds in the partition from `offset`, through the v2 stateless read (binary
+ * format, so the bytes are exact).
+ */
+async function v2PartitionRecords(
+  baseUrl: string,
+  topic: string,
+  partition: number,
+  offset: number,
+  timeoutMs: number,
+): Promise<HeldRecord[]> {
+  const answer = await fetch(
+    `${baseUrl}/topics/${topic}/partitions/${partition}/records?offset=${offset}&timeout=${timeoutMs}`,
+    { headers: { Accept: "application/vnd.kafka.binary.v2+json" } },
+  );
+  strictEqual(answer.status, 200, `v2 records of partition ${partition}: status`);
+  const records = (await answer.json()) as Array<{
+    offset: number;
+    key: string | null;
+    value: string | null;
+  }>;
+  const text = (data: string | null) =>
+    data === null ? null : Buffer.from(data, "base64").toString("utf-8");
+  return records.map((r) => [r.offset, text(r.key), text(r.value)]);
 }
 
 /** Polls `condition` until it answers a value that is not null, within the deadline. */
@@ -177,6 +210,93 @@ async function main(): Promise<void> {
     ok(p.leader !== null, `partition ${p.partitionId}: no leader`);
   }
   step("listed partitions 0 and 1");
+
+  // Produce: three records, each its own streamed `records` call (the first with a timestamp),
+  // then a batch of three good entries and one bad one. The topic is compacted, so every record
+  // has a key.
+  const records = new RecordsApi(config);
+  const timestamp = new Date("2021-02-05T19:14:42.123Z");
+  for (let i = 0; i < 3; i++) {
+    const result = await records.produceRecord({
+      clusterId,
+      topicName: topic,
+      produceRequest: {
+        partitionId: 0,
+        key: { type: "STRING", data: `stream-key-${i}` },
+        value: { type: "STRING", data: `stream-value-${i}` },
+        timestamp: i === 0 ? timestamp : undefined,
+      },
+    });
+    strictEqual(result.errorCode, 200, `produce ${i}: error_code (${result.message})`);
+    strictEqual(result.clusterId, clusterId, `produce ${i}: cluster_id`);
+    strictEqual(result.topicName, topic, `produce ${i}: topic_name`);
+    strictEqual(result.partitionId, 0, `produce ${i}: partition_id`);
+    strictEqual(result.offset, i, `produce ${i}: offset`);
+    strictEqual(result.value?.type, "STRING", `produce ${i}: value type`);
+    strictEqual(result.value?.size, `stream-value-${i}`.length, `produce ${i}: value size`);
+    if (i === 0) {
+      strictEqual(result.timestamp?.toISOString(), timestamp.toISOString(), "produce 0: timestamp");
+    }
+  }
+  step("produced 3 records with the streamed records call");
+
+  const entry = (id: string, valueBase64: string): ProduceBatchRequestEntry => ({
+    id,
+    partitionId: 0,
+    key: { type: "STRING", data: `batch-key-${id}` },
+    value: { type: "BINARY", data: valueBase64 },
+  });
+  const b64 = (text: string) => Buffer.from(text, "utf-8").toString("base64");
+  const batch = await records.produceRecordsBatch({
+    clusterId,
+    topicName: topic,
+    produceBatchRequest: {
+      entries: [
+        entry("a", b64("batch-value-a")),
+        entry("bad", "not base64!"),
+        entry("b", b64("batch-value-b")),
+        entry("c", b64("batch-value-c")),
+      ],
+    },
+  });
+  deepStrictEqual(
+    batch.successes.map((s) => [s.id, s.partitionId, s.offset]),
+    [
+      ["a", 0, 3],
+      ["b", 0, 4],
+      ["c", 0, 5],
+    ],
+    "batch: successes",
+  );
+  deepStrictEqual(
+    batch.failures.map((f) => [f.id, f.errorCode]),
+    [["bad", 400]],
+    "batch: failures",
+  );
+  step("produced a batch: 3 acknowledged, the bad entry refused with 400");
+
+  // What Kafka holds: exactly these six records at offsets 0-5 of partition 0, nothing after
+  // them, and nothing on partition 1.
+  const expected: HeldRecord[] = [0, 1, 2].map(
+    (i): HeldRecord => [i, `stream-key-${i}`, `stream-value-${i}`],
+  );
+  for (const [i, x] of ["a", "b", "c"].entries()) {
+    expected.push([3 + i, `batch-key-${x}`, `batch-value-${x}`]);
+  }
+  const held: HeldRecord[] = [];
+  const deadline = Date.now() + VISIBLE_DEADLINE_MS;
+  // One read may answer with part of the records; the next goes on from the last offset.
+  while (held.length < expected.length && Date.now() < deadline) {
+    held.push(...(await v2PartitionRecords(baseUrl, topic, 0, held.length, 1000)));
+  }
+  deepStrictEqual(held, expected, "partition 0 read back through v2");
+  deepStrictEqual(
+    await v2PartitionRecords(baseUrl, topic, 0, 6, 300),
+    [],
+    "partition 0 after offset 5",
+  );
+  deepStrictEqual(await v2PartitionRecords(baseUrl, topic, 1, 0, 300), [], "partition 1");
+  step("read back the 6 records through the v2 stateless read");
 
   await topics.deleteKafkaTopic({ clusterId, topicName: topic });
   await waitFor(
