@@ -13,7 +13,10 @@ functions with the most inclusive instructions.
 
 Kinds: p2 (one JSON record per request), p1 (100 JSON records), p3 (100 binary records),
 p4 (100 Avro records by value_schema_id), c1 (binary records calls of max_bytes 4 MB over a
-topic of --records records of ~100 B, filled through the proxy; counted per record).
+topic of --records records of ~100 B, filled through the proxy; counted per record), p5 (the
+v3 streamed produce: one chunked request, --requests chunks of 100 JSON records, each chunk's
+100 result lines read before the next is sent; counted per record), p6 (one JSON record per
+v3 request).
 """
 
 import argparse
@@ -84,7 +87,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--registry", required=True)
-    ap.add_argument("--kind", default="p2", choices=["p1", "p2", "p3", "p4", "c1"])
+    ap.add_argument("--kind", default="p2", choices=["p1", "p2", "p3", "p4", "c1", "p5", "p6"])
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--records", type=int, default=60_000, help="c1: records in the topic")
@@ -125,6 +128,8 @@ def main():
         log(f"topic {topic} created")
         if args.kind == "c1":
             count = measure_c1(c, topic, args)
+        elif args.kind in ("p5", "p6"):
+            count = measure_v3(c, port, cluster, topic, args)
         else:
             count = measure_produce(c, topic, args)
         pid = proc.pid
@@ -179,6 +184,54 @@ def measure_produce(c, topic, args):
         if status != 200:
             sys.exit(f"produce failed: {status} {answer[:300]}")
     return args.requests, "requests"
+
+
+def v3_record(i):
+    return json.dumps({"value": {"type": "JSON", "data": record(i)}})
+
+
+def measure_v3(c, port, cluster, topic, args):
+    path = f"/v3/clusters/{cluster}/topics/{topic}/records"
+    if args.kind == "p6":
+        body = v3_record(0)
+        for phase, n in (("warm-up", args.warmup), ("measuring", args.requests)):
+            log(f"{phase}: {n} requests")
+            if phase == "measuring":
+                zero_all()
+            for _ in range(n):
+                status, answer = c.call("POST", path, body, ctype="application/json")
+                if status != 200 or not answer.startswith(b'{"error_code":200'):
+                    sys.exit(f"produce failed: {status} {answer[:300]}")
+        return args.requests, "requests"
+    objects = "".join(v3_record(i) for i in range(100)).encode()
+    chunk = b"%x\r\n" % len(objects) + objects + b"\r\n"
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n".encode())
+    answered = 0
+
+    def round_trip():
+        nonlocal answered
+        s.sendall(chunk)
+        want = answered + 100
+        while answered < want:
+            data = s.recv(1 << 20)
+            if not data:
+                sys.exit("the stream ended")
+            answered += data.count(b'"error_code":200')
+            if b'"error_code":4' in data or b'"error_code":5' in data:
+                sys.exit(f"a record failed: {data[:300]}")
+
+    log(f"warm-up: {args.warmup} chunks of 100 records")
+    for _ in range(args.warmup):
+        round_trip()
+    zero_all()
+    log(f"measuring {args.requests} chunks of 100 records")
+    for _ in range(args.requests):
+        round_trip()
+    s.sendall(b"0\r\n\r\n")
+    return args.requests * 100, "records"
 
 
 def zero_all():
