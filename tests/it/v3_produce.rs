@@ -320,6 +320,36 @@ async fn a_client_that_waits_for_each_result_before_the_next_record_gets_every_r
     proxy.stop().await;
 }
 
+/// Under the default budgets (`inflight.bytes.max` 256 MiB, `request.body.max.bytes` 64 MiB)
+/// a stream once reserved a whole body and the fifth open stream got `503` (decision 65); a
+/// stream holds one record at a time and reserves one record's limit.
+#[tokio::test]
+async fn sixteen_streams_open_at_once_are_all_admitted_under_the_default_budgets() {
+    let stack = require_stack!();
+    let proxy = TestProxy::start(&stack).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = common::rand_topic("v3-produce-many");
+    common::create_topic(&stack, &topic, 1).await;
+    let path = format!("/v3/clusters/{cid}/topics/{topic}/records");
+    let mut clients = Vec::new();
+    for i in 0..16 {
+        let mut client = DuplexClient::open(&proxy.base, &path).await;
+        let record = json!({"value": {"type": "STRING", "data": format!("s{i}")}});
+        client.send(record.to_string().as_bytes()).await;
+        // The stream stays open (no last chunk) while the next ones are opened.
+        let line = client.line().await.expect("a result line, not a refusal");
+        assert_eq!(line["error_code"], 200, "stream {i}: {line}");
+        clients.push(client);
+    }
+    for client in &mut clients {
+        client.finish().await;
+        assert_eq!(client.line().await, None);
+    }
+    let back = common::read_all(&stack, &topic, 16, Duration::from_secs(30));
+    assert_eq!(back.len(), 16);
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn a_bad_record_fails_alone_and_malformed_json_ends_the_stream_with_a_400() {
     let stack = require_stack!();
