@@ -94,7 +94,12 @@ impl Services {
         let metrics = Metrics::new(config.metrics_topics_max);
         let schemas = Schemas::with_metrics(schema_settings(config), metrics.clone())?;
         let producers = ProducerPool::new(pool_settings(config), metrics.clone())?;
-        let admin = Admin::new(admin_settings(config), blocking.clone())?;
+        // One admin client for the proxy's own identity: the metadata cache's.
+        let admin = Admin::with_client(
+            metadata.admin_client(),
+            &admin_settings(config),
+            blocking.clone(),
+        );
         let callers = if config.auth_passthrough {
             CallerClients::new(
                 PassthroughSettings {
@@ -170,8 +175,9 @@ fn metadata_settings(config: &Config) -> MetadataSettings {
     }
 }
 
-/// The v3 administration service's settings: the admin client's settings (as the metadata
-/// client's, with a client id of its own) and its bounds.
+/// The v3 administration service's settings: its bounds, and the admin client settings a
+/// pass-through caller's own client is made with (as the metadata client's, with a client id
+/// of its own); the proxy's own v3 service shares the metadata client.
 fn admin_settings(config: &Config) -> AdminSettings {
     let mut kafka = config.kafka_settings(&config.admin);
     kafka.insert("client.id".to_string(), config.client_id("admin-v3"));

@@ -211,15 +211,26 @@ impl Admin {
         // Reading one topic's metadata must never create it on brokers that auto-create.
         config.set("allow.auto.create.topics", "false");
         let client = config.create().map_err(AdminError::Client)?;
-        Ok(Admin {
+        Ok(Admin::with_client(Arc::new(client), &settings, blocking))
+    }
+
+    /// The service over an admin client that already exists (the metadata cache's, for the
+    /// proxy's own identity); `settings.kafka` is not used. The client must have been created
+    /// with `allow.auto.create.topics=false`.
+    pub fn with_client(
+        client: Arc<AdminClient<DefaultClientContext>>,
+        settings: &AdminSettings,
+        blocking: BlockingCalls,
+    ) -> Admin {
+        Admin {
             inner: Arc::new(Inner {
-                client: Arc::new(client),
+                client,
                 blocking,
                 timeout: settings.timeout,
                 cluster_id_ttl: settings.cluster_id_ttl,
                 cluster_id: StdMutex::new(None),
             }),
-        })
+        }
     }
 
     /// Runs `f` on the blocking pool with the call's deadline, under a blocking-call permit.

@@ -218,6 +218,9 @@ impl Metadata {
         for (key, value) in &settings.kafka {
             client.set(key, value);
         }
+        // The v3 administration service reads one topic's metadata by name through this client
+        // (`admin_client`): that must never create the topic on brokers that auto-create.
+        client.set("allow.auto.create.topics", "false");
         let admin: Arc<AdminClient<DefaultClientContext>> =
             Arc::new(client.create().map_err(MetadataError::Client)?);
         let fetcher = Arc::clone(&admin);
@@ -260,6 +263,12 @@ impl Metadata {
                 auto_create: tokio::sync::OnceCell::new(),
             }),
         }
+    }
+
+    /// The process's admin client, which the v3 administration service shares rather than
+    /// starting a second librdkafka client (its threads, connections and buffers) at idle.
+    pub fn admin_client(&self) -> Arc<AdminClient<DefaultClientContext>> {
+        Arc::clone(&self.inner.admin)
     }
 
     /// How many cluster metadata fetches this client has started.

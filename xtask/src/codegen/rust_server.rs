@@ -1648,11 +1648,12 @@ components:
         assert!(
             produce.starts_with(
                 "/// `ProduceRequest` of the contract, as a request body reads it.\n\
-                 #[derive(Debug, Deserialize)]\n#[serde(deny_unknown_fields)]\n\
+                 #[derive(Debug, Deserialize)]\n#[serde(remote = \"Self\", deny_unknown_fields)]\n\
                  pub struct ProduceRequest {\n\
                  \x20   pub records: Vec<ProduceRequestRecordsItem>,\n\
                  \x20   #[serde(default)]\n\
-                 \x20   pub format: Option<models::Format>,\n}"
+                 \x20   pub format: Option<models::Format>,\n}\n\n\
+                 crate::support::object_deserialize!(ProduceRequest);\n"
             ),
             "{decode}"
         );
@@ -1666,13 +1667,13 @@ components:
         }
         assert!(
             decode
-                .contains("#[serde(deny_unknown_fields)]\npub struct ProduceRequestRecordsItem {"),
+                .contains("#[serde(remote = \"Self\", deny_unknown_fields)]\npub struct ProduceRequestRecordsItem {"),
             "{decode}"
         );
         // Without `additionalProperties: false`, unknown fields are ignored.
         assert!(
             decode.contains(
-                "#[derive(Debug, Deserialize)]\npub struct Settings {\n    \
+                "#[derive(Debug, Deserialize)]\n#[serde(remote = \"Self\")]\npub struct Settings {\n    \
                  #[serde(rename = \"auto.offset.reset\", default)]\n    \
                  pub auto_offset_reset: Option<String>,"
             ),
