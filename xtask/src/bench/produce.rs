@@ -393,15 +393,12 @@ async fn proxy_produce(
     })
 }
 
-/// The same work done natively through the shared driver: `work.connections` loops on one
-/// producer with the proxy's settings (and the `--set` overrides that apply to librdkafka).
-pub(super) async fn native_produce(
+/// The native producer of every produce scenario: the proxy's producer settings, and the
+/// `--set` overrides that apply to librdkafka.
+pub(super) fn native_producer(
     bootstrap: &str,
-    work: &ProduceWork,
-    timing: Timing,
-    rate: Option<f64>,
     overrides: &[(String, String)],
-) -> Result<Measured> {
+) -> Result<FutureProducer> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
@@ -413,9 +410,19 @@ pub(super) async fn native_produce(
     for (k, v) in overrides {
         config.set(k, v);
     }
-    let producer: FutureProducer = config
-        .create()
-        .context("cannot create the native producer")?;
+    config.create().context("cannot create the native producer")
+}
+
+/// The same work done natively through the shared driver: `work.connections` loops on one
+/// producer with the proxy's settings (and the `--set` overrides that apply to librdkafka).
+pub(super) async fn native_produce(
+    bootstrap: &str,
+    work: &ProduceWork,
+    timing: Timing,
+    rate: Option<f64>,
+    overrides: &[(String, String)],
+) -> Result<Measured> {
+    let producer = native_producer(bootstrap, overrides)?;
     let values: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..work.batch)
             .map(|i| native_value(work.format, i))

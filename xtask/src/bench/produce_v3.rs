@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,7 +23,9 @@ use tokio::net::TcpStream;
 use super::driver::{
     cpu_per_million, drive, interleave, summarize, Compare, NoProbe, Sender, Totals,
 };
-use super::produce::{contains, native_produce, record_value, Format, ProcessProbe, ProduceWork};
+use super::produce::{
+    contains, native_produce, native_producer, record_value, Format, ProcessProbe, ProduceWork,
+};
 use super::{Bench, Measured, Row, Timing};
 use crate::load::{delete_topic, find, fresh_topic, http_request, HttpConn, ProxyUnderTest};
 
@@ -414,20 +414,7 @@ async fn native_windows(
     timing: Timing,
     overrides: &[(String, String)],
 ) -> Result<Measured> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "1")
-        .set_log_level(RDKafkaLogLevel::Emerg);
-    for (k, v) in overrides {
-        config.set(k, v);
-    }
-    let producer: FutureProducer = config
-        .create()
-        .context("cannot create the native producer")?;
+    let producer = native_producer(bootstrap, overrides)?;
     let values: Arc<Vec<Vec<u8>>> =
         Arc::new((0..WINDOW).map(|i| record_value(i).into_bytes()).collect());
     let topic: Arc<str> = Arc::from(topic);
