@@ -532,7 +532,8 @@ pub async fn call(
 }
 
 /// A real nginx (Debian's, installed by `cargo xtask ci`) balancing round robin over several
-/// proxies on a free loopback port; stopped when dropped.
+/// proxies on a free loopback port; stopped when dropped. It runs as one process
+/// (`master_process off`): killing a master leaves its workers behind, still listening.
 pub struct Nginx {
     pub base: String,
     child: Child,
@@ -559,7 +560,7 @@ impl Nginx {
             .collect();
         let d = dir.display();
         let conf = format!(
-            "user root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+            "user root;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 256; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
