@@ -848,6 +848,13 @@ mod tests {
             *events.lock().expect("events"),
             vec!["first returns", "second starts"]
         );
-        assert_eq!(instance.blocking.in_use(), 0);
+        // The first call's thread gives back the instance's turn (which lets the second start)
+        // just before its blocking-call permit, so the second may finish while that permit is
+        // still held for an instant: it must come back, not be back already.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while instance.blocking.in_use() != 0 {
+            assert!(Instant::now() < deadline, "a blocking-call permit was never given back");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }
