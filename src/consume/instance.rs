@@ -853,7 +853,10 @@ mod tests {
         // still held for an instant: it must come back, not be back already.
         let deadline = Instant::now() + Duration::from_secs(10);
         while instance.blocking.in_use() != 0 {
-            assert!(Instant::now() < deadline, "a blocking-call permit was never given back");
+            assert!(
+                Instant::now() < deadline,
+                "a blocking-call permit was never given back"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
