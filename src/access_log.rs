@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
-use kafka_rest_api::support::routes::{lookup, Lookup, Route};
+use kafka_rest_api::support::routes::{lookup, Lookup, Matched, Route};
 use poem::http::{header, HeaderName, HeaderValue, Method};
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
@@ -112,15 +112,15 @@ impl Operations {
         }
     }
 
-    /// The operation a request is for. Allocates nothing: the route tables are scanned and the
-    /// matched entry found by address.
-    fn resolve(&self, method: &Method, path: &str) -> &Operation {
+    /// The operation a request is for, and the route it matched (for [`Matched`]). Allocates
+    /// nothing: the route tables are scanned and the matched entry found by address.
+    fn resolve(&self, method: &Method, path: &str) -> (&Operation, Option<&'static Route>) {
         let method = method.as_str();
         for (i, (m, p, prefix)) in EXTRA_ENDPOINTS.iter().enumerate() {
             let matches =
                 path == *p || (*prefix && path.starts_with(p) && path[p.len()..].starts_with('/'));
             if matches && method == *m {
-                return &self.ops[self.extras_start + i];
+                return (&self.ops[self.extras_start + i], None);
             }
         }
         for (document, first) in &self.documents {
@@ -133,7 +133,7 @@ impl Operations {
             }
             if let Lookup::Found(route) = lookup(document.routes, method, rest) {
                 if let Some(at) = document.routes.iter().position(|r| std::ptr::eq(r, route)) {
-                    return &self.ops[first + at];
+                    return (&self.ops[first + at], Some(route));
                 }
             }
             // A path under a nested document's prefix is that document's or none.
@@ -145,7 +145,7 @@ impl Operations {
             .iter()
             .position(|m| *m == method)
             .unwrap_or(UNMATCHED_METHODS.len());
-        &self.unmatched[at]
+        (&self.unmatched[at], None)
     }
 }
 
@@ -219,7 +219,10 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        let operation = this.operations.resolve(req.method(), req.uri().path());
+        let (operation, route) = this.operations.resolve(req.method(), req.uri().path());
+        if let Some(route) = route {
+            req.extensions_mut().insert(Matched(route));
+        }
         let line = this.log.as_ref().map(|_| LineStart::of(&req));
         // A debug span, so that it costs nothing unless trace export (or a debug log) wants it.
         let span = tracing::debug_span!(
@@ -513,7 +516,7 @@ mod tests {
     }
 
     fn route(ops: &Operations, method: Method, path: &str) -> String {
-        ops.resolve(&method, path).route.to_string()
+        ops.resolve(&method, path).0.route.to_string()
     }
 
     #[test]

@@ -155,9 +155,16 @@ pub fn accept_ranges(req: &Request) -> Option<Vec<accept::MediaRange>> {
 /// table). Requests that reach no operation are left to the router's 404 or 405. A records
 /// call passes when it accepts any of its types; its handler then chooses the format.
 pub async fn negotiate<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    if let Lookup::Found(route) =
-        routes::lookup(v2::routes::ROUTES, req.method().as_str(), req.uri().path())
-    {
+    // The access log found the route already (outermost layer); the table is scanned again
+    // only where it did not run.
+    let found = match req.extensions().get::<routes::Matched>() {
+        Some(matched) => matched.of(v2::routes::ROUTES),
+        None => match routes::lookup(v2::routes::ROUTES, req.method().as_str(), req.uri().path()) {
+            Lookup::Found(route) => Some(route),
+            _ => None,
+        },
+    };
+    if let Some(route) = found {
         let ranges = accept_ranges(&req);
         if !accept::accepts_any(ranges.as_deref(), &offered_types(route)) {
             return Err(ProxyError::NotAcceptable.into());

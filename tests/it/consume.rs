@@ -616,7 +616,11 @@ async fn commits_cover_only_records_returned_to_the_client() {
 async fn seek_moves_to_offsets_timestamps_beginning_and_end() {
     let stack = require_stack!();
     let topic = common::rand_topic("c-seek");
-    common::create_topic(&stack, &topic, 1).await;
+    // Records six years old are past the default retention (7 days): the broker's retention
+    // check (every 5 minutes) deletes a segment whose newest record is that old, the active
+    // one included, so without `retention.ms=-1` the records vanish whenever that check falls
+    // inside this test.
+    common::create_topic_with(&stack, &topic, 1, &[("retention.ms", "-1")]).await;
     let t0 = 1_600_000_000_000_i64;
     let recs: Vec<Rec> = (0..5)
         .map(|i| Rec {

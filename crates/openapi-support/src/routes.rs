@@ -35,43 +35,77 @@ pub enum Lookup {
     NotFound,
 }
 
+/// The route a request was found to serve, kept in the request's extensions by whoever looked
+/// it up first (the access log), so that later layers (the `Accept` check) do not scan the
+/// table again. Only a [`Lookup::Found`] result is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched(pub &'static Route);
+
+impl Matched {
+    /// The route, if it is a row of `routes` (a request of another document was matched in
+    /// that document's table). Compared by value: a generated table is a `const`, so its rows
+    /// need not have one address.
+    pub fn of(self, routes: &'static [Route]) -> Option<&'static Route> {
+        routes.contains(self.0).then_some(self.0)
+    }
+}
+
 /// The methods in the order an `Allow` value lists them.
 const ORDER: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
 ];
 
-/// Whether `path` matches `template` segment by segment, and if so how many of the template's
-/// segments are literal.
-fn literal_segments(template: &str, path: &str) -> Option<usize> {
+/// The most segments a request path may have to match a template: no contract path has nearly
+/// as many, so a longer path matches none.
+const MAX_SEGMENTS: usize = 24;
+
+/// Whether the segments of a request path match `template` segment by segment, and if so how
+/// many of the template's segments are literal.
+fn literal_segments(template: &str, path: &[&str]) -> Option<usize> {
     let mut literal = 0;
-    let mut t = template.split('/');
-    let mut p = path.split('/');
-    loop {
-        match (t.next(), p.next()) {
-            (None, None) => return Some(literal),
-            (Some(ts), Some(ps)) => {
-                if ts.starts_with('{') && ts.ends_with('}') {
-                    if ps.is_empty() {
-                        return None;
-                    }
-                } else if ts == ps {
-                    literal += 1;
-                } else {
-                    return None;
-                }
+    let mut at = 0;
+    for ts in template.split('/') {
+        let ps = path.get(at)?;
+        at += 1;
+        if ts.starts_with('{') && ts.ends_with('}') {
+            if ps.is_empty() {
+                return None;
             }
-            _ => return None,
+        } else if ts == *ps {
+            literal += 1;
+        } else {
+            return None;
         }
     }
+    (at == path.len()).then_some(literal)
 }
 
-/// The template of `routes` that matches `path` with the most literal segments.
+/// The template of `routes` that matches `path` with the most literal segments (the last of
+/// equals, as `max_by_key` picks). Runs on every request (the access log and the `Accept`
+/// check), so the path is split once, on the stack, and the rows of one path (one per method,
+/// next to each other in the table) are matched once.
 fn template<'r>(routes: &'r [Route], path: &str) -> Option<&'r str> {
-    routes
-        .iter()
-        .filter_map(|r| literal_segments(r.path, path).map(|n| (n, r.path)))
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, template)| template)
+    let mut segments = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    for segment in path.split('/') {
+        *segments.get_mut(count)? = segment;
+        count += 1;
+    }
+    let segments = &segments[..count];
+    let mut best: Option<(usize, &'r str)> = None;
+    let mut previous: Option<&str> = None;
+    for route in routes {
+        if previous == Some(route.path) {
+            continue;
+        }
+        previous = Some(route.path);
+        if let Some(n) = literal_segments(route.path, segments) {
+            if best.is_none_or(|(most, _)| n >= most) {
+                best = Some((n, route.path));
+            }
+        }
+    }
+    best.map(|(_, template)| template)
 }
 
 /// Looks up `method` (any case) at `path` in `routes`.
@@ -142,6 +176,42 @@ mod tests {
         assert_eq!(op("POST", "/acls:batch"), Some("batch_create_acls"));
         assert_eq!(op("GET", "/acls"), Some("list_acls"));
         assert_eq!(lookup(ROUTES, "GET", "/acls:other"), Lookup::NotFound);
+    }
+
+    #[test]
+    fn the_most_literal_template_wins_and_segment_counts_must_match() {
+        static MORE: &[Route] = &[
+            route("/topics/{topic_name}/partitions", "GET", "list_partitions"),
+            route("/topics/{topic_name}/{x}", "GET", "any_under_topic"),
+            route(
+                "/topics/{topic_name}/partitions/{p}",
+                "GET",
+                "get_partition",
+            ),
+            route("/topics/{a}/{b}/{c}", "GET", "three"),
+        ];
+        let op = |path| match lookup(MORE, "GET", path) {
+            Lookup::Found(r) => Some(r.operation),
+            _ => None,
+        };
+        assert_eq!(op("/topics/t/partitions"), Some("list_partitions"));
+        assert_eq!(op("/topics/t/other"), Some("any_under_topic"));
+        assert_eq!(op("/topics/t/partitions/0"), Some("get_partition"));
+        assert_eq!(op("/topics/t/x/0"), Some("three"));
+        assert_eq!(op("/topics/t/partitions/0/more"), None);
+        assert_eq!(op("/topics"), None);
+        let long = "/x".repeat(100);
+        assert_eq!(lookup(MORE, "GET", &long), Lookup::NotFound);
+    }
+
+    #[test]
+    fn a_matched_route_is_recognised_in_its_table_only() {
+        static OTHER: &[Route] = &[route("/clusters", "GET", "list_clusters")];
+        let Lookup::Found(found) = lookup(ROUTES, "GET", "/topics") else {
+            panic!("/topics is in the table");
+        };
+        assert_eq!(Matched(found).of(ROUTES), Some(found));
+        assert_eq!(Matched(found).of(OTHER), None);
     }
 
     #[test]
