@@ -1,10 +1,10 @@
 //! `cargo xtask sdk-test --flows`: the generated Python and TypeScript SDKs each run a real
 //! client flow (`tests/sdk/python/flow.py`, `tests/sdk/typescript/flow.ts`) against a proxy in
-//! front of the running stack, the v3 Python and TypeScript SDKs each run a flow
-//! (`tests/sdk/python/flow_v3.py`, `tests/sdk/typescript/flow_v3.ts`) that creates, configures,
-//! produces to (streamed and batch, read back through the v2 stateless read) and deletes its own
-//! topic, the v3 Java SDK an admin flow without the produce (`tests/sdk/java/FlowV3.java`), and
-//! `go test` in `tests/sdk/go` runs both Go SDKs' flows.
+//! front of the running stack, the v3 Python, TypeScript and Java SDKs each run a flow
+//! (`tests/sdk/python/flow_v3.py`, `tests/sdk/typescript/flow_v3.ts`,
+//! `tests/sdk/java/FlowV3.java`) that creates, configures, produces to (streamed and batch, read
+//! back through the v2 stateless read) and deletes its own topic, and `go test` in `tests/sdk/go`
+//! runs both Go SDKs' flows (the v3 one the same flow as the others).
 //!
 //! Owns the SDKs' runtime environments under the cache root's `tools/` (a venv, made by
 //! `tools.rs`, with both Python SDKs and their PyPI requirements; an npm project with the

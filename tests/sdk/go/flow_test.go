@@ -6,8 +6,10 @@
 // TestV2Flow lists and reads the topic, produces two json records and reads them back through a
 // binary consumer instance (the json the proxy wrote, byte for byte). TestV3Flow lists the
 // clusters, creates a topic with a config, reads it back, sets and reads another config, lists the
-// partitions and deletes the topic. Every value is asserted; what Kafka holds is checked through
-// the v2 answers, which the proxy reads from Kafka itself, as the Go module has no native client.
+// partitions, produces records through the streamed `records` call and `records:batch`, reads
+// them back through the v2 SDK's stateless partition read, and deletes the topic. Every value is
+// asserted; what Kafka holds is checked through the v2 answers, which the proxy reads from Kafka
+// itself, as the Go module has no native client.
 //
 // Inputs, from the environment:
 //
@@ -20,6 +22,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"reflect"
@@ -256,6 +259,154 @@ func TestV3Flow(t *testing.T) {
 		}
 	}
 	expect(t, ids, []int32{0, 1}, "partitions: ids")
+
+	// Produce: three records, each its own streamed `records` call (the first with a timestamp),
+	// then a batch of three good entries and one bad one. The topic is compacted, so every record
+	// has a key.
+	data := func(type_ string, value string) kafkarestv3.NullableProduceRequestData {
+		d := kafkarestv3.NewProduceRequestData()
+		d.SetType(type_)
+		d.SetData(value)
+		return *kafkarestv3.NewNullableProduceRequestData(d)
+	}
+	partition0 := *kafkarestv3.NewNullableInt32(kafkarestv3.PtrInt32(0))
+	timestamp := time.Date(2021, 2, 5, 19, 14, 42, 123_000_000, time.UTC)
+	// side checks the key or value of a produce result: its type and the bytes written.
+	side := func(actual kafkarestv3.NullableProduceResponseData, type_ string, size int, what string) {
+		t.Helper()
+		if actual.Get() == nil {
+			t.Fatalf("%s: missing", what)
+		}
+		expect(t, actual.Get().Type, type_, what+" type")
+		expect(t, actual.Get().Size, int64(size), what+" size")
+	}
+	for i := 0; i < 3; i++ {
+		request := kafkarestv3.ProduceRequest{
+			PartitionId: partition0,
+			Key:         data("STRING", fmt.Sprintf("stream-key-%d", i)),
+			Value:       data("STRING", fmt.Sprintf("stream-value-%d", i)),
+		}
+		if i == 0 {
+			request.Timestamp = *kafkarestv3.NewNullableTime(&timestamp)
+		}
+		result, _, err := client.RecordsAPI.ProduceRecord(ctx, clusterID, topic).
+			ProduceRequest(request).Execute()
+		what := fmt.Sprintf("produce %d: ", i)
+		must(t, err, what+"call")
+		expect(t, result.ErrorCode, int32(200), what+"error_code ("+result.GetMessage()+")")
+		expect(t, result.ClusterId, kafkarestv3.PtrString(clusterID), what+"cluster_id")
+		expect(t, result.TopicName, kafkarestv3.PtrString(topic), what+"topic_name")
+		expect(t, result.PartitionId, kafkarestv3.PtrInt32(0), what+"partition_id")
+		expect(t, result.Offset, kafkarestv3.PtrInt64(int64(i)), what+"offset")
+		side(result.Key, "STRING", len(fmt.Sprintf("stream-key-%d", i)), what+"key")
+		side(result.Value, "STRING", len(fmt.Sprintf("stream-value-%d", i)), what+"value")
+		if i == 0 {
+			got := result.Timestamp.Get()
+			if got == nil || !got.Equal(timestamp) {
+				t.Fatalf("%stimestamp: expected %v, got %v", what, timestamp, got)
+			}
+		}
+	}
+	t.Log("produced 3 records with the streamed records call")
+
+	b64 := func(text string) string { return base64.StdEncoding.EncodeToString([]byte(text)) }
+	entry := func(id string, valueBase64 string) kafkarestv3.ProduceBatchRequestEntry {
+		return kafkarestv3.ProduceBatchRequestEntry{
+			Id:          id,
+			PartitionId: partition0,
+			Key:         data("STRING", "batch-key-"+id),
+			Value:       data("BINARY", valueBase64),
+		}
+	}
+	batch, _, err := client.RecordsAPI.ProduceRecordsBatch(ctx, clusterID, topic).
+		ProduceBatchRequest(*kafkarestv3.NewProduceBatchRequest([]kafkarestv3.ProduceBatchRequestEntry{
+			entry("a", b64("batch-value-a")),
+			entry("bad", "not base64!"),
+			entry("b", b64("batch-value-b")),
+			entry("c", b64("batch-value-c")),
+		})).Execute()
+	must(t, err, "produce batch")
+	type placed struct {
+		id        string
+		partition int32
+		offset    int64
+	}
+	successes := []placed{}
+	for _, s := range batch.Successes {
+		successes = append(successes, placed{s.Id, s.PartitionId, s.Offset})
+		expect(t, s.ClusterId, clusterID, "batch "+s.Id+": cluster_id")
+		expect(t, s.TopicName, topic, "batch "+s.Id+": topic_name")
+		side(s.Key, "STRING", len("batch-key-"+s.Id), "batch "+s.Id+": key")
+		side(s.Value, "BINARY", len("batch-value-"+s.Id), "batch "+s.Id+": value")
+	}
+	expect(t, successes, []placed{{"a", 0, 3}, {"b", 0, 4}, {"c", 0, 5}}, "batch: successes")
+	type failed struct {
+		id   string
+		code int32
+	}
+	failures := []failed{}
+	for _, f := range batch.Failures {
+		failures = append(failures, failed{f.Id, f.ErrorCode})
+		if f.Message == "" {
+			t.Fatalf("batch %s: empty message", f.Id)
+		}
+	}
+	expect(t, failures, []failed{{"bad", 400}}, "batch: failures")
+	t.Log("produced a batch: 3 acknowledged, the bad entry refused with 400")
+
+	// What Kafka holds: exactly these six records at offsets 0-5 of partition 0, nothing after
+	// them, and nothing on partition 1, through the v2 SDK's stateless read. The SDK asks for the
+	// binary embedded format first, so keys and values are the bytes Kafka holds, in base64.
+	type held struct {
+		offset     int64
+		key, value string
+	}
+	readPartition := func(partition int32, offset int64, timeoutMs int64) []held {
+		t.Helper()
+		records, answer, err := v2.PartitionsAPI.ReadPartitionRecords(ctx, topic, partition).
+			Offset(offset).Timeout(timeoutMs).Execute()
+		must(t, err, fmt.Sprintf("v2 read of partition %d", partition))
+		expect(t, answer.Header.Get("Content-Type"), "application/vnd.kafka.binary.v2+json",
+			"v2 read: content type")
+		out := []held{}
+		for _, r := range records {
+			text := func(data interface{}, what string) string {
+				encoded, ok := data.(string)
+				if !ok {
+					t.Fatalf("v2 read: %s at offset %d: not a base64 string: %#v", what, r.Offset, data)
+				}
+				decoded, err := base64.StdEncoding.DecodeString(encoded)
+				must(t, err, "v2 read: "+what)
+				return string(decoded)
+			}
+			expect(t, r.Topic, topic, "v2 read: topic")
+			expect(t, r.Partition, partition, "v2 read: partition")
+			if r.Offset == 0 {
+				expect(t, r.Timestamp.Get(), kafkarestv3.PtrInt64(timestamp.UnixMilli()),
+					"v2 read: timestamp of offset 0")
+			}
+			out = append(out, held{r.Offset, text(r.Key, "key"), text(r.Value, "value")})
+		}
+		return out
+	}
+	expected := []held{}
+	for i := 0; i < 3; i++ {
+		expected = append(expected,
+			held{int64(i), fmt.Sprintf("stream-key-%d", i), fmt.Sprintf("stream-value-%d", i)})
+	}
+	for i, x := range []string{"a", "b", "c"} {
+		expected = append(expected, held{int64(3 + i), "batch-key-" + x, "batch-value-" + x})
+	}
+	got := []held{}
+	until := time.Now().Add(deadline)
+	// One read may answer with part of the records; the next goes on from the last offset.
+	for len(got) < len(expected) && time.Now().Before(until) {
+		got = append(got, readPartition(0, int64(len(got)), 1000)...)
+	}
+	expect(t, got, expected, "partition 0 read back through v2")
+	expect(t, readPartition(0, 6, 300), []held{}, "partition 0 after offset 5")
+	expect(t, readPartition(1, 0, 300), []held{}, "partition 1")
+	t.Log("read back the 6 records through the v2 stateless read")
 
 	_, err = client.TopicAPI.DeleteKafkaTopic(ctx, clusterID, topic).Execute()
 	must(t, err, "delete topic")

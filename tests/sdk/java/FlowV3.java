@@ -1,13 +1,15 @@
-// A real admin flow through the generated v3 Java SDK (io.kafkarest.v3.client, native HTTP
-// client) against a running proxy.
+// A real flow through the generated v3 Java SDK (io.kafkarest.v3.client, native HTTP client)
+// against a running proxy.
 //
 // `cargo xtask sdk-test --flows` compiles the SDK with Maven from its generated pom (in a copy
 // outside the repository), compiles this file with javac against the SDK's classes and
 // dependencies, and runs it. It lists the clusters, creates a topic with a config, reads the
-// topic and the config back, sets another config and reads it, lists the partitions, deletes the
-// topic and checks that it is gone. Every value is asserted. There is no native Kafka client on
-// this class path, so what Kafka holds is checked through a second view: the v2 API's topic
-// answer, which reads Kafka's configs itself.
+// topic and the config back, sets another config and reads it, lists the partitions, produces
+// records through the streamed `records` call and `records:batch`, deletes the topic and checks
+// that it is gone. Every value is asserted. There is no native Kafka client on this class path,
+// so what Kafka holds is checked through a second view: the v2 API's topic answer, which reads
+// Kafka's configs itself, and the v2 stateless read of the partition, which returns exactly the
+// records Kafka holds from an offset.
 //
 // Inputs, from the environment:
 //   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
@@ -18,6 +20,7 @@ import io.kafkarest.v3.client.ApiException;
 import io.kafkarest.v3.client.api.ClusterApi;
 import io.kafkarest.v3.client.api.ConfigsApi;
 import io.kafkarest.v3.client.api.PartitionApi;
+import io.kafkarest.v3.client.api.RecordsApi;
 import io.kafkarest.v3.client.api.TopicApi;
 import io.kafkarest.v3.client.model.ClusterDataList;
 import io.kafkarest.v3.client.model.ConfigSource;
@@ -25,6 +28,14 @@ import io.kafkarest.v3.client.model.CreateTopicConfig;
 import io.kafkarest.v3.client.model.CreateTopicRequestData;
 import io.kafkarest.v3.client.model.PartitionData;
 import io.kafkarest.v3.client.model.PartitionDataList;
+import io.kafkarest.v3.client.model.ProduceBatchFailure;
+import io.kafkarest.v3.client.model.ProduceBatchRequest;
+import io.kafkarest.v3.client.model.ProduceBatchRequestEntry;
+import io.kafkarest.v3.client.model.ProduceBatchResponse;
+import io.kafkarest.v3.client.model.ProduceBatchSuccess;
+import io.kafkarest.v3.client.model.ProduceRequest;
+import io.kafkarest.v3.client.model.ProduceRequestData;
+import io.kafkarest.v3.client.model.ProduceResponse;
 import io.kafkarest.v3.client.model.TopicConfigData;
 import io.kafkarest.v3.client.model.TopicData;
 import io.kafkarest.v3.client.model.UpdateConfigRequestData;
@@ -34,13 +45,20 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 
 public final class FlowV3 {
     /** How long a created or deleted topic may take to show (or stop showing) in the answers. */
     private static final long VISIBLE_DEADLINE_MS = 15_000;
+    /** The timestamp the first produced record carries. */
+    private static final OffsetDateTime TIMESTAMP =
+            OffsetDateTime.parse("2021-02-05T19:14:42.123Z");
 
     private static String env(String name) {
         String value = System.getenv(name);
@@ -96,6 +114,60 @@ public final class FlowV3 {
                 HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
         expect(answer.statusCode(), 200, "v2 topic: status");
         return new ObjectMapper().readTree(answer.body());
+    }
+
+    /**
+     * The records Kafka holds in the partition from `offset`, as [offset, key, value] with the key
+     * and value as text, through the v2 stateless read (binary format, so the bytes are exact).
+     */
+    private static List<List<Object>> v2PartitionRecords(
+            String baseUrl, String topic, int partition, long offset, int timeoutMs)
+            throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(
+                        baseUrl + "/topics/" + topic + "/partitions/" + partition
+                                + "/records?offset=" + offset + "&timeout=" + timeoutMs))
+                .header("Accept", "application/vnd.kafka.binary.v2+json")
+                .build();
+        HttpResponse<String> answer =
+                HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        expect(answer.statusCode(), 200, "v2 records of partition " + partition + ": status");
+        JsonNode records = new ObjectMapper().readTree(answer.body());
+        if (!records.isArray()) {
+            throw new AssertionError("v2 records of partition " + partition + ": not an array: "
+                    + answer.body());
+        }
+        List<List<Object>> held = new ArrayList<>();
+        for (JsonNode r : records) {
+            expect(r.path("topic").asText(), topic, "v2 record: topic");
+            expect(r.path("partition").asInt(), partition, "v2 record: partition");
+            if (r.path("offset").asLong() == 0) {
+                expect(r.path("timestamp").asLong(), TIMESTAMP.toInstant().toEpochMilli(),
+                        "v2 record: timestamp of offset 0");
+            }
+            held.add(Arrays.asList(
+                    r.path("offset").asLong(), text(r.get("key")), text(r.get("value"))));
+        }
+        return held;
+    }
+
+    /** Base64 data of the v2 binary format as UTF-8 text; null stays null. */
+    private static String text(JsonNode data) {
+        if (data == null || data.isNull()) {
+            return null;
+        }
+        return new String(Base64.getDecoder().decode(data.asText()), StandardCharsets.UTF_8);
+    }
+
+    private static String b64(String text) {
+        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static ProduceBatchRequestEntry entry(String id, String valueBase64) {
+        return new ProduceBatchRequestEntry()
+                .id(id)
+                .partitionId(0)
+                .key(new ProduceRequestData().type("STRING").data("batch-key-" + id))
+                .value(new ProduceRequestData().type("BINARY").data(valueBase64));
     }
 
     public static void main(String[] args) throws Exception {
@@ -171,6 +243,109 @@ public final class FlowV3 {
         }
         expect(ids, List.of(0, 1), "partitions: ids");
         step("listed partitions 0 and 1");
+
+        // Produce: three records, each its own streamed `records` call (the first with a
+        // timestamp), then a batch of three good entries and one bad one. The topic is compacted,
+        // so every record has a key.
+        RecordsApi records = new RecordsApi(client);
+        for (int i = 0; i < 3; i++) {
+            ProduceRequest request = new ProduceRequest()
+                    .partitionId(0)
+                    .key(new ProduceRequestData().type("STRING").data("stream-key-" + i))
+                    .value(new ProduceRequestData().type("STRING").data("stream-value-" + i));
+            if (i == 0) {
+                request.timestamp(TIMESTAMP);
+            }
+            ProduceResponse result = records.produceRecord(clusterId, topic, request);
+            String at = "produce " + i + ": ";
+            expect(result.getErrorCode(), 200, at + "error_code (" + result.getMessage() + ")");
+            expect(result.getClusterId(), clusterId, at + "cluster_id");
+            expect(result.getTopicName(), topic, at + "topic_name");
+            expect(result.getPartitionId(), 0, at + "partition_id");
+            expect(result.getOffset(), (long) i, at + "offset");
+            if (result.getValue() == null) {
+                throw new AssertionError(at + "no value");
+            }
+            expect(result.getValue().getType(), "STRING", at + "value type");
+            expect(result.getValue().getSize(), (long) ("stream-value-" + i).length(),
+                    at + "value size");
+            if (result.getKey() == null) {
+                throw new AssertionError(at + "no key");
+            }
+            expect(result.getKey().getType(), "STRING", at + "key type");
+            expect(result.getKey().getSize(), (long) ("stream-key-" + i).length(),
+                    at + "key size");
+            if (i == 0) {
+                if (result.getTimestamp() == null) {
+                    throw new AssertionError(at + "no timestamp");
+                }
+                expect(result.getTimestamp().toInstant(), TIMESTAMP.toInstant(), at + "timestamp");
+            }
+        }
+        step("produced 3 records with the streamed records call");
+
+        ProduceBatchResponse batch = records.produceRecordsBatch(
+                clusterId,
+                topic,
+                new ProduceBatchRequest()
+                        .addEntriesItem(entry("a", b64("batch-value-a")))
+                        .addEntriesItem(entry("bad", "not base64!"))
+                        .addEntriesItem(entry("b", b64("batch-value-b")))
+                        .addEntriesItem(entry("c", b64("batch-value-c"))));
+        List<List<Object>> successes = new ArrayList<>();
+        for (ProduceBatchSuccess s : batch.getSuccesses()) {
+            successes.add(Arrays.asList(s.getId(), s.getPartitionId(), s.getOffset()));
+            String at = "batch " + s.getId() + ": ";
+            expect(s.getClusterId(), clusterId, at + "cluster_id");
+            expect(s.getTopicName(), topic, at + "topic_name");
+            if (s.getKey() == null) {
+                throw new AssertionError(at + "no key");
+            }
+            expect(s.getKey().getType(), "STRING", at + "key type");
+            expect(s.getKey().getSize(), (long) ("batch-key-" + s.getId()).length(),
+                    at + "key size");
+            if (s.getValue() == null) {
+                throw new AssertionError(at + "no value");
+            }
+            expect(s.getValue().getType(), "BINARY", at + "value type");
+            expect(s.getValue().getSize(), (long) ("batch-value-" + s.getId()).length(),
+                    at + "value size");
+        }
+        expect(successes,
+                List.of(List.of("a", 0, 3L), List.of("b", 0, 4L), List.of("c", 0, 5L)),
+                "batch: successes");
+        List<List<Object>> failures = new ArrayList<>();
+        for (ProduceBatchFailure f : batch.getFailures()) {
+            failures.add(Arrays.asList(f.getId(), f.getErrorCode()));
+            if (f.getMessage() == null || f.getMessage().isEmpty()) {
+                throw new AssertionError("batch " + f.getId() + ": empty message");
+            }
+        }
+        expect(failures, List.of(List.of("bad", 400)), "batch: failures");
+        step("produced a batch: 3 acknowledged, the bad entry refused with 400");
+
+        // What Kafka holds: exactly these six records at offsets 0-5 of partition 0, nothing after
+        // them, and nothing on partition 1.
+        List<List<Object>> expected = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            expected.add(Arrays.asList((long) i, "stream-key-" + i, "stream-value-" + i));
+        }
+        String[] batchIds = {"a", "b", "c"};
+        for (int i = 0; i < batchIds.length; i++) {
+            expected.add(Arrays.asList(
+                    3L + i, "batch-key-" + batchIds[i], "batch-value-" + batchIds[i]));
+        }
+        List<List<Object>> held = new ArrayList<>();
+        long readDeadline = System.currentTimeMillis() + VISIBLE_DEADLINE_MS;
+        // One read may answer with part of the records; the next goes on from the last offset.
+        while (held.size() < expected.size() && System.currentTimeMillis() < readDeadline) {
+            held.addAll(v2PartitionRecords(baseUrl, topic, 0, held.size(), 1000));
+        }
+        expect(held, expected, "partition 0 read back through v2");
+        expect(v2PartitionRecords(baseUrl, topic, 0, 6, 300), List.of(),
+                "partition 0 after offset 5");
+        expect(v2PartitionRecords(baseUrl, topic, 1, 0, 300), List.of(), "partition 1");
+        step("read back the 6 records through the v2 stateless read");
 
         topics.deleteKafkaTopic(clusterId, topic);
         waitFor(topics, clusterId, topic, false);
