@@ -9,7 +9,9 @@
 // partitions, produces records through the streamed `records` call and `records:batch`, reads
 // them back through the v2 SDK's stateless partition read, and deletes the topic. Every value is
 // asserted; what Kafka holds is checked through the v2 answers, which the proxy reads from Kafka
-// itself, as the Go module has no native client.
+// itself, as the Go module has no native client. Kafka's brokers apply a config a moment after its
+// controller accepted it, so each read of a config just written (through v3, then through v2)
+// polls until it shows the new value, within configDeadline, and only then asserts every field.
 //
 // Inputs, from the environment:
 //
@@ -37,6 +39,14 @@ import (
 // How long records, a new topic or a deleted one may take to show in the proxy's answers.
 const deadline = 30 * time.Second
 
+// How long a config written through the proxy may take to show in its reads, and the pause between
+// two reads. The controller accepts a change (and the proxy answers) before the brokers, which
+// answer the reads, have applied it, so a read at once may still show the old value.
+const (
+	configDeadline = 15 * time.Second
+	configPoll     = 100 * time.Millisecond
+)
+
 func env(t *testing.T, name string) string {
 	t.Helper()
 	value := os.Getenv(name)
@@ -62,6 +72,41 @@ func must(t *testing.T, err error, what string) {
 		}
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// waitForValue polls read until it answers expected as its value, within configDeadline, and
+// returns the answer. read answers found false while the proxy does not know the topic yet (404);
+// past the deadline, the failure names the last value seen.
+func waitForValue[T any](
+	t *testing.T, read func() (answer T, value string, found bool), expected, what string,
+) T {
+	t.Helper()
+	until := time.Now().Add(configDeadline)
+	for {
+		answer, value, found := read()
+		if found && value == expected {
+			return answer
+		}
+		if time.Now().After(until) {
+			seen := "a 404 (topic not known)"
+			if found {
+				seen = fmt.Sprintf("%q", value)
+			}
+			t.Fatalf("%s: expected %q within %s, last seen %s", what, expected, configDeadline, seen)
+		}
+		time.Sleep(configPoll)
+	}
+}
+
+// unknown says whether a call failed with a 404 of the proxy (the topic not known yet); any other
+// failure ends the test.
+func unknown(t *testing.T, answer *http.Response, err error, what string) bool {
+	t.Helper()
+	if err != nil && answer != nil && answer.StatusCode == 404 {
+		return true
+	}
+	must(t, err, what)
+	return false
 }
 
 func baseURL(t *testing.T) string {
@@ -222,8 +267,22 @@ func TestV3Flow(t *testing.T) {
 	expect(t, read.TopicName, topic, "read: topic_name")
 	expect(t, read.PartitionsCount, int32(2), "read: partitions_count")
 
-	policy, _, err := client.ConfigsAPI.GetKafkaTopicConfig(ctx, clusterID, topic, "cleanup.policy").Execute()
-	must(t, err, "get cleanup.policy")
+	// readConfig reads the topic's config name for waitForValue.
+	readConfig := func(name string) func() (*kafkarestv3.TopicConfigData, string, bool) {
+		return func() (*kafkarestv3.TopicConfigData, string, bool) {
+			config, answer, err :=
+				client.ConfigsAPI.GetKafkaTopicConfig(ctx, clusterID, topic, name).Execute()
+			if unknown(t, answer, err, "get "+name) {
+				return nil, "", false
+			}
+			return config, config.GetValue(), true
+		}
+	}
+
+	// The topic and its configs reach a broker together, but with several brokers the config read
+	// may be answered by one that has not caught up with the one that showed the topic, so the
+	// read of cleanup.policy waits for it.
+	policy := waitForValue(t, readConfig("cleanup.policy"), "compact", "cleanup.policy: value")
 	expect(t, policy.Kind, "KafkaTopicConfig", "cleanup.policy: kind")
 	expect(t, policy.GetValue(), "compact", "cleanup.policy: value")
 	expect(t, policy.IsDefault, false, "cleanup.policy: is_default")
@@ -235,14 +294,25 @@ func TestV3Flow(t *testing.T) {
 	_, err = client.ConfigsAPI.UpdateKafkaTopicConfig(ctx, clusterID, topic, "retention.ms").
 		UpdateConfigRequestData(update).Execute()
 	must(t, err, "set retention.ms")
-	retention, _, err := client.ConfigsAPI.GetKafkaTopicConfig(ctx, clusterID, topic, "retention.ms").Execute()
-	must(t, err, "get retention.ms")
+	// The PUT answered once the controller accepted the change; the broker that answers the read
+	// applies it a moment later, so the read waits for the new value before every field is checked.
+	retention := waitForValue(t, readConfig("retention.ms"), "123456", "retention.ms: value")
 	expect(t, retention.GetValue(), "123456", "retention.ms: value")
+	expect(t, retention.IsDefault, false, "retention.ms: is_default")
 	expect(t, retention.Source, kafkarestv3.CONFIGSOURCE_DYNAMIC_TOPIC_CONFIG, "retention.ms: source")
 
-	// The second view: the v2 API describes the topic from Kafka's own answer.
-	described, _, err := v2.TopicsAPI.GetTopic(ctx, topic).Execute()
-	must(t, err, "v2 get topic")
+	// The second view: the v2 API describes the topic from Kafka's own answer. It may come from
+	// another broker than the v3 read, which may not have applied the change yet either.
+	described := waitForValue(t, func() (*kafkarest.Topic, string, bool) {
+		described, answer, err := v2.TopicsAPI.GetTopic(ctx, topic).Execute()
+		if unknown(t, answer, err, "v2 get topic") {
+			return nil, "", false
+		}
+		if value := described.Configs["retention.ms"]; value != nil {
+			return described, *value, true
+		}
+		return described, "(absent)", true
+	}, "123456", "v2: retention.ms")
 	expect(t, *described.Configs["cleanup.policy"], "compact", "v2: cleanup.policy")
 	expect(t, *described.Configs["retention.ms"], "123456", "v2: retention.ms")
 	expect(t, len(described.Partitions), 2, "v2: partitions")

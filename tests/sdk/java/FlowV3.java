@@ -9,7 +9,9 @@
 // that it is gone. Every value is asserted. There is no native Kafka client on this class path,
 // so what Kafka holds is checked through a second view: the v2 API's topic answer, which reads
 // Kafka's configs itself, and the v2 stateless read of the partition, which returns exactly the
-// records Kafka holds from an offset.
+// records Kafka holds from an offset. Kafka's brokers apply a config a moment after its controller
+// accepted it, so each read of a config just written (through v3, then through v2) polls until it
+// shows the new value, within CONFIG_DEADLINE_MS, and only then asserts every field.
 //
 // Inputs, from the environment:
 //   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
@@ -52,10 +54,19 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 
 public final class FlowV3 {
     /** How long a created or deleted topic may take to show (or stop showing) in the answers. */
     private static final long VISIBLE_DEADLINE_MS = 15_000;
+    /**
+     * How long a config written through the proxy may take to show in its reads, and the pause
+     * between two reads. The controller accepts a change (and the proxy answers) before the
+     * brokers, which answer the reads, have applied it, so a read at once may still show the old
+     * value.
+     */
+    private static final long CONFIG_DEADLINE_MS = 15_000;
+    private static final long CONFIG_POLL_MS = 100;
     /** The timestamp the first produced record carries. */
     private static final OffsetDateTime TIMESTAMP =
             OffsetDateTime.parse("2021-02-05T19:14:42.123Z");
@@ -105,13 +116,59 @@ public final class FlowV3 {
         }
     }
 
-    /** The v2 API's view of the topic: its configs come from Kafka. */
+    /** A read that may throw, for {@link #waitForValue}. */
+    private interface Read<T> {
+        /** The answer, or null while the proxy does not know the topic yet (404). */
+        T read() throws Exception;
+    }
+
+    /**
+     * Polls `read` until `valueOf` its answer is `expected`, within the config deadline, and
+     * returns that answer. Past the deadline, the failure names the last value seen.
+     */
+    private static <T> T waitForValue(
+            Read<T> read, Function<T, Object> valueOf, Object expected, String what)
+            throws Exception {
+        long deadline = System.currentTimeMillis() + CONFIG_DEADLINE_MS;
+        for (;;) {
+            T answer = read.read();
+            if (answer != null && Objects.equals(valueOf.apply(answer), expected)) {
+                return answer;
+            }
+            if (System.currentTimeMillis() > deadline) {
+                String seen = answer == null
+                        ? "a 404 (topic not known)"
+                        : "'" + valueOf.apply(answer) + "'";
+                throw new AssertionError(what + ": expected '" + expected + "' within "
+                        + CONFIG_DEADLINE_MS + " ms, last seen " + seen);
+            }
+            Thread.sleep(CONFIG_POLL_MS);
+        }
+    }
+
+    /** The topic's config `name`, or null when the proxy answers 404 (topic not known yet). */
+    private static TopicConfigData readConfig(
+            ConfigsApi configs, String clusterId, String topic, String name) throws ApiException {
+        try {
+            return configs.getKafkaTopicConfig(clusterId, topic, name);
+        } catch (ApiException err) {
+            if (err.getCode() == 404) {
+                return null;
+            }
+            throw err;
+        }
+    }
+
+    /** The v2 API's view of the topic (its configs come from Kafka), or null when it is unknown. */
     private static JsonNode v2Topic(String baseUrl, String topic) throws Exception {
         HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/topics/" + topic))
                 .header("Accept", "application/vnd.kafka.v2+json")
                 .build();
         HttpResponse<String> answer =
                 HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        if (answer.statusCode() == 404) {
+            return null;
+        }
         expect(answer.statusCode(), 200, "v2 topic: status");
         return new ObjectMapper().readTree(answer.body());
     }
@@ -209,7 +266,12 @@ public final class FlowV3 {
         expect(read.getTopicName(), topic, "read: topic_name");
         expect(read.getPartitionsCount(), 2, "read: partitions_count");
 
-        TopicConfigData policy = configs.getKafkaTopicConfig(clusterId, topic, "cleanup.policy");
+        // The topic and its configs reach a broker together, but with several brokers the config
+        // read may be answered by one that has not caught up with the one that showed the topic,
+        // so the read of cleanup.policy waits for it.
+        TopicConfigData policy = waitForValue(
+                () -> readConfig(configs, clusterId, topic, "cleanup.policy"),
+                TopicConfigData::getValue, "compact", "cleanup.policy: value");
         expect(policy.getKind(), "KafkaTopicConfig", "cleanup.policy: kind");
         expect(policy.getTopicName(), topic, "cleanup.policy: topic_name");
         expect(policy.getValue(), "compact", "cleanup.policy: value");
@@ -219,13 +281,23 @@ public final class FlowV3 {
 
         configs.updateKafkaTopicConfig(
                 clusterId, topic, "retention.ms", new UpdateConfigRequestData().value("123456"));
-        TopicConfigData retention = configs.getKafkaTopicConfig(clusterId, topic, "retention.ms");
+        // The PUT answered once the controller accepted the change; the broker that answers the
+        // read applies it a moment later, so the read waits for the new value before every field
+        // is checked.
+        TopicConfigData retention = waitForValue(
+                () -> readConfig(configs, clusterId, topic, "retention.ms"),
+                TopicConfigData::getValue, "123456", "retention.ms: value");
         expect(retention.getValue(), "123456", "retention.ms: value");
         expect(retention.getIsDefault(), false, "retention.ms: is_default");
         expect(retention.getSource(), ConfigSource.DYNAMIC_TOPIC_CONFIG, "retention.ms: source");
         step("set and read retention.ms=123456");
 
-        JsonNode v2 = v2Topic(baseUrl, topic);
+        // The second view: the v2 API describes the topic from Kafka's own answer. It may come
+        // from another broker than the v3 read, which may not have applied the change yet either.
+        JsonNode v2 = waitForValue(
+                () -> v2Topic(baseUrl, topic),
+                t -> t.path("configs").path("retention.ms").asText(), "123456",
+                "v2: retention.ms");
         expect(v2.path("name").asText(), topic, "v2: name");
         expect(v2.path("configs").path("cleanup.policy").asText(), "compact", "v2: cleanup.policy");
         expect(v2.path("configs").path("retention.ms").asText(), "123456", "v2: retention.ms");

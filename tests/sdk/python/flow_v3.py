@@ -6,7 +6,10 @@ config back, sets another config and reads it, lists the partitions, produces re
 streamed `records` call and `records:batch`, deletes the topic and checks that it is gone. Every
 value is asserted. The venv holds no native Kafka client, so what Kafka holds is checked through a
 second view: the v2 API's topic answer, which reads Kafka's configs itself, and the v2 stateless
-read of the partition, which returns exactly the records Kafka holds from an offset.
+read of the partition, which returns exactly the records Kafka holds from an offset. Kafka's
+brokers apply a config a moment after its controller accepted it, so each read of a config just
+written (through v3, then through v2) polls until it shows the new value, within
+CONFIG_DEADLINE_S, and only then asserts every field.
 
 Inputs, from the environment:
   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
@@ -34,6 +37,11 @@ from kafka_rest_v3.models import (
 
 # How long a created or deleted topic may take to show (or stop showing) in the proxy's answers.
 VISIBLE_DEADLINE_S = 15.0
+# How long a config written through the proxy may take to show in its reads, and the pause between
+# two reads. The controller accepts a change (and the proxy answers) before the brokers, which
+# answer the reads, have applied it, so a read at once may still show the old value.
+CONFIG_DEADLINE_S = 15.0
+CONFIG_POLL_S = 0.1
 
 
 def env(name):
@@ -95,6 +103,23 @@ def wait_for(condition, what):
         time.sleep(0.2)
 
 
+def wait_for_value(read, value_of, expected, what):
+    """Polls `read` until `value_of` its answer is `expected`, within the config deadline, and
+    returns that answer. `read` may answer None while the proxy does not know the topic yet; past
+    the deadline, the failure names the last value seen."""
+    deadline = time.monotonic() + CONFIG_DEADLINE_S
+    while True:
+        answer = read()
+        if answer is not None and value_of(answer) == expected:
+            return answer
+        if time.monotonic() > deadline:
+            seen = "a 404 (topic not known)" if answer is None else repr(value_of(answer))
+            raise AssertionError(
+                f"{what}: expected {expected!r} within {CONFIG_DEADLINE_S}s, last seen {seen}"
+            )
+        time.sleep(CONFIG_POLL_S)
+
+
 def main():
     base_url = env("KAFKA_REST_URL").rstrip("/")
     run = env("FLOW_RUN")
@@ -144,28 +169,63 @@ def main():
     expect(read.partitions_count, 2, "read: partitions_count")
     expect(read.replication_factor, 1, "read: replication_factor")
 
-    policy = configs.get_kafka_topic_config(cluster_id, topic, "cleanup.policy")
+    def read_config(name):
+        """The topic's config `name`, or None when the proxy answers 404 (topic not known yet)."""
+        try:
+            return configs.get_kafka_topic_config(cluster_id, topic, name)
+        except kafka_rest_v3.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def read_configs():
+        """The topic's configs by name, or None when the proxy answers 404."""
+        try:
+            listed = configs.list_kafka_topic_configs(cluster_id, topic)
+        except kafka_rest_v3.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return {c.name: c.value for c in listed.data}
+
+    # The topic and its configs reach a broker together, but with several brokers the config read
+    # may be answered by one that has not caught up with the one that showed the topic, so both
+    # reads of cleanup.policy wait for it.
+    policy = wait_for_value(
+        lambda: read_config("cleanup.policy"), lambda c: c.value, "compact", "cleanup.policy: value"
+    )
     expect(policy.kind, "KafkaTopicConfig", "cleanup.policy: kind")
     expect(policy.topic_name, topic, "cleanup.policy: topic_name")
     expect(policy.value, "compact", "cleanup.policy: value")
     expect(policy.is_default, False, "cleanup.policy: is_default")
     expect(policy.source.value, "DYNAMIC_TOPIC_CONFIG", "cleanup.policy: source")
-    listed_configs = configs.list_kafka_topic_configs(cluster_id, topic)
-    by_name = {c.name: c.value for c in listed_configs.data}
+    by_name = wait_for_value(
+        read_configs, lambda c: c.get("cleanup.policy"), "compact", "config list: cleanup.policy"
+    )
     expect(by_name.get("cleanup.policy"), "compact", "config list: cleanup.policy")
     step("read back cleanup.policy=compact")
 
     configs.update_kafka_topic_config(
         cluster_id, topic, "retention.ms", UpdateConfigRequestData(value="123456")
     )
-    retention = configs.get_kafka_topic_config(cluster_id, topic, "retention.ms")
+    # The PUT answered once the controller accepted the change; the broker that answers the read
+    # applies it a moment later, so the read waits for the new value before every field is checked.
+    retention = wait_for_value(
+        lambda: read_config("retention.ms"), lambda c: c.value, "123456", "retention.ms: value"
+    )
     expect(retention.value, "123456", "retention.ms: value")
     expect(retention.is_default, False, "retention.ms: is_default")
     expect(retention.source.value, "DYNAMIC_TOPIC_CONFIG", "retention.ms: source")
     step("set and read retention.ms=123456")
 
-    # The second view: the v2 API describes the topic from Kafka's own answer.
-    v2 = wait_for(lambda: v2_topic(base_url, topic), "the topic through v2")
+    # The second view: the v2 API describes the topic from Kafka's own answer. It may come from
+    # another broker than the v3 read, which may not have applied the change yet either.
+    v2 = wait_for_value(
+        lambda: v2_topic(base_url, topic),
+        lambda t: t["configs"].get("retention.ms"),
+        "123456",
+        "v2: retention.ms",
+    )
     expect(v2["name"], topic, "v2: name")
     expect(v2["configs"].get("cleanup.policy"), "compact", "v2: cleanup.policy")
     expect(v2["configs"].get("retention.ms"), "123456", "v2: retention.ms")

@@ -9,6 +9,9 @@
 // asserted. Node.js has no native Kafka client here, so what Kafka holds is checked through a
 // second view: the v2 API's topic answer, which reads Kafka's configs itself, and the v2
 // stateless read of the partition, which returns exactly the records Kafka holds from an offset.
+// Kafka's brokers apply a config a moment after its controller accepted it, so each read of a
+// config just written (through v3, then through v2) polls until it shows the new value, within
+// CONFIG_DEADLINE_MS, and only then asserts every field.
 //
 // Inputs, from the environment:
 //   KAFKA_REST_URL     the proxy, e.g. http://127.0.0.1:8082
@@ -31,6 +34,13 @@ import {
 
 /** How long a created or deleted topic may take to show (or stop showing) in the answers. */
 const VISIBLE_DEADLINE_MS = 15_000;
+/**
+ * How long a config written through the proxy may take to show in its reads, and the pause between
+ * two reads. The controller accepts a change (and the proxy answers) before the brokers, which
+ * answer the reads, have applied it, so a read at once may still show the old value.
+ */
+const CONFIG_DEADLINE_MS = 15_000;
+const CONFIG_POLL_MS = 100;
 
 function env(name: string): string {
   const value = process.env[name];
@@ -106,6 +116,34 @@ async function waitFor<T>(condition: () => Promise<T | null>, what: string): Pro
   }
 }
 
+/**
+ * Polls `read` until `valueOf` its answer is `expected`, within the config deadline, and returns
+ * that answer. `read` may answer null while the proxy does not know the topic yet; past the
+ * deadline, the failure names the last value seen.
+ */
+async function waitForValue<T>(
+  read: () => Promise<T | null>,
+  valueOf: (answer: T) => unknown,
+  expected: unknown,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + CONFIG_DEADLINE_MS;
+  for (;;) {
+    const answer = await read();
+    if (answer !== null && valueOf(answer) === expected) {
+      return answer;
+    }
+    if (Date.now() > deadline) {
+      const seen = answer === null ? "a 404 (topic not known)" : JSON.stringify(valueOf(answer));
+      throw new Error(
+        `${what}: expected ${JSON.stringify(expected)} within ${CONFIG_DEADLINE_MS} ms, ` +
+          `last seen ${seen}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, CONFIG_POLL_MS));
+  }
+}
+
 async function main(): Promise<void> {
   const baseUrl = env("KAFKA_REST_URL").replace(/\/+$/, "");
   const run = env("FLOW_RUN");
@@ -156,17 +194,40 @@ async function main(): Promise<void> {
   strictEqual(read.partitionsCount, 2, "read: partitions_count");
   strictEqual(read.replicationFactor, 1, "read: replication_factor");
 
-  const policy = await configs.getKafkaTopicConfig({
-    clusterId,
-    topicName: topic,
-    name: "cleanup.policy",
-  });
+  /** A 404 of the proxy (the topic not known yet) as null; any other error is thrown. */
+  const unlessUnknown = async <T>(call: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ResponseError && err.response.status === 404) {
+        return null;
+      }
+      throw err;
+    }
+  };
+  const readConfig = (name: string) =>
+    unlessUnknown(() => configs.getKafkaTopicConfig({ clusterId, topicName: topic, name }));
+
+  // The topic and its configs reach a broker together, but with several brokers the config read
+  // may be answered by one that has not caught up with the one that showed the topic, so both
+  // reads of cleanup.policy wait for it.
+  const policy = await waitForValue(
+    () => readConfig("cleanup.policy"),
+    (c) => c.value,
+    "compact",
+    "cleanup.policy: value",
+  );
   strictEqual(policy.kind, "KafkaTopicConfig", "cleanup.policy: kind");
   strictEqual(policy.topicName, topic, "cleanup.policy: topic_name");
   strictEqual(policy.value, "compact", "cleanup.policy: value");
   strictEqual(policy.isDefault, false, "cleanup.policy: is_default");
   strictEqual(policy.source, ConfigSource.DynamicTopicConfig, "cleanup.policy: source");
-  const listedConfigs = await configs.listKafkaTopicConfigs({ clusterId, topicName: topic });
+  const listedConfigs = await waitForValue(
+    () => unlessUnknown(() => configs.listKafkaTopicConfigs({ clusterId, topicName: topic })),
+    (list) => list.data.find((c) => c.name === "cleanup.policy")?.value,
+    "compact",
+    "config list: cleanup.policy",
+  );
   const listedPolicy = listedConfigs.data.find((c) => c.name === "cleanup.policy");
   strictEqual(listedPolicy?.value, "compact", "config list: cleanup.policy");
   step("read back cleanup.policy=compact");
@@ -177,18 +238,27 @@ async function main(): Promise<void> {
     name: "retention.ms",
     updateConfigRequestData: { value: "123456" },
   });
-  const retention = await configs.getKafkaTopicConfig({
-    clusterId,
-    topicName: topic,
-    name: "retention.ms",
-  });
+  // The PUT answered once the controller accepted the change; the broker that answers the read
+  // applies it a moment later, so the read waits for the new value before every field is checked.
+  const retention = await waitForValue(
+    () => readConfig("retention.ms"),
+    (c) => c.value,
+    "123456",
+    "retention.ms: value",
+  );
   strictEqual(retention.value, "123456", "retention.ms: value");
   strictEqual(retention.isDefault, false, "retention.ms: is_default");
   strictEqual(retention.source, ConfigSource.DynamicTopicConfig, "retention.ms: source");
   step("set and read retention.ms=123456");
 
-  // The second view: the v2 API describes the topic from Kafka's own answer.
-  const v2 = await waitFor(() => v2Topic(baseUrl, topic), "the topic through v2");
+  // The second view: the v2 API describes the topic from Kafka's own answer. It may come from
+  // another broker than the v3 read, which may not have applied the change yet either.
+  const v2 = await waitForValue(
+    () => v2Topic(baseUrl, topic),
+    (t) => t.configs["retention.ms"],
+    "123456",
+    "v2: retention.ms",
+  );
   strictEqual(v2.name, topic, "v2: name");
   strictEqual(v2.configs["cleanup.policy"], "compact", "v2: cleanup.policy");
   strictEqual(v2.configs["retention.ms"], "123456", "v2: retention.ms");
