@@ -240,7 +240,13 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         };
         let mut response = match scrape {
             Some(metrics) => scrape_response(metrics).await,
-            None => match self.inner.call(req).instrument(span.clone()).await {
+            // Boxed: the rest of the request's future (every inner layer and the router) is
+            // moved to the heap once here, instead of being copied, several KiB at a time,
+            // into this layer's future and again when the server boxes it.
+            None => match Box::pin(self.inner.call(req))
+                .instrument(span.clone())
+                .await
+            {
                 Ok(r) => r.into_response(),
                 Err(e) => e.into_response(),
             },

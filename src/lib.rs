@@ -19,6 +19,7 @@ pub(crate) mod kafka_security;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod log;
+pub(crate) mod memory;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
 pub(crate) mod passthrough;
@@ -199,6 +200,9 @@ pub async fn serve(
         // Outermost, so the authentication layer inside `app` sees the certificate.
         app = tls::with_peer_certificates(app, peers);
     }
+    // The start-up's transient values (the documents' trees, the route tables' builders, the
+    // clients' configuration) are freed by now: their pages go back to the system.
+    memory::release_freed();
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))

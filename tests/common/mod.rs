@@ -1009,3 +1009,24 @@ pub fn cluster_id(stack: &Stack) -> String {
         .fetch_cluster_id(Duration::from_secs(10))
         .expect("cluster id")
 }
+
+pub type NativeConfigs = std::collections::BTreeMap<String, (Option<String>, bool)>;
+
+/// A native describe of `topic`'s configs once `ready` holds for it (at most 30 s): the answer
+/// to a change comes when the controller accepted it, and the broker that describes the topic
+/// applies it a moment later.
+pub async fn topic_configs_when(
+    stack: &Stack,
+    topic: &str,
+    ready: impl Fn(&NativeConfigs) -> bool,
+) -> NativeConfigs {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = native_configs(stack, rdkafka::admin::ResourceSpecifier::Topic(topic)).await;
+        if ready(&now) || std::time::Instant::now() >= deadline {
+            // The caller's assertions say what is wrong when the deadline passed.
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

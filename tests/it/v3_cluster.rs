@@ -123,7 +123,10 @@ async fn the_service_creates_alters_grows_and_deletes_a_topic_as_kafka_reports()
         )
         .await
         .expect("set");
-    let configs = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let configs = common::topic_configs_when(&stack, &topic, |c| {
+        c["retention.ms"].0.as_deref() == Some("3600000")
+    })
+    .await;
     assert_eq!(
         configs["retention.ms"],
         (Some("3600000".to_string()), false)
@@ -145,7 +148,10 @@ async fn the_service_creates_alters_grows_and_deletes_a_topic_as_kafka_reports()
         )
         .await
         .expect("delete and set");
-    let configs = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let configs = common::topic_configs_when(&stack, &topic, |c| {
+        c["retention.ms"].1 && c["cleanup.policy"].0.as_deref() == Some("delete")
+    })
+    .await;
     assert!(configs["retention.ms"].1, "{:?}", configs["retention.ms"]);
     assert_eq!(
         configs["cleanup.policy"],

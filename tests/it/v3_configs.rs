@@ -58,7 +58,10 @@ async fn topic_configs_set_and_reset_through_v3_are_what_kafka_describes() {
     let retention = format!("{configs}/retention.ms");
     let (status, _, body) = v3_call("PUT", &retention, Some(json!({"value": "3600000"}))).await;
     assert_eq!((status, &body), (204, &Value::Null));
-    let native = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let native = common::topic_configs_when(&stack, &topic, |n| {
+        n["retention.ms"].0.as_deref() == Some("3600000")
+    })
+    .await;
     assert_eq!(native["retention.ms"], (Some("3600000".to_string()), false));
     let (status, _, one) = v3_call("GET", &retention, None).await;
     assert_eq!(status, 200, "{one}");
@@ -89,7 +92,7 @@ async fn topic_configs_set_and_reset_through_v3_are_what_kafka_describes() {
 
     let (status, _, _) = v3_call("DELETE", &retention, None).await;
     assert_eq!(status, 204);
-    let native = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let native = common::topic_configs_when(&stack, &topic, |n| n["retention.ms"].1).await;
     assert!(native["retention.ms"].1, "{:?}", native["retention.ms"]);
 
     let alter = proxy.url(&format!("/v3/clusters/{cid}/topics/{topic}/configs:alter"));
@@ -105,7 +108,11 @@ async fn topic_configs_set_and_reset_through_v3_are_what_kafka_describes() {
     assert!(native["cleanup.policy"].1, "validate_only changed nothing");
     let (status, _, _) = v3_call("POST", &alter, Some(batch)).await;
     assert_eq!(status, 204);
-    let native = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let native = common::topic_configs_when(&stack, &topic, |n| {
+        n["cleanup.policy"].0.as_deref() == Some("compact")
+            && n["segment.ms"].0.as_deref() == Some("600000")
+    })
+    .await;
     assert_eq!(native["cleanup.policy"].0.as_deref(), Some("compact"));
     assert_eq!(native["segment.ms"].0.as_deref(), Some("600000"));
     let (status, _, _) = v3_call(
@@ -115,7 +122,7 @@ async fn topic_configs_set_and_reset_through_v3_are_what_kafka_describes() {
     )
     .await;
     assert_eq!(status, 204);
-    let native = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let native = common::topic_configs_when(&stack, &topic, |n| n["segment.ms"].1).await;
     assert!(native["segment.ms"].1);
     assert_eq!(native["cleanup.policy"].0.as_deref(), Some("compact"));
 
@@ -196,7 +203,10 @@ async fn every_topics_configs_and_a_batch_over_several_topics() {
     assert_eq!(failures.len(), 1, "{body}");
     assert_eq!(failures[0]["topic_name"], json!(missing));
     assert_eq!(failures[0]["error_code"], 40403);
-    let native = common::native_configs(&stack, ResourceSpecifier::Topic(&topic)).await;
+    let native = common::topic_configs_when(&stack, &topic, |n| {
+        n["retention.ms"].0.as_deref() == Some("1800000")
+    })
+    .await;
     assert_eq!(native["retention.ms"].0.as_deref(), Some("1800000"));
 }
 

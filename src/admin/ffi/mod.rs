@@ -3,8 +3,8 @@
 //! resource, incremental config changes, the cluster description), called through
 //! `rdkafka::bindings`.
 //!
-//! This is the only module of the crate allowed `unsafe` (the workspace denies it everywhere
-//! else). Each `unsafe` block says in a `// SAFETY:` comment why it is sound; every object
+//! This is one of the two modules of the crate allowed `unsafe` (the workspace denies it
+//! everywhere else; the other is `src/memory.rs`, one call into the C library). Each `unsafe` block says in a `// SAFETY:` comment why it is sound; every object
 //! librdkafka allocates for a call is owned by an RAII wrapper of this module that frees it.
 //! One file per area: `cluster.rs`, `configs.rs`, `topics.rs` (and the consumer group, lag and
 //! ACL files of those services). Every call here blocks its thread until Kafka answers or its
