@@ -19,7 +19,6 @@ pub(crate) mod kafka_security;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod log;
-pub(crate) mod memory;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
 pub(crate) mod passthrough;
@@ -202,7 +201,7 @@ pub async fn serve(
     }
     // The start-up's transient values (the documents' trees, the route tables' builders, the
     // clients' configuration) are freed by now: their pages go back to the system.
-    memory::release_freed();
+    admin::ffi::memory::release_freed();
     let served = Server::new_with_acceptor(acceptor)
         .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))

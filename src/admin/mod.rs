@@ -5,8 +5,8 @@
 //! short-lived cache of the cluster id, and the rules of each operation (what must exist before
 //! a change, how lists are sorted). Every librdkafka call runs on the blocking pool under
 //! `kafka.blocking.calls.max` with the deadline `kafka.admin.timeout.ms` (the wait for a permit
-//! included); the calls rust-rdkafka lacks are in `ffi/`, the `unsafe` code of the crate
-//! with `src/memory.rs`.
+//! included); the calls rust-rdkafka lacks are in `ffi/`, the only `unsafe` code of the crate
+//! (with one glibc call, `ffi::memory`).
 //! It knows nothing about HTTP: `src/error.rs` turns [`AdminError`] into status and error
 //! codes, and `src/api/v3/` turns the values into the contract's bodies.
 

@@ -3,8 +3,8 @@
 //! resource, incremental config changes, the cluster description), called through
 //! `rdkafka::bindings`.
 //!
-//! This is one of the two modules of the crate allowed `unsafe` (the workspace denies it
-//! everywhere else; the other is `src/memory.rs`, one call into the C library). Each `unsafe` block says in a `// SAFETY:` comment why it is sound; every object
+//! This is the only module of the crate allowed `unsafe` (the workspace denies it everywhere
+//! else); besides librdkafka it holds the one call into glibc (`memory`). Each `unsafe` block says in a `// SAFETY:` comment why it is sound; every object
 //! librdkafka allocates for a call is owned by an RAII wrapper of this module that frees it.
 //! One file per area: `cluster.rs`, `configs.rs`, `topics.rs` (and the consumer group, lag and
 //! ACL files of those services). Every call here blocks its thread until Kafka answers or its
@@ -1813,4 +1813,32 @@ unsafe fn topic_result(
         Err(FfiError::kafka(code.into(), message))
     };
     (name, outcome)
+}
+
+pub mod memory {
+    //! Gives the memory the start-up freed back to the operating system: the one call into the
+    //! C library that is not librdkafka's, kept here with the crate's other `unsafe` code.
+    //!
+    //! glibc's allocator keeps freed memory in its heaps for the next allocation and returns it
+    //! to the system only from the top of a heap. The start-up builds large values that it then
+    //! drops (the served OpenAPI documents are parsed and rendered, Swagger UI's pages
+    //! assembled, the Kafka clients configured); their pages stayed resident for the life of the
+    //! process, about 5 MiB of an idle proxy's RSS. `malloc_trim(0)` once, when the start-up is
+    //! done, releases them (measured: anonymous RSS 14.4 MiB before, 9.5 MiB after). It is not
+    //! called again: while serving, freed memory is reused at once. A no-op where the C library
+    //! is not glibc (decision 66).
+
+    /// Releases the free memory of every malloc heap to the operating system.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub fn release_freed() {
+        // SAFETY: `malloc_trim` takes no pointer and only walks glibc's own heap structures
+        // under their locks; it is safe to call from any thread at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    /// Elsewhere, nothing to do.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn release_freed() {}
 }
