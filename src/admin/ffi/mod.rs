@@ -4,8 +4,9 @@
 //! `rdkafka::bindings`.
 //!
 //! This is the only module of the crate allowed `unsafe` (the workspace denies it everywhere
-//! else); besides librdkafka it holds the one call into glibc (`memory`). Each `unsafe` block says in a `// SAFETY:` comment why it is sound; every object
-//! librdkafka allocates for a call is owned by an RAII wrapper of this module that frees it.
+//! else); besides librdkafka it holds the one call into glibc (`memory`). Each `unsafe` block
+//! says in a `// SAFETY:` comment why it is sound; every object librdkafka allocates for a call
+//! is owned by an RAII wrapper of this module that frees it.
 //! One file per area: `cluster.rs`, `configs.rs`, `topics.rs` (and the consumer group, lag and
 //! ACL files of those services). Every call here blocks its thread until Kafka answers or its
 //! deadline passes, so callers run them on the blocking pool (`crate::blocking`); this module
