@@ -1,8 +1,10 @@
 //! Build script of the `kafka-rest` crate: names the git commit the binary is built from.
 //!
-//! Sets `KAFKA_REST_GIT_COMMIT` for the crate's targets (`kafka-rest --version` and the start log
+//! Sets `BUILD_GIT_COMMIT` for the crate's targets (`kafka-rest --version` and the start log
 //! line show it) to `git rev-parse --short HEAD`, or to `unknown` when git or the repository is
-//! missing, as in a source archive. Everything else about the version is Cargo's.
+//! missing, as in a source archive. Everything else about the version is Cargo's. The name stays
+//! outside the `KAFKA_REST_` prefix: Cargo also sets it in the environment of what `cargo run`
+//! and `cargo test` start, where the proxy would read it as a setting.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,7 +12,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
-    println!("cargo:rustc-env=KAFKA_REST_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILD_GIT_COMMIT={commit}");
     // Run again when HEAD moves: a checkout changes HEAD itself, a commit changes the branch's
     // ref file, or packed-refs when the ref was packed. Only existing files are named, because
     // Cargo reruns a build script on every build while one of its named files is missing.

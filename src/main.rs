@@ -19,7 +19,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
-    env!("KAFKA_REST_GIT_COMMIT"),
+    env!("BUILD_GIT_COMMIT"),
     ")"
 );
 

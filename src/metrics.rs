@@ -161,10 +161,19 @@ struct Inner {
 /// See [`Metrics::set_sampler`].
 pub type Sampler = Box<dyn Fn() -> Snapshot + Send + Sync>;
 
+/// The produce counters of one topic (records and bytes sent), looked up once and kept by a
+/// v3 produce stream, which counts every record it sends.
 #[derive(Clone)]
-struct TopicCounters {
+pub struct TopicCounters {
     records: Counter,
     bytes: Counter,
+}
+
+impl TopicCounters {
+    pub fn sent(&self, records: u64, bytes: u64) {
+        self.records.inc_by(records);
+        self.bytes.inc_by(bytes);
+    }
 }
 
 /// The handles of one operation (a method and a route template): what the HTTP layer adds
@@ -466,9 +475,7 @@ impl Metrics {
 
     /// Records the records of one produce request that were handed to Kafka.
     pub fn produce_sent(&self, topic: &str, records: u64, bytes: u64) {
-        let counters = self.topic_counters(topic);
-        counters.records.inc_by(records);
-        counters.bytes.inc_by(bytes);
+        self.topic_counters(topic).sent(records, bytes);
     }
 
     /// Records one record Kafka did not acknowledge, with the `error_code` its produce
@@ -482,7 +489,7 @@ impl Metrics {
 
     /// The counters of `topic`, or of `other` once `metrics.topics.max` topics have their
     /// own.
-    fn topic_counters(&self, topic: &str) -> TopicCounters {
+    pub fn topic_counters(&self, topic: &str) -> TopicCounters {
         let i = &self.inner;
         // A poisoned lock only means another thread panicked while holding it; the map is
         // still a valid map, so it is used as it is.

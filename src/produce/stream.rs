@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+use crate::metrics::TopicCounters;
 use crate::records::stream::PlainFormat;
 use crate::records::{Header, ProduceRecord};
 use crate::schema::{SchemaError, SchemaSpec, Side};
@@ -99,6 +100,8 @@ pub struct RecordStream {
     topic_checked: bool,
     /// Partitions named by earlier records and found; at most the topic's partition count.
     partitions: BTreeSet<i32>,
+    /// The topic's produce counters, looked up once per stream.
+    counters: TopicCounters,
 }
 
 impl Produce {
@@ -110,6 +113,7 @@ impl Produce {
             producer: self.producers.pick_index(),
             topic_checked: false,
             partitions: BTreeSet::new(),
+            counters: self.metrics.topic_counters(topic),
         }
     }
 }
@@ -129,8 +133,9 @@ impl RecordStream {
                         .iter()
                         .map(|h| h.name.len() + size(&h.value))
                         .sum::<usize>();
+                self.counters
+                    .sent(1, u64::try_from(bytes).unwrap_or(u64::MAX));
                 let metrics = self.produce.metrics.clone();
-                metrics.produce_sent(&self.topic, 1, u64::try_from(bytes).unwrap_or(u64::MAX));
                 match self
                     .produce
                     .producers

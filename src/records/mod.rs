@@ -400,10 +400,7 @@ fn encode_data(format: EmbeddedFormat, data: Option<&RawValue>) -> Result<Option
             })?;
             decode_base64(&s).map(Some)
         }
-        EmbeddedFormat::Json => {
-            check_json(text)?;
-            Ok(Some(compact_json(text)))
-        }
+        EmbeddedFormat::Json => json_bytes(text).map(Some),
         other => Err(format!(
             "cannot be encoded here: the {} format goes through the schema codec",
             other.name()
@@ -485,6 +482,85 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
         .decode(s)
         .or_else(|_| STANDARD_NO_PAD.decode(s))
         .map_err(|e| format!("is not valid base64 ({e})"))
+}
+
+/// The bytes Kafka gets for a json-format key or value: the compact form of `text`, refused when
+/// [`check_json`] refuses it. `text` is JSON whose syntax the request parser checked (a
+/// `RawValue`'s text).
+///
+/// Most values hold nothing [`check_json`] is there for, and one pass over the bytes can tell:
+/// [`compact_if_plain`] compacts the text and gives up at the first sign of what the full parse
+/// could refuse, and only then does the full parse run.
+pub fn json_bytes(text: &str) -> Result<Vec<u8>, String> {
+    match compact_if_plain(text) {
+        Some(bytes) => Ok(bytes),
+        None => {
+            check_json(text)?;
+            Ok(compact_json(text))
+        }
+    }
+}
+
+/// Nesting a value may have and still skip the full parse; serde_json's own limit is 127.
+const PLAIN_DEPTH_MAX: usize = 100;
+
+/// Number characters in a row a value may have and still skip the full parse: 300 digits
+/// cannot leave the range of a double (about 1.8e308).
+const PLAIN_NUMBER_MAX: usize = 300;
+
+/// [`compact_json`] of syntactically valid JSON, or `None` where [`check_json`] could refuse
+/// it: an escape in a string (it may be an unpaired surrogate), a number with an exponent or
+/// of more than [`PLAIN_NUMBER_MAX`] characters (it may not fit a double), nesting deeper than
+/// [`PLAIN_DEPTH_MAX`].
+fn compact_if_plain(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut at, mut depth, mut number) = (0, 0usize, 0usize);
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'"' => {
+                // A string, copied to its closing quote; one with an escape is the full
+                // parse's.
+                let rest = &bytes[at + 1..];
+                let end = memchr::memchr2(b'"', b'\\', rest)?;
+                if rest[end] == b'\\' {
+                    return None;
+                }
+                out.extend_from_slice(&bytes[at..at + end + 2]);
+                at += end + 2;
+                number = 0;
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => number = 0,
+            b'0'..=b'9' | b'-' | b'+' | b'.' => {
+                number += 1;
+                if number > PLAIN_NUMBER_MAX {
+                    return None;
+                }
+                out.push(b);
+            }
+            b'e' | b'E' if number > 0 => return None,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > PLAIN_DEPTH_MAX {
+                    return None;
+                }
+                number = 0;
+                out.push(b);
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                number = 0;
+                out.push(b);
+            }
+            _ => {
+                number = 0;
+                out.push(b);
+            }
+        }
+        at += 1;
+    }
+    Some(out)
 }
 
 /// The compact form of a JSON text: whitespace outside strings removed, everything else (key
@@ -795,6 +871,41 @@ mod tests {
             let batch = decode(EmbeddedFormat::Json, &ok).expect("valid");
             let stored = batch.records[0].value.clone().unwrap_or_default();
             crate::records::json_field(Field::Value, Some(&stored)).expect("reads back");
+        }
+    }
+
+    #[test]
+    fn json_bytes_skip_the_full_parse_only_where_it_could_refuse_nothing() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let long_number = "1".repeat(400);
+        let plain = [
+            r#"{ "a" : [1, -2.5, true, false, null], "b": "x y é" }"#.to_string(),
+            "\"e\"".to_string(),
+            "[0.000001, -0, 123456789012345678901234567890]".to_string(),
+            deep(PLAIN_DEPTH_MAX),
+        ];
+        for text in &plain {
+            let fast = compact_if_plain(text).unwrap_or_else(|| panic!("fast path: {text}"));
+            assert_eq!(fast, compact_json(text), "{text}");
+            assert_eq!(json_bytes(text), Ok(fast), "{text}");
+        }
+        // What the full parse is there for goes to it, and it decides.
+        let full = [
+            (r#""a\nb""#.to_string(), true),
+            (r#""\ud800""#.to_string(), false),
+            ("1e5".to_string(), true),
+            ("[2E-3]".to_string(), true),
+            ("1e400".to_string(), false),
+            (long_number, false),
+            (deep(PLAIN_DEPTH_MAX + 1), true),
+            (deep(200), false),
+        ];
+        for (text, valid) in &full {
+            assert_eq!(compact_if_plain(text), None, "{text}");
+            assert_eq!(json_bytes(text).is_ok(), *valid, "{text}");
+            if *valid {
+                assert_eq!(json_bytes(text), Ok(compact_json(text)), "{text}");
+            }
         }
     }
 

@@ -82,64 +82,85 @@ impl JsonFramer {
     }
 
     fn scan(&mut self) -> Option<Result<Bytes, FrameError>> {
-        while self.pos < self.buf.len() {
-            let b = self.buf[self.pos];
-            if !self.in_object {
-                if b.is_ascii_whitespace() {
-                    self.pos += 1;
-                    continue;
-                }
-                // Whitespace before an object is dropped at once.
-                self.buf.advance(self.pos);
-                self.consumed += self.pos as u64;
-                self.pos = 0;
-                if b != b'{' {
-                    return Some(Err(FrameError::Unexpected {
-                        found: char::from(b),
-                        offset: self.consumed,
-                    }));
-                }
-                self.in_object = true;
-                self.depth = 1;
-                self.pos = 1;
-                continue;
+        if !self.in_object {
+            let skipped = self.buf[self.pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            self.pos += skipped;
+            let &b = self.buf.get(self.pos)?;
+            // Whitespace before an object is dropped at once.
+            self.buf.advance(self.pos);
+            self.consumed += self.pos as u64;
+            self.pos = 0;
+            if b != b'{' {
+                return Some(Err(FrameError::Unexpected {
+                    found: char::from(b),
+                    offset: self.consumed,
+                }));
             }
-            self.pos += 1;
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
+            self.in_object = true;
+            self.depth = 1;
+            self.pos = 1;
+        }
+        // Inside an object: the state lives in locals while the bytes are walked, and a
+        // string is crossed in one jump to its next quote or backslash.
+        let bytes = &self.buf[..];
+        let (mut pos, mut depth) = (self.pos, self.depth);
+        let (mut in_string, mut escaped) = (self.in_string, self.escaped);
+        let mut end = None;
+        while pos < bytes.len() && pos <= self.max_object {
+            if escaped {
+                escaped = false;
+                pos += 1;
+            } else if in_string {
+                match memchr::memchr2(b'"', b'\\', &bytes[pos..]) {
+                    None => pos = bytes.len(),
+                    Some(at) => {
+                        pos += at;
+                        if bytes[pos] == b'"' {
+                            in_string = false;
+                        } else {
+                            escaped = true;
+                        }
+                        pos += 1;
+                    }
                 }
             } else {
+                let b = bytes[pos];
+                pos += 1;
                 match b {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth += 1,
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
-                            let object = self.buf.split_to(self.pos).freeze();
-                            self.consumed += self.pos as u64;
-                            self.pos = 0;
-                            self.in_object = false;
-                            if object.len() > self.max_object {
-                                return Some(Err(FrameError::TooLarge {
-                                    limit: self.max_object,
-                                }));
-                            }
-                            return Some(Ok(object));
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(pos);
+                            break;
                         }
                     }
                     _ => {}
                 }
             }
-            if self.pos > self.max_object {
+        }
+        (self.pos, self.depth) = (pos, depth);
+        (self.in_string, self.escaped) = (in_string, escaped);
+        if let Some(end) = end {
+            let object = self.buf.split_to(end).freeze();
+            self.consumed += end as u64;
+            self.pos = 0;
+            self.in_object = false;
+            if object.len() > self.max_object {
                 return Some(Err(FrameError::TooLarge {
                     limit: self.max_object,
                 }));
             }
+            return Some(Ok(object));
+        }
+        if self.pos > self.max_object {
+            return Some(Err(FrameError::TooLarge {
+                limit: self.max_object,
+            }));
         }
         None
     }
@@ -197,10 +218,7 @@ pub fn encode_plain(format: PlainFormat, data: Option<&str>) -> Result<Option<Ve
                 .map_err(|_| format!("data={} is not a base64 string.", super::abbreviate(text)))
         }
         PlainFormat::String => string().map(|s| Some(s.into_bytes())),
-        PlainFormat::Json => {
-            super::check_json(text)?;
-            Ok(Some(super::compact_json(text)))
-        }
+        PlainFormat::Json => super::json_bytes(text).map(Some),
     }
 }
 

@@ -14,14 +14,16 @@
 //! small channel that the response body drains, so a client that does not read its results
 //! stops the reading too. Nothing queues without a bound.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use kafka_rest_api::v3::{self, decode, models};
 use kafka_rest_api::{ByteString, DateTimeString, Nullable, RawBody, RawResponse, Vnd};
@@ -241,6 +243,53 @@ struct Streaming {
     rates: ProduceRates,
 }
 
+/// The result lines of the records in flight, oldest first. Lines go out in request order, so
+/// only the oldest is polled: the records behind it complete without waking the stream's task
+/// (their delivery reports are kept until their turn), and a wake-up per record, with the
+/// bookkeeping of a set of futures polled in any order, is not paid.
+#[derive(Default)]
+struct InFlight(VecDeque<BoxFuture<'static, Bytes>>);
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push_back(&mut self, line: BoxFuture<'static, Bytes>) {
+        self.0.push_back(line);
+    }
+
+    /// The oldest record's line once it is known; `None` when nothing is in flight.
+    fn next(&mut self) -> NextLine<'_> {
+        NextLine(self)
+    }
+}
+
+/// The future of [`InFlight::next`].
+struct NextLine<'a>(&'a mut InFlight);
+
+impl Future for NextLine<'_> {
+    type Output = Option<Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let queue = &mut self.0 .0;
+        let Some(oldest) = queue.front_mut() else {
+            return Poll::Ready(None);
+        };
+        match oldest.as_mut().poll(cx) {
+            Poll::Ready(line) => {
+                queue.pop_front();
+                Poll::Ready(Some(line))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// What became of one framed record.
 enum Next {
     /// Its result line, once known.
@@ -261,7 +310,7 @@ impl Streaming {
     ) {
         let expires = Instant::now() + self.settings.max_duration;
         let mut closes: Option<Instant> = None;
-        let mut pending: FuturesOrdered<BoxFuture<'static, Bytes>> = FuturesOrdered::new();
+        let mut pending = InFlight::default();
         let mut reading = true;
         let mut last: Option<Bytes> = None;
         loop {
@@ -622,7 +671,7 @@ fn side_of(
     let Some(d) = data else {
         return Ok(None);
     };
-    let text = d.data.as_ref().map(|raw| raw.get().to_string());
+    let text = d.data.as_ref().map(|raw| raw.get());
     let plain = match d.r#type.as_deref() {
         None => None,
         Some("BINARY") => Some(PlainFormat::Binary),
@@ -645,7 +694,7 @@ fn side_of(
                 format.name()
             ));
         }
-        let bytes = encode_plain(format, text.as_deref()).map_err(|e| format!("{name}: {e}"))?;
+        let bytes = encode_plain(format, text).map_err(|e| format!("{name}: {e}"))?;
         return Ok(Some(SideRequest::Plain { format, bytes }));
     }
     let format = match d.r#type.as_deref() {
@@ -701,13 +750,39 @@ fn side_of(
             schema_version: d.schema_version,
             schema: d.schema,
         },
-        data: text,
+        data: text.map(str::to_string),
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lines_leave_in_request_order_whatever_order_records_complete_in() {
+        let (first_tx, first) = futures::channel::oneshot::channel::<Bytes>();
+        let (second_tx, second) = futures::channel::oneshot::channel::<Bytes>();
+        let mut pending = InFlight::default();
+        pending.push_back(first.map(|r| r.expect("sent")).boxed());
+        pending.push_back(second.map(|r| r.expect("sent")).boxed());
+        pending.push_back(ready(Bytes::from_static(b"third")));
+        second_tx.send(Bytes::from_static(b"second")).expect("open");
+        assert_eq!(
+            pending.next().now_or_never(),
+            None,
+            "the oldest is not known yet"
+        );
+        first_tx.send(Bytes::from_static(b"first")).expect("open");
+        assert_eq!(pending.next().await.as_deref(), Some(&b"first"[..]));
+        assert_eq!(pending.len(), 2);
+        assert_eq!(
+            pending.next().now_or_never(),
+            Some(Some(Bytes::from_static(b"second")))
+        );
+        assert_eq!(pending.next().await.as_deref(), Some(&b"third"[..]));
+        assert!(pending.is_empty());
+        assert_eq!(pending.next().await, None);
+    }
 
     #[test]
     fn the_hand_written_success_line_is_what_serde_writes() {

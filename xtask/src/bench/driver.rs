@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::budget::Readings;
 use super::{Measured, Timing};
 use crate::load::proc_cpu_seconds;
 
@@ -111,38 +112,50 @@ pub(super) fn steady(previous: u64, current: u64) -> bool {
     hi > 0.0 && (hi - lo) / hi <= STEADY_WITHIN
 }
 
-/// The CPU share of the load generator: this process (the HTTP client, or the native client
-/// with librdkafka's threads) over a stretch of wall time.
+/// CPU over a stretch of wall time: the load generator's (this process: the HTTP client, or
+/// the native client with librdkafka's threads), the broker's and the whole machine's (see
+/// `budget.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct LoadGen {
     /// CPU seconds / (wall seconds x cores): 1.0 is every core of the machine.
     pub(super) machine_share: f64,
     /// CPU seconds / wall seconds: 1.0 is one core, all the bench runtime's one worker has.
     pub(super) cores_used: f64,
+    /// Cores of the machine.
+    pub(super) cores: f64,
+    /// The share of all cores that was busy, whoever used them (`/proc/stat`).
+    pub(super) machine_busy: Option<f64>,
+    /// Cores the stack's broker used, when it runs here.
+    pub(super) broker_cores: Option<f64>,
 }
 
-/// A reading of this process's CPU time (`/proc/self/stat`) and the wall clock.
+/// A reading of this process's CPU time (`/proc/self/stat`), the broker's, the machine's and
+/// the wall clock.
 pub(super) struct SelfCpu {
     cpu: Option<f64>,
-    wall: Instant,
+    others: Readings,
 }
 
 impl SelfCpu {
     pub(super) fn start() -> SelfCpu {
         SelfCpu {
             cpu: proc_cpu_seconds(std::process::id()),
-            wall: Instant::now(),
+            others: Readings::now(),
         }
     }
 
-    /// What the process used since [`SelfCpu::start`].
+    /// What the process (and the broker, and the machine) used since [`SelfCpu::start`].
     pub(super) fn finish(self) -> Option<LoadGen> {
         let cpu = proc_cpu_seconds(std::process::id())? - self.cpu?;
-        let wall = self.wall.elapsed().as_secs_f64().max(1e-3);
+        let wall = self.others.at.elapsed().as_secs_f64().max(1e-3);
+        let (broker_cores, machine_busy) = self.others.since();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         Some(LoadGen {
             machine_share: cpu / wall / cores,
             cores_used: cpu / wall,
+            cores,
+            machine_busy,
+            broker_cores,
         })
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use super::budget;
 use super::driver::{Compare, Spread};
 use super::{BenchArgs, Measured, Row, Timing};
 
@@ -40,7 +41,7 @@ fn loadgen_text(m: &Measured) -> String {
     )
 }
 
-pub(super) fn print_table(rows: &[Row]) {
+pub(super) fn print_table(rows: &[Row], driver_unit_s: Option<f64>) {
     println!();
     println!(
         "| scenario | side | records/s | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | CPU s / M rec | peak RSS MiB | threads | load gen CPU | proxy/native median (min-max) |"
@@ -99,6 +100,44 @@ pub(super) fn print_table(rows: &[Row]) {
         "\nload gen CPU: the bench process's own CPU (/proc/self/stat) over the run, as a share of \
          all cores; on the native side that is the native client itself"
     );
+    print_budget(rows, driver_unit_s);
+}
+
+/// The CPU per record of every side with a process reading, and each produce row's ceiling.
+fn print_budget(rows: &[Row], driver_unit_s: Option<f64>) {
+    let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
+    println!("\nCPU per record, µs (median runs; see budget.rs):\n");
+    println!(
+        "| scenario | side | proxy | client | broker | whole machine | machine busy | ceiling |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for row in rows.iter().filter(|r| r.native.is_some()) {
+        let sides = [("proxy", Some(&row.proxy)), ("native", row.native.as_ref())];
+        for (name, m) in sides {
+            let Some(m) = m else { continue };
+            let p = budget::per_record(m);
+            let ceiling = match (name, budget::ceiling(row, driver_unit_s)) {
+                ("proxy", Some(c)) => format!("{c:.2}"),
+                _ => "-".into(),
+            };
+            println!(
+                "| {} | {name} | {} | {} | {} | {} | {} | {ceiling} |",
+                row.id,
+                us(p.proxy_us),
+                us(p.client_us),
+                us(p.broker_us),
+                us(p.machine_us),
+                p.machine_busy
+                    .map_or_else(|| "-".into(), |b| format!("{:.0}%", b * 100.0)),
+            );
+        }
+    }
+    println!(
+        "\nclient: the HTTP client, or the native client with librdkafka; ceiling: the ratio a \
+         proxy costing no more than the native client could reach, where the native side keeps \
+         at least {:.0}% of the machine busy",
+        budget::CPU_BOUND * 100.0
+    );
 }
 
 /// Above this many cores the HTTP load generator (one tokio worker) is near its limit.
@@ -121,6 +160,8 @@ fn measured_json(m: &Measured) -> Value {
         "steady": m.steady,
         "loadgen_machine_share": m.loadgen.map(|l| l.machine_share),
         "loadgen_cores": m.loadgen.map(|l| l.cores_used),
+        "broker_cores": m.loadgen.and_then(|l| l.broker_cores),
+        "machine_busy_share": m.loadgen.and_then(|l| l.machine_busy),
     })
 }
 
@@ -142,6 +183,7 @@ pub(super) fn write_json(
     rows: &[Row],
     args: &BenchArgs,
     timing: Timing,
+    driver_unit_s: Option<f64>,
 ) -> Result<()> {
     let scenarios: BTreeMap<&str, Value> = rows
         .iter()
@@ -154,6 +196,7 @@ pub(super) fn write_json(
                     "native": r.native.as_ref().map(measured_json),
                     "ratio_records_per_s": r.spread.as_ref().filter(|s| s.compare == Compare::Throughput).map(|s| s.median),
                     "spread": r.spread.as_ref().map(spread_json),
+                    "ceiling": budget::ceiling(r, driver_unit_s),
                     "runs": {
                         "proxy": r.runs.proxy.iter().map(measured_json).collect::<Vec<_>>(),
                         "native": r.runs.native.iter().map(measured_json).collect::<Vec<_>>(),
@@ -171,6 +214,7 @@ pub(super) fn write_json(
         "warmup_max_s": timing.warmup.as_secs_f64(),
         "measure_s": timing.measure.as_secs_f64(),
         "runs": timing.runs,
+        "driver_cpu_s_per_unit": driver_unit_s,
         "scenarios": scenarios,
     });
     let text = serde_json::to_string_pretty(&doc).context("serialize results")?;
