@@ -93,16 +93,55 @@ pub async fn read_body(
     max_bytes: usize,
     timeout: std::time::Duration,
 ) -> Result<bytes::Bytes, ProxyError> {
-    match tokio::time::timeout(timeout, body.into_bytes_limit(max_bytes)).await {
+    match tokio::time::timeout(timeout, collect_limited(body, max_bytes)).await {
         Err(_elapsed) => Err(ProxyError::BodyTimeout {
             timeout_ms: timeout.as_millis(),
         }),
-        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => Err(ProxyError::PayloadTooLarge),
-        Ok(Err(other)) => Err(ProxyError::BadRequest {
-            message: format!("Cannot read the request body: {other}"),
+        Ok(Err(BodyTooLarge::Yes)) => Err(ProxyError::PayloadTooLarge),
+        Ok(Err(BodyTooLarge::Io(e))) => Err(ProxyError::BadRequest {
+            message: format!("Cannot read the request body: io: {e}"),
         }),
         Ok(Ok(bytes)) => Ok(bytes),
     }
+}
+
+/// Why [`collect_limited`] gave up.
+enum BodyTooLarge {
+    Yes,
+    Io(std::io::Error),
+}
+
+/// The body's bytes, refused past `max_bytes`. A body that comes as one frame (most do: a
+/// small body with `Content-Length`) is that frame, not copied; poem's `into_bytes_limit`
+/// zeroes a 4 KiB buffer per call and copies every body through it.
+async fn collect_limited(body: poem::Body, max_bytes: usize) -> Result<bytes::Bytes, BodyTooLarge> {
+    use futures::StreamExt;
+    let mut frames = std::pin::pin!(body.into_bytes_stream());
+    let mut first: Option<bytes::Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(frame) = frames.next().await {
+        let frame = frame.map_err(BodyTooLarge::Io)?;
+        total = total.saturating_add(frame.len());
+        if total > max_bytes {
+            return Err(BodyTooLarge::Yes);
+        }
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(frame),
+            (Some(head), None) => {
+                let mut joined = bytes::BytesMut::with_capacity(head.len() + frame.len());
+                joined.extend_from_slice(head);
+                joined.extend_from_slice(&frame);
+                more = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&frame),
+        }
+    }
+    Ok(match (more, first) {
+        (Some(joined), _) => joined.freeze(),
+        (None, Some(only)) => only,
+        (None, None) => bytes::Bytes::new(),
+    })
 }
 
 /// Types the proxy answers in beyond those the contract lists for an operation, for clients
@@ -176,6 +215,37 @@ pub async fn negotiate<E: Endpoint>(next: E, req: Request) -> poem::Result<Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frames(parts: &[&'static [u8]]) -> poem::Body {
+        let parts: Vec<Result<bytes::Bytes, std::io::Error>> = parts
+            .iter()
+            .map(|p| Ok(bytes::Bytes::from_static(p)))
+            .collect();
+        poem::Body::from_bytes_stream(futures::stream::iter(parts))
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_in_any_frames_and_refused_past_its_limit() {
+        let wait = std::time::Duration::from_secs(5);
+        let one = read_body(frames(&[b"{\"a\":1}"]), 7, wait)
+            .await
+            .expect("fits");
+        assert_eq!(&one[..], b"{\"a\":1}");
+        let three = read_body(frames(&[b"ab", b"", b"cd", b"e"]), 5, wait)
+            .await
+            .expect("fits");
+        assert_eq!(&three[..], b"abcde");
+        let empty = read_body(frames(&[]), 0, wait).await.expect("empty");
+        assert!(empty.is_empty());
+        assert!(matches!(
+            read_body(frames(&[b"abc", b"def"]), 5, wait).await,
+            Err(ProxyError::PayloadTooLarge)
+        ));
+        assert!(matches!(
+            read_body(frames(&[b"abcdef"]), 5, wait).await,
+            Err(ProxyError::PayloadTooLarge)
+        ));
+    }
 
     fn offered(method: &str, path: &str) -> Vec<&'static str> {
         match routes::lookup(v2::routes::ROUTES, method, path) {

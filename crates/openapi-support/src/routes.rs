@@ -92,6 +92,7 @@ fn template<'r>(routes: &'r [Route], path: &str) -> Option<&'r str> {
         count += 1;
     }
     let segments = &segments[..count];
+    let first = segments.get(1).copied().unwrap_or("");
     let mut best: Option<(usize, &'r str)> = None;
     let mut previous: Option<&str> = None;
     for route in routes {
@@ -99,6 +100,9 @@ fn template<'r>(routes: &'r [Route], path: &str) -> Option<&'r str> {
             continue;
         }
         previous = Some(route.path);
+        if !first_segment_may_match(route.path, first) {
+            continue;
+        }
         if let Some(n) = literal_segments(route.path, segments) {
             if best.is_none_or(|(most, _)| n >= most) {
                 best = Some((n, route.path));
@@ -106,6 +110,16 @@ fn template<'r>(routes: &'r [Route], path: &str) -> Option<&'r str> {
         }
     }
     best.map(|(_, template)| template)
+}
+
+/// Whether `template` may match a path whose first segment is `first`: false only when the
+/// template's first segment is literal and the template does not go on with `first`. Checked
+/// on the bytes, so most rows of a table are passed over without splitting their template.
+fn first_segment_may_match(template: &str, first: &str) -> bool {
+    match template.strip_prefix('/') {
+        Some(rest) => rest.starts_with('{') || rest.starts_with(first),
+        None => true,
+    }
 }
 
 /// Looks up `method` (any case) at `path` in `routes`.
@@ -212,6 +226,26 @@ mod tests {
         };
         assert_eq!(Matched(found).of(ROUTES), Some(found));
         assert_eq!(Matched(found).of(OTHER), None);
+    }
+
+    #[test]
+    fn only_a_different_literal_first_segment_passes_a_template_over() {
+        assert!(first_segment_may_match("/topics/{t}", "topics"));
+        assert!(first_segment_may_match("/{cluster}/topics", "anything"));
+        assert!(!first_segment_may_match("/topics/{t}", "brokers"));
+        // A prefix is not a match, but it is left to the full comparison.
+        assert!(first_segment_may_match("/topicsx", "topics"));
+        static PARAM_FIRST: &[Route] = &[
+            route("/topicsx", "GET", "longer"),
+            route("/{any}/y", "GET", "param_first"),
+        ];
+        let op = |path| match lookup(PARAM_FIRST, "GET", path) {
+            Lookup::Found(r) => Some(r.operation),
+            _ => None,
+        };
+        assert_eq!(op("/topics/y"), Some("param_first"));
+        assert_eq!(op("/topicsx"), Some("longer"));
+        assert_eq!(op("/topics"), None);
     }
 
     #[test]
