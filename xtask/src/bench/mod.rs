@@ -247,28 +247,21 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the bench runtime")?;
-    let driver_unit_s = runtime.block_on(budget::driver_cost_per_unit())?;
-    if let Some(d) = driver_unit_s {
-        println!(
-            "[bench] the driver itself spends {:.2} µs of CPU per unit (a client that does nothing)",
-            d * 1e6
-        );
-    }
     let result = runtime.block_on(run_all(&args, timing, &info.bootstrap, &proxy));
     proxy.stop();
     let rows = result?;
-    report::print_table(&rows, driver_unit_s);
+    report::print_table(&rows);
     if args.quick {
         println!("\n{QUICK_NOTICE}");
     }
     if let Some(path) = &args.json {
-        report::write_json(path, &rows, &args, timing, driver_unit_s)?;
+        report::write_json(path, &rows, &args, timing)?;
         println!("[bench] results written to {}", path.display());
     }
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("results.json");
-        report::write_json(&path, &rows, &args, timing, driver_unit_s)?;
+        report::write_json(&path, &rows, &args, timing)?;
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let doc: serde_json::Value = serde_json::from_str(&text).context("results JSON")?;

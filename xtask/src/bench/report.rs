@@ -41,7 +41,7 @@ fn loadgen_text(m: &Measured) -> String {
     )
 }
 
-pub(super) fn print_table(rows: &[Row], driver_unit_s: Option<f64>) {
+pub(super) fn print_table(rows: &[Row]) {
     println!();
     println!(
         "| scenario | side | records/s | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | CPU s / M rec | peak RSS MiB | threads | load gen CPU | proxy/native median (min-max) |"
@@ -100,28 +100,25 @@ pub(super) fn print_table(rows: &[Row], driver_unit_s: Option<f64>) {
         "\nload gen CPU: the bench process's own CPU (/proc/self/stat) over the run, as a share of \
          all cores; on the native side that is the native client itself"
     );
-    print_budget(rows, driver_unit_s);
+    print_budget(rows);
 }
 
-/// The CPU per record of every side with a process reading, and each produce row's ceiling.
-fn print_budget(rows: &[Row], driver_unit_s: Option<f64>) {
+/// The CPU per record of both sides of every driven row (produce and latency: the readings
+/// cover the same window as the count of records; a consume row's cover its whole run).
+fn print_budget(rows: &[Row]) {
     let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
     println!("\nCPU per record, µs (median runs; see budget.rs):\n");
-    println!(
-        "| scenario | side | proxy | client | broker | whole machine | machine busy | ceiling |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    for row in rows.iter().filter(|r| r.native.is_some()) {
-        let sides = [("proxy", Some(&row.proxy)), ("native", row.native.as_ref())];
-        for (name, m) in sides {
+    println!("| scenario | side | proxy | client | broker | whole machine | machine busy |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let driven = rows
+        .iter()
+        .filter(|r| r.native.is_some() && (r.id.starts_with('P') || r.id.starts_with('L')));
+    for row in driven {
+        for (name, m) in [("proxy", Some(&row.proxy)), ("native", row.native.as_ref())] {
             let Some(m) = m else { continue };
             let p = budget::per_record(m);
-            let ceiling = match (name, budget::ceiling(row, driver_unit_s)) {
-                ("proxy", Some(c)) => format!("{c:.2}"),
-                _ => "-".into(),
-            };
             println!(
-                "| {} | {name} | {} | {} | {} | {} | {} | {ceiling} |",
+                "| {} | {name} | {} | {} | {} | {} | {} |",
                 row.id,
                 us(p.proxy_us),
                 us(p.client_us),
@@ -133,10 +130,8 @@ fn print_budget(rows: &[Row], driver_unit_s: Option<f64>) {
         }
     }
     println!(
-        "\nclient: the HTTP client, or the native client with librdkafka; ceiling: the ratio a \
-         proxy costing no more than the native client could reach, where the native side keeps \
-         at least {:.0}% of the machine busy",
-        budget::CPU_BOUND * 100.0
+        "\nclient: the HTTP load generator, or the native client with librdkafka; a side whose \
+         machine is not busy waits on latency, not on CPU"
     );
 }
 
@@ -183,7 +178,6 @@ pub(super) fn write_json(
     rows: &[Row],
     args: &BenchArgs,
     timing: Timing,
-    driver_unit_s: Option<f64>,
 ) -> Result<()> {
     let scenarios: BTreeMap<&str, Value> = rows
         .iter()
@@ -196,7 +190,6 @@ pub(super) fn write_json(
                     "native": r.native.as_ref().map(measured_json),
                     "ratio_records_per_s": r.spread.as_ref().filter(|s| s.compare == Compare::Throughput).map(|s| s.median),
                     "spread": r.spread.as_ref().map(spread_json),
-                    "ceiling": budget::ceiling(r, driver_unit_s),
                     "runs": {
                         "proxy": r.runs.proxy.iter().map(measured_json).collect::<Vec<_>>(),
                         "native": r.runs.native.iter().map(measured_json).collect::<Vec<_>>(),
@@ -214,7 +207,6 @@ pub(super) fn write_json(
         "warmup_max_s": timing.warmup.as_secs_f64(),
         "measure_s": timing.measure.as_secs_f64(),
         "runs": timing.runs,
-        "driver_cpu_s_per_unit": driver_unit_s,
         "scenarios": scenarios,
     });
     let text = serde_json::to_string_pretty(&doc).context("serialize results")?;
