@@ -174,6 +174,14 @@ mod tests {
         }
     }
 
+    /// The operation `GET path` finds in `routes`.
+    fn get_in(routes: &'static [Route], path: &str) -> Option<&'static str> {
+        match lookup(routes, "GET", path) {
+            Lookup::Found(r) => Some(r.operation),
+            _ => None,
+        }
+    }
+
     #[test]
     fn parameters_match_any_segment_even_a_literal_name() {
         assert_eq!(op("GET", "/topics/records"), Some("get_topic"));
@@ -204,10 +212,7 @@ mod tests {
             ),
             route("/topics/{a}/{b}/{c}", "GET", "three"),
         ];
-        let op = |path| match lookup(MORE, "GET", path) {
-            Lookup::Found(r) => Some(r.operation),
-            _ => None,
-        };
+        let op = |path| get_in(MORE, path);
         assert_eq!(op("/topics/t/partitions"), Some("list_partitions"));
         assert_eq!(op("/topics/t/other"), Some("any_under_topic"));
         assert_eq!(op("/topics/t/partitions/0"), Some("get_partition"));
@@ -239,10 +244,7 @@ mod tests {
             route("/topicsx", "GET", "longer"),
             route("/{any}/y", "GET", "param_first"),
         ];
-        let op = |path| match lookup(PARAM_FIRST, "GET", path) {
-            Lookup::Found(r) => Some(r.operation),
-            _ => None,
-        };
+        let op = |path| get_in(PARAM_FIRST, path);
         assert_eq!(op("/topics/y"), Some("param_first"));
         assert_eq!(op("/topicsx"), Some("longer"));
         assert_eq!(op("/topics"), None);
