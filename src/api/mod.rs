@@ -97,8 +97,8 @@ pub async fn read_body(
         Err(_elapsed) => Err(ProxyError::BodyTimeout {
             timeout_ms: timeout.as_millis(),
         }),
-        Ok(Err(BodyTooLarge::Yes)) => Err(ProxyError::PayloadTooLarge),
-        Ok(Err(BodyTooLarge::Io(e))) => Err(ProxyError::BadRequest {
+        Ok(Err(BodyReadError::TooLarge)) => Err(ProxyError::PayloadTooLarge),
+        Ok(Err(BodyReadError::Io(e))) => Err(ProxyError::BadRequest {
             message: format!("Cannot read the request body: io: {e}"),
         }),
         Ok(Ok(bytes)) => Ok(bytes),
@@ -106,25 +106,30 @@ pub async fn read_body(
 }
 
 /// Why [`collect_limited`] gave up.
-enum BodyTooLarge {
-    Yes,
+enum BodyReadError {
+    /// The body is larger than its limit.
+    TooLarge,
+    /// The connection failed while the body was read.
     Io(std::io::Error),
 }
 
 /// The body's bytes, refused past `max_bytes`. A body that comes as one frame (most do: a
 /// small body with `Content-Length`) is that frame, not copied; poem's `into_bytes_limit`
 /// zeroes a 4 KiB buffer per call and copies every body through it.
-async fn collect_limited(body: poem::Body, max_bytes: usize) -> Result<bytes::Bytes, BodyTooLarge> {
+async fn collect_limited(
+    body: poem::Body,
+    max_bytes: usize,
+) -> Result<bytes::Bytes, BodyReadError> {
     use futures::StreamExt;
     let mut frames = std::pin::pin!(body.into_bytes_stream());
     let mut first: Option<bytes::Bytes> = None;
     let mut more: Option<bytes::BytesMut> = None;
     let mut total = 0usize;
     while let Some(frame) = frames.next().await {
-        let frame = frame.map_err(BodyTooLarge::Io)?;
+        let frame = frame.map_err(BodyReadError::Io)?;
         total = total.saturating_add(frame.len());
         if total > max_bytes {
-            return Err(BodyTooLarge::Yes);
+            return Err(BodyReadError::TooLarge);
         }
         match (&mut first, &mut more) {
             (None, _) => first = Some(frame),
