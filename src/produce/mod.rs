@@ -9,11 +9,13 @@
 //! about HTTP.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::future::join_all;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
@@ -30,7 +32,8 @@ mod stream;
 
 pub use service::{Produce, ProduceError, ProduceRequest, Produced};
 pub use stream::{
-    Delivery, RecordFailure, RecordProduced, RecordStream, SideInfo, SideRequest, StreamRecord,
+    Delivery, Later, PendingRecord, RecordFailure, RecordProduced, RecordStream, SideInfo,
+    SideRequest, StreamRecord,
 };
 
 /// Why the pool could not be built.
@@ -226,67 +229,66 @@ impl ProducerPool {
             pending.push(enqueue(producer, topic, default_partition, record, deadline).await);
         }
         // Slack past the deadline: librdkafka's own `message.timeout.ms` normally reports first.
+        // One timer for the request, not one per record: the reports are awaited in order
+        // (they arrive in order per partition, and a report that came early is taken at once).
         let hard_deadline = deadline + Duration::from_secs(1);
-        let waits = pending.into_iter().map(|p| async move {
-            match p {
-                Err(failure) => RecordOutcome::Failed(failure),
-                Ok(future) => match tokio::time::timeout_at(hard_deadline, future).await {
-                    Ok(Ok(Ok(delivery))) => RecordOutcome::Delivered {
-                        partition: delivery.partition,
-                        offset: delivery.offset,
-                    },
-                    Ok(Ok(Err((err, _message)))) => {
-                        RecordOutcome::Failed(classify_delivery(producer, &err))
-                    }
-                    Ok(Err(_canceled)) => RecordOutcome::Failed(DeliveryFailure {
-                        kind: FailureKind::Other,
-                        message: "The producer was closed before the record was delivered.".into(),
-                    }),
-                    Err(_elapsed) => RecordOutcome::Failed(DeliveryFailure {
-                        kind: FailureKind::Retriable,
-                        message: "Delivery report not received before the request deadline.".into(),
-                    }),
+        let timer = tokio::time::sleep_until(hard_deadline);
+        tokio::pin!(timer);
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for p in pending {
+            let mut report = match p {
+                Err(failure) => {
+                    outcomes.push(RecordOutcome::Failed(failure));
+                    continue;
+                }
+                Ok(report) => report,
+            };
+            let report = tokio::select! {
+                biased;
+                report = &mut report => Some(report),
+                () = &mut timer => None,
+            };
+            outcomes.push(match report {
+                Some(Ok(Ok(delivery))) => RecordOutcome::Delivered {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
                 },
-            }
-        });
-        join_all(waits).await
+                Some(Ok(Err((err, _message)))) => {
+                    RecordOutcome::Failed(classify_delivery(producer, &err))
+                }
+                Some(Err(_canceled)) => RecordOutcome::Failed(producer_closed()),
+                None => RecordOutcome::Failed(Delivering::timed_out()),
+            });
+        }
+        outcomes
     }
 
-    /// Enqueues one record of a stream on producer `producer` (a stream keeps to one, so its
-    /// records stay in order per partition), waiting for queue space until the produce
-    /// deadline: a full queue slows the stream's reading instead of buffering. The returned
-    /// future waits for the delivery report.
+    /// Enqueues one record of a stream on producer `producer` if its queue has room now
+    /// (`Ok(None)`: it is full). A stream keeps to one producer, so its records stay in order
+    /// per partition.
+    pub(crate) fn try_send_one(
+        &self,
+        producer: usize,
+        topic: &str,
+        record: &ProduceRecord,
+    ) -> Result<Option<Delivering>, DeliveryFailure> {
+        let deadline = Instant::now() + self.inner.timeout;
+        let p = &self.inner.producers[producer % self.inner.producers.len()];
+        Ok(try_enqueue(p, topic, None, record)?.map(|report| Delivering::new(report, deadline)))
+    }
+
+    /// [`ProducerPool::try_send_one`], waiting for queue space until the produce deadline: a
+    /// full queue slows the stream's reading instead of buffering.
     pub(crate) async fn send_one(
         &self,
         producer: usize,
         topic: &str,
         record: &ProduceRecord,
-    ) -> Result<
-        impl std::future::Future<Output = Result<Delivery, DeliveryFailure>> + Send + 'static,
-        DeliveryFailure,
-    > {
+    ) -> Result<Delivering, DeliveryFailure> {
         let deadline = Instant::now() + self.inner.timeout;
         let p = &self.inner.producers[producer % self.inner.producers.len()];
-        let future = enqueue(p, topic, None, record, deadline).await?;
-        let hard_deadline = deadline + Duration::from_secs(1);
-        Ok(async move {
-            match tokio::time::timeout_at(hard_deadline, future).await {
-                Ok(Ok(Ok(delivery))) => Ok(Delivery {
-                    partition: delivery.partition,
-                    offset: delivery.offset,
-                    timestamp: delivery.timestamp.to_millis(),
-                }),
-                Ok(Ok(Err((err, _message)))) => Err(classify(&err)),
-                Ok(Err(_canceled)) => Err(DeliveryFailure {
-                    kind: FailureKind::Other,
-                    message: "The producer was closed before the record was delivered.".into(),
-                }),
-                Err(_elapsed) => Err(DeliveryFailure {
-                    kind: FailureKind::Retriable,
-                    message: "Delivery report not received before the request deadline.".into(),
-                }),
-            }
-        })
+        let report = enqueue(p, topic, None, record, deadline).await?;
+        Ok(Delivering::new(report, deadline))
     }
 
     /// The producer a new stream keeps to (round robin).
@@ -317,8 +319,41 @@ async fn enqueue(
     record: &ProduceRecord,
     deadline: Instant,
 ) -> Result<DeliveryFuture, DeliveryFailure> {
-    let headers = (!record.headers.is_empty()).then(|| {
-        record.headers.iter().fold(
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        if let Some(report) = try_enqueue(producer, topic, default_partition, record)? {
+            return Ok(report);
+        }
+        if Instant::now() + backoff > deadline {
+            return Err(DeliveryFailure {
+                kind: FailureKind::Retriable,
+                message: "The producer queue stayed full until the request deadline.".into(),
+            });
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Enqueues one record if the producer's queue has room (`Ok(None)`: it is full).
+fn try_enqueue(
+    producer: &FutureProducer<StatsContext>,
+    topic: &str,
+    default_partition: Option<i32>,
+    record: &ProduceRecord,
+) -> Result<Option<DeliveryFuture>, DeliveryFailure> {
+    let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+    if let Some(k) = &record.key {
+        r = r.key(k.as_slice());
+    }
+    if let Some(v) = &record.value {
+        r = r.payload(v.as_slice());
+    }
+    if let Some(p) = record.partition.or(default_partition) {
+        r = r.partition(p);
+    }
+    if !record.headers.is_empty() {
+        r = r.headers(record.headers.iter().fold(
             OwnedHeaders::new_with_capacity(record.headers.len()),
             |h, x| {
                 h.insert(KafkaHeader {
@@ -326,41 +361,81 @@ async fn enqueue(
                     value: x.value.as_deref(),
                 })
             },
-        )
-    });
-    let mut backoff = Duration::from_millis(1);
-    loop {
-        let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
-        if let Some(k) = &record.key {
-            r = r.key(k.as_slice());
+        ));
+    }
+    if let Some(t) = record.timestamp {
+        r = r.timestamp(t);
+    }
+    match producer.send_result(r) {
+        Ok(report) => Ok(Some(report)),
+        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Ok(None),
+        Err((err, _)) => Err(classify_delivery(producer, &err)),
+    }
+}
+
+/// A record librdkafka took, until its delivery report. It has no timer of its own: whoever
+/// awaits it stops at [`Delivering::deadline`] and reports [`Delivering::timed_out`], with one
+/// timer for a whole request or stream rather than one per record.
+pub struct Delivering {
+    report: DeliveryFuture,
+    deadline: Instant,
+}
+
+impl Delivering {
+    /// `deadline`: the produce deadline; the report is awaited one second past it, since
+    /// librdkafka's own `message.timeout.ms` (the same timeout) normally reports first.
+    fn new(report: DeliveryFuture, deadline: Instant) -> Delivering {
+        Delivering {
+            report,
+            deadline: deadline + Duration::from_secs(1),
         }
-        if let Some(v) = &record.value {
-            r = r.payload(v.as_slice());
+    }
+
+    /// When to stop waiting for the report.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The failure of a record whose report did not come by its deadline.
+    pub fn timed_out() -> DeliveryFailure {
+        DeliveryFailure {
+            kind: FailureKind::Retriable,
+            message: "Delivery report not received before the request deadline.".into(),
         }
-        if let Some(p) = record.partition.or(default_partition) {
-            r = r.partition(p);
-        }
-        if let Some(h) = &headers {
-            r = r.headers(h.clone());
-        }
-        if let Some(t) = record.timestamp {
-            r = r.timestamp(t);
-        }
-        match producer.send_result(r) {
-            Ok(future) => return Ok(future),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                if Instant::now() + backoff > deadline {
-                    return Err(DeliveryFailure {
-                        kind: FailureKind::Retriable,
-                        message: "The producer queue stayed full until the request deadline."
-                            .into(),
-                    });
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(50));
-            }
-            Err((err, _)) => return Err(classify_delivery(producer, &err)),
-        }
+    }
+}
+
+impl std::fmt::Debug for Delivering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivering")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Delivering {
+    type Output = Result<Delivery, DeliveryFailure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.report)
+            .poll(cx)
+            .map(|report| match report {
+                Ok(Ok(delivery)) => Ok(Delivery {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                    timestamp: delivery.timestamp.to_millis(),
+                }),
+                Ok(Err((err, _message))) => Err(classify(&err)),
+                Err(_canceled) => Err(producer_closed()),
+            })
+    }
+}
+
+/// The failure of a record whose producer was closed before it reported.
+fn producer_closed() -> DeliveryFailure {
+    DeliveryFailure {
+        kind: FailureKind::Other,
+        message: "The producer was closed before the record was delivered.".into(),
     }
 }
 

@@ -10,15 +10,18 @@
 
 use std::collections::BTreeSet;
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use crate::metrics::TopicCounters;
+use tokio::time::Instant;
+
+use crate::metrics::{Metrics, TopicCounters};
 use crate::records::stream::PlainFormat;
 use crate::records::{Header, ProduceRecord};
 use crate::schema::{SchemaError, SchemaSpec, Side};
 
-use super::{DeliveryFailure, FailureKind, Produce, ProduceError};
+use super::{Delivering, DeliveryFailure, FailureKind, Produce, ProduceError};
 
 /// Where Kafka put a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +90,111 @@ pub enum RecordFailure {
     Delivery(DeliveryFailure),
 }
 
-/// The outcome of one record, once Kafka answered.
-pub type PendingRecord = BoxFuture<'static, Result<RecordProduced, RecordFailure>>;
+/// The outcome of one record, once Kafka answered. It has no timer of its own: the holder stops
+/// waiting at its [`PendingRecord::deadline`] ([`PendingRecord::timed_out`]), or awaits
+/// [`PendingRecord::outcome`], which does that with a timer of its own.
+#[derive(Debug)]
+pub struct PendingRecord(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    /// Refused or failed before Kafka had it (taken by the first poll).
+    Done(Option<Result<RecordProduced, RecordFailure>>),
+    /// Enqueued, awaiting its delivery report.
+    Sending {
+        delivering: Delivering,
+        key: Option<SideInfo>,
+        value: Option<SideInfo>,
+        metrics: Metrics,
+    },
+}
+
+impl PendingRecord {
+    fn done(outcome: Result<RecordProduced, RecordFailure>) -> PendingRecord {
+        PendingRecord(Pending::Done(Some(outcome)))
+    }
+
+    /// When to stop waiting for the record's delivery report; `None` when its outcome is
+    /// known already.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.0 {
+            Pending::Done(_) => None,
+            Pending::Sending { delivering, .. } => Some(delivering.deadline()),
+        }
+    }
+
+    /// The outcome of a record whose report did not come by its deadline (counted as a
+    /// failed record).
+    pub fn timed_out(&self) -> RecordFailure {
+        if let Pending::Sending { metrics, .. } = &self.0 {
+            metrics.produce_record_failed(failure_code(FailureKind::Retriable));
+        }
+        RecordFailure::Delivery(Delivering::timed_out())
+    }
+
+    /// The outcome, waiting for the delivery report until the record's deadline.
+    pub async fn outcome(mut self) -> Result<RecordProduced, RecordFailure> {
+        let Some(deadline) = self.deadline() else {
+            return (&mut self).await;
+        };
+        match tokio::time::timeout_at(deadline, &mut self).await {
+            Ok(outcome) => outcome,
+            Err(_elapsed) => Err(self.timed_out()),
+        }
+    }
+}
+
+impl Future for PendingRecord {
+    type Output = Result<RecordProduced, RecordFailure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Pending::Done(outcome) => Poll::Ready(
+                outcome
+                    .take()
+                    .expect("a PendingRecord polled after it completed"),
+            ),
+            Pending::Sending {
+                delivering,
+                key,
+                value,
+                metrics,
+            } => match Pin::new(delivering).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(delivery)) => Poll::Ready(Ok(RecordProduced {
+                    delivery,
+                    key: key.take(),
+                    value: value.take(),
+                })),
+                Poll::Ready(Err(failure)) => {
+                    metrics.produce_record_failed(failure_code(failure.kind));
+                    Poll::Ready(Err(RecordFailure::Delivery(failure)))
+                }
+            },
+        }
+    }
+}
+
+/// A record [`RecordStream::try_send`] could not send at once; [`RecordStream::send_later`]
+/// sends it. Boxed: it is the slow path, and keeps `try_send`'s result small.
+#[derive(Debug)]
+pub struct Later(Box<LaterKind>);
+
+#[derive(Debug)]
+enum LaterKind {
+    /// It needs the metadata (a partition or topic not seen yet) or the registry (a schema).
+    Unprepared(StreamRecord),
+    /// The producer's queue was full.
+    QueueFull(Prepared),
+}
+
+/// A record ready for the producer, with what its answer says about its key and value.
+#[derive(Debug)]
+struct Prepared {
+    record: ProduceRecord,
+    key: Option<SideInfo>,
+    value: Option<SideInfo>,
+}
 
 /// The records of one request to one topic, sent one by one.
 pub struct RecordStream {
@@ -123,57 +229,106 @@ impl RecordStream {
     /// the producer (waiting while the producer's queue is full). The returned future is the
     /// record's outcome; a record refused before sending has its outcome ready.
     pub async fn send(&mut self, record: StreamRecord) -> PendingRecord {
-        match self.prepare(record).await {
-            Err(e) => futures::future::ready(Err(e)).boxed(),
-            Ok((record, key, value)) => {
-                let bytes = size(&record.key)
-                    + size(&record.value)
-                    + record
-                        .headers
-                        .iter()
-                        .map(|h| h.name.len() + size(&h.value))
-                        .sum::<usize>();
-                self.counters
-                    .sent(1, u64::try_from(bytes).unwrap_or(u64::MAX));
-                let metrics = self.produce.metrics.clone();
-                match self
-                    .produce
-                    .producers
-                    .send_one(self.producer, &self.topic, &record)
-                    .await
-                {
-                    Err(failure) => {
-                        metrics.produce_record_failed(failure_code(failure.kind));
-                        futures::future::ready(Err(RecordFailure::Delivery(failure))).boxed()
-                    }
-                    Ok(delivery) => async move {
-                        match delivery.await {
-                            Ok(delivery) => Ok(RecordProduced {
-                                delivery,
-                                key,
-                                value,
-                            }),
-                            Err(failure) => {
-                                metrics.produce_record_failed(failure_code(failure.kind));
-                                Err(RecordFailure::Delivery(failure))
-                            }
-                        }
-                    }
-                    .boxed(),
-                }
-            }
+        match self.try_send(record) {
+            Ok(pending) => pending,
+            Err(later) => self.send_later(later).await,
         }
     }
 
-    async fn prepare(
-        &mut self,
-        record: StreamRecord,
-    ) -> Result<(ProduceRecord, Option<SideInfo>, Option<SideInfo>), RecordFailure> {
-        let known = match record.partition {
+    /// [`RecordStream::send`] without waiting, for the common record: plain key and value, to
+    /// a topic and partition this stream has seen, with room in the producer's queue. Any
+    /// other record comes back, for [`RecordStream::send_later`]. No future is built or moved
+    /// for the common record, which matters at one record per JSON object of a stream.
+    pub fn try_send(&mut self, record: StreamRecord) -> Result<PendingRecord, Later> {
+        if !self.known(record.partition) || is_schema(&record.key) || is_schema(&record.value) {
+            return Err(Later(Box::new(LaterKind::Unprepared(record))));
+        }
+        let (key, key_info) = plain_side(record.key);
+        let (value, value_info) = plain_side(record.value);
+        let prepared = self.counted(Prepared {
+            record: ProduceRecord {
+                key,
+                value,
+                partition: record.partition,
+                headers: record.headers,
+                timestamp: record.timestamp,
+            },
+            key: key_info,
+            value: value_info,
+        });
+        match self
+            .produce
+            .producers
+            .try_send_one(self.producer, &self.topic, &prepared.record)
+        {
+            Ok(Some(delivering)) => Ok(self.sending(delivering, prepared)),
+            Ok(None) => Err(Later(Box::new(LaterKind::QueueFull(prepared)))),
+            Err(failure) => Ok(self.failed(failure)),
+        }
+    }
+
+    /// Sends what [`RecordStream::try_send`] could not: checks the topic and partition, asks
+    /// the registry, or waits for room in the producer's queue.
+    pub async fn send_later(&mut self, later: Later) -> PendingRecord {
+        let prepared = match *later.0 {
+            LaterKind::QueueFull(prepared) => prepared,
+            LaterKind::Unprepared(record) => match self.prepare(record).await {
+                Ok(prepared) => self.counted(prepared),
+                Err(failure) => return PendingRecord::done(Err(failure)),
+            },
+        };
+        match self
+            .produce
+            .producers
+            .send_one(self.producer, &self.topic, &prepared.record)
+            .await
+        {
+            Ok(delivering) => self.sending(delivering, prepared),
+            Err(failure) => self.failed(failure),
+        }
+    }
+
+    /// Whether the record's topic, or its partition, was found for an earlier record.
+    fn known(&self, partition: Option<i32>) -> bool {
+        match partition {
             Some(p) => self.partitions.contains(&p),
             None => self.topic_checked,
-        };
-        if !known {
+        }
+    }
+
+    /// `prepared`, counted as sent in the topic's produce metrics.
+    fn counted(&self, prepared: Prepared) -> Prepared {
+        let record = &prepared.record;
+        let bytes = size(&record.key)
+            + size(&record.value)
+            + record
+                .headers
+                .iter()
+                .map(|h| h.name.len() + size(&h.value))
+                .sum::<usize>();
+        self.counters
+            .sent(1, u64::try_from(bytes).unwrap_or(u64::MAX));
+        prepared
+    }
+
+    fn sending(&self, delivering: Delivering, prepared: Prepared) -> PendingRecord {
+        PendingRecord(Pending::Sending {
+            delivering,
+            key: prepared.key,
+            value: prepared.value,
+            metrics: self.produce.metrics.clone(),
+        })
+    }
+
+    fn failed(&self, failure: DeliveryFailure) -> PendingRecord {
+        self.produce
+            .metrics
+            .produce_record_failed(failure_code(failure.kind));
+        PendingRecord::done(Err(RecordFailure::Delivery(failure)))
+    }
+
+    async fn prepare(&mut self, record: StreamRecord) -> Result<Prepared, RecordFailure> {
+        if !self.known(record.partition) {
             let named: Vec<Option<i32>> = vec![record.partition];
             self.produce
                 .check_partitions(&self.topic, None, &named)
@@ -185,17 +340,17 @@ impl RecordStream {
         }
         let (key, key_info) = self.side(Side::Key, record.key).await?;
         let (value, value_info) = self.side(Side::Value, record.value).await?;
-        Ok((
-            ProduceRecord {
+        Ok(Prepared {
+            record: ProduceRecord {
                 key,
                 value,
                 partition: record.partition,
                 headers: record.headers,
                 timestamp: record.timestamp,
             },
-            key_info,
-            value_info,
-        ))
+            key: key_info,
+            value: value_info,
+        })
     }
 
     async fn side(
@@ -204,17 +359,6 @@ impl RecordStream {
         request: Option<SideRequest>,
     ) -> Result<(Option<Vec<u8>>, Option<SideInfo>), RecordFailure> {
         match request {
-            None => Ok((None, None)),
-            Some(SideRequest::Plain { format, bytes }) => {
-                let info = SideInfo {
-                    format: format.name(),
-                    size: size(&bytes),
-                    subject: None,
-                    schema_id: None,
-                    schema_version: None,
-                };
-                Ok((bytes, Some(info)))
-            }
             Some(SideRequest::Schema { spec, data }) => {
                 let encoded = self
                     .produce
@@ -231,7 +375,30 @@ impl RecordStream {
                 };
                 Ok((encoded.bytes, Some(info)))
             }
+            plain => Ok(plain_side(plain)),
         }
+    }
+}
+
+fn is_schema(side: &Option<SideRequest>) -> bool {
+    matches!(side, Some(SideRequest::Schema { .. }))
+}
+
+/// A key or value that needs no schema: its bytes as they are. (Called with a schema side, it
+/// writes nothing; callers send those to the registry first.)
+fn plain_side(request: Option<SideRequest>) -> (Option<Vec<u8>>, Option<SideInfo>) {
+    match request {
+        Some(SideRequest::Plain { format, bytes }) => {
+            let info = SideInfo {
+                format: format.name(),
+                size: size(&bytes),
+                subject: None,
+                schema_id: None,
+                schema_version: None,
+            };
+            (bytes, Some(info))
+        }
+        None | Some(SideRequest::Schema { .. }) => (None, None),
     }
 }
 

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
-use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use kafka_rest_api::v3::{self, decode, models};
 use kafka_rest_api::{ByteString, DateTimeString, Nullable, RawBody, RawResponse, Vnd};
@@ -36,7 +35,10 @@ use super::{V3Service, JSON};
 use crate::config::Config;
 use crate::error::{v3_bad_record, v3_record_error, ErrorBody, ProxyError};
 use crate::produce::rate::{ProduceRates, RateLimited};
-use crate::produce::{RecordProduced, RecordStream, SideInfo, SideRequest, StreamRecord};
+use crate::produce::{
+    Later, PendingRecord, RecordFailure, RecordProduced, RecordStream, SideInfo, SideRequest,
+    StreamRecord,
+};
 use crate::records::stream::{encode_plain, FrameError, JsonFramer, PlainFormat};
 use crate::records::Header;
 use crate::schema::{SchemaFormat, SchemaSpec, SubjectNameStrategy};
@@ -196,7 +198,7 @@ impl v3::RecordsApi for V3Service {
         for (id, outcome) in pending {
             let outcome = match outcome {
                 Err(body) => Err(body),
-                Ok(future) => future.await.map_err(v3_record_error),
+                Ok(pending) => pending.outcome().await.map_err(v3_record_error),
             };
             match outcome {
                 Ok(produced) => successes.push(models::ProduceBatchSuccess {
@@ -246,54 +248,135 @@ struct Streaming {
 /// The result lines of the records in flight, oldest first. Lines go out in request order, so
 /// only the oldest is polled: the records behind it complete without waking the stream's task
 /// (their delivery reports are kept until their turn), and a wake-up per record, with the
-/// bookkeeping of a set of futures polled in any order, is not paid.
-#[derive(Default)]
-struct InFlight(VecDeque<BoxFuture<'static, Bytes>>);
+/// bookkeeping of a set of futures polled in any order, is not paid. A record's line is a
+/// plain value, not a boxed future, and one timer serves the whole stream: it is set to the
+/// oldest record's deadline and, when it goes off early (that record was answered), moved to
+/// the deadline of the record then oldest; deadlines only grow along the queue.
+struct InFlight<R = PendingRecord> {
+    lines: VecDeque<Line<R>>,
+    /// The start of every success line (code, cluster and topic, escaped once).
+    prefix: Arc<[u8]>,
+    /// The stream's one timer, made for its first record that had to wait.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
 
-impl InFlight {
+/// The line of one record of a stream.
+enum Line<R = PendingRecord> {
+    /// Known already (a record refused before it reached Kafka).
+    Ready(Bytes),
+    /// Once Kafka answered.
+    Record(R),
+}
+
+/// What [`InFlight`] needs of a record's outcome: [`PendingRecord`]'s, as a trait so that the
+/// order of the lines and the timer can be tested without Kafka.
+trait Outcome: Future<Output = Result<RecordProduced, RecordFailure>> + Unpin {
+    /// When to stop waiting; `None` when the outcome is known.
+    fn deadline(&self) -> Option<Instant>;
+    /// The outcome once the deadline passed.
+    fn timed_out(&self) -> RecordFailure;
+}
+
+impl Outcome for PendingRecord {
+    fn deadline(&self) -> Option<Instant> {
+        PendingRecord::deadline(self)
+    }
+
+    fn timed_out(&self) -> RecordFailure {
+        PendingRecord::timed_out(self)
+    }
+}
+
+impl<R: Outcome> InFlight<R> {
+    fn new(prefix: Arc<[u8]>) -> InFlight<R> {
+        InFlight {
+            lines: VecDeque::new(),
+            prefix,
+            timer: None,
+        }
+    }
+
     fn len(&self) -> usize {
-        self.0.len()
+        self.lines.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.lines.is_empty()
     }
 
-    fn push_back(&mut self, line: BoxFuture<'static, Bytes>) {
-        self.0.push_back(line);
+    fn push_back(&mut self, line: Line<R>) {
+        self.lines.push_back(line);
     }
 
     /// The oldest record's line once it is known; `None` when nothing is in flight.
-    fn next(&mut self) -> NextLine<'_> {
+    fn next(&mut self) -> NextLine<'_, R> {
         NextLine(self)
+    }
+
+    /// Whether `deadline` (the oldest record's) has passed; if not, the timer wakes the task
+    /// at that deadline at the latest.
+    fn expired(&mut self, deadline: Instant, cx: &mut Context<'_>) -> bool {
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if timer.deadline() >= deadline {
+                return true;
+            }
+            timer.as_mut().reset(deadline);
+        }
     }
 }
 
 /// The future of [`InFlight::next`].
-struct NextLine<'a>(&'a mut InFlight);
+struct NextLine<'a, R>(&'a mut InFlight<R>);
 
-impl Future for NextLine<'_> {
+impl<R: Outcome> Future for NextLine<'_, R> {
     type Output = Option<Bytes>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let queue = &mut self.0 .0;
-        let Some(oldest) = queue.front_mut() else {
-            return Poll::Ready(None);
-        };
-        match oldest.as_mut().poll(cx) {
-            Poll::Ready(line) => {
-                queue.pop_front();
-                Poll::Ready(Some(line))
+        let in_flight = &mut *self.0;
+        let outcome = match in_flight.lines.front_mut() {
+            None => return Poll::Ready(None),
+            Some(Line::Ready(line)) => {
+                let line = std::mem::take(line);
+                in_flight.lines.pop_front();
+                return Poll::Ready(Some(line));
             }
-            Poll::Pending => Poll::Pending,
-        }
+            Some(Line::Record(pending)) => match Pin::new(&mut *pending).poll(cx) {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending => {
+                    let Some(deadline) = pending.deadline() else {
+                        return Poll::Pending;
+                    };
+                    if !in_flight.expired(deadline, cx) {
+                        return Poll::Pending;
+                    }
+                    match in_flight.lines.front() {
+                        Some(Line::Record(pending)) => Err(pending.timed_out()),
+                        _ => return Poll::Pending,
+                    }
+                }
+            },
+        };
+        in_flight.lines.pop_front();
+        Poll::Ready(Some(match outcome {
+            Ok(produced) => success_line(&in_flight.prefix, &produced),
+            Err(failure) => error_line(&v3_record_error(failure)),
+        }))
     }
 }
 
 /// What became of one framed record.
 enum Next {
     /// Its result line, once known.
-    Line(BoxFuture<'static, Bytes>),
+    Line(Line),
     /// The stream cannot go on: this is its last line.
     End(Bytes),
 }
@@ -310,7 +393,7 @@ impl Streaming {
     ) {
         let expires = Instant::now() + self.settings.max_duration;
         let mut closes: Option<Instant> = None;
-        let mut pending = InFlight::default();
+        let mut pending = InFlight::new(Arc::clone(&self.prefix));
         let mut reading = true;
         let mut last: Option<Bytes> = None;
         loop {
@@ -318,7 +401,12 @@ impl Streaming {
                 let next = match framer.next_object() {
                     None => break,
                     Some(Err(e)) => Next::End(frame_error_line(&e)),
-                    Some(Ok(object)) => self.record(&object, closes.is_some()).await,
+                    Some(Ok(object)) => match self.record(&object, closes.is_some()) {
+                        Ok(next) => next,
+                        Err(later) => {
+                            Next::Line(Line::Record(self.records.send_later(later).await))
+                        }
+                    },
                 };
                 match next {
                     Next::Line(line) => pending.push_back(line),
@@ -380,34 +468,37 @@ impl Streaming {
     }
 
     /// Decodes, checks and sends one record; its line is ready at once when it fails before
-    /// reaching Kafka.
-    async fn record(&mut self, object: &[u8], expired: bool) -> Next {
+    /// reaching Kafka. A record that needs the metadata, the registry or room in the
+    /// producer's queue comes back, for `send_later`.
+    fn record(&mut self, object: &[u8], expired: bool) -> Result<Next, Later> {
         if expired {
-            return Next::Line(ready(error_line(&ErrorBody {
+            return Ok(Next::Line(Line::Ready(error_line(&ErrorBody {
                 error_code: 408,
                 message: "Streaming connection open for longer than allowed: Connection will \
                           be closed."
                     .into(),
-            })));
+            }))));
         }
         let request = match decode::decode_produce_record(object) {
             Ok(r) => r,
             Err(e) if e.is_data() => {
-                return Next::Line(ready(error_line(&v3_bad_record(&e.to_string()))))
+                return Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
+                    &e.to_string(),
+                )))))
             }
             Err(e) => {
-                return Next::End(error_line(&v3_bad_record(&format!(
+                return Ok(Next::End(error_line(&v3_bad_record(&format!(
                     "Error processing JSON: {e}"
-                ))))
+                )))))
             }
         };
         if let Err(RateLimited { .. }) = self.rates.check(1, object.len() as u64) {
-            return Next::Line(ready(error_line(&ErrorBody {
+            return Ok(Next::Line(Line::Ready(error_line(&ErrorBody {
                 error_code: 429,
                 message: "Request rate limit exceeded: The rate limit of requests per second \
                           has been exceeded."
                     .into(),
-            })));
+            }))));
         }
         let record = match record_of(
             request.partition_id,
@@ -417,24 +508,14 @@ impl Streaming {
             request.timestamp,
         ) {
             Ok(record) => record,
-            Err(message) => return Next::Line(ready(error_line(&v3_bad_record(&message)))),
-        };
-        let outcome = self.records.send(record).await;
-        let prefix = Arc::clone(&self.prefix);
-        Next::Line(
-            async move {
-                match outcome.await {
-                    Ok(produced) => success_line(&prefix, &produced),
-                    Err(failure) => error_line(&v3_record_error(failure)),
-                }
+            Err(message) => {
+                return Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
+                    &message,
+                )))))
             }
-            .boxed(),
-        )
+        };
+        Ok(Next::Line(Line::Record(self.records.try_send(record)?)))
     }
-}
-
-fn ready(line: Bytes) -> BoxFuture<'static, Bytes> {
-    futures::future::ready(line).boxed()
 }
 
 fn frame_error_line(e: &FrameError) -> Bytes {
@@ -758,30 +839,121 @@ fn side_of(
 mod tests {
     use super::*;
 
+    /// A record's outcome that a test gives by hand.
+    struct Fake {
+        outcome: futures::channel::oneshot::Receiver<Result<RecordProduced, RecordFailure>>,
+        deadline: Instant,
+    }
+
+    impl Future for Fake {
+        type Output = Result<RecordProduced, RecordFailure>;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            Pin::new(&mut self.outcome)
+                .poll(cx)
+                .map(|r| r.expect("the test sends every outcome it awaits"))
+        }
+    }
+
+    impl Outcome for Fake {
+        fn deadline(&self) -> Option<Instant> {
+            Some(self.deadline)
+        }
+
+        fn timed_out(&self) -> RecordFailure {
+            RecordFailure::Delivery(crate::produce::Delivering::timed_out())
+        }
+    }
+
+    type Answer = futures::channel::oneshot::Sender<Result<RecordProduced, RecordFailure>>;
+
+    fn fake(after: Duration) -> (Answer, Line<Fake>) {
+        let (tx, outcome) = futures::channel::oneshot::channel();
+        let deadline = Instant::now() + after;
+        (tx, Line::Record(Fake { outcome, deadline }))
+    }
+
+    fn at_offset(offset: i64) -> Result<RecordProduced, RecordFailure> {
+        Ok(RecordProduced {
+            delivery: crate::produce::Delivery {
+                partition: 0,
+                offset,
+                timestamp: None,
+            },
+            key: None,
+            value: None,
+        })
+    }
+
+    fn offset_of(line: Option<Bytes>) -> serde_json::Value {
+        let line = line.expect("a line");
+        let json: serde_json::Value = serde_json::from_slice(&line).expect("a JSON line");
+        json.get("offset")
+            .or_else(|| json.get("error_code"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Awaits the next line, failing the test instead of hanging.
+    async fn next_line(pending: &mut InFlight<Fake>) -> Option<Bytes> {
+        tokio::time::timeout(Duration::from_secs(10), pending.next())
+            .await
+            .expect("a line within 10 s")
+    }
+
     #[tokio::test]
     async fn lines_leave_in_request_order_whatever_order_records_complete_in() {
-        let (first_tx, first) = futures::channel::oneshot::channel::<Bytes>();
-        let (second_tx, second) = futures::channel::oneshot::channel::<Bytes>();
-        let mut pending = InFlight::default();
-        pending.push_back(first.map(|r| r.expect("sent")).boxed());
-        pending.push_back(second.map(|r| r.expect("sent")).boxed());
-        pending.push_back(ready(Bytes::from_static(b"third")));
-        second_tx.send(Bytes::from_static(b"second")).expect("open");
-        assert_eq!(
-            pending.next().now_or_never(),
-            None,
+        let long = Duration::from_secs(60);
+        let mut pending = InFlight::<Fake>::new(success_prefix("c", "t"));
+        let (first, line) = fake(long);
+        pending.push_back(line);
+        let (second, line) = fake(long);
+        pending.push_back(line);
+        pending.push_back(Line::Ready(Bytes::from_static(b"{\"error_code\":400}")));
+        second.send(at_offset(2)).expect("open");
+        assert!(
+            pending.next().now_or_never().is_none(),
             "the oldest is not known yet"
         );
-        first_tx.send(Bytes::from_static(b"first")).expect("open");
-        assert_eq!(pending.next().await.as_deref(), Some(&b"first"[..]));
+        first.send(at_offset(1)).expect("open");
+        assert_eq!(offset_of(next_line(&mut pending).await), 1);
         assert_eq!(pending.len(), 2);
-        assert_eq!(
-            pending.next().now_or_never(),
-            Some(Some(Bytes::from_static(b"second")))
-        );
-        assert_eq!(pending.next().await.as_deref(), Some(&b"third"[..]));
+        assert_eq!(offset_of(pending.next().now_or_never().flatten()), 2);
+        assert_eq!(offset_of(next_line(&mut pending).await), 400);
         assert!(pending.is_empty());
         assert_eq!(pending.next().await, None);
+    }
+
+    #[tokio::test]
+    async fn one_timer_fails_each_record_not_answered_by_its_deadline() {
+        let mut pending = InFlight::<Fake>::new(success_prefix("c", "t"));
+        // The timer is first set to the first record's deadline; that record is answered in
+        // time, so the timer goes off early and must move to the second record's deadline.
+        let (first, line) = fake(Duration::from_millis(50));
+        pending.push_back(line);
+        let (_second, line) = fake(Duration::from_millis(150));
+        pending.push_back(line);
+        let (third, line) = fake(Duration::from_secs(60));
+        pending.push_back(line);
+        first.send(at_offset(1)).expect("open");
+        assert_eq!(offset_of(next_line(&mut pending).await), 1);
+        // Not answered: the second record's line says its report did not come.
+        let line = next_line(&mut pending).await.expect("a line");
+        let json: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(json["error_code"], 50003, "{json}");
+        assert_eq!(
+            json["message"],
+            "Delivery report not received before the request deadline."
+        );
+        // The timer went off for the second record, not for the third: it waits for its own.
+        assert!(
+            pending.next().now_or_never().is_none(),
+            "the third record is not due for a minute"
+        );
+        // The stream goes on: a later record is answered as usual.
+        third.send(at_offset(3)).expect("open");
+        assert_eq!(offset_of(next_line(&mut pending).await), 3);
+        assert!(pending.is_empty());
     }
 
     #[test]
