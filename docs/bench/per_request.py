@@ -82,6 +82,9 @@ def produce_body(kind, schema_id=None):
     raise ValueError(kind)
 
 
+PROXY_PID = None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -104,8 +107,10 @@ def main():
                KAFKA_REST_SCHEMA_REGISTRY_URL=args.registry,
                KAFKA_REST_LOG="warn")
     log(f"starting {args.bin} under callgrind on port {port}")
+    global PROXY_PID
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}.%p",
                              args.bin], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    PROXY_PID = proc.pid
     try:
         for _ in range(600):
             try:
@@ -235,10 +240,9 @@ def measure_v3(c, port, cluster, topic, args):
 
 
 def zero_all():
-    # The valgrind process is the proxy (valgrind replaces itself with the tool).
-    for pid in subprocess.run(["pgrep", "-f", "callgrind-out-file"], capture_output=True,
-                              text=True).stdout.split():
-        subprocess.run(["callgrind_control", "-z", pid], stdout=subprocess.DEVNULL)
+    # The valgrind process is the proxy (valgrind replaces itself with the tool). Only this
+    # run's: zeroing every callgrind process would cut the counts of another run in progress.
+    subprocess.run(["callgrind_control", "-z", str(PROXY_PID)], stdout=subprocess.DEVNULL)
 
 
 def measure_c1(c, topic, args):

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use kafka_rest_api::v3::{self, decode, models};
@@ -49,6 +49,9 @@ const LINES_BUFFERED: usize = 64;
 /// A write of result lines gathers the lines already known up to about this many bytes, so
 /// the lines buffered for the connection stay within `LINES_BUFFERED` x this (plus a line).
 const LINES_BATCH_BYTES: usize = 16 * 1024;
+
+/// About the length of a success line, to size a batch of lines once.
+const LINE_BYTES_GUESS: usize = 160;
 
 /// The bounds of v3 produce, from the configuration.
 #[derive(Debug, Clone)]
@@ -308,9 +311,13 @@ impl<R: Outcome> InFlight<R> {
         self.lines.push_back(line);
     }
 
-    /// The oldest record's line once it is known; `None` when nothing is in flight.
-    fn next(&mut self) -> NextLine<'_, R> {
-        NextLine(self)
+    /// Writes the oldest record's line into `out` once it is known: `true` then, `false` when
+    /// nothing is in flight. The line is written where it goes, not made on its own first.
+    fn next_into<'a>(&'a mut self, out: &'a mut Vec<u8>) -> NextLine<'a, R> {
+        NextLine {
+            in_flight: self,
+            out,
+        }
     }
 
     /// Whether `deadline` (the oldest record's) has passed; if not, the timer wakes the task
@@ -334,20 +341,23 @@ impl<R: Outcome> InFlight<R> {
     }
 }
 
-/// The future of [`InFlight::next`].
-struct NextLine<'a, R>(&'a mut InFlight<R>);
+/// The future of [`InFlight::next_into`].
+struct NextLine<'a, R> {
+    in_flight: &'a mut InFlight<R>,
+    out: &'a mut Vec<u8>,
+}
 
 impl<R: Outcome> Future for NextLine<'_, R> {
-    type Output = Option<Bytes>;
+    type Output = bool;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let in_flight = &mut *self.0;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let NextLine { in_flight, out } = &mut *self;
         let outcome = match in_flight.lines.front_mut() {
-            None => return Poll::Ready(None),
+            None => return Poll::Ready(false),
             Some(Line::Ready(line)) => {
-                let line = std::mem::take(line);
+                out.extend_from_slice(line);
                 in_flight.lines.pop_front();
-                return Poll::Ready(Some(line));
+                return Poll::Ready(true);
             }
             Some(Line::Record(pending)) => match Pin::new(&mut *pending).poll(cx) {
                 Poll::Ready(outcome) => outcome,
@@ -366,10 +376,11 @@ impl<R: Outcome> Future for NextLine<'_, R> {
             },
         };
         in_flight.lines.pop_front();
-        Poll::Ready(Some(match outcome {
-            Ok(produced) => success_line(&in_flight.prefix, &produced),
-            Err(failure) => error_line(&v3_record_error(failure)),
-        }))
+        match outcome {
+            Ok(produced) => write_success(out, &in_flight.prefix, &produced),
+            Err(failure) => out.extend_from_slice(&error_line(&v3_record_error(failure))),
+        }
+        Poll::Ready(true)
     }
 }
 
@@ -394,6 +405,8 @@ impl Streaming {
         let expires = Instant::now() + self.settings.max_duration;
         let mut closes: Option<Instant> = None;
         let mut pending = InFlight::new(Arc::clone(&self.prefix));
+        // The result lines on their way to the client; handed over as one chunk.
+        let mut batch = Vec::new();
         let mut reading = true;
         let mut last: Option<Bytes> = None;
         loop {
@@ -421,19 +434,20 @@ impl Streaming {
             }
             let room = reading && pending.len() < self.settings.inflight_max;
             let far = expires + self.settings.grace_period + Duration::from_secs(1);
+            if batch.capacity() == 0 {
+                batch.reserve((pending.len() * LINE_BYTES_GUESS).min(LINES_BATCH_BYTES));
+            }
             tokio::select! {
                 biased;
-                Some(line) = pending.next(), if !pending.is_empty() => {
+                true = pending.next_into(&mut batch), if !pending.is_empty() => {
                     // Every result already known goes out with this one, as one write: a
                     // frame and a wake-up of the connection per line cost more than the line.
-                    let mut batch = BytesMut::from(&line[..]);
                     while batch.len() < LINES_BATCH_BYTES {
-                        match pending.next().now_or_never() {
-                            Some(Some(more)) => batch.extend_from_slice(&more),
-                            _ => break,
+                        if pending.next_into(&mut batch).now_or_never() != Some(true) {
+                            break;
                         }
                     }
-                    if lines.send(batch.freeze()).await.is_err() {
+                    if lines.send(Bytes::from(std::mem::take(&mut batch))).await.is_err() {
                         // The client went away; the records in flight still complete.
                         return;
                     }
@@ -598,21 +612,21 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
 /// The line of a record Kafka acknowledged, written by hand: it is written once per record of
 /// every stream, and serde with `format!`-rendered timestamps cost about a third of a
 /// record's instructions. The same bytes as [`Success`] serialized (a test compares them).
-fn success_line(prefix: &[u8], produced: &RecordProduced) -> Bytes {
-    let mut out = Vec::with_capacity(prefix.len() + 224);
+fn write_success(out: &mut Vec<u8>, prefix: &[u8], produced: &RecordProduced) {
     out.extend_from_slice(prefix);
     let mut numbers = itoa::Buffer::new();
     out.extend_from_slice(numbers.format(produced.delivery.partition).as_bytes());
     out.extend_from_slice(br#","offset":"#);
     out.extend_from_slice(numbers.format(produced.delivery.offset).as_bytes());
     out.extend_from_slice(br#","timestamp":"#);
-    match produced.delivery.timestamp.and_then(render_timestamp) {
-        Some(t) => {
-            out.push(b'"');
-            out.extend_from_slice(t.as_bytes());
-            out.push(b'"');
+    let at = out.len();
+    out.push(b'"');
+    match produced.delivery.timestamp {
+        Some(millis) if write_timestamp(out, millis) => out.push(b'"'),
+        _ => {
+            out.truncate(at);
+            out.extend_from_slice(b"null");
         }
-        None => out.extend_from_slice(b"null"),
     }
     for (name, side) in [
         (&br#","key":"#[..], &produced.key),
@@ -620,10 +634,17 @@ fn success_line(prefix: &[u8], produced: &RecordProduced) -> Bytes {
     ] {
         if let Some(side) = side {
             out.extend_from_slice(name);
-            side_json(&mut out, side, &mut numbers);
+            side_json(out, side, &mut numbers);
         }
     }
     out.extend_from_slice(b"}\r\n");
+}
+
+/// [`write_success`] as a line of its own.
+#[cfg(test)]
+fn success_line(prefix: &[u8], produced: &RecordProduced) -> Bytes {
+    let mut out = Vec::new();
+    write_success(&mut out, prefix, produced);
     Bytes::from(out)
 }
 
@@ -665,11 +686,23 @@ fn side_model(side: Option<SideInfo>) -> Option<models::ProduceResponseData> {
 /// by hand (every result line has one): the civil date of the day number is Howard Hinnant's
 /// `civil_from_days`. Years outside 0000-9999 are left to jiff.
 fn render_timestamp(millis: i64) -> Option<String> {
+    let mut out = Vec::with_capacity(24);
+    if !write_timestamp(&mut out, millis) {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// [`render_timestamp`] appended to `out`; `false` (and nothing written) where there is none.
+fn write_timestamp(out: &mut Vec<u8>, millis: i64) -> bool {
     const MAX_MILLIS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     const MIN_MILLIS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
     if !(MIN_MILLIS..=MAX_MILLIS).contains(&millis) {
-        let t = jiff::Timestamp::from_millisecond(millis).ok()?;
-        return Some(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        let Ok(t) = jiff::Timestamp::from_millisecond(millis) else {
+            return false;
+        };
+        out.extend_from_slice(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().as_bytes());
+        return true;
     }
     let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
     let z = days + 719_468;
@@ -697,7 +730,8 @@ fn render_timestamp(millis: i64) -> Option<String> {
     put(14, 2, secs / 60 % 60);
     put(17, 2, secs % 60);
     put(20, 3, ms);
-    String::from_utf8(text.to_vec()).ok()
+    out.extend_from_slice(&text);
+    true
 }
 
 /// A decoded record in domain terms; the error is the client's message (a per-record `400`).
@@ -892,6 +926,14 @@ mod tests {
             .or_else(|| json.get("error_code"))
             .cloned()
             .unwrap_or_default()
+    }
+
+    impl InFlight<Fake> {
+        /// The next line on its own.
+        async fn next(&mut self) -> Option<Bytes> {
+            let mut out = Vec::new();
+            self.next_into(&mut out).await.then(|| Bytes::from(out))
+        }
     }
 
     /// Awaits the next line, failing the test instead of hanging.
