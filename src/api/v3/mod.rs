@@ -410,12 +410,9 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
         None => has_body(&req),
     };
     // The `Allow` header of a 405 answer (RFC 9110), from the v3 route table: the outer
-    // layer in `app.rs` knows the v2 table only.
-    let allowed = match routes::lookup(v3::routes::ROUTES, req.method().as_str(), req.uri().path())
-    {
-        routes::Lookup::MethodNotAllowed(methods) => Some(methods),
-        _ => None,
-    };
+    // layer in `app.rs` knows the v2 table only. Looked up only for a 405 (a lookup scans
+    // the table); the method and URI kept for it share their bytes with the request's.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let slot = LocationSlot::default();
     let mut req = req;
     req.extensions_mut().insert(slot.clone());
@@ -437,6 +434,10 @@ pub async fn content_rules<E: Endpoint>(next: E, req: Request) -> poem::Result<R
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::ALLOW)
     {
+        let allowed = match routes::lookup(v3::routes::ROUTES, method.as_str(), uri.path()) {
+            routes::Lookup::MethodNotAllowed(methods) => Some(methods),
+            _ => None,
+        };
         if let Some(value) = allowed.and_then(|m| HeaderValue::from_str(&m).ok()) {
             response.headers_mut().insert(header::ALLOW, value);
         }
