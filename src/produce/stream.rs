@@ -196,6 +196,31 @@ struct Prepared {
     value: Option<SideInfo>,
 }
 
+/// A key or value in its bytes, with what the answer says about it.
+type Encoded = (Option<Vec<u8>>, Option<SideInfo>);
+
+impl Prepared {
+    fn new(
+        partition: Option<i32>,
+        headers: Vec<Header>,
+        timestamp: Option<i64>,
+        (key, key_info): Encoded,
+        (value, value_info): Encoded,
+    ) -> Prepared {
+        Prepared {
+            record: ProduceRecord {
+                key,
+                value,
+                partition,
+                headers,
+                timestamp,
+            },
+            key: key_info,
+            value: value_info,
+        }
+    }
+}
+
 /// The records of one request to one topic, sent one by one.
 pub struct RecordStream {
     produce: Produce,
@@ -243,19 +268,15 @@ impl RecordStream {
         if !self.known(record.partition) || is_schema(&record.key) || is_schema(&record.value) {
             return Err(Later(Box::new(LaterKind::Unprepared(record))));
         }
-        let (key, key_info) = plain_side(record.key);
-        let (value, value_info) = plain_side(record.value);
-        let prepared = self.counted(Prepared {
-            record: ProduceRecord {
-                key,
-                value,
-                partition: record.partition,
-                headers: record.headers,
-                timestamp: record.timestamp,
-            },
-            key: key_info,
-            value: value_info,
-        });
+        let key = plain_side(record.key);
+        let value = plain_side(record.value);
+        let prepared = self.counted(Prepared::new(
+            record.partition,
+            record.headers,
+            record.timestamp,
+            key,
+            value,
+        ));
         match self
             .produce
             .producers
@@ -338,26 +359,22 @@ impl RecordStream {
                 self.partitions.insert(p);
             }
         }
-        let (key, key_info) = self.side(Side::Key, record.key).await?;
-        let (value, value_info) = self.side(Side::Value, record.value).await?;
-        Ok(Prepared {
-            record: ProduceRecord {
-                key,
-                value,
-                partition: record.partition,
-                headers: record.headers,
-                timestamp: record.timestamp,
-            },
-            key: key_info,
-            value: value_info,
-        })
+        let key = self.side(Side::Key, record.key).await?;
+        let value = self.side(Side::Value, record.value).await?;
+        Ok(Prepared::new(
+            record.partition,
+            record.headers,
+            record.timestamp,
+            key,
+            value,
+        ))
     }
 
     async fn side(
         &self,
         side: Side,
         request: Option<SideRequest>,
-    ) -> Result<(Option<Vec<u8>>, Option<SideInfo>), RecordFailure> {
+    ) -> Result<Encoded, RecordFailure> {
         match request {
             Some(SideRequest::Schema { spec, data }) => {
                 let encoded = self
@@ -386,7 +403,7 @@ fn is_schema(side: &Option<SideRequest>) -> bool {
 
 /// A key or value that needs no schema: its bytes as they are. (Called with a schema side, it
 /// writes nothing; callers send those to the registry first.)
-fn plain_side(request: Option<SideRequest>) -> (Option<Vec<u8>>, Option<SideInfo>) {
+fn plain_side(request: Option<SideRequest>) -> Encoded {
     match request {
         Some(SideRequest::Plain { format, bytes }) => {
             let info = SideInfo {
