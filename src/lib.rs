@@ -62,6 +62,12 @@ pub mod fuzzing {
         pub use crate::records::{EmbeddedFormat, Field};
     }
 
+    /// The two readers of a v3 produce record: the one-pass reader of the common shape and
+    /// the general one, which must agree wherever the first gives a record.
+    pub mod v3_records {
+        pub use crate::api::v3::produce::{general_stream_record, plain_stream_record};
+    }
+
     /// The schema service and codecs.
     pub mod schema {
         pub use crate::schema::{unframe, ParsedSchema, SchemaFormat, Schemas};

@@ -8,6 +8,7 @@
 //! The rendering of consumed records lives in `consumed.rs`.
 
 mod consumed;
+pub mod plain_record;
 pub mod stream;
 
 pub use consumed::*;

@@ -27,6 +27,15 @@ pub enum FrameError {
     TooLarge { limit: usize },
 }
 
+/// An object [`JsonFramer::next_read`] handed out.
+#[derive(Debug)]
+pub enum Framed<T> {
+    /// Read by the caller's reader; `len` bytes long.
+    Read { value: T, len: usize },
+    /// Left to the caller: the object's bytes.
+    Object(Bytes),
+}
+
 /// Cuts a byte stream into JSON objects.
 #[derive(Debug)]
 pub struct JsonFramer {
@@ -79,6 +88,35 @@ impl JsonFramer {
         let next = self.scan();
         self.failed = matches!(next, Some(Err(_)));
         next
+    }
+
+    /// As [`JsonFramer::next_object`], but an object at the start of the unscanned bytes is
+    /// first offered to `read` (with everything after it), which either reads it in full and
+    /// says where it ends, or gives up (`None`, as when the bytes end inside the object); then
+    /// the object is framed as usual. A reader that checks the object's syntax as it reads
+    /// saves the framer's own walk over it.
+    pub fn next_read<T>(
+        &mut self,
+        read: impl FnOnce(&[u8]) -> Option<(T, usize)>,
+    ) -> Option<Result<Framed<T>, FrameError>> {
+        if !self.failed && !self.in_object {
+            let skipped = self.buf[self.pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            let start = self.pos + skipped;
+            if self.buf.get(start) == Some(&b'{') {
+                if let Some((value, len)) = read(&self.buf[start..]) {
+                    if len <= self.max_object {
+                        self.buf.advance(start + len);
+                        self.consumed += (start + len) as u64;
+                        self.pos = 0;
+                        return Some(Ok(Framed::Read { value, len }));
+                    }
+                }
+            }
+        }
+        self.next_object().map(|r| r.map(Framed::Object))
     }
 
     fn scan(&mut self) -> Option<Result<Bytes, FrameError>> {
@@ -253,6 +291,55 @@ mod tests {
             );
             assert_eq!(framer.finish(), Ok(()));
         }
+    }
+
+    #[test]
+    fn objects_a_reader_takes_and_the_others_are_cut_in_order() {
+        // The reader takes `{}` only, as a reader gives up on what it does not know.
+        let empty = |b: &[u8]| b.starts_with(b"{}").then_some(((), 2));
+        let body = b" {} {\"a\":\"{}\"}{}\n{\"b\":[{}]} x";
+        // An object the chunk ends inside is the framer's to cut, whoever could read it.
+        for split in 1..=body.len() {
+            let mut framer = JsonFramer::new(1000);
+            let (mut got, mut reads) = (Vec::new(), 0);
+            for part in [&body[..split], &body[split..]] {
+                framer.push(part);
+                while let Some(next) = framer.next_read(empty) {
+                    got.push(match next {
+                        Ok(Framed::Read { len, .. }) => {
+                            reads += 1;
+                            assert_eq!(len, 2);
+                            "{}".to_string()
+                        }
+                        Ok(Framed::Object(b)) => String::from_utf8_lossy(&b).into_owned(),
+                        Err(e) => e.to_string(),
+                    });
+                }
+            }
+            assert_eq!(
+                got,
+                [
+                    "{}",
+                    r#"{"a":"{}"}"#,
+                    "{}",
+                    r#"{"b":[{}]}"#,
+                    "Error processing JSON: unexpected character 'x' at byte 28, expected '{'",
+                ],
+                "split at {split}"
+            );
+            let cut = |at: usize| (at + 1..at + 2).contains(&split);
+            assert_eq!(
+                reads,
+                2 - usize::from(cut(1)) - usize::from(cut(14)),
+                "split at {split}"
+            );
+        }
+        let mut framer = JsonFramer::new(1);
+        framer.push(b"{}");
+        assert!(matches!(
+            framer.next_read(empty),
+            Some(Err(FrameError::TooLarge { limit: 1 }))
+        ));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub const TARGETS: &[&str] = &[
     "avro",
     "jsonschema",
     "protobuf",
+    "v3_record",
 ];
 
 /// Inputs up to this size: large enough for nesting far deeper than any limit of the

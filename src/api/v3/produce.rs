@@ -39,7 +39,8 @@ use crate::produce::{
     Later, PendingRecord, RecordFailure, RecordProduced, RecordStream, SideInfo, SideRequest,
     StreamRecord,
 };
-use crate::records::stream::{encode_plain, FrameError, JsonFramer, PlainFormat};
+use crate::records::plain_record::{read_plain_prefix, read_plain_record, PlainRecord, PlainSide};
+use crate::records::stream::{encode_plain, FrameError, Framed, JsonFramer, PlainFormat};
 use crate::records::Header;
 use crate::schema::{SchemaFormat, SchemaSpec, SubjectNameStrategy};
 
@@ -411,15 +412,21 @@ impl Streaming {
         let mut last: Option<Bytes> = None;
         loop {
             while reading && pending.len() < self.settings.inflight_max {
-                let next = match framer.next_object() {
+                // The common record is read as it is framed, in one pass; the framer cuts the
+                // others for the general reader, whose errors the answers carry.
+                let expired = closes.is_some();
+                let sent = match framer.next_read(|b| match expired {
+                    false => plain_stream_prefix(b),
+                    true => None,
+                }) {
                     None => break,
-                    Some(Err(e)) => Next::End(frame_error_line(&e)),
-                    Some(Ok(object)) => match self.record(&object, closes.is_some()) {
-                        Ok(next) => next,
-                        Err(later) => {
-                            Next::Line(Line::Record(self.records.send_later(later).await))
-                        }
-                    },
+                    Some(Err(e)) => Ok(Next::End(frame_error_line(&e))),
+                    Some(Ok(Framed::Read { value, len })) => self.send(Ok(value), len),
+                    Some(Ok(Framed::Object(object))) => self.record(&object, expired),
+                };
+                let next = match sent {
+                    Ok(next) => next,
+                    Err(later) => Next::Line(Line::Record(self.records.send_later(later).await)),
                 };
                 match next {
                     Next::Line(line) => pending.push_back(line),
@@ -494,7 +501,7 @@ impl Streaming {
             }))));
         }
         let request = match decode::decode_produce_record(object) {
-            Ok(r) => r,
+            Ok(request) => request,
             Err(e) if e.is_data() => {
                 return Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
                     &e.to_string(),
@@ -506,7 +513,17 @@ impl Streaming {
                 )))))
             }
         };
-        if let Err(RateLimited { .. }) = self.rates.check(1, object.len() as u64) {
+        self.send(Err(request), object.len())
+    }
+
+    /// Sends a record `len` bytes long, read by the one-pass reader (`Ok`) or still to be
+    /// checked and converted (`Err`), unless the rate limits refuse it.
+    fn send(
+        &mut self,
+        record: Result<StreamRecord, decode::ProduceRequest>,
+        len: usize,
+    ) -> Result<Next, Later> {
+        if let Err(RateLimited { .. }) = self.rates.check(1, len as u64) {
             return Ok(Next::Line(Line::Ready(error_line(&ErrorBody {
                 error_code: 429,
                 message: "Request rate limit exceeded: The rate limit of requests per second \
@@ -514,13 +531,7 @@ impl Streaming {
                     .into(),
             }))));
         }
-        let record = match record_of(
-            request.partition_id,
-            request.headers,
-            request.key,
-            request.value,
-            request.timestamp,
-        ) {
+        let record = match record.or_else(record_of_request) {
             Ok(record) => record,
             Err(message) => {
                 return Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
@@ -732,6 +743,48 @@ fn write_timestamp(out: &mut Vec<u8>, millis: i64) -> bool {
     put(20, 3, ms);
     out.extend_from_slice(&text);
     true
+}
+
+/// The record `object` holds when it has the common shape `read_plain_record` reads in one
+/// pass (plain key and value, no headers or timestamp), else `None`.
+pub fn plain_stream_record(object: &[u8]) -> Option<StreamRecord> {
+    read_plain_record(object).map(stream_record)
+}
+
+/// The record the bytes of a stream begin with and its length, when it has the common shape.
+fn plain_stream_prefix(bytes: &[u8]) -> Option<(StreamRecord, usize)> {
+    read_plain_prefix(bytes).map(|(r, len)| (stream_record(r), len))
+}
+
+fn stream_record(r: PlainRecord) -> StreamRecord {
+    let side = |s: PlainSide| SideRequest::Plain {
+        format: s.format,
+        bytes: s.bytes,
+    };
+    StreamRecord {
+        partition: r.partition,
+        headers: Vec::new(),
+        timestamp: None,
+        key: r.key.map(side),
+        value: r.value.map(side),
+    }
+}
+
+/// The record `object` holds, read by the generated decoder and [`record_of`]: every shape
+/// and every error message. The error is the client's message (a per-record `400`).
+pub fn general_stream_record(object: &[u8]) -> Result<StreamRecord, String> {
+    let request = decode::decode_produce_record(object).map_err(|e| e.to_string())?;
+    record_of_request(request)
+}
+
+fn record_of_request(request: decode::ProduceRequest) -> Result<StreamRecord, String> {
+    record_of(
+        request.partition_id,
+        request.headers,
+        request.key,
+        request.value,
+        request.timestamp,
+    )
 }
 
 /// A decoded record in domain terms; the error is the client's message (a per-record `400`).
@@ -1115,5 +1168,105 @@ mod tests {
         let data: decode::ProduceRequestData =
             serde_json::from_str(r#"{"type":"AVRO","data":{}}"#).expect("decodes");
         assert!(side_of("value", Some(data)).is_err());
+    }
+
+    /// Records of the common shape, in the spellings clients use.
+    const PLAIN_RECORDS: &[&str] = &[
+        r#"{"value":{"type":"JSON","data":{"a":1,"b":[true,false,null],"c":"x y","d":-0.25}}}"#,
+        r#"{"key":{"type":"BINARY","data":"aGVsbG8="},"value":{"type":"STRING","data":"héllo"}}"#,
+        "{ \"partition_id\" : 0 ,\n \"key\" : null , \"value\" : { \"data\" : [ 1 ,\t-2.5 , { } , [ ] , \"a b\" ] , \"type\" : \"JSON\" } }\r\n",
+        r#"{"partition_id":2,"value":{"type":"JSON","data":null}}"#,
+        r#"{"key":{"type":"STRING"},"value":{"type":"BINARY","data":"AAEC"}}"#,
+        r#"{"key":{"type":"BINARY","data":"aGVsbG8"},"value":{"type":"JSON","data":"null"}}"#,
+        r#"{"partition_id":123456789,"value":{"data":{"nested":{"deeper":[[[]]]}},"type":"JSON"}}"#,
+        r#"{"value":{"type":"JSON","data":0}}"#,
+        r#"{}"#,
+    ];
+
+    /// What the one-pass reader gives, or `None`, with what the general reader gives.
+    fn both_readers(object: &[u8]) -> (Option<String>, Result<String, String>) {
+        (
+            plain_stream_record(object).map(|r| format!("{r:?}")),
+            general_stream_record(object).map(|r| format!("{r:?}")),
+        )
+    }
+
+    #[test]
+    fn the_one_pass_reader_reads_the_common_records_as_the_general_one() {
+        for text in PLAIN_RECORDS {
+            let (plain, general) = both_readers(text.as_bytes());
+            let plain = plain.unwrap_or_else(|| panic!("not read in one pass: {text}"));
+            assert_eq!(Ok(plain), general, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_one_pass_reader_leaves_the_rest_to_the_general_one() {
+        for text in [
+            r#"{"value":{"type":"JSON","data":"\u00e9"}}"#,
+            r#"{"value":{"type":"JSON","data":1e5}}"#,
+            r#"{"value":{"type":"JSON","data":01}}"#,
+            r#"{"value":{"type":"AVRO","data":{},"schema":"\"int\""}}"#,
+            r#"{"value":{"data":{}}}"#,
+            r#"{"value":{"type":"BINARY","data":"not base64!"}}"#,
+            r#"{"value":{"type":"STRING","data":5}}"#,
+            r#"{"headers":[],"value":{"type":"JSON","data":1}}"#,
+            r#"{"timestamp":"2021-02-05T19:14:42.123Z"}"#,
+            r#"{"partition_id":-1}"#,
+            r#"{"partition_id":1.0}"#,
+            r#"{"partition_id":1234567890}"#,
+            r#"{"value":null,"value":null}"#,
+            r#"{"value":{"type":"JSON","type":"JSON"}}"#,
+            r#"{"value":{"type":"JSON","data":[1,]}}"#,
+            r#"{"value":{"type":"JSON","data":{"a":1}},}"#,
+            r#"{"surprise":1}"#,
+            "{\"value\":{\"type\":\"STRING\",\"data\":\"a\u{1}b\"}}",
+        ] {
+            assert_eq!(both_readers(text.as_bytes()).0, None, "{text}");
+        }
+    }
+
+    /// A small deterministic generator (xorshift), so a failure names the case that failed.
+    struct Xorshift(u64);
+
+    impl Xorshift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn where_the_one_pass_reader_gives_a_record_the_general_one_gives_the_same() {
+        // Bytes that make JSON, break it, or test the reader's limits.
+        const BYTES: &[u8] = b"{}[]\",:. \t\n\r0123456789-+eEtrufalsn\\uAZ=/\x01\x7f\xc3\xa9\xff";
+        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+        let (mut read, mut tried) = (0, 0);
+        for seed in PLAIN_RECORDS {
+            for _ in 0..5000 {
+                let mut bytes = seed.as_bytes().to_vec();
+                for _ in 0..1 + rng.below(3) {
+                    let at = rng.below(bytes.len() + 1);
+                    let byte = BYTES[rng.below(BYTES.len())];
+                    match rng.below(3) {
+                        0 if at < bytes.len() => {
+                            bytes.remove(at);
+                        }
+                        1 if at < bytes.len() => bytes[at] = byte,
+                        _ => bytes.insert(at, byte),
+                    }
+                }
+                tried += 1;
+                let (plain, general) = both_readers(&bytes);
+                if let Some(plain) = plain {
+                    read += 1;
+                    assert_eq!(Ok(plain), general, "{:?}", String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+        // The mutations must reach the reader's successes, not only its refusals.
+        assert!(read > tried / 50, "{read} of {tried} read in one pass");
     }
 }

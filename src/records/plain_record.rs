@@ -1,0 +1,429 @@
+//! The common v3 record, read in one pass: `{"partition_id":..,"key":{..},"value":{..}}` with
+//! plain (`BINARY`, `STRING`, `JSON`) keys and values, as most streamed records look.
+//!
+//! The general reader of a v3 record is the generated decoder (`decode_produce_record`)
+//! followed by the checks and conversions of `api::v3::produce`: a serde pass that boxes the
+//! data, then a second pass over the data to check and compact it. [`read_plain_record`]
+//! does all of that in one walk over the bytes, with one allocation per key or value (its
+//! bytes), and gives up (`None`) at the first thing outside the common shape: a field other
+//! than `partition_id`, `key` and `value`, a side without a plain `type` or with schema
+//! fields, an escape in a string, a number with an exponent, a negative or large partition,
+//! a repeated field, deep nesting, any syntax error. The general reader then reads the record
+//! from the start, so errors and rare shapes keep its exact answers.
+//!
+//! Invariant: whenever [`read_plain_record`] returns a record, the general reader returns the
+//! same record. The tests compare the two on generated and mutated records, and so does the
+//! `v3_record` fuzz target.
+
+use super::stream::PlainFormat;
+
+/// A record read by [`read_plain_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainRecord {
+    pub partition: Option<i32>,
+    /// `None`: no key was given (or `null`).
+    pub key: Option<PlainSide>,
+    pub value: Option<PlainSide>,
+}
+
+/// A plain key or value: its format and its bytes (`None`: a Kafka null).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainSide {
+    pub format: PlainFormat,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// Nesting of a JSON value this reader takes; deeper values take the general reader (whose
+/// own limit is about the same, see `records::json_bytes`).
+const DEPTH_MAX: usize = 100;
+
+/// Characters of one number this reader takes (as `records::json_bytes`'s quick path).
+const NUMBER_MAX: usize = 300;
+
+/// The record `object` holds (one complete JSON object, as the framer cuts it), or `None`
+/// when the general reader must read it.
+pub fn read_plain_record(object: &[u8]) -> Option<PlainRecord> {
+    let (record, end) = read_plain_prefix(object)?;
+    object[end..]
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        .then_some(record)
+}
+
+/// The record of the JSON object `bytes` begin with, and where that object ends; `None` when
+/// the general reader must read it, or when `bytes` end before it does (what follows the
+/// object is not looked at).
+pub fn read_plain_prefix(bytes: &[u8]) -> Option<(PlainRecord, usize)> {
+    let mut r = Reader {
+        b: bytes,
+        at: 0,
+        spaced: false,
+    };
+    let mut record = PlainRecord {
+        partition: None,
+        key: None,
+        value: None,
+    };
+    let mut seen = [false; 3];
+    r.ws();
+    r.eat(b'{')?;
+    r.ws();
+    if r.peek()? == b'}' {
+        r.at += 1;
+        return Some((record, r.at));
+    }
+    loop {
+        let field = match r.key()? {
+            b"partition_id" => 0,
+            b"key" => 1,
+            b"value" => 2,
+            _ => return None,
+        };
+        if std::mem::replace(&mut seen[field], true) {
+            return None;
+        }
+        r.ws();
+        match field {
+            0 => record.partition = r.partition()?,
+            1 => record.key = r.side()?,
+            _ => record.value = r.side()?,
+        }
+        r.ws();
+        match r.next()? {
+            b',' => r.ws(),
+            b'}' => return Some((record, r.at)),
+            _ => return None,
+        }
+    }
+}
+
+/// A position in the bytes of one object.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+    /// Whether [`Reader::ws`] skipped anything since this was last cleared.
+    spaced: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.at += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+            self.spaced = true;
+        }
+    }
+
+    /// A field name and its colon (whitespace after the colon is left).
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let name = self.string()?;
+        self.ws();
+        self.eat(b':')?;
+        Some(name)
+    }
+
+    /// A string without escapes, its quotes consumed; the text between them, checked as
+    /// UTF-8 without control characters (what serde_json refuses).
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let rest = &self.b[self.at..];
+        let mut end = 0;
+        let mut ascii = true;
+        loop {
+            end += plain_run(&rest[end..]);
+            match *rest.get(end)? {
+                b'"' => break,
+                c if c >= 0x80 => {
+                    ascii = false;
+                    end += 1;
+                }
+                // A backslash or a control character.
+                _ => return None,
+            }
+        }
+        let text = &rest[..end];
+        if !ascii && std::str::from_utf8(text).is_err() {
+            return None;
+        }
+        self.at += end + 1;
+        Some(text)
+    }
+
+    /// `null`, consumed, or nothing consumed.
+    fn null(&mut self) -> bool {
+        let is = self.b[self.at..].starts_with(b"null");
+        if is {
+            self.at += 4;
+        }
+        is
+    }
+
+    /// A partition: `null`, or a non-negative number of at most 9 digits without a leading
+    /// zero (so it fits an `i32` and serde_json reads it alike).
+    fn partition(&mut self) -> Option<Option<i32>> {
+        if self.null() {
+            return Some(None);
+        }
+        let digits = self.b[self.at..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let text = &self.b[self.at..self.at + digits];
+        if digits == 0 || digits > 9 || (digits > 1 && text[0] == b'0') {
+            return None;
+        }
+        if matches!(self.b.get(self.at + digits), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.at += digits;
+        Some(Some(
+            text.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')),
+        ))
+    }
+
+    /// A key or value: `null`, or an object of a plain `type` and its `data`.
+    fn side(&mut self) -> Option<Option<PlainSide>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.eat(b'{')?;
+        self.ws();
+        let (mut format, mut data) = (None, None);
+        loop {
+            match self.key()? {
+                b"type" if format.is_none() => {
+                    self.ws();
+                    format = Some(match self.string()? {
+                        b"BINARY" => PlainFormat::Binary,
+                        b"STRING" => PlainFormat::String,
+                        b"JSON" => PlainFormat::Json,
+                        _ => return None,
+                    });
+                }
+                // The data is read once the type is known: JSON's is compacted, the others
+                // are a string.
+                b"data" if data.is_none() => {
+                    self.ws();
+                    let start = self.at;
+                    self.spaced = false;
+                    self.skip_value(0)?;
+                    data = Some((start, self.at, self.spaced));
+                }
+                _ => return None,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        let format = format?;
+        let bytes = match data {
+            None => None,
+            Some((start, end, spaced)) => plain_bytes(format, &self.b[start..end], spaced)?,
+        };
+        Some(Some(PlainSide { format, bytes }))
+    }
+
+    /// Walks one JSON value, checking its syntax (within this reader's subset).
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' if depth >= DEPTH_MAX => None,
+            b'{' => {
+                self.at += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.key()?;
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.b[self.at..]
+            .starts_with(word)
+            .then(|| self.at += word.len())
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?`, no exponent, at most [`NUMBER_MAX`] characters.
+    fn number(&mut self) -> Option<()> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int = self.digits();
+        if int == 0 || (int > 1 && self.b[self.at - int] == b'0') {
+            return None;
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        match self.peek() {
+            Some(b'e' | b'E') => None,
+            _ => (self.at - start <= NUMBER_MAX).then_some(()),
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let n = self.b[self.at..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        self.at += n;
+        n
+    }
+}
+
+/// How many bytes `bytes` begins with that a string may hold as they are: printable ASCII
+/// other than `"` and `\\`. Eight bytes are looked at a time.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of `w` that is below `n` (n <= 0x80), or that is 0x80 and
+    // above; exact for the first such byte, which is all that is looked for.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let equal = |w: u64, c: u8| below(w ^ (ONES * u64::from(c)), 1);
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let special = below(w, 0x20) | equal(w, b'"') | equal(w, b'\\') | (w & HIGH);
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .take_while(|&&c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\')
+        .count()
+}
+
+/// The bytes of a plain key or value from its data's JSON text (checked; `spaced`: with
+/// whitespace between its tokens), or `None` when the general reader must decide (data of the
+/// wrong kind, bad base64).
+fn plain_bytes(format: PlainFormat, text: &[u8], spaced: bool) -> Option<Option<Vec<u8>>> {
+    if text == b"null" {
+        return Some(None);
+    }
+    let string = || {
+        // A string without escapes (`Reader::string` checked it): the text inside the quotes.
+        (text.len() >= 2 && text[0] == b'"').then(|| &text[1..text.len() - 1])
+    };
+    Some(Some(match format {
+        PlainFormat::Binary => super::decode_base64(std::str::from_utf8(string()?).ok()?).ok()?,
+        PlainFormat::String => string()?.to_vec(),
+        PlainFormat::Json if spaced => compact(text),
+        PlainFormat::Json => text.to_vec(),
+    }))
+}
+
+/// `text` without the whitespace outside its strings (it has no escapes, so a string ends at
+/// the next quote).
+fn compact(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(&c) = text.get(at) {
+        if c == b'"' {
+            let end = memchr::memchr(b'"', &text[at + 1..]).map_or(text.len(), |e| at + e + 2);
+            out.extend_from_slice(&text[at..end]);
+            at = end;
+        } else {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                out.push(c);
+            }
+            at += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_run_ends_at_the_first_byte_a_string_cannot_hold_as_it_is() {
+        let plain = |c: u8| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\';
+        // Every special byte at every position of a word and past it, behind every other
+        // kind of byte, so borrows between the bytes of a word are covered.
+        for special in [0x00, 0x1f, b'"', b'\\', 0x80, 0xc3, 0xff] {
+            for before in [b'a', b' ', 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x7e] {
+                for at in 0..20 {
+                    let mut bytes = vec![before; 24];
+                    bytes[at] = special;
+                    if at + 1 < bytes.len() {
+                        bytes[at + 1] = 0x00;
+                    }
+                    let expected = bytes.iter().take_while(|&&c| plain(c)).count();
+                    assert_eq!(plain_run(&bytes), expected, "{special:#x} at {at}");
+                    assert_eq!(plain_run(&bytes[..at]), at, "{special:#x} cut at {at}");
+                }
+            }
+        }
+        assert_eq!(plain_run(b""), 0);
+    }
+
+    #[test]
+    fn json_data_is_compacted_outside_its_strings_only() {
+        let record = read_plain_record(
+            b"{\"value\":{\"type\":\"JSON\",\"data\":{ \"a b\" :\t[ 1 ,\r\n\"c  d\" ] }}}",
+        )
+        .expect("the common shape");
+        assert_eq!(
+            record.value.and_then(|v| v.bytes).as_deref(),
+            Some(&br#"{"a b":[1,"c  d"]}"#[..])
+        );
+    }
+}
