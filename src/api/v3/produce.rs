@@ -8,8 +8,9 @@
 //! in request order. Checking, converting and sending a record is the produce service's
 //! (`produce::RecordStream`); the per-record error codes are `error.rs`'s.
 //!
-//! The stream is one task per request: it reads the next chunk of the body only while fewer
-//! than `api.v3.produce.streaming.inflight.records.max` records await Kafka and while the
+//! The stream's work is a future driven by the response body (`Driven`), so it runs in the
+//! connection's task: it reads the next chunk of the body only while fewer than
+//! `api.v3.produce.streaming.inflight.records.max` records await Kafka and while the
 //! producer's queue has room (the send waits for it), and it writes each result into a
 //! small channel that the response body drains, so a client that does not read its results
 //! stops the reading too. Nothing queues without a bound.
@@ -135,10 +136,13 @@ impl v3::RecordsApi for V3Service {
             settings,
             rates: self.http.produce_rates.clone(),
         };
-        tokio::spawn(stream.run(framer, body, tx));
+        let lines = Driven {
+            run: Some(Box::pin(stream.run(framer, body, tx))),
+            lines: rx,
+        };
         Ok(v3::ProduceRecordResponse::Ok(RawResponse::new(
             HeaderValue::from_static(JSON),
-            Body::from_bytes_stream(rx.map(Ok::<Bytes, std::io::Error>)),
+            Body::from_bytes_stream(lines),
         )))
     }
 
@@ -382,6 +386,29 @@ impl<R: Outcome> Future for NextLine<'_, R> {
             Err(failure) => out.extend_from_slice(&error_line(&v3_record_error(failure))),
         }
         Poll::Ready(true)
+    }
+}
+
+/// The body of a stream's answer: its result lines, with the stream's work (`run`) driven by
+/// whoever polls the body, the connection's task. A delivery report then wakes that task
+/// alone, and the lines and the request body stay within it: no task of its own per stream
+/// and no hand-over between tasks per batch of lines.
+struct Driven<F> {
+    /// `None` once the stream is done; its last lines may still be in `lines`.
+    run: Option<Pin<Box<F>>>,
+    lines: mpsc::Receiver<Bytes>,
+}
+
+impl<F: Future<Output = ()>> Stream for Driven<F> {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(run) = self.run.as_mut() {
+            if run.as_mut().poll(cx).is_ready() {
+                self.run = None;
+            }
+        }
+        self.lines.poll_next_unpin(cx).map(|line| line.map(Ok))
     }
 }
 
