@@ -318,11 +318,19 @@ impl RequestIds {
         }
     }
 
+    /// `{prefix}-{n:010}`, written without `format!` (once per request).
     fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}-{n:010}", self.prefix);
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
+        let mut id = Vec::with_capacity(self.prefix.len() + 1 + digits.len().max(10));
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.push(b'-');
+        id.resize(id.len() + 10usize.saturating_sub(digits.len()), b'0');
+        id.extend_from_slice(digits);
         // Hex digits, a dash and decimal digits are always a valid header value.
-        HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
 }
 
@@ -556,6 +564,16 @@ mod tests {
         let (a, b) = (ids.next(), ids.next());
         assert_ne!(a, b);
         assert!(valid_request_id(a.as_bytes()));
+        let prefix = &ids.prefix;
+        assert_eq!(
+            a.to_str().ok(),
+            Some(format!("{prefix}-0000000001").as_str())
+        );
+        ids.next.store(12_345_678_901, Ordering::Relaxed);
+        assert_eq!(
+            ids.next().to_str().ok(),
+            Some(format!("{prefix}-12345678901").as_str())
+        );
     }
 
     #[test]
