@@ -275,7 +275,30 @@ pub struct SchemaBatch {
 ///
 /// Every record is converted before the caller sends any, so one bad record rejects the request
 /// and nothing is half-written.
+///
+/// The common body (plain records without headers) is read in one pass
+/// (`plain_record::read_plain_body`); anything else by [`decode_produce_general`].
 pub fn decode_produce(format: EmbeddedFormat, body: &[u8]) -> Result<ProduceBatch, RecordError> {
+    let plain = match format {
+        EmbeddedFormat::Binary => Some(stream::PlainFormat::Binary),
+        EmbeddedFormat::Json => Some(stream::PlainFormat::Json),
+        _ => None,
+    };
+    if let Some(records) = plain.and_then(|f| plain_record::read_plain_body(f, body)) {
+        return Ok(ProduceBatch {
+            records,
+            schemas: SchemaRefs::default(),
+        });
+    }
+    decode_produce_general(format, body)
+}
+
+/// [`decode_produce`] of every body, with every error: serde reads the envelope and each
+/// record, and each key and value is converted on its own.
+pub fn decode_produce_general(
+    format: EmbeddedFormat,
+    body: &[u8],
+) -> Result<ProduceBatch, RecordError> {
     let (records, schemas) = decode_records(body, |index, r| {
         let invalid = |problem: String| RecordError::InvalidRecord { index, problem };
         let key = encode_data(format, r.key).map_err(|p| invalid(format!("key {p}")))?;

@@ -11,11 +11,16 @@
 //! a repeated field, deep nesting, any syntax error. The general reader then reads the record
 //! from the start, so errors and rare shapes keep its exact answers.
 //!
-//! Invariant: whenever [`read_plain_record`] returns a record, the general reader returns the
-//! same record. The tests compare the two on generated and mutated records, and so does the
-//! `v3_record` fuzz target.
+//! [`read_plain_body`] does the same for a v2 `binary` or `json` produce body, whose general
+//! reader (`records::decode_produce_general`) walks each value three times: serde skips it in
+//! the envelope, again in the record, and the JSON check walks it once more.
+//!
+//! Invariant: whenever a reader of this module returns records, the general reader returns the
+//! same records. The tests compare the two on generated and mutated input, and so does the
+//! `plain_record` fuzz target.
 
 use super::stream::PlainFormat;
+use super::ProduceRecord;
 
 /// A record read by [`read_plain_record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +100,41 @@ pub fn read_plain_prefix(bytes: &[u8]) -> Option<(PlainRecord, usize)> {
             _ => return None,
         }
     }
+}
+
+/// The records of a v2 `binary` or `json` produce body of the common shape,
+/// `{"records":[{"key":..,"value":..,"partition":..},..]}` (no headers, no schema fields), or
+/// `None` when the general reader (`records::decode_produce_general`) must read it. The same
+/// invariant holds: where this gives records, the general reader gives the same ones.
+pub fn read_plain_body(format: PlainFormat, body: &[u8]) -> Option<Vec<ProduceRecord>> {
+    let mut r = Reader {
+        b: body,
+        at: 0,
+        spaced: false,
+    };
+    r.ws();
+    r.eat(b'{')?;
+    r.ws();
+    if r.key()? != b"records" {
+        return None;
+    }
+    r.ws();
+    r.eat(b'[')?;
+    r.ws();
+    let mut records = Vec::new();
+    loop {
+        records.push(r.v2_record(format)?);
+        r.ws();
+        match r.next()? {
+            b',' => r.ws(),
+            b']' => break,
+            _ => return None,
+        }
+    }
+    r.ws();
+    r.eat(b'}')?;
+    r.ws();
+    (r.at == body.len()).then_some(records)
 }
 
 /// A position in the bytes of one object.
@@ -238,6 +278,55 @@ impl<'a> Reader<'a> {
             Some((start, end, spaced)) => plain_bytes(format, &self.b[start..end], spaced)?,
         };
         Some(Some(PlainSide { format, bytes }))
+    }
+
+    /// One record of a v2 body: an object of `partition`, `key` and `value`, each at most once.
+    fn v2_record(&mut self, format: PlainFormat) -> Option<ProduceRecord> {
+        let mut record = ProduceRecord {
+            key: None,
+            value: None,
+            partition: None,
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(record);
+        }
+        let mut seen = [false; 3];
+        loop {
+            let field = match self.key()? {
+                b"partition" => 0,
+                b"key" => 1,
+                b"value" => 2,
+                _ => return None,
+            };
+            if std::mem::replace(&mut seen[field], true) {
+                return None;
+            }
+            self.ws();
+            match field {
+                0 => record.partition = self.partition()?,
+                1 => record.key = self.data(format)?,
+                _ => record.value = self.data(format)?,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => return Some(record),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A key or value's data in `format`: its bytes, `None` for `null`.
+    fn data(&mut self, format: PlainFormat) -> Option<Option<Vec<u8>>> {
+        let start = self.at;
+        self.spaced = false;
+        self.skip_value(0)?;
+        plain_bytes(format, &self.b[start..self.at], self.spaced)
     }
 
     /// Walks one JSON value, checking its syntax (within this reader's subset).
@@ -389,9 +478,125 @@ fn compact(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Calls `check` on `per_seed` mutations of each seed (one to three bytes deleted, replaced
+/// or inserted, from bytes that make JSON, break it or test the readers' limits), with a
+/// fixed generator so that a failure names the same case every run. Returns how many
+/// mutations `check` said were read in one pass, and how many were tried.
+#[cfg(test)]
+pub(crate) fn mutated(
+    seeds: &[&str],
+    per_seed: usize,
+    mut check: impl FnMut(&[u8]) -> bool,
+) -> (usize, usize) {
+    const BYTES: &[u8] = b"{}[]\",:. \t\n\r0123456789-+eEtrufalsn\\uAZ=/\x01\x7f\xc3\xa9\xff";
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut below = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut read, mut tried) = (0, 0);
+    for seed in seeds {
+        for _ in 0..per_seed {
+            let mut bytes = seed.as_bytes().to_vec();
+            for _ in 0..1 + below(3) {
+                let at = below(bytes.len() + 1);
+                let byte = BYTES[below(BYTES.len())];
+                match below(3) {
+                    0 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    1 if at < bytes.len() => bytes[at] = byte,
+                    _ => bytes.insert(at, byte),
+                }
+            }
+            tried += 1;
+            read += usize::from(check(&bytes));
+        }
+    }
+    (read, tried)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::{decode_produce_general, EmbeddedFormat, ProduceBatch, SchemaRefs};
+
+    /// v2 bodies of the common shape, for both formats.
+    const PLAIN_BODIES: &[(EmbeddedFormat, &str)] = &[
+        (
+            EmbeddedFormat::Json,
+            r#"{"records":[{"value":{"id":"1","n":[1,-2.5,true,null]}},{"key":"k","value":"v","partition":0}]}"#,
+        ),
+        (
+            EmbeddedFormat::Json,
+            "{ \"records\" : [ { \"key\" : { \"a b\" : 1 } , \"value\" : null } ,\n{ } ] }\r\n",
+        ),
+        (
+            EmbeddedFormat::Binary,
+            r#"{"records":[{"key":"aGVsbG8=","value":"d29ybGQ","partition":2},{"value":null}]}"#,
+        ),
+    ];
+
+    fn format_of(format: EmbeddedFormat) -> PlainFormat {
+        match format {
+            EmbeddedFormat::Binary => PlainFormat::Binary,
+            _ => PlainFormat::Json,
+        }
+    }
+
+    /// What the one-pass reader gives, as the general one would give it, and what the
+    /// general one gives.
+    fn both_readers(
+        format: EmbeddedFormat,
+        body: &[u8],
+    ) -> (Option<ProduceBatch>, Result<ProduceBatch, String>) {
+        let plain = read_plain_body(format_of(format), body).map(|records| ProduceBatch {
+            records,
+            schemas: SchemaRefs::default(),
+        });
+        let general = decode_produce_general(format, body).map_err(|e| format!("{e:?}"));
+        (plain, general)
+    }
+
+    #[test]
+    fn the_one_pass_reader_reads_common_v2_bodies_as_the_general_one() {
+        for (format, body) in PLAIN_BODIES {
+            let (plain, general) = both_readers(*format, body.as_bytes());
+            let plain = plain.unwrap_or_else(|| panic!("not read in one pass: {body}"));
+            assert_eq!(Ok(plain), general, "{body}");
+        }
+        for body in [
+            r#"{"records":[]}"#,
+            r#"{"records":[{"value":1}],"value_schema_id":1}"#,
+            r#"{"records":[{"value":1,"headers":[]}]}"#,
+            r#"{"records":[{"value":1e3}]}"#,
+            r#"{"records":[{"partition":"1","value":1}]}"#,
+            r#"{"records":[{"value":1}]} x"#,
+        ] {
+            assert_eq!(
+                both_readers(EmbeddedFormat::Json, body.as_bytes()).0,
+                None,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn where_the_one_pass_reader_gives_v2_records_the_general_one_gives_the_same() {
+        for (format, body) in PLAIN_BODIES {
+            let (read, tried) = mutated(&[body], 10_000, |bytes| {
+                let (plain, general) = both_readers(*format, bytes);
+                let read = plain.is_some();
+                if let Some(plain) = plain {
+                    assert_eq!(Ok(plain), general, "{:?}", String::from_utf8_lossy(bytes));
+                }
+                read
+            });
+            assert!(read > tried / 50, "{read} of {tried} read in one pass");
+        }
+    }
 
     #[test]
     fn a_plain_run_ends_at_the_first_byte_a_string_cannot_hold_as_it_is() {

@@ -37,7 +37,7 @@ pub const TARGETS: &[&str] = &[
     "avro",
     "jsonschema",
     "protobuf",
-    "v3_record",
+    "plain_record",
 ];
 
 /// Inputs up to this size: large enough for nesting far deeper than any limit of the

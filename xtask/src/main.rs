@@ -117,7 +117,7 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
         /// Only this target (repeatable): produce_body, consumer_requests, avro, jsonschema,
-        /// protobuf, v3_record.
+        /// protobuf, plain_record.
         #[arg(long)]
         target: Vec<String>,
     },

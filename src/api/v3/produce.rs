@@ -954,6 +954,7 @@ fn side_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::plain_record::mutated;
 
     /// A record's outcome that a test gives by hand.
     struct Fake {
@@ -1255,46 +1256,16 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift), so a failure names the case that failed.
-    struct Xorshift(u64);
-
-    impl Xorshift {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
-
     #[test]
     fn where_the_one_pass_reader_gives_a_record_the_general_one_gives_the_same() {
-        // Bytes that make JSON, break it, or test the reader's limits.
-        const BYTES: &[u8] = b"{}[]\",:. \t\n\r0123456789-+eEtrufalsn\\uAZ=/\x01\x7f\xc3\xa9\xff";
-        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
-        let (mut read, mut tried) = (0, 0);
-        for seed in PLAIN_RECORDS {
-            for _ in 0..5000 {
-                let mut bytes = seed.as_bytes().to_vec();
-                for _ in 0..1 + rng.below(3) {
-                    let at = rng.below(bytes.len() + 1);
-                    let byte = BYTES[rng.below(BYTES.len())];
-                    match rng.below(3) {
-                        0 if at < bytes.len() => {
-                            bytes.remove(at);
-                        }
-                        1 if at < bytes.len() => bytes[at] = byte,
-                        _ => bytes.insert(at, byte),
-                    }
-                }
-                tried += 1;
-                let (plain, general) = both_readers(&bytes);
-                if let Some(plain) = plain {
-                    read += 1;
-                    assert_eq!(Ok(plain), general, "{:?}", String::from_utf8_lossy(&bytes));
-                }
+        let (read, tried) = mutated(PLAIN_RECORDS, 5000, |bytes| {
+            let (plain, general) = both_readers(bytes);
+            let read = plain.is_some();
+            if let Some(plain) = plain {
+                assert_eq!(Ok(plain), general, "{:?}", String::from_utf8_lossy(bytes));
             }
-        }
+            read
+        });
         // The mutations must reach the reader's successes, not only its refusals.
         assert!(read > tried / 50, "{read} of {tried} read in one pass");
     }
