@@ -64,42 +64,16 @@ pub fn read_plain_prefix(bytes: &[u8]) -> Option<(PlainRecord, usize)> {
         at: 0,
         spaced: false,
     };
-    let mut record = PlainRecord {
-        partition: None,
-        key: None,
-        value: None,
-    };
-    let mut seen = [false; 3];
     r.ws();
-    r.eat(b'{')?;
-    r.ws();
-    if r.peek()? == b'}' {
-        r.at += 1;
-        return Some((record, r.at));
-    }
-    loop {
-        let field = match r.key()? {
-            b"partition_id" => 0,
-            b"key" => 1,
-            b"value" => 2,
-            _ => return None,
-        };
-        if std::mem::replace(&mut seen[field], true) {
-            return None;
-        }
-        r.ws();
-        match field {
-            0 => record.partition = r.partition()?,
-            1 => record.key = r.side()?,
-            _ => record.value = r.side()?,
-        }
-        r.ws();
-        match r.next()? {
-            b',' => r.ws(),
-            b'}' => return Some((record, r.at)),
-            _ => return None,
-        }
-    }
+    let (partition, key, value) = r.record(b"partition_id", Reader::side)?;
+    Some((
+        PlainRecord {
+            partition,
+            key,
+            value,
+        },
+        r.at,
+    ))
 }
 
 /// The records of a v2 `binary` or `json` produce body of the common shape,
@@ -240,14 +214,11 @@ impl<'a> Reader<'a> {
         if self.null() {
             return Some(None);
         }
-        self.eat(b'{')?;
-        self.ws();
         let (mut format, mut data) = (None, None);
-        loop {
-            match self.key()? {
+        self.object(|r, name| {
+            match name {
                 b"type" if format.is_none() => {
-                    self.ws();
-                    format = Some(match self.string()? {
+                    format = Some(match r.string()? {
                         b"BINARY" => PlainFormat::Binary,
                         b"STRING" => PlainFormat::String,
                         b"JSON" => PlainFormat::Json,
@@ -257,21 +228,15 @@ impl<'a> Reader<'a> {
                 // The data is read once the type is known: JSON's is compacted, the others
                 // are a string.
                 b"data" if data.is_none() => {
-                    self.ws();
-                    let start = self.at;
-                    self.spaced = false;
-                    self.skip_value(0)?;
-                    data = Some((start, self.at, self.spaced));
+                    let start = r.at;
+                    r.spaced = false;
+                    r.skip_value(0)?;
+                    data = Some((start, r.at, r.spaced));
                 }
                 _ => return None,
             }
-            self.ws();
-            match self.next()? {
-                b',' => self.ws(),
-                b'}' => break,
-                _ => return None,
-            }
-        }
+            Some(())
+        })?;
         let format = format?;
         let bytes = match data {
             None => None,
@@ -280,42 +245,64 @@ impl<'a> Reader<'a> {
         Some(Some(PlainSide { format, bytes }))
     }
 
-    /// One record of a v2 body: an object of `partition`, `key` and `value`, each at most once.
+    /// One record of a v2 body.
     fn v2_record(&mut self, format: PlainFormat) -> Option<ProduceRecord> {
-        let mut record = ProduceRecord {
-            key: None,
-            value: None,
-            partition: None,
+        let (partition, key, value) = self.record(b"partition", |r| r.data(format))?;
+        Some(ProduceRecord {
+            key,
+            value,
+            partition,
             headers: Vec::new(),
             timestamp: None,
-        };
-        self.eat(b'{')?;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(record);
-        }
+        })
+    }
+
+    /// An object of a partition (the member `partition`), `key` and `value`, each at most once,
+    /// a key and a value read by `side`; what is missing is `None`.
+    fn record<T>(
+        &mut self,
+        partition: &[u8],
+        mut side: impl FnMut(&mut Self) -> Option<Option<T>>,
+    ) -> Option<(Option<i32>, Option<T>, Option<T>)> {
+        let (mut number, mut key, mut value) = (None, None, None);
         let mut seen = [false; 3];
-        loop {
-            let field = match self.key()? {
-                b"partition" => 0,
+        self.object(|r, name| {
+            let field = match name {
                 b"key" => 1,
                 b"value" => 2,
+                _ if name == partition => 0,
                 _ => return None,
             };
             if std::mem::replace(&mut seen[field], true) {
                 return None;
             }
-            self.ws();
             match field {
-                0 => record.partition = self.partition()?,
-                1 => record.key = self.data(format)?,
-                _ => record.value = self.data(format)?,
+                0 => number = r.partition()?,
+                1 => key = side(r)?,
+                _ => value = side(r)?,
             }
+            Some(())
+        })?;
+        Some((number, key, value))
+    }
+
+    /// An object: each member's name goes to `member`, which reads its value (whitespace
+    /// around it is skipped here).
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let name = self.key()?;
+            self.ws();
+            member(self, name)?;
             self.ws();
             match self.next()? {
                 b',' => self.ws(),
-                b'}' => return Some(record),
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
@@ -334,25 +321,7 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' | b'[' if depth >= DEPTH_MAX => None,
-            b'{' => {
-                self.at += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.key()?;
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => self.ws(),
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
+            b'{' => self.object(|r, _| r.skip_value(depth + 1)),
             b'[' => {
                 self.at += 1;
                 self.ws();
