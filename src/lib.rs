@@ -59,7 +59,8 @@ pub mod fuzzing {
     /// The produce body decoders.
     pub mod records {
         pub use crate::records::{
-            decode_produce, decode_produce_general, decode_schema_produce, json_field,
+            decode_produce, decode_produce_general, decode_schema_produce,
+            decode_schema_produce_general, json_field,
         };
         pub use crate::records::{EmbeddedFormat, Field};
     }

@@ -316,7 +316,19 @@ pub fn decode_produce_general(
 
 /// Decodes a produce request body for a schema format: the request's shape, headers and
 /// partitions are checked here; keys and values stay JSON text for the schema codec.
+///
+/// The common body (schema ids, no headers) is read in one pass
+/// (`plain_record::read_plain_schema_body`); anything else by
+/// [`decode_schema_produce_general`].
 pub fn decode_schema_produce(body: &[u8]) -> Result<SchemaBatch, RecordError> {
+    match plain_record::read_plain_schema_body(body) {
+        Some(batch) => Ok(batch),
+        None => decode_schema_produce_general(body),
+    }
+}
+
+/// [`decode_schema_produce`] of every body, with every error.
+pub fn decode_schema_produce_general(body: &[u8]) -> Result<SchemaBatch, RecordError> {
     let data = |raw: Option<&RawValue>| {
         raw.map(RawValue::get)
             .filter(|text| *text != "null")

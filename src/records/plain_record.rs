@@ -13,14 +13,16 @@
 //!
 //! [`read_plain_body`] does the same for a v2 `binary` or `json` produce body, whose general
 //! reader (`records::decode_produce_general`) walks each value three times: serde skips it in
-//! the envelope, again in the record, and the JSON check walks it once more.
+//! the envelope, again in the record, and the JSON check walks it once more; and
+//! [`read_plain_schema_body`] for a v2 schema-format body by schema ids, whose keys and values
+//! stay JSON text for the schema codec.
 //!
 //! Invariant: whenever a reader of this module returns records, the general reader returns the
 //! same records. The tests compare the two on generated and mutated input, and so does the
 //! `plain_record` fuzz target.
 
 use super::stream::PlainFormat;
-use super::ProduceRecord;
+use super::{ProduceRecord, SchemaBatch, SchemaRecord, SchemaRefs};
 
 /// A record read by [`read_plain_record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,22 +95,46 @@ pub fn read_plain_body(format: PlainFormat, body: &[u8]) -> Option<Vec<ProduceRe
         return None;
     }
     r.ws();
-    r.eat(b'[')?;
-    r.ws();
-    let mut records = Vec::new();
-    loop {
-        records.push(r.v2_record(format)?);
-        r.ws();
-        match r.next()? {
-            b',' => r.ws(),
-            b']' => break,
-            _ => return None,
-        }
-    }
+    let records = r.array(|r| r.v2_record(format))?;
     r.ws();
     r.eat(b'}')?;
     r.ws();
     (r.at == body.len()).then_some(records)
+}
+
+/// The records of a v2 schema-format (`avro`, `jsonschema`, `protobuf`) produce body of the
+/// common shape, `{"value_schema_id":..,"key_schema_id":..,"records":[..]}` with schema ids
+/// rather than schema text, each key and value kept as its JSON text for the schema codec; or
+/// `None` when the general reader (`records::decode_schema_produce_general`) must read it.
+pub fn read_plain_schema_body(body: &[u8]) -> Option<SchemaBatch> {
+    let mut r = Reader {
+        b: body,
+        at: 0,
+        spaced: false,
+    };
+    let (mut records, mut schemas) = (None, SchemaRefs::default());
+    let mut seen = [false; 3];
+    r.ws();
+    r.object(|r, name| {
+        let field = match name {
+            b"records" => 0,
+            b"key_schema_id" => 1,
+            b"value_schema_id" => 2,
+            _ => return None,
+        };
+        if std::mem::replace(&mut seen[field], true) {
+            return None;
+        }
+        match field {
+            0 => records = Some(r.array(|r| r.schema_record())?),
+            1 => schemas.key_schema_id = r.partition()?,
+            _ => schemas.value_schema_id = r.partition()?,
+        }
+        Some(())
+    })?;
+    r.ws();
+    let records = records.filter(|r| !r.is_empty())?;
+    (r.at == body.len()).then_some(SchemaBatch { records, schemas })
 }
 
 /// A position in the bytes of one object.
@@ -255,6 +281,44 @@ impl<'a> Reader<'a> {
             headers: Vec::new(),
             timestamp: None,
         })
+    }
+
+    /// One record of a v2 schema-format body: its key and value as JSON text.
+    fn schema_record(&mut self) -> Option<SchemaRecord> {
+        let text = |r: &mut Self| {
+            if r.null() {
+                return Some(None);
+            }
+            let start = r.at;
+            r.skip_value(0)?;
+            // The value's bytes are ASCII outside its strings and checked UTF-8 inside.
+            Some(Some(
+                std::str::from_utf8(&r.b[start..r.at]).ok()?.to_string(),
+            ))
+        };
+        let (partition, key, value) = self.record(b"partition", text)?;
+        Some(SchemaRecord {
+            key,
+            value,
+            partition,
+            headers: Vec::new(),
+        })
+    }
+
+    /// An array of at least one element, each read by `element`.
+    fn array<T>(&mut self, mut element: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.eat(b'[')?;
+        self.ws();
+        let mut items = Vec::new();
+        loop {
+            items.push(element(self)?);
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => return Some(items),
+                _ => return None,
+            }
+        }
     }
 
     /// An object of a partition (the member `partition`), `key` and `value`, each at most once,
@@ -490,7 +554,10 @@ pub(crate) fn mutated(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{decode_produce_general, EmbeddedFormat, ProduceBatch, SchemaRefs};
+    use crate::records::{
+        decode_produce_general, decode_schema_produce_general, EmbeddedFormat, ProduceBatch,
+        SchemaRefs,
+    };
 
     /// v2 bodies of the common shape, for both formats.
     const PLAIN_BODIES: &[(EmbeddedFormat, &str)] = &[
@@ -550,6 +617,43 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// v2 schema-format bodies of the common shape.
+    const SCHEMA_BODIES: &[&str] = &[
+        r#"{"value_schema_id":12,"records":[{"value":{"id":"1","name":"x","n":[1,2.5,null]}},{"value":null,"partition":1}]}"#,
+        "{ \"records\" : [ { \"key\" : \"k\" , \"value\" : { \"a\" : true } } ] ,\n \"key_schema_id\" : 0 , \"value_schema_id\" : null }",
+    ];
+
+    #[test]
+    fn where_the_one_pass_reader_gives_schema_records_the_general_one_gives_the_same() {
+        let both = |body: &[u8]| {
+            let plain = read_plain_schema_body(body);
+            let general = decode_schema_produce_general(body).map_err(|e| format!("{e:?}"));
+            (plain, general)
+        };
+        for body in SCHEMA_BODIES {
+            let (plain, general) = both(body.as_bytes());
+            let plain = plain.unwrap_or_else(|| panic!("not read in one pass: {body}"));
+            assert_eq!(Ok(plain), general, "{body}");
+        }
+        for body in [
+            r#"{"value_schema":""int"","records":[{"value":1}]}"#,
+            r#"{"value_schema_id":"1","records":[{"value":1}]}"#,
+            r#"{"value_schema_id":1,"records":[]}"#,
+            r#"{"value_schema_id":1}"#,
+        ] {
+            assert_eq!(both(body.as_bytes()).0, None, "{body}");
+        }
+        let (read, tried) = mutated(SCHEMA_BODIES, 10_000, |bytes| {
+            let (plain, general) = both(bytes);
+            let read = plain.is_some();
+            if let Some(plain) = plain {
+                assert_eq!(Ok(plain), general, "{:?}", String::from_utf8_lossy(bytes));
+            }
+            read
+        });
+        assert!(read > tried / 50, "{read} of {tried} read in one pass");
     }
 
     #[test]
