@@ -61,11 +61,7 @@ pub fn read_plain_record(object: &[u8]) -> Option<PlainRecord> {
 /// the general reader must read it, or when `bytes` end before it does (what follows the
 /// object is not looked at).
 pub fn read_plain_prefix(bytes: &[u8]) -> Option<(PlainRecord, usize)> {
-    let mut r = Reader {
-        b: bytes,
-        at: 0,
-        spaced: false,
-    };
+    let mut r = Reader::new(bytes);
     r.ws();
     let (partition, key, value) = r.record(b"partition_id", Reader::side)?;
     Some((
@@ -83,11 +79,7 @@ pub fn read_plain_prefix(bytes: &[u8]) -> Option<(PlainRecord, usize)> {
 /// `None` when the general reader (`records::decode_produce_general`) must read it. The same
 /// invariant holds: where this gives records, the general reader gives the same ones.
 pub fn read_plain_body(format: PlainFormat, body: &[u8]) -> Option<Vec<ProduceRecord>> {
-    let mut r = Reader {
-        b: body,
-        at: 0,
-        spaced: false,
-    };
+    let mut r = Reader::new(body);
     r.ws();
     r.eat(b'{')?;
     r.ws();
@@ -107,11 +99,7 @@ pub fn read_plain_body(format: PlainFormat, body: &[u8]) -> Option<Vec<ProduceRe
 /// rather than schema text, each key and value kept as its JSON text for the schema codec; or
 /// `None` when the general reader (`records::decode_schema_produce_general`) must read it.
 pub fn read_plain_schema_body(body: &[u8]) -> Option<SchemaBatch> {
-    let mut r = Reader {
-        b: body,
-        at: 0,
-        spaced: false,
-    };
+    let mut r = Reader::new(body);
     let (mut records, mut schemas) = (None, SchemaRefs::default());
     let mut seen = [false; 3];
     r.ws();
@@ -137,8 +125,10 @@ pub fn read_plain_schema_body(body: &[u8]) -> Option<SchemaBatch> {
     (r.at == body.len()).then_some(SchemaBatch { records, schemas })
 }
 
-/// A position in the bytes of one object.
-struct Reader<'a> {
+/// A position in the bytes of one JSON text, walked by the readers of this module (and by the
+/// Avro codec's text encoder, `schema::avro::text`). Each method consumes what it reads, or
+/// gives up (`None`) at anything outside the subset it takes.
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
     at: usize,
     /// Whether [`Reader::ws`] skipped anything since this was last cleared.
@@ -146,7 +136,20 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn new(b: &'a [u8]) -> Reader<'a> {
+        Reader {
+            b,
+            at: 0,
+            spaced: false,
+        }
+    }
+
+    /// Whether every byte was read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.at == self.b.len()
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.b.get(self.at).copied()
     }
 
@@ -156,12 +159,12 @@ impl<'a> Reader<'a> {
         Some(c)
     }
 
-    fn eat(&mut self, c: u8) -> Option<()> {
+    pub(crate) fn eat(&mut self, c: u8) -> Option<()> {
         (self.next()? == c).then_some(())
     }
 
     /// Skips JSON whitespace.
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
             self.spaced = true;
@@ -169,7 +172,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A field name and its colon (whitespace after the colon is left).
-    fn key(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn key(&mut self) -> Option<&'a [u8]> {
         let name = self.string()?;
         self.ws();
         self.eat(b':')?;
@@ -178,7 +181,7 @@ impl<'a> Reader<'a> {
 
     /// A string without escapes, its quotes consumed; the text between them, checked as
     /// UTF-8 without control characters (what serde_json refuses).
-    fn string(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let rest = &self.b[self.at..];
         let mut end = 0;
@@ -204,7 +207,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `null`, consumed, or nothing consumed.
-    fn null(&mut self) -> bool {
+    pub(crate) fn null(&mut self) -> bool {
         let is = self.b[self.at..].starts_with(b"null");
         if is {
             self.at += 4;
@@ -410,7 +413,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
         self.b[self.at..]
             .starts_with(word)
             .then(|| self.at += word.len())
@@ -436,6 +439,13 @@ impl<'a> Reader<'a> {
             Some(b'e' | b'E') => None,
             _ => (self.at - start <= NUMBER_MAX).then_some(()),
         }
+    }
+
+    /// A number as [`Reader::number`] takes it: its text.
+    pub(crate) fn number_text(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        self.number()?;
+        Some(&self.b[start..self.at])
     }
 
     fn digits(&mut self) -> usize {

@@ -12,6 +12,8 @@
 //!
 //! Pure: no registry, no Kafka. The wire prefix (magic byte, schema id) is `schema/mod.rs`.
 
+mod text;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
