@@ -8,8 +8,7 @@
 //! (`produce::Produce`).
 
 use kafka_rest_api::{
-    media as vnd, models, Lenient, Nullable, ProduceToPartitionResponse, ProduceToTopicResponse,
-    RawBody, Vnd,
+    media as vnd, models, Lenient, ProduceToPartitionResponse, ProduceToTopicResponse, RawBody, Vnd,
 };
 
 use super::Service;
@@ -38,31 +37,48 @@ async fn decode<M>(
     Ok(ProduceRequest::decode_v2(format, &bytes)?)
 }
 
-/// The v2 produce response: one entry per record, in request order.
-fn produce_response(produced: Produced) -> models::ProduceResponse {
-    let offsets = produced
-        .outcomes
-        .into_iter()
-        .map(|o| match o {
-            RecordOutcome::Delivered { partition, offset } => models::ProduceOffset {
-                partition: Nullable(Some(partition)),
-                offset: Nullable(Some(offset)),
-                error_code: Nullable(None),
-                error: Nullable(None),
-            },
-            RecordOutcome::Failed(f) => models::ProduceOffset {
-                partition: Nullable(None),
-                offset: Nullable(None),
-                error_code: Nullable(Some(record_error_code(f.kind))),
-                error: Nullable(Some(f.message)),
-            },
-        })
-        .collect();
-    models::ProduceResponse {
-        offsets,
-        key_schema_id: Nullable(produced.key_schema_id),
-        value_schema_id: Nullable(produced.value_schema_id),
+/// The v2 produce response: one entry per record, in request order, as the JSON serde writes
+/// for a `models::ProduceResponse` (a test compares them). Written by hand: serde's generic
+/// path cost about a tenth of a 100-record request's instructions.
+fn produce_response<M>(produced: &Produced) -> Vnd<M, models::ProduceResponse> {
+    // About 60 bytes per delivered record.
+    let mut out = Vec::with_capacity(64 + 64 * produced.outcomes.len());
+    let mut numbers = itoa::Buffer::new();
+    out.extend_from_slice(br#"{"offsets":["#);
+    for (i, outcome) in produced.outcomes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match outcome {
+            RecordOutcome::Delivered { partition, offset } => {
+                out.extend_from_slice(br#"{"partition":"#);
+                out.extend_from_slice(numbers.format(*partition).as_bytes());
+                out.extend_from_slice(br#","offset":"#);
+                out.extend_from_slice(numbers.format(*offset).as_bytes());
+                out.extend_from_slice(br#","error_code":null,"error":null}"#);
+            }
+            RecordOutcome::Failed(f) => {
+                out.extend_from_slice(br#"{"partition":null,"offset":null,"error_code":"#);
+                out.extend_from_slice(numbers.format(record_error_code(f.kind)).as_bytes());
+                out.extend_from_slice(br#","error":"#);
+                // Writing into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut out, &f.message);
+                out.push(b'}');
+            }
+        }
     }
+    for (name, id) in [
+        (&br#"],"key_schema_id":"#[..], produced.key_schema_id),
+        (br#","value_schema_id":"#, produced.value_schema_id),
+    ] {
+        out.extend_from_slice(name);
+        match id {
+            Some(id) => out.extend_from_slice(numbers.format(id).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+    Vnd::encoded(out)
 }
 
 /// The operations tagged `produce`.
@@ -85,7 +101,7 @@ impl v2::ProduceApi for Service {
             .produce(&topic, None, request)
             .await?;
         let refused_for = produced.refused_for();
-        let body = Vnd::new(produce_response(produced));
+        let body = produce_response(&produced);
         Ok(match refused_for {
             Some(FailureKind::Authentication) => ProduceToTopicResponse::Unauthorized(body),
             Some(FailureKind::Authorization) => ProduceToTopicResponse::Forbidden(body),
@@ -111,11 +127,109 @@ impl v2::ProduceApi for Service {
             .produce(&topic, Some(partition), request)
             .await?;
         let refused_for = produced.refused_for();
-        let body = Vnd::new(produce_response(produced));
+        let body = produce_response(&produced);
         Ok(match refused_for {
             Some(FailureKind::Authentication) => ProduceToPartitionResponse::Unauthorized(body),
             Some(FailureKind::Authorization) => ProduceToPartitionResponse::Forbidden(body),
             _ => ProduceToPartitionResponse::Ok(body),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::produce::{DeliveryFailure, FailureKind};
+    use kafka_rest_api::Nullable;
+    use poem::IntoResponse;
+
+    /// The response as serde writes the model.
+    fn with_serde(produced: &Produced) -> Vec<u8> {
+        let offsets = produced
+            .outcomes
+            .iter()
+            .map(|o| match o {
+                RecordOutcome::Delivered { partition, offset } => models::ProduceOffset {
+                    partition: Nullable(Some(*partition)),
+                    offset: Nullable(Some(*offset)),
+                    error_code: Nullable(None),
+                    error: Nullable(None),
+                },
+                RecordOutcome::Failed(f) => models::ProduceOffset {
+                    partition: Nullable(None),
+                    offset: Nullable(None),
+                    error_code: Nullable(Some(record_error_code(f.kind))),
+                    error: Nullable(Some(f.message.clone())),
+                },
+            })
+            .collect();
+        serde_json::to_vec(&models::ProduceResponse {
+            offsets,
+            key_schema_id: Nullable(produced.key_schema_id),
+            value_schema_id: Nullable(produced.value_schema_id),
+        })
+        .expect("serializes")
+    }
+
+    async fn by_hand(produced: &Produced) -> Vec<u8> {
+        let response = produce_response::<vnd::KafkaV2>(produced).into_response();
+        response
+            .into_body()
+            .into_vec()
+            .await
+            .expect("a body in memory")
+    }
+
+    #[tokio::test]
+    async fn the_hand_written_response_is_what_serde_writes() {
+        let failed = |kind, message: &str| {
+            RecordOutcome::Failed(DeliveryFailure {
+                kind,
+                message: message.to_string(),
+            })
+        };
+        for produced in [
+            Produced {
+                outcomes: vec![],
+                key_schema_id: None,
+                value_schema_id: None,
+            },
+            Produced {
+                outcomes: vec![
+                    RecordOutcome::Delivered {
+                        partition: 0,
+                        offset: 0,
+                    },
+                    RecordOutcome::Delivered {
+                        partition: 2_147_483_647,
+                        offset: i64::MAX,
+                    },
+                    failed(FailureKind::Retriable, "Local: Message timed out"),
+                    failed(FailureKind::Other, "invalid"),
+                    failed(
+                        FailureKind::TooLarge,
+                        "quote \" backslash \\ tab \t é \u{1}",
+                    ),
+                    failed(FailureKind::Authorization, ""),
+                    RecordOutcome::Delivered {
+                        partition: 1,
+                        offset: -1,
+                    },
+                ],
+                key_schema_id: Some(1),
+                value_schema_id: Some(2_000_000),
+            },
+            Produced {
+                outcomes: vec![failed(FailureKind::Authentication, "SASL")],
+                key_schema_id: None,
+                value_schema_id: Some(-1),
+            },
+        ] {
+            let hand = by_hand(&produced).await;
+            assert_eq!(
+                String::from_utf8_lossy(&hand),
+                String::from_utf8_lossy(&with_serde(&produced))
+            );
+        }
     }
 }
