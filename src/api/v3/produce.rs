@@ -744,7 +744,34 @@ fn write_timestamp(out: &mut Vec<u8>, millis: i64) -> bool {
         out.extend_from_slice(t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().as_bytes());
         return true;
     }
-    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Records of a stream mostly share their second: its text is kept per thread.
+    thread_local! {
+        static LAST_SECOND: std::cell::Cell<(i64, [u8; 20])> =
+            const { std::cell::Cell::new((i64::MIN, [0; 20])) };
+    }
+    let (second, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
+    let (last, head) = LAST_SECOND.get();
+    let head = if last == second {
+        head
+    } else {
+        let head = second_text(second);
+        LAST_SECOND.set((second, head));
+        head
+    };
+    out.extend_from_slice(&head);
+    let ms = u16::try_from(ms).unwrap_or(0);
+    out.extend_from_slice(&[
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+    ]);
+    true
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch within years 0000 to 9999.
+fn second_text(second: i64) -> [u8; 20] {
+    let (days, secs) = (second.div_euclid(86_400), second.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -754,9 +781,8 @@ fn write_timestamp(out: &mut Vec<u8>, millis: i64) -> bool {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let (secs, ms) = (ms_of_day / 1000, ms_of_day % 1000);
-    // `YYYY-MM-DDTHH:MM:SS.mmmZ`, each field zero-padded (every value is in range here).
-    let mut text = *b"0000-00-00T00:00:00.000Z";
+    // Each field zero-padded (every value is in range here).
+    let mut text = *b"0000-00-00T00:00:00.";
     let mut put = |at: usize, width: usize, mut value: i64| {
         for i in (at..at + width).rev() {
             text[i] = b'0' + u8::try_from(value % 10).unwrap_or(0);
@@ -769,9 +795,7 @@ fn write_timestamp(out: &mut Vec<u8>, millis: i64) -> bool {
     put(11, 2, secs / 3600);
     put(14, 2, secs / 60 % 60);
     put(17, 2, secs % 60);
-    put(20, 3, ms);
-    out.extend_from_slice(&text);
-    true
+    text
 }
 
 /// The record `object` holds when it has the common shape `read_plain_record` reads in one
@@ -1160,6 +1184,13 @@ mod tests {
             253_402_207_200_000, // the last instant jiff takes
             -62_167_219_200_000, // year 0
             1_612_552_482_123,   // 2021-02-05T19:14:42.123
+            // Within one second (the text of the second is kept), and across the next.
+            1_612_552_482_124,
+            1_612_552_482_999,
+            1_612_552_483_000,
+            -1_000,
+            -1,
+            -1_001,
         ] {
             assert_eq!(
                 render_timestamp(millis).as_deref(),
