@@ -131,6 +131,16 @@ def main():
         if status not in (200, 201):
             sys.exit(f"cannot create {topic}: {status} {body[:200]}")
         log(f"topic {topic} created")
+        # Under callgrind the proxy is slow: the first produce's metadata fetch could time out
+        # while the new topic's leaders are still being elected, so wait until they are known.
+        for _ in range(120):
+            status, body = c.call("GET", f"/topics/{topic}/partitions")
+            if status == 200 and len(json.loads(body)) == 3 and all(
+                    p.get("leader") is not None and p["leader"] >= 0 for p in json.loads(body)):
+                break
+            time.sleep(0.5)
+        else:
+            sys.exit(f"the partitions of {topic} have no leaders after 60 s")
         if args.kind == "c1":
             count = measure_c1(c, topic, args)
         elif args.kind in ("p5", "p6"):
