@@ -5,8 +5,9 @@
 //! A run only starts its clock once its group is stable: a group whose members join one after
 //! another rebalances while records flow, everything stops until all rejoin (seconds), and
 //! whether that happens is a race that would dominate a short run. So each side first reads
-//! (discarding) until every partition is assigned and the assignment has not changed for
-//! [`STABLE_FOR`], then seeks its partitions back to the beginning; the clock runs from the
+//! (discarding) until the broker reports the group `Stable` with all [`READERS`] members,
+//! every partition is assigned and the assignment has not changed for [`STABLE_FOR`], then
+//! seeks its partitions back to the beginning; the clock runs from the
 //! first record after that to the last, and only distinct offsets count (a record read twice
 //! after a revocation counts once).
 //!
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -36,8 +39,12 @@ const PARTITIONS: i32 = 3;
 /// Readers per side (one more than partitions: one member stays idle, as in a real group).
 const READERS: usize = 4;
 
-/// A group counts as stable once its assignment covers every partition and has not changed
-/// for this long.
+/// A group counts as stable once the broker reports it `Stable` with all its members, and its
+/// assignment covers every partition and has not changed for this long. The assignment alone
+/// is not enough: a member learns of a rebalance another member's join started only at its
+/// next heartbeat (3 s apart by default), so its assignment can look settled for a second
+/// while the group is rebalancing, and a rebalance after the seek restarts a partition's new
+/// owner elsewhere than where the clocked reads left it.
 const STABLE_FOR: Duration = Duration::from_secs(1);
 
 /// The longest a group may take to become stable, and a side to read the topic.
@@ -54,8 +61,8 @@ pub(super) async fn c1(bench: &Bench<'_>) -> Result<Row> {
     let sides = interleave(
         "C1",
         bench.timing.runs,
-        |run| proxy_consume(bench.proxy, &topic, records, run),
-        |run| native_consume(bench.bootstrap, &topic, records, run),
+        |run| proxy_consume(bench.proxy, &bench.admin, &topic, records, run),
+        |run| native_consume(bench.bootstrap, &bench.admin, &topic, records, run),
     )
     .await;
     delete_topic(&bench.admin, &topic).await;
@@ -193,6 +200,7 @@ async fn call(conn: &mut HttpConn, request: &[u8], expect: u16, what: &str) -> R
 /// first record to the last.
 pub(super) async fn proxy_consume(
     proxy: &ProxyUnderTest,
+    admin: &AdminClient<DefaultClientContext>,
     topic: &str,
     total: usize,
     run: usize,
@@ -201,11 +209,10 @@ pub(super) async fn proxy_consume(
     let mut conns = Vec::new();
     for i in 0..READERS {
         let mut conn = HttpConn::connect(&proxy.addr).await?;
-        // No automatic commits: the gate below reads (and drops) records, and a commit of
-        // those offsets followed by a rebalance after the seek would start the partition's
-        // new owner past records it never returned in the clocked part, which then waits for
-        // them in vain. Without commits a new owner starts from the beginning again
-        // (duplicates, which are counted once).
+        // No automatic commits, as the native side commits nothing either (it stores no
+        // offsets); and should the group still rebalance after the seek, no commit of the
+        // gate's reads can start a partition's new owner past records the clocked part never
+        // saw (it starts from the beginning again; duplicates count once).
         let body = format!(
             r#"{{"name":"c{i}","format":"binary","auto.offset.reset":"earliest","auto.commit.enable":"false"}}"#
         );
@@ -265,7 +272,7 @@ pub(super) async fn proxy_consume(
             now.push(assigned_partitions(&body));
         }
         let covered: BTreeSet<i32> = now.iter().flatten().copied().collect();
-        if covered.len() < PARTITIONS as usize {
+        if covered.len() < PARTITIONS as usize || !group_settled(admin, &group).await {
             stable_since = None;
             continue;
         }
@@ -366,6 +373,22 @@ pub(super) async fn proxy_consume(
     })
 }
 
+/// Whether the broker reports `group` in the `Stable` state with all [`READERS`] members (one
+/// generation that every member joined). Asked through the bench's admin client, which blocks
+/// for the round trip: a blocking task keeps the runtime's workers free.
+async fn group_settled(admin: &AdminClient<DefaultClientContext>, group: &str) -> bool {
+    let list = tokio::task::block_in_place(|| {
+        admin
+            .inner()
+            .fetch_group_list(Some(group), Duration::from_secs(5))
+    });
+    list.is_ok_and(|list| {
+        list.groups()
+            .iter()
+            .any(|g| g.name() == group && g.state() == "Stable" && g.members().len() == READERS)
+    })
+}
+
 /// The partitions of a v2 assignments answer, sorted.
 fn assigned_partitions(body: &[u8]) -> Vec<i32> {
     let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -386,6 +409,7 @@ fn assigned_partitions(body: &[u8]) -> Vec<i32> {
 /// beginning, then read the topic; the clock runs from the first record to the last.
 pub(super) async fn native_consume(
     bootstrap: &str,
+    admin: &AdminClient<DefaultClientContext>,
     topic: &str,
     total: usize,
     run: usize,
@@ -426,7 +450,7 @@ pub(super) async fn native_consume(
             now.push(parts);
         }
         let covered: BTreeSet<i32> = now.iter().flatten().copied().collect();
-        if covered.len() < PARTITIONS as usize {
+        if covered.len() < PARTITIONS as usize || !group_settled(admin, &group).await {
             stable_since = None;
             continue;
         }
