@@ -17,6 +17,10 @@ topic of --records records of ~100 B, filled through the proxy; counted per reco
 v3 streamed produce: one chunked request, --requests chunks of 100 JSON records, each chunk's
 100 result lines read before the next is sent; counted per record), p6 (one JSON record per
 v3 request).
+
+Bodies are written as Python's `json.dumps` writes them (`", "` and `": "` between items),
+as many clients send them; `--compact` writes them without spaces, as `cargo xtask bench`
+sends them, so that the counts are those of the bench's own requests.
 """
 
 import argparse
@@ -69,20 +73,27 @@ class Client:
 
 def produce_body(kind, schema_id=None):
     if kind == "p2":
-        return json.dumps({"records": [{"value": record(0)}]}), "application/vnd.kafka.json.v2+json"
+        return body_json({"records": [{"value": record(0)}]}), "application/vnd.kafka.json.v2+json"
     if kind == "p1":
-        return json.dumps({"records": [{"value": record(i)} for i in range(100)]}), \
+        return body_json({"records": [{"value": record(i)} for i in range(100)]}), \
             "application/vnd.kafka.json.v2+json"
     if kind == "p3":
-        recs = [{"value": base64.b64encode(json.dumps(record(i)).encode()).decode()} for i in range(100)]
-        return json.dumps({"records": recs}), "application/vnd.kafka.binary.v2+json"
+        recs = [{"value": base64.b64encode(body_json(record(i)).encode()).decode()} for i in range(100)]
+        return body_json({"records": recs}), "application/vnd.kafka.binary.v2+json"
     if kind == "p4":
-        return json.dumps({"value_schema_id": schema_id, "records": [{"value": record(i)} for i in range(100)]}), \
+        return body_json({"value_schema_id": schema_id, "records": [{"value": record(i)} for i in range(100)]}), \
             "application/vnd.kafka.avro.v2+json"
     raise ValueError(kind)
 
 
 PROXY_PID = None
+
+# `json.dumps`'s separators for request bodies; `--compact` sets them to `(",", ":")`.
+SEPARATORS = None
+
+
+def body_json(value):
+    return json.dumps(value, separators=SEPARATORS)
 
 
 def main():
@@ -95,7 +106,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--records", type=int, default=60_000, help="c1: records in the topic")
     ap.add_argument("--out", default=None, help="keep the callgrind output here")
+    ap.add_argument("--compact", action="store_true",
+                    help="request bodies without spaces, as `cargo xtask bench` sends them")
     args = ap.parse_args()
+    global SEPARATORS
+    if args.compact:
+        SEPARATORS = (",", ":")
 
     port = free_port()
     out_dir = args.out or tempfile.mkdtemp(prefix="callgrind-")
@@ -202,7 +218,7 @@ def measure_produce(c, topic, args):
 
 
 def v3_record(i):
-    return json.dumps({"value": {"type": "JSON", "data": record(i)}})
+    return body_json({"value": {"type": "JSON", "data": record(i)}})
 
 
 def measure_v3(c, port, cluster, topic, args):
