@@ -374,8 +374,9 @@ pub(super) async fn proxy_consume(
 }
 
 /// Whether the broker reports `group` in the `Stable` state with all [`READERS`] members (one
-/// generation that every member joined). Asked through the bench's admin client, which blocks
-/// for the round trip: a blocking task keeps the runtime's workers free.
+/// generation that every member joined). Asked through the bench's admin client, whose call
+/// blocks for the round trip: `block_in_place` lets the runtime hand this worker's other tasks
+/// to another thread meanwhile.
 async fn group_settled(admin: &AdminClient<DefaultClientContext>, group: &str) -> bool {
     let list = tokio::task::block_in_place(|| {
         admin
