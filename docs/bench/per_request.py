@@ -151,8 +151,8 @@ def main():
         # while the new topic's leaders are still being elected, so wait until they are known.
         for _ in range(120):
             status, body = c.call("GET", f"/topics/{topic}/partitions")
-            if status == 200 and len(json.loads(body)) == 3 and all(
-                    p.get("leader") is not None and p["leader"] >= 0 for p in json.loads(body)):
+            parts = json.loads(body) if status == 200 else []
+            if len(parts) == 3 and all(p.get("leader") is not None and p["leader"] >= 0 for p in parts):
                 break
             time.sleep(0.5)
         else:

@@ -248,16 +248,10 @@ pub(super) async fn proxy_consume(
         );
         r
     };
-    // The gate: read (and drop) until the group's assignment covers every partition and holds.
-    let gate_started = Instant::now();
-    let mut stable_since: Option<(Instant, Vec<Vec<i32>>)> = None;
+    // The gate: read (and drop) until the group settles (`Gate`).
+    let mut gate = Gate::new(admin, &group, "proxy's");
     let assignment = loop {
-        if gate_started.elapsed() > GATE_LIMIT {
-            bail!(
-                "the proxy's group did not settle within {}s",
-                GATE_LIMIT.as_secs()
-            );
-        }
+        gate.within_limit()?;
         let mut now = Vec::new();
         for (i, conn) in conns.iter_mut().enumerate() {
             call(conn, &records_call(i, 100), 200, "records (gate)").await?;
@@ -271,18 +265,8 @@ pub(super) async fn proxy_consume(
             .await?;
             now.push(assigned_partitions(&body));
         }
-        let covered: BTreeSet<i32> = now.iter().flatten().copied().collect();
-        if covered.len() < PARTITIONS as usize || !group_settled(admin, &group).await {
-            stable_since = None;
-            continue;
-        }
-        match &stable_since {
-            Some((since, same)) if *same == now => {
-                if since.elapsed() >= STABLE_FOR {
-                    break now;
-                }
-            }
-            _ => stable_since = Some((Instant::now(), now)),
+        if let Some(settled) = gate.settled(now).await {
+            break settled;
         }
     };
     for (i, conn) in conns.iter_mut().enumerate() {
@@ -373,21 +357,79 @@ pub(super) async fn proxy_consume(
     })
 }
 
-/// Whether the broker reports `group` in the `Stable` state with all [`READERS`] members (one
-/// generation that every member joined). Asked through the bench's admin client, whose call
-/// blocks for the round trip: `block_in_place` lets the runtime hand this worker's other tasks
-/// to another thread meanwhile.
-async fn group_settled(admin: &AdminClient<DefaultClientContext>, group: &str) -> bool {
-    let list = tokio::task::block_in_place(|| {
-        admin
-            .inner()
-            .fetch_group_list(Some(group), Duration::from_secs(5))
-    });
-    list.is_ok_and(|list| {
-        list.groups()
-            .iter()
-            .any(|g| g.name() == group && g.state() == "Stable" && g.members().len() == READERS)
-    })
+/// The gate both sides pass before their clock starts: the group counts as settled once the
+/// members' assignments cover every partition, the broker reports the group `Stable` with all
+/// [`READERS`] members, and the assignments have stayed the same for [`STABLE_FOR`].
+struct Gate<'a> {
+    admin: &'a AdminClient<DefaultClientContext>,
+    group: &'a str,
+    /// Whose group, for the error past [`GATE_LIMIT`].
+    side: &'static str,
+    started: Instant,
+    /// Since when the assignments were the same, and what they were.
+    stable_since: Option<(Instant, Vec<Vec<i32>>)>,
+}
+
+impl<'a> Gate<'a> {
+    fn new(
+        admin: &'a AdminClient<DefaultClientContext>,
+        group: &'a str,
+        side: &'static str,
+    ) -> Gate<'a> {
+        Gate {
+            admin,
+            group,
+            side,
+            started: Instant::now(),
+            stable_since: None,
+        }
+    }
+
+    /// An error once the group has had [`GATE_LIMIT`] to settle.
+    fn within_limit(&self) -> Result<()> {
+        if self.started.elapsed() > GATE_LIMIT {
+            bail!(
+                "the {} group did not settle within {}s",
+                self.side,
+                GATE_LIMIT.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    /// The members' assignments (`now`, one sorted list per member) once the group is
+    /// settled; `None` while it is not.
+    async fn settled(&mut self, now: Vec<Vec<i32>>) -> Option<Vec<Vec<i32>>> {
+        let covered: BTreeSet<i32> = now.iter().flatten().copied().collect();
+        if covered.len() < PARTITIONS as usize || !self.stable_at_broker() {
+            self.stable_since = None;
+            return None;
+        }
+        match &self.stable_since {
+            Some((since, same)) if *same == now => (since.elapsed() >= STABLE_FOR).then_some(now),
+            _ => {
+                self.stable_since = Some((Instant::now(), now));
+                None
+            }
+        }
+    }
+
+    /// Whether the broker reports the group in the `Stable` state with all [`READERS`]
+    /// members (one generation that every member joined). Asked through the bench's admin
+    /// client, whose call blocks for the round trip: `block_in_place` lets the runtime hand
+    /// this worker's other tasks to another thread meanwhile.
+    fn stable_at_broker(&self) -> bool {
+        let list = tokio::task::block_in_place(|| {
+            self.admin
+                .inner()
+                .fetch_group_list(Some(self.group), Duration::from_secs(5))
+        });
+        list.is_ok_and(|list| {
+            list.groups().iter().any(|g| {
+                g.name() == self.group && g.state() == "Stable" && g.members().len() == READERS
+            })
+        })
+    }
 }
 
 /// The partitions of a v2 assignments answer, sorted.
@@ -429,17 +471,11 @@ pub(super) async fn native_consume(
         consumer.subscribe(&[topic]).context("subscribe")?;
         consumers.push(Arc::new(consumer));
     }
-    // The gate, as on the proxy side: poll (and drop) until the assignment covers every
-    // partition and holds, then seek back to the beginning.
-    let gate_started = Instant::now();
-    let mut stable_since: Option<(Instant, Vec<Vec<i32>>)> = None;
+    // The gate, as on the proxy side: poll (and drop) until the group settles (`Gate`), then
+    // seek back to the beginning.
+    let mut gate = Gate::new(admin, &group, "native");
     loop {
-        if gate_started.elapsed() > GATE_LIMIT {
-            bail!(
-                "the native group did not settle within {}s",
-                GATE_LIMIT.as_secs()
-            );
-        }
+        gate.within_limit()?;
         let mut now = Vec::new();
         for consumer in &consumers {
             let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
@@ -450,18 +486,8 @@ pub(super) async fn native_consume(
             parts.sort_unstable();
             now.push(parts);
         }
-        let covered: BTreeSet<i32> = now.iter().flatten().copied().collect();
-        if covered.len() < PARTITIONS as usize || !group_settled(admin, &group).await {
-            stable_since = None;
-            continue;
-        }
-        match &stable_since {
-            Some((since, same)) if *same == now => {
-                if since.elapsed() >= STABLE_FOR {
-                    break;
-                }
-            }
-            _ => stable_since = Some((Instant::now(), now)),
+        if gate.settled(now).await.is_some() {
+            break;
         }
     }
     for consumer in &consumers {
