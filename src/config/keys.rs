@@ -217,13 +217,14 @@ keys! {
         |v| number(v, NON_NEGATIVE),
         "consumer instances this process keeps at once (ours); creating one more answers `429`. \
          Each is a librdkafka client with its own group membership: 4 threads (main, internal, \
-         one per broker, group coordinator) and 8 file descriptors with one broker, about 0.45 \
-         MiB when idle, up to `queued.max.messages.kbytes` of prefetched records when reading, \
-         and about 0.3% of a core when idle (mostly fetch long-polls; \
-         `consumer.fetch.wait.max.ms=5000` cuts it by a third but delays reads after a seek). \
-         Measured with `cargo xtask bench --only M1`: 1000 idle instances, about 500 MiB RSS and \
-         4040 threads; after deleting them threads and descriptors return to the baseline, while \
-         glibc's malloc arenas keep most of the memory for the next instances (384 MiB). The \
+         one per broker, group coordinator) and 8 file descriptors with one broker, about 0.21 \
+         MiB when idle (0.5 with `consumer.enable.metrics.push=true`), up to \
+         `queued.max.messages.kbytes` of prefetched records when reading, and about 0.25% of a \
+         core when idle (mostly fetch long-polls; `consumer.fetch.wait.max.ms=5000` cuts it but \
+         delays reads after a seek). Measured with `cargo xtask bench --only M1`: 1000 idle \
+         instances, about 250 MiB RSS and 4030 threads; after deleting them threads and \
+         descriptors return to the baseline, while glibc's malloc arenas keep some of the memory \
+         for the next instances (about 20 MiB). The \
          proxy raises its soft open-files limit to the hard limit at start and warns when that \
          is too low for this many instances";
     access_control_allow_origin: Vec<String> = "access.control.allow.origin", Text(""), origins,
@@ -675,6 +676,20 @@ pub const PASS_THROUGH: &[Key] = &[
         default: Text("1000"),
         doc: "the same in records; the proxy lowers librdkafka's default (100000)",
     },
+    Key {
+        name: "consumer.fetch.queue.backoff.ms",
+        default: Text("10"),
+        doc: "how long librdkafka waits to fetch again once the prefetch queue is full; the proxy \
+              lowers librdkafka's default (1000) so that a records call that drained the small \
+              queue finds it refilled",
+    },
+    Key {
+        name: "consumer.enable.metrics.push",
+        default: Text("false"),
+        doc: "KIP-714 client metrics pushed to the brokers; librdkafka's default is `true`, which \
+              keeps latency histograms costing about 0.28 MiB per consumer instance (the proxy \
+              has its own `/metrics`)",
+    },
 ];
 
 const NON_NEGATIVE: &str = "a non-negative integer";
@@ -951,6 +966,23 @@ mod tests {
             panic!(
                 "README.md's configuration tables differ from src/config/keys.rs; run \
                  `UPDATE_README=1 cargo test --lib config::keys` to rewrite them"
+            );
+        }
+    }
+
+    /// Each librdkafka setting the proxy picks for its consumer instances has its README row,
+    /// with the value the proxy really sets.
+    #[test]
+    fn consumer_defaults_are_listed() {
+        for (key, value) in crate::consume::CONSUMER_DEFAULTS {
+            let name = format!("consumer.{key}");
+            let row = PASS_THROUGH
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("{name} has no row in PASS_THROUGH"));
+            assert!(
+                matches!(row.default, Text(d) if d == *value),
+                "{name}: the row's default is not {value:?}"
             );
         }
     }

@@ -41,10 +41,18 @@ pub const FETCH_MIN_BYTES_RANGE: std::ops::RangeInclusive<i64> = -1..=10_000_000
 /// (1 s by default) before fetching again: a records call that drained the queue would find
 /// nothing new for a second (measured: ~9,400 records per second per instance). A short
 /// backoff refills the queue while the client is still reading the response.
+///
+/// `enable.metrics.push` (KIP-714, on by default) makes librdkafka keep 16 latency histograms
+/// per broker connection and 6 per client for the broker's telemetry subscription: about
+/// 0.28 MiB of resident memory per idle instance, more than half of its cost (measured with 300
+/// idle instances: 0.50 MiB each with it, 0.22 without). The proxy reports its own metrics on
+/// `/metrics`; an operator whose brokers collect client telemetry sets
+/// `consumer.enable.metrics.push=true`.
 pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("queued.min.messages", "1000"),
     ("queued.max.messages.kbytes", "1024"),
     ("fetch.queue.backoff.ms", "10"),
+    ("enable.metrics.push", "false"),
 ];
 
 /// Everything that can go wrong in a consumer call, in domain terms.
