@@ -7,6 +7,7 @@
 //! about Kafka clients, HTTP or status codes: `src/api/` maps [`RecordError`] to the error table.
 //! The rendering of consumed records lives in `consumed.rs`.
 
+mod b64;
 mod consumed;
 pub mod plain_record;
 pub mod stream;
@@ -514,6 +515,9 @@ impl<'de> de::Visitor<'de> for ValidJsonVisitor {
 /// trailing padding).
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    if let Some(bytes) = b64::decode(s.as_bytes()) {
+        return Ok(bytes);
+    }
     STANDARD
         .decode(s)
         .or_else(|_| STANDARD_NO_PAD.decode(s))

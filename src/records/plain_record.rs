@@ -494,7 +494,11 @@ fn plain_bytes(format: PlainFormat, text: &[u8], spaced: bool) -> Option<Option<
         (text.len() >= 2 && text[0] == b'"').then(|| &text[1..text.len() - 1])
     };
     Some(Some(match format {
-        PlainFormat::Binary => super::decode_base64(std::str::from_utf8(string()?).ok()?).ok()?,
+        // Valid base64 is ASCII: the text needs no UTF-8 check unless the fast decoder refuses it.
+        PlainFormat::Binary => match super::b64::decode(string()?) {
+            Some(bytes) => bytes,
+            None => super::decode_base64(std::str::from_utf8(string()?).ok()?).ok()?,
+        },
         PlainFormat::String => string()?.to_vec(),
         PlainFormat::Json if spaced => compact(text),
         PlainFormat::Json => text.to_vec(),
