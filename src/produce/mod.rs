@@ -16,12 +16,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::channel::oneshot;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::{ClientConfig, ClientContext, Statistics};
+use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Message, Statistics};
 use tokio::time::Instant;
 
+use crate::admin::ffi::produce as native;
 use crate::kafka_error::{self, KafkaErrorClass};
 use crate::metrics::Metrics;
 use crate::records::ProduceRecord;
@@ -84,7 +85,7 @@ pub struct ProducerPool {
 
 struct PoolInner {
     /// Created at start, dropped (after `flush`) at shutdown.
-    producers: Vec<FutureProducer<StatsContext>>,
+    producers: Vec<KafkaProducer>,
     /// Round-robin cursor over `producers`; one request uses one producer.
     next: AtomicUsize,
     /// Longest a request waits for queue space and delivery reports (`produce.timeout.ms`).
@@ -109,7 +110,18 @@ pub struct PoolSettings {
     pub statistics_interval: Duration,
 }
 
-/// The context of each producer: hands librdkafka's statistics to the metrics.
+/// One producer of the pool. Its own thread polls librdkafka and hands each delivery report
+/// to the record's [`ReportFuture`] (through [`StatsContext`]'s `delivery`).
+type KafkaProducer = ThreadedProducer<StatsContext>;
+
+/// What librdkafka reported of one record.
+type Report = Result<Delivery, KafkaError>;
+
+/// The delivery report of one enqueued record; cancelled if the producer closed first.
+type ReportFuture = oneshot::Receiver<Report>;
+
+/// The context of each producer: hands librdkafka's statistics to the metrics, and each
+/// delivery report to the record's [`ReportFuture`].
 pub struct StatsContext {
     /// The producer's index in the pool, its `producer` label.
     producer: String,
@@ -138,6 +150,24 @@ impl ClientContext for StatsContext {
                 );
             }
         }
+    }
+}
+
+impl ProducerContext for StatsContext {
+    type DeliveryOpaque = Box<oneshot::Sender<Report>>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, report: Self::DeliveryOpaque) {
+        let result = match result {
+            Ok(message) => Ok(Delivery {
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis(),
+            }),
+            Err((err, _message)) => Err(err.clone()),
+        };
+        // The receiver is gone when its request ended first (its deadline passed): nobody is
+        // left to tell.
+        let _ = report.send(result);
     }
 }
 
@@ -197,7 +227,7 @@ impl ProducerPool {
         })
     }
 
-    fn pick(&self) -> &FutureProducer<StatsContext> {
+    fn pick(&self) -> &KafkaProducer {
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.producers.len();
         &self.inner.producers[i]
     }
@@ -223,7 +253,7 @@ impl ProducerPool {
     ) -> Vec<RecordOutcome> {
         let deadline = Instant::now() + self.inner.timeout;
         let producer = self.pick();
-        let mut pending: Vec<Result<DeliveryFuture, DeliveryFailure>> =
+        let mut pending: Vec<Result<ReportFuture, DeliveryFailure>> =
             Vec::with_capacity(records.len());
         for record in records {
             pending.push(enqueue(producer, topic, default_partition, record, deadline).await);
@@ -253,9 +283,7 @@ impl ProducerPool {
                     partition: delivery.partition,
                     offset: delivery.offset,
                 },
-                Some(Ok(Err((err, _message)))) => {
-                    RecordOutcome::Failed(classify_delivery(producer, &err))
-                }
+                Some(Ok(Err(err))) => RecordOutcome::Failed(classify_delivery(producer, &err)),
                 Some(Err(_canceled)) => RecordOutcome::Failed(producer_closed()),
                 None => RecordOutcome::Failed(Delivering::timed_out()),
             });
@@ -313,12 +341,12 @@ impl ProducerPool {
 
 /// Enqueues one record, waiting for queue space until `deadline`.
 async fn enqueue(
-    producer: &FutureProducer<StatsContext>,
+    producer: &KafkaProducer,
     topic: &str,
     default_partition: Option<i32>,
     record: &ProduceRecord,
     deadline: Instant,
-) -> Result<DeliveryFuture, DeliveryFailure> {
+) -> Result<ReportFuture, DeliveryFailure> {
     let mut backoff = Duration::from_millis(1);
     loop {
         if let Some(report) = try_enqueue(producer, topic, default_partition, record)? {
@@ -337,39 +365,31 @@ async fn enqueue(
 
 /// Enqueues one record if the producer's queue has room (`Ok(None)`: it is full).
 fn try_enqueue(
-    producer: &FutureProducer<StatsContext>,
+    producer: &KafkaProducer,
     topic: &str,
     default_partition: Option<i32>,
     record: &ProduceRecord,
-) -> Result<Option<DeliveryFuture>, DeliveryFailure> {
-    let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
-    if let Some(k) = &record.key {
-        r = r.key(k.as_slice());
-    }
-    if let Some(v) = &record.value {
-        r = r.payload(v.as_slice());
-    }
-    if let Some(p) = record.partition.or(default_partition) {
-        r = r.partition(p);
-    }
-    if !record.headers.is_empty() {
-        r = r.headers(record.headers.iter().fold(
-            OwnedHeaders::new_with_capacity(record.headers.len()),
-            |h, x| {
-                h.insert(KafkaHeader {
-                    key: &x.name,
-                    value: x.value.as_deref(),
-                })
-            },
-        ));
-    }
-    if let Some(t) = record.timestamp {
-        r = r.timestamp(t);
-    }
-    match producer.send_result(r) {
-        Ok(report) => Ok(Some(report)),
-        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Ok(None),
-        Err((err, _)) => Err(classify_delivery(producer, &err)),
+) -> Result<Option<ReportFuture>, DeliveryFailure> {
+    let (report, receiver) = oneshot::channel();
+    let sent = native::send(
+        producer,
+        native::Record {
+            topic,
+            partition: record.partition.or(default_partition),
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &record.headers,
+            timestamp: record.timestamp,
+        },
+        Box::new(report),
+    );
+    match sent {
+        Ok(()) => Ok(Some(receiver)),
+        Err((RDKafkaErrorCode::QueueFull, _)) => Ok(None),
+        Err((code, _)) => Err(classify_delivery(
+            producer,
+            &KafkaError::MessageProduction(code),
+        )),
     }
 }
 
@@ -377,14 +397,14 @@ fn try_enqueue(
 /// awaits it stops at [`Delivering::deadline`] and reports [`Delivering::timed_out`], with one
 /// timer for a whole request or stream rather than one per record.
 pub struct Delivering {
-    report: DeliveryFuture,
+    report: ReportFuture,
     deadline: Instant,
 }
 
 impl Delivering {
     /// `deadline`: the produce deadline; the report is awaited one second past it, since
     /// librdkafka's own `message.timeout.ms` (the same timeout) normally reports first.
-    fn new(report: DeliveryFuture, deadline: Instant) -> Delivering {
+    fn new(report: ReportFuture, deadline: Instant) -> Delivering {
         Delivering {
             report,
             deadline: deadline + Duration::from_secs(1),
@@ -420,12 +440,8 @@ impl Future for Delivering {
         Pin::new(&mut self.report)
             .poll(cx)
             .map(|report| match report {
-                Ok(Ok(delivery)) => Ok(Delivery {
-                    partition: delivery.partition,
-                    offset: delivery.offset,
-                    timestamp: delivery.timestamp.to_millis(),
-                }),
-                Ok(Err((err, _message))) => Err(classify(&err)),
+                Ok(Ok(delivery)) => Ok(delivery),
+                Ok(Err(err)) => Err(classify(&err)),
                 Err(_canceled) => Err(producer_closed()),
             })
     }
@@ -443,7 +459,7 @@ fn producer_closed() -> DeliveryFailure {
 /// refused its producer id (a user without `WRITE` on any topic) raises a fatal error and purges
 /// its queue: such a record is reported with the fatal error (`403` for an authorization
 /// failure), not with the purge.
-fn classify_delivery(producer: &FutureProducer<StatsContext>, err: &KafkaError) -> DeliveryFailure {
+fn classify_delivery(producer: &KafkaProducer, err: &KafkaError) -> DeliveryFailure {
     let purged = matches!(
         err,
         KafkaError::MessageProduction(

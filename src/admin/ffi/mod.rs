@@ -1,7 +1,8 @@
 //! The librdkafka admin calls that rust-rdkafka does not wrap (or wraps without what the v3 API
 //! needs: the broker's error messages, config synonyms and sources, the cluster-default broker
 //! resource, incremental config changes, the cluster description), called through
-//! `rdkafka::bindings`.
+//! `rdkafka::bindings`; and `produce`, the producer pool's enqueue of one record, which is
+//! rust-rdkafka's without a heap copy of the topic name per record.
 //!
 //! This is the only module of the crate allowed `unsafe` (the workspace denies it everywhere
 //! else); besides librdkafka it holds the one call into glibc (`memory`). Each `unsafe` block
@@ -10,7 +11,8 @@
 //! One file per area: `cluster.rs`, `configs.rs`, `topics.rs` (and the consumer group, lag and
 //! ACL files of those services). Every call here blocks its thread until Kafka answers or its
 //! deadline passes, so callers run them on the blocking pool (`crate::blocking`); this module
-//! knows nothing about that pool, HTTP or the proxy's error codes.
+//! knows nothing about that pool, HTTP or the proxy's error codes (`produce::send` does not
+//! block: it only enqueues).
 #![allow(unsafe_code)]
 
 pub mod acls {
@@ -1843,4 +1845,144 @@ pub mod memory {
     /// Elsewhere, nothing to do.
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     pub fn release_freed() {}
+}
+
+pub mod produce {
+    //! Enqueueing one record on a producer: rust-rdkafka's `BaseProducer::send` without its
+    //! per-record heap copy of the topic name (a `CString`). The name goes to librdkafka from a
+    //! buffer on the stack; everything else is passed as rust-rdkafka passes it (librdkafka
+    //! copies key and value, `RD_KAFKA_MSG_F_COPY`, and owns the headers, built here, once it
+    //! took the record). The delivery report comes back through the producer context's `delivery` with
+    //! the `opaque` given here, exactly as for `send`: this function converts it with the
+    //! context's own `IntoOpaque` type.
+
+    use std::ffi::{c_void, CStr, CString};
+    use std::ptr;
+
+    use rdkafka::bindings as rd;
+    use rdkafka::error::RDKafkaErrorCode;
+    use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
+    use rdkafka::util::IntoOpaque;
+
+    use crate::records::Header;
+
+    /// Topic names up to this length (Kafka allows 249) go through the stack.
+    const STACK_NAME: usize = 256;
+
+    /// One record to enqueue. `partition: None` lets the partitioner choose; `timestamp: None`
+    /// is the time of enqueueing.
+    pub struct Record<'a> {
+        pub topic: &'a str,
+        pub partition: Option<i32>,
+        pub key: Option<&'a [u8]>,
+        pub value: Option<&'a [u8]>,
+        pub headers: &'a [Header],
+        pub timestamp: Option<i64>,
+    }
+
+    /// Enqueues `record` on `producer`; `opaque` comes back in the context's delivery report.
+    /// On refusal (`QueueFull`, an unknown partition, ...) the opaque is handed back with the
+    /// error code, and librdkafka kept nothing.
+    pub fn send<C: ProducerContext + 'static>(
+        producer: &ThreadedProducer<C>,
+        record: Record<'_>,
+        opaque: C::DeliveryOpaque,
+    ) -> Result<(), (RDKafkaErrorCode, C::DeliveryOpaque)> {
+        let mut stack = [0u8; STACK_NAME];
+        let heap: CString;
+        let name: &CStr = if record.topic.len() < STACK_NAME {
+            stack[..record.topic.len()].copy_from_slice(record.topic.as_bytes());
+            match CStr::from_bytes_with_nul(&stack[..=record.topic.len()]) {
+                Ok(name) => name,
+                Err(_) => return Err((RDKafkaErrorCode::InvalidArgument, opaque)),
+            }
+        } else {
+            heap = match CString::new(record.topic) {
+                Ok(name) => name,
+                Err(_) => return Err((RDKafkaErrorCode::InvalidArgument, opaque)),
+            };
+            &heap
+        };
+        let bytes = |b: Option<&[u8]>| {
+            b.map_or((ptr::null_mut(), 0), |b| {
+                (b.as_ptr() as *mut c_void, b.len())
+            })
+        };
+        let (value_ptr, value_len) = bytes(record.value);
+        let (key_ptr, key_len) = bytes(record.key);
+        let headers = headers(record.headers);
+        let opaque_ptr = opaque.into_ptr();
+        // SAFETY: `rd_kafka_producev` reads its variadic arguments in (type, value...) pairs
+        // up to `RD_KAFKA_VTYPE_END`, each value of the C type its tag names, as below (the
+        // same sequence as rust-rdkafka's `BaseProducer::send`). The client pointer is live for
+        // the borrow of `producer`; the topic name is NUL-terminated and outlives the call;
+        // key and value are copied by librdkafka (`RD_KAFKA_MSG_F_COPY`) before it returns.
+        // The headers, when there are any, become librdkafka's only on success; on failure
+        // they are still ours and destroyed below.
+        let err = unsafe {
+            rd::rd_kafka_producev(
+                producer.client().native_ptr(),
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
+                name.as_ptr(),
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_PARTITION,
+                record.partition.unwrap_or(rdkafka::producer::PARTITION_UA),
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_MSGFLAGS,
+                rd::RD_KAFKA_MSG_F_COPY,
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_VALUE,
+                value_ptr,
+                value_len,
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_KEY,
+                key_ptr,
+                key_len,
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_OPAQUE,
+                opaque_ptr,
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TIMESTAMP,
+                record.timestamp.unwrap_or(0),
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_HEADERS,
+                headers,
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_END,
+            )
+        };
+        if err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            // librdkafka owns the headers now and frees them with the message.
+            return Ok(());
+        }
+        if !headers.is_null() {
+            // SAFETY: made by `headers` below and refused with the record: still only ours.
+            unsafe { rd::rd_kafka_headers_destroy(headers) };
+        }
+        // SAFETY: `opaque_ptr` came from `into_ptr` above and librdkafka refused the record,
+        // so it kept no copy of it: converting it back is its only use.
+        let opaque = unsafe { C::DeliveryOpaque::from_ptr(opaque_ptr) };
+        Err((err.into(), opaque))
+    }
+
+    /// librdkafka's copy of `headers` (null for none), to be owned by the record it is given
+    /// with, or destroyed.
+    fn headers(headers: &[Header]) -> *mut rd::rd_kafka_headers_t {
+        if headers.is_empty() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `rd_kafka_headers_new` allocates a header list (never null: librdkafka
+        // aborts on out of memory); `rd_kafka_header_add` copies the name and value of each
+        // header from the given pointer and length, both live for the call. Its only error is
+        // a read-only list, which this new list is not.
+        unsafe {
+            let list = rd::rd_kafka_headers_new(headers.len());
+            for header in headers {
+                let (value, len) = header
+                    .value
+                    .as_deref()
+                    .map_or((ptr::null(), 0), |v| (v.as_ptr().cast::<c_void>(), v.len()));
+                rd::rd_kafka_header_add(
+                    list,
+                    header.name.as_ptr().cast(),
+                    isize::try_from(header.name.len()).unwrap_or(isize::MAX),
+                    value,
+                    isize::try_from(len).unwrap_or(isize::MAX),
+                );
+            }
+            list
+        }
+    }
 }
