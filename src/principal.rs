@@ -88,9 +88,9 @@ pub fn serve_as<F: std::future::Future>(
 }
 
 /// The principal of the request this task serves: `None` outside a request (a background task,
-/// or a proxy without authentication), `Some(None)` for a request served without a principal.
-/// Principal pass-through reads it where a service acts for the caller (`docs/decisions.md`
-/// §24).
+/// or any request of a proxy without authentication and access lists), `Some(None)` for a
+/// request served without a principal. Principal pass-through reads it where a service acts
+/// for the caller (`docs/decisions.md` §24).
 pub fn caller() -> Option<Option<Principal>> {
     CALLER.try_with(Clone::clone).ok()
 }

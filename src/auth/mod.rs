@@ -309,12 +309,20 @@ impl Auth {
         });
     }
 
+    /// Whether every request is served as it is: no authentication and no access lists, so
+    /// [`decide`](Self::decide) answers `Serve(None)` to each.
+    pub fn is_open(&self) -> bool {
+        let inner = &self.inner;
+        inner.method == AuthenticationMethod::None
+            && inner.lists.allow.is_empty()
+            && inner.lists.block.is_empty()
+    }
+
     /// The decision for one request: authentication (401), `authentication.roles` (403), the
     /// access lists (404/405), then the role the operation needs (403).
     pub fn decide(&self, request: &RequestFacts<'_>) -> Decision {
         let inner = &self.inner;
-        let lists_empty = inner.lists.allow.is_empty() && inner.lists.block.is_empty();
-        if inner.method == AuthenticationMethod::None && lists_empty {
+        if self.is_open() {
             return Decision::Serve(None);
         }
         let operation = access::find(request.method, request.path);
