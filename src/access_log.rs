@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
-use kafka_rest_api::support::routes::{lookup, Lookup, Matched, Route};
+use kafka_rest_api::support::routes::{Matched, Route, RouteIndex};
 use poem::http::{header, HeaderName, HeaderValue, Method};
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
@@ -54,9 +54,9 @@ pub struct Document {
 
 /// Every operation of the application with its metric handles, in the order of the tables.
 struct Operations {
-    /// Documents with their first index into `ops`, longest prefix first so that a nested
-    /// document wins over the one at the root.
-    documents: Vec<(Document, usize)>,
+    /// Documents with their first index into `ops` and their table prepared for lookups,
+    /// longest prefix first so that a nested document wins over the one at the root.
+    documents: Vec<(Document, usize, RouteIndex)>,
     /// One entry per route of every document, then one per extra endpoint.
     ops: Vec<Operation>,
     extras_start: usize,
@@ -76,7 +76,7 @@ impl Operations {
         let mut ops = Vec::new();
         let mut indexed = Vec::new();
         for document in sorted {
-            indexed.push((document, ops.len()));
+            indexed.push((document, ops.len(), RouteIndex::new(document.routes)));
             for route in document.routes {
                 let template: Cow<'static, str> = if document.prefix.is_empty() {
                     Cow::Borrowed(route.path)
@@ -123,7 +123,7 @@ impl Operations {
                 return (&self.ops[self.extras_start + i], None);
             }
         }
-        for (document, first) in &self.documents {
+        for (document, first, index) in &self.documents {
             let Some(rest) = path.strip_prefix(document.prefix) else {
                 continue;
             };
@@ -131,10 +131,8 @@ impl Operations {
             if !(document.prefix.is_empty() || rest.is_empty() || rest.starts_with('/')) {
                 continue;
             }
-            if let Lookup::Found(route) = lookup(document.routes, method, rest) {
-                if let Some(at) = document.routes.iter().position(|r| std::ptr::eq(r, route)) {
-                    return (&self.ops[first + at], Some(route));
-                }
+            if let Ok((at, route)) = index.lookup(method, rest) {
+                return (&self.ops[first + at], Some(route));
             }
             // A path under a nested document's prefix is that document's or none.
             if !document.prefix.is_empty() {
@@ -550,6 +548,72 @@ mod tests {
         assert_eq!(route(&ops, Method::GET, "/nowhere/at/all"), UNMATCHED_ROUTE);
         assert_eq!(route(&ops, Method::PUT, "/topics"), UNMATCHED_ROUTE);
         assert_eq!(route(&ops, Method::POST, "/metrics"), UNMATCHED_ROUTE);
+    }
+
+    /// The prepared index answers as the table's own lookup does, on both contracts, for
+    /// every template filled in, cut short, lengthened, with a literal changed, a parameter
+    /// emptied or a literal's place taken by a parameter value, and for every method.
+    #[test]
+    fn the_route_index_answers_as_the_table_lookup_does() {
+        use kafka_rest_api::support::routes::{lookup, Lookup};
+        for routes in [
+            kafka_rest_api::v2::routes::ROUTES,
+            kafka_rest_api::v3::routes::ROUTES,
+        ] {
+            let index = RouteIndex::new(routes);
+            let mut paths: Vec<String> = vec![
+                String::new(),
+                "/".into(),
+                "//".into(),
+                "no-slash".into(),
+                "/clusters".into(),
+                "/a/".repeat(30),
+            ];
+            for route in routes {
+                let segments: Vec<&str> = route.path.split('/').collect();
+                let filled: Vec<String> = segments
+                    .iter()
+                    .map(|s| {
+                        if s.starts_with('{') {
+                            "value".to_string()
+                        } else {
+                            s.to_string()
+                        }
+                    })
+                    .collect();
+                paths.push(route.path.to_string());
+                paths.push(filled.join("/"));
+                paths.push(format!("{}/", filled.join("/")));
+                paths.push(format!("{}/extra", filled.join("/")));
+                paths.push(filled[..filled.len() - 1].join("/"));
+                for at in 1..filled.len() {
+                    for replacement in ["", "other", "records", "topics", "partitions"] {
+                        let mut changed = filled.clone();
+                        changed[at] = replacement.to_string();
+                        paths.push(changed.join("/"));
+                    }
+                }
+            }
+            // Found, MethodNotAllowed, NotFound: each must occur, or the paths test little.
+            let mut kinds = [0; 3];
+            for path in &paths {
+                for method in [
+                    "GET", "get", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE",
+                ] {
+                    let expected = lookup(routes, method, path);
+                    let got = index
+                        .lookup(method, path)
+                        .map_or_else(|other| other, |(_, route)| Lookup::Found(route));
+                    assert_eq!(got, expected, "{method} {path}");
+                    kinds[match expected {
+                        Lookup::Found(_) => 0,
+                        Lookup::MethodNotAllowed(_) => 1,
+                        Lookup::NotFound => 2,
+                    }] += 1;
+                }
+            }
+            assert!(kinds.iter().all(|&n| n > 100), "{kinds:?}");
+        }
     }
 
     #[test]

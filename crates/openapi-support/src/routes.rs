@@ -164,6 +164,118 @@ pub fn lookup(routes: &'static [Route], method: &str, path: &str) -> Lookup {
     Lookup::MethodNotAllowed(methods.join(", "))
 }
 
+/// A route table prepared once for the lookups of every request (the access log's): the
+/// same answers as [`lookup`], found without reading the templates' text again. Each distinct
+/// template is kept split into its segments, with its count of literal ones and its rows, in
+/// the order in which [`lookup`] would settle on it (its last row's place in the table), so a
+/// request path is compared only with the templates of as many segments as it has.
+#[derive(Debug)]
+pub struct RouteIndex {
+    routes: &'static [Route],
+    templates: Vec<Template>,
+}
+
+#[derive(Debug)]
+struct Template {
+    /// `None` for a parameter (`{name}`), which matches any non-empty segment.
+    segments: Vec<Option<&'static str>>,
+    literal: usize,
+    /// The template's rows, in table order.
+    rows: Vec<usize>,
+}
+
+impl RouteIndex {
+    pub fn new(routes: &'static [Route]) -> RouteIndex {
+        let mut templates: Vec<(usize, &'static str, Template)> = Vec::new();
+        for (row, route) in routes.iter().enumerate() {
+            if let Some((last, _, template)) = templates
+                .iter_mut()
+                .find(|(_, path, _)| *path == route.path)
+            {
+                *last = row;
+                template.rows.push(row);
+                continue;
+            }
+            let segments: Vec<Option<&'static str>> = route
+                .path
+                .split('/')
+                .map(|segment| {
+                    let parameter = segment.starts_with('{') && segment.ends_with('}');
+                    (!parameter).then_some(segment)
+                })
+                .collect();
+            let literal = segments.iter().filter(|s| s.is_some()).count();
+            templates.push((
+                row,
+                route.path,
+                Template {
+                    segments,
+                    literal,
+                    rows: vec![row],
+                },
+            ));
+        }
+        templates.sort_by_key(|(last, _, _)| *last);
+        RouteIndex {
+            routes,
+            templates: templates.into_iter().map(|(_, _, t)| t).collect(),
+        }
+    }
+
+    /// The table this index was made of.
+    pub fn routes(&self) -> &'static [Route] {
+        self.routes
+    }
+
+    /// As [`lookup`]; a found route is given with its row number in the table.
+    pub fn lookup(&self, method: &str, path: &str) -> Result<(usize, &'static Route), Lookup> {
+        let mut segments = [""; MAX_SEGMENTS];
+        let mut count = 0;
+        for segment in path.split('/') {
+            *segments.get_mut(count).ok_or(Lookup::NotFound)? = segment;
+            count += 1;
+        }
+        let segments = &segments[..count];
+        let mut best: Option<&Template> = None;
+        for template in &self.templates {
+            if template.segments.len() != count
+                || best.is_some_and(|b| template.literal < b.literal)
+            {
+                continue;
+            }
+            // From the last segment back: templates of one length mostly differ at the end
+            // (`.../configs`, `.../records`) and share their beginning (`/clusters/{id}`).
+            let matches = template
+                .segments
+                .iter()
+                .zip(segments)
+                .rev()
+                .all(|(t, p)| match t {
+                    Some(literal) => literal == p,
+                    None => !p.is_empty(),
+                });
+            if matches {
+                best = Some(template);
+            }
+        }
+        let template = best.ok_or(Lookup::NotFound)?;
+        let routes = self.routes;
+        if let Some(&row) = template
+            .rows
+            .iter()
+            .find(|&&row| routes[row].method.eq_ignore_ascii_case(method))
+        {
+            return Ok((row, &routes[row]));
+        }
+        let methods: Vec<&str> = ORDER
+            .iter()
+            .copied()
+            .filter(|m| template.rows.iter().any(|&row| routes[row].method == *m))
+            .collect();
+        Err(Lookup::MethodNotAllowed(methods.join(", ")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +394,71 @@ mod tests {
             Lookup::MethodNotAllowed("GET, POST".to_string())
         );
         assert_eq!(lookup(ROUTES, "GET", "/nowhere"), Lookup::NotFound);
+    }
+    /// The prepared index settles every path as `lookup` does, ties included: two templates
+    /// with as many literal segments (the later one wins), a template whose rows are not next
+    /// to each other, parameters first, methods in any case.
+    #[test]
+    fn the_index_answers_as_lookup_does() {
+        static TIES: &[Route] = &[
+            route("/a/{x}/c", "GET", "first"),
+            route("/a/b/{y}", "GET", "second"),
+            route("/a/{x}/c", "POST", "first_again"),
+            route("/{p}/b/c", "PUT", "param_first"),
+            route("/a/b", "GET", "ab"),
+            route("/", "GET", "root"),
+            route("/acls:batch", "POST", "batch"),
+        ];
+        for routes in [ROUTES, TIES] {
+            let index = RouteIndex::new(routes);
+            let paths = [
+                "",
+                "/",
+                "//",
+                "/a",
+                "/a/b",
+                "/a/b/c",
+                "/a/x/c",
+                "/a/b/z",
+                "/q/b/c",
+                "/a/b/c/d",
+                "/a//c",
+                "/topics",
+                "/topics/t",
+                "/topics/",
+                "/acls:batch",
+                "/acls",
+                "/consumers/g/instances/i/records",
+                "/consumers/g/instances//records",
+            ];
+            for path in paths {
+                for method in ["GET", "post", "PUT", "DELETE"] {
+                    let got = index
+                        .lookup(method, path)
+                        .map_or_else(|other| other, |(_, route)| Lookup::Found(route));
+                    assert_eq!(got, lookup(routes, method, path), "{method} {path}");
+                }
+            }
+        }
+        // The tie itself: `/a/{x}/c`, `/a/b/{y}` and `/{p}/b/c` all match `/a/b/c` with three
+        // literal segments (the empty one before the first `/` counts for each); the template
+        // of the latest row wins, so `/a/b/c` has `PUT` only. `/a/x/c` matches one of them.
+        let index = RouteIndex::new(TIES);
+        assert_eq!(
+            index.lookup("GET", "/a/b/c"),
+            Err(Lookup::MethodNotAllowed("PUT".into()))
+        );
+        assert_eq!(
+            index
+                .lookup("put", "/a/b/c")
+                .map(|(row, r)| (row, r.operation)),
+            Ok((3, "param_first"))
+        );
+        assert_eq!(
+            index
+                .lookup("POST", "/a/x/c")
+                .map(|(row, r)| (row, r.operation)),
+            Ok((2, "first_again"))
+        );
     }
 }

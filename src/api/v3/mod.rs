@@ -139,6 +139,12 @@ impl V3Service {
         })
     }
 
+    /// The connected cluster's id, if `cluster_id` names it (404 as [`V3Service::ctx`]): for
+    /// the answers without links (produce), which need no base URL.
+    pub async fn cluster(&self, cluster_id: &str) -> Result<String, ProxyError> {
+        Ok(self.admin()?.check_cluster(cluster_id).await?)
+    }
+
     /// The context of a request that names no cluster (`GET /v3/clusters`): the connected
     /// cluster's.
     pub async fn ctx_connected(&self, req: &Request) -> Result<Ctx, ProxyError> {

@@ -91,12 +91,12 @@ impl v3::RecordsApi for V3Service {
     /// `POST .../topics/{topic_name}/records`: the streamed produce (see the module doc).
     async fn produce_record(
         &self,
-        req: &Request,
+        _req: &Request,
         cluster_id: String,
         topic_name: String,
         body: RawBody<models::ProduceRequest, v3::media::ProduceRecordBody>,
     ) -> Result<v3::ProduceRecordResponse, ProxyError> {
-        let ctx = self.ctx(req, &cluster_id).await?;
+        let cluster_id = self.cluster(&cluster_id).await?;
         let settings = self.http.produce.clone();
         let mut body = Box::pin(body.into_body().into_bytes_stream());
         let mut framer = JsonFramer::new(settings.record_max_bytes);
@@ -131,7 +131,7 @@ impl v3::RecordsApi for V3Service {
         let (tx, rx) = mpsc::channel::<Bytes>(LINES_BUFFERED);
         let stream = Streaming {
             records: self.services.produce.stream(&topic_name),
-            prefix: success_prefix(ctx.cluster_id(), &topic_name),
+            prefix: success_prefix(&cluster_id, &topic_name),
             topic: topic_name,
             settings,
             rates: self.http.produce_rates.clone(),
@@ -150,12 +150,12 @@ impl v3::RecordsApi for V3Service {
     /// the results by id.
     async fn produce_records_batch(
         &self,
-        req: &Request,
+        _req: &Request,
         cluster_id: String,
         topic_name: String,
         body: RawBody<models::ProduceBatchRequest, v3::media::ProduceRecordsBatchBody>,
     ) -> Result<v3::ProduceRecordsBatchResponse, ProxyError> {
-        let ctx = self.ctx(req, &cluster_id).await?;
+        let cluster_id = self.cluster(&cluster_id).await?;
         let batch = self
             .body(body, decode::decode_produce_records_batch)
             .await?;
@@ -211,7 +211,7 @@ impl v3::RecordsApi for V3Service {
             match outcome {
                 Ok(produced) => successes.push(models::ProduceBatchSuccess {
                     id,
-                    cluster_id: ctx.cluster_id().to_string(),
+                    cluster_id: cluster_id.clone(),
                     topic_name: topic_name.clone(),
                     partition_id: produced.delivery.partition,
                     offset: produced.delivery.offset,
