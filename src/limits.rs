@@ -195,10 +195,12 @@ fn body_reservation(req: &mut Request, limits: &Limits) -> u64 {
 /// `/v3/clusters/{cluster_id}/topics/{topic_name}/records`: the streamed produce (not
 /// `records:batch`, whose body is read whole).
 fn is_produce_stream(path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Read on every POST: segment by segment, without collecting them.
+    let mut segments = path.trim_start_matches('/').split('/');
+    let mut next = || segments.next();
     matches!(
-        segments.as_slice(),
-        ["v3", "clusters", cluster, "topics", topic, "records"]
+        (next(), next(), next(), next(), next(), next(), next()),
+        (Some("v3"), Some("clusters"), Some(cluster), Some("topics"), Some(topic), Some("records"), None)
             if !cluster.is_empty() && !topic.is_empty()
     )
 }
@@ -544,6 +546,8 @@ mod tests {
             "/v3/clusters/c1/topics/t/records:batch",
             "/consumers/g/instances/i/records",
             "/v3/clusters//topics/t/records",
+            "/v3/clusters/c1/topics/t/records/more",
+            "/v3/clusters/c1/topics/t",
         ] {
             assert_eq!(
                 body_reservation(&mut chunked(path), &limits),
