@@ -868,6 +868,24 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// Each librdkafka setting the proxy picks for its consumer instances has its README row
+    /// (`config::PASS_THROUGH`), with the value the proxy really sets.
+    #[test]
+    fn consumer_defaults_are_listed() {
+        use crate::config::{KeyDefault, PASS_THROUGH};
+        for (key, value) in CONSUMER_DEFAULTS {
+            let name = format!("consumer.{key}");
+            let row = PASS_THROUGH
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("{name} has no row in PASS_THROUGH"));
+            assert!(
+                matches!(row.default, KeyDefault::Text(d) if d == *value),
+                "{name}: the row's default is not {value:?}"
+            );
+        }
+    }
+
     #[test]
     fn generated_names_carry_the_proxy_id() {
         assert!(generated_name("").starts_with("rest-consumer-"));
