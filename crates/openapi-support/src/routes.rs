@@ -89,18 +89,33 @@ fn literal_segments(template: &str, path: &[&str]) -> Option<usize> {
     None
 }
 
+/// `path` split at each `/` into `into` (the segments it holds), or `None` for a path of more
+/// than [`MAX_SEGMENTS`] segments, which no template has.
+fn split_path<'p, 'a>(
+    path: &'p str,
+    into: &'a mut [&'p str; MAX_SEGMENTS],
+) -> Option<&'a [&'p str]> {
+    let mut count = 0;
+    for segment in path.split('/') {
+        *into.get_mut(count)? = segment;
+        count += 1;
+    }
+    Some(&into[..count])
+}
+
+/// The `Allow` value of a path whose rows have the methods `has` says yes to, in [`ORDER`].
+fn allow_value(has: impl Fn(&str) -> bool) -> String {
+    let methods: Vec<&str> = ORDER.iter().copied().filter(|m| has(m)).collect();
+    methods.join(", ")
+}
+
 /// The template of `routes` that matches `path` with the most literal segments (the last of
 /// equals, as `max_by_key` picks). Runs on every request (the access log and the `Accept`
 /// check), so the path is split once, on the stack, and the rows of one path (one per method,
 /// next to each other in the table) are matched once.
 fn template<'r>(routes: &'r [Route], path: &str) -> Option<&'r str> {
     let mut segments = [""; MAX_SEGMENTS];
-    let mut count = 0;
-    for segment in path.split('/') {
-        *segments.get_mut(count)? = segment;
-        count += 1;
-    }
-    let segments = &segments[..count];
+    let segments = split_path(path, &mut segments)?;
     let first = segments.get(1).copied().unwrap_or("");
     let last = segments.last().copied().unwrap_or("");
     let mut best: Option<(usize, &'r str)> = None;
@@ -156,12 +171,7 @@ pub fn lookup(routes: &'static [Route], method: &str, path: &str) -> Lookup {
     if let Some(route) = at_path().find(|r| r.method.eq_ignore_ascii_case(method)) {
         return Lookup::Found(route);
     }
-    let methods: Vec<&str> = ORDER
-        .iter()
-        .copied()
-        .filter(|m| at_path().any(|r| r.method == *m))
-        .collect();
-    Lookup::MethodNotAllowed(methods.join(", "))
+    Lookup::MethodNotAllowed(allow_value(|m| at_path().any(|r| r.method == m)))
 }
 
 /// A route table prepared once for the lookups of every request (the access log's): the
@@ -222,20 +232,11 @@ impl RouteIndex {
         }
     }
 
-    /// The table this index was made of.
-    pub fn routes(&self) -> &'static [Route] {
-        self.routes
-    }
-
     /// As [`lookup`]; a found route is given with its row number in the table.
     pub fn lookup(&self, method: &str, path: &str) -> Result<(usize, &'static Route), Lookup> {
         let mut segments = [""; MAX_SEGMENTS];
-        let mut count = 0;
-        for segment in path.split('/') {
-            *segments.get_mut(count).ok_or(Lookup::NotFound)? = segment;
-            count += 1;
-        }
-        let segments = &segments[..count];
+        let segments = split_path(path, &mut segments).ok_or(Lookup::NotFound)?;
+        let count = segments.len();
         let mut best: Option<&Template> = None;
         for template in &self.templates {
             if template.segments.len() != count
@@ -267,12 +268,9 @@ impl RouteIndex {
         {
             return Ok((row, &routes[row]));
         }
-        let methods: Vec<&str> = ORDER
-            .iter()
-            .copied()
-            .filter(|m| template.rows.iter().any(|&row| routes[row].method == *m))
-            .collect();
-        Err(Lookup::MethodNotAllowed(methods.join(", ")))
+        Err(Lookup::MethodNotAllowed(allow_value(|m| {
+            template.rows.iter().any(|&row| routes[row].method == m)
+        })))
     }
 }
 
