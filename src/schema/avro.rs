@@ -37,7 +37,9 @@ pub fn parse(text: &str) -> Result<AvroSchema, String> {
         serde_json::from_str(text).map_err(|e| format!("the schema is not JSON: {e}"))?;
     check_names(&json)?;
     strip_logical_types(&mut json);
-    let schema = Schema::parse(&json).map_err(|e| e.to_string())?;
+    hide_field_defaults(&mut json);
+    let mut schema = Schema::parse(&json).map_err(|e| e.to_string())?;
+    restore_field_defaults(&mut schema)?;
     let mut names = HashMap::new();
     collect_names(&schema, &mut names);
     let name = match &schema {
@@ -46,11 +48,75 @@ pub fn parse(text: &str) -> Result<AvroSchema, String> {
         Schema::Fixed(f) => f.name.fullname(None),
         other => type_label(other),
     };
-    Ok(AvroSchema {
+    let parsed = AvroSchema {
         schema,
         names,
         name,
-    })
+    };
+    parsed.check_field_defaults()?;
+    Ok(parsed)
+}
+
+/// The key a field's `default` travels under through apache-avro's parser (a key no Avro
+/// schema uses: it does not start with a letter).
+///
+/// apache-avro checks each default while it parses, against the names known so far: a default
+/// that reaches a union inside an array, a map or a record naming a type still being defined
+/// (`"items": ["null", "S"]` within `S`) panics in its parser instead of being refused (found by
+/// the fuzz target `avro`). So defaults are hidden from it as custom attributes, put back on the
+/// parsed fields, and checked by this module's own encoder once every name is known
+/// ([`AvroSchema::check_field_defaults`]).
+const HIDDEN_DEFAULT: &str = "#kafka-rest:default";
+
+/// Renames the `default` of every record field to [`HIDDEN_DEFAULT`] (not inside `default`
+/// values, which are data; an enum's own `default` symbol is not a field's and stays).
+fn hide_field_defaults(json: &mut Json) {
+    match json {
+        Json::Object(map) => {
+            if let Some(Json::Array(fields)) = map.get_mut("fields") {
+                for field in fields.iter_mut() {
+                    if let Some(field) = field.as_object_mut() {
+                        field.remove(HIDDEN_DEFAULT);
+                        if let Some(default) = field.remove("default") {
+                            field.insert(HIDDEN_DEFAULT.to_owned(), default);
+                        }
+                    }
+                }
+            }
+            for (key, value) in map.iter_mut() {
+                if key != "default" && key != HIDDEN_DEFAULT {
+                    hide_field_defaults(value);
+                }
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(hide_field_defaults),
+        _ => {}
+    }
+}
+
+/// Puts the defaults [`hide_field_defaults`] renamed back where apache-avro keeps them.
+fn restore_field_defaults(schema: &mut Schema) -> Result<(), String> {
+    match schema {
+        Schema::Record(r) => {
+            for field in &mut r.fields {
+                if let Some(default) = field.custom_attributes.remove(HIDDEN_DEFAULT) {
+                    field.default = Some(default);
+                }
+                restore_field_defaults(&mut field.schema)?;
+            }
+        }
+        Schema::Array(a) => restore_field_defaults(&mut a.items)?,
+        Schema::Map(m) => restore_field_defaults(&mut m.types)?,
+        Schema::Union(u) => {
+            let mut branches = u.variants().to_vec();
+            for branch in &mut branches {
+                restore_field_defaults(branch)?;
+            }
+            *u = UnionSchema::new(branches).map_err(|e| e.to_string())?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Checks every name in type positions of a schema (type references, `name`, `namespace`,
@@ -244,6 +310,42 @@ enum Mode {
 }
 
 impl AvroSchema {
+    /// Refuses a schema with a field default that is not a value of the field's type, as
+    /// Avro's parser does (`Schema.Parser` validates defaults). A default is checked by writing
+    /// it as a missing field would be written; a union default may be a value of any branch,
+    /// as apache-avro accepts it. Every named record is in `names` once.
+    fn check_field_defaults(&self) -> Result<(), String> {
+        let mut scratch = Vec::new();
+        for schema in self.names.values() {
+            let Schema::Record(r) = schema else {
+                continue;
+            };
+            for field in &r.fields {
+                let Some(default) = &field.default else {
+                    continue;
+                };
+                scratch.clear();
+                let mut path = Path::default();
+                self.write_value(
+                    &field.schema,
+                    default,
+                    Mode::Default,
+                    &mut path,
+                    &mut scratch,
+                )
+                .map_err(|e| {
+                    format!(
+                        "the default of field {} of record {} is not a value of its type ({})",
+                        field.name,
+                        r.name.fullname(None),
+                        e
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// The name a record-name subject strategy uses: the full name of a named type, else the
     /// type name.
     pub fn name(&self) -> &str {
@@ -1100,6 +1202,52 @@ mod tests {
         assert_eq!(
             err,
             r#".e: "CLUBS" is not a symbol of enum Suit (SPADES, HEARTS)"#
+        );
+    }
+
+    #[test]
+    fn field_defaults_are_checked_once_every_name_is_known() {
+        // A default reaching a union inside an array that names the record being defined:
+        // apache-avro's parser panics on it when it checks the default itself.
+        let recursive = |default: &str| {
+            format!(
+                r#"{{"type":"record","name":"S","fields":[{{"name":"a","type":{{"type":"array","items":["null","S"]}},"default":{default}}}]}}"#
+            )
+        };
+        assert_eq!(
+            parse(&recursive("[1]")).expect_err("1 is neither null nor an S"),
+            "the default of field a of record S is not a value of its type ([0]: expected null, found 1)"
+        );
+        let s = schema(&recursive(r#"[null, {"a": []}]"#));
+        round_trip(
+            &s,
+            json!({}),
+            &[4, 0, 2, 0, 0], // two items: null (branch 0), S (branch 1) with no items
+            r#"{"a":[null,{"S":{"a":[]}}]}"#,
+        );
+        // Still refused: a default of another type, and a record whose default never ends.
+        assert_eq!(
+            parse(r#"{"type":"record","name":"R","fields":[{"name":"n","type":"int","default":"x"}]}"#)
+                .expect_err("a string for an int"),
+            "the default of field n of record R is not a value of its type (expected int, found \"x\")"
+        );
+        let endless = parse(
+            r#"{"type":"record","name":"R","fields":[{"name":"r","type":"R","default":{}}]}"#,
+        )
+        .expect_err("{} needs r, whose default is {} again");
+        assert!(endless.contains("nested deeper than"), "{endless}");
+        // An enum's own default symbol is not a field default and still reaches apache-avro.
+        let e = schema(
+            r#"{"type":"record","name":"R","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A","B"],"default":"B"},"default":"A"}]}"#,
+        );
+        assert_eq!(e.encode(&json!({})).expect("the field default"), [0]);
+        // A field attribute spelled like the hidden key is not taken for a default.
+        let odd = schema(
+            r##"{"type":"record","name":"R","fields":[{"name":"n","type":"int","#kafka-rest:default":5}]}"##,
+        );
+        assert_eq!(
+            odd.encode(&json!({})).expect_err("n has no default"),
+            ".n: missing field (it has no default)"
         );
     }
 
