@@ -498,7 +498,12 @@ async fn credentials_never_reach_the_log_or_the_answer() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    // Other tests run in parallel without a subscriber: with a single registered dispatcher,
+    // tracing would cache a callsite's interest as whichever thread reached it first saw it. A
+    // second registered one (wanting nothing) leaves the decision to each thread's own.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _guard = tracing::dispatcher::set_default(&dispatch);
 
     let token = jwt::tests::sign(
         &key,

@@ -110,9 +110,18 @@ async fn a_produce_is_exported_as_one_trace_of_request_produce_and_kafka_send() 
     .expect("start");
     let telemetry = Arc::new(telemetry);
     let subscriber = tracing_subscriber::registry().with(telemetry.layer());
-    let guard = tracing::subscriber::set_default(subscriber);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    // Other tests run in parallel in this process, on threads without a subscriber. While one
+    // dispatcher is registered, tracing caches a callsite's interest as the thread that first
+    // reaches it sees it: another test's thread would cache "never" for the request span, for
+    // this thread too. A second registered dispatcher (one that wants nothing) makes the cache
+    // ask every registered dispatcher and leave the decision to each thread's own. The cache
+    // is built again once the proxy runs, for a callsite whose registration straddled these.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let guard = tracing::dispatcher::set_default(&dispatch);
 
     let proxy = TestProxy::start_with(props).await;
+    tracing::callsite::rebuild_interest_cache();
     let values =
         ["a", "b"].map(|v| json!({ "value": base64::engine::general_purpose::STANDARD.encode(v) }));
     let resp = reqwest::Client::new()
