@@ -264,7 +264,11 @@ fn type_label(schema: &Schema) -> String {
 /// the schema and the JSON and are rendered only when there is an error, so that a value that
 /// encodes costs no allocation for them.
 #[derive(Default)]
-struct Path<'a>(Vec<Part<'a>>);
+struct Path<'a> {
+    parts: Vec<Part<'a>>,
+    /// Values written in [`Mode::Default`] so far, against [`MAX_DEFAULT_STEPS`].
+    default_steps: usize,
+}
 
 /// One step into a value.
 #[derive(Clone, Copy)]
@@ -279,17 +283,24 @@ enum Part<'a> {
 
 impl<'a> Path<'a> {
     fn push(&mut self, part: Part<'a>) {
-        self.0.push(part);
+        self.parts.push(part);
     }
     fn pop(&mut self) {
-        self.0.pop();
+        self.parts.pop();
+    }
+    fn depth(&self) -> usize {
+        self.parts.len()
+    }
+    /// Back to `depth` parts: where a failed attempt (a union branch) left off.
+    fn truncate(&mut self, depth: usize) {
+        self.parts.truncate(depth);
     }
     fn error(&self, problem: impl std::fmt::Display) -> String {
-        if self.0.is_empty() {
+        if self.parts.is_empty() {
             return problem.to_string();
         }
         let mut out = String::new();
-        for part in &self.0 {
+        for part in &self.parts {
             // Writing to a String cannot fail.
             let _ = match part {
                 Part::Field(name) => write!(out, ".{name}"),
@@ -314,18 +325,31 @@ impl AvroSchema {
     /// Avro's parser does (`Schema.Parser` validates defaults). A default is checked by writing
     /// it as a missing field would be written; a union default may be a value of any branch,
     /// as apache-avro accepts it. Every named record is in `names` once.
+    ///
+    /// The records are checked in name order, so that of several bad defaults the same one is
+    /// named every time, and [`MAX_DEFAULT_STEPS`] bounds the whole schema's check.
     fn check_field_defaults(&self) -> Result<(), String> {
         let mut scratch = Vec::new();
-        for schema in self.names.values() {
-            let Schema::Record(r) = schema else {
-                continue;
-            };
+        let mut records: Vec<(&String, &RecordSchema)> = self
+            .names
+            .iter()
+            .filter_map(|(name, schema)| match schema {
+                Schema::Record(r) => Some((name, r)),
+                _ => None,
+            })
+            .collect();
+        records.sort_unstable_by_key(|(name, _)| *name);
+        let mut steps = 0;
+        for (_, r) in records {
             for field in &r.fields {
                 let Some(default) = &field.default else {
                     continue;
                 };
                 scratch.clear();
-                let mut path = Path::default();
+                let mut path = Path {
+                    parts: Vec::new(),
+                    default_steps: steps,
+                };
                 self.write_value(
                     &field.schema,
                     default,
@@ -341,6 +365,7 @@ impl AvroSchema {
                         e
                     )
                 })?;
+                steps = path.default_steps;
             }
         }
         Ok(())
@@ -415,12 +440,20 @@ impl AvroSchema {
         path: &mut Path<'a>,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        if path.0.len() > MAX_DEPTH {
+        if path.depth() > MAX_DEPTH {
             // Only a schema default can get here: data is no deeper than the request's JSON. A
             // record whose default leads back to itself would otherwise never end.
             return Err(path.error(format!(
                 "the value is nested deeper than {MAX_DEPTH} levels"
             )));
+        }
+        if mode == Mode::Default {
+            path.default_steps += 1;
+            if path.default_steps > MAX_DEFAULT_STEPS {
+                return Err(path.error(format!(
+                    "the default takes more than {MAX_DEFAULT_STEPS} values to write"
+                )));
+            }
         }
         let schema = self.resolve(schema)?;
         let mismatch = |path: &Path<'_>, expected: &str| {
@@ -601,12 +634,14 @@ impl AvroSchema {
             // A default is a value of the first branch, unwrapped; be lenient and try the rest.
             let mut first_error = None;
             let start = out.len();
+            let depth = path.depth();
             for (i, branch) in branches.iter().enumerate() {
                 put_long(out, i as i64);
                 match self.write_value(branch, json, Mode::Default, path, out) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         out.truncate(start);
+                        path.truncate(depth);
                         first_error.get_or_insert(e);
                     }
                 }
@@ -708,6 +743,12 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// level): as deep as serde_json reads (127 levels, the limit a client's JSON has on produce
 /// too), so that whatever this codec renders, a parser with the usual limits reads back.
 pub const MAX_DEPTH: usize = 127;
+
+/// The most values the schema defaults of one record (or, at parse, of one schema) may take to
+/// write. A default may try every branch of each union it reaches, so a default that leads back
+/// to its own record through a union of two records would otherwise take time exponential in
+/// [`MAX_DEPTH`]; a real default is a few values.
+const MAX_DEFAULT_STEPS: usize = 100_000;
 
 /// The largest JSON text one value renders to. Items that take no bytes (nulls, empty
 /// records) would otherwise let a few bytes of block count render gigabytes.
@@ -1236,6 +1277,42 @@ mod tests {
         )
         .expect_err("{} needs r, whose default is {} again");
         assert!(endless.contains("nested deeper than"), "{endless}");
+        // Each level of this default may be an A or a B, both of which need the default again,
+        // and every branch is tried: 2^127 attempts, but for the bound on the values written.
+        let branching = r#"{"type":"record","name":"A","fields":[{"name":"g","type":["A",{"type":"record","name":"B","fields":[{"name":"h","type":["A","B"],"default":{}}]}],"default":{}}]}"#;
+        let refused = parse(branching).expect_err("no finite value");
+        assert!(
+            refused.starts_with("the default of field g of record A"),
+            "{refused}"
+        );
+        let mut json: Json = serde_json::from_str(branching).expect("JSON");
+        hide_field_defaults(&mut json);
+        let mut unchecked = Schema::parse(&json).expect("apache-avro parses it");
+        restore_field_defaults(&mut unchecked).expect("restored");
+        let mut names = HashMap::new();
+        collect_names(&unchecked, &mut names);
+        let unchecked = AvroSchema {
+            schema: unchecked,
+            names,
+            name: "A".into(),
+        };
+        let empty = json!({});
+        let mut path = Path::default();
+        unchecked
+            .write_value(
+                &unchecked.schema,
+                &empty,
+                Mode::Data,
+                &mut path,
+                &mut Vec::new(),
+            )
+            .expect_err("no finite value");
+        // Past the bound each attempt fails at once: the unions on the way back up end it.
+        assert!(
+            (MAX_DEFAULT_STEPS..MAX_DEFAULT_STEPS + 1_000).contains(&path.default_steps),
+            "{}",
+            path.default_steps
+        );
         // An enum's own default symbol is not a field default and still reaches apache-avro.
         let e = schema(
             r#"{"type":"record","name":"R","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A","B"],"default":"B"},"default":"A"}]}"#,
