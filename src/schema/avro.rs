@@ -33,6 +33,13 @@ pub struct AvroSchema {
 
 /// Parses Avro schema text. The error is the parser's message.
 pub fn parse(text: &str) -> Result<AvroSchema, String> {
+    let parsed = parse_unchecked(text)?;
+    parsed.check_field_defaults()?;
+    Ok(parsed)
+}
+
+/// [`parse`] without [`AvroSchema::check_field_defaults`].
+fn parse_unchecked(text: &str) -> Result<AvroSchema, String> {
     let mut json: Json =
         serde_json::from_str(text).map_err(|e| format!("the schema is not JSON: {e}"))?;
     check_names(&json)?;
@@ -48,13 +55,11 @@ pub fn parse(text: &str) -> Result<AvroSchema, String> {
         Schema::Fixed(f) => f.name.fullname(None),
         other => type_label(other),
     };
-    let parsed = AvroSchema {
+    Ok(AvroSchema {
         schema,
         names,
         name,
-    };
-    parsed.check_field_defaults()?;
-    Ok(parsed)
+    })
 }
 
 /// The key a field's `default` travels under through apache-avro's parser (a key no Avro
@@ -1286,17 +1291,7 @@ mod tests {
             refused.starts_with("the default of field g of record A"),
             "{refused}"
         );
-        let mut json: Json = serde_json::from_str(branching).expect("JSON");
-        hide_field_defaults(&mut json);
-        let mut unchecked = Schema::parse(&json).expect("apache-avro parses it");
-        restore_field_defaults(&mut unchecked).expect("restored");
-        let mut names = HashMap::new();
-        collect_names(&unchecked, &mut names);
-        let unchecked = AvroSchema {
-            schema: unchecked,
-            names,
-            name: "A".into(),
-        };
+        let unchecked = parse_unchecked(branching).expect("apache-avro parses it");
         let empty = json!({});
         let mut path = Path::default();
         unchecked
