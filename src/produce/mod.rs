@@ -253,11 +253,21 @@ impl ProducerPool {
     ) -> Vec<RecordOutcome> {
         let deadline = Instant::now() + self.inner.timeout;
         let producer = self.pick();
+        // Many records are sent with a handle of the topic, looked up once; one record by name
+        // (a handle would cost it a lookup of its own, and its release).
+        let handle = match records.len() {
+            0 | 1 => None,
+            _ => native::Topic::new(producer, topic),
+        };
+        let target = handle
+            .as_ref()
+            .map_or(native::Target::Name(topic), native::Target::Handle);
         let mut pending: Vec<Result<ReportFuture, DeliveryFailure>> =
             Vec::with_capacity(records.len());
         for record in records {
-            pending.push(enqueue(producer, topic, default_partition, record, deadline).await);
+            pending.push(enqueue(producer, target, default_partition, record, deadline).await);
         }
+        drop(handle);
         // Slack past the deadline: librdkafka's own `message.timeout.ms` normally reports first.
         // One timer for the request, not one per record: the reports are awaited in order
         // (they arrive in order per partition, and a report that came early is taken at once).
@@ -297,12 +307,49 @@ impl ProducerPool {
     pub(crate) fn try_send_one(
         &self,
         producer: usize,
-        topic: &str,
+        topic: Target<'_>,
         record: &ProduceRecord,
     ) -> Result<Option<Delivering>, DeliveryFailure> {
         let deadline = Instant::now() + self.inner.timeout;
-        let p = &self.inner.producers[producer % self.inner.producers.len()];
+        let (p, topic) = self.target(producer, topic);
         Ok(try_enqueue(p, topic, None, record)?.map(|report| Delivering::new(report, deadline)))
+    }
+
+    /// The producer `producer` (an index of the pool) and the topic to name to it: a handle
+    /// is only used with the producer it was made for, which is then the one chosen.
+    fn target<'a>(
+        &self,
+        producer: usize,
+        topic: Target<'a>,
+    ) -> (&KafkaProducer, native::Target<'a>) {
+        match topic {
+            Target::Handle(handle) if Arc::ptr_eq(&handle.pool, &self.inner) => (
+                &self.inner.producers[handle.producer],
+                native::Target::Handle(&handle.handle),
+            ),
+            Target::Handle(handle) => (
+                &self.inner.producers[producer % self.inner.producers.len()],
+                native::Target::Name(&handle.name),
+            ),
+            Target::Name(name) => (
+                &self.inner.producers[producer % self.inner.producers.len()],
+                native::Target::Name(name),
+            ),
+        }
+    }
+
+    /// A handle of `topic` on producer `producer` (an index of the pool), for sending many
+    /// records to it without looking the topic up by name for each; `None` when librdkafka
+    /// refuses the name.
+    pub(crate) fn topic(&self, producer: usize, topic: &str) -> Option<TopicHandle> {
+        let producer = producer % self.inner.producers.len();
+        let handle = native::Topic::new(&self.inner.producers[producer], topic)?;
+        Some(TopicHandle {
+            handle,
+            name: topic.to_string(),
+            producer,
+            pool: Arc::clone(&self.inner),
+        })
     }
 
     /// [`ProducerPool::try_send_one`], waiting for queue space until the produce deadline: a
@@ -310,11 +357,11 @@ impl ProducerPool {
     pub(crate) async fn send_one(
         &self,
         producer: usize,
-        topic: &str,
+        topic: Target<'_>,
         record: &ProduceRecord,
     ) -> Result<Delivering, DeliveryFailure> {
         let deadline = Instant::now() + self.inner.timeout;
-        let p = &self.inner.producers[producer % self.inner.producers.len()];
+        let (p, topic) = self.target(producer, topic);
         let report = enqueue(p, topic, None, record, deadline).await?;
         Ok(Delivering::new(report, deadline))
     }
@@ -342,7 +389,7 @@ impl ProducerPool {
 /// Enqueues one record, waiting for queue space until `deadline`.
 async fn enqueue(
     producer: &KafkaProducer,
-    topic: &str,
+    topic: native::Target<'_>,
     default_partition: Option<i32>,
     record: &ProduceRecord,
     deadline: Instant,
@@ -366,7 +413,7 @@ async fn enqueue(
 /// Enqueues one record if the producer's queue has room (`Ok(None)`: it is full).
 fn try_enqueue(
     producer: &KafkaProducer,
-    topic: &str,
+    topic: native::Target<'_>,
     default_partition: Option<i32>,
     record: &ProduceRecord,
 ) -> Result<Option<ReportFuture>, DeliveryFailure> {
@@ -390,6 +437,33 @@ fn try_enqueue(
             producer,
             &KafkaError::MessageProduction(code),
         )),
+    }
+}
+
+/// Where [`ProducerPool::try_send_one`] and [`ProducerPool::send_one`] send a record: a topic
+/// by name, or by a handle of [`ProducerPool::topic`].
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Name(&'a str),
+    Handle(&'a TopicHandle),
+}
+
+/// A topic looked up once on one producer of a pool ([`ProducerPool::topic`]). It keeps the
+/// pool alive: librdkafka's handle is released before its producer.
+pub(crate) struct TopicHandle {
+    /// Dropped first (fields drop in order), while `pool` still holds the producer.
+    handle: native::Topic,
+    name: String,
+    producer: usize,
+    pool: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for TopicHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicHandle")
+            .field("name", &self.name)
+            .field("producer", &self.producer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -545,6 +619,96 @@ mod tests {
             assert_eq!(failure.kind, kind, "{code:?}");
             assert!(!failure.message.is_empty());
         }
+    }
+
+    /// A pool of `size` producers for a broker that is not there (librdkafka connects
+    /// lazily, so records are only queued), with a produce timeout of `timeout`.
+    fn unconnected_pool(size: usize, timeout: Duration) -> ProducerPool {
+        ProducerPool::new(
+            PoolSettings {
+                kafka: [("bootstrap.servers", "127.0.0.1:1")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                size,
+                timeout,
+                client_ids: Vec::new(),
+                statistics_interval: Duration::ZERO,
+            },
+            Metrics::default(),
+        )
+        .expect("a producer without a broker")
+    }
+
+    fn one_record() -> ProduceRecord {
+        ProduceRecord {
+            key: Some(b"k".to_vec()),
+            value: Some(b"v".to_vec()),
+            partition: None,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// How many records producer `index` of `pool` holds, queued or in flight.
+    fn queued(pool: &ProducerPool, index: usize) -> i32 {
+        pool.inner.producers[index].in_flight_count()
+    }
+
+    #[tokio::test]
+    async fn a_topic_handle_sends_through_the_producer_it_was_made_for() {
+        let pool = unconnected_pool(2, Duration::from_secs(5));
+        let handle = pool.topic(1, "handled").expect("a valid name");
+        assert_eq!(handle.producer, 1);
+        // The stream's own index says 0: the handle's producer wins, since a handle of one
+        // producer means nothing to another.
+        let sent = pool
+            .try_send_one(0, Target::Handle(&handle), &one_record())
+            .expect("queued");
+        assert!(sent.is_some());
+        assert_eq!((queued(&pool, 0), queued(&pool, 1)), (0, 1));
+        // By name, the index chooses.
+        let sent = pool
+            .try_send_one(0, Target::Name("handled"), &one_record())
+            .expect("queued");
+        assert!(sent.is_some());
+        assert_eq!((queued(&pool, 0), queued(&pool, 1)), (1, 1));
+        // A handle of another pool is used by its name.
+        let other = unconnected_pool(1, Duration::from_secs(5));
+        let foreign = other.topic(0, "handled").expect("a valid name");
+        let sent = pool
+            .try_send_one(1, Target::Handle(&foreign), &one_record())
+            .expect("queued");
+        assert!(sent.is_some());
+        assert_eq!((queued(&pool, 0), queued(&pool, 1)), (1, 2));
+        assert_eq!(queued(&other, 0), 0);
+        // The handle keeps its pool alive: dropping the pool first is safe.
+        drop(pool);
+        drop(handle);
+        drop(foreign);
+    }
+
+    #[test]
+    fn a_name_librdkafka_cannot_take_has_no_handle_and_fails_by_name() {
+        let pool = unconnected_pool(1, Duration::from_secs(5));
+        assert!(pool.topic(0, "nul\0inside").is_none());
+        let failure = pool
+            .try_send_one(0, Target::Name("nul\0inside"), &one_record())
+            .expect_err("refused");
+        assert_eq!(failure.kind, FailureKind::Other);
+        assert_eq!(queued(&pool, 0), 0);
+    }
+
+    #[tokio::test]
+    async fn many_records_of_one_request_each_get_their_outcome() {
+        let pool = unconnected_pool(1, Duration::from_millis(200));
+        let records = vec![one_record(), one_record(), one_record()];
+        // No broker: each record fails by the deadline, none is lost or reported twice.
+        let outcomes = pool.produce("many", None, &records).await;
+        assert_eq!(outcomes.len(), 3);
+        assert!(outcomes
+            .iter()
+            .all(|o| matches!(o, RecordOutcome::Failed(f) if f.kind == FailureKind::Retriable)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::records::stream::PlainFormat;
 use crate::records::{Header, ProduceRecord};
 use crate::schema::{SchemaError, SchemaSpec, Side};
 
-use super::{Delivering, DeliveryFailure, FailureKind, Produce, ProduceError};
+use super::{Delivering, DeliveryFailure, FailureKind, Produce, ProduceError, Target, TopicHandle};
 
 /// Where Kafka put a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +229,9 @@ pub struct RecordStream {
     producer: usize,
     /// Whether the topic was found (or is created on first use).
     topic_checked: bool,
+    /// The producer's handle of the topic, made once the topic was found: records are sent
+    /// with it rather than by name.
+    handle: Option<TopicHandle>,
     /// Partitions named by earlier records and found; at most the topic's partition count.
     partitions: BTreeSet<i32>,
     /// The topic's produce counters, looked up once per stream.
@@ -243,6 +246,7 @@ impl Produce {
             topic: topic.to_string(),
             producer: self.producers.pick_index(),
             topic_checked: false,
+            handle: None,
             partitions: BTreeSet::new(),
             counters: self.metrics.topic_counters(topic),
         }
@@ -280,7 +284,7 @@ impl RecordStream {
         match self
             .produce
             .producers
-            .try_send_one(self.producer, &self.topic, &prepared.record)
+            .try_send_one(self.producer, self.target(), &prepared.record)
         {
             Ok(Some(delivering)) => Ok(self.sending(delivering, prepared)),
             Ok(None) => Err(Later(Box::new(LaterKind::QueueFull(prepared)))),
@@ -301,12 +305,19 @@ impl RecordStream {
         match self
             .produce
             .producers
-            .send_one(self.producer, &self.topic, &prepared.record)
+            .send_one(self.producer, self.target(), &prepared.record)
             .await
         {
             Ok(delivering) => self.sending(delivering, prepared),
             Err(failure) => self.failed(failure),
         }
+    }
+
+    /// Where this stream's records go: by the topic's handle once it was found.
+    fn target(&self) -> Target<'_> {
+        self.handle
+            .as_ref()
+            .map_or(Target::Name(&self.topic), Target::Handle)
     }
 
     /// Whether the record's topic, or its partition, was found for an earlier record.
@@ -355,6 +366,9 @@ impl RecordStream {
                 .check_partitions(&self.topic, None, &named)
                 .await?;
             self.topic_checked = true;
+            if self.handle.is_none() {
+                self.handle = self.produce.producers.topic(self.producer, &self.topic);
+            }
             if let Some(p) = record.partition {
                 self.partitions.insert(p);
             }

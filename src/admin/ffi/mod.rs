@@ -1850,13 +1850,14 @@ pub mod memory {
 pub mod produce {
     //! Enqueueing one record on a producer: rust-rdkafka's `BaseProducer::send` without its
     //! per-record heap copy of the topic name (a `CString`). The name goes to librdkafka from a
-    //! buffer on the stack; everything else is passed as rust-rdkafka passes it (librdkafka
+    //! buffer on the stack, or the topic as a handle looked up once ([`Topic`]) by senders of
+    //! many records; everything else is passed as rust-rdkafka passes it (librdkafka
     //! copies key and value, `RD_KAFKA_MSG_F_COPY`, and owns the headers, built here, once it
     //! took the record). The delivery report comes back through the producer context's `delivery` with
     //! the `opaque` given here, exactly as for `send`: this function converts it with the
     //! context's own `IntoOpaque` type.
 
-    use std::ffi::{c_void, CStr, CString};
+    use std::ffi::{c_void, CString};
     use std::ptr;
 
     use rdkafka::bindings as rd;
@@ -1869,10 +1870,64 @@ pub mod produce {
     /// Topic names up to this length (Kafka allows 249) go through the stack.
     const STACK_NAME: usize = 256;
 
+    /// librdkafka's handle of one topic on one producer, looked up once: a record sent with
+    /// it skips the lookup of the topic by name (a read lock and a search of the producer's
+    /// topics) that each record sent by name pays. It must be dropped before its producer:
+    /// the holder keeps the producer alive.
+    pub struct Topic {
+        handle: ptr::NonNull<rd::rd_kafka_topic_t>,
+    }
+
+    // SAFETY: a topic handle is reference-counted by librdkafka, which allows producing with
+    // it and destroying it from any thread.
+    unsafe impl Send for Topic {}
+    // SAFETY: as above; `&Topic` only ever reaches `rd_kafka_producev`.
+    unsafe impl Sync for Topic {}
+
+    impl Topic {
+        /// The handle of topic `name` on `producer`; `None` for a name librdkafka refuses
+        /// (with a NUL byte, or empty).
+        pub fn new<C: ProducerContext + 'static>(
+            producer: &ThreadedProducer<C>,
+            name: &str,
+        ) -> Option<Topic> {
+            let name = CString::new(name).ok()?;
+            // SAFETY: the client pointer is live for the borrow of `producer` and the name is
+            // NUL-terminated; with a null configuration librdkafka uses the producer's default
+            // topic configuration, as a record sent by name does. It returns null or a handle
+            // with one application reference, released by `drop`.
+            let handle = unsafe {
+                rd::rd_kafka_topic_new(
+                    producer.client().native_ptr(),
+                    name.as_ptr(),
+                    ptr::null_mut(),
+                )
+            };
+            ptr::NonNull::new(handle).map(|handle| Topic { handle })
+        }
+    }
+
+    impl Drop for Topic {
+        fn drop(&mut self) {
+            // SAFETY: the handle came from `rd_kafka_topic_new` and this is its only release;
+            // records still queued with it hold references of their own.
+            unsafe { rd::rd_kafka_topic_destroy(self.handle.as_ptr()) };
+        }
+    }
+
+    /// Where a record goes: a topic by name, or by a handle looked up before, which must be
+    /// a handle of the producer the record is sent with (librdkafka would otherwise queue
+    /// the record on another client's partition).
+    #[derive(Clone, Copy)]
+    pub enum Target<'a> {
+        Name(&'a str),
+        Handle(&'a Topic),
+    }
+
     /// One record to enqueue. `partition: None` lets the partitioner choose; `timestamp: None`
     /// is the time of enqueueing.
     pub struct Record<'a> {
-        pub topic: &'a str,
+        pub topic: Target<'a>,
         pub partition: Option<i32>,
         pub key: Option<&'a [u8]>,
         pub value: Option<&'a [u8]>,
@@ -1890,18 +1945,28 @@ pub mod produce {
     ) -> Result<(), (RDKafkaErrorCode, C::DeliveryOpaque)> {
         let mut stack = [0u8; STACK_NAME];
         let heap: CString;
-        let name: &CStr = if record.topic.len() < STACK_NAME {
-            stack[..record.topic.len()].copy_from_slice(record.topic.as_bytes());
-            match CStr::from_bytes_with_nul(&stack[..=record.topic.len()]) {
-                Ok(name) => name,
-                Err(_) => return Err((RDKafkaErrorCode::InvalidArgument, opaque)),
+        let (tag, topic): (rd::rd_kafka_vtype_t, *const c_void) = match record.topic {
+            Target::Handle(topic) => (
+                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_RKT,
+                topic.handle.as_ptr().cast_const().cast(),
+            ),
+            Target::Name(topic) if topic.len() < STACK_NAME && !topic.contains('\0') => {
+                stack[..topic.len()].copy_from_slice(topic.as_bytes());
+                (
+                    rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
+                    stack.as_ptr().cast(),
+                )
             }
-        } else {
-            heap = match CString::new(record.topic) {
-                Ok(name) => name,
-                Err(_) => return Err((RDKafkaErrorCode::InvalidArgument, opaque)),
-            };
-            &heap
+            Target::Name(topic) => {
+                heap = match CString::new(topic) {
+                    Ok(name) => name,
+                    Err(_) => return Err((RDKafkaErrorCode::InvalidArgument, opaque)),
+                };
+                (
+                    rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
+                    heap.as_ptr().cast(),
+                )
+            }
         };
         let bytes = |b: Option<&[u8]>| {
             b.map_or((ptr::null_mut(), 0), |b| {
@@ -1914,16 +1979,19 @@ pub mod produce {
         let opaque_ptr = opaque.into_ptr();
         // SAFETY: `rd_kafka_producev` reads its variadic arguments in (type, value...) pairs
         // up to `RD_KAFKA_VTYPE_END`, each value of the C type its tag names, as below (the
-        // same sequence as rust-rdkafka's `BaseProducer::send`). The client pointer is live for
-        // the borrow of `producer`; the topic name is NUL-terminated and outlives the call;
+        // same sequence as rust-rdkafka's `BaseProducer::send`, with a topic handle in place
+        // of the name when there is one). The client pointer is live for the borrow of
+        // `producer`; a topic name is NUL-terminated (the stack buffer is zeroed past it) and
+        // outlives the call, a topic handle is live for the borrow of `record` and is one of
+        // this producer's (`Target`'s contract);
         // key and value are copied by librdkafka (`RD_KAFKA_MSG_F_COPY`) before it returns.
         // The headers, when there are any, become librdkafka's only on success; on failure
         // they are still ours and destroyed below.
         let err = unsafe {
             rd::rd_kafka_producev(
                 producer.client().native_ptr(),
-                rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
-                name.as_ptr(),
+                tag,
+                topic,
                 rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_PARTITION,
                 record.partition.unwrap_or(rdkafka::producer::PARTITION_UA),
                 rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_MSGFLAGS,
