@@ -12,11 +12,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures::channel::oneshot;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message, Statistics};
@@ -117,8 +116,68 @@ type KafkaProducer = ThreadedProducer<StatsContext>;
 /// What librdkafka reported of one record.
 type Report = Result<Delivery, KafkaError>;
 
-/// The delivery report of one enqueued record; cancelled if the producer closed first.
-type ReportFuture = oneshot::Receiver<Report>;
+/// Where the delivery report of one enqueued record goes: librdkafka carries the slot's `Arc`
+/// as the record's opaque and the context's `delivery` fills it; the request awaits it as a
+/// [`ReportFuture`]. One allocation per record (a channel and a boxed sender were two).
+pub struct ReportSlot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    report: Option<Report>,
+    /// The task to wake once the report is there.
+    waker: Option<Waker>,
+}
+
+impl ReportSlot {
+    fn new() -> Arc<ReportSlot> {
+        Arc::new(ReportSlot {
+            state: Mutex::new(SlotState::default()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        // A poisoned lock only means a thread panicked holding it; the state is two options,
+        // valid whatever was interrupted.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Called once, from the producer's polling thread.
+    fn deliver(&self, report: Report) {
+        let waker = {
+            let mut state = self.state();
+            state.report = Some(report);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The delivery report of one enqueued record. A record librdkafka never reports (its
+/// producer destroyed without purging it) leaves this pending: its waiter stops at its
+/// deadline.
+pub struct ReportFuture(Arc<ReportSlot>);
+
+impl Future for ReportFuture {
+    type Output = Report;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report> {
+        let mut state = self.0.state();
+        if let Some(report) = state.report.take() {
+            return Poll::Ready(report);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
 
 /// The context of each producer: hands librdkafka's statistics to the metrics, and each
 /// delivery report to the record's [`ReportFuture`].
@@ -154,7 +213,7 @@ impl ClientContext for StatsContext {
 }
 
 impl ProducerContext for StatsContext {
-    type DeliveryOpaque = Box<oneshot::Sender<Report>>;
+    type DeliveryOpaque = Arc<ReportSlot>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, report: Self::DeliveryOpaque) {
         let result = match result {
@@ -165,9 +224,9 @@ impl ProducerContext for StatsContext {
             }),
             Err((err, _message)) => Err(err.clone()),
         };
-        // The receiver is gone when its request ended first (its deadline passed): nobody is
-        // left to tell.
-        let _ = report.send(result);
+        // When the request ended first (its deadline passed), nobody reads the slot: it is
+        // freed with this last reference.
+        report.deliver(result);
     }
 }
 
@@ -289,12 +348,11 @@ impl ProducerPool {
                 () = &mut timer => None,
             };
             outcomes.push(match report {
-                Some(Ok(Ok(delivery))) => RecordOutcome::Delivered {
+                Some(Ok(delivery)) => RecordOutcome::Delivered {
                     partition: delivery.partition,
                     offset: delivery.offset,
                 },
-                Some(Ok(Err(err))) => RecordOutcome::Failed(classify_delivery(producer, &err)),
-                Some(Err(_canceled)) => RecordOutcome::Failed(producer_closed()),
+                Some(Err(err)) => RecordOutcome::Failed(classify_delivery(producer, &err)),
                 None => RecordOutcome::Failed(Delivering::timed_out()),
             });
         }
@@ -417,7 +475,7 @@ fn try_enqueue(
     default_partition: Option<i32>,
     record: &ProduceRecord,
 ) -> Result<Option<ReportFuture>, DeliveryFailure> {
-    let (report, receiver) = oneshot::channel();
+    let slot = ReportSlot::new();
     let sent = native::send(
         producer,
         native::Record {
@@ -428,10 +486,10 @@ fn try_enqueue(
             headers: &record.headers,
             timestamp: record.timestamp,
         },
-        Box::new(report),
+        Arc::clone(&slot),
     );
     match sent {
-        Ok(()) => Ok(Some(receiver)),
+        Ok(()) => Ok(Some(ReportFuture(slot))),
         Err((RDKafkaErrorCode::QueueFull, _)) => Ok(None),
         Err((code, _)) => Err(classify_delivery(
             producer,
@@ -513,19 +571,7 @@ impl Future for Delivering {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.report)
             .poll(cx)
-            .map(|report| match report {
-                Ok(Ok(delivery)) => Ok(delivery),
-                Ok(Err(err)) => Err(classify(&err)),
-                Err(_canceled) => Err(producer_closed()),
-            })
-    }
-}
-
-/// The failure of a record whose producer was closed before it reported.
-fn producer_closed() -> DeliveryFailure {
-    DeliveryFailure {
-        kind: FailureKind::Other,
-        message: "The producer was closed before the record was delivered.".into(),
+            .map(|report| report.map_err(|err| classify(&err)))
     }
 }
 
@@ -709,6 +755,66 @@ mod tests {
         assert!(outcomes
             .iter()
             .all(|o| matches!(o, RecordOutcome::Failed(f) if f.kind == FailureKind::Retriable)));
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Counting(AtomicUsize);
+
+    impl futures::task::ArcWake for Counting {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_report_reaches_its_waiter_whether_it_comes_before_or_after_the_wait() {
+        let delivered = |offset| {
+            Ok(Delivery {
+                partition: 1,
+                offset,
+                timestamp: None,
+            })
+        };
+        let counter = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = futures::task::waker(Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+
+        // Reported first: the first poll takes it, nothing is woken.
+        let slot = ReportSlot::new();
+        slot.deliver(delivered(7));
+        let mut future = ReportFuture(Arc::clone(&slot));
+        match Pin::new(&mut future).poll(&mut cx) {
+            Poll::Ready(Ok(d)) => assert_eq!(d.offset, 7),
+            other => panic!("expected the report, got {other:?}"),
+        }
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+
+        // Awaited first: polled twice (one waker kept), then reported from the polling
+        // thread, which wakes the waiter once.
+        let slot = ReportSlot::new();
+        let mut future = ReportFuture(Arc::clone(&slot));
+        assert!(Pin::new(&mut future).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut future).poll(&mut cx).is_pending());
+        let reporter = std::thread::spawn(move || {
+            slot.deliver(Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )))
+        });
+        reporter.join().expect("the reporting thread");
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        match Pin::new(&mut future).poll(&mut cx) {
+            Poll::Ready(Err(e)) => assert_eq!(
+                e.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::MessageTimedOut)
+            ),
+            other => panic!("expected the failure, got {other:?}"),
+        }
+
+        // A waiter gone before the report: the report is dropped with the slot.
+        let slot = ReportSlot::new();
+        drop(ReportFuture(Arc::clone(&slot)));
+        slot.deliver(delivered(8));
+        assert_eq!(Arc::strong_count(&slot), 1);
     }
 
     #[test]
