@@ -182,9 +182,27 @@ impl<'a> Reader<'a> {
     /// A string without escapes, its quotes consumed; the text between them, checked as
     /// UTF-8 without control characters (what serde_json refuses).
     pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
+        // The common string (printable ASCII, no escapes) ends at its first special byte: it
+        // is taken here, and anything else by `string_rest`, kept out of line so that this
+        // path stays short (most strings of a record are a few bytes long).
+        let rest = match self.b.get(self.at..) {
+            Some([b'"', rest @ ..]) => rest,
+            _ => return None,
+        };
+        let end = plain_run(rest);
+        if rest.get(end) == Some(&b'"') {
+            self.at += end + 2;
+            return Some(&rest[..end]);
+        }
+        self.at += 1;
+        self.string_rest(end)
+    }
+
+    /// The rest of a string whose first `end` bytes after the opening quote (at `self.at`)
+    /// are plain.
+    #[inline(never)]
+    fn string_rest(&mut self, mut end: usize) -> Option<&'a [u8]> {
         let rest = &self.b[self.at..];
-        let mut end = 0;
         let mut ascii = true;
         loop {
             end += plain_run(&rest[end..]);
