@@ -1943,7 +1943,8 @@ pub mod produce {
         record: Record<'_>,
         opaque: C::DeliveryOpaque,
     ) -> Result<(), (RDKafkaErrorCode, C::DeliveryOpaque)> {
-        let mut stack = [0u8; STACK_NAME];
+        // Zeroed only when a name is copied into it (a handle needs no buffer).
+        let mut stack: [u8; STACK_NAME];
         let heap: CString;
         let (tag, topic): (rd::rd_kafka_vtype_t, *const c_void) = match record.topic {
             Target::Handle(topic) => (
@@ -1951,6 +1952,7 @@ pub mod produce {
                 topic.handle.as_ptr().cast_const().cast(),
             ),
             Target::Name(topic) if topic.len() < STACK_NAME && !topic.contains('\0') => {
+                stack = [0u8; STACK_NAME];
                 stack[..topic.len()].copy_from_slice(topic.as_bytes());
                 (
                     rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
