@@ -448,7 +448,7 @@ impl Streaming {
                 }) {
                     None => break,
                     Some(Err(e)) => Ok(Next::End(frame_error_line(&e))),
-                    Some(Ok(Framed::Read { value, len })) => self.send(Ok(value), len),
+                    Some(Ok(Framed::Read { value, len })) => self.send(value, len),
                     Some(Ok(Framed::Object(object))) => self.record(&object, expired),
                 };
                 let next = match sent {
@@ -540,33 +540,39 @@ impl Streaming {
                 )))))
             }
         };
-        self.send(Err(request), object.len())
+        // The rate limits come before the record's own checks, as for a record of the
+        // one-pass reader.
+        if let Some(refused) = self.rate_limited(object.len()) {
+            return Ok(refused);
+        }
+        match record_of_request(request) {
+            Ok(record) => Ok(Next::Line(Line::Record(self.records.try_send(record)?))),
+            Err(message) => Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
+                &message,
+            ))))),
+        }
     }
 
-    /// Sends a record `len` bytes long, read by the one-pass reader (`Ok`) or still to be
-    /// checked and converted (`Err`), unless the rate limits refuse it.
-    fn send(
-        &mut self,
-        record: Result<StreamRecord, decode::ProduceRequest>,
-        len: usize,
-    ) -> Result<Next, Later> {
-        if let Err(RateLimited { .. }) = self.rates.check(1, len as u64) {
-            return Ok(Next::Line(Line::Ready(error_line(&ErrorBody {
-                error_code: 429,
-                message: "Request rate limit exceeded: The rate limit of requests per second \
-                          has been exceeded."
-                    .into(),
-            }))));
+    /// Sends a record of the one-pass reader, `len` bytes long, unless the rate limits refuse
+    /// it. (It takes the record alone, not as one side of a `Result` with the general
+    /// reader's larger request, which would be moved whole.)
+    fn send(&mut self, record: StreamRecord, len: usize) -> Result<Next, Later> {
+        if let Some(refused) = self.rate_limited(len) {
+            return Ok(refused);
         }
-        let record = match record.or_else(record_of_request) {
-            Ok(record) => record,
-            Err(message) => {
-                return Ok(Next::Line(Line::Ready(error_line(&v3_bad_record(
-                    &message,
-                )))))
-            }
-        };
         Ok(Next::Line(Line::Record(self.records.try_send(record)?)))
+    }
+
+    /// The line of a record `len` bytes long that the rate limits refuse; `None` lets it
+    /// through.
+    fn rate_limited(&self, len: usize) -> Option<Next> {
+        let RateLimited { .. } = self.rates.check(1, len as u64).err()?;
+        Some(Next::Line(Line::Ready(error_line(&ErrorBody {
+            error_code: 429,
+            message: "Request rate limit exceeded: The rate limit of requests per second has \
+                      been exceeded."
+                .into(),
+        }))))
     }
 }
 
