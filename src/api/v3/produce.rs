@@ -52,8 +52,10 @@ const LINES_BUFFERED: usize = 64;
 /// the lines buffered for the connection stay within `LINES_BUFFERED` x this (plus a line).
 const LINES_BATCH_BYTES: usize = 16 * 1024;
 
-/// About the length of a success line, to size a batch of lines once.
-const LINE_BYTES_GUESS: usize = 160;
+/// About the length of what follows the prefix (cluster and topic) in a success line without
+/// a key (partition, offset, timestamp, the value's type and size, nulls: ~150 bytes), to size
+/// a batch of lines once; a batch that outgrew its guess was copied into a larger buffer.
+const LINE_TAIL_GUESS: usize = 160;
 
 /// The bounds of v3 produce, from the configuration.
 #[derive(Debug, Clone)]
@@ -437,6 +439,7 @@ impl Streaming {
         let mut batch = Vec::new();
         let mut reading = true;
         let mut last: Option<Bytes> = None;
+        let line_guess = self.prefix.len() + LINE_TAIL_GUESS;
         loop {
             while reading && pending.len() < self.settings.inflight_max {
                 // The common record is read as it is framed, in one pass; the framer cuts the
@@ -469,7 +472,8 @@ impl Streaming {
             let room = reading && pending.len() < self.settings.inflight_max;
             let far = expires + self.settings.grace_period + Duration::from_secs(1);
             if batch.capacity() == 0 {
-                batch.reserve((pending.len() * LINE_BYTES_GUESS).min(LINES_BATCH_BYTES));
+                // Up to the batch bound and the line that crosses it.
+                batch.reserve((pending.len() * line_guess).min(LINES_BATCH_BYTES + line_guess));
             }
             tokio::select! {
                 biased;
