@@ -174,14 +174,17 @@ pub async fn serve(
             tracing::info!(address = %tcp.local_addr()?, "metrics listening");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let app = access_log::metrics_app(services.metrics.clone(), &config);
-            let server = Server::new_with_acceptor(NoDelayAcceptor::from_tokio(tcp)?)
-                .run_with_graceful_shutdown(
-                    app,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Some(std::time::Duration::from_secs(1)),
-                );
+            let server = Server::new_with_acceptor(NoDelayAcceptor::from_tokio(
+                tcp,
+                Some(config.connection_idle_timeout),
+            )?)
+            .run_with_graceful_shutdown(
+                app,
+                async {
+                    let _ = stopped.await;
+                },
+                Some(std::time::Duration::from_secs(1)),
+            );
             (Some(stop), Some(tokio::spawn(server)))
         }
         None => (None, None),
@@ -189,7 +192,7 @@ pub async fn serve(
     let peers = Arc::new(tls::PeerCertificates::default());
     let mut acceptor: Option<BoxAcceptor> = None;
     for listener in listeners {
-        let tcp = NoDelayAcceptor::from_tokio(listener.tcp)?;
+        let tcp = NoDelayAcceptor::from_tokio(listener.tcp, Some(config.connection_idle_timeout))?;
         let one = match (&tls, listener.https) {
             (Some(tls), true) => {
                 tls::TlsAcceptor::new(tcp, Arc::clone(tls), Arc::clone(&peers)).boxed()
@@ -212,7 +215,6 @@ pub async fn serve(
     // clients' configuration) are freed by now: their pages go back to the system.
     admin::ffi::memory::release_freed();
     let served = Server::new_with_acceptor(acceptor)
-        .idle_timeout(config.connection_idle_timeout)
         .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))
         .await;
     if let (Some(stop), Some(server)) = (metrics_stop, metrics_server) {

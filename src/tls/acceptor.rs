@@ -3,8 +3,8 @@
 //!
 //! [`TlsAcceptor`] hands poem a [`TlsConnection`] for every TCP connection at once; the
 //! handshake runs inside the connection on its first read or write, in the connection's own
-//! task, so a slow or silent client never holds up the accept loop, and poem's idle timeout
-//! (`connection.idle.timeout.ms`) bounds a handshake that stalls. Each handshake takes the
+//! task, so a slow or silent client never holds up the accept loop, and the TCP connection's
+//! idle timeout (`connection.idle.timeout.ms`, `listener.rs`) bounds a handshake that stalls. Each handshake takes the
 //! [`ServerTls`] configuration current at that moment, which is how a reload reaches new
 //! connections while open ones keep theirs.
 //!
@@ -28,9 +28,8 @@ use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
-use crate::listener::NoDelayAcceptor;
+use crate::listener::{Connection, NoDelayAcceptor};
 use crate::principal::PeerCertificate;
 
 use super::subject::subject_of;
@@ -155,8 +154,8 @@ impl Acceptor for TlsAcceptor {
 
 /// Both streams are large (a rustls connection each), so they are boxed.
 enum State {
-    Handshake(Box<tokio_rustls::Accept<TcpStream>>),
-    Ready(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Handshake(Box<tokio_rustls::Accept<Connection>>),
+    Ready(Box<tokio_rustls::server::TlsStream<Connection>>),
     Failed,
 }
 
@@ -204,7 +203,7 @@ impl TlsConnection {
     }
 
     /// Records the subject of the client certificate the handshake verified, if any.
-    fn register(&mut self, stream: &tokio_rustls::server::TlsStream<TcpStream>) {
+    fn register(&mut self, stream: &tokio_rustls::server::TlsStream<Connection>) {
         let Some(key) = self.key else {
             return;
         };
@@ -229,7 +228,7 @@ impl TlsConnection {
         }
     }
 
-    fn stream(&mut self) -> Option<Pin<&mut tokio_rustls::server::TlsStream<TcpStream>>> {
+    fn stream(&mut self) -> Option<Pin<&mut tokio_rustls::server::TlsStream<Connection>>> {
         match &mut self.state {
             State::Ready(stream) => Some(Pin::new(stream.as_mut())),
             _ => None,

@@ -139,7 +139,7 @@ async fn serve(
     let addr = tcp.local_addr().expect("address");
     let peers = Arc::new(PeerCertificates::default());
     let acceptor = TlsAcceptor::new(
-        crate::listener::NoDelayAcceptor::from_tokio(tcp).expect("acceptor"),
+        crate::listener::NoDelayAcceptor::from_tokio(tcp, None).expect("acceptor"),
         tls,
         Arc::clone(&peers),
     );
