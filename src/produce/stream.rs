@@ -54,7 +54,8 @@ pub enum SideRequest {
     },
     /// A schema format (named, or left to the registry), with its data as JSON text.
     Schema {
-        spec: SchemaSpec,
+        /// Boxed: records mostly have none, and a stream moves every record several times.
+        spec: Box<SchemaSpec>,
         data: Option<String>,
     },
 }
@@ -66,8 +67,37 @@ pub struct SideInfo {
     pub format: &'static str,
     /// Bytes written to Kafka.
     pub size: usize,
-    pub subject: Option<String>,
-    pub schema_id: Option<i32>,
+    /// The schema it was written with; boxed, as most records have none and a stream moves
+    /// every record's answer several times.
+    pub schema: Option<Box<SchemaInfo>>,
+}
+
+impl SideInfo {
+    /// A key or value written with a schema.
+    pub fn with_schema(
+        format: &'static str,
+        size: usize,
+        subject: String,
+        schema_id: i32,
+        schema_version: Option<i32>,
+    ) -> SideInfo {
+        SideInfo {
+            format,
+            size,
+            schema: Some(Box::new(SchemaInfo {
+                subject,
+                schema_id,
+                schema_version,
+            })),
+        }
+    }
+}
+
+/// The schema a key or value was written with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaInfo {
+    pub subject: String,
+    pub schema_id: i32,
     pub schema_version: Option<i32>,
 }
 
@@ -394,16 +424,16 @@ impl RecordStream {
                 let encoded = self
                     .produce
                     .schemas
-                    .encode_side(&self.topic, side, spec, data.as_deref())
+                    .encode_side(&self.topic, side, *spec, data.as_deref())
                     .await
                     .map_err(|e: SchemaError| RecordFailure::Refused(e.into()))?;
-                let info = SideInfo {
-                    format: encoded.format.v3_name(),
-                    size: size(&encoded.bytes),
-                    subject: Some(encoded.subject),
-                    schema_id: Some(encoded.schema_id),
-                    schema_version: encoded.schema_version,
-                };
+                let info = SideInfo::with_schema(
+                    encoded.format.v3_name(),
+                    size(&encoded.bytes),
+                    encoded.subject,
+                    encoded.schema_id,
+                    encoded.schema_version,
+                );
                 Ok((encoded.bytes, Some(info)))
             }
             plain => Ok(plain_side(plain)),
@@ -423,9 +453,7 @@ fn plain_side(request: Option<SideRequest>) -> Encoded {
             let info = SideInfo {
                 format: format.name(),
                 size: size(&bytes),
-                subject: None,
-                schema_id: None,
-                schema_version: None,
+                schema: None,
             };
             (bytes, Some(info))
         }

@@ -630,12 +630,20 @@ struct SideJson {
 #[cfg(test)]
 impl From<SideInfo> for SideJson {
     fn from(s: SideInfo) -> SideJson {
+        let (subject, schema_id, schema_version) = match s.schema {
+            Some(schema) => (
+                Some(schema.subject),
+                Some(schema.schema_id),
+                schema.schema_version,
+            ),
+            None => (None, None, None),
+        };
         SideJson {
             format: s.format,
             size: s.size,
-            subject: s.subject,
-            schema_id: s.schema_id,
-            schema_version: s.schema_version,
+            subject,
+            schema_id,
+            schema_version,
         }
     }
 }
@@ -708,13 +716,14 @@ fn side_json(out: &mut Vec<u8>, side: &SideInfo, numbers: &mut itoa::Buffer) {
     out.extend_from_slice(br#","size":"#);
     out.extend_from_slice(numbers.format(side.size).as_bytes());
     out.extend_from_slice(br#","subject":"#);
-    match &side.subject {
-        Some(subject) => json_string(out, subject),
-        None => out.extend_from_slice(b"null"),
-    }
+    let Some(schema) = &side.schema else {
+        out.extend_from_slice(br#"null,"schema_id":null,"schema_version":null}"#);
+        return;
+    };
+    json_string(out, &schema.subject);
     for (name, value) in [
-        (&br#","schema_id":"#[..], side.schema_id),
-        (br#","schema_version":"#, side.schema_version),
+        (&br#","schema_id":"#[..], Some(schema.schema_id)),
+        (br#","schema_version":"#, schema.schema_version),
     ] {
         out.extend_from_slice(name);
         match value {
@@ -726,12 +735,15 @@ fn side_json(out: &mut Vec<u8>, side: &SideInfo, numbers: &mut itoa::Buffer) {
 }
 
 fn side_model(side: Option<SideInfo>) -> Option<models::ProduceResponseData> {
-    side.map(|s| models::ProduceResponseData {
-        r#type: s.format.to_string(),
-        size: i64::try_from(s.size).unwrap_or(i64::MAX),
-        subject: Some(Nullable(s.subject)),
-        schema_id: Some(Nullable(s.schema_id)),
-        schema_version: Some(Nullable(s.schema_version)),
+    side.map(|s| {
+        let schema = s.schema.map(|schema| *schema);
+        models::ProduceResponseData {
+            r#type: s.format.to_string(),
+            size: i64::try_from(s.size).unwrap_or(i64::MAX),
+            subject: Some(Nullable(schema.as_ref().map(|s| s.subject.clone()))),
+            schema_id: Some(Nullable(schema.as_ref().map(|s| s.schema_id))),
+            schema_version: Some(Nullable(schema.and_then(|s| s.schema_version))),
+        }
     })
 }
 
@@ -976,14 +988,14 @@ fn side_of(
         ),
     };
     Ok(Some(SideRequest::Schema {
-        spec: SchemaSpec {
+        spec: Box::new(SchemaSpec {
             format,
             subject: d.subject,
             strategy,
             schema_id: d.schema_id,
             schema_version: d.schema_version,
             schema: d.schema,
-        },
+        }),
         data: text.map(str::to_string),
     }))
 }
@@ -1123,17 +1135,9 @@ mod tests {
         let plain = SideInfo {
             format: "JSON",
             size: 7,
-            subject: None,
-            schema_id: None,
-            schema_version: None,
+            schema: None,
         };
-        let schema = SideInfo {
-            format: "AVRO",
-            size: 14,
-            subject: Some("t\"x-value".into()),
-            schema_id: Some(3),
-            schema_version: Some(2),
-        };
+        let schema = SideInfo::with_schema("AVRO", 14, "t\"x-value".into(), 3, Some(2));
         let produced = |key: Option<SideInfo>, value: Option<SideInfo>, timestamp| RecordProduced {
             delivery: crate::produce::Delivery {
                 partition: 2,
