@@ -26,6 +26,7 @@ pub(crate) mod principal;
 pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod schema;
+pub(crate) mod server;
 pub(crate) mod services;
 pub mod telemetry;
 pub(crate) mod tls;
@@ -34,8 +35,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use listener::NoDelayAcceptor;
-use poem::listener::{AcceptorExt, BoxAcceptor};
-use poem::Server;
+use server::{Listener, Listeners};
 
 pub use config::Config;
 
@@ -174,37 +174,32 @@ pub async fn serve(
             tracing::info!(address = %tcp.local_addr()?, "metrics listening");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let app = access_log::metrics_app(services.metrics.clone(), &config);
-            let server = Server::new_with_acceptor(NoDelayAcceptor::from_tokio(
-                tcp,
-                Some(config.connection_idle_timeout),
-            )?)
-            .run_with_graceful_shutdown(
+            let server = server::serve(
+                NoDelayAcceptor::from_tokio(tcp, Some(config.connection_idle_timeout))?,
                 app,
                 async {
                     let _ = stopped.await;
                 },
-                Some(std::time::Duration::from_secs(1)),
+                std::time::Duration::from_secs(1),
             );
             (Some(stop), Some(tokio::spawn(server)))
         }
         None => (None, None),
     };
     let peers = Arc::new(tls::PeerCertificates::default());
-    let mut acceptor: Option<BoxAcceptor> = None;
+    let mut accepting = Vec::with_capacity(listeners.len());
     for listener in listeners {
         let tcp = NoDelayAcceptor::from_tokio(listener.tcp, Some(config.connection_idle_timeout))?;
-        let one = match (&tls, listener.https) {
-            (Some(tls), true) => {
-                tls::TlsAcceptor::new(tcp, Arc::clone(tls), Arc::clone(&peers)).boxed()
-            }
-            _ => tcp.boxed(),
-        };
-        acceptor = Some(match acceptor {
-            None => one,
-            Some(before) => before.combine(one).boxed(),
+        accepting.push(match (&tls, listener.https) {
+            (Some(tls), true) => Listener::Tls(tls::TlsAcceptor::new(
+                tcp,
+                Arc::clone(tls),
+                Arc::clone(&peers),
+            )),
+            _ => Listener::Plain(tcp),
         });
     }
-    let acceptor = acceptor.ok_or(RunError::NoListener)?;
+    let acceptor = Listeners::new(accepting).ok_or(RunError::NoListener)?;
     let _reloading = tls.as_ref().map(|tls| tls.start_reloading(&config));
     let mut app = app::with_cors(app::routes(services, &config), &config);
     if tls.is_some() {
@@ -214,12 +209,10 @@ pub async fn serve(
     // The start-up's transient values (the documents' trees, the route tables' builders, the
     // clients' configuration) are freed by now: their pages go back to the system.
     admin::ffi::memory::release_freed();
-    let served = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(config.shutdown_graceful))
-        .await;
+    server::serve(acceptor, app, shutdown, config.shutdown_graceful).await;
     if let (Some(stop), Some(server)) = (metrics_stop, metrics_server) {
         let _ = stop.send(());
-        if let Ok(Err(e)) = server.await {
+        if let Err(e) = server.await {
             tracing::warn!(error = %e, "the metrics listener failed");
         }
     }
@@ -229,6 +222,5 @@ pub async fn serve(
     if let Err(e) = producers.flush(config.shutdown_graceful).await {
         tracing::warn!(error = %e, "producers not fully flushed at shutdown");
     }
-    served?;
     Ok(())
 }

@@ -281,6 +281,20 @@ impl AsyncWrite for TlsConnection {
         after_handshake!(self, cx, |stream| stream.poll_write(cx, buf))
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        after_handshake!(self, cx, |stream| stream.poll_write_vectored(cx, bufs))
+    }
+
+    /// rustls takes the slices into its records either way: hyper hands over an answer's
+    /// chunks without first copying them into its own buffer.
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         after_handshake!(self, cx, |stream| stream.poll_flush(cx))
     }

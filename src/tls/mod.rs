@@ -28,7 +28,7 @@ use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use crate::config::{ClientAuthentication, Config, KeystoreType, Secret, TlsVersion};
 use crate::log::ErrorChain;
 
-pub(crate) use acceptor::{PeerCertificates, TlsAcceptor};
+pub(crate) use acceptor::{PeerCertificates, TlsAcceptor, TlsConnection};
 
 use store::StoreFile;
 
