@@ -76,6 +76,13 @@ pub(crate) async fn serve<A, E>(
                         open.remove(id);
                     });
                 }
+                // A client that reset its connection before it was accepted is routine.
+                Err(e) if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::Interrupted
+                ) => tracing::debug!(error = %e, "a connection ended before it was accepted"),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot accept a connection");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;

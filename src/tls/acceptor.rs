@@ -1,12 +1,12 @@
 //! The poem acceptor of an HTTPS listener, and the way a connection's client certificate
 //! reaches each of its requests.
 //!
-//! [`TlsAcceptor`] hands poem a [`TlsConnection`] for every TCP connection at once; the
+//! [`TlsAcceptor`] hands the server a [`TlsConnection`] for every TCP connection at once; the
 //! handshake runs inside the connection on its first read or write, in the connection's own
 //! task, so a slow or silent client never holds up the accept loop, and the TCP connection's
-//! idle timeout (`connection.idle.timeout.ms`, `listener.rs`) bounds a handshake that stalls. Each handshake takes the
-//! [`ServerTls`] configuration current at that moment, which is how a reload reaches new
-//! connections while open ones keep theirs.
+//! idle timeout (`connection.idle.timeout.ms`, `listener.rs`) bounds a handshake that stalls.
+//! Each handshake takes the [`ServerTls`] configuration current at that moment, which is how a
+//! reload reaches new connections while open ones keep theirs.
 //!
 //! poem gives a request its connection's addresses but no per-connection data, so the verified
 //! client certificate's subject goes into [`PeerCertificates`], keyed by the listener's and the
