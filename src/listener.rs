@@ -206,25 +206,18 @@ mod tests {
 
     #[tokio::test]
     async fn accepted_connections_have_nodelay_set() {
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let mut acceptor = NoDelayAcceptor::from_tokio(tcp, None).expect("acceptor");
-        let client = tokio::spawn(TcpStream::connect(addr));
-        let (connection, _, _, _) = acceptor.accept().await.expect("accept");
+        let (connection, _client) = accepted(None).await;
         assert!(connection.stream.nodelay().expect("nodelay readable"));
-        assert_eq!(acceptor.local_addr().len(), 1);
-        drop(client.await.expect("connect task").expect("connect"));
     }
 
-    /// A connection accepted with an idle timeout of `idle`, and the client's end of it.
-    async fn accepted(idle: Duration) -> (Connection, TcpStream) {
+    /// A connection accepted with the idle timeout `idle`, and the client's end of it.
+    async fn accepted(idle: Option<Duration>) -> (Connection, TcpStream) {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = tcp.local_addr().expect("address");
-        let mut acceptor = NoDelayAcceptor::from_tokio(tcp, Some(idle)).expect("acceptor");
+        let mut acceptor = NoDelayAcceptor::from_tokio(tcp, idle).expect("acceptor");
+        assert_eq!(acceptor.local_addr().len(), 1);
         let client = tokio::spawn(TcpStream::connect(addr));
         let (connection, _, _, _) = acceptor.accept().await.expect("accept");
         (connection, client.await.expect("task").expect("connect"))
@@ -234,7 +227,7 @@ mod tests {
     async fn a_connection_that_reads_nothing_ends_after_its_idle_timeout() {
         use tokio::io::AsyncReadExt;
         let idle = Duration::from_millis(500);
-        let (mut connection, _client) = accepted(idle).await;
+        let (mut connection, _client) = accepted(Some(idle)).await;
         let started = std::time::Instant::now();
         let mut buf = [0u8; 16];
         let e = connection.read(&mut buf).await.expect_err("timed out");
@@ -247,7 +240,7 @@ mod tests {
     async fn reads_keep_a_connection_open_past_its_idle_timeout() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let idle = Duration::from_secs(1);
-        let (mut connection, mut client) = accepted(idle).await;
+        let (mut connection, mut client) = accepted(Some(idle)).await;
         let started = std::time::Instant::now();
         let writer = tokio::spawn(async move {
             for _ in 0..3 {
@@ -277,7 +270,7 @@ mod tests {
     async fn a_write_the_client_never_reads_ends_after_the_idle_timeout() {
         use tokio::io::AsyncWriteExt;
         let idle = Duration::from_millis(500);
-        let (mut connection, _client) = accepted(idle).await;
+        let (mut connection, _client) = accepted(Some(idle)).await;
         // More than the two sockets' buffers hold, so the writes wait for a reader that
         // never comes.
         let chunk = vec![0u8; 1 << 20];
@@ -298,14 +291,7 @@ mod tests {
     #[tokio::test]
     async fn without_an_idle_timeout_a_connection_waits() {
         use tokio::io::AsyncReadExt;
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let mut acceptor = NoDelayAcceptor::from_tokio(tcp, None).expect("acceptor");
-        let client = tokio::spawn(TcpStream::connect(addr));
-        let (mut connection, _, _, _) = acceptor.accept().await.expect("accept");
-        let _client = client.await.expect("task").expect("connect");
+        let (mut connection, _client) = accepted(None).await;
         let mut buf = [0u8; 16];
         let read = tokio::time::timeout(Duration::from_secs(1), connection.read(&mut buf)).await;
         assert!(read.is_err(), "the read ended: {read:?}");
