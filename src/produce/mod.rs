@@ -182,23 +182,24 @@ impl Drop for EventTask {
 async fn serve_events(producer: Weak<KafkaProducer>, woken: tokio::net::UnixStream) {
     let mut bytes = [0u8; 64];
     loop {
-        {
+        let polled = {
             let Some(producer) = producer.upgrade() else {
                 return;
             };
             // Each poll takes one event (a delivery report event holds many records'
-            // reports). librdkafka writes its byte only when the queue turns non-empty while no
-            // byte is pending since the last poll, so an event that came during a poll wrote
-            // none: the queue is looked at again until it is empty.
-            loop {
-                let waiting = native::events_waiting(&producer);
-                if waiting == 0 {
-                    break;
-                }
-                for _ in 0..waiting {
-                    producer.poll(Duration::ZERO);
-                }
+            // reports).
+            let waiting = native::events_waiting(&producer);
+            for _ in 0..waiting {
+                producer.poll(Duration::ZERO);
             }
+            waiting > 0
+        };
+        if polled {
+            // librdkafka writes its byte only when the queue turns non-empty while no byte is
+            // pending since the last poll, so an event that came during a poll wrote none: the
+            // queue is looked at again until it is empty, after the tasks just woken ran.
+            tokio::task::yield_now().await;
+            continue;
         }
         match tokio::time::timeout(EVENT_POLL_INTERVAL, woken.readable()).await {
             Err(_elapsed) => continue,
