@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message, Statistics};
 use tokio::time::Instant;
 
@@ -44,12 +44,6 @@ pub enum ProducePoolError {
         index: usize,
         #[source]
         source: KafkaError,
-    },
-    #[error("cannot serve the events of Kafka producer {index}")]
-    Events {
-        index: usize,
-        #[source]
-        source: std::io::Error,
     },
 }
 
@@ -89,11 +83,8 @@ pub struct ProducerPool {
 }
 
 struct PoolInner {
-    /// What serves each producer's events; dropped before the producers, so that librdkafka
-    /// writes to no socket of theirs once they are closed.
-    _events: Vec<EventTask>,
     /// Created at start, dropped (after `flush`) at shutdown.
-    producers: Vec<Arc<KafkaProducer>>,
+    producers: Vec<KafkaProducer>,
     /// Round-robin cursor over `producers`; one request uses one producer.
     next: AtomicUsize,
     /// Longest a request waits for queue space and delivery reports (`produce.timeout.ms`).
@@ -118,104 +109,9 @@ pub struct PoolSettings {
     pub statistics_interval: Duration,
 }
 
-/// One producer of the pool. A task of the runtime polls its events ([`EventTask`]) and so
-/// hands each delivery report to the record's [`ReportFuture`] (through [`StatsContext`]'s
-/// `delivery`).
-type KafkaProducer = BaseProducer<StatsContext>;
-
-/// How often a producer's events are polled when librdkafka wrote no wake-up byte: a safety
-/// net, as often as rust-rdkafka's polling thread polled. Unit tests run without it, so that
-/// every report they see came through the wake-up.
-const EVENT_POLL_INTERVAL: Duration = if cfg!(test) {
-    Duration::from_secs(3600)
-} else {
-    Duration::from_millis(100)
-};
-
-/// Serves one producer's events (delivery reports, errors, statistics) on the runtime rather
-/// than on a polling thread of its own (`docs/decisions.md` §73): librdkafka writes a byte to a
-/// socket pair when events wait, and a task woken by it polls them, so the tasks the reports
-/// wake run on the worker that polled them. Dropping it stops librdkafka's writes, then the
-/// task.
-struct EventTask {
-    producer: Weak<KafkaProducer>,
-    /// The end librdkafka writes to; open until its writes are stopped.
-    _wake: std::os::unix::net::UnixStream,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EventTask {
-    /// Starts serving `producer`'s events; must run inside a tokio runtime.
-    fn start(producer: &Arc<KafkaProducer>) -> std::io::Result<EventTask> {
-        use std::os::fd::AsFd;
-        let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
-        let (wake, woken) = std::os::unix::net::UnixStream::pair()?;
-        // librdkafka's write must never block its thread (it writes one byte per period
-        // between two polls, so the socket's buffer does not fill).
-        wake.set_nonblocking(true)?;
-        woken.set_nonblocking(true)?;
-        let woken = {
-            let _runtime = runtime.enter();
-            tokio::net::UnixStream::from_std(woken)?
-        };
-        native::wake_on_events(producer, Some(wake.as_fd()));
-        let task = runtime.spawn(serve_events(Arc::downgrade(producer), woken));
-        Ok(EventTask {
-            producer: Arc::downgrade(producer),
-            _wake: wake,
-            task,
-        })
-    }
-}
-
-impl Drop for EventTask {
-    fn drop(&mut self) {
-        if let Some(producer) = self.producer.upgrade() {
-            native::wake_on_events(&producer, None);
-        }
-        self.task.abort();
-    }
-}
-
-/// Polls the events waiting on `producer`, then waits for librdkafka's next wake-up byte on
-/// `woken` (or [`EVENT_POLL_INTERVAL`]), until the producer or the socket is gone.
-async fn serve_events(producer: Weak<KafkaProducer>, woken: tokio::net::UnixStream) {
-    let mut bytes = [0u8; 64];
-    loop {
-        let polled = {
-            let Some(producer) = producer.upgrade() else {
-                return;
-            };
-            // Each poll takes one event (a delivery report event holds many records'
-            // reports).
-            let waiting = native::events_waiting(&producer);
-            for _ in 0..waiting {
-                producer.poll(Duration::ZERO);
-            }
-            waiting > 0
-        };
-        if polled {
-            // librdkafka writes its byte only when the queue turns non-empty while no byte is
-            // pending since the last poll, so an event that came during a poll wrote none: the
-            // queue is looked at again until it is empty, after the tasks just woken ran.
-            tokio::task::yield_now().await;
-            continue;
-        }
-        match tokio::time::timeout(EVENT_POLL_INTERVAL, woken.readable()).await {
-            Err(_elapsed) => continue,
-            Ok(Err(_)) => return,
-            Ok(Ok(())) => {}
-        }
-        loop {
-            match woken.try_read(&mut bytes) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => return,
-            }
-        }
-    }
-}
+/// One producer of the pool. Its own thread polls librdkafka and hands each delivery report
+/// to the record's [`ReportFuture`] (through [`StatsContext`]'s `delivery`).
+type KafkaProducer = ThreadedProducer<StatsContext>;
 
 /// What librdkafka reported of one record.
 type Report = Result<Delivery, KafkaError>;
@@ -249,7 +145,7 @@ impl ReportSlot {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Called once, from the task that polls the producer's events ([`EventTask`]).
+    /// Called once, from the producer's polling thread.
     fn deliver(&self, report: Report) {
         let waker = {
             let mut state = self.state();
@@ -378,21 +274,11 @@ impl ProducerPool {
                         producer: index.to_string(),
                         metrics: metrics.clone(),
                     })
-                    .map(Arc::new)
                     .map_err(|source| ProducePoolError::Create { index, source })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let events = producers
-            .iter()
-            .enumerate()
-            .map(|(index, producer)| {
-                EventTask::start(producer)
-                    .map_err(|source| ProducePoolError::Events { index, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ProducerPool {
             inner: Arc::new(PoolInner {
-                _events: events,
                 producers,
                 next: AtomicUsize::new(0),
                 timeout: pool.timeout,
@@ -854,32 +740,8 @@ mod tests {
         drop(foreign);
     }
 
-    #[tokio::test]
-    async fn delivery_reports_reach_their_requests_through_the_wake_up_alone() {
-        // Under test the safety-net poll waits an hour: each report below came because
-        // librdkafka wrote its byte, round after round.
-        assert!(EVENT_POLL_INTERVAL >= Duration::from_secs(3600));
-        let pool = unconnected_pool(1, Duration::from_secs(30));
-        for round in 0..20 {
-            let pending: Vec<Delivering> = (0..5)
-                .map(|_| {
-                    pool.try_send_one(0, Target::Name("woken"), &one_record())
-                        .expect("no refusal")
-                        .expect("room in the queue")
-                })
-                .collect();
-            pool.inner.producers[0].purge(rdkafka::producer::PurgeConfig::default().queue());
-            for delivering in pending {
-                assert!(
-                    ended(delivering).await,
-                    "a report of round {round} never came"
-                );
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_name_librdkafka_cannot_take_has_no_handle_and_fails_by_name() {
+    #[test]
+    fn a_name_librdkafka_cannot_take_has_no_handle_and_fails_by_name() {
         let pool = unconnected_pool(1, Duration::from_secs(5));
         assert!(pool.topic(0, "nul\0inside").is_none());
         let failure = pool

@@ -1858,12 +1858,11 @@ pub mod produce {
     //! context's own `IntoOpaque` type.
 
     use std::ffi::{c_void, CString};
-    use std::os::fd::{AsRawFd, BorrowedFd};
     use std::ptr;
 
     use rdkafka::bindings as rd;
     use rdkafka::error::RDKafkaErrorCode;
-    use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
+    use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
     use rdkafka::util::IntoOpaque;
 
     use crate::records::Header;
@@ -1889,7 +1888,7 @@ pub mod produce {
         /// The handle of topic `name` on `producer`; `None` for a name librdkafka refuses
         /// (with a NUL byte, or empty).
         pub fn new<C: ProducerContext + 'static>(
-            producer: &BaseProducer<C>,
+            producer: &ThreadedProducer<C>,
             name: &str,
         ) -> Option<Topic> {
             let name = CString::new(name).ok()?;
@@ -1916,53 +1915,6 @@ pub mod produce {
         }
     }
 
-    /// Has librdkafka write one byte to `wake` when an event (a delivery report, an error,
-    /// statistics) is put on `producer`'s main queue and none was written since the queue was
-    /// last polled; `None` stops the writes. The writing end must stay open until the writes
-    /// are stopped: librdkafka keeps only the descriptor's number.
-    pub fn wake_on_events<C: ProducerContext + 'static>(
-        producer: &BaseProducer<C>,
-        wake: Option<BorrowedFd<'_>>,
-    ) {
-        const PAYLOAD: &[u8] = b"!";
-        let (fd, payload, size) = match wake {
-            Some(fd) => (
-                fd.as_raw_fd(),
-                PAYLOAD.as_ptr().cast::<c_void>(),
-                PAYLOAD.len(),
-            ),
-            None => (-1, ptr::null(), 0),
-        };
-        with_main_queue(producer, |queue| {
-            // SAFETY: `queue` is live for the closure; librdkafka copies the payload, and with
-            // the descriptor -1 it drops the previous one and writes nothing more.
-            unsafe { rd::rd_kafka_queue_io_event_enable(queue, fd, payload, size) }
-        });
-    }
-
-    /// How many events wait on `producer`'s main queue.
-    pub fn events_waiting<C: ProducerContext + 'static>(producer: &BaseProducer<C>) -> usize {
-        // SAFETY: `queue` is live for the closure.
-        with_main_queue(producer, |queue| unsafe {
-            rd::rd_kafka_queue_length(queue)
-        })
-    }
-
-    /// Runs `f` with a handle of `producer`'s main queue, released after it.
-    fn with_main_queue<C: ProducerContext + 'static, T>(
-        producer: &BaseProducer<C>,
-        f: impl FnOnce(*mut rd::rd_kafka_queue_t) -> T,
-    ) -> T {
-        // SAFETY: the client pointer is live for the borrow of `producer`; the main queue
-        // exists as long as the client, and the handle librdkafka returns holds a reference of
-        // its own, released once here.
-        let queue = unsafe { rd::rd_kafka_queue_get_main(producer.client().native_ptr()) };
-        let out = f(queue);
-        // SAFETY: the handle came from `rd_kafka_queue_get_main` above and is not used again.
-        unsafe { rd::rd_kafka_queue_destroy(queue) };
-        out
-    }
-
     /// Where a record goes: a topic by name, or by a handle looked up before, which must be
     /// a handle of the producer the record is sent with (librdkafka would otherwise queue
     /// the record on another client's partition).
@@ -1987,7 +1939,7 @@ pub mod produce {
     /// On refusal (`QueueFull`, an unknown partition, ...) the opaque is handed back with the
     /// error code, and librdkafka kept nothing.
     pub fn send<C: ProducerContext + 'static>(
-        producer: &BaseProducer<C>,
+        producer: &ThreadedProducer<C>,
         record: Record<'_>,
         opaque: C::DeliveryOpaque,
     ) -> Result<(), (RDKafkaErrorCode, C::DeliveryOpaque)> {
