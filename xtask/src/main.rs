@@ -156,6 +156,18 @@ enum Cmd {
         #[arg(long)]
         set: Vec<String>,
     },
+    /// The bench's floor server (R2, RL1): a minimal HTTP-to-Kafka server, started by
+    /// `bench` from its own binary.
+    #[command(hide = true)]
+    BenchFloor {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        bootstrap: String,
+        /// As `bench --set`: the `producer.*`/`client.*` settings apply to its producer.
+        #[arg(long)]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +228,11 @@ fn main() -> std::process::ExitCode {
         // The load generator and the native client are this binary: measured in a debug
         // build they would be what limits a row, so the bench always runs optimized.
         Cmd::Bench { from: None, .. } if cfg!(debug_assertions) => bench::run_optimized(),
+        Cmd::BenchFloor {
+            listen,
+            bootstrap,
+            set,
+        } => bench::serve_floor(&listen, &bootstrap, &set),
         Cmd::Bench {
             quick,
             target,

@@ -47,6 +47,16 @@ fn scenarios(doc: &Value) -> Vec<Scenario<'_>> {
         .collect()
 }
 
+/// A scenario's label under its bars: the floor rows (R2, RL1) say that their "proxy" bar is
+/// the floor server's.
+fn label(id: &str) -> String {
+    if id.starts_with('R') {
+        format!("{id} (floor)")
+    } else {
+        id.to_string()
+    }
+}
+
 fn number(v: &Value, key: &str) -> Option<f64> {
     v[key].as_f64().filter(|x| x.is_finite() && *x > 0.0)
 }
@@ -198,7 +208,7 @@ pub(super) fn throughput(doc: &Value) -> String {
             if let Some(native) = s.native.and_then(|n| number(n, "records_per_s")) {
                 bars.push((native, NATIVE, 1.0));
             }
-            Some((s.id.to_string(), bars))
+            Some((label(s.id), bars))
         })
         .collect();
     bars(
@@ -224,7 +234,7 @@ pub(super) fn latency(doc: &Value) -> String {
                     bars.push((v, NATIVE, opacity));
                 }
             }
-            (!bars.is_empty()).then(|| (s.id.to_string(), bars))
+            (!bars.is_empty()).then(|| (label(s.id), bars))
         })
         .collect();
     bars(

@@ -32,6 +32,7 @@ mod budget;
 mod charts;
 mod consume;
 mod driver;
+mod floor;
 mod idle;
 mod produce;
 mod produce_v3;
@@ -273,6 +274,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench-floor`: the minimal HTTP-to-Kafka server of the floor rows (R2, RL1),
+/// which the bench starts from its own binary.
+pub fn serve_floor(listen: &str, bootstrap: &str, set: &[String]) -> Result<()> {
+    floor::serve(listen, bootstrap, set)
+}
+
 fn wanted(args: &BenchArgs, id: &str) -> bool {
     args.only.is_empty()
         || args
@@ -282,7 +289,8 @@ fn wanted(args: &BenchArgs, id: &str) -> bool {
 }
 
 /// Runs the wanted scenarios in a fixed order: memory first (on the freshly started proxy),
-/// then produce throughput, consume, and latency (which is paced from P2's result).
+/// then produce throughput, consume, latency (which is paced from P2's result), and the floor
+/// of one-record produce (R2, RL1; `floor.rs`).
 async fn run_all(
     args: &BenchArgs,
     timing: Timing,
@@ -329,8 +337,21 @@ async fn run_all(
     if wanted(args, "C3") {
         rows.push(reads::c3(&bench).await?);
     }
+    let mut l1_rate = None;
     if wanted(args, "L1") {
-        rows.push(produce::latency(&bench, p2_max_rps).await?);
+        let rate = produce::latency_rate(&bench, p2_max_rps).await?;
+        l1_rate = Some(rate);
+        rows.push(produce::latency(&bench, "L1", rate).await?);
+    }
+    // The floor rows last: they run against a server of their own, not the proxy.
+    let floor_p2 = wanted(args, "R2-64");
+    let floor_l1 = match (wanted(args, "RL1"), l1_rate) {
+        (false, _) => None,
+        (true, Some(rate)) => Some(rate),
+        (true, None) => Some(produce::latency_rate(&bench, p2_max_rps).await?),
+    };
+    if floor_p2 || floor_l1.is_some() {
+        rows.extend(floor::rows(&bench, floor_p2, floor_l1, &args.set).await?);
     }
     Ok(rows)
 }

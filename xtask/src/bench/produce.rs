@@ -75,6 +75,15 @@ pub(super) const PRODUCE_SCENARIOS: [ProduceScenario; 5] = [
     },
 ];
 
+/// R2: P2's work against the floor server of `floor.rs` instead of the proxy.
+pub(super) const FLOOR_P2: ProduceScenario = ProduceScenario {
+    id: "R2-64",
+    what: "floor: P2's requests to a minimal HTTP-to-Kafka server",
+    format: Format::Json,
+    batch: 1,
+    connections: 64,
+};
+
 /// Runs one of P1-P4 on a fresh 3-partition topic, proxy side then native side.
 pub(super) async fn throughput(bench: &Bench<'_>, scenario: &ProduceScenario) -> Result<Row> {
     let id = scenario.id;
@@ -112,42 +121,45 @@ pub(super) async fn throughput(bench: &Bench<'_>, scenario: &ProduceScenario) ->
     Ok(Row { note, ..row })
 }
 
-/// L1: single-record produce paced at about half the single-record maximum, which is P2's
-/// result (`p2_max_rps`) or, when P2 did not run, a short probe now.
-pub(super) async fn latency(bench: &Bench<'_>, p2_max_rps: Option<f64>) -> Result<Row> {
-    let topic = fresh_topic(&bench.admin, "bench-l1", 3).await?;
-    let max = match p2_max_rps {
-        Some(rps) => rps,
-        None => {
-            let probe = ProduceWork {
-                topic: topic.clone(),
-                format: Format::Json,
-                batch: 1,
-                connections: 64,
-            };
-            let short = Timing {
-                warmup: Duration::from_secs(1),
-                measure: Duration::from_secs(3),
-                runs: 1,
-            };
-            println!("[bench] L1: probing the single-record maximum ...");
-            proxy_produce(bench.proxy, &probe, short, None)
-                .await?
-                .requests_per_s
-        }
+/// L1's rate: about half the proxy's single-record maximum, which is P2's result
+/// (`p2_max_rps`) or, when P2 did not run, a short probe now.
+pub(super) async fn latency_rate(bench: &Bench<'_>, p2_max_rps: Option<f64>) -> Result<f64> {
+    if let Some(rps) = p2_max_rps {
+        return Ok((rps / 2.0).max(100.0));
+    }
+    let topic = fresh_topic(&bench.admin, "bench-l1-probe", 3).await?;
+    let probe = ProduceWork {
+        topic: topic.clone(),
+        format: Format::Json,
+        batch: 1,
+        connections: 64,
     };
-    let rate = (max / 2.0).max(100.0);
-    println!("[bench] L1: single-record produce at {rate:.0} req/s, proxy then native");
+    let short = Timing {
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(3),
+        runs: 1,
+    };
+    println!("[bench] L1: probing the single-record maximum ...");
+    let max = proxy_produce(bench.proxy, &probe, short, None).await;
+    delete_topic(&bench.admin, &topic).await;
+    Ok((max?.requests_per_s / 2.0).max(100.0))
+}
+
+/// L1 (and RL1, the floor's, with `id`): single-record produce over 32 connections paced at
+/// `rate` ([`latency_rate`]), the p99 of both sides compared.
+pub(super) async fn latency(bench: &Bench<'_>, id: &str, rate: f64) -> Result<Row> {
+    let topic = fresh_topic(&bench.admin, "bench-l1", 3).await?;
+    println!("[bench] {id}: single-record produce at {rate:.0} req/s, proxy then native");
     let work = ProduceWork {
         topic: topic.clone(),
         format: Format::Json,
         batch: 1,
         connections: 32,
     };
-    let sides = both_sides(bench, "L1", &work, Some(rate)).await?;
+    let sides = both_sides(bench, id, &work, Some(rate)).await?;
     delete_topic(&bench.admin, &topic).await;
     let row = Row::compared(
-        "L1",
+        id,
         format!("latency, 1 record per request at {rate:.0} req/s"),
         sides,
         Compare::P99Over,

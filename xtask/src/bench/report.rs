@@ -103,8 +103,9 @@ pub(super) fn print_table(rows: &[Row]) {
     print_budget(rows);
 }
 
-/// The CPU per record of both sides of every driven row (produce and latency: the readings
-/// cover the same window as the count of records; a consume row's cover its whole run).
+/// The CPU per record of both sides of every driven row (produce, latency and their floor
+/// rows: the readings cover the same window as the count of records; a consume row's cover
+/// its whole run).
 fn print_budget(rows: &[Row]) {
     let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
     println!("\nCPU per record, µs (median runs; see budget.rs):\n");
@@ -112,7 +113,7 @@ fn print_budget(rows: &[Row]) {
     println!("|---|---|---:|---:|---:|---:|---:|");
     let driven = rows
         .iter()
-        .filter(|r| r.native.is_some() && (r.id.starts_with('P') || r.id.starts_with('L')));
+        .filter(|r| r.native.is_some() && r.id.starts_with(['P', 'L', 'R']));
     for row in driven {
         for (name, m) in [("proxy", Some(&row.proxy)), ("native", row.native.as_ref())] {
             let Some(m) = m else { continue };
