@@ -9,7 +9,8 @@
 //! bench sends, no limits, no observation. It is not a product: it answers `POST /topics/{t}`
 //! and nothing else. What it shows is how much of the gap between P2 (or L1) and the native
 //! client is the HTTP round trip itself, on the same cores as the broker and the load
-//! generator: a ratio the proxy cannot exceed by any work on its own code.
+//! generator. It is a floor, not a proof: what work on the proxy's own code can win is, at
+//! best, about the distance between the proxy's row and this one.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
