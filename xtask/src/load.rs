@@ -166,13 +166,8 @@ impl ProxyUnderTest {
         println!("[{label}] building the release proxy (cargo build --release) ...");
         crate::ci::cargo(&["build", "--release", "--bin", "kafka-rest"], &[])?;
         let binary = target_dir().join("release").join("kafka-rest");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("cannot find a free port")?
-            .port();
+        let port = free_port()?;
         let log = std::env::temp_dir().join(format!("kafka-rest-{label}-{port}.log"));
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = Command::new(&binary);
         for item in set {
             let (key, value) = item
@@ -180,29 +175,13 @@ impl ProxyUnderTest {
                 .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
             command.env(proxy_env_name(key), value);
         }
-        let child = command
+        command
             .env("KAFKA_REST_LISTENERS", format!("http://127.0.0.1:{port}"))
             .env("KAFKA_REST_BOOTSTRAP_SERVERS", bootstrap)
             .env("KAFKA_REST_SCHEMA_REGISTRY_URL", registry_url)
-            .env("KAFKA_REST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .env("KAFKA_REST_LOG", "warn");
         let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if Instant::now() > deadline {
-                bail!(
-                    "the proxy did not listen on {addr} within 20 s (log: {})",
-                    log.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Let librdkafka connect before the idle RSS is read.
-        std::thread::sleep(Duration::from_secs(1));
+        let child = spawn_listening(command, &addr, &log, "the proxy")?;
         println!(
             "[{label}] proxy pid {} on http://{addr} (log: {})",
             child.id(),
@@ -239,6 +218,47 @@ impl ProxyUnderTest {
             let _ = child.wait();
         }
     }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("cannot find a free port")?
+        .port())
+}
+
+/// Starts `command` (`what`, for messages) with its stderr in `log`, and waits until it listens
+/// on `addr` (at most 20 s; it is killed if it does not), then one second more so that its
+/// librdkafka clients connect before anything is measured (the proxy's idle RSS among it).
+pub fn spawn_listening(
+    mut command: Command,
+    addr: &str,
+    log: &std::path::Path,
+    what: &str,
+) -> Result<Child> {
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{what} did not listen on {addr} within 20 s (log: {})",
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    Ok(child)
 }
 
 /// One HTTP/1.1 request as bytes for [`HttpConn::roundtrip`]: `path` is below `base_path`,

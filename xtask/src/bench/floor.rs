@@ -12,8 +12,8 @@
 //! generator. It is a floor, not a proof: what work on the proxy's own code can win is, at
 //! best, about the distance between the proxy's row and this one.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::produce::{self, FLOOR_P2};
 use super::{native_overrides, Bench, Row};
-use crate::load::{admin, ProxyUnderTest};
+use crate::load::{admin, free_port, spawn_listening, ProxyUnderTest};
 
 /// The largest request the floor server reads; the bench's are under 1 KiB.
 const MAX_REQUEST: usize = 1 << 20;
@@ -166,50 +166,23 @@ fn response(status: &str, body: &str) -> Vec<u8> {
 
 /// Starts the floor server from this binary (the bench runs optimized) on a free port.
 fn start(bootstrap: &str, set: &[String]) -> Result<ProxyUnderTest> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("cannot find a free port")?
-        .port();
+    let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let log = std::env::temp_dir().join(format!("kafka-rest-bench-floor-{port}.log"));
-    let log_file =
-        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let mut command = Command::new(exe);
     command.args(["bench-floor", "--listen", &addr, "--bootstrap", bootstrap]);
     for item in set {
         command.args(["--set", item]);
     }
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .context("cannot start the floor server")?;
-    let mut server = ProxyUnderTest {
+    let child = spawn_listening(command, &addr, &log, "the floor server")?;
+    println!("[bench] floor server pid {} on http://{addr}", child.id());
+    Ok(ProxyUnderTest {
         host: addr.clone(),
-        addr: addr.clone(),
+        addr,
         base_path: String::new(),
         child: Some(child),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        if Instant::now() > deadline {
-            server.stop();
-            bail!(
-                "the floor server did not listen on {addr} within 20 s (log: {})",
-                log.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // As for the proxy: let librdkafka connect before the first run.
-    std::thread::sleep(Duration::from_secs(1));
-    println!(
-        "[bench] floor server pid {} on http://{addr}",
-        server.pid().unwrap_or_default()
-    );
-    Ok(server)
+    })
 }
 
 /// R2 (when `throughput`) and RL1 (when `l1_rate` is given, L1's rate, so that RL1 is paced as
