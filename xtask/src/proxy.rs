@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,10 +39,7 @@ impl Proxy {
         eprintln!("[proxy] building the proxy (cargo build --bin kafka-rest) ...");
         crate::ci::cargo(&["build", "--bin", "kafka-rest"], &[])?;
         let binary = target_dir().join("debug").join("kafka-rest");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .context("cannot find a free port")?
-            .port();
+        let port = crate::load::free_port()?;
         let logs = crate::tools::logs_dir();
         std::fs::create_dir_all(&logs)
             .with_context(|| format!("cannot create {}", logs.display()))?;
