@@ -6,7 +6,8 @@
 //! throughput and L1 latency), `produce_v3.rs` (P5 streamed v3 produce, P6 one record per v3
 //! request), `consume.rs` (C1), `reads.rs` (C2 stateless reads, C3 SSE consume), `idle.rs`
 //! (M1: memory, threads and descriptors of the idle proxy and of 1, 100 and 1000 idle consumer
-//! instances). `driver.rs`
+//! instances), `floor.rs` (R2, RL1: P2's and L1's work against a minimal HTTP-to-Kafka server
+//! of its own, the floor of one-record produce on the machine). `driver.rs`
 //! holds what makes a comparison sound: the produce loops, the warm-up to a steady state, the
 //! load generator's own CPU, and [`driver::interleave`], which runs the two sides of any
 //! scenario alternately (proxy, native, proxy, native, ...) `timing.runs` times; `report.rs`
